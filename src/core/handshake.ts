@@ -1,0 +1,26 @@
+/**
+ * The project's own view of a handshake, mapped from the SDK shape at the boundary
+ * (src/aws/organizations.ts). Enum-like fields are plain strings on purpose: the service
+ * adds values (ActionType gained TRANSFER_RESPONSIBILITY) and an unknown value is data.
+ */
+export interface Handshake {
+  id: string;
+  arn?: string;
+  state: string;
+  action: string;
+  requestedAt?: Date;
+  expiresAt?: Date;
+  /** The party the handshake is addressed to (the non-ORGANIZATION party). */
+  target?: HandshakeTarget;
+  /** Text of the NOTES resource, when the invitation carries one. */
+  notes?: string;
+}
+
+export interface HandshakeTarget {
+  /** EMAIL or ACCOUNT in today's model; other values are carried as they come. */
+  type: string;
+  value: string;
+}
+
+/** Only these states can be canceled, so only these are ever candidates. */
+export const CANDIDATE_STATES: readonly string[] = ["OPEN", "REQUESTED"];

@@ -1,0 +1,29 @@
+/** Final outcome of one decision, exactly the values of the audit contract. */
+export const OUTCOMES = [
+  "CANCELED",
+  "DRY_RUN",
+  "EXEMPTED",
+  "ALREADY_CLOSED",
+  "STATE_CHANGED",
+  "DEFERRED",
+  "BLOCKED",
+  "FAILED",
+] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+/** What a CancelHandshake attempt ended in, after the adapter's retries. */
+export type CancelOutcome = Extract<Outcome, "CANCELED" | "ALREADY_CLOSED" | "STATE_CHANGED" | "DEFERRED" | "FAILED">;
+
+export interface CancelResult {
+  outcome: CancelOutcome;
+  attempts: number;
+  /** Set for FAILED and DEFERRED: the service's error name and message. */
+  error?: string;
+}
+
+export const RUN_STATUSES = ["RUNNING", "COMPLETED", "PARTIAL", "BLOCKED", "FAILED"] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
+
+export type Trigger = "scheduled" | "manual" | "cli";
+
+export type OutcomeCounts = Partial<Record<Outcome, number>>;

@@ -1,0 +1,78 @@
+import type { Handshake } from "./handshake.js";
+import type { CancelResult, Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
+
+/** Everything the sweep needs from AWS Organizations. Implemented in src/aws/organizations.ts. */
+export interface OrganizationsPort {
+  /** Every handshake of the organization, all pages. */
+  listHandshakes(): Promise<Handshake[]>;
+  /** undefined when the service no longer knows the handshake. */
+  describeHandshake(id: string): Promise<Handshake | undefined>;
+  /**
+   * Cancels one handshake. Expected outcomes (already closed, state changed, throttled past the
+   * deadline) come back as data; only programming errors throw.
+   * `deadline` is an epoch-millisecond instant after which no new attempt is started.
+   */
+  cancelHandshake(id: string, options?: { deadline?: number }): Promise<CancelResult>;
+}
+
+/** One audit item: a decision that acts or would act. Attribute names are the audit contract. */
+export interface AuditAction {
+  runId: string;
+  handshakeId: string;
+  ruleId: string;
+  matchedRules: string[];
+  /** Absent while only the intent is recorded. */
+  outcome?: Outcome;
+  dryRun: boolean;
+  /** ISO-8601 UTC instant of the latest write. */
+  at: string;
+  trigger: Trigger;
+  actor: string;
+  action: string;
+  target: string;
+  targetType: string;
+  requestedAt?: string;
+  reason: string;
+  attempts: number;
+  error?: string;
+}
+
+export interface RunRecord {
+  runId: string;
+  trigger: Trigger;
+  actor: string;
+  status: RunStatus;
+  dryRun: boolean;
+  startedAt: string;
+  endedAt?: string;
+  counts: OutcomeCounts;
+  listed: number;
+  candidates: number;
+  matched: number;
+  configVersion: number;
+  configHash: string;
+  /** Free text from a manual invocation (a change ticket, say). */
+  note?: string;
+}
+
+export type PutResult = { created: true } | { created: false; existing: AuditAction };
+
+/** Everything the sweep needs from the audit trail. Implemented in src/aws/audit-store.ts. */
+export interface AuditPort {
+  /** Creates the run item; when the run already exists (a retried event) returns it instead. */
+  startRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }>;
+  finishRun(run: RunRecord): Promise<void>;
+  /**
+   * Writes an action item once per (runId, handshakeId). Without `outcome` it is an intent
+   * that `recordOutcome` completes. When the item exists, nothing is written and it is returned.
+   */
+  recordAction(item: AuditAction): Promise<PutResult>;
+  /** Completes an intent with its final outcome. */
+  recordOutcome(
+    runId: string,
+    handshakeId: string,
+    result: { outcome: Outcome; attempts: number; at: string; error?: string; reason?: string },
+  ): Promise<void>;
+  /** Intents of any run that never got an outcome (a crash or a failed write). */
+  listPendingIntents(): Promise<AuditAction[]>;
+}
