@@ -12,7 +12,10 @@ export const OUTCOMES = [
 export type Outcome = (typeof OUTCOMES)[number];
 
 /** What a CancelHandshake attempt ended in, after the adapter's retries. */
-export type CancelOutcome = Extract<Outcome, "CANCELED" | "ALREADY_CLOSED" | "STATE_CHANGED" | "DEFERRED" | "FAILED">;
+export type CancelOutcome = Extract<
+  Outcome,
+  "CANCELED" | "ALREADY_CLOSED" | "STATE_CHANGED" | "DEFERRED" | "FAILED"
+>;
 
 export interface CancelResult {
   outcome: CancelOutcome;

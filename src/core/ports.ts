@@ -53,6 +53,8 @@ export interface RunRecord {
   configHash: string;
   /** Free text from a manual invocation (a change ticket, say). */
   note?: string;
+  /** Why a FAILED run failed. */
+  error?: string;
 }
 
 export type PutResult = { created: true } | { created: false; existing: AuditAction };

@@ -1,0 +1,44 @@
+import { createAuditStore } from "./aws/audit-store.js";
+import type { Clients } from "./aws/clients.js";
+import { createOrganizationsAdapter } from "./aws/organizations.js";
+import { ConfigError } from "./core/errors.js";
+import type { RunStatus } from "./core/outcomes.js";
+
+/** The adapters over the clients the composition root built; shared by the handler and the CLI. */
+export function wire(
+  clients: Clients,
+  tableName: string,
+  options: { onThrottle?: (operation: string) => void } = {},
+) {
+  return {
+    organizations: createOrganizationsAdapter({
+      client: clients.organizations,
+      ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
+    }),
+    audit: createAuditStore({ client: clients.dynamodb, tableName }),
+  };
+}
+
+/** AUDIT_TABLE_NAME, checked before anything is called. */
+export function auditTableName(env: NodeJS.ProcessEnv = process.env): string {
+  const name = env.AUDIT_TABLE_NAME?.trim();
+  if (!name) throw new ConfigError(["AUDIT_TABLE_NAME: required (the DynamoDB audit table)"]);
+  if (!/^[a-zA-Z0-9_.-]{3,255}$/.test(name)) {
+    throw new ConfigError([`AUDIT_TABLE_NAME: '${name}' is not a valid DynamoDB table name`]);
+  }
+  return name;
+}
+
+/** The contract's exit codes: 0 done, 3 partial, 4 blocked; a failed run is an error (1). */
+export function exitCodeFor(status: RunStatus): number {
+  switch (status) {
+    case "COMPLETED":
+      return 0;
+    case "PARTIAL":
+      return 3;
+    case "BLOCKED":
+      return 4;
+    default:
+      return 1;
+  }
+}

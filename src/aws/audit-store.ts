@@ -1,0 +1,781 @@
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  QueryCommand,
+  type QueryCommandInput,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import {
+  type BackoffPolicy,
+  describeError,
+  RetriesExhaustedError,
+  retry,
+  type Sleep,
+} from "../core/backoff.js";
+import { AuditWriteError, ConfigError, JanitorError } from "../core/errors.js";
+import {
+  OUTCOMES,
+  type Outcome,
+  type OutcomeCounts,
+  RUN_STATUSES,
+  type RunStatus,
+  type Trigger,
+} from "../core/outcomes.js";
+import type { AuditAction, AuditPort, PutResult, RunRecord } from "../core/ports.js";
+import { AUDIT_INDEXES } from "./audit-table.js";
+
+/** A time-range query with no lower bound reads this far back. */
+export const DEFAULT_QUERY_WINDOW_DAYS = 30;
+
+/**
+ * DynamoDB answers throttling in milliseconds, so the steps start small; six attempts span a few
+ * seconds, after which the sweep is better off failing closed than holding a cancel in flight.
+ */
+export const AUDIT_BACKOFF: BackoffPolicy = { baseMs: 50, capMs: 2_000, maxAttempts: 6 };
+
+export interface ActionFilter {
+  since?: Date;
+  until?: Date;
+  /** The first matching rule (`ruleId`); handshakes a rule matched second are not found by it. */
+  ruleId?: string;
+  handshakeId?: string;
+  runId?: string;
+  outcome?: string;
+}
+
+export interface RunFilter {
+  since?: Date;
+  until?: Date;
+}
+
+/** Read side for `audit query` and compliance: every method is a Query or GetItem, never a Scan. */
+export interface AuditQueries {
+  /**
+   * Served by the most selective key available: runId (the run's partition), then handshakeId
+   * (byHandshake), then ruleId (byRule), else the time range (byTime, one Query per month, since
+   * defaulting to DEFAULT_QUERY_WINDOW_DAYS before until). Other criteria filter the results.
+   */
+  queryActions(filter?: ActionFilter): AsyncIterable<AuditAction>;
+  /** Runs that started in the range; the same defaults as the time path of queryActions. */
+  listRuns(filter?: RunFilter): AsyncIterable<RunRecord>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  getRunActions(runId: string): Promise<AuditAction[]>;
+}
+
+export interface AuditStoreOptions {
+  /** Built by the composition root with maxAttempts: 1; this store is the only retry layer. */
+  client: DynamoDBClient;
+  tableName: string;
+  retry?: { policy?: BackoffPolicy; sleep?: Sleep; random?: () => number };
+  now?: () => Date;
+}
+
+type Item = Record<string, AttributeValue>;
+
+const THROTTLE_OR_SERVER_ERRORS = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "InternalServerError",
+  "InternalFailure",
+  "ServiceUnavailable",
+]);
+
+const NETWORK_ERROR_CODES = new Set([
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EAI_AGAIN",
+]);
+
+/** Throttling, server faults and dropped connections: worth another try. Everything else is not. */
+export function isRetryableDynamoDbError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (THROTTLE_OR_SERVER_ERRORS.has(error.name)) return true;
+  if (error.name === "TimeoutError" || error.name === "RequestTimeout") return true;
+  const shaped = error as Error & {
+    code?: unknown;
+    $retryable?: unknown;
+    $metadata?: { httpStatusCode?: number };
+  };
+  if (shaped.$retryable) return true;
+  const status = shaped.$metadata?.httpStatusCode;
+  if (status !== undefined && status >= 500) return true;
+  return typeof shaped.code === "string" && NETWORK_ERROR_CODES.has(shaped.code);
+}
+
+export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQueries {
+  const { client, tableName } = options;
+  const now = options.now ?? (() => new Date());
+  const policy = options.retry?.policy ?? AUDIT_BACKOFF;
+
+  function send<T>(call: (attempt: number) => Promise<T>): Promise<T> {
+    return retry(call, {
+      policy,
+      isRetryable: isRetryableDynamoDbError,
+      ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
+      ...(options.retry?.random ? { random: options.retry.random } : {}),
+    });
+  }
+
+  /**
+   * A conditional put. When the item exists already, returns what is stored. A put whose
+   * response was lost and that is then retried finds its own item: that still counts as created.
+   */
+  async function putNew(item: Item): Promise<{ created: true } | { created: false; existing: Item }> {
+    let retried = false;
+    try {
+      await send((attempt) => {
+        retried = attempt > 0;
+        return client.send(
+          new PutItemCommand({
+            TableName: tableName,
+            Item: item,
+            ConditionExpression: "attribute_not_exists(pk)",
+            // The item that failed the check comes back atomically with the failure, saving a read
+            // that could race with a concurrent writer.
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        );
+      });
+      return { created: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw writeError(`put ${describeKey(item)}`, error);
+      const existing = conditionItem(error) ?? (await getItem(item, writeError));
+      if (existing === undefined) {
+        throw new AuditWriteError(`audit put ${describeKey(item)}: condition failed but no item is stored`, {
+          cause: error,
+        });
+      }
+      if (retried && canonical(existing) === canonical(item)) return { created: true };
+      return { created: false, existing };
+    }
+  }
+
+  async function getItem(
+    keySource: Item,
+    wrap: (what: string, error: unknown) => JanitorError = readError,
+  ): Promise<Item | undefined> {
+    const key: Item = {};
+    if (keySource.pk) key.pk = keySource.pk;
+    if (keySource.sk) key.sk = keySource.sk;
+    try {
+      const result = await send(() =>
+        client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: true })),
+      );
+      return result.Item;
+    } catch (error) {
+      throw wrap(`get ${describeKey(keySource)}`, error);
+    }
+  }
+
+  async function* query(
+    input: Omit<QueryCommandInput, "TableName" | "ExclusiveStartKey">,
+  ): AsyncGenerator<Item> {
+    let startKey: Item | undefined;
+    do {
+      const exclusiveStart = startKey;
+      let page: { Items?: Item[]; LastEvaluatedKey?: Item };
+      try {
+        page = await send(() =>
+          client.send(
+            new QueryCommand({
+              ...input,
+              TableName: tableName,
+              ...(exclusiveStart ? { ExclusiveStartKey: exclusiveStart } : {}),
+            }),
+          ),
+        );
+      } catch (error) {
+        throw readError(`query ${input.IndexName ?? "table"}`, error);
+      }
+      yield* page.Items ?? [];
+      startKey = page.LastEvaluatedKey;
+    } while (startKey !== undefined);
+  }
+
+  function timeRange(
+    filter: { since?: Date; until?: Date },
+    defaults: boolean,
+  ): { since?: Date; until?: Date } {
+    const until = filter.until ?? (defaults ? now() : undefined);
+    const since =
+      filter.since ??
+      (defaults && until ? new Date(until.getTime() - DEFAULT_QUERY_WINDOW_DAYS * 86_400_000) : undefined);
+    const issues: string[] = [];
+    if (since && Number.isNaN(since.getTime())) issues.push("since: not a valid date");
+    if (until && Number.isNaN(until.getTime())) issues.push("until: not a valid date");
+    if (issues.length === 0 && since && until && since > until) {
+      issues.push(`since: ${since.toISOString()} is after until ${until.toISOString()}`);
+    }
+    if (issues.length > 0) throw new ConfigError(issues.map((issue) => `audit query ${issue}`));
+    return { ...(since ? { since } : {}), ...(until ? { until } : {}) };
+  }
+
+  async function* itemsByMonth(
+    prefix: "ACTION" | "RUN",
+    range: { since?: Date; until?: Date },
+    filters: Condition[],
+  ): AsyncGenerator<Item> {
+    const { since, until } = range;
+    if (!since || !until) return;
+    for (const month of monthsBetween(since, until)) {
+      yield* query(
+        queryInput(AUDIT_INDEXES.byTime, [eq("timeKey", `${prefix}#${month}`), ...atRange(range)], filters),
+      );
+    }
+  }
+
+  return {
+    async startRun(run) {
+      const normalized = normalizeRun(run);
+      const result = await putNew(runItem(normalized));
+      if (result.created) return { created: true, run: normalized };
+      return { created: false, run: parseRun(result.existing) };
+    },
+
+    async finishRun(run) {
+      const normalized = normalizeRun({ ...run, endedAt: run.endedAt ?? now().toISOString() });
+      const update = updateExpression({
+        status: { S: normalized.status },
+        endedAt: { S: normalized.endedAt ?? "" },
+        counts: countsAttribute(normalized.counts),
+        listed: numberAttribute(normalized.listed),
+        candidates: numberAttribute(normalized.candidates),
+        matched: numberAttribute(normalized.matched),
+        ...(normalized.error === undefined ? {} : { error: { S: normalized.error } }),
+      });
+      try {
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              ...update,
+              TableName: tableName,
+              Key: runKey(normalized.runId),
+              // A finish without a start would leave a run item missing trigger, config and start.
+              ConditionExpression: "attribute_exists(pk)",
+            }),
+          ),
+        );
+      } catch (error) {
+        if (isConditionFailure(error)) {
+          throw new AuditWriteError(`audit run ${normalized.runId}: finishRun before startRun`, {
+            cause: error,
+          });
+        }
+        throw writeError(`finish run ${normalized.runId}`, error);
+      }
+    },
+
+    async recordAction(action): Promise<PutResult> {
+      const normalized = normalizeAction(action);
+      const result = await putNew(actionItem(normalized));
+      if (result.created) return { created: true };
+      return { created: false, existing: parseAction(result.existing) };
+    },
+
+    async recordOutcome(runId, handshakeId, result) {
+      const at = isoInstant(result.at, "at", AuditWriteError);
+      const key = actionKey(runId, handshakeId);
+      const update = updateExpression(
+        {
+          outcome: { S: result.outcome },
+          attempts: numberAttribute(result.attempts),
+          at: { S: at },
+          // `at` moves to the outcome's time, so the month bucket moves with it.
+          timeKey: { S: timeKey("ACTION", at) },
+          ...(result.error === undefined ? {} : { error: { S: result.error } }),
+          ...(result.reason === undefined ? {} : { reason: { S: result.reason } }),
+        },
+        // Removing pendingKey drops the item from the sparse pending index.
+        ["pendingKey"],
+      );
+      try {
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              ...update,
+              TableName: tableName,
+              Key: key,
+              // Exactly once: an outcome never overwrites another, and never creates a row that
+              // has no intent.
+              ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(#outcome)",
+              ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            }),
+          ),
+        );
+      } catch (error) {
+        const where = `${runId}/${handshakeId}`;
+        if (!isConditionFailure(error)) throw writeError(`record outcome ${where}`, error);
+        const stored = conditionItem(error) ?? (await getItem(key, writeError));
+        if (stored === undefined) {
+          throw new AuditWriteError(
+            `audit ${where}: no intent recorded, outcome ${result.outcome} not written`,
+            {
+              cause: error,
+            },
+          );
+        }
+        const existing = stored.outcome?.S;
+        // The same outcome again is a retried write that had landed: nothing is lost.
+        if (existing === result.outcome) return;
+        throw new AuditWriteError(
+          `audit ${where}: outcome ${existing} already recorded, refusing to overwrite it with ${result.outcome}`,
+          { cause: error },
+        );
+      }
+    },
+
+    async listPendingIntents() {
+      const intents: AuditAction[] = [];
+      for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", PENDING)], []))) {
+        intents.push(parseAction(item));
+      }
+      return intents;
+    },
+
+    async *queryActions(filter: ActionFilter = {}) {
+      const criteria = {
+        runId: filter.runId,
+        handshakeId: filter.handshakeId,
+        ruleId: filter.ruleId,
+        outcome: filter.outcome,
+      };
+      const filtersExcept = (...keyed: (keyof typeof criteria)[]) =>
+        Object.entries(criteria)
+          .filter(([name, value]) => value !== undefined && !keyed.includes(name as keyof typeof criteria))
+          .map(([name, value]) => eq(name, value as string));
+
+      let items: AsyncIterable<Item>;
+      if (filter.runId !== undefined) {
+        const range = timeRange(filter, false);
+        const sk =
+          filter.handshakeId !== undefined
+            ? eq("sk", `ACTION#${filter.handshakeId}`)
+            : beginsWith("sk", "ACTION#");
+        // `at` is not a key of the base table, so a range with runId is a filter.
+        items = query(
+          queryInput(
+            undefined,
+            [eq("pk", `RUN#${filter.runId}`), sk],
+            [...filtersExcept("runId", "handshakeId"), ...atRange(range)],
+          ),
+        );
+      } else if (filter.handshakeId !== undefined) {
+        const range = timeRange(filter, false);
+        items = query(
+          queryInput(
+            AUDIT_INDEXES.byHandshake,
+            [eq("handshakeId", filter.handshakeId), ...atRange(range)],
+            filtersExcept("handshakeId"),
+          ),
+        );
+      } else if (filter.ruleId !== undefined) {
+        const range = timeRange(filter, false);
+        items = query(
+          queryInput(
+            AUDIT_INDEXES.byRule,
+            [eq("ruleId", filter.ruleId), ...atRange(range)],
+            filtersExcept("ruleId"),
+          ),
+        );
+      } else {
+        items = itemsByMonth("ACTION", timeRange(filter, true), filtersExcept());
+      }
+      for await (const item of items) yield parseAction(item);
+    },
+
+    async *listRuns(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) yield parseRun(item);
+    },
+
+    async getRun(runId) {
+      const item = await getItem(runKey(runId));
+      return item === undefined ? undefined : parseRun(item);
+    },
+
+    async getRunActions(runId) {
+      const actions: AuditAction[] = [];
+      for await (const item of query(
+        queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "ACTION#")], []),
+      )) {
+        actions.push(parseAction(item));
+      }
+      return actions;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Items
+
+const PENDING = "PENDING";
+
+function runKey(runId: string): Item {
+  return { pk: { S: `RUN#${runId}` }, sk: { S: "RUN" } };
+}
+
+function actionKey(runId: string, handshakeId: string): Item {
+  return { pk: { S: `RUN#${runId}` }, sk: { S: `ACTION#${handshakeId}` } };
+}
+
+function timeKey(prefix: "ACTION" | "RUN", at: string): string {
+  return `${prefix}#${at.slice(0, 7)}`;
+}
+
+/**
+ * One fixed ISO form: the `at` range conditions compare strings, which orders instants correctly
+ * only when every value has the same shape ("…00Z" sorts after "…00.500Z").
+ */
+function isoInstant(value: string, field: string, ErrorClass: new (message: string) => Error): string {
+  const time = Date.parse(value);
+  if (Number.isNaN(time))
+    throw new ErrorClass(`audit ${field}: not an ISO-8601 instant: ${JSON.stringify(value)}`);
+  return new Date(time).toISOString();
+}
+
+function requireKeyPart(value: string, field: string): void {
+  // Key and index key attributes cannot be empty strings; saying so here beats a ValidationException.
+  if (value === "") throw new AuditWriteError(`audit ${field}: must not be empty`);
+}
+
+function normalizeAction(action: AuditAction): AuditAction {
+  requireKeyPart(action.runId, "runId");
+  requireKeyPart(action.handshakeId, "handshakeId");
+  requireKeyPart(action.ruleId, "ruleId");
+  return {
+    ...action,
+    at: isoInstant(action.at, "at", AuditWriteError),
+    ...(action.requestedAt === undefined
+      ? {}
+      : { requestedAt: isoInstant(action.requestedAt, "requestedAt", AuditWriteError) }),
+  };
+}
+
+function normalizeRun(run: RunRecord): RunRecord {
+  requireKeyPart(run.runId, "runId");
+  return {
+    ...run,
+    startedAt: isoInstant(run.startedAt, "startedAt", AuditWriteError),
+    ...(run.endedAt === undefined ? {} : { endedAt: isoInstant(run.endedAt, "endedAt", AuditWriteError) }),
+  };
+}
+
+function numberAttribute(value: number): AttributeValue {
+  if (!Number.isFinite(value))
+    throw new AuditWriteError(`audit: ${value} is not a number DynamoDB can store`);
+  return { N: String(value) };
+}
+
+function countsAttribute(counts: OutcomeCounts): AttributeValue {
+  const map: Item = {};
+  for (const [outcome, count] of Object.entries(counts)) {
+    if (count !== undefined) map[outcome] = numberAttribute(count);
+  }
+  return { M: map };
+}
+
+function actionItem(action: AuditAction): Item {
+  const item: Item = {
+    ...actionKey(action.runId, action.handshakeId),
+    itemType: { S: "action" },
+    timeKey: { S: timeKey("ACTION", action.at) },
+    runId: { S: action.runId },
+    handshakeId: { S: action.handshakeId },
+    ruleId: { S: action.ruleId },
+    matchedRules: { L: action.matchedRules.map((rule) => ({ S: rule })) },
+    dryRun: { BOOL: action.dryRun },
+    at: { S: action.at },
+    trigger: { S: action.trigger },
+    actor: { S: action.actor },
+    action: { S: action.action },
+    target: { S: action.target },
+    targetType: { S: action.targetType },
+    reason: { S: action.reason },
+    attempts: numberAttribute(action.attempts),
+  };
+  if (action.outcome === undefined) item.pendingKey = { S: PENDING };
+  else item.outcome = { S: action.outcome };
+  if (action.requestedAt !== undefined) item.requestedAt = { S: action.requestedAt };
+  if (action.error !== undefined) item.error = { S: action.error };
+  return item;
+}
+
+function runItem(run: RunRecord): Item {
+  const item: Item = {
+    ...runKey(run.runId),
+    itemType: { S: "run" },
+    timeKey: { S: timeKey("RUN", run.startedAt) },
+    runId: { S: run.runId },
+    trigger: { S: run.trigger },
+    actor: { S: run.actor },
+    status: { S: run.status },
+    dryRun: { BOOL: run.dryRun },
+    startedAt: { S: run.startedAt },
+    // Runs sort by start in the byTime index alongside actions, which sort by `at`.
+    at: { S: run.startedAt },
+    counts: countsAttribute(run.counts),
+    listed: numberAttribute(run.listed),
+    candidates: numberAttribute(run.candidates),
+    matched: numberAttribute(run.matched),
+    configVersion: numberAttribute(run.configVersion),
+    configHash: { S: run.configHash },
+  };
+  if (run.endedAt !== undefined) item.endedAt = { S: run.endedAt };
+  if (run.note !== undefined) item.note = { S: run.note };
+  if (run.error !== undefined) item.error = { S: run.error };
+  return item;
+}
+
+function itemReader(item: Item) {
+  const fail = (name: string, expected: string): never => {
+    throw new JanitorError(`audit item ${describeKey(item)}: ${name} is not ${expected}`);
+  };
+  const string = (name: string): string => item[name]?.S ?? fail(name, "a string");
+  return {
+    string,
+    optionalString(name: string): string | undefined {
+      const attribute = item[name];
+      return attribute === undefined ? undefined : (attribute.S ?? fail(name, "a string"));
+    },
+    number(name: string): number {
+      const value = item[name]?.N;
+      return value === undefined ? fail(name, "a number") : Number(value);
+    },
+    boolean(name: string): boolean {
+      return item[name]?.BOOL ?? fail(name, "a boolean");
+    },
+    strings(name: string): string[] {
+      const list = item[name]?.L ?? fail(name, "a list");
+      return list.map((entry) => entry.S ?? fail(name, "a list of strings"));
+    },
+    counts(name: string): OutcomeCounts {
+      const map = item[name]?.M ?? fail(name, "a map");
+      const counts: OutcomeCounts = {};
+      for (const [outcome, value] of Object.entries(map)) {
+        if (!isOutcome(outcome) || value.N === undefined) return fail(name, "a map of outcome counts");
+        counts[outcome] = Number(value.N);
+      }
+      return counts;
+    },
+    oneOf<T extends string>(name: string, allowed: readonly T[]): T {
+      const value = string(name);
+      return (allowed as readonly string[]).includes(value) ? (value as T) : fail(name, allowed.join(" | "));
+    },
+  };
+}
+
+const TRIGGERS: readonly Trigger[] = ["scheduled", "manual", "cli"];
+
+function isOutcome(value: string): value is Outcome {
+  return (OUTCOMES as readonly string[]).includes(value);
+}
+
+function parseAction(item: Item): AuditAction {
+  const read = itemReader(item);
+  const action: AuditAction = {
+    runId: read.string("runId"),
+    handshakeId: read.string("handshakeId"),
+    ruleId: read.string("ruleId"),
+    matchedRules: read.strings("matchedRules"),
+    dryRun: read.boolean("dryRun"),
+    at: read.string("at"),
+    trigger: read.oneOf("trigger", TRIGGERS),
+    actor: read.string("actor"),
+    action: read.string("action"),
+    target: read.string("target"),
+    targetType: read.string("targetType"),
+    reason: read.string("reason"),
+    attempts: read.number("attempts"),
+  };
+  if (item.outcome !== undefined) action.outcome = read.oneOf("outcome", OUTCOMES);
+  const requestedAt = read.optionalString("requestedAt");
+  if (requestedAt !== undefined) action.requestedAt = requestedAt;
+  const error = read.optionalString("error");
+  if (error !== undefined) action.error = error;
+  return action;
+}
+
+function parseRun(item: Item): RunRecord {
+  const read = itemReader(item);
+  const run: RunRecord = {
+    runId: read.string("runId"),
+    trigger: read.oneOf("trigger", TRIGGERS),
+    actor: read.string("actor"),
+    status: read.oneOf<RunStatus>("status", RUN_STATUSES),
+    dryRun: read.boolean("dryRun"),
+    startedAt: read.string("startedAt"),
+    counts: read.counts("counts"),
+    listed: read.number("listed"),
+    candidates: read.number("candidates"),
+    matched: read.number("matched"),
+    configVersion: read.number("configVersion"),
+    configHash: read.string("configHash"),
+  };
+  const endedAt = read.optionalString("endedAt");
+  if (endedAt !== undefined) run.endedAt = endedAt;
+  const note = read.optionalString("note");
+  if (note !== undefined) run.note = note;
+  const error = read.optionalString("error");
+  if (error !== undefined) run.error = error;
+  return run;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query building
+
+type Condition =
+  | { kind: "eq"; name: string; value: string }
+  | { kind: "beginsWith"; name: string; value: string }
+  | { kind: "between"; name: string; low: string; high: string }
+  | { kind: "gte" | "lte"; name: string; value: string };
+
+function eq(name: string, value: string): Condition {
+  return { kind: "eq", name, value };
+}
+
+function beginsWith(name: string, value: string): Condition {
+  return { kind: "beginsWith", name, value };
+}
+
+function atRange(range: { since?: Date; until?: Date }): Condition[] {
+  const low = range.since?.toISOString();
+  const high = range.until?.toISOString();
+  if (low !== undefined && high !== undefined) return [{ kind: "between", name: "at", low, high }];
+  if (low !== undefined) return [{ kind: "gte", name: "at", value: low }];
+  if (high !== undefined) return [{ kind: "lte", name: "at", value: high }];
+  return [];
+}
+
+/** Every name and value goes through placeholders, so reserved words (status, at, …) never bite. */
+function queryInput(
+  indexName: string | undefined,
+  keyConditions: Condition[],
+  filters: Condition[],
+): Omit<QueryCommandInput, "TableName" | "ExclusiveStartKey"> {
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  let counter = 0;
+  const render = (condition: Condition): string => {
+    const name = `#n${counter}`;
+    names[name] = condition.name;
+    const value = (raw: string) => {
+      const placeholder = `:v${counter}_${Object.keys(values).length}`;
+      values[placeholder] = { S: raw };
+      return placeholder;
+    };
+    counter += 1;
+    switch (condition.kind) {
+      case "eq":
+        return `${name} = ${value(condition.value)}`;
+      case "beginsWith":
+        return `begins_with(${name}, ${value(condition.value)})`;
+      case "between":
+        return `${name} BETWEEN ${value(condition.low)} AND ${value(condition.high)}`;
+      case "gte":
+        return `${name} >= ${value(condition.value)}`;
+      case "lte":
+        return `${name} <= ${value(condition.value)}`;
+    }
+  };
+  const keyExpression = keyConditions.map(render).join(" AND ");
+  const filterExpression = filters.map(render).join(" AND ");
+  return {
+    ...(indexName === undefined ? {} : { IndexName: indexName }),
+    KeyConditionExpression: keyExpression,
+    ...(filterExpression === "" ? {} : { FilterExpression: filterExpression }),
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+/**
+ * `SET #a = :a, … REMOVE #r, …` with every attribute name behind a placeholder: several audit
+ * attribute names (status, action, …) are DynamoDB reserved words.
+ */
+function updateExpression(
+  sets: Item,
+  removes: string[] = [],
+): {
+  UpdateExpression: string;
+  ExpressionAttributeNames: Record<string, string>;
+  ExpressionAttributeValues: Item;
+} {
+  const names: Record<string, string> = {};
+  const values: Item = {};
+  const assignments = Object.entries(sets).map(([name, value]) => {
+    names[`#${name}`] = name;
+    values[`:${name}`] = value;
+    return `#${name} = :${name}`;
+  });
+  for (const name of removes) names[`#${name}`] = name;
+  const remove = removes.length > 0 ? ` REMOVE ${removes.map((name) => `#${name}`).join(", ")}` : "";
+  return {
+    UpdateExpression: `SET ${assignments.join(", ")}${remove}`,
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: values,
+  };
+}
+
+/** "YYYY-MM" of every UTC month from since's to until's, both included. */
+export function monthsBetween(since: Date, until: Date): string[] {
+  const months: string[] = [];
+  let year = since.getUTCFullYear();
+  let month = since.getUTCMonth();
+  const lastYear = until.getUTCFullYear();
+  const lastMonth = until.getUTCMonth();
+  while (year < lastYear || (year === lastYear && month <= lastMonth)) {
+    months.push(`${String(year).padStart(4, "0")}-${String(month + 1).padStart(2, "0")}`);
+    month += 1;
+    if (month === 12) {
+      month = 0;
+      year += 1;
+    }
+  }
+  return months;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+function isConditionFailure(error: unknown): boolean {
+  return error instanceof Error && error.name === "ConditionalCheckFailedException";
+}
+
+function conditionItem(error: unknown): Item | undefined {
+  const item = (error as { Item?: Item }).Item;
+  return item !== undefined && Object.keys(item).length > 0 ? item : undefined;
+}
+
+function describeKey(item: Item): string {
+  return `${item.pk?.S ?? "?"}/${item.sk?.S ?? "?"}`;
+}
+
+/** Item order is not significant in DynamoDB; sort keys so two equal items print equal. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === "object" && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
+}
+
+function causeText(error: unknown): string {
+  return error instanceof RetriesExhaustedError ? error.message : describeError(error);
+}
+
+function writeError(what: string, error: unknown): AuditWriteError {
+  if (error instanceof AuditWriteError) return error;
+  return new AuditWriteError(`audit ${what} failed: ${causeText(error)}`, { cause: error });
+}
+
+function readError(what: string, error: unknown): JanitorError {
+  if (error instanceof JanitorError) return error;
+  return new JanitorError(`audit ${what} failed: ${causeText(error)}`, { cause: error });
+}

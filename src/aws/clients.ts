@@ -1,0 +1,26 @@
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { OrganizationsClient } from "@aws-sdk/client-organizations";
+
+/**
+ * The composition root's one place that constructs SDK clients (the Lambda handler and the CLI
+ * both call it once).
+ *
+ * maxAttempts: 1 because the adapters own retrying and pacing: two retry layers multiply their
+ * attempts and hide throttling from the pacer. Endpoints are never set here: for local use the
+ * SDK reads AWS_ENDPOINT_URL_ORGANIZATIONS / AWS_ENDPOINT_URL_DYNAMODB itself.
+ */
+export interface Clients {
+  organizations: OrganizationsClient;
+  dynamodb: DynamoDBClient;
+}
+
+export function createClients(): Clients {
+  // Organizations is a global service whose endpoint lives in us-east-1.
+  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+  // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout.
+  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
+  return {
+    organizations: new OrganizationsClient({ region, maxAttempts: 1, requestHandler }),
+    dynamodb: new DynamoDBClient({ region, maxAttempts: 1, requestHandler }),
+  };
+}

@@ -1,0 +1,254 @@
+import {
+  CancelHandshakeCommand,
+  DescribeHandshakeCommand,
+  type HandshakeResource,
+  ListHandshakesForOrganizationCommand,
+  type OrganizationsClient,
+  type Handshake as SdkHandshake,
+} from "@aws-sdk/client-organizations";
+import {
+  type BackoffPolicy,
+  describeError,
+  RetriesExhaustedError,
+  retry,
+  type Sleep,
+} from "../core/backoff.js";
+import type { Handshake, HandshakeTarget } from "../core/handshake.js";
+import type { CancelResult } from "../core/outcomes.js";
+import { createPacer, type Pacer } from "../core/pacer.js";
+import type { OrganizationsPort } from "../core/ports.js";
+
+/** The IAM actions this adapter calls; the deployment's policy is derived from this list. */
+export const ORGANIZATIONS_ACTIONS = [
+  "organizations:ListHandshakesForOrganization",
+  "organizations:DescribeHandshake",
+  "organizations:CancelHandshake",
+] as const;
+
+/** The service's page limit for ListHandshakesForOrganization (MaxResults 1..20 in the model). */
+const PAGE_SIZE = 20;
+/** A guard against a service that keeps answering with tokens: 20 * 50,000 handshakes. */
+const MAX_PAGES = 50_000;
+
+export interface OrganizationsAdapterOptions {
+  /** Built by the composition root with maxAttempts: 1, so that the retries here are the only ones. */
+  client: OrganizationsClient;
+  /** Shared by every CancelHandshake of the run; one is made when absent. */
+  pacer?: Pacer;
+  /** Paces list calls separately: Organizations throttles each operation on its own. */
+  listPacer?: Pacer;
+  policy?: BackoffPolicy;
+  sleep?: Sleep;
+  random?: () => number;
+  /** Called on each retried throttle, for metrics. */
+  onThrottle?: (operation: string) => void;
+}
+
+/** Transient answers worth another attempt, after a pause. */
+const THROTTLED = new Set(["TooManyRequestsException", "ThrottlingException"]);
+const TRANSIENT = new Set([
+  "ConcurrentModificationException",
+  "ServiceException",
+  "InternalFailure",
+  "ServiceUnavailable",
+  "TimeoutError",
+  "RequestTimeout",
+  "ECONNRESET",
+  "ECONNREFUSED",
+  "EPIPE",
+  "ETIMEDOUT",
+]);
+
+function errorName(error: unknown): string {
+  if (typeof error !== "object" || error === null) return String(error);
+  const { name, code } = error as { name?: unknown; code?: unknown };
+  if (typeof code === "string" && code.startsWith("E")) return code;
+  return typeof name === "string" ? name : "Error";
+}
+
+function httpStatus(error: unknown): number | undefined {
+  const metadata = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
+  return metadata?.httpStatusCode;
+}
+
+export function isThrottle(error: unknown): boolean {
+  return THROTTLED.has(errorName(error));
+}
+
+export function isTransient(error: unknown): boolean {
+  if (isThrottle(error) || TRANSIENT.has(errorName(error))) return true;
+  const status = httpStatus(error);
+  return status !== undefined && status >= 500;
+}
+
+/**
+ * A failure after which the request may still have been carried out: the answer, not the
+ * request, may be what was lost.
+ */
+function isAmbiguous(error: unknown): boolean {
+  const name = errorName(error);
+  if (THROTTLED.has(name) || name === "ConcurrentModificationException") return false;
+  return isTransient(error);
+}
+
+export function createOrganizationsAdapter(options: OrganizationsAdapterOptions): OrganizationsPort {
+  const { client } = options;
+  const pacer = options.pacer ?? createPacer();
+  const listPacer = options.listPacer ?? createPacer();
+
+  async function paced<T>(
+    operation: string,
+    gate: Pacer,
+    call: () => Promise<T>,
+    deadline?: number,
+  ): Promise<T> {
+    return retry(
+      async () => {
+        await gate.acquire();
+        try {
+          const result = await call();
+          gate.onSuccess();
+          return result;
+        } catch (error) {
+          if (isThrottle(error)) {
+            gate.onThrottle();
+            options.onThrottle?.(operation);
+          }
+          throw error;
+        }
+      },
+      {
+        isRetryable: isTransient,
+        ...(options.policy ? { policy: options.policy } : {}),
+        ...(options.sleep ? { sleep: options.sleep } : {}),
+        ...(options.random ? { random: options.random } : {}),
+        ...(deadline !== undefined ? { deadline } : {}),
+      },
+    );
+  }
+
+  return {
+    async listHandshakes() {
+      const handshakes: Handshake[] = [];
+      const seenTokens = new Set<string>();
+      let nextToken: string | undefined;
+      for (let page = 0; page < MAX_PAGES; page += 1) {
+        const input = { MaxResults: PAGE_SIZE, ...(nextToken ? { NextToken: nextToken } : {}) };
+        const output = await paced("ListHandshakesForOrganization", listPacer, () =>
+          client.send(new ListHandshakesForOrganizationCommand(input)),
+        );
+        // Pages may be short or empty and still carry a token: only its absence ends the list.
+        for (const item of output.Handshakes ?? []) handshakes.push(toHandshake(item));
+        nextToken = output.NextToken;
+        if (!nextToken) return handshakes;
+        if (seenTokens.has(nextToken)) {
+          throw new Error(
+            `ListHandshakesForOrganization returned the same NextToken twice (page ${page + 1})`,
+          );
+        }
+        seenTokens.add(nextToken);
+      }
+      throw new Error(`ListHandshakesForOrganization did not end within ${MAX_PAGES} pages`);
+    },
+
+    async describeHandshake(id) {
+      try {
+        const output = await paced("DescribeHandshake", listPacer, () =>
+          client.send(new DescribeHandshakeCommand({ HandshakeId: id })),
+        );
+        return output.Handshake ? toHandshake(output.Handshake) : undefined;
+      } catch (error) {
+        if (errorName(error) === "HandshakeNotFoundException") return undefined;
+        throw unwrap(error);
+      }
+    },
+
+    async cancelHandshake(id, cancelOptions = {}): Promise<CancelResult> {
+      let attempts = 0;
+      let ambiguous = false;
+      try {
+        await paced(
+          "CancelHandshake",
+          pacer,
+          async () => {
+            attempts += 1;
+            try {
+              return await client.send(new CancelHandshakeCommand({ HandshakeId: id }));
+            } catch (error) {
+              if (isAmbiguous(error)) ambiguous = true;
+              throw error;
+            }
+          },
+          cancelOptions.deadline,
+        );
+        return { outcome: "CANCELED", attempts };
+      } catch (caught) {
+        const error = unwrap(caught);
+        const name = errorName(error);
+        const detail = describeError(error);
+        switch (name) {
+          case "HandshakeAlreadyInStateException":
+            // After an attempt whose answer was lost, "already canceled" is most likely our own doing.
+            return ambiguous
+              ? { outcome: "CANCELED", attempts }
+              : { outcome: "ALREADY_CLOSED", attempts, error: detail };
+          case "HandshakeNotFoundException":
+            return { outcome: "ALREADY_CLOSED", attempts, error: detail };
+          case "InvalidHandshakeTransitionException":
+            return { outcome: "STATE_CHANGED", attempts, error: detail };
+        }
+        if (caught instanceof RetriesExhaustedError) {
+          return { outcome: "DEFERRED", attempts, error: `${detail} (${caught.reason} exhausted)` };
+        }
+        return { outcome: "FAILED", attempts, error: detail };
+      }
+    },
+  };
+}
+
+function unwrap(error: unknown): unknown {
+  return error instanceof RetriesExhaustedError ? error.cause : error;
+}
+
+/** SDK shape to the project's own, at the boundary; unknown enum values pass through as strings. */
+export function toHandshake(item: SdkHandshake): Handshake {
+  const handshake: Handshake = {
+    id: item.Id ?? "",
+    state: item.State ?? "UNKNOWN",
+    action: item.Action ?? "UNKNOWN",
+  };
+  if (item.Arn) handshake.arn = item.Arn;
+  if (item.RequestedTimestamp) handshake.requestedAt = new Date(item.RequestedTimestamp);
+  if (item.ExpirationTimestamp) handshake.expiresAt = new Date(item.ExpirationTimestamp);
+  const target = findTarget(item);
+  if (target) handshake.target = target;
+  const notes = findResource(item.Resources ?? [], "NOTES");
+  if (notes?.Value !== undefined) handshake.notes = notes.Value;
+  return handshake;
+}
+
+/**
+ * The party the handshake is addressed to: the one that is not the organization. Invitations to
+ * an email address name it as an EMAIL party; the model also lists the invited account or email
+ * as a resource, used when the parties say nothing useful.
+ */
+function findTarget(item: SdkHandshake): HandshakeTarget | undefined {
+  const party = (item.Parties ?? []).find((p) => p.Type !== "ORGANIZATION" && p.Id);
+  if (party?.Type && party.Id) return { type: party.Type, value: party.Id };
+  const resources = item.Resources ?? [];
+  const email = findResource(resources, "EMAIL");
+  if (email?.Value) return { type: "EMAIL", value: email.Value };
+  const account = findResource(resources, "ACCOUNT");
+  if (account?.Value) return { type: "ACCOUNT", value: account.Value };
+  return undefined;
+}
+
+/** Resources nest (an ORGANIZATION resource holds MASTER_EMAIL …), so the search goes down. */
+function findResource(resources: HandshakeResource[], type: string): HandshakeResource | undefined {
+  for (const resource of resources) {
+    if (resource.Type === type) return resource;
+    const inner = findResource(resource.Resources ?? [], type);
+    if (inner) return inner;
+  }
+  return undefined;
+}

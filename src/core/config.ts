@@ -1,0 +1,437 @@
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { LineCounter, parseDocument } from "yaml";
+import { z } from "zod";
+import { accountIdSchema } from "../rules/account.js";
+import { emailGlobSchema } from "../rules/email.js";
+import { describeRule, findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
+import { KNOWN_ACTION_TYPES } from "../rules/stale.js";
+import { ConfigError } from "./errors.js";
+
+export type { RuleConfig };
+
+/** The service's own HandshakeId pattern (service model, shape HandshakeId). */
+export const HANDSHAKE_ID_PATTERN = /^h-[0-9a-z]{8,32}$/;
+export const HANDSHAKE_ID_PROBLEM =
+  "must be a handshake id: h- followed by 8 to 32 lower-case letters or digits";
+const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
+const DEFAULT_MAX_CANCELLATIONS = 25;
+
+// ---------------------------------------------------------------------------------------------
+// Messages. Every issue becomes one line `<source>: <path>: <problem>`; zod's default wording is
+// replaced here so that the problem reads as plain English about the user's file.
+
+interface Problem {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+const EXPECTED: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+  array: "a list",
+  object: "a mapping",
+  date: "a date",
+};
+
+function describeValue(value: unknown): string {
+  if (value === null) return "an empty value";
+  if (typeof value === "string")
+    return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
+  if (typeof value === "number" || typeof value === "boolean") return String(value);
+  if (Array.isArray(value)) return "a list";
+  if (value instanceof Date) return "a date";
+  if (typeof value === "object") return "a mapping";
+  return `a ${typeof value}`;
+}
+
+const errorMap: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return "is required";
+      return `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
+    case "too_small":
+      if (issue.origin === "array")
+        return issue.minimum === 1 ? "must not be empty" : `must have at least ${issue.minimum} items`;
+      if (issue.origin === "string")
+        return issue.minimum === 1 ? "must not be empty" : `must be at least ${issue.minimum} characters`;
+      return issue.inclusive ? `must be at least ${issue.minimum}` : `must be greater than ${issue.minimum}`;
+    case "too_big":
+      if (issue.origin === "array") return `must have at most ${issue.maximum} items`;
+      if (issue.origin === "string") return `must be at most ${issue.maximum} characters`;
+      return issue.inclusive ? `must be at most ${issue.maximum}` : `must be less than ${issue.maximum}`;
+    case "invalid_value":
+      if (issue.input === undefined) return "is required";
+      return `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
+    case "not_multiple_of":
+      return `must be a multiple of ${issue.divisor}`;
+    case "unrecognized_keys":
+      return "unknown key";
+    default:
+      return undefined;
+  }
+};
+
+function problemsOf(issues: readonly z.core.$ZodIssue[]): Problem[] {
+  return issues.flatMap((issue) =>
+    // One line per unknown key, so each names the key it is about.
+    issue.code === "unrecognized_keys"
+      ? issue.keys.map((key) => ({ path: [...issue.path, key], message: "unknown key" }))
+      : [{ path: issue.path, message: issue.message }],
+  );
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const segment of path) {
+    if (typeof segment === "number") out += `[${segment}]`;
+    else if (typeof segment === "string" && /^[A-Za-z_$][\w$]*$/.test(segment))
+      out += out ? `.${segment}` : segment;
+    else out += `[${JSON.stringify(String(segment))}]`;
+  }
+  return out;
+}
+
+function formatProblem(source: string, problem: Problem): string {
+  const path = formatPath(problem.path);
+  return path ? `${source}: ${path}: ${problem.message}` : `${source}: ${problem.message}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules: checked in two steps so that an unknown `type` is reported with the known ones instead of
+// as a failed union, and each kind's own strict schema names the exact option that is wrong.
+
+const ruleIdSchema = z.string().regex(RULE_ID_PATTERN, {
+  error: "must be kebab-case: lower-case letters, digits and '-', not starting with '-'",
+});
+
+type Report = (path: PropertyKey[], message: string) => void;
+
+function checkRules(inputs: unknown[], ctx: z.core.$RefinementCtx<unknown[]>): RuleConfig[] {
+  const rules: RuleConfig[] = [];
+  const firstIndexOf = new Map<string, number>();
+  let failed = false;
+  const report: Report = (path, message) => {
+    failed = true;
+    ctx.addIssue({ code: "custom", path, message });
+  };
+  for (const [index, input] of inputs.entries()) {
+    const rule = checkRule(input, index, firstIndexOf, report);
+    if (rule !== undefined) rules.push(rule);
+  }
+  return failed ? z.NEVER : rules;
+}
+
+function checkRule(
+  input: unknown,
+  index: number,
+  firstIndexOf: Map<string, number>,
+  report: Report,
+): RuleConfig | undefined {
+  const relay = (prefix: PropertyKey[], issues: readonly z.core.$ZodIssue[]) => {
+    for (const problem of problemsOf(issues)) report([...prefix, ...problem.path], problem.message);
+  };
+  if (!isRecord(input)) {
+    report([index], `must be a mapping with id, type and the rule's options, got ${describeValue(input)}`);
+    return undefined;
+  }
+  const { id, type, ...options } = input;
+
+  const idResult = ruleIdSchema.safeParse(id, { error: errorMap });
+  if (!idResult.success) relay([index, "id"], idResult.error.issues);
+  if (typeof id === "string") {
+    const first = firstIndexOf.get(id);
+    if (first === undefined) firstIndexOf.set(id, index);
+    else report([index, "id"], `duplicate id '${id}' (first at rules[${first}])`);
+  }
+
+  const known = RULE_KIND_NAMES.join(", ");
+  if (type === undefined) {
+    report([index, "type"], `is required (one of ${known})`);
+    return undefined;
+  }
+  if (typeof type !== "string") {
+    report([index, "type"], `must be a string, got ${describeValue(type)}`);
+    return undefined;
+  }
+  const kind = findRuleKind(type);
+  if (kind === undefined) {
+    report([index, "type"], `unknown rule type '${type}' (known: ${known})`);
+    return undefined;
+  }
+  const optionsResult = kind.options.safeParse(options, { error: errorMap });
+  if (!optionsResult.success) {
+    relay([index], optionsResult.error.issues);
+    return undefined;
+  }
+  if (!idResult.success) return undefined;
+  // The kind was found by this very `type` and produced these options, so the pair is consistent.
+  return { id: idResult.data, type: kind.kind, options: optionsResult.data } as RuleConfig;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exemptions
+
+const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATE_TIME_PATTERN = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const UNTIL_PROBLEM = "must be a date (YYYY-MM-DD) or an ISO-8601 date-time with a time zone";
+
+function isCalendarDate(text: string): boolean {
+  const match = DATE_PATTERN.exec(text);
+  if (!match) return false;
+  const [, y, m, d] = match.map(Number) as [number, number, number, number];
+  const date = new Date(Date.UTC(y, m - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+}
+
+/** `until` as written: a calendar date `YYYY-MM-DD`, or a date-time normalized to UTC ISO-8601. */
+function normalizeUntil(value: string | Date): string | undefined {
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return undefined;
+    // A YAML 1.1 reader turns a bare date into midnight UTC; read that back as the date it was.
+    const iso = value.toISOString();
+    return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso;
+  }
+  if (DATE_PATTERN.test(value)) return isCalendarDate(value) ? value : undefined;
+  const match = DATE_TIME_PATTERN.exec(value);
+  if (!match || !isCalendarDate(match[1] ?? "")) return undefined;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+}
+
+const untilSchema = z.union([z.string(), z.date()], { error: UNTIL_PROBLEM }).transform((value, ctx) => {
+  const until = normalizeUntil(value);
+  if (until !== undefined) return until;
+  ctx.addIssue({ code: "custom", message: UNTIL_PROBLEM });
+  return z.NEVER;
+});
+
+const EXEMPTION_TARGETS = ["handshakeId", "email", "accountId"] as const;
+
+const exemptionSchema = z
+  .strictObject({
+    handshakeId: z.string().regex(HANDSHAKE_ID_PATTERN, { error: HANDSHAKE_ID_PROBLEM }).optional(),
+    /** An email glob, matched against EMAIL targets. */
+    email: emailGlobSchema.optional(),
+    accountId: accountIdSchema.optional(),
+    /** Why the exemption exists; it is written to the audit trail with every EXEMPTED outcome. */
+    reason: z.string().trim().min(1),
+    /** Last day (UTC, inclusive) or instant the exemption protects; absent means no expiry. */
+    until: untilSchema.optional(),
+  })
+  .superRefine(
+    (exemption, ctx) => {
+      const named = EXEMPTION_TARGETS.filter((key) => exemption[key] !== undefined);
+      if (named.length === 0)
+        ctx.addIssue({ code: "custom", message: "needs one of handshakeId, email or accountId" });
+      if (named.length > 1) {
+        ctx.addIssue({
+          code: "custom",
+          message: `names ${named.join(" and ")}; an exemption names exactly one (write one exemption per target)`,
+        });
+      }
+    },
+    // Report a missing target alongside the exemption's other problems, not after they are fixed.
+    { when: (payload) => isRecord(payload.value) },
+  );
+
+// ---------------------------------------------------------------------------------------------
+// The config
+
+const configSchema = z.strictObject({
+  version: z.literal(1),
+  /** Default true: a config must say `dryRun: false` before anything is canceled. */
+  dryRun: z.boolean().default(true),
+  /** More cancel decisions than this in one run: cancel nothing, record BLOCKED. */
+  maxCancellationsPerRun: z.int().gt(0).default(DEFAULT_MAX_CANCELLATIONS),
+  /** Evaluated in this order; the first matching rule is the one the audit names. */
+  rules: z.array(z.unknown()).min(1, { error: "must list at least one rule" }).transform(checkRules),
+  exemptions: z.array(exemptionSchema).default([]),
+});
+
+export type JanitorConfig = z.output<typeof configSchema>;
+export type Exemption = z.output<typeof exemptionSchema>;
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
+function readJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const at = /^(.*?)(?: in JSON)? at position (\d+)/s.exec(message);
+    if (at) {
+      const before = text.slice(0, Number(at[2]));
+      const line = before.split("\n").length;
+      const column = before.length - before.lastIndexOf("\n");
+      throw new ConfigError([`${source}: line ${line}, column ${column}: ${oneLine(at[1] ?? message)}`]);
+    }
+    // V8 quotes a multi-line excerpt of the text after an unexpected token; the token is enough.
+    const token = /^(Unexpected token .+?), ".*is not valid JSON$/s.exec(message);
+    throw new ConfigError([`${source}: ${oneLine(token?.[1] ?? message)}`]);
+  }
+}
+
+function readYaml(text: string, source: string): unknown {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      doc.errors.map((error) => {
+        const { line, col } = lineCounter.linePos(error.pos[0]);
+        return `${source}: line ${line}, column ${col}: ${oneLine(error.message)}`;
+      }),
+    );
+  }
+  try {
+    return doc.toJS();
+  } catch (error) {
+    // toJS refuses alias bombs and similar; that is a problem of the file, not a crash.
+    throw new ConfigError([`${source}: ${oneLine(error instanceof Error ? error.message : String(error))}`]);
+  }
+}
+
+/**
+ * Parses and validates a config. `source` names the file in every message and decides the syntax:
+ * a `.json` source is read with JSON.parse (whose errors speak JSON), anything else as YAML.
+ * Throws ConfigError listing every problem found, one line each.
+ */
+export function parseConfig(text: string, source: string): JanitorConfig {
+  const data = source.toLowerCase().endsWith(".json") ? readJson(text, source) : readYaml(text, source);
+  if (data === null || data === undefined) {
+    throw new ConfigError([`${source}: is empty; a config needs at least version and rules`]);
+  }
+  const result = configSchema.safeParse(data, { error: errorMap });
+  if (!result.success)
+    throw new ConfigError(problemsOf(result.error.issues).map((p) => formatProblem(source, p)));
+  return result.data;
+}
+
+function describeReadError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  // Node appends the syscall and path ("…, open 'x.yaml'"); the path already leads the line.
+  return error.message.replace(/, \w+ '.*'$/s, "");
+}
+
+export async function loadConfig(path: string): Promise<JanitorConfig> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (error) {
+    throw new ConfigError([`${path}: cannot read file (${describeReadError(error)})`]);
+  }
+  return parseConfig(text, path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Exemption time
+
+/** The last instant an exemption protects: the end of the `until` day (UTC), or the `until` instant. */
+export function exemptionEnd(exemption: Exemption): Date | undefined {
+  if (exemption.until === undefined) return undefined;
+  const date = DATE_PATTERN.exec(exemption.until);
+  if (!date) return new Date(exemption.until);
+  const [, y, m, d] = date.map(Number) as [number, number, number, number];
+  return new Date(Date.UTC(y, m - 1, d + 1) - 1);
+}
+
+export function isExemptionActive(exemption: Exemption, now: Date): boolean {
+  const end = exemptionEnd(exemption);
+  return end === undefined || now.getTime() <= end.getTime();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hash, description, warnings
+
+function canonical(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(canonical);
+  if (isRecord(value)) {
+    return Object.fromEntries(
+      Object.keys(value)
+        .filter((key) => value[key] !== undefined)
+        .sort()
+        .map((key) => [key, canonical(value[key])]),
+    );
+  }
+  return value;
+}
+
+/**
+ * First 12 hex digits of the SHA-256 of the config as parsed (defaults applied, keys sorted), so
+ * reformatting the file or spelling out a default does not change it; the run record carries it.
+ */
+export function configHash(config: JanitorConfig): string {
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(config)))
+    .digest("hex")
+    .slice(0, 12);
+}
+
+function describeTarget(exemption: Exemption): string {
+  if (exemption.handshakeId !== undefined) return `handshake ${exemption.handshakeId}`;
+  if (exemption.email !== undefined) return `email ${exemption.email}`;
+  return `account ${exemption.accountId}`;
+}
+
+/** The effective config as `config check` prints it, warnings (see configWarnings) last. */
+export function describeConfig(config: JanitorConfig, now: Date): string {
+  const lines = [
+    `version: ${config.version} (hash ${configHash(config)})`,
+    config.dryRun
+      ? "dryRun: true (nothing is canceled; set dryRun: false to cancel)"
+      : "dryRun: false (matching handshakes are canceled)",
+    `maxCancellationsPerRun: ${config.maxCancellationsPerRun}`,
+    `rules (${config.rules.length}, in order; the first match names the rule):`,
+    ...config.rules.map((rule) => `  ${rule.id} [${rule.type}]: ${describeRule(rule)}`),
+    `exemptions (${config.exemptions.length}):`,
+    ...config.exemptions.map((exemption) => {
+      const expiry =
+        exemption.until === undefined
+          ? "no expiry"
+          : `until ${exemption.until}${isExemptionActive(exemption, now) ? "" : ", EXPIRED"}`;
+      return `  ${describeTarget(exemption)}: ${exemption.reason} (${expiry})`;
+    }),
+  ];
+  const warnings = configWarnings(config, now);
+  if (warnings.length > 0) lines.push(`warnings (${warnings.length}):`, ...warnings.map((w) => `  ${w}`));
+  return lines.join("\n");
+}
+
+/**
+ * Things that are valid but probably not meant: exemptions already expired, action types the
+ * service does not (yet) have. `config check` prints them; a run does not stop for them.
+ */
+export function configWarnings(config: JanitorConfig, now: Date, source?: string): string[] {
+  const problems: Problem[] = [];
+  config.rules.forEach((rule, index) => {
+    const actionTypes = "actionTypes" in rule.options ? rule.options.actionTypes : undefined;
+    actionTypes?.forEach((action, at) => {
+      if (!KNOWN_ACTION_TYPES.includes(action)) {
+        problems.push({
+          path: ["rules", index, "actionTypes", at],
+          message: `'${action}' is not an action type the service has today (${KNOWN_ACTION_TYPES.join(", ")})`,
+        });
+      }
+    });
+  });
+  config.exemptions.forEach((exemption, index) => {
+    if (!isExemptionActive(exemption, now)) {
+      problems.push({
+        path: ["exemptions", index, "until"],
+        message: `${exemption.until} has passed; this exemption no longer protects anything`,
+      });
+    }
+  });
+  return problems.map((p) =>
+    source === undefined ? `${formatPath(p.path)}: ${p.message}` : formatProblem(source, p),
+  );
+}

@@ -1,0 +1,168 @@
+import { evaluateRule, type RuleConfig } from "../rules/index.js";
+import {
+  type Exemption,
+  HANDSHAKE_ID_PATTERN,
+  HANDSHAKE_ID_PROBLEM,
+  isExemptionActive,
+  type JanitorConfig,
+} from "./config.js";
+import { matchesGlob } from "./glob.js";
+import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
+
+/** Narrowing from `--rule` / `--handshake` or a manual event; an empty list narrows nothing. */
+export interface Selection {
+  ruleIds?: string[];
+  handshakeIds?: string[];
+}
+
+export interface PlanInput {
+  handshakes: Handshake[];
+  config: JanitorConfig;
+  now: Date;
+  only?: Selection;
+}
+
+export type Decision =
+  | { kind: "cancel"; handshake: Handshake; ruleId: string; matchedRules: string[]; reason: string }
+  | {
+      kind: "exempted";
+      handshake: Handshake;
+      ruleId: string;
+      matchedRules: string[];
+      /** The first matching rule's reason, then `; exempted: ` and the exemption's reason. */
+      reason: string;
+      exemption: Exemption;
+    }
+  | {
+      /** A rule threw on this handshake: doubt, so it is never canceled. */
+      kind: "failed";
+      handshake: Handshake;
+      /** The first rule that threw. */
+      ruleId: string;
+      /** The rules that did match, if any. */
+      matchedRules: string[];
+      reason: string;
+      error: string;
+    };
+
+export interface Plan {
+  listed: number;
+  candidates: number;
+  /** One per handshake some rule matched (or failed on), in listing order. */
+  decisions: Decision[];
+  /** Number of cancel decisions. */
+  selected: number;
+  limit: number;
+  /** More selected than the limit: the run must cancel nothing. */
+  blocked: boolean;
+}
+
+function exemptionCovers(exemption: Exemption, handshake: Handshake): boolean {
+  const target = handshake.target;
+  if (exemption.handshakeId !== undefined) return exemption.handshakeId === handshake.id;
+  if (exemption.email !== undefined)
+    return target?.type === "EMAIL" && matchesGlob(exemption.email, target.value);
+  if (exemption.accountId !== undefined)
+    return target?.type === "ACCOUNT" && exemption.accountId === target.value;
+  return false;
+}
+
+/** The first exemption, in config order, that covers the handshake and has not expired. */
+export function findExemption(
+  exemptions: readonly Exemption[],
+  handshake: Handshake,
+  now: Date,
+): Exemption | undefined {
+  return exemptions.find((e) => exemptionCovers(e, handshake) && isExemptionActive(e, now));
+}
+
+function selectedRules(rules: readonly RuleConfig[], ruleIds: readonly string[] | undefined): RuleConfig[] {
+  if (ruleIds === undefined || ruleIds.length === 0) return [...rules];
+  return rules.filter((rule) => ruleIds.includes(rule.id));
+}
+
+function isCandidate(handshake: Handshake, handshakeIds: readonly string[] | undefined): boolean {
+  if (!CANDIDATE_STATES.includes(handshake.state)) return false;
+  return handshakeIds === undefined || handshakeIds.length === 0 || handshakeIds.includes(handshake.id);
+}
+
+function decide(handshake: Handshake, rules: readonly RuleConfig[], config: JanitorConfig, now: Date) {
+  const matches: { ruleId: string; reason: string }[] = [];
+  const failures: { ruleId: string; error: string }[] = [];
+  for (const rule of rules) {
+    try {
+      const verdict = evaluateRule(rule, handshake, { now });
+      if (verdict.verdict === "match") matches.push({ ruleId: rule.id, reason: verdict.reason });
+    } catch (error) {
+      failures.push({ ruleId: rule.id, error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  const matchedRules = matches.map((m) => m.ruleId);
+  const failure = failures[0];
+  if (failure !== undefined) {
+    // Fail closed: a rule that throws is a reason to look, not to act, even when another matched.
+    return {
+      kind: "failed",
+      handshake,
+      ruleId: failure.ruleId,
+      matchedRules,
+      reason: `rule '${failure.ruleId}' failed: ${failure.error}`,
+      error: failure.error,
+    } satisfies Decision;
+  }
+  const first = matches[0];
+  if (first === undefined) return undefined;
+  const exemption = findExemption(config.exemptions, handshake, now);
+  if (exemption !== undefined) {
+    return {
+      kind: "exempted",
+      handshake,
+      ruleId: first.ruleId,
+      matchedRules,
+      reason: `${first.reason}; exempted: ${exemption.reason}`,
+      exemption,
+    } satisfies Decision;
+  }
+  return {
+    kind: "cancel",
+    handshake,
+    ruleId: first.ruleId,
+    matchedRules,
+    reason: first.reason,
+  } satisfies Decision;
+}
+
+/** Pure: which candidates the configured rules match, and what to do with each. */
+export function plan(input: PlanInput): Plan {
+  const { handshakes, config, now, only } = input;
+  const rules = selectedRules(config.rules, only?.ruleIds);
+  const candidates = handshakes.filter((h) => isCandidate(h, only?.handshakeIds));
+  const decisions: Decision[] = [];
+  for (const handshake of candidates) {
+    const decision = decide(handshake, rules, config, now);
+    if (decision !== undefined) decisions.push(decision);
+  }
+  const selected = decisions.filter((d) => d.kind === "cancel").length;
+  const limit = config.maxCancellationsPerRun;
+  return {
+    listed: handshakes.length,
+    candidates: candidates.length,
+    decisions,
+    selected,
+    limit,
+    blocked: selected > limit,
+  };
+}
+
+/** Problems with a `--rule` / `--handshake` selection, one line each; empty when it is usable. */
+export function validateSelection(config: JanitorConfig, only: Selection): string[] {
+  const known = config.rules.map((rule) => rule.id);
+  const issues: string[] = [];
+  for (const id of only.ruleIds ?? []) {
+    if (!known.includes(id)) issues.push(`--rule: unknown rule id '${id}' (known: ${known.join(", ")})`);
+  }
+  for (const id of only.handshakeIds ?? []) {
+    if (!HANDSHAKE_ID_PATTERN.test(id)) issues.push(`--handshake: '${id}' ${HANDSHAKE_ID_PROBLEM}`);
+  }
+  return issues;
+}

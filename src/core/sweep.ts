@@ -1,0 +1,407 @@
+import { describeError } from "./backoff.js";
+import { configHash, type JanitorConfig } from "./config.js";
+import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
+import { maskEmails } from "./mask.js";
+import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
+import { type Decision, plan } from "./plan.js";
+import type { AuditAction, AuditPort, OrganizationsPort, RunRecord } from "./ports.js";
+
+/** Structured logging as Powertools' Logger offers it; the CLI passes a quiet one. */
+export interface SweepLogger {
+  debug(message: string, extra?: Record<string, unknown>): void;
+  info(message: string, extra?: Record<string, unknown>): void;
+  warn(message: string, extra?: Record<string, unknown>): void;
+  error(message: string, extra?: Record<string, unknown>): void;
+}
+
+export const silentLogger: SweepLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface SweepRequest {
+  config: JanitorConfig;
+  runId: string;
+  trigger: Trigger;
+  actor: string;
+  /** Forces a dry run even when the config says dryRun: false; never the other way round. */
+  dryRun?: boolean;
+  ruleIds?: string[];
+  handshakeIds?: string[];
+  note?: string;
+  /** Epoch ms after which no new cancellation starts; the rest is DEFERRED. */
+  deadline?: number;
+  /** CancelHandshake calls in flight at once; the pacer sets the rate. */
+  concurrency?: number;
+}
+
+export interface SweepDeps {
+  organizations: OrganizationsPort;
+  audit: AuditPort;
+  now: () => Date;
+  logger?: SweepLogger;
+}
+
+export interface ActionSummary {
+  handshakeId: string;
+  outcome: Outcome;
+  ruleId: string;
+  matchedRules: string[];
+  action: string;
+  target: string;
+  reason: string;
+  attempts: number;
+  error?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  dryRun: boolean;
+  trigger: Trigger;
+  actor: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  listed: number;
+  candidates: number;
+  matched: number;
+  limit: number;
+  counts: OutcomeCounts;
+  /** Intents of earlier, interrupted runs that this run completed. */
+  reconciled: number;
+  configHash: string;
+  /** True when the run id had already finished and nothing was done again. */
+  replayed: boolean;
+  actions: ActionSummary[];
+  error?: string;
+}
+
+/** Outcomes that leave a match unresolved: the run is partial (exit 3). */
+const UNFINISHED: readonly Outcome[] = ["DEFERRED", "FAILED"];
+
+/**
+ * One sweep: list, decide, and for each decision record the intent, act, record the outcome.
+ * Nothing is canceled without an intent on record, and nothing the planner did not select.
+ */
+export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<RunSummary> {
+  const { organizations, audit, now } = deps;
+  const log = deps.logger ?? silentLogger;
+  const dryRun = request.config.dryRun || request.dryRun === true;
+  const started = now();
+  const run: RunRecord = {
+    runId: request.runId,
+    trigger: request.trigger,
+    actor: request.actor,
+    status: "RUNNING",
+    dryRun,
+    startedAt: started.toISOString(),
+    counts: {},
+    listed: 0,
+    candidates: 0,
+    matched: 0,
+    configVersion: request.config.version,
+    configHash: configHash(request.config),
+    ...(request.note ? { note: request.note } : {}),
+  };
+
+  const begun = await audit.startRun(run);
+  if (!begun.created && begun.run.status !== "RUNNING") {
+    log.info("run already finished; nothing done again", { status: begun.run.status });
+    const summary = summaryOf(
+      { ...begun.run, endedAt: begun.run.endedAt ?? run.startedAt },
+      started,
+      [],
+      0,
+      true,
+    );
+    return { ...summary, limit: request.config.maxCancellationsPerRun };
+  }
+
+  const actions: ActionSummary[] = [];
+  let reconciled = 0;
+  try {
+    if (!dryRun) reconciled = await reconcile(request.runId, deps, log);
+    const handshakes = await organizations.listHandshakes();
+    const only = { ruleIds: request.ruleIds, handshakeIds: request.handshakeIds };
+    const decided = plan({ handshakes, config: request.config, now: started, only: defined(only) });
+    Object.assign(run, {
+      listed: decided.listed,
+      candidates: decided.candidates,
+      matched: decided.decisions.length,
+    });
+    log.info("planned", {
+      listed: decided.listed,
+      candidates: decided.candidates,
+      matched: decided.decisions.length,
+      selected: decided.selected,
+      limit: decided.limit,
+    });
+
+    const context = { request, deps, dryRun, log, actions };
+    if (decided.blocked) {
+      log.warn("safety cap exceeded: nothing is canceled", {
+        selected: decided.selected,
+        limit: decided.limit,
+      });
+      for (const decision of decided.decisions) {
+        const outcome: Outcome = decision.kind === "exempted" ? "EXEMPTED" : "BLOCKED";
+        const reason =
+          decision.kind === "exempted"
+            ? decision.reason
+            : `${decision.reason}; blocked: ${decided.selected} selected, limit ${decided.limit}`;
+        await recordFinal(context, decision, outcome, reason);
+      }
+    } else {
+      const queue = [...decided.decisions];
+      const workers = Math.max(1, request.concurrency ?? 4);
+      // decide() turns every failure into an outcome, so no worker stops early and none is left running.
+      await Promise.all(
+        Array.from({ length: workers }, async () => {
+          for (let decision = queue.shift(); decision; decision = queue.shift()) {
+            await decide(context, decision);
+          }
+        }),
+      );
+    }
+    run.status = decided.blocked ? "BLOCKED" : statusOf(actions);
+  } catch (error) {
+    run.status = "FAILED";
+    run.error = describeError(error);
+    log.error("run failed", { error: maskEmails(describeError(error)) });
+  }
+
+  const ended = now();
+  run.endedAt = ended.toISOString();
+  run.counts = countOutcomes(actions);
+  try {
+    await audit.finishRun(run);
+  } catch (error) {
+    // The actions are on record; only the run item's totals are missing. Say so, don't hide it.
+    log.error("could not record the end of the run", { error: describeError(error) });
+    if (run.status === "COMPLETED") run.status = "PARTIAL";
+  }
+  log.info("run finished", { status: run.status, counts: run.counts });
+  const summary = summaryOf(run as RunRecord & { endedAt: string }, started, actions, reconciled, false);
+  return { ...summary, limit: request.config.maxCancellationsPerRun };
+}
+
+interface Context {
+  request: SweepRequest;
+  deps: SweepDeps;
+  dryRun: boolean;
+  log: SweepLogger;
+  actions: ActionSummary[];
+}
+
+function baseItem(context: Context, decision: Decision): AuditAction {
+  const { handshake } = decision;
+  return {
+    runId: context.request.runId,
+    handshakeId: handshake.id,
+    ruleId: decision.ruleId,
+    matchedRules: decision.matchedRules,
+    dryRun: context.dryRun,
+    at: context.deps.now().toISOString(),
+    trigger: context.request.trigger,
+    actor: context.request.actor,
+    action: handshake.action,
+    target: handshake.target?.value ?? "",
+    targetType: handshake.target?.type ?? "UNKNOWN",
+    ...(handshake.requestedAt ? { requestedAt: handshake.requestedAt.toISOString() } : {}),
+    reason: decision.reason,
+    attempts: 0,
+  };
+}
+
+function remember(context: Context, item: AuditAction, outcome: Outcome): void {
+  const summary: ActionSummary = {
+    handshakeId: item.handshakeId,
+    outcome,
+    ruleId: item.ruleId,
+    matchedRules: item.matchedRules,
+    action: item.action,
+    target: item.target,
+    reason: item.reason,
+    attempts: item.attempts,
+    ...(item.error ? { error: item.error } : {}),
+  };
+  context.actions.push(summary);
+  context.log.info("decision", {
+    handshakeId: item.handshakeId,
+    outcome,
+    ruleId: item.ruleId,
+    target: maskEmails(item.target),
+    attempts: item.attempts,
+    ...(item.error ? { error: maskEmails(item.error) } : {}),
+  });
+}
+
+/** Outcomes decided without calling CancelHandshake: one conditional write each. */
+async function recordFinal(
+  context: Context,
+  decision: Decision,
+  outcome: Outcome,
+  reason: string,
+  error?: string,
+) {
+  const item: AuditAction = { ...baseItem(context, decision), outcome, reason, ...(error ? { error } : {}) };
+  try {
+    const put = await context.deps.audit.recordAction(item);
+    if (!put.created && put.existing.outcome) {
+      remember(context, put.existing, put.existing.outcome);
+      return;
+    }
+    remember(context, item, outcome);
+  } catch (failure) {
+    remember(context, { ...item, error: `audit write failed: ${describeError(failure)}` }, "FAILED");
+  }
+}
+
+async function decide(context: Context, decision: Decision): Promise<void> {
+  if (decision.kind === "exempted") return recordFinal(context, decision, "EXEMPTED", decision.reason);
+  if (decision.kind === "failed")
+    return recordFinal(context, decision, "FAILED", decision.reason, decision.error);
+  if (context.dryRun) return recordFinal(context, decision, "DRY_RUN", decision.reason);
+  const { deadline } = context.request;
+  if (deadline !== undefined && context.deps.now().getTime() >= deadline) {
+    return recordFinal(
+      context,
+      decision,
+      "DEFERRED",
+      `${decision.reason}; out of time, left for the next run`,
+    );
+  }
+
+  const { audit, organizations } = context.deps;
+  const intent = baseItem(context, decision);
+  try {
+    const put = await audit.recordAction(intent);
+    if (!put.created && put.existing.outcome) {
+      // This run already decided this handshake (a retried event): report, never act twice.
+      remember(context, put.existing, put.existing.outcome);
+      return;
+    }
+  } catch (failure) {
+    // No intent on record means no cancellation.
+    remember(context, { ...intent, error: `intent not recorded: ${describeError(failure)}` }, "FAILED");
+    return;
+  }
+
+  let result: Awaited<ReturnType<OrganizationsPort["cancelHandshake"]>>;
+  try {
+    result = await organizations.cancelHandshake(decision.handshake.id, defined({ deadline }));
+  } catch (failure) {
+    // Whether the cancel happened is unknown: the intent stays pending for the next run to resolve.
+    remember(context, { ...intent, error: `cancel interrupted: ${describeError(failure)}` }, "FAILED");
+    return;
+  }
+  const final: AuditAction = {
+    ...intent,
+    outcome: result.outcome,
+    attempts: result.attempts,
+    at: context.deps.now().toISOString(),
+    ...(result.error ? { error: result.error } : {}),
+  };
+  try {
+    await audit.recordOutcome(intent.runId, intent.handshakeId, {
+      outcome: result.outcome,
+      attempts: result.attempts,
+      at: final.at,
+      ...(result.error ? { error: result.error } : {}),
+    });
+    remember(context, final, result.outcome);
+  } catch (failure) {
+    // The intent stays pending; the next run looks the handshake up and completes the record.
+    context.log.error("outcome not recorded; left pending for the next run", {
+      handshakeId: intent.handshakeId,
+      outcome: result.outcome,
+      error: describeError(failure),
+    });
+    remember(context, { ...final, error: `outcome not recorded: ${describeError(failure)}` }, "DEFERRED");
+  }
+}
+
+/**
+ * Completes intents left without an outcome by an interrupted run, from the handshake's state now.
+ * A handshake of this very run that is still open stays pending: the loop below finishes it.
+ */
+async function reconcile(runId: string, deps: SweepDeps, log: SweepLogger): Promise<number> {
+  const pending = await deps.audit.listPendingIntents();
+  let done = 0;
+  for (const intent of pending) {
+    const current = await deps.organizations.describeHandshake(intent.handshakeId);
+    const open = current !== undefined && CANDIDATE_STATES.includes(current.state);
+    if (open && intent.runId === runId) continue;
+    const { outcome, note } = reconciledOutcome(current, runId);
+    await deps.audit.recordOutcome(intent.runId, intent.handshakeId, {
+      outcome,
+      attempts: intent.attempts,
+      at: deps.now().toISOString(),
+      reason: `${intent.reason}; ${note}`,
+    });
+    log.info("reconciled an interrupted intent", {
+      runId: intent.runId,
+      handshakeId: intent.handshakeId,
+      outcome,
+    });
+    done += 1;
+  }
+  return done;
+}
+
+function reconciledOutcome(
+  current: Handshake | undefined,
+  runId: string,
+): { outcome: Outcome; note: string } {
+  if (current === undefined)
+    return { outcome: "ALREADY_CLOSED", note: `reconciled by run ${runId}: handshake gone` };
+  // The intent was written just before CancelHandshake: a canceled handshake is that call's doing.
+  if (current.state === "CANCELED")
+    return { outcome: "CANCELED", note: `reconciled by run ${runId}: found CANCELED` };
+  if (CANDIDATE_STATES.includes(current.state)) {
+    return { outcome: "DEFERRED", note: `reconciled by run ${runId}: still ${current.state}, decided again` };
+  }
+  return { outcome: "STATE_CHANGED", note: `reconciled by run ${runId}: found ${current.state}` };
+}
+
+function statusOf(actions: ActionSummary[]): RunStatus {
+  return actions.some((a) => UNFINISHED.includes(a.outcome)) ? "PARTIAL" : "COMPLETED";
+}
+
+export function countOutcomes(actions: ActionSummary[]): OutcomeCounts {
+  const counts: OutcomeCounts = {};
+  for (const { outcome } of actions) counts[outcome] = (counts[outcome] ?? 0) + 1;
+  return counts;
+}
+
+function summaryOf(
+  run: RunRecord & { endedAt: string },
+  started: Date,
+  actions: ActionSummary[],
+  reconciled: number,
+  replayed: boolean,
+): RunSummary {
+  return {
+    runId: run.runId,
+    status: run.status,
+    dryRun: run.dryRun,
+    trigger: run.trigger,
+    actor: run.actor,
+    startedAt: run.startedAt,
+    endedAt: run.endedAt,
+    durationMs: Math.max(0, Date.parse(run.endedAt) - started.getTime()),
+    listed: run.listed,
+    candidates: run.candidates,
+    matched: run.matched,
+    limit: 0,
+    counts: run.counts,
+    reconciled,
+    configHash: run.configHash,
+    replayed,
+    actions,
+    ...(run.error ? { error: run.error } : {}),
+  };
+}
+
+/** Drops undefined members, for exactOptionalPropertyTypes-style inputs. */
+function defined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as never;
+}

@@ -1,0 +1,80 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { auditTableName, wire } from "../app.js";
+import { type Clients, createClients } from "../aws/clients.js";
+import { loadConfig } from "../core/config.js";
+import { ConfigError, JanitorError } from "../core/errors.js";
+import { validateSelection } from "../core/plan.js";
+import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
+import { parseEvent } from "./events.js";
+
+const logger = new Logger({ serviceName: "handshake-janitor" });
+
+/** Stop starting cancellations this long before Lambda's timeout, to write the outcomes. */
+const SAFETY_MARGIN_MS = 20_000;
+
+/** The run was blocked or failed: the invocation fails so that the error alarm fires. */
+export class RunNotCompletedError extends JanitorError {}
+
+// Clients are built once per container, on first use, and reused by later invocations.
+let clients: Clients | undefined;
+
+export async function sweepHandler(event: unknown, context: Context): Promise<RunSummary> {
+  const request = parseEvent(event, context.awsRequestId, context.functionName);
+  logger.appendKeys({ runId: request.runId, trigger: request.trigger });
+  const configPath = process.env.JANITOR_CONFIG ?? "janitor.yaml";
+  const config = await loadConfig(configPath);
+  const issues = validateSelection(config, {
+    ruleIds: request.ruleIds ?? [],
+    handshakeIds: request.handshakeIds ?? [],
+  });
+  if (issues.length > 0)
+    throw new ConfigError(issues.map((line: string) => line.replace(/^--rule/, "event.rules")));
+  const tableName = auditTableName();
+
+  clients ??= createClients();
+  const { organizations, audit } = wire(clients, tableName);
+  const summary = await sweep(
+    {
+      config,
+      runId: request.runId,
+      trigger: request.trigger,
+      actor: request.actor,
+      ...(request.dryRun ? { dryRun: true } : {}),
+      ...(request.ruleIds ? { ruleIds: request.ruleIds } : {}),
+      ...(request.handshakeIds ? { handshakeIds: request.handshakeIds } : {}),
+      ...(request.note ? { note: request.note } : {}),
+      deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
+    },
+    { organizations, audit, now: () => new Date(), logger: asSweepLogger(logger) },
+  );
+  logger.info("summary", { status: summary.status, counts: summary.counts, listed: summary.listed });
+  if (summary.status === "BLOCKED" || summary.status === "FAILED") {
+    throw new RunNotCompletedError(
+      `run ${summary.runId} ${summary.status}: ${JSON.stringify(summary.counts)}`,
+    );
+  }
+  return summary;
+}
+
+function asSweepLogger(log: Logger): SweepLogger {
+  return {
+    debug: (message, extra) => log.debug(message, extra ?? {}),
+    info: (message, extra) => log.info(message, extra ?? {}),
+    warn: (message, extra) => log.warn(message, extra ?? {}),
+    error: (message, extra) => log.error(message, extra ?? {}),
+  };
+}
+
+export const handler = middy(sweepHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .onError((request) => {
+    const error = request.error;
+    if (error instanceof ConfigError) {
+      logger.error("rejected before any call", { issues: error.issues });
+    } else if (!(error instanceof RunNotCompletedError)) {
+      logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
+    }
+  });

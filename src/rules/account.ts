@@ -1,0 +1,63 @@
+import { z } from "zod";
+import type { RuleKind } from "./index.js";
+import { actionTypesOption, describeScope, inActionScope } from "./stale.js";
+
+/**
+ * A 12-digit account id. Only a string is accepted: YAML reads unquoted digits as a number, which
+ * silently drops a leading zero (012345678901 becomes 12345678901), so a number is refused.
+ */
+export const accountIdSchema = z
+  .string({
+    error: (issue) =>
+      typeof issue.input === "number"
+        ? "must be a quoted string of 12 digits (unquoted, YAML reads it as a number)"
+        : undefined,
+  })
+  .regex(/^\d{12}$/, { error: "must be an account id of 12 digits" });
+
+const idList = z.array(accountIdSchema).min(1, { error: "must not be empty (leave it out instead)" });
+
+const accountOptions = z
+  .strictObject({
+    /** The target account must be one of these, when given. */
+    allow: idList.optional(),
+    /** The target account must be none of these. */
+    deny: idList.optional(),
+    /** Scope; an account is invited as often as it is asked to approve features, and only one may be meant. */
+    actionTypes: actionTypesOption.optional(),
+  })
+  .superRefine(
+    (options, ctx) => {
+      if (options.allow === undefined && options.deny === undefined) {
+        ctx.addIssue({ code: "custom", message: "needs allow, deny or both" });
+      }
+    },
+    // Report the missing lists alongside any other problem of the same rule, not after it is fixed.
+    { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+  );
+export type AccountOptions = z.infer<typeof accountOptions>;
+
+export const account: RuleKind<AccountOptions, "account"> = {
+  kind: "account",
+  summary: "invitations to account ids outside an allow list or on a deny list",
+  options: accountOptions,
+  evaluate(handshake, options) {
+    const target = handshake.target;
+    if (target?.type !== "ACCOUNT" || !inActionScope(options.actionTypes, handshake)) {
+      return { verdict: "not-applicable" };
+    }
+    if (options.deny?.includes(target.value))
+      return { verdict: "match", reason: "target account is on the deny list" };
+    if (options.allow !== undefined && !options.allow.includes(target.value)) {
+      return { verdict: "match", reason: "target account is not on the allow list" };
+    }
+    return { verdict: "pass" };
+  },
+  describe(options) {
+    const parts = [
+      options.deny && `in ${options.deny.join(", ")}`,
+      options.allow && `not in ${options.allow.join(", ")}`,
+    ].filter((part) => part !== undefined);
+    return `${describeScope(options.actionTypes)} to account targets ${parts.join(", or ")}`;
+  },
+};

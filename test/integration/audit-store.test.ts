@@ -1,0 +1,472 @@
+import { randomUUID } from "node:crypto";
+import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createAuditStore } from "../../src/aws/audit-store.js";
+import { ensureAuditTable } from "../../src/aws/audit-table.js";
+import { AuditWriteError } from "../../src/core/errors.js";
+import type { AuditAction, RunRecord } from "../../src/core/ports.js";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+
+const tableName = `audit-store-test-${randomUUID()}`;
+let db: DynamoDbLocal;
+let client: DynamoDBClient;
+let firstEnsure: "created" | "exists";
+/** Every command the client sent, by name, so tests can see how a result was obtained. */
+const sent: string[] = [];
+
+beforeAll(async () => {
+  db = await startDynamoDbLocal();
+  client = new DynamoDBClient({
+    endpoint: db.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      sent.push(String(context.commandName));
+      return next(args);
+    },
+    { step: "initialize", name: "recordCommandNames" },
+  );
+  firstEnsure = await ensureAuditTable(client, tableName);
+});
+
+afterAll(async () => {
+  client?.destroy();
+  await db?.stop();
+});
+
+/** A fresh id per test, so tests sharing the table never see each other's items by accident. */
+function unique(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+function intent(overrides: Partial<AuditAction> = {}): AuditAction {
+  return {
+    runId: unique("run"),
+    handshakeId: unique("h"),
+    ruleId: "stale-invitations",
+    matchedRules: ["stale-invitations", "outside-email"],
+    dryRun: false,
+    at: "2026-03-10T12:00:00.000Z",
+    trigger: "scheduled",
+    actor: "events.amazonaws.com",
+    action: "INVITE",
+    target: "someone@gmail.com",
+    targetType: "EMAIL",
+    requestedAt: "2026-02-01T09:30:00.000Z",
+    reason: "open for 37 days, more than 7",
+    attempts: 0,
+    ...overrides,
+  };
+}
+
+function run(overrides: Partial<RunRecord> = {}): RunRecord {
+  return {
+    runId: unique("run"),
+    trigger: "cli",
+    actor: "arn:aws:iam::111122223333:user/alice",
+    status: "RUNNING",
+    dryRun: true,
+    startedAt: "2026-03-10T11:59:00.000Z",
+    counts: {},
+    listed: 12,
+    candidates: 5,
+    matched: 2,
+    configVersion: 1,
+    configHash: "sha256:abc",
+    ...overrides,
+  };
+}
+
+async function rawItem(pk: string, sk: string) {
+  const result = await client.send(
+    new GetItemCommand({ TableName: tableName, Key: { pk: { S: pk }, sk: { S: sk } }, ConsistentRead: true }),
+  );
+  return result.Item;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
+
+describe("ensureAuditTable", () => {
+  it("creates the table once and reports it exists afterwards", async () => {
+    const second = await ensureAuditTable(client, tableName);
+
+    expect(firstEnsure).toBe("created");
+    expect(second).toBe("exists");
+  });
+
+  it("creates the four sparse indexes with whole-item projections", async () => {
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
+
+    const indexes = (Table?.GlobalSecondaryIndexes ?? []).map((index) => ({
+      name: index.IndexName,
+      keys: index.KeySchema?.map((key) => `${key.AttributeName}:${key.KeyType}`),
+      projection: index.Projection?.ProjectionType,
+    }));
+    expect(Table?.KeySchema?.map((key) => `${key.AttributeName}:${key.KeyType}`)).toEqual([
+      "pk:HASH",
+      "sk:RANGE",
+    ]);
+    expect(Table?.BillingModeSummary?.BillingMode).toBe("PAY_PER_REQUEST");
+    expect(indexes.sort((a, b) => String(a.name).localeCompare(String(b.name)))).toEqual([
+      { name: "byHandshake", keys: ["handshakeId:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "byRule", keys: ["ruleId:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "byTime", keys: ["timeKey:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "pending", keys: ["pendingKey:HASH", "at:RANGE"], projection: "ALL" },
+    ]);
+  });
+});
+
+describe("audit writes", () => {
+  const store = () => createAuditStore({ client, tableName });
+
+  it("records an intent as pending and completes it with its outcome", async () => {
+    const action = intent();
+    const audit = store();
+
+    const put = await audit.recordAction(action);
+    const pendingItem = await rawItem(`RUN#${action.runId}`, `ACTION#${action.handshakeId}`);
+    await audit.recordOutcome(action.runId, action.handshakeId, {
+      outcome: "CANCELED",
+      attempts: 2,
+      at: "2026-04-01T00:00:01.000Z",
+    });
+    const doneItem = await rawItem(`RUN#${action.runId}`, `ACTION#${action.handshakeId}`);
+
+    expect(put).toEqual({ created: true });
+    expect(pendingItem?.pendingKey).toEqual({ S: "PENDING" });
+    expect(pendingItem?.outcome).toBeUndefined();
+    expect(doneItem?.pendingKey).toBeUndefined();
+    expect(doneItem?.outcome).toEqual({ S: "CANCELED" });
+    expect(doneItem?.attempts).toEqual({ N: "2" });
+    expect(doneItem?.at).toEqual({ S: "2026-04-01T00:00:01.000Z" });
+    expect(doneItem?.timeKey).toEqual({ S: "ACTION#2026-04" });
+    expect(doneItem?.error).toBeUndefined();
+  });
+
+  it("stores every contract attribute with its DynamoDB type", async () => {
+    const action = intent({ dryRun: true, outcome: "DRY_RUN", at: "2026-03-10T14:00:00+02:00" });
+
+    await store().recordAction(action);
+    const item = await rawItem(`RUN#${action.runId}`, `ACTION#${action.handshakeId}`);
+
+    expect(item).toEqual({
+      pk: { S: `RUN#${action.runId}` },
+      sk: { S: `ACTION#${action.handshakeId}` },
+      itemType: { S: "action" },
+      timeKey: { S: "ACTION#2026-03" },
+      runId: { S: action.runId },
+      handshakeId: { S: action.handshakeId },
+      ruleId: { S: "stale-invitations" },
+      matchedRules: { L: [{ S: "stale-invitations" }, { S: "outside-email" }] },
+      outcome: { S: "DRY_RUN" },
+      dryRun: { BOOL: true },
+      at: { S: "2026-03-10T12:00:00.000Z" },
+      trigger: { S: "scheduled" },
+      actor: { S: "events.amazonaws.com" },
+      action: { S: "INVITE" },
+      target: { S: "someone@gmail.com" },
+      targetType: { S: "EMAIL" },
+      requestedAt: { S: "2026-02-01T09:30:00.000Z" },
+      reason: { S: "open for 37 days, more than 7" },
+      attempts: { N: "0" },
+    });
+    const at = item?.at?.S ?? "";
+    expect(new Date(at).toISOString()).toBe(at);
+  });
+
+  it("returns the stored item and writes nothing when an action is recorded twice", async () => {
+    const action = intent();
+    const audit = store();
+    await audit.recordAction(action);
+    const before = await rawItem(`RUN#${action.runId}`, `ACTION#${action.handshakeId}`);
+
+    const second = await audit.recordAction({
+      ...action,
+      reason: "a different reason",
+      at: "2026-03-11T00:00:00.000Z",
+    });
+    const after = await rawItem(`RUN#${action.runId}`, `ACTION#${action.handshakeId}`);
+
+    expect(second).toEqual({ created: false, existing: action });
+    expect(after).toEqual(before);
+  });
+
+  it("accepts the same outcome again but refuses to overwrite it with another", async () => {
+    const action = intent();
+    const audit = store();
+    await audit.recordAction(action);
+    const outcome = { outcome: "CANCELED" as const, attempts: 1, at: "2026-03-10T12:00:02.000Z" };
+    await audit.recordOutcome(action.runId, action.handshakeId, outcome);
+
+    await audit.recordOutcome(action.runId, action.handshakeId, outcome);
+    const overwrite = audit.recordOutcome(action.runId, action.handshakeId, {
+      outcome: "FAILED",
+      attempts: 3,
+      at: "2026-03-10T12:00:05.000Z",
+      error: "AccessDeniedException: no",
+    });
+
+    await expect(overwrite).rejects.toThrow(AuditWriteError);
+    await expect(overwrite).rejects.toThrow(/outcome CANCELED already recorded/);
+    const item = await rawItem(`RUN#${action.runId}`, `ACTION#${action.handshakeId}`);
+    expect(item?.outcome).toEqual({ S: "CANCELED" });
+    expect(item?.error).toBeUndefined();
+  });
+
+  it("refuses an outcome for which no intent was recorded", async () => {
+    const runId = unique("run");
+
+    const write = store().recordOutcome(runId, "h-nothing", {
+      outcome: "CANCELED",
+      attempts: 1,
+      at: "2026-03-10T12:00:00.000Z",
+    });
+
+    await expect(write).rejects.toThrow(AuditWriteError);
+    expect(await rawItem(`RUN#${runId}`, "ACTION#h-nothing")).toBeUndefined();
+  });
+
+  it("writes error and reason with a failed outcome", async () => {
+    const action = intent();
+    const audit = store();
+    await audit.recordAction(action);
+
+    await audit.recordOutcome(action.runId, action.handshakeId, {
+      outcome: "FAILED",
+      attempts: 6,
+      at: "2026-03-10T12:01:00.000Z",
+      error: "AccessDeniedException: not the management account",
+      reason: "cancel refused",
+    });
+
+    const [stored] = await audit.getRunActions(action.runId);
+    expect(stored).toEqual({
+      ...action,
+      outcome: "FAILED",
+      attempts: 6,
+      at: "2026-03-10T12:01:00.000Z",
+      error: "AccessDeniedException: not the management account",
+      reason: "cancel refused",
+    });
+  });
+
+  it("lists only the intents that have no outcome", async () => {
+    const runId = unique("run");
+    const audit = store();
+    const open = intent({ runId, handshakeId: unique("h") });
+    const completed = intent({ runId, handshakeId: unique("h") });
+    const direct = intent({ runId, handshakeId: unique("h"), outcome: "EXEMPTED" });
+    for (const action of [open, completed, direct]) await audit.recordAction(action);
+    await audit.recordOutcome(runId, completed.handshakeId, {
+      outcome: "CANCELED",
+      attempts: 1,
+      at: completed.at,
+    });
+
+    const pending = await audit.listPendingIntents();
+
+    expect(pending.filter((action) => action.runId === runId)).toEqual([open]);
+    expect(pending.every((action) => action.outcome === undefined)).toBe(true);
+  });
+
+  it("starts a run once and returns the stored run when started again", async () => {
+    const audit = store();
+    const first = run({ note: "CHG-1234" });
+
+    const created = await audit.startRun(first);
+    const again = await audit.startRun({ ...first, actor: "someone else" });
+
+    expect(created).toEqual({ created: true, run: first });
+    expect(again).toEqual({ created: false, run: first });
+    const item = await rawItem(`RUN#${first.runId}`, "RUN");
+    expect(item?.itemType).toEqual({ S: "run" });
+    expect(item?.dryRun).toEqual({ BOOL: true });
+    expect(item?.timeKey).toEqual({ S: "RUN#2026-03" });
+    expect(item?.at).toEqual({ S: first.startedAt });
+  });
+
+  it("finishes a run with its status, end and counts", async () => {
+    const audit = store();
+    const started = run();
+    await audit.startRun(started);
+
+    await audit.finishRun({
+      ...started,
+      status: "PARTIAL",
+      endedAt: "2026-03-10T12:03:00.000Z",
+      counts: { CANCELED: 1, DEFERRED: 1 },
+      matched: 2,
+    });
+
+    expect(await audit.getRun(started.runId)).toEqual({
+      ...started,
+      status: "PARTIAL",
+      endedAt: "2026-03-10T12:03:00.000Z",
+      counts: { CANCELED: 1, DEFERRED: 1 },
+    });
+    const item = await rawItem(`RUN#${started.runId}`, "RUN");
+    expect(item?.counts).toEqual({ M: { CANCELED: { N: "1" }, DEFERRED: { N: "1" } } });
+  });
+
+  it("keeps why a failed run failed", async () => {
+    const audit = store();
+    const started = run();
+    await audit.startRun(started);
+
+    await audit.finishRun({ ...started, status: "FAILED", error: "AuditWriteError: throttled" });
+
+    const finished = await audit.getRun(started.runId);
+    expect(finished?.status).toBe("FAILED");
+    expect(finished?.error).toBe("AuditWriteError: throttled");
+    expect(finished?.endedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  });
+
+  it("refuses to finish a run that was never started", async () => {
+    await expect(store().finishRun(run({ status: "COMPLETED" }))).rejects.toThrow(AuditWriteError);
+  });
+});
+
+describe("audit queries", () => {
+  // Dates in 2024 keep this data set apart from the write tests' 2026 items in the shared table.
+  // One shared tag with ordinal suffixes, so the sort key order within a run is known.
+  const tag = unique("q");
+  const [h1, h2, h3] = [`h-${tag}-1`, `h-${tag}-2`, `h-${tag}-3`];
+  const [ruleA, ruleB] = [`rule-${tag}-a`, `rule-${tag}-b`];
+  const runJanuary = run({ runId: unique("run-jan"), startedAt: "2024-01-15T10:00:00.000Z" });
+  const runFebruary = run({ runId: unique("run-feb"), startedAt: "2024-02-03T10:00:00.000Z" });
+  const actions: AuditAction[] = [
+    intent({ runId: runJanuary.runId, handshakeId: h1, ruleId: ruleA, at: "2024-01-15T10:00:01.000Z" }),
+    intent({ runId: runJanuary.runId, handshakeId: h2, ruleId: ruleB, at: "2024-01-15T10:00:02.000Z" }),
+    intent({ runId: runFebruary.runId, handshakeId: h1, ruleId: ruleA, at: "2024-02-03T10:00:01.000Z" }),
+    intent({ runId: runFebruary.runId, handshakeId: h3, ruleId: ruleB, at: "2024-02-03T10:00:02.000Z" }),
+  ];
+  const outcomes = ["CANCELED", "DRY_RUN", "ALREADY_CLOSED", "FAILED"] as const;
+  const completed = actions.map((action, i) => ({ ...action, outcome: outcomes[i], attempts: 1 }));
+  const byHandshake = (list: AuditAction[]) => list.map((action) => `${action.runId}/${action.handshakeId}`);
+
+  const audit = () =>
+    createAuditStore({ client, tableName, now: () => new Date("2024-02-20T00:00:00.000Z") });
+
+  beforeAll(async () => {
+    const store = audit();
+    await store.startRun(runJanuary);
+    await store.startRun(runFebruary);
+    for (const [i, action] of actions.entries()) {
+      await store.recordAction(action);
+      await store.recordOutcome(action.runId, action.handshakeId, {
+        outcome: outcomes[i] ?? "FAILED",
+        attempts: 1,
+        at: action.at,
+      });
+    }
+  });
+
+  beforeEach(() => {
+    sent.length = 0;
+  });
+
+  it("finds a run's actions in the run's partition", async () => {
+    const found = await collect(audit().queryActions({ runId: runJanuary.runId }));
+
+    expect(found).toEqual(completed.slice(0, 2));
+    expect(sent).toEqual(["QueryCommand"]);
+  });
+
+  it("narrows a run to one handshake by key", async () => {
+    const found = await collect(audit().queryActions({ runId: runJanuary.runId, handshakeId: h2 }));
+
+    expect(byHandshake(found)).toEqual([`${runJanuary.runId}/${h2}`]);
+  });
+
+  it("finds a handshake's history across runs, oldest first", async () => {
+    const found = await collect(audit().queryActions({ handshakeId: h1 }));
+
+    expect(found).toEqual([completed[0], completed[2]]);
+  });
+
+  it("limits a handshake's history to the time range", async () => {
+    const found = await collect(
+      audit().queryActions({ handshakeId: h1, since: new Date("2024-02-01T00:00:00Z") }),
+    );
+
+    expect(byHandshake(found)).toEqual([`${runFebruary.runId}/${h1}`]);
+  });
+
+  it("finds what a rule did in a time range", async () => {
+    const found = await collect(
+      audit().queryActions({
+        ruleId: ruleB,
+        since: new Date("2024-01-01T00:00:00Z"),
+        until: new Date("2024-01-31T23:59:59Z"),
+      }),
+    );
+
+    expect(byHandshake(found)).toEqual([`${runJanuary.runId}/${h2}`]);
+  });
+
+  it("filters a rule's actions by outcome", async () => {
+    const found = await collect(audit().queryActions({ ruleId: ruleB, outcome: "FAILED" }));
+
+    expect(byHandshake(found)).toEqual([`${runFebruary.runId}/${h3}`]);
+  });
+
+  it("finds actions in a time range with one query per month", async () => {
+    const found = await collect(
+      audit().queryActions({
+        since: new Date("2023-12-20T00:00:00Z"),
+        until: new Date("2024-02-10T00:00:00Z"),
+      }),
+    );
+
+    expect(found).toEqual(completed);
+    expect(sent).toEqual(["QueryCommand", "QueryCommand", "QueryCommand"]);
+  });
+
+  it("reads the last 30 days when a time query gives no start", async () => {
+    const found = await collect(audit().queryActions({ outcome: "FAILED" }));
+
+    expect(byHandshake(found)).toEqual([`${runFebruary.runId}/${h3}`]);
+  });
+
+  it("lists the runs that started in a time range", async () => {
+    const found = await collect(
+      audit().listRuns({ since: new Date("2024-01-01T00:00:00Z"), until: new Date("2024-02-29T00:00:00Z") }),
+    );
+
+    expect(found).toEqual([runJanuary, runFebruary]);
+  });
+
+  it("gets one run and its actions", async () => {
+    const store = audit();
+
+    const found = await store.getRun(runFebruary.runId);
+    const missing = await store.getRun(unique("run"));
+    const runActions = await store.getRunActions(runFebruary.runId);
+
+    expect(found).toEqual(runFebruary);
+    expect(missing).toBeUndefined();
+    expect(runActions).toEqual(completed.slice(2));
+  });
+
+  it("answers every query without a Scan", async () => {
+    const store = audit();
+
+    await collect(store.queryActions({ runId: runJanuary.runId }));
+    await collect(store.queryActions({ handshakeId: h1 }));
+    await collect(store.queryActions({ ruleId: ruleA }));
+    await collect(store.queryActions({}));
+    await collect(store.listRuns());
+    await store.getRun(runJanuary.runId);
+    await store.getRunActions(runJanuary.runId);
+    await store.listPendingIntents();
+
+    expect(new Set(sent)).toEqual(new Set(["QueryCommand", "GetItemCommand"]));
+  });
+});

@@ -1,0 +1,142 @@
+import type { Handshake } from "../../src/core/handshake.js";
+import type { CancelResult, Outcome } from "../../src/core/outcomes.js";
+import type {
+  AuditAction,
+  AuditPort,
+  OrganizationsPort,
+  PutResult,
+  RunRecord,
+} from "../../src/core/ports.js";
+
+/** Events in the order they happened across both fakes, to check "intent before cancel". */
+export type Event =
+  | { kind: "intent" | "final"; handshakeId: string; outcome?: Outcome }
+  | { kind: "outcome"; handshakeId: string; outcome: Outcome }
+  | { kind: "cancel"; handshakeId: string };
+
+export class FakeAudit implements AuditPort {
+  readonly runs = new Map<string, RunRecord>();
+  readonly items = new Map<string, AuditAction>();
+  /** Make the next writes of these kinds fail, to test that a failed write blocks the cancel. */
+  failIntents = false;
+  failOutcomes = false;
+  constructor(readonly events: Event[] = []) {}
+
+  private key(runId: string, handshakeId: string) {
+    return `${runId}/${handshakeId}`;
+  }
+
+  async startRun(run: RunRecord) {
+    const existing = this.runs.get(run.runId);
+    if (existing) return { created: false, run: structuredClone(existing) };
+    this.runs.set(run.runId, structuredClone(run));
+    return { created: true, run };
+  }
+
+  async finishRun(run: RunRecord) {
+    this.runs.set(run.runId, structuredClone(run));
+  }
+
+  async recordAction(item: AuditAction): Promise<PutResult> {
+    if (item.outcome === undefined && this.failIntents)
+      throw new Error("ProvisionedThroughputExceededException");
+    const key = this.key(item.runId, item.handshakeId);
+    const existing = this.items.get(key);
+    if (existing) return { created: false, existing: structuredClone(existing) };
+    this.items.set(key, structuredClone(item));
+    this.events.push(
+      item.outcome === undefined
+        ? { kind: "intent", handshakeId: item.handshakeId }
+        : { kind: "final", handshakeId: item.handshakeId, outcome: item.outcome },
+    );
+    return { created: true };
+  }
+
+  async recordOutcome(
+    runId: string,
+    handshakeId: string,
+    result: { outcome: Outcome; attempts: number; at: string; error?: string; reason?: string },
+  ) {
+    if (this.failOutcomes) throw new Error("InternalServerError");
+    const key = this.key(runId, handshakeId);
+    const item = this.items.get(key);
+    if (!item) throw new Error(`no intent for ${key}`);
+    if (item.outcome !== undefined) throw new Error(`outcome already recorded for ${key}`);
+    this.items.set(key, { ...item, ...result });
+    this.events.push({ kind: "outcome", handshakeId, outcome: result.outcome });
+  }
+
+  async listPendingIntents() {
+    return [...this.items.values()]
+      .filter((item) => item.outcome === undefined)
+      .map((item) => structuredClone(item));
+  }
+
+  ofRun(runId: string): AuditAction[] {
+    return [...this.items.values()].filter((item) => item.runId === runId);
+  }
+}
+
+export class FakeOrganizations implements OrganizationsPort {
+  readonly handshakes: Map<string, Handshake>;
+  /** Answers for CancelHandshake by id, instead of the state rules (throttled past deadline, …). */
+  readonly scripted = new Map<string, CancelResult>();
+  /** Thrown from cancelHandshake for these ids: a crash in the middle of a run. */
+  readonly crashOn = new Set<string>();
+  constructor(
+    handshakes: Handshake[],
+    readonly events: Event[] = [],
+  ) {
+    this.handshakes = new Map(handshakes.map((h) => [h.id, copy(h)]));
+  }
+
+  async listHandshakes() {
+    return [...this.handshakes.values()].map(copy);
+  }
+
+  async describeHandshake(id: string) {
+    const h = this.handshakes.get(id);
+    return h ? copy(h) : undefined;
+  }
+
+  async cancelHandshake(id: string): Promise<CancelResult> {
+    this.events.push({ kind: "cancel", handshakeId: id });
+    if (this.crashOn.has(id)) {
+      const h = this.handshakes.get(id);
+      if (h) h.state = "CANCELED";
+      throw new Error("process killed after CancelHandshake");
+    }
+    const scripted = this.scripted.get(id);
+    if (scripted) return scripted;
+    const h = this.handshakes.get(id);
+    if (!h) return { outcome: "ALREADY_CLOSED", attempts: 1, error: "HandshakeNotFoundException" };
+    if (h.state === "CANCELED")
+      return { outcome: "ALREADY_CLOSED", attempts: 1, error: "HandshakeAlreadyInState" };
+    if (h.state !== "OPEN" && h.state !== "REQUESTED") return { outcome: "STATE_CHANGED", attempts: 1 };
+    h.state = "CANCELED";
+    return { outcome: "CANCELED", attempts: 1 };
+  }
+
+  cancels(): string[] {
+    return this.events.filter((e) => e.kind === "cancel").map((e) => e.handshakeId);
+  }
+}
+
+/** A shallow copy that keeps accessors, so a test can plant a field that throws when read. */
+function copy(h: Handshake): Handshake {
+  return Object.create(Object.getPrototypeOf(h), Object.getOwnPropertyDescriptors(h));
+}
+
+let counter = 0;
+/** A handshake with sensible defaults; ids are unique and valid. */
+export function handshake(overrides: Partial<Handshake> = {}): Handshake {
+  counter += 1;
+  return {
+    id: `h-${counter.toString(36).padStart(10, "0")}`,
+    state: "OPEN",
+    action: "INVITE",
+    requestedAt: new Date("2026-11-20T00:00:00Z"),
+    target: { type: "EMAIL", value: `user${counter}@example.com` },
+    ...overrides,
+  };
+}

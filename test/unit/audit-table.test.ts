@@ -1,0 +1,82 @@
+import { describe, expect, it } from "vitest";
+import { auditTableCloudFormationProperties, auditTableDefinition } from "../../src/aws/audit-table.js";
+
+describe("auditTableDefinition", () => {
+  const definition = auditTableDefinition("audit");
+
+  it("keys items by run partition and item sort key", () => {
+    expect(definition.KeySchema).toEqual([
+      { AttributeName: "pk", KeyType: "HASH" },
+      { AttributeName: "sk", KeyType: "RANGE" },
+    ]);
+  });
+
+  it("defines the four query indexes, each sorted by time and projecting whole items", () => {
+    const indexes = (definition.GlobalSecondaryIndexes ?? []).map((index) => [
+      index.IndexName,
+      index.KeySchema?.map((key) => `${key.AttributeName}:${key.KeyType}`).join(" "),
+      index.Projection?.ProjectionType,
+    ]);
+
+    expect(indexes).toEqual([
+      ["byHandshake", "handshakeId:HASH at:RANGE", "ALL"],
+      ["byRule", "ruleId:HASH at:RANGE", "ALL"],
+      ["byTime", "timeKey:HASH at:RANGE", "ALL"],
+      ["pending", "pendingKey:HASH at:RANGE", "ALL"],
+    ]);
+  });
+
+  it("declares exactly the attributes used as keys, as CreateTable requires", () => {
+    const keyAttributes = new Set(
+      [
+        definition.KeySchema ?? [],
+        ...(definition.GlobalSecondaryIndexes ?? []).map((index) => index.KeySchema ?? []),
+      ]
+        .flat()
+        .map((key) => key.AttributeName),
+    );
+
+    const declared = (definition.AttributeDefinitions ?? []).map((attribute) => attribute.AttributeName);
+
+    expect(new Set(declared)).toEqual(keyAttributes);
+    expect(declared).toHaveLength(keyAttributes.size);
+  });
+
+  it("bills on demand, encrypts with KMS and protects against deletion", () => {
+    expect(definition.BillingMode).toBe("PAY_PER_REQUEST");
+    expect(definition.SSESpecification).toEqual({ Enabled: true, SSEType: "KMS" });
+    expect(definition.DeletionProtectionEnabled).toBe(true);
+  });
+});
+
+describe("auditTableCloudFormationProperties", () => {
+  it("carries the same keys and indexes as the CreateTable definition", () => {
+    const definition = auditTableDefinition("audit");
+
+    const properties = auditTableCloudFormationProperties("audit");
+
+    expect(properties.TableName).toBe("audit");
+    expect(properties.KeySchema).toEqual(definition.KeySchema);
+    expect(properties.AttributeDefinitions).toEqual(definition.AttributeDefinitions);
+    expect(properties.GlobalSecondaryIndexes).toEqual(definition.GlobalSecondaryIndexes);
+  });
+
+  it("adds point-in-time recovery and spells the settings as CloudFormation does", () => {
+    const properties = auditTableCloudFormationProperties({ Ref: "AuditTableName" });
+
+    expect(properties).toMatchObject({
+      TableName: { Ref: "AuditTableName" },
+      BillingMode: "PAY_PER_REQUEST",
+      DeletionProtectionEnabled: true,
+      SSESpecification: { SSEEnabled: true, SSEType: "KMS" },
+      PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+    });
+    expect(properties).not.toHaveProperty("TimeToLiveSpecification");
+  });
+
+  it("enables TTL only on the attribute it is given", () => {
+    const properties = auditTableCloudFormationProperties("audit", { ttlAttribute: "expiresAt" });
+
+    expect(properties.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
+  });
+});

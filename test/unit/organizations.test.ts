@@ -1,0 +1,203 @@
+import type { OrganizationsClient } from "@aws-sdk/client-organizations";
+import { describe, expect, test } from "vitest";
+import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
+import { createPacer } from "../../src/core/pacer.js";
+
+/** An SDK-like error as the client throws it: name, message and HTTP metadata. */
+function awsError(name: string, status = 400): Error {
+  return Object.assign(new Error(`${name} message`), { name, $metadata: { httpStatusCode: status } });
+}
+
+type Answer = unknown | Error;
+
+/** A client whose send() plays back answers per operation, recording every command. */
+function scriptedClient(answers: Record<string, Answer[]>) {
+  const calls: { operation: string; input: Record<string, unknown> }[] = [];
+  const client = {
+    async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+      const operation = command.constructor.name.replace(/Command$/, "");
+      calls.push({ operation, input: command.input });
+      const queue = answers[operation] ?? [];
+      if (queue.length === 0) throw new Error(`no scripted answer for ${operation}`);
+      const answer = queue.shift();
+      if (answer instanceof Error) throw answer;
+      return answer;
+    },
+  } as unknown as OrganizationsClient;
+  return { client, calls };
+}
+
+function adapter(client: OrganizationsClient) {
+  // No waiting in unit tests: the pacer and backoff get a sleep that returns at once.
+  const noSleep = async () => {};
+  return createOrganizationsAdapter({
+    client,
+    pacer: createPacer({ sleep: noSleep, initialRate: 1000 }),
+    listPacer: createPacer({ sleep: noSleep, initialRate: 1000 }),
+    sleep: noSleep,
+    random: () => 0.5,
+  });
+}
+
+const sdkHandshake = (id: string, extra: Record<string, unknown> = {}) => ({
+  Id: id,
+  State: "OPEN",
+  Action: "INVITE",
+  RequestedTimestamp: new Date("2026-11-01T00:00:00Z"),
+  Parties: [
+    { Id: "o-abcdefghij", Type: "ORGANIZATION" },
+    { Id: "someone@example.com", Type: "EMAIL" },
+  ],
+  ...extra,
+});
+
+describe("listHandshakes", () => {
+  test("follows NextToken through short and empty pages to the end", async () => {
+    const { client, calls } = scriptedClient({
+      ListHandshakesForOrganization: [
+        { Handshakes: [sdkHandshake("h-aaaaaaaa01")], NextToken: "t1" },
+        { Handshakes: [], NextToken: "t2" },
+        { NextToken: "t3" },
+        { Handshakes: [sdkHandshake("h-aaaaaaaa02"), sdkHandshake("h-aaaaaaaa03")] },
+      ],
+    });
+
+    const listed = await adapter(client).listHandshakes();
+
+    expect(listed.map((h) => h.id)).toEqual(["h-aaaaaaaa01", "h-aaaaaaaa02", "h-aaaaaaaa03"]);
+    expect(calls.map((c) => c.input.NextToken)).toEqual([undefined, "t1", "t2", "t3"]);
+    expect(calls.every((c) => c.input.MaxResults === 20)).toBe(true);
+  });
+
+  test("retries a throttled or conflicting page, then goes on", async () => {
+    const { client, calls } = scriptedClient({
+      ListHandshakesForOrganization: [
+        awsError("TooManyRequestsException"),
+        awsError("ConcurrentModificationException"),
+        awsError("ServiceException", 500),
+        { Handshakes: [sdkHandshake("h-aaaaaaaa04")] },
+      ],
+    });
+
+    const listed = await adapter(client).listHandshakes();
+
+    expect(listed).toHaveLength(1);
+    expect(calls).toHaveLength(4);
+  });
+
+  test("fails on AccessDenied without retrying", async () => {
+    const { client, calls } = scriptedClient({
+      ListHandshakesForOrganization: [awsError("AccessDeniedException")],
+    });
+
+    await expect(adapter(client).listHandshakes()).rejects.toThrow("AccessDeniedException");
+    expect(calls).toHaveLength(1);
+  });
+
+  test("stops when the service repeats a token instead of looping", async () => {
+    const { client } = scriptedClient({
+      ListHandshakesForOrganization: [{ NextToken: "same" }, { NextToken: "same" }],
+    });
+
+    await expect(adapter(client).listHandshakes()).rejects.toThrow("same NextToken");
+  });
+});
+
+describe("cancelHandshake", () => {
+  const cases: { name: string; answers: Answer[]; outcome: string; attempts: number }[] = [
+    { name: "success", answers: [{ Handshake: {} }], outcome: "CANCELED", attempts: 1 },
+    {
+      name: "throttled then success",
+      answers: [
+        awsError("TooManyRequestsException"),
+        awsError("TooManyRequestsException"),
+        { Handshake: {} },
+      ],
+      outcome: "CANCELED",
+      attempts: 3,
+    },
+    {
+      name: "concurrent modification then success",
+      answers: [awsError("ConcurrentModificationException"), { Handshake: {} }],
+      outcome: "CANCELED",
+      attempts: 2,
+    },
+    {
+      name: "already canceled by someone else",
+      answers: [awsError("HandshakeAlreadyInStateException")],
+      outcome: "ALREADY_CLOSED",
+      attempts: 1,
+    },
+    {
+      name: "a lost answer followed by already-canceled is our own cancel",
+      answers: [awsError("ServiceException", 500), awsError("HandshakeAlreadyInStateException")],
+      outcome: "CANCELED",
+      attempts: 2,
+    },
+    {
+      name: "not found",
+      answers: [awsError("HandshakeNotFoundException")],
+      outcome: "ALREADY_CLOSED",
+      attempts: 1,
+    },
+    {
+      name: "accepted meanwhile",
+      answers: [awsError("InvalidHandshakeTransitionException")],
+      outcome: "STATE_CHANGED",
+      attempts: 1,
+    },
+    { name: "access denied", answers: [awsError("AccessDeniedException")], outcome: "FAILED", attempts: 1 },
+    { name: "unknown error", answers: [new TypeError("boom")], outcome: "FAILED", attempts: 1 },
+    {
+      name: "throttled past every attempt",
+      answers: Array.from({ length: 8 }, () => awsError("TooManyRequestsException")),
+      outcome: "DEFERRED",
+      attempts: 8,
+    },
+  ];
+
+  test.each(cases)("$name -> $outcome", async ({ answers, outcome, attempts }) => {
+    const { client } = scriptedClient({ CancelHandshake: [...answers] });
+
+    const result = await adapter(client).cancelHandshake("h-aaaaaaaa05");
+
+    expect(result.outcome).toBe(outcome);
+    expect(result.attempts).toBe(attempts);
+    if (outcome === "FAILED") expect(result.error).toBeTruthy();
+  });
+
+  test("starts no attempt after the deadline and defers", async () => {
+    const { client, calls } = scriptedClient({
+      CancelHandshake: [awsError("TooManyRequestsException"), { Handshake: {} }],
+    });
+
+    const result = await adapter(client).cancelHandshake("h-aaaaaaaa06", { deadline: Date.now() });
+
+    expect(result.outcome).toBe("DEFERRED");
+    expect(calls).toHaveLength(1);
+  });
+});
+
+describe("toHandshake", () => {
+  test("carries unknown enum values as data and reads notes from nested resources", () => {
+    const mapped = toHandshake({
+      Id: "h-aaaaaaaa07",
+      State: "SOMETHING_NEW",
+      Action: "TRANSFER_RESPONSIBILITY",
+      Parties: [
+        { Id: "o-abcdefghij", Type: "ORGANIZATION" },
+        { Id: "111122223333", Type: "ACCOUNT" },
+      ],
+      Resources: [
+        { Type: "ORGANIZATION", Value: "o-abcdefghij", Resources: [{ Type: "NOTES", Value: "CHG-42" }] },
+      ],
+    } as never);
+
+    expect(mapped).toMatchObject({
+      state: "SOMETHING_NEW",
+      action: "TRANSFER_RESPONSIBILITY",
+      target: { type: "ACCOUNT", value: "111122223333" },
+      notes: "CHG-42",
+    });
+  });
+});
