@@ -1,0 +1,16 @@
+import { expect, test } from "vitest";
+import { runCli } from "../support/stack.js";
+
+test("the demo starts its own stack, does a dry run then a live run, prints the trail and exits 0", async () => {
+  const result = await runCli(["demo"], {});
+
+  expect(result.code, result.stderr).toBe(0);
+  const dry = /dry run, cli by demo\): (\w+)\n.*DRY_RUN (\d+)/.exec(result.stdout);
+  const live = /live run, cli by demo\): (\w+)\n.*CANCELED (\d+)/.exec(result.stdout);
+  expect(dry?.[1]).toBe("COMPLETED");
+  expect(live?.[1]).toBe("COMPLETED");
+  // What the dry run said it would do is what the live run did.
+  expect(Number(live?.[2])).toBe(Number(dry?.[2]));
+  const trail = result.stdout.slice(result.stdout.indexOf("== audit trail"));
+  expect(trail.match(/ CANCELED /g)?.length).toBe(Number(live?.[2]));
+});

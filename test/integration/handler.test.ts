@@ -1,0 +1,133 @@
+import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
+import { ListHandshakesForOrganizationCommand } from "@aws-sdk/client-organizations";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createClients } from "../../src/aws/clients.js";
+import { DEMO_CONFIG } from "../../src/cli/demo.js";
+import { handler } from "../../src/handlers/sweep.js";
+import { sampleOrganization } from "../../src/local/sample-org.js";
+import { type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+
+let stack: Stack;
+let table: string;
+
+beforeAll(async () => {
+  stack = await startStack(sampleOrganization(new Date(), { seed: 21 }));
+  table = await stack.newTable();
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+let invocation = 0;
+function context(remainingMs = 300_000): Context {
+  invocation += 1;
+  return {
+    awsRequestId: `req-${invocation}-${Date.now()}`,
+    functionName: "handshake-janitor-test-sweep",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:handshake-janitor-test-sweep",
+    memoryLimitInMB: "256",
+    logGroupName: "/aws/lambda/handshake-janitor-test-sweep",
+    logStreamName: "test",
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function env() {
+  return {
+    ...stackEnv(stack.org, stack.db, table),
+    JANITOR_CONFIG: DEMO_CONFIG,
+    POWERTOOLS_LOG_LEVEL: "ERROR",
+  };
+}
+
+function calls(operation?: string): number {
+  const stats = stack.org.stats();
+  if (operation) return stats[operation]?.requests ?? 0;
+  return Object.values(stats).reduce((sum, s) => sum + s.requests, 0);
+}
+
+describe("the SDK's endpoint variables", () => {
+  test("point the clients the composition root builds at the local servers", async () => {
+    stack.org.resetStats();
+    await withEnv(env(), async () => {
+      const clients = createClients();
+      await clients.organizations.send(new ListHandshakesForOrganizationCommand({ MaxResults: 1 }));
+      const tables = await clients.dynamodb.send(new ListTablesCommand({}));
+      expect(tables.TableNames).toContain(table);
+      clients.organizations.destroy();
+      clients.dynamodb.destroy();
+    });
+    expect(calls("ListHandshakesForOrganization")).toBe(1);
+  });
+});
+
+describe("Lambda handler", () => {
+  test("a manual dry run records DRY_RUN and calls no CancelHandshake", async () => {
+    stack.org.resetStats();
+    const summary = await withEnv(env(), () =>
+      handler({ dryRun: true, reason: "CHG-1234", actor: "alice" }, context()),
+    );
+
+    expect(summary.trigger).toBe("manual");
+    expect(summary.actor).toBe("alice");
+    expect(summary.dryRun).toBe(true);
+    expect(calls("CancelHandshake")).toBe(0);
+    expect(summary.counts.DRY_RUN).toBeGreaterThan(0);
+  });
+
+  test("a scheduled event runs under the event id, and a retried event does nothing twice", async () => {
+    const event = {
+      version: "0",
+      id: `sched-${Date.now()}`,
+      "detail-type": "Scheduled Event",
+      source: "aws.events",
+      account: "123456789012",
+      time: new Date().toISOString(),
+      region: "us-east-1",
+      resources: ["arn:aws:events:us-east-1:123456789012:rule/handshake-janitor-hourly"],
+      detail: {},
+    };
+    const open = () =>
+      stack.org.handshakes().filter((h) => h.State === "OPEN" || h.State === "REQUESTED").length;
+    const openBefore = open();
+
+    const first = await withEnv(env(), () => handler(event, context()));
+    const cancelsAfterFirst = calls("CancelHandshake");
+    const again = await withEnv(env(), () => handler(event, context()));
+
+    expect(first.runId).toBe(event.id);
+    expect(first.trigger).toBe("scheduled");
+    expect(first.actor).toBe(event.resources[0]);
+    expect(first.counts.CANCELED ?? 0).toBeGreaterThan(0);
+    expect(open()).toBe(openBefore - (first.counts.CANCELED ?? 0));
+    expect(again.replayed).toBe(true);
+    expect(calls("CancelHandshake")).toBe(cancelsAfterFirst);
+    const run = await withEnv(env(), () =>
+      createAuditStore({ client: createClients().dynamodb, tableName: table }).getRun(event.id),
+    );
+    expect(run?.trigger).toBe("scheduled");
+    expect(run?.status).toBe("COMPLETED");
+  });
+
+  test.each([
+    [{ dryRun: "yes" }, "event.dryRun"],
+    [{ rules: ["no-such-rule"] }, "no-such-rule"],
+    [{ handshakeIds: ["H-NOT-VALID"] }, "event.handshakeIds[0]"],
+    [{ colour: "blue" }, "event: unknown key 'colour'"],
+    [{ source: "aws.events", "detail-type": "Scheduled Event" }, "event.id"],
+  ])("a malformed event %j is rejected naming %s, and nothing is called", async (event, field) => {
+    stack.org.resetStats();
+
+    const invoked = withEnv(env(), () => handler(event, context()));
+
+    await expect(invoked).rejects.toThrow(field);
+    expect(calls()).toBe(0);
+  });
+});
