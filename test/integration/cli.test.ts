@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Handshake as SdkHandshake } from "@aws-sdk/client-organizations";
@@ -19,6 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await stack?.stop();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 /** What the rules select, computed by the planner from the emulator's handshakes. */
