@@ -44,6 +44,30 @@ export const AUDIT_INDEXES = {
   pending: "pending",
 } as const;
 
+/**
+ * The DynamoDB actions the audit store calls (src/aws/audit-store.ts), defined next to the table
+ * so the deployment's policy is derived from the same place as the table it grants access to.
+ * `audit init` needs CreateTable, DescribeTable and the settings calls too; the function never
+ * creates the table, the template does.
+ */
+export const AUDIT_STORE_ACTIONS = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:GetItem",
+  "dynamodb:Query",
+] as const;
+
+/** The subset that reads the global secondary indexes, so needs their ARNs as well as the table's. */
+export const AUDIT_INDEX_ACTIONS = [
+  "dynamodb:Query",
+] as const satisfies readonly (typeof AUDIT_STORE_ACTIONS)[number][];
+
+/**
+ * The epoch-seconds expiry attribute, written only when AUDIT_RETENTION_DAYS is set; `audit init`
+ * and the template enable TTL on this name, so the writer and the table cannot disagree on it.
+ */
+export const AUDIT_TTL_ATTRIBUTE = "expiresAt";
+
 export interface AuditTableOptions {
   /**
    * Attribute holding an epoch-seconds expiry. Off by default: an audit trail is kept until

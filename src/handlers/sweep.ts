@@ -1,5 +1,6 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { auditTableName, wire } from "../app.js";
@@ -9,8 +10,10 @@ import { ConfigError, JanitorError } from "../core/errors.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
 import { parseEvent } from "./events.js";
+import { createMetrics, recordSummary, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
+const metrics = createMetrics();
 
 /** Stop starting cancellations this long before Lambda's timeout, to write the outcomes. */
 const SAFETY_MARGIN_MS = 20_000;
@@ -35,7 +38,7 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
   const tableName = auditTableName();
 
   clients ??= createClients();
-  const { organizations, audit } = wire(clients, tableName);
+  const { organizations, audit } = wire(clients, tableName, { onThrottle: () => recordThrottle(metrics) });
   const summary = await sweep(
     {
       config,
@@ -50,6 +53,7 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     },
     { organizations, audit, now: () => new Date(), logger: asSweepLogger(logger) },
   );
+  recordSummary(metrics, summary);
   logger.info("summary", { status: summary.status, counts: summary.counts, listed: summary.listed });
   if (summary.status === "BLOCKED" || summary.status === "FAILED") {
     throw new RunNotCompletedError(
@@ -70,6 +74,7 @@ function asSweepLogger(log: Logger): SweepLogger {
 
 export const handler = middy(sweepHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
   .onError((request) => {
     const error = request.error;
     if (error instanceof ConfigError) {

@@ -1,7 +1,7 @@
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { ListHandshakesForOrganizationCommand } from "@aws-sdk/client-organizations";
 import type { Context } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { createClients } from "../../src/aws/clients.js";
 import { DEMO_CONFIG } from "../../src/cli/demo.js";
@@ -114,6 +114,35 @@ describe("Lambda handler", () => {
     );
     expect(run?.trigger).toBe("scheduled");
     expect(run?.status).toBe("COMPLETED");
+  });
+
+  test("writes the run's metrics as one EMF line that agrees with the summary", async () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+      written.push(String(chunk));
+      return true;
+    });
+    let summary: Awaited<ReturnType<typeof handler>>;
+    try {
+      summary = await withEnv(env(), () => handler({ dryRun: true }, context()));
+    } finally {
+      spy.mockRestore();
+    }
+
+    const emf = written
+      .flatMap((chunk) => chunk.split("\n"))
+      .filter((line) => line.includes('"_aws"'))
+      .map((line) => JSON.parse(line));
+    expect(emf).toHaveLength(1);
+    const [metrics] = emf;
+    expect(metrics._aws.CloudWatchMetrics[0].Namespace).toBe("HandshakeJanitor");
+    expect(metrics.Listed).toBe(summary.listed);
+    expect(metrics.Matched).toBe(summary.matched);
+    for (const outcome of ["DRY_RUN", "EXEMPTED", "CANCELED", "FAILED"] as const) {
+      expect(metrics[`Outcome_${outcome}`]).toBe(summary.counts[outcome] ?? 0);
+    }
+    expect(metrics.Canceled).toBe(0);
+    expect(metrics.RunNotCompleted).toBe(0);
   });
 
   test.each([

@@ -1,0 +1,89 @@
+import {
+  AUDIT_INDEX_ACTIONS,
+  AUDIT_INDEXES,
+  AUDIT_STORE_ACTIONS,
+  auditTableCloudFormationProperties,
+} from "../src/aws/audit-table.js";
+import { ORGANIZATIONS_ACTIONS } from "../src/aws/organizations.js";
+import { METRICS_NAMESPACE, METRICS_SERVICE, RUN_NOT_COMPLETED_METRIC } from "../src/handlers/metrics.js";
+
+/**
+ * The parts of the CloudFormation template that must follow the code: the role's statements
+ * (from the action lists the adapters export), the audit table (from the definition `audit init`
+ * uses) and the alarm's metric names. serverless.yml takes them through
+ * scripts/serverless-template.cjs, so none of them is written twice.
+ */
+
+/** CloudFormation logical id of the audit table; the statements refer to it. */
+export const AUDIT_TABLE_LOGICAL_ID = "AuditTable";
+
+type OrganizationsAction = (typeof ORGANIZATIONS_ACTIONS)[number];
+
+/**
+ * The narrowest resource the service authorizes each action on (Service Authorization Reference,
+ * AWS Organizations). A Record over the exported union: a new action in ORGANIZATIONS_ACTIONS does
+ * not compile until someone decides its scope here.
+ */
+const ORGANIZATIONS_SCOPE: Record<OrganizationsAction, "organization" | "handshake"> = {
+  // Lists without a resource: IAM accepts only "*" for it.
+  "organizations:ListHandshakesForOrganization": "organization",
+  "organizations:DescribeHandshake": "handshake",
+  "organizations:CancelHandshake": "handshake",
+};
+
+/**
+ * Handshakes the management account sent, of any organization id and handshake type. The account
+ * is the one deploying: only the sender of a handshake can cancel it.
+ */
+// biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not JavaScript
+export const HANDSHAKE_ARN = "arn:${AWS::Partition}:organizations::${AWS::AccountId}:handshake/o-*/*/h-*";
+
+export interface IamStatement {
+  Effect: "Allow";
+  Action: string[];
+  Resource: unknown;
+}
+
+export function iamStatements(): IamStatement[] {
+  const byScope = (scope: "organization" | "handshake") =>
+    ORGANIZATIONS_ACTIONS.filter((action) => ORGANIZATIONS_SCOPE[action] === scope);
+  const tableArn = { "Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "Arn"] };
+  return [
+    { Effect: "Allow", Action: byScope("organization"), Resource: "*" },
+    { Effect: "Allow", Action: byScope("handshake"), Resource: { "Fn::Sub": HANDSHAKE_ARN } },
+    { Effect: "Allow", Action: [...AUDIT_STORE_ACTIONS], Resource: tableArn },
+    {
+      Effect: "Allow",
+      Action: [...AUDIT_INDEX_ACTIONS],
+      Resource: Object.values(AUDIT_INDEXES).map((name) => ({
+        "Fn::Sub": `\${${AUDIT_TABLE_LOGICAL_ID}.Arn}/index/${name}`,
+      })),
+    },
+  ];
+}
+
+export interface AuditTableResourceOptions {
+  tableName: string;
+  /** Empty or undefined: no TTL, the default (see AuditTableOptions). */
+  ttlAttribute?: string | undefined;
+}
+
+export function auditTableResource(options: AuditTableResourceOptions): Record<string, unknown> {
+  return {
+    Type: "AWS::DynamoDB::Table",
+    // Removing the stack, or a change that would replace the table, must never take the trail with it.
+    DeletionPolicy: "Retain",
+    UpdateReplacePolicy: "Retain",
+    Properties: auditTableCloudFormationProperties(
+      options.tableName,
+      options.ttlAttribute ? { ttlAttribute: options.ttlAttribute } : {},
+    ),
+  };
+}
+
+/** What the alarm on BLOCKED/FAILED runs reads: see src/handlers/metrics.ts. */
+export const RUN_METRIC = {
+  namespace: METRICS_NAMESPACE,
+  service: METRICS_SERVICE,
+  name: RUN_NOT_COMPLETED_METRIC,
+} as const;

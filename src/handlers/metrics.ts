@@ -1,0 +1,39 @@
+import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
+import { OUTCOMES } from "../core/outcomes.js";
+import type { RunSummary } from "../core/sweep.js";
+
+/**
+ * The janitor's CloudWatch metrics, written as Embedded Metric Format log lines: no PutMetricData
+ * call, so no extra IAM permission and no network time inside the run. serverless.yml's alarms
+ * read RUN_NOT_COMPLETED_METRIC under these names and dimensions.
+ */
+export const METRICS_NAMESPACE = "HandshakeJanitor";
+export const METRICS_SERVICE = "handshake-janitor";
+/** 1 when a run ended BLOCKED or FAILED, 0 otherwise: an alarm on its maximum fires on either. */
+export const RUN_NOT_COMPLETED_METRIC = "RunNotCompleted";
+
+export function createMetrics(): Metrics {
+  return new Metrics({
+    namespace: METRICS_NAMESPACE,
+    serviceName: METRICS_SERVICE,
+    // Per function, so that two stages deployed in one account do not share one alarm's data.
+    defaultDimensions: { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local" },
+  });
+}
+
+export function recordThrottle(metrics: Metrics): void {
+  metrics.addMetric("ThrottledRetries", MetricUnit.Count, 1);
+}
+
+export function recordSummary(metrics: Metrics, summary: RunSummary): void {
+  metrics.addMetric("Listed", MetricUnit.Count, summary.listed);
+  metrics.addMetric("Matched", MetricUnit.Count, summary.matched);
+  metrics.addMetric("Canceled", MetricUnit.Count, summary.counts.CANCELED ?? 0);
+  // Zeros too: a graph with gaps cannot tell "nothing happened" from "the janitor did not run".
+  for (const outcome of OUTCOMES) {
+    metrics.addMetric(`Outcome_${outcome}`, MetricUnit.Count, summary.counts[outcome] ?? 0);
+  }
+  metrics.addMetric("RunDuration", MetricUnit.Milliseconds, summary.durationMs);
+  const notCompleted = summary.status === "BLOCKED" || summary.status === "FAILED";
+  metrics.addMetric(RUN_NOT_COMPLETED_METRIC, MetricUnit.Count, notCompleted ? 1 : 0);
+}

@@ -1,0 +1,282 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type PackageResult, packageService } from "../../scripts/package.js";
+import { auditTableResource } from "../../scripts/template-parts.js";
+import {
+  AUDIT_INDEXES,
+  AUDIT_STORE_ACTIONS,
+  auditTableCloudFormationProperties,
+  auditTableDefinition,
+} from "../../src/aws/audit-table.js";
+import { ORGANIZATIONS_ACTIONS } from "../../src/aws/organizations.js";
+import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metrics.js";
+
+interface Statement {
+  Effect: string;
+  Action: string | string[];
+  Resource: unknown;
+}
+interface Template {
+  Resources: Record<string, { Type: string; Properties: Record<string, unknown>; [key: string]: unknown }>;
+  Conditions?: Record<string, unknown>;
+  Parameters?: Record<string, { Default?: unknown }>;
+}
+
+let work: string;
+let packaged: PackageResult;
+let template: Template;
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "janitor-deploy-"));
+  packaged = await packageService({ stage: "prod", outDir: join(work, "package") });
+  if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
+  template = JSON.parse(await readFile(packaged.templatePath, "utf8")) as Template;
+}, 240_000);
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+function resource(id: string) {
+  const found = template.Resources[id];
+  if (!found) throw new Error(`no resource ${id} (have ${Object.keys(template.Resources).join(", ")})`);
+  return found;
+}
+
+function statements(): Statement[] {
+  const policies = resource("IamRoleLambdaExecution").Properties.Policies as {
+    PolicyDocument: { Statement: Statement[] };
+  }[];
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+
+/** SDK commands a module imports, as IAM actions: `PutItemCommand` from client-dynamodb -> dynamodb:PutItem. */
+async function commandsSent(file: string, sdkPackage: string, service: string): Promise<string[]> {
+  const source = await readFile(new URL(`../../${file}`, import.meta.url), "utf8");
+  const imports = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"${sdkPackage}"`).exec(source)?.[1] ?? "";
+  const commands = [...imports.matchAll(/(?<!type\s)\b(\w+)Command\b/g)].map((m) => m[1] ?? "");
+  // IAM has no TransactWriteItems action: each item of a transaction is authorised as the
+  // operation it performs, so the transaction stands for the item kinds the source builds.
+  const perItem = {
+    Put: "PutItem",
+    Update: "UpdateItem",
+    Delete: "DeleteItem",
+    ConditionCheck: "ConditionCheckItem",
+  };
+  const expanded = commands.flatMap((command) =>
+    command === "TransactWriteItems"
+      ? Object.entries(perItem)
+          .filter(([kind]) => new RegExp(`\\b${kind}:\\s*\\{`).test(source))
+          .map(([, action]) => action)
+      : [command],
+  );
+  return [...new Set(expanded)].map((action) => `${service}:${action}`).sort();
+}
+
+describe("the role", () => {
+  test("allows only the actions the adapters send, no wildcard action and no Delete", async () => {
+    const actions = statements().flatMap((s) => asList(s.Action));
+    for (const action of actions) {
+      expect(action).not.toContain("*");
+      expect(action).not.toMatch(/:Delete/);
+      expect(action).toMatch(/^(organizations|dynamodb|logs):/);
+    }
+    const granted = (service: string) =>
+      [...new Set(actions.filter((a) => a.startsWith(`${service}:`)))].sort();
+    expect(granted("organizations")).toEqual([...ORGANIZATIONS_ACTIONS].sort());
+    expect(granted("dynamodb")).toEqual([...AUDIT_STORE_ACTIONS].sort());
+    // The exported lists are what the code really sends.
+    expect(await commandsSent("src/aws/audit-store.ts", "@aws-sdk/client-dynamodb", "dynamodb")).toEqual(
+      [...AUDIT_STORE_ACTIONS].sort(),
+    );
+    expect(
+      await commandsSent("src/aws/organizations.ts", "@aws-sdk/client-organizations", "organizations"),
+    ).toEqual([...ORGANIZATIONS_ACTIONS].sort());
+  });
+
+  test("uses '*' only for the action that has no resource type", () => {
+    for (const statement of statements()) {
+      const actions = asList(statement.Action);
+      if (asList(statement.Resource).includes("*")) {
+        expect(actions).toEqual(["organizations:ListHandshakesForOrganization"]);
+      }
+    }
+  });
+
+  test("scopes DescribeHandshake and CancelHandshake to the account's handshakes", () => {
+    for (const action of ["organizations:DescribeHandshake", "organizations:CancelHandshake"]) {
+      const holders = statements().filter((s) => asList(s.Action).includes(action));
+      expect(holders).toHaveLength(1);
+      expect(holders[0]?.Resource).toEqual({
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not JavaScript
+        "Fn::Sub": "arn:${AWS::Partition}:organizations::${AWS::AccountId}:handshake/o-*/*/h-*",
+      });
+    }
+  });
+
+  test("grants DynamoDB on the audit table and its indexes only, index reads only for Query", () => {
+    const tableArn = { "Fn::GetAtt": ["AuditTable", "Arn"] };
+    const indexArns = Object.values(AUDIT_INDEXES).map((name) => ({
+      "Fn::Sub": `\${AuditTable.Arn}/index/${name}`,
+    }));
+    for (const statement of statements().filter((s) =>
+      asList(s.Action).some((a) => a.startsWith("dynamodb:")),
+    )) {
+      for (const target of asList(statement.Resource)) {
+        if (JSON.stringify(target) === JSON.stringify(tableArn)) continue;
+        expect(indexArns).toContainEqual(target);
+        expect(asList(statement.Action)).toEqual(["dynamodb:Query"]);
+      }
+    }
+    const onIndexes = statements().find((s) =>
+      asList(s.Resource).some((r) => JSON.stringify(r).includes("/index/")),
+    );
+    expect(asList(onIndexes?.Resource)).toEqual(indexArns);
+  });
+
+  test("writes logs only to the function's own log group", () => {
+    for (const statement of statements().filter((s) => asList(s.Action).some((a) => a.startsWith("logs:")))) {
+      for (const target of asList(statement.Resource)) {
+        expect(JSON.stringify(target)).toContain(":log-group:/aws/lambda/handshake-janitor-prod");
+      }
+    }
+  });
+});
+
+describe("the audit table", () => {
+  test("is the definition `audit init` uses, retained and protected", () => {
+    const table = resource("AuditTable");
+    const tableName = "handshake-janitor-prod-audit";
+    expect(table.Type).toBe("AWS::DynamoDB::Table");
+    expect(table.Properties).toEqual(auditTableCloudFormationProperties(tableName));
+    const created = auditTableDefinition(tableName);
+    expect(table.Properties.KeySchema).toEqual(created.KeySchema);
+    expect(table.Properties.AttributeDefinitions).toEqual(created.AttributeDefinitions);
+    expect(table.Properties.GlobalSecondaryIndexes).toEqual(created.GlobalSecondaryIndexes);
+    expect(table.Properties.BillingMode).toBe(created.BillingMode);
+    expect(table.Properties.DeletionProtectionEnabled).toBe(true);
+    expect(table.Properties.PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    expect(table.Properties.SSESpecification).toEqual({ SSEEnabled: true, SSEType: "KMS" });
+    expect(table.DeletionPolicy).toBe("Retain");
+    expect(table.UpdateReplacePolicy).toBe("Retain");
+    expect(table.Properties.TimeToLiveSpecification).toBeUndefined();
+  });
+
+  test("gets TTL only when a stage names the attribute", () => {
+    const properties = auditTableResource({ tableName: "t", ttlAttribute: "expiresAt" }).Properties as Record<
+      string,
+      unknown
+    >;
+    expect(properties.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
+  });
+});
+
+describe("the function", () => {
+  test("runs the bundle on nodejs24.x/arm64, one at a time, without async retries", () => {
+    const fn = resource("SweepLambdaFunction").Properties;
+    expect(fn.Runtime).toBe("nodejs24.x");
+    expect(fn.Architectures).toEqual(["arm64"]);
+    expect(fn.ReservedConcurrentExecutions).toBe(1);
+    expect(resource("SweepLambdaEvConf").Properties.MaximumRetryAttempts).toBe(0);
+    // The handler keeps 20 s for writing outcomes; the timeout must leave real work time before that.
+    expect(fn.Timeout as number).toBeGreaterThanOrEqual(120);
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    expect(Object.keys(env).sort()).toEqual(
+      ["AUDIT_TABLE_NAME", "JANITOR_CONFIG", "NODE_OPTIONS", "POWERTOOLS_LOGGER_SAMPLE_RATE"].sort(),
+    );
+    expect(env.AUDIT_TABLE_NAME).toBe(resource("AuditTable").Properties.TableName);
+    expect(env.NODE_OPTIONS).toBe("--enable-source-maps");
+    expect(resource("SweepLogGroup").Properties.RetentionInDays).toEqual(expect.any(Number));
+  });
+
+  test("is scheduled hourly by EventBridge", () => {
+    const rule = resource("SweepEventsRuleSchedule1").Properties;
+    expect(rule.ScheduleExpression).toBe("rate(1 hour)");
+    expect(rule.State).toBe("ENABLED");
+  });
+
+  test("ships a bundle under 1 MB with the config it reads", async () => {
+    expect((await stat(packaged.artifactPath)).size).toBeLessThan(1024 * 1024);
+    const zip = await readFile(packaged.artifactPath);
+    const fn = resource("SweepLambdaFunction").Properties;
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    const handlerFile = `${String(fn.Handler).replace(/\.[^.]+$/, "")}.js`;
+    // Zip entry names are stored uncompressed in the central directory.
+    expect(zip.includes(Buffer.from(handlerFile))).toBe(true);
+    expect(zip.includes(Buffer.from(String(env.JANITOR_CONFIG)))).toBe(true);
+    expect(zip.includes(Buffer.from("node_modules/"))).toBe(false);
+  });
+});
+
+describe("the alarms", () => {
+  test("watch function errors and the runs the janitor reports BLOCKED or FAILED", () => {
+    const errors = resource("SweepErrorsAlarm").Properties;
+    expect([errors.Namespace, errors.MetricName]).toEqual(["AWS/Lambda", "Errors"]);
+    const runs = resource("RunNotCompletedAlarm").Properties;
+    expect([runs.Namespace, runs.MetricName]).toEqual([METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC]);
+    for (const alarm of [errors, runs]) {
+      for (const actions of [alarm.AlarmActions, alarm.OKActions]) {
+        expect(actions).toEqual({
+          "Fn::If": ["HasAlarmTopic", [{ Ref: "AlarmTopicArn" }], { Ref: "AWS::NoValue" }],
+        });
+      }
+    }
+    expect(template.Conditions?.HasAlarmTopic).toEqual({
+      "Fn::Not": [{ "Fn::Equals": [{ Ref: "AlarmTopicArn" }, ""] }],
+    });
+    // Notifications are off unless a stage names a topic.
+    expect(template.Parameters?.AlarmTopicArn?.Default).toBe("");
+  });
+});
+
+describe("cfn-lint", () => {
+  // The real CloudFormation linter (Python cfn-lint, part of this machine's image).
+  const lint = (path: string) =>
+    new Promise<{ code: number; output: string }>((resolve) => {
+      execFile("cfn-lint", ["--format", "parseable", path], { timeout: 120_000 }, (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === "number" ? error.code : -1) : 0;
+        resolve({ code, output: `${stdout}${stderr}` });
+      });
+    });
+
+  test("finds nothing wrong in the packaged template", async () => {
+    const result = await lint(packaged.templatePath);
+    expect(result.output).toBe("");
+    expect(result.code).toBe(0);
+  }, 120_000);
+
+  test("does check it: a runtime Lambda does not have is an error", async () => {
+    const broken = structuredClone(template);
+    const fn = broken.Resources.SweepLambdaFunction;
+    if (!fn) throw new Error("no SweepLambdaFunction");
+    fn.Properties.Runtime = "nodejs99.x";
+    const path = join(work, "broken-template.json");
+    await writeFile(path, JSON.stringify(broken));
+
+    const result = await lint(path);
+
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain("nodejs99.x");
+  }, 120_000);
+});
+
+describe("packaging", () => {
+  test("fails with the config's own error lines when the rules config is invalid", async () => {
+    const bad = join(work, "bad.yaml");
+    await writeFile(bad, "version: 1\nrules:\n  - id: old\n    type: stale\n    olderThanDays: 0\n");
+
+    const result = await packageService({
+      stage: "prod",
+      configPath: bad,
+      outDir: join(work, "bad-package"),
+    });
+
+    expect(result.code).not.toBe(0);
+    expect(result.output).toContain(`${bad}: rules[0].olderThanDays: must be greater than 0`);
+    await expect(stat(result.templatePath)).rejects.toThrow();
+  }, 120_000);
+});
