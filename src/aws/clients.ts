@@ -17,8 +17,9 @@ export interface Clients {
 export function createClients(): Clients {
   // Organizations is a global service whose endpoint lives in us-east-1.
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
-  // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout.
-  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000 };
+  // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout. Without
+  // throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
+  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
   return {
     organizations: new OrganizationsClient({ region, maxAttempts: 1, requestHandler }),
     dynamodb: new DynamoDBClient({ region, maxAttempts: 1, requestHandler }),

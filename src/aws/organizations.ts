@@ -8,11 +8,14 @@ import {
 } from "@aws-sdk/client-organizations";
 import {
   type BackoffPolicy,
+  backoffDelay,
+  DEFAULT_BACKOFF,
   describeError,
   RetriesExhaustedError,
   retry,
   type Sleep,
 } from "../core/backoff.js";
+import { JanitorError } from "../core/errors.js";
 import type { Handshake, HandshakeTarget } from "../core/handshake.js";
 import type { CancelResult } from "../core/outcomes.js";
 import { createPacer, type Pacer } from "../core/pacer.js";
@@ -40,6 +43,8 @@ export interface OrganizationsAdapterOptions {
   policy?: BackoffPolicy;
   sleep?: Sleep;
   random?: () => number;
+  /** Epoch milliseconds, the clock deadlines are given in. */
+  now?: () => number;
   /** Called on each retried throttle, for metrics. */
   onThrottle?: (operation: string) => void;
 }
@@ -94,7 +99,12 @@ function isAmbiguous(error: unknown): boolean {
 export function createOrganizationsAdapter(options: OrganizationsAdapterOptions): OrganizationsPort {
   const { client } = options;
   const pacer = options.pacer ?? createPacer();
-  const listPacer = options.listPacer ?? createPacer();
+  // Pages are fetched one after another, so the round trip already bounds the rate; a start as
+  // cautious as the cancels' would only add waits to an unthrottled listing.
+  const listPacer = options.listPacer ?? createPacer({ initialRate: 20 });
+
+  const policy = options.policy ?? DEFAULT_BACKOFF;
+  const now = options.now ?? Date.now;
 
   async function paced<T>(
     operation: string,
@@ -102,26 +112,44 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
     call: () => Promise<T>,
     deadline?: number,
   ): Promise<T> {
+    let lastError: unknown;
     return retry(
-      async () => {
-        await gate.acquire();
+      async (attempt) => {
+        const sentAt = await gate.acquire(deadline === undefined ? undefined : deadline - now());
+        if (sentAt === undefined) {
+          const cause = lastError ?? new Error(`${operation}: no call slot before the deadline`);
+          throw new RetriesExhaustedError(cause, attempt, "deadline");
+        }
         try {
           const result = await call();
           gate.onSuccess();
           return result;
         } catch (error) {
+          lastError = error;
           if (isThrottle(error)) {
-            gate.onThrottle();
+            gate.onThrottle(sentAt);
             options.onThrottle?.(operation);
+          } else if (httpStatus(error) !== undefined) {
+            // Any other answer (already canceled, a conflict, a 500) still took a call of the budget.
+            gate.onSuccess();
           }
           throw error;
         }
       },
       {
         isRetryable: isTransient,
-        ...(options.policy ? { policy: options.policy } : {}),
+        policy,
+        // After a throttle the pacer has already slowed every caller down and spaced the next
+        // slots; a long sleep on top would leave slots of the budget unused. The pause is jittered
+        // and doubles per attempt as usual, but in units of the pacer's interval, not of 100 ms.
+        delay: (error, attempt) =>
+          backoffDelay(
+            attempt,
+            isThrottle(error) ? { ...policy, baseMs: gate.interval() } : policy,
+            options.random,
+          ),
+        now,
         ...(options.sleep ? { sleep: options.sleep } : {}),
-        ...(options.random ? { random: options.random } : {}),
         ...(deadline !== undefined ? { deadline } : {}),
       },
     );
@@ -198,6 +226,15 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
             return { outcome: "STATE_CHANGED", attempts, error: detail };
         }
         if (caught instanceof RetriesExhaustedError) {
+          if (ambiguous) {
+            // An earlier attempt may have canceled it and no attempt was left to find out:
+            // DEFERRED would claim it was not done. The sweep leaves the intent pending instead,
+            // and the next run looks the handshake up.
+            throw new JanitorError(
+              `CancelHandshake ${id}: outcome unknown after ${attempts} attempt(s), an answer was lost: ${detail} (${caught.reason} exhausted)`,
+              { cause: caught },
+            );
+          }
           return { outcome: "DEFERRED", attempts, error: `${detail} (${caught.reason} exhausted)` };
         }
         return { outcome: "FAILED", attempts, error: detail };

@@ -35,6 +35,12 @@ export interface RetryOptions {
   sleep?: Sleep;
   random?: () => number;
   onRetry?: (error: unknown, attempt: number, delayMs: number) => void;
+  /**
+   * The pause before the attempt after `attempt` (0-based) failed with `error`; default
+   * backoffDelay(attempt, policy, random). Lets a caller scale the pause to what it knows, such as
+   * a pacer's interval after a throttle.
+   */
+  delay?: (error: unknown, attempt: number) => number;
 }
 
 export class RetriesExhaustedError extends Error {
@@ -63,7 +69,9 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       if (!options.isRetryable(error)) throw error;
       const attempts = attempt + 1;
       if (attempts >= policy.maxAttempts) throw new RetriesExhaustedError(error, attempts, "attempts");
-      const delay = backoffDelay(attempt, policy, options.random);
+      const delay = options.delay
+        ? options.delay(error, attempt)
+        : backoffDelay(attempt, policy, options.random);
       if (options.deadline !== undefined && now() + delay >= options.deadline) {
         throw new RetriesExhaustedError(error, attempts, "deadline");
       }

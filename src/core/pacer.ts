@@ -5,23 +5,47 @@ import { type Sleep, sleep } from "./backoff.js";
  * the service's rate from its throttling answers.
  *
  * Organizations throttles per account and the janitor shares that budget with other tools, so the
- * rate cannot be configured once: it is found. Until the first throttle the rate doubles every
- * second (slow start). A throttle sets the rate just under the success rate measured over the last
- * window (what the service actually granted), rather than halving it as plain AIMD does, which
- * would leave a sawtooth averaging well below the limit. After that the rate creeps up slowly, so a
- * budget that grows is found again at the cost of an occasional throttle.
+ * rate cannot be configured once: it is found.
+ *
+ * - Slow start: until the first throttle the rate grows exponentially (`growth` e-folds a second).
+ * - Measure: a throttle means the service's token bucket is empty. Between two such moments the
+ *   successes are what the service granted, with no burst inflating the count as in a plain
+ *   sliding window (only a floor, if the bucket also sat full for a while). Once a span since the
+ *   last cut, or since the start of the current episode of throttles, is long enough
+ *   (`minSpanMs`, `minSuccesses`), the rate settles at `settle` times the measured rate.
+ * - Step down: a throttle too soon to measure anything cuts the rate, once per round trip
+ *   (throttles of calls sent before the last cut are answers from the same empty bucket). The cut
+ *   is `decrease`, or deeper when few calls got through since the last one: the share that got
+ *   through says how far above the limit the rate still is.
+ * - Probe: once settled the rate creeps up by `probe` a second, so a budget that grows is found
+ *   again at the cost of an occasional throttle, and each throttle measures again. After a cut
+ *   below the settled rate, a quiet `minSpanMs` lets it climb back by `recover` a second.
+ *
+ * Halving on a throttle (AIMD, and the CUBIC of the SDK's adaptive retry mode) leaves a sawtooth
+ * that averages well below the limit; measuring what was granted lands next to it.
  */
 export interface PacerOptions {
   /** Calls per second to start with. */
   initialRate?: number;
   minRate?: number;
   maxRate?: number;
-  /** Fraction of the measured rate to settle at after a throttle. */
+  /** Slow start: e-folds of the rate per second until the first throttle. */
+  growth?: number;
+  /** Fraction of the measured granted rate to settle at. */
   settle?: number;
-  /** Relative increase per second after the first throttle. */
+  /** Relative increase per second once settled, above the settled rate. */
   probe?: number;
-  /** Window over which the granted rate is measured, in ms. */
-  windowMs?: number;
+  /** Relative increase per second back up to the settled rate after a cut below it. */
+  recover?: number;
+  /**
+   * Largest factor applied on a throttle too soon to measure anything; with n calls through since
+   * the last cut it is (n + 1) / (n + 2) when that is smaller, and never below a half.
+   */
+  decrease?: number;
+  /** A measurement spans at least this many ms … */
+  minSpanMs?: number;
+  /** … and this many successes, so that one call more or less moves it by a few percent only. */
+  minSuccesses?: number;
   now?: () => number;
   sleep?: Sleep;
 }
@@ -30,82 +54,164 @@ export interface PacerStats {
   rate: number;
   successes: number;
   throttles: number;
+  /** The last measured granted rate (calls per second); undefined before the first measurement. */
+  granted?: number;
 }
 
 export interface Pacer {
-  /** Resolves when the caller may send its next call. */
-  acquire(): Promise<void>;
+  /**
+   * Resolves when the caller may send its next call, with the moment of its slot (to hand back to
+   * onThrottle); or at once with undefined, taking no slot, when that moment is `maxWaitMs` or more
+   * away (a deadline the call would miss).
+   */
+  acquire(maxWaitMs?: number): Promise<number | undefined>;
+  /** A call the service answered without throttling it, whatever the answer. */
   onSuccess(): void;
-  onThrottle(): void;
+  /** `sentAt`: the slot acquire() gave the throttled call. */
+  onThrottle(sentAt?: number): void;
+  /** Milliseconds between two calls at the current rate. */
+  interval(): number;
   stats(): PacerStats;
 }
 
+export const DEFAULT_PACER: Required<Omit<PacerOptions, "now" | "sleep">> = {
+  initialRate: 5,
+  minRate: 0.5,
+  maxRate: 500,
+  growth: 2,
+  settle: 0.97,
+  probe: 0.03,
+  recover: 0.5,
+  decrease: 0.9,
+  minSpanMs: 1_000,
+  minSuccesses: 20,
+};
+
 export function createPacer(options: PacerOptions = {}): Pacer {
+  const settings = { ...DEFAULT_PACER, ...definedOnly(options) };
+  const { minRate, maxRate, growth, settle, probe, recover, decrease, minSpanMs, minSuccesses } = settings;
   const now = options.now ?? (() => performance.now());
   const wait = options.sleep ?? sleep;
-  const minRate = options.minRate ?? 0.5;
-  const maxRate = options.maxRate ?? 200;
-  const settle = options.settle ?? 0.97;
-  const probe = options.probe ?? 0.03;
-  const windowMs = options.windowMs ?? 2_000;
 
-  let rate = clamp(options.initialRate ?? 4, minRate, maxRate);
-  let next = 0;
+  let rate = clamp(settings.initialRate, minRate, maxRate);
+  // When the last slot was given. Slots are handed out one at a time at the rate of the moment,
+  // not booked ahead: a caller queued behind others gets the rate learnt while it waited.
+  let last = Number.NEGATIVE_INFINITY;
+  const waiting: ((slot: number) => void)[] = [];
+  let pumping = false;
   let slowStart = true;
-  let lastGrowth = now();
-  let lastCut = Number.NEGATIVE_INFINITY;
+  let lastGrowth: number | undefined;
+  // The last throttle that changed the rate: the bucket was empty then.
+  let cut: Mark | undefined;
   let successes = 0;
   let throttles = 0;
-  // Times of recent successes, oldest first; trimmed to the window, so bounded by rate * window.
-  const recent: number[] = [];
+  let granted: number | undefined;
+  // The cut that opened the current episode of throttles, measured as a whole when no span
+  // between two of its cuts is long enough.
+  let anchor: Mark | undefined;
 
   function grow(at: number): void {
-    const seconds = (at - lastGrowth) / 1000;
+    const seconds = Math.max(0, (at - (lastGrowth ?? at)) / 1000);
     lastGrowth = at;
-    const factor = slowStart ? 1 + seconds : 1 + probe * seconds;
-    rate = clamp(rate * factor, minRate, maxRate);
+    const target = granted === undefined ? Number.POSITIVE_INFINITY : granted * settle;
+    if (slowStart) {
+      rate *= Math.exp(growth * seconds);
+    } else if (rate < target && at - (cut?.at ?? at) >= minSpanMs) {
+      // Quiet for a while below what was granted (or before any measurement, after a throttle that
+      // may have been a fluke of timing): climb back quickly.
+      rate = Math.min(target, rate * Math.exp(recover * seconds));
+    } else {
+      rate *= Math.exp(probe * seconds);
+    }
+    rate = clamp(rate, minRate, maxRate);
   }
 
-  function trim(at: number): void {
-    while (recent.length > 0 && (recent[0] ?? at) <= at - windowMs) recent.shift();
+  async function pump(): Promise<void> {
+    pumping = true;
+    try {
+      for (let head = waiting[0]; head !== undefined; head = waiting[0]) {
+        const at = now();
+        const slot = last + 1000 / rate;
+        if (slot > at) {
+          // The rate may change during the pause; the loop looks again when it ends.
+          await wait(slot - at);
+          continue;
+        }
+        waiting.shift();
+        // Timers fire a little late; keeping the cadence makes up for it, but by no more than a
+        // quarter slot per call, so two calls never go out back to back.
+        last = at - Math.min(at - slot, 250 / rate);
+        head(last);
+      }
+    } finally {
+      pumping = false;
+    }
   }
 
   return {
-    async acquire() {
+    acquire(maxWaitMs) {
       const at = now();
-      const slot = Math.max(at, next);
-      next = slot + 1000 / rate;
-      if (slot > at) await wait(slot - at);
+      const slot = Math.max(at, last + 1000 / rate) + (waiting.length * 1000) / rate;
+      if (maxWaitMs !== undefined && slot - at >= maxWaitMs) return Promise.resolve(undefined);
+      if (waiting.length === 0 && slot <= at) {
+        last = at;
+        return Promise.resolve(at);
+      }
+      return new Promise<number>((resolve) => {
+        waiting.push(resolve);
+        if (!pumping) void pump();
+      });
     },
     onSuccess() {
-      const at = now();
       successes += 1;
-      recent.push(at);
-      trim(at);
-      grow(at);
+      grow(now());
     },
-    onThrottle() {
+    onThrottle(sentAt) {
       const at = now();
       throttles += 1;
-      trim(at);
-      // Calls already in flight when the first throttle came back are answered by the same
-      // empty bucket: one cut per round trip, not one per rejected call.
-      if (at - lastCut < 1000 / rate) return;
-      lastCut = at;
+      // A call sent before the last cut was answered by the bucket that cut was about.
+      if (cut !== undefined && sentAt !== undefined && sentAt <= cut.at) return;
       slowStart = false;
-      const span = Math.min(windowMs, at - (recent[0] ?? at));
-      const granted = recent.length >= 3 && span > 0 ? (recent.length - 1) / (span / 1000) : rate / 2;
-      rate = clamp(Math.min(rate, granted) * settle, minRate, maxRate);
+      const since = (mark: Mark | undefined) =>
+        mark !== undefined && at - mark.at >= minSpanMs && successes - mark.successes >= minSuccesses
+          ? ((successes - mark.successes) * 1000) / (at - mark.at)
+          : undefined;
+      const measured = Math.max(since(cut) ?? 0, since(anchor) ?? 0);
+      if (measured > 0) {
+        granted = measured;
+        rate = measured * settle;
+        anchor = { at, successes };
+      } else {
+        // Too soon to count: step down and keep the anchor, whose bucket was as empty as this one.
+        anchor ??= { at, successes };
+        const through = cut === undefined ? undefined : successes - cut.successes;
+        rate *=
+          through === undefined ? decrease : Math.max(0.5, Math.min(decrease, (through + 1) / (through + 2)));
+      }
+      rate = clamp(rate, minRate, maxRate);
+      cut = { at, successes };
       lastGrowth = at;
-      // Let the bucket refill a little before the next call.
-      next = Math.max(next, at + 1000 / rate);
+      // The bucket is empty now: give it a slot's worth of time before the next call.
+      last = Math.max(last, at);
+    },
+    interval() {
+      return 1000 / rate;
     },
     stats() {
-      return { rate, successes, throttles };
+      return { rate, successes, throttles, ...(granted !== undefined ? { granted } : {}) };
     },
   };
 }
 
+interface Mark {
+  at: number;
+  successes: number;
+}
+
 function clamp(value: number, low: number, high: number): number {
   return Math.min(high, Math.max(low, value));
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

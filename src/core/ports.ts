@@ -9,7 +9,9 @@ export interface OrganizationsPort {
   describeHandshake(id: string): Promise<Handshake | undefined>;
   /**
    * Cancels one handshake. Expected outcomes (already closed, state changed, throttled past the
-   * deadline) come back as data; only programming errors throw.
+   * deadline) come back as data. It throws on programming errors, and when whether the cancel
+   * happened is unknown (an answer was lost and no attempt was left to find out): the sweep then
+   * leaves the intent pending for the next run to look up.
    * `deadline` is an epoch-millisecond instant after which no new attempt is started.
    */
   cancelHandshake(id: string, options?: { deadline?: number }): Promise<CancelResult>;

@@ -118,7 +118,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   const actions: ActionSummary[] = [];
   let reconciled = 0;
   try {
-    if (!dryRun) reconciled = await reconcile(request.runId, deps, log);
+    if (!dryRun) reconciled = await reconcile(request.runId, request.deadline, deps, log);
     const handshakes = await organizations.listHandshakes();
     const only = { ruleIds: request.ruleIds, handshakeIds: request.handshakeIds };
     const decided = plan({ handshakes, config: request.config, now: started, only: defined(only) });
@@ -323,10 +323,18 @@ async function decide(context: Context, decision: Decision): Promise<void> {
  * Completes intents left without an outcome by an interrupted run, from the handshake's state now.
  * A handshake of this very run that is still open stays pending: the loop below finishes it.
  */
-async function reconcile(runId: string, deps: SweepDeps, log: SweepLogger): Promise<number> {
+async function reconcile(
+  runId: string,
+  deadline: number | undefined,
+  deps: SweepDeps,
+  log: SweepLogger,
+): Promise<number> {
   const pending = await deps.audit.listPendingIntents();
   let done = 0;
   for (const intent of pending) {
+    // What is left stays pending for the next run. Safe, because past the deadline this run
+    // cancels nothing either, so nothing can be attributed to the wrong intent later.
+    if (deadline !== undefined && deps.now().getTime() >= deadline) break;
     const current = await deps.organizations.describeHandshake(intent.handshakeId);
     const open = current !== undefined && CANDIDATE_STATES.includes(current.state);
     if (open && intent.runId === runId) continue;

@@ -1,6 +1,7 @@
 import type { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { describe, expect, test } from "vitest";
 import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
+import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
 import { createPacer } from "../../src/core/pacer.js";
 
 /** An SDK-like error as the client throws it: name, message and HTTP metadata. */
@@ -28,13 +29,13 @@ function scriptedClient(answers: Record<string, Answer[]>) {
 }
 
 function adapter(client: OrganizationsClient) {
-  // No waiting in unit tests: the pacer and backoff get a sleep that returns at once.
-  const noSleep = async () => {};
+  // No waiting in unit tests: the pacers and the backoff sleep on a clock that sleeping moves.
+  const clock = virtualClock();
   return createOrganizationsAdapter({
     client,
-    pacer: createPacer({ sleep: noSleep, initialRate: 1000 }),
-    listPacer: createPacer({ sleep: noSleep, initialRate: 1000 }),
-    sleep: noSleep,
+    pacer: createPacer({ ...clock, initialRate: 1000 }),
+    listPacer: createPacer({ ...clock, initialRate: 1000 }),
+    sleep: clock.sleep,
     random: () => 0.5,
   });
 }
@@ -166,17 +167,109 @@ describe("cancelHandshake", () => {
     if (outcome === "FAILED") expect(result.error).toBeTruthy();
   });
 
-  test("starts no attempt after the deadline and defers", async () => {
-    const { client, calls } = scriptedClient({
-      CancelHandshake: [awsError("TooManyRequestsException"), { Handshake: {} }],
-    });
+  test("starts no attempt once the deadline has passed, and defers", async () => {
+    const { client, calls } = scriptedClient({ CancelHandshake: [{ Handshake: {} }] });
 
     const result = await adapter(client).cancelHandshake("h-aaaaaaaa06", { deadline: Date.now() });
 
+    expect(result).toMatchObject({ outcome: "DEFERRED", attempts: 0 });
+    expect(calls).toHaveLength(0);
+  });
+
+  test("defers a throttled call when the pacer has no slot for it before the deadline", async () => {
+    const clock = virtualClock();
+    const { client, calls } = scriptedClient({
+      CancelHandshake: [awsError("TooManyRequestsException"), { Handshake: {} }],
+    });
+    const pacer = createPacer({ initialRate: 2, now: clock.now, sleep: clock.sleep });
+    const organizations = createOrganizationsAdapter({
+      client,
+      pacer,
+      sleep: clock.sleep,
+      now: clock.now,
+      random: () => 0,
+    });
+
+    const result = await organizations.cancelHandshake("h-aaaaaaaa06", { deadline: clock.now() + 300 });
+
     expect(result.outcome).toBe("DEFERRED");
+    expect(result.attempts).toBe(1);
+    expect(result.error).toContain("TooManyRequestsException");
     expect(calls).toHaveLength(1);
+    expect(clock.now()).toBeLessThan(300);
+  });
+
+  test("waits out a throttle in units of the pacer's interval, not of a fixed backoff", async () => {
+    const clock = virtualClock();
+    const { client } = scriptedClient({
+      CancelHandshake: [
+        awsError("TooManyRequestsException"),
+        awsError("TooManyRequestsException"),
+        { Handshake: {} },
+      ],
+    });
+    const pacer = createPacer({ initialRate: 40, now: clock.now, sleep: clock.sleep });
+    const pauses: { ms: number; interval: number }[] = [];
+    const organizations = createOrganizationsAdapter({
+      client,
+      pacer,
+      now: clock.now,
+      random: () => 0.999,
+      sleep: async (ms) => {
+        pauses.push({ ms, interval: pacer.interval() });
+        await clock.sleep(ms);
+      },
+    });
+
+    const result = await organizations.cancelHandshake("h-aaaaaaaa08");
+
+    expect(result).toMatchObject({ outcome: "CANCELED", attempts: 3 });
+    expect(pauses).toHaveLength(2);
+    // Full jitter below interval * 2^attempt, where a fixed policy would pause up to 100 ms first.
+    for (const [attempt, pause] of pauses.entries()) {
+      expect(pause.ms).toBeGreaterThan(0);
+      expect(pause.ms).toBeLessThan(pause.interval * 2 ** attempt);
+    }
+    expect(pauses[0]?.ms).toBeLessThan(DEFAULT_BACKOFF.baseMs / 2);
+    expect(pacer.stats().throttles).toBe(2);
+  });
+
+  test("throws rather than defer when an answer was lost and no attempt is left to find out", async () => {
+    const { client } = scriptedClient({
+      CancelHandshake: Array.from({ length: 8 }, () => awsError("ServiceException", 500)),
+    });
+
+    const cancel = adapter(client).cancelHandshake("h-aaaaaaaa0a");
+
+    await expect(cancel).rejects.toThrow("outcome unknown after 8 attempt(s)");
+  });
+
+  test("counts an answer other than a throttle as a call the service granted", async () => {
+    const { client } = scriptedClient({
+      CancelHandshake: [
+        awsError("ConcurrentModificationException"),
+        awsError("HandshakeAlreadyInStateException"),
+      ],
+    });
+    const pacer = createPacer({ sleep: async () => {}, initialRate: 1000 });
+    const organizations = createOrganizationsAdapter({ client, pacer, sleep: async () => {} });
+
+    await organizations.cancelHandshake("h-aaaaaaaa09");
+
+    expect(pacer.stats()).toMatchObject({ successes: 2, throttles: 0 });
   });
 });
+
+/** Sleeping moves the clock: pacing and backoff are checked without waiting. */
+function virtualClock() {
+  let now = 0;
+  return {
+    now: () => now,
+    sleep: async (ms: number) => {
+      now += ms;
+    },
+  };
+}
 
 describe("toHandshake", () => {
   test("carries unknown enum values as data and reads notes from nested resources", () => {

@@ -147,6 +147,35 @@ describe("sweep", () => {
     expect(summary.status).toBe("PARTIAL");
   });
 
+  test("stops reconciling at the deadline: what is left stays pending, and nothing is canceled", async () => {
+    const interrupted = [outsider(), outsider()];
+    const { organizations, audit, deps } = setup(interrupted);
+    for (const h of interrupted) {
+      await audit.recordAction({
+        runId: "run-0",
+        handshakeId: h.id,
+        ruleId: "outside-email",
+        matchedRules: ["outside-email"],
+        dryRun: false,
+        at: NOW.toISOString(),
+        trigger: "cli",
+        actor: "tester",
+        action: h.action,
+        target: h.target?.value ?? "",
+        targetType: "EMAIL",
+        reason: "outside",
+        attempts: 0,
+      });
+    }
+
+    const summary = await sweep(request({ deadline: NOW.getTime() }), deps);
+
+    expect(summary.reconciled).toBe(0);
+    expect(await audit.listPendingIntents()).toHaveLength(interrupted.length);
+    expect(organizations.cancels()).toEqual([]);
+    expect(summary.counts).toEqual({ DEFERRED: interrupted.length });
+  });
+
   test("narrows to the named rules and handshakes", async () => {
     const a = outsider();
     const b = stale();

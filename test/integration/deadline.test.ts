@@ -1,0 +1,168 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Context } from "aws-lambda";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { loadConfig } from "../../src/core/config.js";
+import type { RunSummary } from "../../src/core/sweep.js";
+import { startOrganizationsEmulator } from "../../src/local/org-emulator.js";
+import { sampleOrganization } from "../../src/local/sample-org.js";
+import { runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+import {
+  auditItems,
+  expectOneFinalRecordEach,
+  newlyCanceled,
+  selectedIds,
+  uncappedDemoConfig,
+} from "../support/sweep-checks.js";
+
+// The handler builds its SDK clients once per module, on first use, so every handler call of this
+// file talks to this one emulator; each test reopens what the previous one canceled.
+let stack: Stack;
+let table: string;
+const dir = mkdtempSync(join(tmpdir(), "janitor-deadline-"));
+const configPath = uncappedDemoConfig(dir);
+/** The handler's safety margin (src/handlers/sweep.ts): no cancel starts closer to the timeout. */
+const MARGIN_MS = 20_000;
+/** A few calls a second: a run of a few dozen cancels cannot finish inside the short budgets below. */
+const SLOW = { throttle: { CancelHandshake: { ratePerSecond: 5, burst: 1 } }, latencyMs: 20 };
+
+// Imported once the log level is set: Powertools reads it when the module builds its logger
+// (and its metrics, whose EMF lines would only clutter the test output).
+let handler: typeof import("../../src/handlers/sweep.js")["handler"];
+
+beforeAll(async () => {
+  ({ handler } = await withEnv(
+    { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true" },
+    () => import("../../src/handlers/sweep.js"),
+  ));
+  stack = await startStack(sampleOrganization(new Date(), { seed: 61, count: 70 }), SLOW);
+  table = await stack.newTable();
+});
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let invocation = 0;
+function context(remainingMs: number): Context {
+  invocation += 1;
+  return {
+    awsRequestId: `deadline-${invocation}-${Date.now()}`,
+    functionName: "handshake-janitor-test-sweep",
+    functionVersion: "$LATEST",
+    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:handshake-janitor-test-sweep",
+    memoryLimitInMB: "512",
+    logGroupName: "/aws/lambda/handshake-janitor-test-sweep",
+    logStreamName: "test",
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
+}
+
+function env() {
+  return {
+    ...stackEnv(stack.org, stack.db, table),
+    JANITOR_CONFIG: configPath,
+    POWERTOOLS_LOG_LEVEL: "ERROR",
+  };
+}
+
+async function invoke(remainingMs: number): Promise<RunSummary> {
+  return withEnv(env(), () => handler({ reason: "CHG-1" }, context(remainingMs)));
+}
+
+/** Every handshake open again and a full token bucket: each test starts from the same organization. */
+function reopen(ids: readonly string[]): void {
+  for (const id of ids) stack.org.mutate(id, "OPEN");
+  stack.org.setFaults(SLOW);
+  stack.org.resetStats();
+}
+
+function outcomesOf(summary: RunSummary, outcome: string): string[] {
+  return summary.actions
+    .filter((a) => a.outcome === outcome)
+    .map((a) => a.handshakeId)
+    .sort();
+}
+
+describe("the Lambda handler near its timeout", () => {
+  test("with less time left than the safety margin it cancels nothing and defers every match", async () => {
+    const before = stack.org.handshakes();
+    const selected = selectedIds(before, await loadConfig(configPath));
+    reopen([]);
+
+    const summary = await invoke(MARGIN_MS - 5_000);
+
+    expect(summary.status).toBe("PARTIAL");
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    expect(outcomesOf(summary, "DEFERRED")).toEqual(selected);
+    expect(newlyCanceled(before, stack.org.handshakes())).toEqual([]);
+  });
+
+  test("stops starting cancels at the deadline, records the rest DEFERRED, and the next run finishes", async () => {
+    const before = stack.org.handshakes();
+    const selected = selectedIds(before, await loadConfig(configPath));
+    reopen([]);
+    const budgetMs = 1_500;
+
+    const first = await invoke(MARGIN_MS + budgetMs);
+
+    expect(first.status).toBe("PARTIAL");
+    const canceled = outcomesOf(first, "CANCELED");
+    const deferred = outcomesOf(first, "DEFERRED");
+    expect(canceled.length).toBeGreaterThan(0);
+    expect(deferred.length).toBeGreaterThan(0);
+    expect([...canceled, ...deferred].sort()).toEqual(selected);
+    expect(newlyCanceled(before, stack.org.handshakes())).toEqual(canceled);
+    // Outcome writes of calls in flight at the deadline, nothing more: well inside the margin.
+    expect(first.durationMs).toBeLessThan(budgetMs + 3_000);
+
+    const second = await invoke(300_000);
+
+    expect(second.status).toBe("COMPLETED");
+    expect(outcomesOf(second, "CANCELED")).toEqual(deferred);
+    expect(newlyCanceled(before, stack.org.handshakes())).toEqual(selected);
+    const items = await auditItems(env(), [first.runId, second.runId]);
+    expectOneFinalRecordEach(items, selected);
+    reopen(selected);
+  });
+});
+
+describe("the CLI's --time-budget", () => {
+  test("a tiny budget against a slow service exits 3 with the rest deferred; a rerun cancels them", async () => {
+    const org = await startOrganizationsEmulator({
+      handshakes: sampleOrganization(new Date(), { seed: 62, count: 70 }),
+      faults: SLOW,
+    });
+    try {
+      const cliTable = await stack.newTable();
+      const cliEnv = stackEnv(org, stack.db, cliTable);
+      const before = org.handshakes();
+      const selected = selectedIds(before, await loadConfig(configPath));
+
+      const first = await runCli(
+        ["run", "--config", configPath, "--json", "--run-id", "budget-1", "--time-budget", "1"],
+        cliEnv,
+      );
+
+      expect(first.code, first.stderr).toBe(3);
+      const partial = JSON.parse(first.stdout) as RunSummary;
+      const deferred = outcomesOf(partial, "DEFERRED");
+      expect(deferred.length).toBeGreaterThan(0);
+      expect(newlyCanceled(before, org.handshakes())).toEqual(outcomesOf(partial, "CANCELED"));
+
+      const second = await runCli(["run", "--config", configPath, "--json", "--run-id", "budget-2"], cliEnv);
+
+      expect(second.code, second.stderr).toBe(0);
+      expect(outcomesOf(JSON.parse(second.stdout) as RunSummary, "CANCELED")).toEqual(deferred);
+      expect(newlyCanceled(before, org.handshakes())).toEqual(selected);
+      expectOneFinalRecordEach(await auditItems(cliEnv, ["budget-1", "budget-2"]), selected);
+    } finally {
+      await org.stop();
+    }
+  });
+});

@@ -1,0 +1,414 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { OrganizationsClient } from "@aws-sdk/client-organizations";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { wire } from "../../src/app.js";
+import { ensureAuditTable } from "../../src/aws/audit-table.js";
+import { createClients } from "../../src/aws/clients.js";
+import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
+import { type JanitorConfig, loadConfig } from "../../src/core/config.js";
+import type { OrganizationsPort } from "../../src/core/ports.js";
+import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import {
+  dynamoDbServerError,
+  dynamoDbThrottle,
+  type FaultProxy,
+  type FaultRule,
+  startFaultProxy,
+} from "../../src/local/fault-proxy.js";
+import {
+  type EmulatorExchange,
+  type EmulatorFaults,
+  type OrganizationsEmulator,
+  startOrganizationsEmulator,
+} from "../../src/local/org-emulator.js";
+import { sampleOrganization } from "../../src/local/sample-org.js";
+import { withEnv } from "../support/stack.js";
+import {
+  auditItems,
+  expectOneFinalRecordEach,
+  newlyCanceled,
+  selectedIds,
+  uncappedDemoConfig,
+} from "../support/sweep-checks.js";
+
+// One DynamoDB Local for the file, always reached through a fault proxy whose rules each test
+// sets; one emulator per test, stopped after it.
+let db: DynamoDbLocal;
+let dbProxy: FaultProxy;
+let config: JanitorConfig;
+let configPath: string;
+const dir = mkdtempSync(join(tmpdir(), "janitor-faults-"));
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+
+beforeAll(async () => {
+  db = await startDynamoDbLocal();
+  dbProxy = await startFaultProxy({ target: db.endpoint });
+  configPath = uncappedDemoConfig(dir);
+  config = await loadConfig(configPath);
+});
+afterEach(async () => {
+  dbProxy.setRules([]);
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(async () => {
+  await Promise.all([dbProxy?.stop(), db?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const ACTION_PUT = "DynamoDB_20120810.PutItem";
+const UPDATE = "DynamoDB_20120810.UpdateItem";
+
+interface Scene {
+  org: OrganizationsEmulator;
+  env: Record<string, string>;
+  /** CancelHandshake calls the emulator answered 200, per handshake id. */
+  cancelsById: Map<string, number>;
+  /** Called after each successful CancelHandshake answer, with the number so far. */
+  onCanceled?: (count: number) => void;
+}
+
+/** An emulator with `count` sample handshakes, a fresh audit table, and the environment the CLI reads. */
+async function scene(seed: number, faults: EmulatorFaults = {}, count = 70): Promise<Scene> {
+  const cancelsById = new Map<string, number>();
+  let canceled = 0;
+  const onResponse = (exchange: EmulatorExchange) => {
+    if (exchange.operation !== "CancelHandshake" || exchange.status !== 200) return;
+    const id = (exchange.body as { Handshake?: { Id?: string } }).Handshake?.Id ?? "";
+    cancelsById.set(id, (cancelsById.get(id) ?? 0) + 1);
+    canceled += 1;
+    current.onCanceled?.(canceled);
+  };
+  const org = await startOrganizationsEmulator({
+    seed,
+    handshakes: sampleOrganization(new Date(), { seed, count }),
+    faults,
+    onResponse,
+  });
+  cleanups.push(() => org.stop());
+  const table = `faults-${seed}-${Math.floor(Math.random() * 1e9)}`;
+  const direct = {
+    AWS_ENDPOINT_URL_ORGANIZATIONS: org.endpoint,
+    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_REGION: "us-east-1",
+    AUDIT_TABLE_NAME: table,
+  };
+  await withEnv(direct, async () => {
+    const clients = createClients();
+    await ensureAuditTable(clients.dynamodb, table);
+    clients.dynamodb.destroy();
+    clients.organizations.destroy();
+  });
+  const current: Scene = {
+    org,
+    env: { ...direct, AWS_ENDPOINT_URL_DYNAMODB: dbProxy.endpoint },
+    cancelsById,
+  };
+  return current;
+}
+
+interface SweepOptions {
+  /** The Organizations client to use instead of the composition root's (a shorter timeout). */
+  organizationsClient?: OrganizationsClient;
+  /** Wraps the Organizations port, to act as someone else between list and cancel. */
+  around?: (port: OrganizationsPort) => OrganizationsPort;
+}
+
+/** One sweep in-process with the composition root's clients, as the CLI runs it. */
+async function runSweep(env: Record<string, string>, runId: string, options: SweepOptions = {}) {
+  return withEnv(env, async (): Promise<RunSummary> => {
+    const clients = createClients();
+    try {
+      const wired = wire(clients, env.AUDIT_TABLE_NAME ?? "");
+      const port = options.organizationsClient
+        ? createOrganizationsAdapter({ client: options.organizationsClient })
+        : wired.organizations;
+      return await sweep(
+        { config, runId, trigger: "cli", actor: "faults-test", concurrency: 4 },
+        { organizations: options.around?.(port) ?? port, audit: wired.audit, now: () => new Date() },
+      );
+    } finally {
+      clients.organizations.destroy();
+      clients.dynamodb.destroy();
+    }
+  });
+}
+
+/** The status, with the unfinished actions as the message when it differs. */
+function expectStatus(summary: RunSummary, status: RunSummary["status"]): void {
+  const unfinished = summary.actions.filter((a) => a.outcome === "DEFERRED" || a.outcome === "FAILED");
+  expect(summary.status, JSON.stringify({ error: summary.error, unfinished })).toBe(status);
+}
+
+function expectNoneCanceledTwice(scene: Scene): void {
+  expect([...scene.cancelsById].filter(([, n]) => n > 1)).toEqual([]);
+}
+
+describe("the Organizations service misbehaves", () => {
+  test("a throttling storm on every operation slows the run down but cancels exactly the selection", async () => {
+    const s = await scene(
+      101,
+      {
+        throttle: {
+          CancelHandshake: { ratePerSecond: 8, burst: 1 },
+          ListHandshakesForOrganization: { ratePerSecond: 4, burst: 1 },
+          DescribeHandshake: { ratePerSecond: 4, burst: 1 },
+        },
+      },
+      40,
+    );
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+
+    const summary = await runSweep(s.env, "storm");
+
+    expectStatus(summary, "COMPLETED");
+    const errors = s.org.stats().CancelHandshake?.errors ?? {};
+    expect(errors.TooManyRequestsException ?? 0).toBeGreaterThan(0);
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
+    expectOneFinalRecordEach(await auditItems(s.env, ["storm"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+
+  test("conflicts, HTTP 500s, resets and empty pages: every call retried until the selection is canceled", async () => {
+    const s = await scene(102, {
+      // About one call in four fails: frequent, yet eight failures in a row for one call (all the
+      // adapter's attempts) stay rare, about 2e-5 per call.
+      concurrentModificationRate: 0.1,
+      serviceExceptionRate: 0.1,
+      resetConnectionRate: 0.08,
+      emptyPageEvery: 2,
+      shortPages: true,
+      pageSize: 4,
+    });
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+
+    const summary = await runSweep(s.env, "flaky");
+
+    expectStatus(summary, "COMPLETED");
+    const cancel = s.org.stats().CancelHandshake;
+    expect(cancel?.errors.ConcurrentModificationException ?? 0).toBeGreaterThan(0);
+    expect(cancel?.errors.ServiceException ?? 0).toBeGreaterThan(0);
+    expect(cancel?.resets ?? 0).toBeGreaterThan(0);
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
+    expectOneFinalRecordEach(await auditItems(s.env, ["flaky"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+
+  test("timeouts and lost answers of CancelHandshake: the cancel took effect, it is recorded CANCELED once", async () => {
+    const s = await scene(103);
+    const orgProxy = await startFaultProxy({
+      target: s.org.endpoint,
+      rules: [
+        // Longer than the client's request timeout: the call arrives after the client gave up.
+        {
+          targets: ["AWSOrganizationsV20161128.CancelHandshake"],
+          fault: { kind: "delay", ms: 700 },
+          times: 3,
+        },
+        { targets: ["AWSOrganizationsV20161128.CancelHandshake"], fault: { kind: "lose-answer" }, times: 3 },
+      ],
+    });
+    cleanups.push(() => orgProxy.stop());
+    const client = new OrganizationsClient({
+      region: "us-east-1",
+      endpoint: orgProxy.endpoint,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      maxAttempts: 1,
+      requestHandler: { requestTimeout: 300, throwOnRequestTimeout: true },
+    });
+    cleanups.push(() => client.destroy());
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+
+    const summary = await runSweep(s.env, "timeouts", { organizationsClient: client });
+
+    expectStatus(summary, "COMPLETED");
+    expect(orgProxy.stats().faults["AWSOrganizationsV20161128.CancelHandshake"]).toEqual({
+      delay: 3,
+      "lose-answer": 3,
+    });
+    // Each timed-out or unanswered call was sent again: the client gave up on it, not waited.
+    const attempts = summary.actions.reduce((sum, a) => sum + a.attempts, 0);
+    expect(attempts).toBe(selected.length + 6);
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
+    expectOneFinalRecordEach(await auditItems(s.env, ["timeouts"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+
+  test("handshakes accepted, declined or canceled by someone else after the listing get their own outcome", async () => {
+    const s = await scene(104);
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+    const [accepted, declined, closed, ...rest] = selected;
+    if (accepted === undefined || declined === undefined || closed === undefined) {
+      throw new Error("the test organization selects fewer than three handshakes");
+    }
+    s.org.setFaults({ acceptBeforeCancel: [accepted] });
+    const someoneElse = (port: OrganizationsPort): OrganizationsPort => ({
+      ...port,
+      async listHandshakes() {
+        const listed = await port.listHandshakes();
+        s.org.mutate(declined, "DECLINED");
+        s.org.mutate(closed, "CANCELED");
+        return listed;
+      },
+    });
+
+    const summary = await runSweep(s.env, "raced", { around: someoneElse });
+
+    expectStatus(summary, "COMPLETED");
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual([closed, ...rest].sort());
+    expect(s.cancelsById.has(closed)).toBe(false);
+    expectOneFinalRecordEach(await auditItems(s.env, ["raced"]), selected, {
+      [accepted]: "STATE_CHANGED",
+      [declined]: "STATE_CHANGED",
+      [closed]: "ALREADY_CLOSED",
+    });
+  });
+});
+
+describe("the audit table misbehaves", () => {
+  test("throttled, failing, reset and unanswered audit writes are retried and the run completes", async () => {
+    const s = await scene(105);
+    // Spread over the run by the rates, and fewer per operation than the store's six attempts,
+    // so that the retries always win: what is checked is that they happen and leave no trace.
+    const rules: FaultRule[] = [
+      { targets: [ACTION_PUT], bodyIncludes: '"ACTION#', fault: dynamoDbThrottle(), rate: 0.3, times: 3 },
+      {
+        targets: [ACTION_PUT],
+        bodyIncludes: '"ACTION#',
+        fault: { kind: "lose-answer" },
+        rate: 0.3,
+        times: 2,
+      },
+      { targets: [UPDATE], fault: dynamoDbServerError(), rate: 0.5, times: 3 },
+      { targets: [UPDATE], fault: { kind: "reset" }, rate: 0.5, times: 2 },
+    ];
+    dbProxy.setRules(rules);
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+
+    const summary = await runSweep(s.env, "audit-faults");
+
+    expectStatus(summary, "COMPLETED");
+    const faults = dbProxy.stats().faults;
+    expect(faults[ACTION_PUT]).toEqual({ error: 3, "lose-answer": 2 });
+    expect(faults[UPDATE]).toEqual({ error: 3, reset: 2 });
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
+    expectOneFinalRecordEach(await auditItems(s.env, ["audit-faults"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+
+  test("an intent that cannot be written means no cancellation; the next run cancels it", async () => {
+    const s = await scene(106);
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+    const [blocked] = selected;
+    if (blocked === undefined) throw new Error("nothing selected");
+    dbProxy.setRules([{ targets: [ACTION_PUT], bodyIncludes: `"${blocked}"`, fault: dynamoDbThrottle() }]);
+
+    const first = await runSweep(s.env, "no-intent-1");
+
+    expectStatus(first, "PARTIAL");
+    expect(first.actions.find((a) => a.handshakeId === blocked)?.outcome).toBe("FAILED");
+    expect(s.org.stats().CancelHandshake?.requests).toBe(selected.length - 1);
+    expect(s.org.handshakes().find((h) => h.Id === blocked)?.State).not.toBe("CANCELED");
+
+    dbProxy.setRules([]);
+    const second = await runSweep(s.env, "no-intent-2");
+
+    expectStatus(second, "COMPLETED");
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
+    expectOneFinalRecordEach(await auditItems(s.env, ["no-intent-1", "no-intent-2"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+
+  test("an outcome that cannot be written leaves the run partial; the next run reconciles it without a second cancel", async () => {
+    const s = await scene(107);
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+    const [unrecorded] = selected;
+    if (unrecorded === undefined) throw new Error("nothing selected");
+    dbProxy.setRules([
+      { targets: [UPDATE], bodyIncludes: `"ACTION#${unrecorded}"`, fault: dynamoDbServerError() },
+    ]);
+
+    const first = await runSweep(s.env, "no-outcome-1");
+
+    expectStatus(first, "PARTIAL");
+    expect(first.actions.find((a) => a.handshakeId === unrecorded)?.outcome).toBe("DEFERRED");
+    expect(s.org.handshakes().find((h) => h.Id === unrecorded)?.State).toBe("CANCELED");
+
+    dbProxy.setRules([]);
+    s.org.resetStats();
+    const second = await runSweep(s.env, "no-outcome-2");
+
+    expectStatus(second, "COMPLETED");
+    expect(second.reconciled).toBe(1);
+    expect(s.org.stats().CancelHandshake).toBeUndefined();
+    expectOneFinalRecordEach(await auditItems(s.env, ["no-outcome-1", "no-outcome-2"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+});
+
+const BIN = new URL("../../src/cli/bin.ts", import.meta.url).pathname;
+/**
+ * The CLI in one process: node with tsx's loader. The tsx command would run it in a child of its
+ * own, which a SIGKILL of the command leaves running.
+ */
+function cli(args: string[], env: NodeJS.ProcessEnv, stdout: "ignore" | "pipe"): ChildProcess {
+  return spawn(process.execPath, ["--import", "tsx", BIN, ...args], {
+    env,
+    stdio: ["ignore", stdout, "inherit"],
+  });
+}
+
+describe("a killed process", () => {
+  test("SIGKILL mid-run: the rerun reconciles the interrupted intents and cancels nothing twice", async () => {
+    const killAfter = 6;
+    let child: ChildProcess | undefined;
+    // Latency keeps cancels in flight when the kill lands.
+    const s = await scene(108, { latencyMs: 40 });
+    // Killed from the emulator's answer hook: the child dies right after the service answered,
+    // before it can have written that outcome, and with other cancels in flight.
+    s.onCanceled = (count) => {
+      if (count === killAfter) child?.kill("SIGKILL");
+    };
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+    expect(selected.length).toBeGreaterThan(killAfter + 4);
+    const env = { ...process.env, ...s.env, AWS_ENDPOINT_URL_DYNAMODB: db.endpoint };
+
+    child = cli(["run", "--config", configPath, "--json", "--run-id", "killed"], env, "ignore");
+    cleanups.push(() => child?.kill("SIGKILL"));
+    const [code, signal] = (await once(child, "exit")) as [number | null, string | null];
+
+    expect({ code, signal }).toEqual({ code: null, signal: "SIGKILL" });
+    const interrupted = await auditItems(s.env, ["killed"]);
+    expect(interrupted.some((item) => item.outcome === undefined)).toBe(true);
+    expect(newlyCanceled(before, s.org.handshakes()).length).toBeLessThan(selected.length);
+
+    const rerun = cli(["run", "--config", configPath, "--json", "--run-id", "after-kill"], env, "pipe");
+    cleanups.push(() => rerun.kill("SIGKILL"));
+    let stdout = "";
+    rerun.stdout?.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString("utf8");
+    });
+    const [rerunCode] = (await once(rerun, "exit")) as [number | null];
+
+    expect(rerunCode).toBe(0);
+    const summary = JSON.parse(stdout) as RunSummary;
+    expect(summary.reconciled).toBeGreaterThan(0);
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
+    expectOneFinalRecordEach(await auditItems(s.env, ["killed", "after-kill"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+});
