@@ -1,4 +1,4 @@
-import { createAuditStore } from "./aws/audit-store.js";
+import { createAuditStore, retentionDaysFromEnv } from "./aws/audit-store.js";
 import type { Clients } from "./aws/clients.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { ConfigError } from "./core/errors.js";
@@ -15,8 +15,14 @@ export function wire(
       client: clients.organizations,
       ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
     }),
-    audit: createAuditStore({ client: clients.dynamodb, tableName }),
+    audit: createAuditStore({ client: clients.dynamodb, tableName, ...retention() }),
   };
+}
+
+/** AUDIT_RETENTION_DAYS as an audit store option: absent when unset, so nothing expires. */
+export function retention(env: NodeJS.ProcessEnv = process.env): { retentionDays?: number } {
+  const days = retentionDaysFromEnv(env);
+  return days === undefined ? {} : { retentionDays: days };
 }
 
 /** AUDIT_TABLE_NAME, checked before anything is called. */

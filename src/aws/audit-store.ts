@@ -5,6 +5,7 @@ import {
   PutItemCommand,
   QueryCommand,
   type QueryCommandInput,
+  TransactWriteItemsCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import {
@@ -13,8 +14,10 @@ import {
   RetriesExhaustedError,
   retry,
   type Sleep,
+  sleep,
 } from "../core/backoff.js";
 import { AuditWriteError, ConfigError, JanitorError } from "../core/errors.js";
+import { CHAIN_GENESIS, type ChainedAction, chainHash } from "../core/integrity.js";
 import {
   OUTCOMES,
   type Outcome,
@@ -24,7 +27,7 @@ import {
   type Trigger,
 } from "../core/outcomes.js";
 import type { AuditAction, AuditPort, PutResult, RunRecord } from "../core/ports.js";
-import { AUDIT_INDEXES } from "./audit-table.js";
+import { AUDIT_INDEXES, AUDIT_TTL_ATTRIBUTE } from "./audit-table.js";
 
 /** A time-range query with no lower bound reads this far back. */
 export const DEFAULT_QUERY_WINDOW_DAYS = 30;
@@ -62,6 +65,45 @@ export interface AuditQueries {
   listRuns(filter?: RunFilter): AsyncIterable<RunRecord>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   getRunActions(runId: string): Promise<AuditAction[]>;
+  /** A run's chain head and its action items with their links, for `audit verify`. */
+  readChain(runId: string): Promise<{ head?: { hash: string; length: number }; actions: StoredAction[] }>;
+  /** Every action item of the period once, with its chain link, page by page (byTime). */
+  exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+}
+
+/** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
+export interface StoredAction {
+  keyRunId: string;
+  keyHandshakeId: string;
+  /** undefined when the item no longer reads as an audit action; readError says why. */
+  action?: AuditAction;
+  readError?: string;
+  link: { seq?: number; prev?: string; hash?: string };
+}
+
+/** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
+export function chainedActions(actions: readonly StoredAction[]): {
+  items: ChainedAction[];
+  unreadable: string[];
+} {
+  const items: ChainedAction[] = [];
+  const unreadable: string[] = [];
+  for (const stored of actions) {
+    if (stored.action === undefined) {
+      unreadable.push(
+        `run ${stored.keyRunId}: item ${stored.keyHandshakeId}: unreadable: ${stored.readError}`,
+      );
+      continue;
+    }
+    const { seq, prev, hash } = stored.link;
+    const linked = seq !== undefined || prev !== undefined || hash !== undefined;
+    items.push(
+      linked
+        ? { action: stored.action, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
+        : { action: stored.action },
+    );
+  }
+  return { items, unreadable };
 }
 
 export interface AuditStoreOptions {
@@ -70,7 +112,30 @@ export interface AuditStoreOptions {
   tableName: string;
   retry?: { policy?: BackoffPolicy; sleep?: Sleep; random?: () => number };
   now?: () => Date;
+  /**
+   * When set, every item gets AUDIT_TTL_ATTRIBUTE = its time + this many days (epoch seconds), for
+   * a table whose TTL is on. Unset (the default), nothing ever expires.
+   */
+  retentionDays?: number;
 }
+
+/** AUDIT_RETENTION_DAYS: unset or empty means keep forever; otherwise a whole number of days > 0. */
+export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const raw = env.AUDIT_RETENTION_DAYS?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^[1-9][0-9]*$/.test(raw)) {
+    throw new ConfigError([`AUDIT_RETENTION_DAYS: '${raw}' is not a whole number of days greater than 0`]);
+  }
+  return Number(raw);
+}
+
+/** Conflicting head updates (another writer appended first) are retried this many times. */
+const CHAIN_ATTEMPTS = 8;
+const TRANSIENT_CANCELLATIONS = new Set([
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+  "TransactionConflict",
+]);
 
 type Item = Record<string, AttributeValue>;
 
@@ -114,6 +179,105 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   const { client, tableName } = options;
   const now = options.now ?? (() => new Date());
   const policy = options.retry?.policy ?? AUDIT_BACKOFF;
+  const { retentionDays } = options;
+
+  function expiresAt(at: string): number | undefined {
+    if (retentionDays === undefined) return undefined;
+    return Math.floor(Date.parse(at) / 1000) + retentionDays * 86_400;
+  }
+  function expiry(at: string): Item {
+    const seconds = expiresAt(at);
+    return seconds === undefined ? {} : { [AUDIT_TTL_ATTRIBUTE]: { N: String(seconds) } };
+  }
+
+  /**
+   * Appends are serialized per run inside this process, so the sweep's concurrent workers never
+   * race for the same head; the conditional head update catches any writer outside this process.
+   */
+  const chainQueues = new Map<string, Promise<void>>();
+  function chain(action: AuditAction): Promise<void> {
+    const previous = chainQueues.get(action.runId) ?? Promise.resolve();
+    // The previous append's failure was already delivered to its own caller; it must not stop this one.
+    const next = previous.catch(() => undefined).then(() => appendToChain(action));
+    chainQueues.set(action.runId, next);
+    const forget = () => {
+      if (chainQueues.get(action.runId) === next) chainQueues.delete(action.runId);
+    };
+    next.then(forget, forget);
+    return next;
+  }
+
+  async function appendToChain(action: AuditAction): Promise<void> {
+    const where = `${action.runId}/${action.handshakeId}`;
+    for (let attempt = 1; ; attempt += 1) {
+      const run = await getItem(runKey(action.runId), writeError);
+      // The chain hangs off the run item: an action recorded without a run (or under a run started
+      // before chains existed) has nothing to anchor to, and verify reports it as unchained.
+      const length = run?.chainLength?.N;
+      const head = run?.chainHead?.S;
+      if (length === undefined || head === undefined) return;
+      const prevHash = head;
+      const seq = Number(length) + 1;
+      const hash = chainHash(prevHash, action, seq);
+      try {
+        await send(() =>
+          client.send(
+            new TransactWriteItemsCommand({
+              TransactItems: [
+                {
+                  Update: {
+                    TableName: tableName,
+                    Key: actionKey(action.runId, action.handshakeId),
+                    UpdateExpression: "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev",
+                    ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(chainHash)",
+                    ExpressionAttributeValues: {
+                      ":seq": { N: String(seq) },
+                      ":hash": { S: hash },
+                      ":prev": { S: prevHash },
+                    },
+                  },
+                },
+                {
+                  Update: {
+                    TableName: tableName,
+                    Key: runKey(action.runId),
+                    UpdateExpression: "SET chainHead = :hash, chainLength = :seq",
+                    // Advancing only from the head this hash was computed on: two writers cannot fork.
+                    ConditionExpression: "chainLength = :length",
+                    ExpressionAttributeValues: {
+                      ":seq": { N: String(seq) },
+                      ":hash": { S: hash },
+                      ":length": { N: length },
+                    },
+                  },
+                },
+              ],
+            }),
+          ),
+        );
+        return;
+      } catch (error) {
+        const name = error instanceof Error ? error.name : "";
+        const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+        // Already linked: a retried write whose first attempt landed, or another writer got there.
+        if (name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed")
+          return;
+        const headMoved =
+          (name === "TransactionCanceledException" && reasons?.[1]?.Code === "ConditionalCheckFailed") ||
+          name === "TransactionConflictException";
+        // A transaction reports throttling and conflicts per item inside its cancellation, not as
+        // the error name the store's retry layer looks for.
+        const transient =
+          name === "TransactionCanceledException" &&
+          (reasons ?? []).some((reason) => TRANSIENT_CANCELLATIONS.has(reason.Code ?? ""));
+        if ((headMoved || transient) && attempt < CHAIN_ATTEMPTS) {
+          if (transient) await (options.retry?.sleep ?? sleep)(Math.min(2_000, 50 * 2 ** attempt));
+          continue;
+        }
+        throw writeError(`chain ${where}`, error);
+      }
+    }
+  }
 
   function send<T>(call: (attempt: number) => Promise<T>): Promise<T> {
     return retry(call, {
@@ -235,7 +399,13 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   return {
     async startRun(run) {
       const normalized = normalizeRun(run);
-      const result = await putNew(runItem(normalized));
+      const result = await putNew({
+        ...runItem(normalized),
+        ...expiry(normalized.startedAt),
+        // An empty chain from the start, so every append is the same conditional head update.
+        chainHead: { S: CHAIN_GENESIS },
+        chainLength: { N: "0" },
+      });
       if (result.created) return { created: true, run: normalized };
       return { created: false, run: parseRun(result.existing) };
     },
@@ -275,9 +445,17 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 
     async recordAction(action): Promise<PutResult> {
       const normalized = normalizeAction(action);
-      const result = await putNew(actionItem(normalized));
-      if (result.created) return { created: true };
-      return { created: false, existing: parseAction(result.existing) };
+      const result = await putNew({ ...actionItem(normalized), ...expiry(normalized.at) });
+      if (result.created) {
+        if (normalized.outcome !== undefined) await chain(normalized);
+        return { created: true };
+      }
+      const existing = parseAction(result.existing);
+      // A final item a crash left unlinked is linked by whoever finds it next.
+      if (existing.outcome !== undefined && result.existing.chainHash === undefined) {
+        await chain(existing);
+      }
+      return { created: false, existing };
     },
 
     async recordOutcome(runId, handshakeId, result) {
@@ -290,14 +468,16 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
           at: { S: at },
           // `at` moves to the outcome's time, so the month bucket moves with it.
           timeKey: { S: timeKey("ACTION", at) },
+          ...expiry(at),
           ...(result.error === undefined ? {} : { error: { S: result.error } }),
           ...(result.reason === undefined ? {} : { reason: { S: result.reason } }),
         },
         // Removing pendingKey drops the item from the sparse pending index.
         ["pendingKey"],
       );
+      let completed: Item | undefined;
       try {
-        await send(() =>
+        const answer = await send(() =>
           client.send(
             new UpdateItemCommand({
               ...update,
@@ -307,9 +487,12 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
               // has no intent.
               ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(#outcome)",
               ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+              // The final content is what the chain hashes; reading it back here saves a GetItem.
+              ReturnValues: "ALL_NEW",
             }),
           ),
         );
+        completed = answer.Attributes;
       } catch (error) {
         const where = `${runId}/${handshakeId}`;
         if (!isConditionFailure(error)) throw writeError(`record outcome ${where}`, error);
@@ -324,12 +507,16 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         }
         const existing = stored.outcome?.S;
         // The same outcome again is a retried write that had landed: nothing is lost.
-        if (existing === result.outcome) return;
+        if (existing === result.outcome) {
+          if (stored.chainHash === undefined) await chain(parseAction(stored));
+          return;
+        }
         throw new AuditWriteError(
           `audit ${where}: outcome ${existing} already recorded, refusing to overwrite it with ${result.outcome}`,
           { cause: error },
         );
       }
+      if (completed !== undefined) await chain(parseAction(completed));
     },
 
     async listPendingIntents() {
@@ -398,6 +585,28 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     async getRun(runId) {
       const item = await getItem(runKey(runId));
       return item === undefined ? undefined : parseRun(item);
+    },
+
+    async readChain(runId) {
+      const runStored = await getItem(runKey(runId));
+      const actions: StoredAction[] = [];
+      for await (const item of query(
+        queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "ACTION#")], []),
+      )) {
+        actions.push(storedAction(item));
+      }
+      if (runStored === undefined) return { actions };
+      const head = {
+        hash: runStored.chainHead?.S ?? CHAIN_GENESIS,
+        length: Number(runStored.chainLength?.N ?? "0"),
+      };
+      return { head, actions };
+    },
+
+    async *exportActions(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("ACTION", timeRange(filter, true), [])) {
+        yield storedAction(item);
+      }
     },
 
     async getRunActions(runId) {
@@ -600,6 +809,28 @@ function parseAction(item: Item): AuditAction {
   const error = read.optionalString("error");
   if (error !== undefined) action.error = error;
   return action;
+}
+
+function readFailure(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function storedAction(item: Item): StoredAction {
+  const stored: StoredAction = {
+    keyRunId: (item.pk?.S ?? "").replace(/^RUN#/, ""),
+    keyHandshakeId: (item.sk?.S ?? "").replace(/^ACTION#/, ""),
+    link: {
+      ...(item.chainSeq?.N === undefined ? {} : { seq: Number(item.chainSeq.N) }),
+      ...(item.chainPrev?.S === undefined ? {} : { prev: item.chainPrev.S }),
+      ...(item.chainHash?.S === undefined ? {} : { hash: item.chainHash.S }),
+    },
+  };
+  try {
+    stored.action = parseAction(item);
+  } catch (error) {
+    stored.readError = readFailure(error);
+  }
+  return stored;
 }
 
 function parseRun(item: Item): RunRecord {

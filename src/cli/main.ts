@@ -13,10 +13,13 @@ usage:
   audit init
   audit query [--since D] [--until D] [--rule ID] [--handshake ID] [--run ID] [--outcome O] [--format table|json|csv]
   audit runs [--since D] [--until D] [--format table|json|csv]
+  audit report --since D [--until D] --out report.html
+  audit verify (--run ID… | --since D [--until D])
+  audit export --since D [--until D] [--format jsonl|csv] --out FILE
   demo
 
-exit codes: 0 done, 2 invalid config/arguments (nothing called), 3 partial, 4 blocked by the safety cap, 1 error
-environment: AUDIT_TABLE_NAME, JANITOR_CONFIG, AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB`;
+exit codes: 0 done, 2 invalid config/arguments (nothing called), 3 partial, 4 blocked by the safety cap, 5 audit verify found problems, 1 error
+environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB`;
 
 export async function main(argv: string[], out: (text: string) => void = print): Promise<number> {
   const [command, ...rest] = argv;
@@ -44,7 +47,7 @@ export async function main(argv: string[], out: (text: string) => void = print):
       return 0;
     default:
       return usageError(
-        `unknown command '${command ?? ""}' (known: run, config check, audit init|query|runs, demo)`,
+        `unknown command '${command ?? ""}' (known: run, config check, audit init|query|runs|report|verify|export, demo)`,
       );
   }
 }

@@ -1,0 +1,599 @@
+import { execFile } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import {
+  type AttributeValue,
+  DeleteItemCommand,
+  DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { chromium } from "playwright-core";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { retention } from "../../src/app.js";
+import { createAuditStore } from "../../src/aws/audit-store.js";
+import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../../src/aws/audit-table.js";
+import { parseConfig } from "../../src/core/config.js";
+import type { AuditAction } from "../../src/core/ports.js";
+import { sweep } from "../../src/core/sweep.js";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
+import { type Event, FakeOrganizations, handshake } from "../support/fakes.js";
+import { runCli } from "../support/stack.js";
+
+const tableName = `compliance-${randomUUID().slice(0, 8)}`;
+const README = new URL("../../README.md", import.meta.url);
+let db: DynamoDbLocal;
+let client: DynamoDBClient;
+let env: Record<string, string>;
+let trail: SeededTrail;
+let dir: string;
+/** Every command the client sent, by name: how a result was obtained, not just what it was. */
+const sent: string[] = [];
+
+// March 2026: 20 runs 37 hours apart, all in one month bucket; the 30-day default window cuts it.
+const START = new Date("2026-03-01T06:00:00.000Z");
+
+beforeAll(async () => {
+  db = await startDynamoDbLocal();
+  dir = mkdtempSync(join(tmpdir(), "audit-compliance-"));
+  client = new DynamoDBClient({
+    endpoint: db.endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      sent.push(String(context.commandName));
+      return next(args);
+    },
+    { step: "initialize", name: "recordCommandNames" },
+  );
+  await ensureAuditTable(client, tableName);
+  trail = await seedTrail(createAuditStore({ client, tableName }), { prefix: "c", runs: 20, start: START });
+  env = {
+    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
+    AWS_ACCESS_KEY_ID: "local",
+    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_REGION: "us-east-1",
+    AUDIT_TABLE_NAME: tableName,
+  };
+}, 120_000);
+
+afterAll(async () => {
+  client?.destroy();
+  await db?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => {
+  sent.length = 0;
+});
+
+const key = (a: { runId: string; handshakeId: string }) => `${a.runId}/${a.handshakeId}`;
+const keys = (list: readonly AuditAction[]) => list.map(key).sort();
+const inRange = (a: AuditAction, since: string, until: string) => a.at >= since && a.at <= until;
+
+/** RFC 4180: quoted fields may hold commas, doubled quotes and line breaks; records end in CRLF. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let field = "";
+  let record: string[] = [];
+  let quoted = false;
+  for (let i = 0; i < text.length; i += 1) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') {
+        field += '"';
+        i += 1;
+      } else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      record.push(field);
+      field = "";
+    } else if (c === "\r" && text[i + 1] === "\n") {
+      record.push(field);
+      records.push(record);
+      record = [];
+      field = "";
+      i += 1;
+    } else field += c;
+  }
+  if (field !== "" || record.length > 0) records.push([...record, field]);
+  return records;
+}
+
+function csvObjects(text: string): Record<string, string>[] {
+  const [header, ...rows] = parseCsv(text);
+  if (!header) throw new Error("no CSV header");
+  return rows.map((row) => Object.fromEntries(header.map((name, i) => [name, row[i] ?? ""])));
+}
+
+describe("audit query paths", () => {
+  const store = () => createAuditStore({ client, tableName, now: () => new Date("2026-04-05T00:00:00Z") });
+  const collect = async <T>(items: AsyncIterable<T>) => {
+    const all: T[] = [];
+    for await (const item of items) all.push(item);
+    return all;
+  };
+
+  it("answers every filter and combination with Query and the expected items, never a Scan", async () => {
+    const [first, second] = trail.actions as [AuditAction, AuditAction];
+    const since = "2026-03-05T00:00:00.000Z";
+    const until = "2026-03-20T00:00:00.000Z";
+    const range = { since: new Date(since), until: new Date(until) };
+    const cases: [string, Parameters<ReturnType<typeof store>["queryActions"]>[0], AuditAction[]][] = [
+      ["run", { runId: first.runId }, trail.actions.filter((a) => a.runId === first.runId)],
+      ["run + handshake", { runId: first.runId, handshakeId: second.handshakeId }, [second]],
+      [
+        "run + outcome",
+        { runId: first.runId, outcome: "CANCELED" },
+        trail.actions.filter((a) => a.runId === first.runId && a.outcome === "CANCELED"),
+      ],
+      [
+        "run + range",
+        { runId: first.runId, ...range },
+        trail.actions.filter((a) => a.runId === first.runId && inRange(a, since, until)),
+      ],
+      ["handshake", { handshakeId: first.handshakeId }, [first]],
+      ["handshake + range", { handshakeId: first.handshakeId, ...range }, []],
+      ["rule", { ruleId: "outside-email" }, trail.actions.filter((a) => a.ruleId === "outside-email")],
+      [
+        "rule + range + outcome",
+        { ruleId: "stale-invitations", outcome: "CANCELED", ...range },
+        trail.actions.filter(
+          (a) => a.ruleId === "stale-invitations" && a.outcome === "CANCELED" && inRange(a, since, until),
+        ),
+      ],
+      ["range", range, trail.actions.filter((a) => inRange(a, since, until))],
+      [
+        "range across months",
+        { since: new Date("2026-03-25T00:00:00Z"), until: new Date("2026-04-05T00:00:00Z") },
+        trail.actions.filter((a) => a.at >= "2026-03-25"),
+      ],
+      [
+        "outcome alone (last 30 days)",
+        { outcome: "FAILED" },
+        trail.actions.filter((a) => a.outcome === "FAILED" && a.at >= "2026-03-06"),
+      ],
+    ];
+    for (const [name, filter, expected] of cases) {
+      sent.length = 0;
+      const found = await collect(store().queryActions(filter));
+      expect(keys(found), name).toEqual(keys(expected));
+      expect(sent.length, name).toBeGreaterThan(0);
+      expect(new Set(sent), name).toEqual(new Set(["QueryCommand"]));
+    }
+    sent.length = 0;
+    await collect(store().listRuns({ since: START, until: new Date("2026-05-01T00:00:00Z") }));
+    await store().readChain(first.runId);
+    await collect(store().exportActions({ since: START, until: new Date("2026-05-01T00:00:00Z") }));
+    expect(sent).not.toContain("ScanCommand");
+  });
+});
+
+describe("audit query from the command line", () => {
+  const since = "2026-03-01T00:00:00.000Z";
+  const until = "2026-04-30T00:00:00.000Z";
+
+  it("prints JSON lines with every contract attribute", async () => {
+    const result = await runCli(
+      ["audit", "query", "--since", since, "--until", until, "--format", "json"],
+      env,
+    );
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const rows = result.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as AuditAction);
+    expect(keys(rows)).toEqual(keys(trail.actions));
+    const tricky = rows.find((row) => row.target === TRICKY.target);
+    expect(tricky?.reason).toBe(TRICKY.reason);
+  });
+
+  it("prints CSV that parses back to the same values, tricky ones included", async () => {
+    const result = await runCli(
+      ["audit", "query", "--since", since, "--until", until, "--format", "csv"],
+      env,
+    );
+    expect(result.code).toBe(0);
+    expect(result.stdout.startsWith("at,runId,handshakeId,outcome,ruleId,matchedRules,")).toBe(true);
+    const rows = csvObjects(result.stdout);
+    expect(rows).toHaveLength(trail.actions.length);
+    const byKey = new Map(trail.actions.map((a) => [key(a), a]));
+    for (const row of rows) {
+      const original = byKey.get(`${row.runId}/${row.handshakeId}`);
+      expect(original).toBeDefined();
+      expect(row.target).toBe(original?.target);
+      expect(row.reason).toBe(original?.reason);
+      expect(row.error).toBe(original?.error ?? "");
+      expect(row.outcome).toBe(original?.outcome);
+    }
+    expect(rows.some((row) => row.error === TRICKY.error)).toBe(true);
+  });
+
+  it("prints an aligned table and narrows by rule and outcome", async () => {
+    const result = await runCli(
+      [
+        "audit",
+        "query",
+        "--since",
+        since,
+        "--until",
+        until,
+        "--rule",
+        "outside-email",
+        "--outcome",
+        "CANCELED",
+      ],
+      env,
+    );
+    expect(result.code).toBe(0);
+    const [header, rule, ...lines] = result.stdout.trimEnd().split("\n");
+    expect(header).toMatch(/^at\s+runId\s+handshakeId\s+outcome\s+ruleId\s+target\s+reason$/);
+    expect(rule).toMatch(/^-+ {2}-+/);
+    const expected = trail.actions.filter((a) => a.ruleId === "outside-email" && a.outcome === "CANCELED");
+    expect(lines).toHaveLength(expected.length);
+    expect(lines.every((line) => line.includes("CANCELED") && line.includes("outside-email"))).toBe(true);
+  });
+});
+
+describe("audit runs", () => {
+  it("lists every run with trigger, actor, status, counts per outcome, duration and config hash", async () => {
+    const result = await runCli(
+      ["audit", "runs", "--since", "2026-03-01", "--until", "2026-05-01", "--format", "csv"],
+      env,
+    );
+    expect(result.code).toBe(0);
+    const rows = csvObjects(result.stdout);
+    expect(rows.map((row) => row.runId).sort()).toEqual(trail.runs.map((run) => run.runId).sort());
+    for (const run of trail.runs) {
+      const row = rows.find((r) => r.runId === run.runId);
+      expect(row).toMatchObject({
+        trigger: run.trigger,
+        actor: run.actor,
+        status: run.status,
+        configHash: run.configHash,
+        CANCELED: String(run.counts.CANCELED ?? 0),
+        FAILED: String(run.counts.FAILED ?? 0),
+        durationS: String((Date.parse(run.endedAt ?? "") - Date.parse(run.startedAt)) / 1000),
+      });
+    }
+    const table = await runCli(["audit", "runs", "--since", "2026-03-01", "--until", "2026-05-01"], env);
+    expect(table.stdout).toMatch(/CANCELED \d+/);
+  });
+});
+
+describe("audit report", () => {
+  it("renders totals, one bar per day with cancellations and every action, offline", async () => {
+    const out = join(dir, "report.html");
+    const result = await runCli(
+      ["audit", "report", "--since", "2026-03-01", "--until", "2026-05-01", "--out", out],
+      env,
+    );
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(readFileSync(out, "utf8")).not.toContain("<script>alert");
+
+    const browser = await chromium.launchPersistentContext(mkdtempSync(join(dir, "chromium-")), {
+      executablePath: "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const requests: string[] = [];
+      page.on("request", (request) => requests.push(request.url()));
+      const url = pathToFileURL(out).href;
+      await page.goto(url);
+
+      expect(requests).toEqual([url]);
+      const canceled = trail.actions.filter((a) => a.outcome === "CANCELED");
+      expect(await page.textContent('#totals [data-outcome="CANCELED"] b')).toBe(String(canceled.length));
+      expect(await page.textContent('#totals [data-outcome="ALL"] b')).toBe(String(trail.actions.length));
+      expect(await page.locator("#actions tbody tr").count()).toBe(trail.actions.length);
+      expect(await page.locator("#runs tbody tr").count()).toBe(trail.runs.length);
+      const perDay = new Map<string, number>();
+      for (const a of canceled) perDay.set(a.at.slice(0, 10), (perDay.get(a.at.slice(0, 10)) ?? 0) + 1);
+      const bars = await page
+        .locator("#per-day rect.bar")
+        .evaluateAll((rects) =>
+          rects.map((r) => [r.getAttribute("data-day"), Number(r.getAttribute("data-count"))]),
+        );
+      expect(new Map(bars as [string, number][])).toEqual(perDay);
+      expect(await page.locator("#actions").textContent()).toContain(TRICKY.reason);
+      expect(await page.locator("script").count()).toBe(0);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+});
+
+describe("audit verify", () => {
+  it("finds every chain intact, then reports an altered and a deleted item", async () => {
+    const intact = await runCli(["audit", "verify", "--since", "2026-03-01", "--until", "2026-05-01"], env);
+    expect(intact.stdout).toContain(
+      `intact: ${trail.runs.length} runs, ${trail.actions.length} action items`,
+    );
+    expect(intact.code).toBe(0);
+
+    const run = trail.runs[2];
+    const [altered, deleted] = trail.actions.filter((a) => a.runId === run?.runId) as [
+      AuditAction,
+      AuditAction,
+    ];
+    const itemKey = (a: AuditAction): Record<string, AttributeValue> => ({
+      pk: { S: `RUN#${a.runId}` },
+      sk: { S: `ACTION#${a.handshakeId}` },
+    });
+    await client.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: itemKey(altered),
+        UpdateExpression: "SET ruleId = :r",
+        ExpressionAttributeValues: { ":r": { S: "a-rule-that-never-matched" } },
+      }),
+    );
+    await client.send(new DeleteItemCommand({ TableName: tableName, Key: itemKey(deleted) }));
+
+    const broken = await runCli(["audit", "verify", "--run", run?.runId ?? ""], env);
+    expect(broken.code).toBe(5);
+    const lines = broken.stdout.trim().split("\n");
+    expect(lines).toEqual([
+      expect.stringMatching(new RegExp(`item ${altered.handshakeId} \\(#\\d+\\): content altered`)),
+      expect.stringMatching(/item #\d+ of \d+ missing/),
+      expect.stringMatching(/^2 problems in 1 runs/),
+    ]);
+  });
+});
+
+describe("real-client recipes", () => {
+  /** The commands as the README shows them, by the comment above each. */
+  function recipes(): Map<string, string> {
+    const text = readFileSync(README, "utf8");
+    const block = /<!-- recipes:start -->\n```sh\n([\s\S]*?)```\n<!-- recipes:end -->/.exec(text)?.[1];
+    if (!block) throw new Error("README has no recipes block");
+    const found = new Map<string, string>();
+    for (const part of block.split(/^# /m).filter(Boolean)) {
+      const [title, ...rest] = part.split("\n");
+      found.set(title?.replace(/ \(.*\)$/, "") ?? "", rest.join("\n").trim());
+    }
+    return found;
+  }
+
+  function awsCli(command: string, vars: Record<string, string>): Promise<AuditAction[]> {
+    return new Promise((resolve, reject) => {
+      execFile(
+        "bash",
+        ["-c", `${command} --endpoint-url "$DDB" --output json`],
+        {
+          env: {
+            ...vars,
+            ...env,
+            DDB: db.endpoint,
+            AWS_DEFAULT_REGION: "us-east-1",
+            PATH: process.env.PATH ?? "",
+            HOME: dir,
+            AWS_PAGER: "",
+          },
+          timeout: 60_000,
+        },
+        (error, stdout, stderr) => {
+          if (error) return reject(new Error(`${command}: ${stderr}`));
+          const items = (JSON.parse(stdout) as { Items: Record<string, AttributeValue>[] }).Items;
+          resolve(
+            items.map(
+              (item) =>
+                ({
+                  runId: item.runId?.S,
+                  handshakeId: item.handshakeId?.S,
+                  outcome: item.outcome?.S,
+                }) as AuditAction,
+            ),
+          );
+        },
+      );
+    });
+  }
+
+  async function cliJson(args: string[]): Promise<AuditAction[]> {
+    const result = await runCli(["audit", "query", ...args, "--format", "json"], env);
+    expect(result.code).toBe(0);
+    return result.stdout.trim() === ""
+      ? []
+      : result.stdout
+          .trim()
+          .split("\n")
+          .map((l) => JSON.parse(l) as AuditAction);
+  }
+
+  it("gives the same items as audit query for each README recipe", async () => {
+    const commands = recipes();
+    expect([...commands.keys()]).toEqual([
+      "by run",
+      "by handshake",
+      "by rule and time range",
+      "by time range, one month",
+    ]);
+    const [sample] = trail.actions.filter((a) => a.runId === trail.runs[5]?.runId) as [AuditAction];
+    const vars = {
+      RUN_ID: sample.runId,
+      HANDSHAKE_ID: sample.handshakeId,
+      RULE_ID: "outside-email",
+      SINCE: "2026-03-05T00:00:00.000Z",
+      UNTIL: "2026-03-25T00:00:00.000Z",
+      MONTH: "2026-03",
+    };
+    const pairs: [string, string[]][] = [
+      ["by run", ["--run", vars.RUN_ID]],
+      ["by handshake", ["--handshake", vars.HANDSHAKE_ID]],
+      ["by rule and time range", ["--rule", vars.RULE_ID, "--since", vars.SINCE, "--until", vars.UNTIL]],
+      [
+        "by time range, one month",
+        ["--since", "2026-03-01T00:00:00.000Z", "--until", "2026-03-31T23:59:59.999Z"],
+      ],
+    ];
+    const results = await Promise.all(
+      pairs.map(
+        async ([title, args]) =>
+          [await awsCli(commands.get(title) ?? "false", vars), await cliJson(args)] as const,
+      ),
+    );
+    for (const [i, [viaAws, viaJanitor]] of results.entries()) {
+      expect(viaAws.length, pairs[i]?.[0]).toBeGreaterThan(0);
+      expect(keys(viaAws), pairs[i]?.[0]).toEqual(keys(viaJanitor));
+    }
+  }, 120_000);
+});
+
+describe("retention and export", () => {
+  it("writes expiresAt only when a retention is configured", async () => {
+    const at = "2026-06-01T00:00:00.000Z";
+    const item = (runId: string) => ({
+      runId,
+      handshakeId: "h-ttl",
+      ruleId: "stale-invitations",
+      matchedRules: ["stale-invitations"],
+      outcome: "DRY_RUN" as const,
+      dryRun: true,
+      at,
+      trigger: "cli" as const,
+      actor: "t",
+      action: "INVITE",
+      target: "x@gmail.com",
+      targetType: "EMAIL",
+      reason: "r",
+      attempts: 0,
+    });
+    const kept = createAuditStore({ client, tableName, ...retention({}) });
+    const expiring = createAuditStore({ client, tableName, ...retention({ AUDIT_RETENTION_DAYS: "30" }) });
+    await kept.recordAction(item("ttl-off"));
+    await expiring.recordAction(item("ttl-on"));
+    const read = async (runId: string) =>
+      (
+        await client.send(
+          new GetItemCommand({
+            TableName: tableName,
+            Key: { pk: { S: `RUN#${runId}` }, sk: { S: "ACTION#h-ttl" } },
+          }),
+        )
+      ).Item;
+    expect((await read("ttl-off"))?.[AUDIT_TTL_ATTRIBUTE]).toBeUndefined();
+    expect((await read("ttl-on"))?.[AUDIT_TTL_ATTRIBUTE]).toEqual({
+      N: String(Date.parse(at) / 1000 + 30 * 86_400),
+    });
+    expect(() => retention({ AUDIT_RETENTION_DAYS: "thirty" })).toThrow(/AUDIT_RETENTION_DAYS/);
+  });
+
+  it("exports every run and action of the period exactly once, as JSON lines and as CSV", async () => {
+    const jsonl = join(dir, "export.jsonl");
+    const csv = join(dir, "export.csv");
+    const period = ["--since", "2026-03-01", "--until", "2026-05-01"];
+    const [a, b] = await Promise.all([
+      runCli(["audit", "export", ...period, "--format", "jsonl", "--out", jsonl], env),
+      runCli(["audit", "export", ...period, "--format", "csv", "--out", csv], env),
+    ]);
+    expect([a.code, b.code, a.stderr, b.stderr]).toEqual([0, 0, "", ""]);
+    const lines = readFileSync(jsonl, "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    const rows = csvObjects(readFileSync(csv, "utf8"));
+    for (const exported of [lines, rows]) {
+      const actions = exported.filter((r) => r.itemType === "action");
+      const runs = exported.filter((r) => r.itemType === "run");
+      // The verify test deleted one action before this one ran (tests in a file run in order).
+      expect(new Set(actions.map((r) => `${r.runId}/${r.handshakeId}`)).size).toBe(actions.length);
+      expect(actions.length).toBe(trail.actions.length - 1);
+      expect(runs.map((r) => r.runId).sort()).toEqual(trail.runs.map((r) => r.runId).sort());
+      expect(actions.every((r) => String(r.chainHash).length === 64)).toBe(true);
+    }
+  });
+});
+
+describe("hash chain under concurrency", () => {
+  it("stays one intact chain when a sweep's workers and a second writer append at once", async () => {
+    const stamp = () => new Date("2026-05-02T10:00:00Z");
+    const handshakes = Array.from({ length: 12 }, (_, i) =>
+      handshake({
+        id: `h-conc${String(i).padStart(8, "0")}`,
+        target: { type: "EMAIL", value: `p${i}@gmail.com` },
+      }),
+    );
+    const events: Event[] = [];
+    const summary = await sweep(
+      {
+        config: parseConfig(
+          'version: 1\ndryRun: false\nrules:\n  - id: outside-email\n    type: email\n    allow: ["*@example.com"]\n',
+          "t.yaml",
+        ),
+        runId: "conc-sweep",
+        trigger: "cli",
+        actor: "tester",
+        concurrency: 4,
+      },
+      {
+        organizations: new FakeOrganizations(handshakes, events),
+        audit: createAuditStore({ client, tableName }),
+        now: stamp,
+      },
+    );
+    expect(summary.counts).toEqual({ CANCELED: 12 });
+
+    // Two stores are two processes as far as the chain is concerned: only the conditional head
+    // update keeps them from forking it.
+    const [one, two] = [createAuditStore({ client, tableName }), createAuditStore({ client, tableName })];
+    const runId = "conc-two-writers";
+    await one.startRun({
+      runId,
+      trigger: "manual",
+      actor: "t",
+      status: "RUNNING",
+      dryRun: true,
+      startedAt: stamp().toISOString(),
+      counts: {},
+      listed: 0,
+      candidates: 0,
+      matched: 0,
+      configVersion: 1,
+      configHash: "sha256:x",
+    });
+    const final = (i: number): AuditAction => ({
+      runId,
+      handshakeId: `h-two${i}`,
+      ruleId: "outside-email",
+      matchedRules: ["outside-email"],
+      outcome: "DRY_RUN",
+      dryRun: true,
+      at: stamp().toISOString(),
+      trigger: "manual",
+      actor: "t",
+      action: "INVITE",
+      target: "x@gmail.com",
+      targetType: "EMAIL",
+      reason: "r",
+      attempts: 0,
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? one : two).recordAction(final(i))));
+
+    for (const id of ["conc-sweep", runId]) {
+      const result = await runCli(["audit", "verify", "--run", id], env);
+      expect(result.stdout.trim(), id).toBe(`intact: 1 runs, ${id === runId ? 10 : 12} action items`);
+      expect(result.code).toBe(0);
+    }
+  }, 60_000);
+});

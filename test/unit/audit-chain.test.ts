@@ -1,0 +1,82 @@
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { describe, expect, it } from "vitest";
+import { createAuditStore } from "../../src/aws/audit-store.js";
+import { AuditWriteError } from "../../src/core/errors.js";
+import { CHAIN_GENESIS, chainHash } from "../../src/core/integrity.js";
+import type { AuditAction } from "../../src/core/ports.js";
+
+const action: AuditAction = {
+  runId: "run-1",
+  handshakeId: "h-1",
+  ruleId: "stale",
+  matchedRules: ["stale"],
+  outcome: "DRY_RUN",
+  dryRun: true,
+  at: "2026-03-10T12:00:00.000Z",
+  trigger: "cli",
+  actor: "alice",
+  action: "INVITE",
+  target: "a@gmail.com",
+  targetType: "EMAIL",
+  reason: "stale",
+  attempts: 0,
+};
+
+function canceled(...codes: string[]): Error {
+  return Object.assign(new Error("cancelled"), {
+    name: "TransactionCanceledException",
+    CancellationReasons: codes.map((Code) => ({ Code })),
+  });
+}
+
+/** A run whose head moves between reads, as when another process appends first. */
+function client(transactAnswers: (Error | undefined)[]) {
+  const sent: { name: string; input: Record<string, unknown> }[] = [];
+  const heads = [
+    { chainHead: { S: CHAIN_GENESIS }, chainLength: { N: "0" } },
+    { chainHead: { S: "a".repeat(64) }, chainLength: { N: "1" } },
+  ];
+  let reads = 0;
+  const fake = {
+    async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
+      sent.push({ name: command.constructor.name, input: command.input });
+      if (command.constructor.name === "GetItemCommand") {
+        const head = heads[Math.min(reads, heads.length - 1)];
+        reads += 1;
+        return { Item: { pk: { S: "RUN#run-1" }, sk: { S: "RUN" }, ...head } };
+      }
+      if (command.constructor.name === "TransactWriteItemsCommand") {
+        const answer = transactAnswers.shift();
+        if (answer) throw answer;
+      }
+      return {};
+    },
+  } as unknown as DynamoDBClient;
+  return { fake, sent };
+}
+
+const noSleep = { sleep: async () => {} };
+
+describe("audit chain appends", () => {
+  it("re-reads the head and links after it when another writer appended first", async () => {
+    const { fake, sent } = client([canceled("None", "ConditionalCheckFailed"), undefined]);
+    await createAuditStore({ client: fake, tableName: "t", retry: noSleep }).recordAction(action);
+
+    const transacts = sent.filter((c) => c.name === "TransactWriteItemsCommand");
+    expect(transacts).toHaveLength(2);
+    const last = JSON.stringify(transacts[1]?.input);
+    expect(last).toContain(chainHash("a".repeat(64), action, 2));
+    expect(last).toContain('":length":{"N":"1"}');
+  });
+
+  it("treats an item already linked as done, and gives up on a head that keeps moving", async () => {
+    const linked = client([canceled("ConditionalCheckFailed", "None")]);
+    await createAuditStore({ client: linked.fake, tableName: "t", retry: noSleep }).recordAction(action);
+    expect(linked.sent.filter((c) => c.name === "TransactWriteItemsCommand")).toHaveLength(1);
+
+    const racing = client(Array.from({ length: 20 }, () => canceled("None", "ConditionalCheckFailed")));
+    await expect(
+      createAuditStore({ client: racing.fake, tableName: "t", retry: noSleep }).recordAction(action),
+    ).rejects.toThrow(AuditWriteError);
+  });
+});
