@@ -1,6 +1,7 @@
 import { z } from "zod";
+import { allowDenyOptions } from "./allow-deny.js";
 import type { RuleKind } from "./index.js";
-import { actionTypesOption, describeScope, inActionScope } from "./stale.js";
+import { describeScope, inActionScope } from "./stale.js";
 
 /**
  * A 12-digit account id. Only a string is accepted: YAML reads unquoted digits as a number, which
@@ -15,26 +16,7 @@ export const accountIdSchema = z
   })
   .regex(/^\d{12}$/, { error: "must be an account id of 12 digits" });
 
-const idList = z.array(accountIdSchema).min(1, { error: "must not be empty (leave it out instead)" });
-
-const accountOptions = z
-  .strictObject({
-    /** The target account must be one of these, when given. */
-    allow: idList.optional(),
-    /** The target account must be none of these. */
-    deny: idList.optional(),
-    /** Scope; an account is invited as often as it is asked to approve features, and only one may be meant. */
-    actionTypes: actionTypesOption.optional(),
-  })
-  .superRefine(
-    (options, ctx) => {
-      if (options.allow === undefined && options.deny === undefined) {
-        ctx.addIssue({ code: "custom", message: "needs allow, deny or both" });
-      }
-    },
-    // Report the missing lists alongside any other problem of the same rule, not after it is fixed.
-    { when: (payload) => typeof payload.value === "object" && payload.value !== null },
-  );
+const accountOptions = allowDenyOptions(accountIdSchema);
 export type AccountOptions = z.infer<typeof accountOptions>;
 
 export const account: RuleKind<AccountOptions, "account"> = {

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { globProblem, matchesGlob } from "../core/glob.js";
+import { allowDenyOptions } from "./allow-deny.js";
 import type { RuleKind } from "./index.js";
-import { actionTypesOption, describeScope, inActionScope } from "./stale.js";
+import { describeScope, inActionScope } from "./stale.js";
 
 /** An email glob as accepted everywhere in the config (rules and exemptions). */
 export const emailGlobSchema = z.string().superRefine((pattern, ctx) => {
@@ -9,26 +10,7 @@ export const emailGlobSchema = z.string().superRefine((pattern, ctx) => {
   if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
 });
 
-const globList = z.array(emailGlobSchema).min(1, { error: "must not be empty (leave it out instead)" });
-
-const emailOptions = z
-  .strictObject({
-    /** The target must match at least one of these, when given. */
-    allow: globList.optional(),
-    /** The target must match none of these. */
-    deny: globList.optional(),
-    /** Scope; an account is invited as often as it is asked to approve features, and only one may be meant. */
-    actionTypes: actionTypesOption.optional(),
-  })
-  .superRefine(
-    (options, ctx) => {
-      if (options.allow === undefined && options.deny === undefined) {
-        ctx.addIssue({ code: "custom", message: "needs allow, deny or both" });
-      }
-    },
-    // Report the missing lists alongside any other problem of the same rule, not after it is fixed.
-    { when: (payload) => typeof payload.value === "object" && payload.value !== null },
-  );
+const emailOptions = allowDenyOptions(emailGlobSchema);
 export type EmailOptions = z.infer<typeof emailOptions>;
 
 export const email: RuleKind<EmailOptions, "email"> = {

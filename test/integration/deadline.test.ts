@@ -1,12 +1,12 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { loadConfig } from "../../src/core/config.js";
 import type { RunSummary } from "../../src/core/sweep.js";
 import { startOrganizationsEmulator } from "../../src/local/org-emulator.js";
 import { sampleOrganization } from "../../src/local/sample-org.js";
+import { lambdaContext } from "../support/lambda-context.js";
 import { runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 import {
   auditItems,
@@ -44,24 +44,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-let invocation = 0;
-function context(remainingMs: number): Context {
-  invocation += 1;
-  return {
-    awsRequestId: `deadline-${invocation}-${Date.now()}`,
-    functionName: "handshake-janitor-test-sweep",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:handshake-janitor-test-sweep",
-    memoryLimitInMB: "512",
-    logGroupName: "/aws/lambda/handshake-janitor-test-sweep",
-    logStreamName: "test",
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
+const context = lambdaContext;
 
 function env() {
   return {

@@ -1,12 +1,12 @@
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { ListHandshakesForOrganizationCommand } from "@aws-sdk/client-organizations";
-import type { Context } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { createClients } from "../../src/aws/clients.js";
 import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import { handler } from "../../src/handlers/sweep.js";
 import { sampleOrganization } from "../../src/local/sample-org.js";
+import { lambdaContext } from "../support/lambda-context.js";
 import { type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
 let stack: Stack;
@@ -20,24 +20,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-let invocation = 0;
-function context(remainingMs = 300_000): Context {
-  invocation += 1;
-  return {
-    awsRequestId: `req-${invocation}-${Date.now()}`,
-    functionName: "handshake-janitor-test-sweep",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:handshake-janitor-test-sweep",
-    memoryLimitInMB: "256",
-    logGroupName: "/aws/lambda/handshake-janitor-test-sweep",
-    logStreamName: "test",
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => remainingMs,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  };
-}
+const context = lambdaContext;
 
 function env() {
   return {

@@ -1,0 +1,29 @@
+import { z } from "zod";
+import { actionTypesOption } from "./stale.js";
+
+/**
+ * The options of a rule that judges a target against an allow list and a deny list, either or
+ * both, with the optional action scope. Shared by the email and account rules, which differ only
+ * in what an entry of a list is.
+ */
+export function allowDenyOptions<T extends z.ZodType<string>>(entry: T) {
+  const list = z.array(entry).min(1, { error: "must not be empty (leave it out instead)" });
+  return z
+    .strictObject({
+      /** The target must match at least one of these, when given. */
+      allow: list.optional(),
+      /** The target must match none of these. */
+      deny: list.optional(),
+      /** Scope: the same target also receives other kinds of handshake, and only one may be meant. */
+      actionTypes: actionTypesOption.optional(),
+    })
+    .superRefine(
+      (options, ctx) => {
+        if (options.allow === undefined && options.deny === undefined) {
+          ctx.addIssue({ code: "custom", message: "needs allow, deny or both" });
+        }
+      },
+      // Report the missing lists alongside any other problem of the same rule, not after it is fixed.
+      { when: (payload) => typeof payload.value === "object" && payload.value !== null },
+    );
+}
