@@ -6,7 +6,13 @@ import {
   QueryCommand,
   type QueryCommandOutput,
 } from "@aws-sdk/client-dynamodb";
-import { type ActionFilter, chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
+import {
+  type ActionFilter,
+  actionItem,
+  chainedActions,
+  createAuditStore,
+  runItem,
+} from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { CHAIN_GENESIS, chainHash, verifyChain } from "../../src/core/integrity.js";
 import type { Outcome, OutcomeCounts } from "../../src/core/outcomes.js";
@@ -102,62 +108,18 @@ function actionOf(run: RunRecord, r: number, a: number): AuditAction {
 }
 
 /** The action item as the audit store stores it once final and chained. */
-function actionItem(action: AuditAction, seq: number, prevHash: string, hash: string): Item {
-  const item: Item = {
-    pk: { S: `RUN#${action.runId}` },
-    sk: { S: `ACTION#${action.handshakeId}` },
-    itemType: { S: "action" },
-    timeKey: { S: `ACTION#${action.at.slice(0, 7)}` },
-    runId: { S: action.runId },
-    handshakeId: { S: action.handshakeId },
-    ruleId: { S: action.ruleId },
-    matchedRules: { L: action.matchedRules.map((rule) => ({ S: rule })) },
-    dryRun: { BOOL: action.dryRun },
-    at: { S: action.at },
-    trigger: { S: action.trigger },
-    actor: { S: action.actor },
-    action: { S: action.action },
-    target: { S: action.target },
-    targetType: { S: action.targetType },
-    reason: { S: action.reason },
-    attempts: { N: String(action.attempts) },
-    outcome: { S: action.outcome ?? "FAILED" },
+function chainedActionItem(action: AuditAction, seq: number, prevHash: string, hash: string): Item {
+  return {
+    ...actionItem(action),
     chainSeq: { N: String(seq) },
     chainPrev: { S: prevHash },
     chainHash: { S: hash },
   };
-  if (action.requestedAt !== undefined) item.requestedAt = { S: action.requestedAt };
-  if (action.error !== undefined) item.error = { S: action.error };
-  return item;
 }
 
-function runItem(run: RunRecord, head: string, length: number): Item {
-  const counts: Item = {};
-  for (const [outcome, count] of Object.entries(run.counts)) counts[outcome] = { N: String(count) };
-  const item: Item = {
-    pk: { S: `RUN#${run.runId}` },
-    sk: { S: "RUN" },
-    itemType: { S: "run" },
-    timeKey: { S: `RUN#${run.startedAt.slice(0, 7)}` },
-    runId: { S: run.runId },
-    trigger: { S: run.trigger },
-    actor: { S: run.actor },
-    status: { S: run.status },
-    dryRun: { BOOL: run.dryRun },
-    startedAt: { S: run.startedAt },
-    at: { S: run.startedAt },
-    counts: { M: counts },
-    listed: { N: String(run.listed) },
-    candidates: { N: String(run.candidates) },
-    matched: { N: String(run.matched) },
-    configVersion: { N: String(run.configVersion) },
-    configHash: { S: run.configHash },
-    chainHead: { S: head },
-    chainLength: { N: String(length) },
-  };
-  if (run.endedAt !== undefined) item.endedAt = { S: run.endedAt };
-  if (run.note !== undefined) item.note = { S: run.note };
-  return item;
+/** The finished run item, holding the head of its chain. */
+function chainedRunItem(run: RunRecord, head: string, length: number): Item {
+  return { ...runItem(run), chainHead: { S: head }, chainLength: { N: String(length) } };
 }
 
 /** One run's items: the chained actions and the finished run item holding the chain's head. */
@@ -168,11 +130,11 @@ function runItems(r: number): { run: RunRecord; actions: AuditAction[]; items: I
   let prev = CHAIN_GENESIS;
   actions.forEach((action, i) => {
     const hash = chainHash(prev, action, i + 1);
-    items.push(actionItem(action, i + 1, prev, hash));
+    items.push(chainedActionItem(action, i + 1, prev, hash));
     prev = hash;
   });
   const run = finished(started, actions);
-  items.push(runItem(run, prev, actions.length));
+  items.push(chainedRunItem(run, prev, actions.length));
   return { run, actions, items };
 }
 

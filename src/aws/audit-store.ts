@@ -690,7 +690,8 @@ function countsAttribute(counts: OutcomeCounts): AttributeValue {
   return { M: map };
 }
 
-function actionItem(action: AuditAction): Item {
+/** An action as stored, before any chain link; exported for the bulk loader of the audit benchmark. */
+export function actionItem(action: AuditAction): Item {
   const item: Item = {
     ...actionKey(action.runId, action.handshakeId),
     itemType: { S: "action" },
@@ -716,7 +717,8 @@ function actionItem(action: AuditAction): Item {
   return item;
 }
 
-function runItem(run: RunRecord): Item {
+/** A run as stored, before any chain head; exported for the bulk loader of the audit benchmark. */
+export function runItem(run: RunRecord): Item {
   const item: Item = {
     ...runKey(run.runId),
     itemType: { S: "run" },
