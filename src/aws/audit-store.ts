@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import {
   type AttributeValue,
   type DynamoDBClient,
@@ -26,7 +27,7 @@ import {
   type RunStatus,
   type Trigger,
 } from "../core/outcomes.js";
-import type { AuditAction, AuditPort, PutResult, RunRecord } from "../core/ports.js";
+import type { AuditAction, AuditPort, FinalResult, PutResult, RunRecord } from "../core/ports.js";
 import { AUDIT_INDEXES, AUDIT_TTL_ATTRIBUTE } from "./audit-table.js";
 
 /** A time-range query with no lower bound reads this far back. */
@@ -131,11 +132,43 @@ export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): numb
 
 /** Conflicting head updates (another writer appended first) are retried this many times. */
 const CHAIN_ATTEMPTS = 8;
+/** A transaction holds at most 100 items: these final items and the run's head. */
+const FINALS_PER_TRANSACTION = 99;
+/** DynamoDB refuses a transaction over 4 MB; a batch of final items stops well short of it. */
+const FINALS_BYTES_PER_TRANSACTION = 1_000_000;
+
+/** A final item waiting in a batch: its place in the caller's list, the action and its item. */
+interface FinalEntry {
+  index: number;
+  action: AuditAction;
+  item: Item;
+}
 const TRANSIENT_CANCELLATIONS = new Set([
   "ThrottlingError",
   "ProvisionedThroughputExceeded",
   "TransactionConflict",
 ]);
+
+type ChainFailure = "item-exists" | "head-moved" | "transient" | "other";
+
+/**
+ * What failed in a chain transaction whose items before `headIndex` are action items and whose
+ * item at `headIndex` advances the run's head.
+ */
+function chainFailure(error: unknown, headIndex: number): ChainFailure {
+  const name = error instanceof Error ? error.name : "";
+  if (name === "TransactionConflictException") return "head-moved";
+  if (name !== "TransactionCanceledException") return "other";
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  if (reasons.slice(0, headIndex).some((reason) => reason.Code === "ConditionalCheckFailed")) {
+    return "item-exists";
+  }
+  if (reasons[headIndex]?.Code === "ConditionalCheckFailed") return "head-moved";
+  // A transaction reports throttling and conflicts per item inside its cancellation, not as the
+  // error name the store's retry layer looks for.
+  if (reasons.some((reason) => TRANSIENT_CANCELLATIONS.has(reason.Code ?? ""))) return "transient";
+  return "other";
+}
 
 type Item = Record<string, AttributeValue>;
 
@@ -195,16 +228,101 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
    * race for the same head; the conditional head update catches any writer outside this process.
    */
   const chainQueues = new Map<string, Promise<void>>();
-  function chain(action: AuditAction): Promise<void> {
-    const previous = chainQueues.get(action.runId) ?? Promise.resolve();
+  function inChainOrder<T>(runId: string, append: () => Promise<T>): Promise<T> {
+    const previous = chainQueues.get(runId) ?? Promise.resolve();
     // The previous append's failure was already delivered to its own caller; it must not stop this one.
-    const next = previous.catch(() => undefined).then(() => appendToChain(action));
-    chainQueues.set(action.runId, next);
-    const forget = () => {
-      if (chainQueues.get(action.runId) === next) chainQueues.delete(action.runId);
-    };
-    next.then(forget, forget);
+    const next = previous.then(append);
+    const settled = next.then(
+      () => undefined,
+      () => undefined,
+    );
+    chainQueues.set(runId, settled);
+    settled.then(() => {
+      if (chainQueues.get(runId) === settled) chainQueues.delete(runId);
+    });
     return next;
+  }
+  function chain(action: AuditAction): Promise<void> {
+    return inChainOrder(action.runId, () => appendToChain(action));
+  }
+
+  /**
+   * Puts a batch of final items of one run, linked onto its chain, and advances the run's head,
+   * all in one transaction. False when the batch must go item by item instead: one of its items
+   * is stored already (a retried run), or the run has no chain to hang them on.
+   */
+  async function putChained(batch: readonly FinalEntry[]): Promise<boolean> {
+    const runId = batch[0]?.action.runId;
+    if (runId === undefined) return true;
+    for (let attempt = 1; ; attempt += 1) {
+      const run = await getItem(runKey(runId), writeError);
+      const length = run?.chainLength?.N;
+      const head = run?.chainHead?.S;
+      if (length === undefined || head === undefined) return false;
+      let prevHash = head;
+      let seq = Number(length);
+      const puts = batch.map(({ action, item }) => {
+        seq += 1;
+        const hash = chainHash(prevHash, action, seq);
+        const linked: Item = {
+          ...item,
+          chainSeq: { N: String(seq) },
+          chainHash: { S: hash },
+          chainPrev: { S: prevHash },
+        };
+        prevHash = hash;
+        return {
+          Put: { TableName: tableName, Item: linked, ConditionExpression: "attribute_not_exists(pk)" },
+        };
+      });
+      try {
+        await send(() =>
+          client.send(
+            new TransactWriteItemsCommand({
+              TransactItems: [...puts, advanceHead(runId, length, seq, prevHash)],
+              // A retry of a transaction whose answer was lost is answered as the first one was,
+              // not applied again; the new head names the content, so another content gets another token.
+              ClientRequestToken: createHash("sha256")
+                .update(`${runId}\n${prevHash}`)
+                .digest("hex")
+                .slice(0, 36),
+            }),
+          ),
+        );
+        return true;
+      } catch (error) {
+        const failure = chainFailure(error, puts.length);
+        // An item is stored already: the batch goes item by item, each finding what is there.
+        if (failure === "item-exists") return false;
+        if (await retryChain(failure, attempt)) continue;
+        throw writeError(`chain ${runId} (${batch.length} items)`, error);
+      }
+    }
+  }
+
+  /** The run item's part of every chain write: the new head, only from the head it was computed on. */
+  function advanceHead(runId: string, length: string, seq: number, hash: string) {
+    return {
+      Update: {
+        TableName: tableName,
+        Key: runKey(runId),
+        UpdateExpression: "SET chainHead = :hash, chainLength = :seq",
+        // Advancing only from the head the hashes were computed on: two writers cannot fork.
+        ConditionExpression: "chainLength = :length",
+        ExpressionAttributeValues: {
+          ":seq": { N: String(seq) },
+          ":hash": { S: hash },
+          ":length": { N: length },
+        },
+      },
+    };
+  }
+
+  /** Whether a failed chain write is tried again (after a pause when the table was busy). */
+  async function retryChain(failure: ChainFailure, attempt: number): Promise<boolean> {
+    if ((failure !== "head-moved" && failure !== "transient") || attempt >= CHAIN_ATTEMPTS) return false;
+    if (failure === "transient") await (options.retry?.sleep ?? sleep)(Math.min(2_000, 50 * 2 ** attempt));
+    return true;
   }
 
   async function appendToChain(action: AuditAction): Promise<void> {
@@ -237,43 +355,17 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
                     },
                   },
                 },
-                {
-                  Update: {
-                    TableName: tableName,
-                    Key: runKey(action.runId),
-                    UpdateExpression: "SET chainHead = :hash, chainLength = :seq",
-                    // Advancing only from the head this hash was computed on: two writers cannot fork.
-                    ConditionExpression: "chainLength = :length",
-                    ExpressionAttributeValues: {
-                      ":seq": { N: String(seq) },
-                      ":hash": { S: hash },
-                      ":length": { N: length },
-                    },
-                  },
-                },
+                advanceHead(action.runId, length, seq, hash),
               ],
             }),
           ),
         );
         return;
       } catch (error) {
-        const name = error instanceof Error ? error.name : "";
-        const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
+        const failure = chainFailure(error, 1);
         // Already linked: a retried write whose first attempt landed, or another writer got there.
-        if (name === "TransactionCanceledException" && reasons?.[0]?.Code === "ConditionalCheckFailed")
-          return;
-        const headMoved =
-          (name === "TransactionCanceledException" && reasons?.[1]?.Code === "ConditionalCheckFailed") ||
-          name === "TransactionConflictException";
-        // A transaction reports throttling and conflicts per item inside its cancellation, not as
-        // the error name the store's retry layer looks for.
-        const transient =
-          name === "TransactionCanceledException" &&
-          (reasons ?? []).some((reason) => TRANSIENT_CANCELLATIONS.has(reason.Code ?? ""));
-        if ((headMoved || transient) && attempt < CHAIN_ATTEMPTS) {
-          if (transient) await (options.retry?.sleep ?? sleep)(Math.min(2_000, 50 * 2 ** attempt));
-          continue;
-        }
+        if (failure === "item-exists") return;
+        if (await retryChain(failure, attempt)) continue;
         throw writeError(`chain ${where}`, error);
       }
     }
@@ -396,6 +488,43 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     }
   }
 
+  /** One batch of recordFinals: a transaction, or item by item when the batch cannot be one. */
+  async function writeFinals(entries: readonly FinalEntry[], results: FinalResult[]): Promise<void> {
+    let written: boolean;
+    try {
+      written = await inChainOrder(entries[0]?.action.runId ?? "", () => putChained(entries));
+    } catch (error) {
+      for (const entry of entries) results[entry.index] = { failed: describeError(error) };
+      return;
+    }
+    for (const entry of entries) {
+      if (written) {
+        results[entry.index] = { created: true };
+        continue;
+      }
+      try {
+        results[entry.index] = await recordAction(entry.action);
+      } catch (error) {
+        results[entry.index] = { failed: describeError(error) };
+      }
+    }
+  }
+
+  async function recordAction(action: AuditAction): Promise<PutResult> {
+    const normalized = normalizeAction(action);
+    const result = await putNew({ ...actionItem(normalized), ...expiry(normalized.at) });
+    if (result.created) {
+      if (normalized.outcome !== undefined) await chain(normalized);
+      return { created: true };
+    }
+    const existing = parseAction(result.existing);
+    // A final item a crash left unlinked is linked by whoever finds it next.
+    if (existing.outcome !== undefined && result.existing.chainHash === undefined) {
+      await chain(existing);
+    }
+    return { created: false, existing };
+  }
+
   return {
     async startRun(run) {
       const normalized = normalizeRun(run);
@@ -443,19 +572,44 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       }
     },
 
-    async recordAction(action): Promise<PutResult> {
-      const normalized = normalizeAction(action);
-      const result = await putNew({ ...actionItem(normalized), ...expiry(normalized.at) });
-      if (result.created) {
-        if (normalized.outcome !== undefined) await chain(normalized);
-        return { created: true };
+    recordAction,
+
+    async recordFinals(actions) {
+      const results: FinalResult[] = [];
+      let batch: FinalEntry[] = [];
+      let bytes = 0;
+      // A batch is sent as soon as it is full: only one batch of marshalled items is ever held.
+      const flush = async () => {
+        const entries = batch;
+        batch = [];
+        bytes = 0;
+        if (entries.length > 0) await writeFinals(entries, results);
+      };
+      for (const [index, raw] of actions.entries()) {
+        let action: AuditAction;
+        try {
+          action = normalizeAction(raw);
+          if (action.outcome === undefined) {
+            throw new AuditWriteError(`audit ${raw.runId}/${raw.handshakeId}: a final item needs an outcome`);
+          }
+        } catch (error) {
+          results[index] = { failed: describeError(error) };
+          continue;
+        }
+        const item = { ...actionItem(action), ...expiry(action.at) };
+        const size = JSON.stringify(item).length;
+        if (
+          batch.length === FINALS_PER_TRANSACTION ||
+          bytes + size > FINALS_BYTES_PER_TRANSACTION ||
+          (batch[0] !== undefined && batch[0].action.runId !== action.runId)
+        ) {
+          await flush();
+        }
+        batch.push({ index, action, item });
+        bytes += size;
       }
-      const existing = parseAction(result.existing);
-      // A final item a crash left unlinked is linked by whoever finds it next.
-      if (existing.outcome !== undefined && result.existing.chainHash === undefined) {
-        await chain(existing);
-      }
-      return { created: false, existing };
+      await flush();
+      return results;
     },
 
     async recordOutcome(runId, handshakeId, result) {

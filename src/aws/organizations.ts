@@ -156,8 +156,7 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
   }
 
   return {
-    async listHandshakes() {
-      const handshakes: Handshake[] = [];
+    async *listHandshakes() {
       const seenTokens = new Set<string>();
       let nextToken: string | undefined;
       for (let page = 0; page < MAX_PAGES; page += 1) {
@@ -166,9 +165,10 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
           client.send(new ListHandshakesForOrganizationCommand(input)),
         );
         // Pages may be short or empty and still carry a token: only its absence ends the list.
-        for (const item of output.Handshakes ?? []) handshakes.push(toHandshake(item));
+        const handshakes = (output.Handshakes ?? []).map(toHandshake);
+        if (handshakes.length > 0) yield handshakes;
         nextToken = output.NextToken;
-        if (!nextToken) return handshakes;
+        if (!nextToken) return;
         if (seenTokens.has(nextToken)) {
           throw new Error(
             `ListHandshakesForOrganization returned the same NextToken twice (page ${page + 1})`,

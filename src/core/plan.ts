@@ -132,26 +132,42 @@ function decide(handshake: Handshake, rules: readonly RuleConfig[], config: Jani
   } satisfies Decision;
 }
 
+/** Plans page by page: each page is decided as it comes, and only its decisions are kept. */
+export interface Planner {
+  add(handshakes: readonly Handshake[]): void;
+  /** The plan of everything added so far. */
+  finish(): Plan;
+}
+
+export function createPlanner(input: Omit<PlanInput, "handshakes">): Planner {
+  const { config, now, only } = input;
+  const rules = selectedRules(config.rules, only?.ruleIds);
+  const decisions: Decision[] = [];
+  let listed = 0;
+  let candidates = 0;
+  return {
+    add(handshakes) {
+      listed += handshakes.length;
+      for (const handshake of handshakes) {
+        if (!isCandidate(handshake, only?.handshakeIds)) continue;
+        candidates += 1;
+        const decision = decide(handshake, rules, config, now);
+        if (decision !== undefined) decisions.push(decision);
+      }
+    },
+    finish() {
+      const selected = decisions.filter((d) => d.kind === "cancel").length;
+      const limit = config.maxCancellationsPerRun;
+      return { listed, candidates, decisions, selected, limit, blocked: selected > limit };
+    },
+  };
+}
+
 /** Pure: which candidates the configured rules match, and what to do with each. */
 export function plan(input: PlanInput): Plan {
-  const { handshakes, config, now, only } = input;
-  const rules = selectedRules(config.rules, only?.ruleIds);
-  const candidates = handshakes.filter((h) => isCandidate(h, only?.handshakeIds));
-  const decisions: Decision[] = [];
-  for (const handshake of candidates) {
-    const decision = decide(handshake, rules, config, now);
-    if (decision !== undefined) decisions.push(decision);
-  }
-  const selected = decisions.filter((d) => d.kind === "cancel").length;
-  const limit = config.maxCancellationsPerRun;
-  return {
-    listed: handshakes.length,
-    candidates: candidates.length,
-    decisions,
-    selected,
-    limit,
-    blocked: selected > limit,
-  };
+  const planner = createPlanner(input);
+  planner.add(input.handshakes);
+  return planner.finish();
 }
 
 /** Problems with a `--rule` / `--handshake` selection, one line each; empty when it is usable. */

@@ -3,8 +3,11 @@ import type { CancelResult, Outcome, OutcomeCounts, RunStatus, Trigger } from ".
 
 /** Everything the sweep needs from AWS Organizations. Implemented in src/aws/organizations.ts. */
 export interface OrganizationsPort {
-  /** Every handshake of the organization, all pages. */
-  listHandshakes(): Promise<Handshake[]>;
+  /**
+   * Every handshake of the organization, a page at a time, all pages: the caller keeps what it
+   * needs of each page, so a large organization is never held whole.
+   */
+  listHandshakes(): AsyncIterable<Handshake[]>;
   /** undefined when the service no longer knows the handshake. */
   describeHandshake(id: string): Promise<Handshake | undefined>;
   /**
@@ -61,6 +64,9 @@ export interface RunRecord {
 
 export type PutResult = { created: true } | { created: false; existing: AuditAction };
 
+/** How one item of `recordFinals` went: as `recordAction` answers, or why it is not on record. */
+export type FinalResult = PutResult | { failed: string };
+
 /** Everything the sweep needs from the audit trail. Implemented in src/aws/audit-store.ts. */
 export interface AuditPort {
   /** Creates the run item; when the run already exists (a retried event) returns it instead. */
@@ -71,6 +77,12 @@ export interface AuditPort {
    * that `recordOutcome` completes. When the item exists, nothing is written and it is returned.
    */
   recordAction(item: AuditAction): Promise<PutResult>;
+  /**
+   * Writes final items (each with its outcome: decisions that call nothing, such as DRY_RUN,
+   * EXEMPTED or BLOCKED) as `recordAction` would, in as few requests as it can. Answers one
+   * result per item, in order; an item it could not write is `failed`, and nothing throws.
+   */
+  recordFinals(items: readonly AuditAction[]): Promise<FinalResult[]>;
   /** Completes an intent with its final outcome. */
   recordOutcome(
     runId: string,

@@ -3,8 +3,8 @@ import { configHash, type JanitorConfig } from "./config.js";
 import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
 import { maskEmails } from "./mask.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
-import { type Decision, plan } from "./plan.js";
-import type { AuditAction, AuditPort, OrganizationsPort, RunRecord } from "./ports.js";
+import { createPlanner, type Decision } from "./plan.js";
+import type { AuditAction, AuditPort, FinalResult, OrganizationsPort, RunRecord } from "./ports.js";
 
 /** Structured logging as Powertools' Logger offers it; the CLI passes a quiet one. */
 export interface SweepLogger {
@@ -119,9 +119,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   let reconciled = 0;
   try {
     if (!dryRun) reconciled = await reconcile(request.runId, request.deadline, deps, log);
-    const handshakes = await organizations.listHandshakes();
-    const only = { ruleIds: request.ruleIds, handshakeIds: request.handshakeIds };
-    const decided = plan({ handshakes, config: request.config, now: started, only: defined(only) });
+    const decided = await listAndPlan(request, organizations, started);
     Object.assign(run, {
       listed: decided.listed,
       candidates: decided.candidates,
@@ -141,16 +139,26 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
         selected: decided.selected,
         limit: decided.limit,
       });
-      for (const decision of decided.decisions) {
-        const outcome: Outcome = decision.kind === "exempted" ? "EXEMPTED" : "BLOCKED";
-        const reason =
+      await recordFinals(
+        context,
+        decided.decisions.map((decision) =>
           decision.kind === "exempted"
-            ? decision.reason
-            : `${decision.reason}; blocked: ${decided.selected} selected, limit ${decided.limit}`;
-        await recordFinal(context, decision, outcome, reason);
-      }
+            ? { decision, outcome: "EXEMPTED", reason: decision.reason }
+            : {
+                decision,
+                outcome: "BLOCKED",
+                reason: `${decision.reason}; blocked: ${decided.selected} selected, limit ${decided.limit}`,
+              },
+        ),
+      );
     } else {
-      const queue = [...decided.decisions];
+      // What calls nothing is recorded first, in batches; then the cancellations, one by one.
+      const finals = decided.decisions.flatMap((decision) => {
+        const final = finalOf(decision, dryRun);
+        return final === undefined ? [] : [final];
+      });
+      await recordFinals(context, finals);
+      const queue = decided.decisions.filter((decision) => finalOf(decision, dryRun) === undefined);
       const workers = Math.max(1, request.concurrency ?? 4);
       // decide() turns every failure into an outcome, so no worker stops early and none is left running.
       await Promise.all(
@@ -181,6 +189,17 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   log.info("run finished", { status: run.status, counts: run.counts });
   const summary = summaryOf(run as RunRecord & { endedAt: string }, started, actions, reconciled, false);
   return { ...summary, limit: request.config.maxCancellationsPerRun };
+}
+
+/**
+ * Each page is planned as it arrives and then dropped: the sweep holds the decisions, never every
+ * handshake of the organization at once.
+ */
+async function listAndPlan(request: SweepRequest, organizations: OrganizationsPort, now: Date) {
+  const only = { ruleIds: request.ruleIds, handshakeIds: request.handshakeIds };
+  const planner = createPlanner({ config: request.config, now, only: defined(only) });
+  for await (const page of organizations.listHandshakes()) planner.add(page);
+  return planner.finish();
 }
 
 interface Context {
@@ -234,40 +253,76 @@ function remember(context: Context, item: AuditAction, outcome: Outcome): void {
   });
 }
 
-/** Outcomes decided without calling CancelHandshake: one conditional write each. */
-async function recordFinal(
-  context: Context,
-  decision: Decision,
-  outcome: Outcome,
-  reason: string,
-  error?: string,
-) {
-  const item: AuditAction = { ...baseItem(context, decision), outcome, reason, ...(error ? { error } : {}) };
-  try {
-    const put = await context.deps.audit.recordAction(item);
-    if (!put.created && put.existing.outcome) {
-      remember(context, put.existing, put.existing.outcome);
-      return;
-    }
-    remember(context, item, outcome);
-  } catch (failure) {
-    remember(context, { ...item, error: `audit write failed: ${describeError(failure)}` }, "FAILED");
+/** A decision whose outcome is known without calling CancelHandshake. */
+interface Final {
+  decision: Decision;
+  outcome: Outcome;
+  reason: string;
+  error?: string;
+}
+
+/** The final outcome of a decision that calls nothing; undefined for one that cancels. */
+function finalOf(decision: Decision, dryRun: boolean): Final | undefined {
+  if (decision.kind === "exempted") return { decision, outcome: "EXEMPTED", reason: decision.reason };
+  if (decision.kind === "failed")
+    return { decision, outcome: "FAILED", reason: decision.reason, error: decision.error };
+  if (dryRun) return { decision, outcome: "DRY_RUN", reason: decision.reason };
+  return undefined;
+}
+
+function finalItem(context: Context, final: Final): AuditAction {
+  const { decision, outcome, reason, error } = final;
+  return { ...baseItem(context, decision), outcome, reason, ...(error ? { error } : {}) };
+}
+
+/** Reports a final item as the store answered for it: written, found from before, or not on record. */
+function rememberFinal(context: Context, item: AuditAction, result: FinalResult | undefined): void {
+  if (result === undefined || "failed" in result) {
+    const why = result?.failed ?? "the store gave no answer for it";
+    remember(context, { ...item, error: `audit write failed: ${why}` }, "FAILED");
+  } else if (!result.created && result.existing.outcome) {
+    remember(context, result.existing, result.existing.outcome);
+  } else {
+    remember(context, item, item.outcome ?? "FAILED");
   }
 }
 
+/** Outcomes decided without calling CancelHandshake, written together (a transaction per batch). */
+async function recordFinals(context: Context, finals: readonly Final[]): Promise<void> {
+  if (finals.length === 0) return;
+  const items = finals.map((final) => finalItem(context, final));
+  let results: FinalResult[];
+  try {
+    results = await context.deps.audit.recordFinals(items);
+  } catch (failure) {
+    results = items.map(() => ({ failed: describeError(failure) }));
+  }
+  items.forEach((item, index) => {
+    rememberFinal(context, item, results[index]);
+  });
+}
+
+/** One outcome decided without calling CancelHandshake, on its own: one conditional write. */
+async function recordFinal(context: Context, final: Final): Promise<void> {
+  const item = finalItem(context, final);
+  let result: FinalResult;
+  try {
+    result = await context.deps.audit.recordAction(item);
+  } catch (failure) {
+    result = { failed: describeError(failure) };
+  }
+  rememberFinal(context, item, result);
+}
+
+/** A decision to cancel: intent, CancelHandshake, outcome. */
 async function decide(context: Context, decision: Decision): Promise<void> {
-  if (decision.kind === "exempted") return recordFinal(context, decision, "EXEMPTED", decision.reason);
-  if (decision.kind === "failed")
-    return recordFinal(context, decision, "FAILED", decision.reason, decision.error);
-  if (context.dryRun) return recordFinal(context, decision, "DRY_RUN", decision.reason);
   const { deadline } = context.request;
   if (deadline !== undefined && context.deps.now().getTime() >= deadline) {
-    return recordFinal(
-      context,
+    return recordFinal(context, {
       decision,
-      "DEFERRED",
-      `${decision.reason}; out of time, left for the next run`,
-    );
+      outcome: "DEFERRED",
+      reason: `${decision.reason}; out of time, left for the next run`,
+    });
   }
 
   const { audit, organizations } = context.deps;

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { AuditWriteError } from "../../src/core/errors.js";
+import { verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 
@@ -330,6 +331,133 @@ describe("audit writes", () => {
 
   it("refuses to finish a run that was never started", async () => {
     await expect(store().finishRun(run({ status: "COMPLETED" }))).rejects.toThrow(AuditWriteError);
+  });
+});
+
+describe("final items in batches", () => {
+  const store = () => createAuditStore({ client, tableName });
+  const final = (runId: string, i: number, overrides: Partial<AuditAction> = {}): AuditAction =>
+    intent({
+      runId,
+      handshakeId: `h-batch${String(i).padStart(6, "0")}`,
+      outcome: "DRY_RUN",
+      dryRun: true,
+      reason: `open for ${i} days`,
+      ...overrides,
+    });
+  async function verify(audit: ReturnType<typeof store>, runId: string) {
+    const { head, actions } = await audit.readChain(runId);
+    return { head, problems: verifyChain({ runId, head }, chainedActions(actions).items), actions };
+  }
+  const transactions = () => sent.filter((name) => name === "TransactWriteItemsCommand").length;
+
+  it("writes many in few transactions, each extending the run's chain, which verifies intact", async () => {
+    const audit = store();
+    const started = run();
+    await audit.startRun(started);
+    // One appended the single way first: the batches must continue its chain, not restart it.
+    await audit.recordAction(final(started.runId, 0));
+    const count = 250;
+    const items = Array.from({ length: count }, (_, i) => final(started.runId, i + 1));
+
+    const before = { transactions: transactions(), puts: sent.filter((n) => n === "PutItemCommand").length };
+    const results = await audit.recordFinals(items);
+    const used = transactions() - before.transactions;
+
+    expect(results).toEqual(items.map(() => ({ created: true })));
+    // At most 99 items and the head per transaction: 250 items take 3.
+    expect(used).toBe(Math.ceil(count / 99));
+    expect(sent.filter((n) => n === "PutItemCommand").length).toBe(before.puts);
+    const { head, problems, actions } = await verify(audit, started.runId);
+    expect(problems).toEqual([]);
+    expect(head?.length).toBe(count + 1);
+    expect(actions).toHaveLength(count + 1);
+    const stored = await rawItem(`RUN#${started.runId}`, `ACTION#${items[41]?.handshakeId}`);
+    expect(stored?.outcome).toEqual({ S: "DRY_RUN" });
+    expect(stored?.reason).toEqual({ S: items[41]?.reason });
+  });
+
+  it("splits by size as well as by count, below DynamoDB's 4 MB per transaction", async () => {
+    const audit = store();
+    const started = run();
+    await audit.startRun(started);
+    // 60 items of some 20 KB: under the count bound, over 1 MB together.
+    const items = Array.from({ length: 60 }, (_, i) =>
+      final(started.runId, i, { reason: "r".repeat(20_000) }),
+    );
+
+    const before = transactions();
+    const results = await audit.recordFinals(items);
+
+    expect(results.every((result) => "created" in result && result.created)).toBe(true);
+    expect(transactions() - before).toBe(2);
+    expect((await verify(audit, started.runId)).problems).toEqual([]);
+  });
+
+  it("goes item by item when one is stored already, and answers that one as found", async () => {
+    const audit = store();
+    const started = run();
+    await audit.startRun(started);
+    const earlier = final(started.runId, 2, { outcome: "EXEMPTED" });
+    await audit.recordAction(earlier);
+
+    const results = await audit.recordFinals([
+      final(started.runId, 1),
+      final(started.runId, 2),
+      final(started.runId, 3),
+    ]);
+
+    expect(results[0]).toEqual({ created: true });
+    expect(results[1]).toMatchObject({ created: false, existing: { outcome: "EXEMPTED" } });
+    expect(results[2]).toEqual({ created: true });
+    const { head, problems } = await verify(audit, started.runId);
+    expect(problems).toEqual([]);
+    expect(head?.length).toBe(3);
+  });
+
+  it("answers failed for an item it cannot write and writes the others", async () => {
+    const audit = store();
+    const started = run();
+    await audit.startRun(started);
+    const { outcome: _none, ...pending } = final(started.runId, 2);
+
+    const results = await audit.recordFinals([final(started.runId, 1), pending, final(started.runId, 3)]);
+
+    expect(results[0]).toEqual({ created: true });
+    expect(results[1]).toEqual({ failed: expect.stringContaining("needs an outcome") });
+    expect(results[2]).toEqual({ created: true });
+    expect(await rawItem(`RUN#${started.runId}`, `ACTION#${pending.handshakeId}`)).toBeUndefined();
+    expect((await verify(audit, started.runId)).problems).toEqual([]);
+  });
+
+  it("answers every item failed, and throws nothing, when the table is not there", async () => {
+    const audit = createAuditStore({
+      client,
+      tableName: `missing-${randomUUID()}`,
+      retry: { policy: { baseMs: 1, capMs: 2, maxAttempts: 2 } },
+    });
+    const runId = unique("run");
+
+    const results = await audit.recordFinals([final(runId, 1), final(runId, 2)]);
+
+    expect(results).toEqual([
+      { failed: expect.stringContaining("ResourceNotFound") },
+      { failed: expect.stringContaining("ResourceNotFound") },
+    ]);
+  });
+
+  it("keeps one intact chain while single appends of the same run interleave with a batch", async () => {
+    const audit = store();
+    const started = run();
+    await audit.startRun(started);
+    const singles = Array.from({ length: 6 }, (_, i) => final(started.runId, 500 + i));
+    const batch = Array.from({ length: 120 }, (_, i) => final(started.runId, i));
+
+    await Promise.all([audit.recordFinals(batch), ...singles.map((item) => audit.recordAction(item))]);
+
+    const { head, problems } = await verify(audit, started.runId);
+    expect(problems).toEqual([]);
+    expect(head?.length).toBe(126);
   });
 });
 

@@ -186,10 +186,9 @@ describe("the function", () => {
     expect(fn.Timeout as number).toBeGreaterThanOrEqual(120);
     const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
     expect(Object.keys(env).sort()).toEqual(
-      ["AUDIT_TABLE_NAME", "JANITOR_CONFIG", "NODE_OPTIONS", "POWERTOOLS_LOGGER_SAMPLE_RATE"].sort(),
+      ["AUDIT_TABLE_NAME", "JANITOR_CONFIG", "POWERTOOLS_LOGGER_SAMPLE_RATE"].sort(),
     );
     expect(env.AUDIT_TABLE_NAME).toBe(resource("AuditTable").Properties.TableName);
-    expect(env.NODE_OPTIONS).toBe("--enable-source-maps");
     expect(resource("SweepLogGroup").Properties.RetentionInDays).toEqual(expect.any(Number));
   });
 
@@ -210,6 +209,33 @@ describe("the function", () => {
     expect(zip.includes(Buffer.from(String(env.JANITOR_CONFIG)))).toBe(true);
     expect(zip.includes(Buffer.from("node_modules/"))).toBe(false);
   });
+
+  test("unpacks into a handler that loads with nothing but the zip's own files", async () => {
+    // As Lambda does: unzip into an empty directory and import the handler from there. A chunk
+    // left out of the package, or an import of a module that is not bundled, fails here.
+    const task = join(work, "task");
+    await new Promise<void>((resolve, reject) =>
+      execFile("unzip", ["-q", packaged.artifactPath, "-d", task], (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    );
+    const fn = resource("SweepLambdaFunction").Properties;
+    const [file, exported] = [
+      String(fn.Handler).replace(/\.[^.]+$/, ".js"),
+      String(fn.Handler).split(".").pop(),
+    ];
+    const probe = `import(${JSON.stringify(join(task, file))}).then((m) => process.stdout.write(typeof m[${JSON.stringify(exported)}]))`;
+    const loaded = await new Promise<string>((resolve, reject) =>
+      execFile(
+        process.execPath,
+        ["-e", probe],
+        { cwd: task, env: { PATH: process.env.PATH ?? "" } },
+        (error, stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+      ),
+    );
+    expect(loaded).toBe("function");
+  }, 60_000);
 });
 
 describe("the alarms", () => {

@@ -3,13 +3,16 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OrganizationsClient } from "@aws-sdk/client-organizations";
+import { OrganizationsClient, type Handshake as SdkHandshake } from "@aws-sdk/client-organizations";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { wire } from "../../src/app.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { createClients } from "../../src/aws/clients.js";
-import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
+import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
 import { type JanitorConfig, loadConfig } from "../../src/core/config.js";
+import { verifyChain } from "../../src/core/integrity.js";
+import { plan } from "../../src/core/plan.js";
 import type { OrganizationsPort } from "../../src/core/ports.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
@@ -62,6 +65,7 @@ afterAll(async () => {
 
 const ACTION_PUT = "DynamoDB_20120810.PutItem";
 const UPDATE = "DynamoDB_20120810.UpdateItem";
+const TRANSACT = "DynamoDB_20120810.TransactWriteItems";
 
 interface Scene {
   org: OrganizationsEmulator;
@@ -118,6 +122,7 @@ interface SweepOptions {
   organizationsClient?: OrganizationsClient;
   /** Wraps the Organizations port, to act as someone else between list and cancel. */
   around?: (port: OrganizationsPort) => OrganizationsPort;
+  dryRun?: boolean;
 }
 
 /** One sweep in-process with the composition root's clients, as the CLI runs it. */
@@ -130,7 +135,14 @@ async function runSweep(env: Record<string, string>, runId: string, options: Swe
         ? createOrganizationsAdapter({ client: options.organizationsClient })
         : wired.organizations;
       return await sweep(
-        { config, runId, trigger: "cli", actor: "faults-test", concurrency: 4 },
+        {
+          config,
+          runId,
+          trigger: "cli",
+          actor: "faults-test",
+          concurrency: 4,
+          ...(options.dryRun ? { dryRun: true } : {}),
+        },
         { organizations: options.around?.(port) ?? port, audit: wired.audit, now: () => new Date() },
       );
     } finally {
@@ -254,11 +266,11 @@ describe("the Organizations service misbehaves", () => {
     s.org.setFaults({ acceptBeforeCancel: [accepted] });
     const someoneElse = (port: OrganizationsPort): OrganizationsPort => ({
       ...port,
-      async listHandshakes() {
-        const listed = await port.listHandshakes();
+      async *listHandshakes() {
+        yield* port.listHandshakes();
+        // After the last page, before any cancel: the sweep plans as the pages come.
         s.org.mutate(declined, "DECLINED");
         s.org.mutate(closed, "CANCELED");
-        return listed;
       },
     });
 
@@ -305,6 +317,54 @@ describe("the audit table misbehaves", () => {
     expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
     expectOneFinalRecordEach(await auditItems(s.env, ["audit-faults"]), selected);
     expectNoneCanceledTwice(s);
+  });
+
+  test("faults on the batched writes of a dry run: retried, one final record each, the chain intact", async () => {
+    // Enough handshakes for more decisions than one transaction holds.
+    const s = await scene(107, {}, 600);
+    // Every fault on the first transaction's attempts, one after another: the answer of the second
+    // attempt is lost after DynamoDB applied it, so the fifth repeats a transaction that happened.
+    dbProxy.setRules([
+      { targets: [TRANSACT], fault: dynamoDbThrottle(), times: 1 },
+      { targets: [TRANSACT], fault: { kind: "lose-answer" }, times: 1 },
+      { targets: [TRANSACT], fault: dynamoDbServerError(), times: 1 },
+      { targets: [TRANSACT], fault: { kind: "reset" }, times: 1 },
+    ]);
+    const before = s.org.handshakes();
+    const decided = plan({
+      handshakes: before.map((h) => toHandshake(h as SdkHandshake)),
+      config,
+      now: new Date(),
+    });
+
+    const summary = await runSweep(s.env, "batch-faults", { dryRun: true });
+
+    expectStatus(summary, "COMPLETED");
+    expect(dbProxy.stats().faults[TRANSACT]).toEqual({ error: 2, "lose-answer": 1, reset: 1 });
+    expect(decided.decisions.length).toBeGreaterThan(99);
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual([]);
+    const items = await auditItems(s.env, ["batch-faults"]);
+    expect(items.map((i) => i.handshakeId).sort()).toEqual(
+      decided.decisions.map((d) => d.handshake.id).sort(),
+    );
+    expect(new Set(items.map((i) => i.outcome))).toEqual(new Set(summary.actions.map((a) => a.outcome)));
+    expect(items.every((i) => i.outcome === "DRY_RUN" || i.outcome === "EXEMPTED")).toBe(true);
+    const chain = await withEnv(s.env, async () => {
+      const clients = createClients();
+      try {
+        const store = createAuditStore({ client: clients.dynamodb, tableName: s.env.AUDIT_TABLE_NAME ?? "" });
+        const { head, actions } = await store.readChain("batch-faults");
+        return {
+          head,
+          problems: verifyChain({ runId: "batch-faults", head }, chainedActions(actions).items),
+        };
+      } finally {
+        clients.dynamodb.destroy();
+        clients.organizations.destroy();
+      }
+    });
+    expect(chain.problems).toEqual([]);
+    expect(chain.head?.length).toBe(decided.decisions.length);
   });
 
   test("an intent that cannot be written means no cancellation; the next run cancels it", async () => {

@@ -3,6 +3,7 @@ import type { CancelResult, Outcome } from "../../src/core/outcomes.js";
 import type {
   AuditAction,
   AuditPort,
+  FinalResult,
   OrganizationsPort,
   PutResult,
   RunRecord,
@@ -52,6 +53,19 @@ export class FakeAudit implements AuditPort {
     return { created: true };
   }
 
+  /** The lists of final items handed to recordFinals, as given. */
+  readonly finalBatches: string[][] = [];
+  /** Make the next recordFinals answer `failed` for every item, as a store that cannot write would. */
+  failFinals = false;
+
+  async recordFinals(items: readonly AuditAction[]): Promise<FinalResult[]> {
+    this.finalBatches.push(items.map((item) => item.handshakeId));
+    if (this.failFinals) return items.map(() => ({ failed: "InternalServerError" }));
+    const results: FinalResult[] = [];
+    for (const item of items) results.push(await this.recordAction(item));
+    return results;
+  }
+
   async recordOutcome(
     runId: string,
     handshakeId: string,
@@ -90,8 +104,10 @@ export class FakeOrganizations implements OrganizationsPort {
     this.handshakes = new Map(handshakes.map((h) => [h.id, copy(h)]));
   }
 
-  async listHandshakes() {
-    return [...this.handshakes.values()].map(copy);
+  /** Pages of 20, as the service's largest page. */
+  async *listHandshakes() {
+    const all = [...this.handshakes.values()].map(copy);
+    for (let start = 0; start < all.length; start += 20) yield all.slice(start, start + 20);
   }
 
   async describeHandshake(id: string) {

@@ -2,6 +2,7 @@ import type { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { describe, expect, test } from "vitest";
 import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
 import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
+import type { Handshake } from "../../src/core/handshake.js";
 import { createPacer } from "../../src/core/pacer.js";
 
 /** An SDK-like error as the client throws it: name, message and HTTP metadata. */
@@ -52,6 +53,13 @@ const sdkHandshake = (id: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
+/** Every page of the listing, flattened. */
+async function listAll(port: { listHandshakes(): AsyncIterable<Handshake[]> }): Promise<Handshake[]> {
+  const all: Handshake[] = [];
+  for await (const page of port.listHandshakes()) all.push(...page);
+  return all;
+}
+
 describe("listHandshakes", () => {
   test("follows NextToken through short and empty pages to the end", async () => {
     const { client, calls } = scriptedClient({
@@ -63,7 +71,7 @@ describe("listHandshakes", () => {
       ],
     });
 
-    const listed = await adapter(client).listHandshakes();
+    const listed = await listAll(adapter(client));
 
     expect(listed.map((h) => h.id)).toEqual(["h-aaaaaaaa01", "h-aaaaaaaa02", "h-aaaaaaaa03"]);
     expect(calls.map((c) => c.input.NextToken)).toEqual([undefined, "t1", "t2", "t3"]);
@@ -80,7 +88,7 @@ describe("listHandshakes", () => {
       ],
     });
 
-    const listed = await adapter(client).listHandshakes();
+    const listed = await listAll(adapter(client));
 
     expect(listed).toHaveLength(1);
     expect(calls).toHaveLength(4);
@@ -91,7 +99,7 @@ describe("listHandshakes", () => {
       ListHandshakesForOrganization: [awsError("AccessDeniedException")],
     });
 
-    await expect(adapter(client).listHandshakes()).rejects.toThrow("AccessDeniedException");
+    await expect(listAll(adapter(client))).rejects.toThrow("AccessDeniedException");
     expect(calls).toHaveLength(1);
   });
 
@@ -100,7 +108,28 @@ describe("listHandshakes", () => {
       ListHandshakesForOrganization: [{ NextToken: "same" }, { NextToken: "same" }],
     });
 
-    await expect(adapter(client).listHandshakes()).rejects.toThrow("same NextToken");
+    await expect(listAll(adapter(client))).rejects.toThrow("same NextToken");
+  });
+
+  test("hands each page over before it asks for the next", async () => {
+    const { client, calls } = scriptedClient({
+      ListHandshakesForOrganization: [
+        { Handshakes: [sdkHandshake("h-aaaaaaaa05")], NextToken: "t1" },
+        { Handshakes: [sdkHandshake("h-aaaaaaaa06")] },
+      ],
+    });
+    const pages = adapter(client).listHandshakes()[Symbol.asyncIterator]();
+
+    const first = await pages.next();
+    const requestsAfterFirst = calls.length;
+    const second = await pages.next();
+    const end = await pages.next();
+
+    expect(first.value?.map((h: Handshake) => h.id)).toEqual(["h-aaaaaaaa05"]);
+    expect(requestsAfterFirst).toBe(1);
+    expect(second.value?.map((h: Handshake) => h.id)).toEqual(["h-aaaaaaaa06"]);
+    expect(end.done).toBe(true);
+    expect(calls).toHaveLength(2);
   });
 });
 

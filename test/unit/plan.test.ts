@@ -2,7 +2,7 @@ import { describe, expect, test } from "vitest";
 import { stringify } from "yaml";
 import { type JanitorConfig, parseConfig } from "../../src/core/config.js";
 import type { Handshake } from "../../src/core/handshake.js";
-import { plan, validateSelection } from "../../src/core/plan.js";
+import { createPlanner, plan, validateSelection } from "../../src/core/plan.js";
 import { evaluateRule, type RuleVerdict } from "../../src/rules/index.js";
 
 const DAY_MS = 86_400_000;
@@ -265,6 +265,32 @@ describe("plan", () => {
 
     expect(result).toMatchObject({ selected: matches, limit, blocked });
     expect(result.decisions).toHaveLength(matches);
+  });
+});
+
+describe("createPlanner", () => {
+  test("planning page by page decides exactly as planning the whole listing at once", () => {
+    const listing = [
+      handshake(),
+      handshake({ requestedAt: daysAgo(9) }),
+      handshake({ target: emailTo("x@gmail.com") }),
+      handshake({ state: "ACCEPTED", requestedAt: daysAgo(30) }),
+      handshake({ target: accountTarget("999988887777"), action: "INVITE" }),
+      handshake({ target: emailTo("y@gmail.com"), requestedAt: daysAgo(20) }),
+      handshake(),
+    ];
+    for (const cap of [25, 2]) {
+      const config = configOf({ maxCancellationsPerRun: cap });
+      const whole = plan({ handshakes: listing, config, now });
+      const planner = createPlanner({ config, now });
+      for (const page of [listing.slice(0, 3), [], listing.slice(3, 4), listing.slice(4)]) planner.add(page);
+
+      const paged = planner.finish();
+
+      expect(paged).toEqual(whole);
+      expect(paged.listed).toBe(listing.length);
+      expect(paged.blocked).toBe(cap === 2);
+    }
   });
 });
 

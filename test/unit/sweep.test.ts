@@ -80,6 +80,49 @@ describe("sweep", () => {
     expect(audit.ofRun("run-1").map((i) => i.outcome)).toEqual(selected.map(() => "BLOCKED"));
   });
 
+  test("records what calls nothing (dry run, exempted, blocked) in one batch, with no intent", async () => {
+    const exempt = handshake({ target: { type: "EMAIL", value: "partner@gmail.com" } });
+    const exemption = `exemptions:
+  - email: partner@gmail.com
+    reason: signed partner, CHG-7`;
+    const cases = [
+      { name: "dry run", req: { dryRun: true }, extra: exemption, cap: 25 },
+      { name: "blocked", req: {}, extra: exemption, cap: 1 },
+    ];
+    for (const { name, req, extra, cap } of cases) {
+      const selected = [outsider(), stale(), exempt];
+      const { events, organizations, audit, deps } = setup([...selected, fine()]);
+
+      const summary = await sweep(request({ ...req, config: config(extra, { cap }) }), deps);
+
+      expect(organizations.cancels(), name).toEqual([]);
+      expect(audit.finalBatches, name).toEqual([selected.map((h) => h.id)]);
+      expect(
+        events.filter((e) => e.kind === "intent"),
+        name,
+      ).toEqual([]);
+      expect(
+        summary.actions.map((a) => a.handshakeId),
+        name,
+      ).toEqual(selected.map((h) => h.id));
+      expect(audit.ofRun("run-1").find((i) => i.handshakeId === exempt.id)?.outcome, name).toBe("EXEMPTED");
+    }
+  });
+
+  test("reports each final it could not record as FAILED, and the run as partial", async () => {
+    const selected = [outsider(), stale()];
+    const { audit, deps } = setup(selected);
+    audit.failFinals = true;
+
+    const summary = await sweep(request({ dryRun: true }), deps);
+
+    expect(summary.actions.map((a) => [a.outcome, a.error])).toEqual(
+      selected.map(() => ["FAILED", "audit write failed: InternalServerError"]),
+    );
+    expect(summary.status).toBe("PARTIAL");
+    expect(audit.ofRun("run-1")).toEqual([]);
+  });
+
   test("a rerun of the same run id cancels nothing twice and writes no new item", async () => {
     const { organizations, audit, deps } = setup([outsider(), stale()]);
     await sweep(request(), deps);
