@@ -1,21 +1,19 @@
 /**
- * The process the scale benchmark measures (bench/scenarios/scale.ts). It is bundled with esbuild
- * like the Lambda artifact and run by plain node, so that its peak RSS is the janitor's own and
- * not a TypeScript loader's. Modes:
+ * The "list + plan" process of the scale benchmark (bench/scenarios/scale.ts): lists every
+ * handshake of the organization and plans each page as it arrives, as the sweep does, and reports
+ * the wall time and the planner's own time, wall and CPU, summed over the pages. It is bundled with the artifact's own esbuild options
+ * (artifactBuildOptions in scripts/build.ts: split into chunks, minified, the same plugins and
+ * banner) and run by plain node, so that its peak RSS is that of the janitor's code as deployed and
+ * not a TypeScript loader's. (The "handler dry run" rows run the built artifact itself, through a
+ * driver that the scenario writes.)
  *
- * - `plan`: list every handshake of the organization and plan, as a dry run decides; reports the
- *   listing's wall time and the planner's CPU time on its own;
- * - `handler`: one dry-run invocation of the Lambda handler, the audit writes included.
- *
- * Endpoints, table and config come from the environment, as for the CLI and the handler. The
- * result is the last line of stdout, after the handler's own log lines.
+ * Endpoints and config come from the environment, as for the CLI and the handler. The result is
+ * the last line of stdout.
  */
-import type { Context } from "aws-lambda";
 import { createClients } from "../src/aws/clients.js";
 import { createOrganizationsAdapter } from "../src/aws/organizations.js";
 import { loadConfig } from "../src/core/config.js";
-import { plan } from "../src/core/plan.js";
-import { handler } from "../src/handlers/sweep.js";
+import { createPlanner } from "../src/core/plan.js";
 
 // bench/scenarios/scale.ts looks for this prefix (not imported from here: that would run this module).
 const RESULT_PREFIX = "SCALE_RESULT ";
@@ -25,19 +23,25 @@ async function planOnly(): Promise<Record<string, number>> {
   const clients = createClients();
   try {
     const started = performance.now();
-    const handshakes = await createOrganizationsAdapter({ client: clients.organizations }).listHandshakes();
-    const listed = performance.now();
-    const cpu = process.cpuUsage();
-    const decided = plan({ handshakes, config, now: new Date() });
-    const planCpu = process.cpuUsage(cpu);
-    const planned = performance.now();
+    const planner = createPlanner({ config, now: new Date() });
+    let planWallMs = 0;
+    let planCpuMicros = 0;
+    for await (const page of createOrganizationsAdapter({ client: clients.organizations }).listHandshakes()) {
+      const [wall, cpu] = [performance.now(), process.cpuUsage()];
+      planner.add(page);
+      const used = process.cpuUsage(cpu);
+      planWallMs += performance.now() - wall;
+      planCpuMicros += used.user + used.system;
+    }
+    const decided = planner.finish();
+    const wallMs = performance.now() - started;
     return {
       listed: decided.listed,
       decisions: decided.decisions.length,
-      wallS: (planned - started) / 1000,
-      listS: (listed - started) / 1000,
-      planWallMs: planned - listed,
-      planCpuMs: (planCpu.user + planCpu.system) / 1000,
+      wallS: wallMs / 1000,
+      listS: (wallMs - planWallMs) / 1000,
+      planWallMs,
+      planCpuMs: planCpuMicros / 1000,
     };
   } finally {
     clients.organizations.destroy();
@@ -45,34 +49,7 @@ async function planOnly(): Promise<Record<string, number>> {
   }
 }
 
-async function handlerDryRun(): Promise<Record<string, number>> {
-  const context = {
-    awsRequestId: `scale-${process.pid}-${Date.now()}`,
-    functionName: "handshake-janitor-bench-sweep",
-    functionVersion: "$LATEST",
-    invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:handshake-janitor-bench-sweep",
-    memoryLimitInMB: "128",
-    logGroupName: "/aws/lambda/handshake-janitor-bench-sweep",
-    logStreamName: "bench",
-    callbackWaitsForEmptyEventLoop: false,
-    getRemainingTimeInMillis: () => 900_000,
-    done: () => {},
-    fail: () => {},
-    succeed: () => {},
-  } satisfies Context;
-  const started = performance.now();
-  const summary = await handler({ dryRun: true }, context);
-  return {
-    listed: summary.listed,
-    decisions: summary.actions.length,
-    wallS: (performance.now() - started) / 1000,
-    summaryKB: Buffer.byteLength(JSON.stringify(summary)) / 1024,
-  };
-}
-
-const mode = process.argv[2];
-const measured = mode === "plan" ? await planOnly() : mode === "handler" ? await handlerDryRun() : undefined;
-if (measured === undefined) throw new Error(`scale-child: unknown mode '${mode}' (known: plan, handler)`);
+const measured = await planOnly();
 // Peak resident set over the whole life of the process: what Lambda's memory limit is held against.
 const peakRssMB = process.resourceUsage().maxRSS / 1024;
 process.stdout.write(`\n${RESULT_PREFIX}${JSON.stringify({ ...measured, peakRssMB })}\n`);

@@ -1,8 +1,8 @@
-import { copyFile, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { build, type Metafile, type Plugin } from "esbuild";
+import { build, type BuildOptions as EsbuildOptions, type Metafile, type Plugin } from "esbuild";
 import { configHash, loadConfig, parseConfig } from "../src/core/config.js";
 import { ConfigError } from "../src/core/errors.js";
 
@@ -11,6 +11,26 @@ export const HANDLER_ENTRY = path.join(ROOT, "src/handlers/sweep.ts");
 /** Where the bundle goes; serverless.yml's `package.patterns` and `handler` name these files. */
 export const DIST = path.join(ROOT, "dist/sweep");
 export const BUNDLE_FILE = "index.js";
+/** Where the bundle's other modules go, beside index.js. */
+export const CHUNK_DIR = "chunks";
+
+/**
+ * Modules that start a file of their own. V8 parses each ES module file on its own and frees the
+ * parser's memory before the next, so the peak at a cold start follows the largest file rather
+ * than the whole bundle: the same code as one file peaks some 10 MB higher and starts slower
+ * (`npm run bench -- cold-init`, "one file" rows), and that matters in a 128 MB function. Each is
+ * also an entry point of its own (a small facade file nothing loads); esbuild puts the code every
+ * entry shares into chunks/, and tree shaking is unchanged because these are the janitor's own
+ * modules, not whole packages.
+ */
+const SPLIT_POINTS = [
+  "src/core/config.ts", // zod and yaml
+  "src/handlers/events.ts", // zod without yaml
+  "src/aws/organizations.ts", // the Organizations client's commands
+  "src/aws/audit-store.ts", // the DynamoDB client's commands
+  "src/aws/clients.ts", // the SDK's shared core, credentials and HTTP handler
+  "src/handlers/metrics.ts", // Powertools
+];
 /** The config's name inside the artifact; JANITOR_CONFIG in serverless.yml points at it. */
 export const BUNDLED_CONFIG_FILE = "janitor.yaml";
 
@@ -25,12 +45,17 @@ export interface BuildOptions {
   configPath: string;
   outDir?: string;
   sdk?: SdkMode;
+  /** False builds one index.js with no chunks, for comparison; the artifact is split. */
+  split?: boolean;
 }
 
 export interface BuildResult {
   outDir: string;
   bundlePath: string;
+  /** Every JavaScript file of the bundle together. */
   bundleBytes: number;
+  /** The largest of them, which sets the parser's peak at a cold start. */
+  largestFileBytes: number;
   sourceMapBytes: number;
   configPath: string;
   configHash: string;
@@ -58,9 +83,74 @@ const zodEnglishOnly: Plugin = {
   },
 };
 
+/** What artifactBuildOptions bundles, and where. */
+export interface ArtifactBuildTarget {
+  /** The module whose exports the main output file carries: the handler, for the artifact. */
+  entry: string;
+  /** The main output file's name in `outdir`, without `.js`. */
+  entryName: string;
+  outdir: string;
+  sdk?: SdkMode;
+  /** False: one file, no chunks (for comparison in the cold-init benchmark); default true. */
+  split?: boolean;
+}
+
+/**
+ * The esbuild options of the Lambda artifact, for any entry: buildBundle builds the handler with
+ * them, and the scale benchmark (bench/scenarios/scale.ts) builds its own entry with them, so that
+ * what it measures is split, minified and shimmed as the deployed code is.
+ */
+export function artifactBuildOptions(target: ArtifactBuildTarget): EsbuildOptions & { metafile: true } {
+  const split = target.split ?? true;
+  return {
+    entryPoints: [
+      { in: target.entry, out: target.entryName },
+      ...(split ? SPLIT_POINTS : []).map((module) => ({
+        in: path.join(ROOT, module),
+        out: `${CHUNK_DIR}/entry-${path.parse(module).name}`,
+      })),
+    ],
+    outdir: target.outdir,
+    splitting: split,
+    chunkNames: `${CHUNK_DIR}/[name]-[hash]`,
+    bundle: true,
+    platform: "node",
+    target: "node24",
+    format: "esm",
+    // The SDK's ESM builds tree-shake; its CommonJS builds do not.
+    mainFields: ["module", "main"],
+    // Names are kept: a stack trace from the function names the janitor's and the SDK's functions
+    // without source maps, whose `--enable-source-maps` costs some 9 MB at a cold start
+    // (README, "Bundle"). Whitespace and syntax minification leave the names alone; minified
+    // names would save nothing measurable in memory or start time.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    minifyIdentifiers: false,
+    // Error classes name themselves after their class (JanitorError sets name = new.target.name):
+    // where esbuild must rename a class to avoid a clash, this keeps ConfigError "ConfigError".
+    keepNames: true,
+    treeShaking: true,
+    // Mappings only, beside each file: unused unless NODE_OPTIONS turns on --enable-source-maps
+    // (then stack traces point into src/), and there for mapping a logged trace by hand.
+    sourcemap: "linked",
+    sourcesContent: false,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "warning",
+    external: target.sdk === "external" ? ["@aws-sdk/*"] : [],
+    plugins: [zodEnglishOnly],
+    // Some bundled CommonJS dependencies call require() for Node built-ins, which an ES module
+    // does not have.
+    banner: {
+      js: 'import{createRequire as __janitorCreateRequire}from"node:module";const require=__janitorCreateRequire(import.meta.url);',
+    },
+  };
+}
+
 /**
  * Validates the config, then bundles the Lambda handler with it into `outDir`:
- * index.js (ESM, minified), index.js.map, package.json (`type: module`, which is how the
+ * index.js (ESM, whitespace-minified) with the modules it loads in chunks/, a source map beside
+ * each file, package.json (`type: module`, which is how the
  * Lambda runtime knows a `.js` file is ESM) and the config. A bad config throws ConfigError
  * before anything is written, so nothing stale or invalid can be packaged.
  */
@@ -73,34 +163,15 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
   const bundlePath = path.join(outDir, BUNDLE_FILE);
-  const result = await build({
-    entryPoints: [HANDLER_ENTRY],
-    outfile: bundlePath,
-    bundle: true,
-    platform: "node",
-    target: "node24",
-    format: "esm",
-    // The SDK's ESM builds tree-shake; its CommonJS builds do not.
-    mainFields: ["module", "main"],
-    minify: true,
-    // Error classes name themselves after their class (JanitorError sets name = new.target.name):
-    // minified names would turn ConfigError into "vt" in logs and in the invocation error.
-    keepNames: true,
-    treeShaking: true,
-    // Mappings only: stack traces point into src/ without shipping the sources a second time.
-    sourcemap: "linked",
-    sourcesContent: false,
-    legalComments: "none",
-    metafile: true,
-    logLevel: "warning",
-    external: options.sdk === "external" ? ["@aws-sdk/*"] : [],
-    plugins: [zodEnglishOnly],
-    // Some bundled CommonJS dependencies call require() for Node built-ins, which an ES module
-    // does not have.
-    banner: {
-      js: 'import{createRequire as __janitorCreateRequire}from"node:module";const require=__janitorCreateRequire(import.meta.url);',
-    },
-  });
+  const result = await build(
+    artifactBuildOptions({
+      entry: HANDLER_ENTRY,
+      entryName: path.parse(BUNDLE_FILE).name,
+      outdir: outDir,
+      ...(options.sdk ? { sdk: options.sdk } : {}),
+      ...(options.split === false ? { split: false } : {}),
+    }),
+  );
   await writeFile(path.join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
 
   const shippedConfig = path.join(outDir, BUNDLED_CONFIG_FILE);
@@ -111,15 +182,23 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     throw new ConfigError([`${configPath}: reads differently as YAML than as JSON; write it in YAML`]);
   }
 
+  const outputs = Object.entries(result.metafile.outputs);
   return {
     outDir,
     bundlePath,
-    bundleBytes: (await stat(bundlePath)).size,
-    sourceMapBytes: (await stat(`${bundlePath}.map`)).size,
+    bundleBytes: sum(outputs.filter(([file]) => file.endsWith(".js")).map(([, output]) => output.bytes)),
+    largestFileBytes: Math.max(
+      ...outputs.filter(([file]) => file.endsWith(".js")).map(([, output]) => output.bytes),
+    ),
+    sourceMapBytes: sum(outputs.filter(([file]) => file.endsWith(".map")).map(([, output]) => output.bytes)),
     configPath,
     configHash: configHash(config),
     metafile: result.metafile,
   };
+}
+
+function sum(values: number[]): number {
+  return values.reduce((total, value) => total + value, 0);
 }
 
 async function main(argv: string[]): Promise<number> {

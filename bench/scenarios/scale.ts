@@ -1,8 +1,10 @@
 import { execFile } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
+import { parse } from "yaml";
+import { artifactBuildOptions, BUNDLE_FILE, BUNDLED_CONFIG_FILE, buildBundle } from "../../scripts/build.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { createClients } from "../../src/aws/clients.js";
 import { DEMO_CONFIG } from "../../src/cli/demo.js";
@@ -13,12 +15,17 @@ import { type BenchRow, median, type Scenario } from "../lib.js";
 
 /**
  * An organization of 10,000 handshakes (largeOrganization), listed and evaluated by the demo's
- * rules. The measured process is bench/scale-child.ts, bundled by esbuild and run by plain node as
- * Lambda runs the artifact, so that its peak RSS can be held against a 128 MB function:
+ * rules, in processes run by plain node as Lambda runs the artifact, so that their peak RSS can be
+ * held against a 128 MB function:
  *
- * - "list + plan": all 500 pages listed, then the pure planner, whose CPU time is taken alone;
- * - "handler dry run": one dry-run invocation of the Lambda handler, a DRY_RUN audit item written
- *   to DynamoDB Local for every decision.
+ * - "list + plan": bench/scale-child.ts, bundled with the artifact's esbuild options
+ *   (artifactBuildOptions), lists all 500 pages, then runs the pure planner, whose CPU time is
+ *   taken alone;
+ * - "handler dry run": the artifact itself, built by buildBundle as `serverless package` builds
+ *   it; a small driver imports its index.js and invokes the handler once with `{ dryRun: true }`,
+ *   a DRY_RUN audit item written to DynamoDB Local for every decision. It runs with the
+ *   NODE_OPTIONS that serverless.yml deploys, and once more with --enable-source-maps toggled,
+ *   so that what source maps cost stays in view.
  *
  * The emulator answers without added latency or throttling: the wall times are the janitor's own
  * work plus local round trips, not what a real, throttled Organizations would take.
@@ -29,6 +36,7 @@ const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const OUT = join(ROOT, ".bench", "scale");
 const NODE = join(ROOT, "node_modules", ".bin", "node");
 const RESULT_PREFIX = "SCALE_RESULT ";
+const SOURCE_MAPS = "--enable-source-maps";
 
 /**
  * The heap limits Lambda's Node.js bootstrap derives from a 128 MB memory size (a tenth for the
@@ -37,53 +45,164 @@ const RESULT_PREFIX = "SCALE_RESULT ";
  */
 const LAMBDA_128MB = ["--max-semi-space-size=6", "--max-old-space-size=116"];
 
+/**
+ * The deployed function's NODE_OPTIONS (serverless.yml, functions.sweep.environment), split into
+ * flags; none when it sets none. The Lambda runtime hands it to node as the environment variable,
+ * and so does the benchmark.
+ */
+function deployedNodeOptions(): string[] {
+  const serverless = parse(readFileSync(join(ROOT, "serverless.yml"), "utf8")) as {
+    functions?: { sweep?: { environment?: Record<string, unknown> } };
+  };
+  const value = serverless.functions?.sweep?.environment?.NODE_OPTIONS;
+  if (value === undefined || value === null) return [];
+  if (typeof value !== "string" || value.includes("${")) {
+    throw new Error(
+      `serverless.yml: NODE_OPTIONS of functions.sweep is not a plain string: ${String(value)}`,
+    );
+  }
+  return value.split(/\s+/).filter((flag) => flag.length > 0);
+}
+
+/** Where this machine lets a process be held to a memory limit: cgroup v1's memory controller. */
+const MEMORY_CGROUP_ROOT = "/sys/fs/cgroup/memory";
+const CGROUP_LIMITS_MB = { lambda: 128, lowest: 48, step: 4 };
+
+/** A memory cgroup with this limit, or undefined when this machine offers none to create. */
+function memoryCgroup(limitMB: number): { dir: string; remove: () => void } | undefined {
+  if (!existsSync(join(MEMORY_CGROUP_ROOT, "memory.limit_in_bytes"))) return undefined;
+  const dir = join(MEMORY_CGROUP_ROOT, `handshake-janitor-bench-${process.pid}-${limitMB}`);
+  try {
+    mkdirSync(dir);
+    writeFileSync(join(dir, "memory.limit_in_bytes"), String(limitMB * 1024 * 1024));
+  } catch {
+    return undefined;
+  }
+  // A cgroup is removed with rmdir, once no process is left in it.
+  return { dir, remove: () => rmdirSync(dir) };
+}
+
+/**
+ * Invokes the artifact's handler once, as the Lambda runtime does after importing it: plain
+ * JavaScript, so that nothing but the artifact is built. argv[2] is the artifact's index.js.
+ */
+const HANDLER_DRIVER = `import { pathToFileURL } from "node:url";
+const { handler } = await import(pathToFileURL(process.argv[2]).href);
+const context = {
+  awsRequestId: "scale-" + process.pid + "-" + Date.now(),
+  functionName: "handshake-janitor-bench-sweep",
+  functionVersion: "$LATEST",
+  invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:handshake-janitor-bench-sweep",
+  memoryLimitInMB: "128",
+  logGroupName: "/aws/lambda/handshake-janitor-bench-sweep",
+  logStreamName: "bench",
+  callbackWaitsForEmptyEventLoop: false,
+  getRemainingTimeInMillis: () => 900000,
+  done: () => {},
+  fail: () => {},
+  succeed: () => {},
+};
+const started = performance.now();
+const summary = await handler({ dryRun: true }, context);
+const measured = {
+  listed: summary.listed,
+  decisions: summary.actions.length,
+  wallS: (performance.now() - started) / 1000,
+  summaryKB: Buffer.byteLength(JSON.stringify(summary)) / 1024,
+};
+// Peak resident set over the whole life of the process: what Lambda's memory limit is held against.
+const peakRssMB = process.resourceUsage().maxRSS / 1024;
+process.stdout.write("\\n" + ${JSON.stringify(RESULT_PREFIX)} + JSON.stringify({ ...measured, peakRssMB }) + "\\n");
+`;
+
 interface Variant {
   name: string;
   mode: "plan" | "handler";
-  nodeFlags: string[];
+  /** node's own arguments: the heap limits Lambda's bootstrap passes. */
+  heapFlags: string[];
+  /** NODE_OPTIONS, as the function's environment sets it. */
+  nodeOptions: string[];
 }
-const VARIANTS: readonly Variant[] = [
-  { name: "list + plan, node's default heap sizing", mode: "plan", nodeFlags: [] },
-  { name: "list + plan, Lambda 128 MB heap limits", mode: "plan", nodeFlags: LAMBDA_128MB },
-  { name: "handler dry run + audit, Lambda 128 MB heap limits", mode: "handler", nodeFlags: LAMBDA_128MB },
-];
 
-async function bundle(): Promise<string> {
-  const outfile = join(OUT, "scale-child.mjs");
-  await build({
-    entryPoints: [join(ROOT, "bench", "scale-child.ts")],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node24",
-    // As scripts/build.ts bundles the deployed handler: the SDK's tree-shakable ES builds, minified.
-    mainFields: ["module", "main"],
-    minify: true,
-    keepNames: true,
-    // Some dependencies are CommonJS and call require(); an ES module bundle has none of its own.
-    banner: {
-      js: "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+function variants(): Variant[] {
+  const deployed = deployedNodeOptions();
+  const withSourceMaps = deployed.includes(SOURCE_MAPS);
+  const shown = deployed.length > 0 ? `, NODE_OPTIONS ${deployed.join(" ")}` : "";
+  return [
+    {
+      name: `list + plan, node's default heap sizing${shown}`,
+      mode: "plan",
+      heapFlags: [],
+      nodeOptions: deployed,
     },
-    logLevel: "error",
-  });
-  return outfile;
+    {
+      name: `list + plan, Lambda 128 MB heap limits${shown}`,
+      mode: "plan",
+      heapFlags: LAMBDA_128MB,
+      nodeOptions: deployed,
+    },
+    {
+      name: `handler dry run + audit, Lambda 128 MB heap limits${shown}`,
+      mode: "handler",
+      heapFlags: LAMBDA_128MB,
+      nodeOptions: deployed,
+    },
+    // Source maps toggled against the deployment, whichever way it has them.
+    {
+      name: `same, ${withSourceMaps ? "without" : "with"} ${SOURCE_MAPS}`,
+      mode: "handler",
+      heapFlags: LAMBDA_128MB,
+      nodeOptions: withSourceMaps
+        ? deployed.filter((flag) => flag !== SOURCE_MAPS)
+        : [...deployed, SOURCE_MAPS],
+    },
+  ];
+}
+
+/** bench/scale-child.ts, built as the artifact is built; returns the script to run. */
+async function buildPlanChild(): Promise<string> {
+  const outdir = join(OUT, "plan");
+  rmSync(outdir, { recursive: true, force: true });
+  await build(
+    artifactBuildOptions({ entry: join(ROOT, "bench", "scale-child.ts"), entryName: "scale-child", outdir }),
+  );
+  // As in the artifact: `.js` files that node loads as ES modules.
+  writeFileSync(join(outdir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+  return join(outdir, "scale-child.js");
 }
 
 function runChild(
-  script: string,
+  args: string[],
   variant: Variant,
   env: Record<string, string>,
+  cgroup?: string,
 ): Promise<Record<string, number>> {
   const { mode } = variant;
+  // In a cgroup: a shell moves itself into it, then becomes node, so node is held from its start.
+  const [file, argv] = cgroup
+    ? [
+        "/bin/sh",
+        ["-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', cgroup, NODE, ...variant.heapFlags, ...args],
+      ]
+    : [NODE, [...variant.heapFlags, ...args]];
   return new Promise((resolve, reject) => {
     execFile(
-      NODE,
-      [...variant.nodeFlags, script, mode],
-      { cwd: OUT, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024, timeout: 300_000 },
+      file,
+      argv,
+      {
+        cwd: OUT,
+        // NODE_OPTIONS set outright, so that none of the benchmark's own environment leaks in.
+        env: { ...process.env, ...env, NODE_OPTIONS: variant.nodeOptions.join(" ") },
+        maxBuffer: 64 * 1024 * 1024,
+        timeout: 300_000,
+      },
       (error, stdout, stderr) => {
         if (error) {
-          reject(new Error(`scale child (${mode}) failed: ${error.message}\n${stderr}`));
+          reject(
+            Object.assign(new Error(`scale child (${mode}) failed: ${error.message}\n${stderr}`), {
+              signal: error.signal,
+            }),
+          );
           return;
         }
         const line = stdout.split("\n").find((l) => l.startsWith(RESULT_PREFIX));
@@ -97,10 +216,78 @@ function runChild(
   });
 }
 
+/**
+ * The deployed handler's dry run held by the kernel to a memory limit, as a function's memory is:
+ * at 128 MB, then the smallest limit it still completes in (bisection in 4 MB steps). The kernel
+ * charges what the process allocates and the file pages it is first to read; pages of the node
+ * binary already cached by other processes are not charged, so the charged peak is below the RSS.
+ * No row when this machine offers no memory cgroup to create.
+ */
+async function underLimits(
+  variant: Variant,
+  args: string[],
+  env: Record<string, string>,
+): Promise<BenchRow[]> {
+  const attempt = async (limitMB: number) => {
+    const cgroup = memoryCgroup(limitMB);
+    if (!cgroup) return undefined;
+    try {
+      // Killed by the kernel for want of memory is a result; any other failure is not.
+      const measured = await runChild(args, variant, env, cgroup.dir).catch((error: { signal?: string }) => {
+        if (error.signal === "SIGKILL") return undefined;
+        throw error;
+      });
+      const charged =
+        Number(readFileSync(join(cgroup.dir, "memory.max_usage_in_bytes"), "utf8")) / 1024 / 1024;
+      process.stderr.write(
+        `  under ${limitMB} MB: ${measured ? "completed" : "killed"}, charged ${charged.toFixed(1)} MB\n`,
+      );
+      return { completed: measured !== undefined, chargedPeakMB: charged, peakRssMB: measured?.peakRssMB };
+    } finally {
+      cgroup.remove();
+    }
+  };
+  const { lambda, lowest, step } = CGROUP_LIMITS_MB;
+  const at128 = await attempt(lambda);
+  if (!at128) {
+    process.stderr.write(
+      "  no memory cgroup can be created here: the rows under a kernel limit are left out\n",
+    );
+    return [];
+  }
+  // Completes at `high`, not (or not tried) at `low`: halve the gap to one step.
+  let [low, high] = [lowest - step, lambda];
+  if (!at128.completed) high = Number.NaN;
+  while (Number.isFinite(high) && high - low > step) {
+    const mid = low + Math.floor((high - low) / 2 / step) * step;
+    const result = await attempt(mid);
+    if (result?.completed) high = mid;
+    else low = mid;
+  }
+  const scenario = `scale: the handler dry run held to a memory limit by the kernel (memory cgroup)`;
+  return [
+    {
+      scenario,
+      variant: `${variant.name}, limit ${lambda} MB`,
+      metrics: {
+        completed: at128.completed ? 1 : 0,
+        chargedPeakMB: at128.chargedPeakMB,
+        peakRssMB: at128.peakRssMB ?? Number.NaN,
+      },
+    },
+    {
+      scenario,
+      variant: `smallest limit it completes in (${step} MB steps)`,
+      metrics: { limitMB: high },
+    },
+  ];
+}
+
 export const scenario: Scenario = {
   name: "scale",
   async run() {
     mkdirSync(OUT, { recursive: true });
+    const toRun = variants();
     // The demo's rules with no cap to speak of: every decision gets its DRY_RUN item written.
     const configPath = join(OUT, "janitor.yaml");
     writeFileSync(
@@ -110,11 +297,21 @@ export const scenario: Scenario = {
         "maxCancellationsPerRun: 100000",
       ),
     );
-    const [script, org, db] = await Promise.all([
-      bundle(),
+    const driver = join(OUT, "handler-driver.mjs");
+    writeFileSync(driver, HANDLER_DRIVER);
+    // Built before the servers start, so that a failed build leaves none running.
+    const [planChild, artifact] = await Promise.all([
+      buildPlanChild(),
+      buildBundle({ configPath, outDir: join(OUT, "artifact") }),
+    ]);
+    const [org, db] = await Promise.all([
       startOrganizationsEmulator({ handshakes: largeOrganization(new Date(), SCALE_SETUP.handshakes) }),
       startDynamoDbLocal(),
     ]);
+    const args: Record<Variant["mode"], string[]> = {
+      plan: [planChild],
+      handler: [driver, join(artifact.outDir, BUNDLE_FILE)],
+    };
     try {
       const tableName = "bench-scale-audit";
       const env = {
@@ -124,7 +321,8 @@ export const scenario: Scenario = {
         AWS_SECRET_ACCESS_KEY: "local",
         AWS_REGION: "us-east-1",
         AUDIT_TABLE_NAME: tableName,
-        JANITOR_CONFIG: configPath,
+        // The copy inside the artifact, as serverless.yml points the function at it.
+        JANITOR_CONFIG: join(artifact.outDir, BUNDLED_CONFIG_FILE),
         POWERTOOLS_LOG_LEVEL: "ERROR",
         POWERTOOLS_METRICS_DISABLED: "true",
       };
@@ -140,20 +338,22 @@ export const scenario: Scenario = {
       }
 
       const rows: BenchRow[] = [];
-      for (const variant of VARIANTS) {
+      for (const variant of toRun) {
         const runs: Record<string, number>[] = [];
         for (let run = 0; run < SCALE_SETUP.runs; run += 1) {
-          const measured = await runChild(script, variant, env);
+          const measured = await runChild(args[variant.mode], variant, env);
           process.stderr.write(`  ${variant.name} #${run + 1}: ${JSON.stringify(measured)}\n`);
           runs.push(measured);
         }
         const keys = [...new Set(runs.flatMap((r) => Object.keys(r)))];
         rows.push({
-          scenario: `scale: ${SCALE_SETUP.handshakes.toLocaleString("en")} handshakes, demo rules, bundled and run by plain node (median of ${SCALE_SETUP.runs})`,
+          scenario: `scale: ${SCALE_SETUP.handshakes.toLocaleString("en")} handshakes, demo rules, built as the artifact and run by plain node (median of ${SCALE_SETUP.runs})`,
           variant: variant.name,
           metrics: Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k] ?? Number.NaN))])),
         });
       }
+      const deployedHandler = toRun.find((v) => v.mode === "handler");
+      if (deployedHandler) rows.push(...(await underLimits(deployedHandler, args.handler, env)));
       return rows;
     } finally {
       await Promise.all([org.stop(), db.stop()]);
