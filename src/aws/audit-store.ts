@@ -27,7 +27,7 @@ import {
   type RunStatus,
   type Trigger,
 } from "../core/outcomes.js";
-import type { AuditAction, AuditPort, FinalResult, PutResult, RunRecord } from "../core/ports.js";
+import type { AuditAction, AuditPort, FinalResult, Linking, PutResult, RunRecord } from "../core/ports.js";
 import { AUDIT_INDEXES, AUDIT_TTL_ATTRIBUTE } from "./audit-table.js";
 
 /** A time-range query with no lower bound reads this far back. */
@@ -333,7 +333,23 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       // before chains existed) has nothing to anchor to, and verify reports it as unchained.
       const length = run?.chainLength?.N;
       const head = run?.chainHead?.S;
-      if (length === undefined || head === undefined) return;
+      if (length === undefined || head === undefined) {
+        // Never linkable, so not left waiting on the pending index either.
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: actionKey(action.runId, action.handshakeId),
+              UpdateExpression: "REMOVE pendingKey",
+              ConditionExpression: "pendingKey = :unlinked",
+              ExpressionAttributeValues: { ":unlinked": { S: UNLINKED } },
+            }),
+          ),
+        ).catch((error: unknown) => {
+          if (!isConditionFailure(error)) throw writeError(`unmark ${where}`, error);
+        });
+        return;
+      }
       const prevHash = head;
       const seq = Number(length) + 1;
       const hash = chainHash(prevHash, action, seq);
@@ -346,7 +362,9 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
                   Update: {
                     TableName: tableName,
                     Key: actionKey(action.runId, action.handshakeId),
-                    UpdateExpression: "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev",
+                    // Linked: off the pending index, where an unlinked final item waits.
+                    UpdateExpression:
+                      "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev REMOVE pendingKey",
                     ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(chainHash)",
                     ExpressionAttributeValues: {
                       ":seq": { N: String(seq) },
@@ -512,17 +530,31 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 
   async function recordAction(action: AuditAction): Promise<PutResult> {
     const normalized = normalizeAction(action);
-    const result = await putNew({ ...actionItem(normalized), ...expiry(normalized.at) });
+    // A final item waits on the pending index as UNLINKED until its chain link removes the mark.
+    const mark: Item = normalized.outcome === undefined ? {} : { pendingKey: { S: UNLINKED } };
+    const result = await putNew({ ...actionItem(normalized), ...mark, ...expiry(normalized.at) });
     if (result.created) {
-      if (normalized.outcome !== undefined) await chain(normalized);
-      return { created: true };
+      return normalized.outcome === undefined
+        ? { created: true }
+        : { created: true, ...(await link(normalized)) };
     }
     const existing = parseAction(result.existing);
     // A final item a crash left unlinked is linked by whoever finds it next.
-    if (existing.outcome !== undefined && result.existing.chainHash === undefined) {
-      await chain(existing);
-    }
+    if (existing.outcome !== undefined && result.existing.chainHash === undefined) await link(existing);
     return { created: false, existing };
+  }
+
+  /**
+   * Links a stored final item into its run's chain. A failure is answered, not thrown: the item
+   * and its outcome are on record, marked UNLINKED, and linkUnchained links it later.
+   */
+  async function link(action: AuditAction): Promise<Linking> {
+    try {
+      await chain(action);
+      return {};
+    } catch (error) {
+      return { unlinked: describeError(error) };
+    }
   }
 
   return {
@@ -615,20 +647,18 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     async recordOutcome(runId, handshakeId, result) {
       const at = isoInstant(result.at, "at", AuditWriteError);
       const key = actionKey(runId, handshakeId);
-      const update = updateExpression(
-        {
-          outcome: { S: result.outcome },
-          attempts: numberAttribute(result.attempts),
-          at: { S: at },
-          // `at` moves to the outcome's time, so the month bucket moves with it.
-          timeKey: { S: timeKey("ACTION", at) },
-          ...expiry(at),
-          ...(result.error === undefined ? {} : { error: { S: result.error } }),
-          ...(result.reason === undefined ? {} : { reason: { S: result.reason } }),
-        },
-        // Removing pendingKey drops the item from the sparse pending index.
-        ["pendingKey"],
-      );
+      const update = updateExpression({
+        outcome: { S: result.outcome },
+        attempts: numberAttribute(result.attempts),
+        at: { S: at },
+        // `at` moves to the outcome's time, so the month bucket moves with it.
+        timeKey: { S: timeKey("ACTION", at) },
+        ...expiry(at),
+        ...(result.error === undefined ? {} : { error: { S: result.error } }),
+        ...(result.reason === undefined ? {} : { reason: { S: result.reason } }),
+        // From pending intent to final item awaiting its chain link, which removes the mark.
+        pendingKey: { S: UNLINKED },
+      });
       let completed: Item | undefined;
       try {
         const answer = await send(() =>
@@ -662,15 +692,22 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         const existing = stored.outcome?.S;
         // The same outcome again is a retried write that had landed: nothing is lost.
         if (existing === result.outcome) {
-          if (stored.chainHash === undefined) await chain(parseAction(stored));
-          return;
+          return stored.chainHash === undefined ? link(parseAction(stored)) : {};
         }
         throw new AuditWriteError(
           `audit ${where}: outcome ${existing} already recorded, refusing to overwrite it with ${result.outcome}`,
           { cause: error },
         );
       }
-      if (completed !== undefined) await chain(parseAction(completed));
+      return completed === undefined ? {} : link(parseAction(completed));
+    },
+
+    async linkUnchained() {
+      let linked = 0;
+      for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", UNLINKED)], []))) {
+        if ((await link(parseAction(item))).unlinked === undefined) linked += 1;
+      }
+      return linked;
     },
 
     async listPendingIntents() {
@@ -779,6 +816,8 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 // Items
 
 const PENDING = "PENDING";
+/** On the pending index too: a final item whose chain link a fault prevented. */
+const UNLINKED = "UNLINKED";
 
 function runKey(runId: string): Item {
   return { pk: { S: `RUN#${runId}` }, sk: { S: "RUN" } };

@@ -22,7 +22,8 @@ import { JanitorError } from "../core/errors.js";
  * | item   | pk           | sk                   | handshakeId | ruleId | timeKey         | pendingKey |
  * |--------|--------------|----------------------|-------------|--------|-----------------|------------|
  * | run    | RUN#<runId>  | RUN                  | –           | –      | RUN#YYYY-MM     | –          |
- * | action | RUN#<runId>  | ACTION#<handshakeId> | h-…         | rule   | ACTION#YYYY-MM  | PENDING*   |
+ * | action | RUN#<runId>  | ACTION#<handshakeId> | h-…         | rule   | ACTION#YYYY-MM  | PENDING*,  |
+ * |        |              |                      |             |        |                 | UNLINKED*  |
  *
  * - The run and its actions share a partition, so "everything about run X" is one Query, and the
  *   (runId, handshakeId) uniqueness the sweep relies on is a plain conditional put on the key.
@@ -32,8 +33,10 @@ import { JanitorError } from "../core/errors.js";
  *   keeps each bucket far below DynamoDB's per-partition limits at this write rate (a few items
  *   per hourly run), while a year of history is still only twelve Queries. Runs and actions get
  *   separate buckets so listing runs does not read through every action.
- * - pending holds only intents without an outcome (`pendingKey` is removed when the outcome is
- *   written), so finding the residue of a crash reads exactly those items.
+ * - pending holds only what a later run must finish: intents without an outcome (`pendingKey`
+ *   PENDING) and final items not yet linked into their run's hash chain (UNLINKED, until the link
+ *   removes it; a fault between the two writes leaves it), so finding the residue of a crash or
+ *   a fault reads exactly those items.
  * - Projection ALL: items are small and every query returns whole audit rows, so a KEYS_ONLY index
  *   would only add a GetItem per result.
  */

@@ -62,7 +62,15 @@ export interface RunRecord {
   error?: string;
 }
 
-export type PutResult = { created: true } | { created: false; existing: AuditAction };
+/**
+ * A final item is stored, but a fault kept it out of its run's hash chain: why. The item is
+ * marked, and `linkUnchained` (every run calls it first) links it.
+ */
+export interface Linking {
+  unlinked?: string;
+}
+
+export type PutResult = ({ created: true } & Linking) | { created: false; existing: AuditAction };
 
 /** How one item of `recordFinals` went: as `recordAction` answers, or why it is not on record. */
 export type FinalResult = PutResult | { failed: string };
@@ -83,12 +91,17 @@ export interface AuditPort {
    * result per item, in order; an item it could not write is `failed`, and nothing throws.
    */
   recordFinals(items: readonly AuditAction[]): Promise<FinalResult[]>;
-  /** Completes an intent with its final outcome. */
+  /** Completes an intent with its final outcome. It throws only when the outcome is not stored. */
   recordOutcome(
     runId: string,
     handshakeId: string,
     result: { outcome: Outcome; attempts: number; at: string; error?: string; reason?: string },
-  ): Promise<void>;
+  ): Promise<Linking>;
+  /**
+   * Links into their runs' chains the final items that a fault left out (stored, not linked);
+   * returns how many it linked. What fails again stays marked for the next call.
+   */
+  linkUnchained(): Promise<number>;
   /** Intents of any run that never got an outcome (a crash or a failed write). */
   listPendingIntents(): Promise<AuditAction[]>;
 }

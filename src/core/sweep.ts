@@ -118,6 +118,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   const actions: ActionSummary[] = [];
   let reconciled = 0;
   try {
+    await linkUnchained(audit, log);
     if (!dryRun) reconciled = await reconcile(request.runId, request.deadline, deps, log);
     const decided = await listAndPlan(request, organizations, started);
     Object.assign(run, {
@@ -283,7 +284,30 @@ function rememberFinal(context: Context, item: AuditAction, result: FinalResult 
   } else if (!result.created && result.existing.outcome) {
     remember(context, result.existing, result.existing.outcome);
   } else {
+    if (result.created) warnUnlinked(context.log, item, result.unlinked);
     remember(context, item, item.outcome ?? "FAILED");
+  }
+}
+
+/** The item is on record; only its chain link is missing, and the next run adds it. */
+function warnUnlinked(log: SweepLogger, item: AuditAction, unlinked: string | undefined): void {
+  if (unlinked === undefined) return;
+  log.warn("recorded, not yet linked into the run's hash chain; the next run links it", {
+    handshakeId: item.handshakeId,
+    error: unlinked,
+  });
+}
+
+/**
+ * Final items a fault kept out of their runs' chains (stored, not linked) are linked before
+ * anything else; a failure here is only logged, as the items stay marked for the next run.
+ */
+async function linkUnchained(audit: AuditPort, log: SweepLogger): Promise<void> {
+  try {
+    const linked = await audit.linkUnchained();
+    if (linked > 0) log.info("linked audit items a fault had left out of their chains", { linked });
+  } catch (error) {
+    log.warn("could not link the audit items left out of their chains", { error: describeError(error) });
   }
 }
 
@@ -356,12 +380,13 @@ async function decide(context: Context, decision: Decision): Promise<void> {
     ...(result.error ? { error: result.error } : {}),
   };
   try {
-    await audit.recordOutcome(intent.runId, intent.handshakeId, {
+    const linking = await audit.recordOutcome(intent.runId, intent.handshakeId, {
       outcome: result.outcome,
       attempts: result.attempts,
       at: final.at,
       ...(result.error ? { error: result.error } : {}),
     });
+    warnUnlinked(context.log, final, linking.unlinked);
     remember(context, final, result.outcome);
   } catch (failure) {
     // The intent stays pending; the next run looks the handshake up and completes the record.

@@ -461,6 +461,84 @@ describe("final items in batches", () => {
   });
 });
 
+describe("final items a fault leaves out of the chain", () => {
+  it("are stored and marked, answered as unlinked, and linked by linkUnchained", async () => {
+    // The same table through a client whose chain transactions fail while `failChain` is set.
+    let failChain = false;
+    const flaky = new DynamoDBClient({
+      endpoint: db.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+      maxAttempts: 1,
+    });
+    flaky.middlewareStack.add(
+      (next, context) => (args) => {
+        if (failChain && context.commandName === "TransactWriteItemsCommand") {
+          const error = Object.assign(new Error("chain write failed"), {
+            name: "InternalServerError",
+            $metadata: { httpStatusCode: 500 },
+          });
+          return Promise.reject(error);
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "failChainWrites" },
+    );
+    const audit = createAuditStore({
+      client: flaky,
+      tableName,
+      retry: { policy: { baseMs: 1, capMs: 2, maxAttempts: 2 } },
+    });
+    const started = run({ dryRun: false });
+    await audit.startRun(started);
+    const canceled = intent({ runId: started.runId });
+    const exempted = intent({ runId: started.runId, outcome: "EXEMPTED" });
+    await audit.recordAction(canceled);
+
+    failChain = true;
+    const outcome = await audit.recordOutcome(canceled.runId, canceled.handshakeId, {
+      outcome: "CANCELED",
+      attempts: 1,
+      at: "2026-03-10T12:00:05.000Z",
+    });
+    const put = await audit.recordAction(exempted);
+    failChain = false;
+
+    expect(outcome).toEqual({ unlinked: expect.stringContaining("InternalServerError") });
+    expect(put).toEqual({ created: true, unlinked: expect.stringContaining("InternalServerError") });
+    for (const [item, expected] of [
+      [canceled, "CANCELED"],
+      [exempted, "EXEMPTED"],
+    ] as const) {
+      const stored = await rawItem(`RUN#${started.runId}`, `ACTION#${item.handshakeId}`);
+      expect(stored?.outcome).toEqual({ S: expected });
+      expect(stored?.pendingKey).toEqual({ S: "UNLINKED" });
+      expect(stored?.chainHash).toBeUndefined();
+    }
+    const chainOf = async () => {
+      const { head, actions } = await audit.readChain(started.runId);
+      return { head, problems: verifyChain({ runId: started.runId, head }, chainedActions(actions).items) };
+    };
+    expect((await chainOf()).problems).toEqual([
+      expect.stringContaining("final but not in the chain"),
+      expect.stringContaining("final but not in the chain"),
+    ]);
+    const intents = (await audit.listPendingIntents()).map((i) => i.handshakeId);
+    expect(intents).not.toContain(canceled.handshakeId);
+    expect(intents).not.toContain(exempted.handshakeId);
+
+    expect(await audit.linkUnchained()).toBe(2);
+
+    const after = await chainOf();
+    expect(after.problems).toEqual([]);
+    expect(after.head?.length).toBe(2);
+    const linked = await rawItem(`RUN#${started.runId}`, `ACTION#${canceled.handshakeId}`);
+    expect(linked?.pendingKey).toBeUndefined();
+    expect(await audit.linkUnchained()).toBe(0);
+    flaky.destroy();
+  });
+});
+
 describe("audit queries", () => {
   // Dates in 2024 keep this data set apart from the write tests' 2026 items in the shared table.
   // One shared tag with ordinal suffixes, so the sort key order within a run is known.

@@ -158,6 +158,21 @@ function expectStatus(summary: RunSummary, status: RunSummary["status"]): void {
   expect(summary.status, JSON.stringify({ error: summary.error, unfinished })).toBe(status);
 }
 
+/** A run's hash chain as `audit verify` checks it, read with a fault-free client. */
+async function chainOf(env: Record<string, string>, runId: string) {
+  return withEnv({ ...env, AWS_ENDPOINT_URL_DYNAMODB: db.endpoint }, async () => {
+    const clients = createClients();
+    try {
+      const store = createAuditStore({ client: clients.dynamodb, tableName: env.AUDIT_TABLE_NAME ?? "" });
+      const { head, actions } = await store.readChain(runId);
+      return { head, problems: verifyChain({ runId, head }, chainedActions(actions).items) };
+    } finally {
+      clients.dynamodb.destroy();
+      clients.organizations.destroy();
+    }
+  });
+}
+
 function expectNoneCanceledTwice(scene: Scene): void {
   expect([...scene.cancelsById].filter(([, n]) => n > 1)).toEqual([]);
 }
@@ -349,20 +364,7 @@ describe("the audit table misbehaves", () => {
     );
     expect(new Set(items.map((i) => i.outcome))).toEqual(new Set(summary.actions.map((a) => a.outcome)));
     expect(items.every((i) => i.outcome === "DRY_RUN" || i.outcome === "EXEMPTED")).toBe(true);
-    const chain = await withEnv(s.env, async () => {
-      const clients = createClients();
-      try {
-        const store = createAuditStore({ client: clients.dynamodb, tableName: s.env.AUDIT_TABLE_NAME ?? "" });
-        const { head, actions } = await store.readChain("batch-faults");
-        return {
-          head,
-          problems: verifyChain({ runId: "batch-faults", head }, chainedActions(actions).items),
-        };
-      } finally {
-        clients.dynamodb.destroy();
-        clients.organizations.destroy();
-      }
-    });
+    const chain = await chainOf(s.env, "batch-faults");
     expect(chain.problems).toEqual([]);
     expect(chain.head?.length).toBe(decided.decisions.length);
   });
@@ -415,6 +417,42 @@ describe("the audit table misbehaves", () => {
     expect(second.reconciled).toBe(1);
     expect(s.org.stats().CancelHandshake).toBeUndefined();
     expectOneFinalRecordEach(await auditItems(s.env, ["no-outcome-1", "no-outcome-2"]), selected);
+    expectNoneCanceledTwice(s);
+  });
+});
+
+describe("the hash chain misses links", () => {
+  test("outcomes whose chain link fails stay on record, and the next run links them", async () => {
+    const s = await scene(109);
+    const before = s.org.handshakes();
+    const selected = selectedIds(before, config);
+    // Every attempt at the first two single links fails: six attempts each, the store's limit.
+    dbProxy.setRules([
+      { targets: [TRANSACT], bodyIncludes: "SET chainSeq", fault: dynamoDbServerError(), times: 12 },
+    ]);
+    const errorsBefore = dbProxy.stats().faults[TRANSACT]?.error ?? 0;
+
+    const first = await runSweep(s.env, "unlinked-1");
+
+    expectStatus(first, "COMPLETED");
+    expect((dbProxy.stats().faults[TRANSACT]?.error ?? 0) - errorsBefore).toBe(12);
+    expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
+    expectOneFinalRecordEach(await auditItems(s.env, ["unlinked-1"]), selected);
+    const broken = await chainOf(s.env, "unlinked-1");
+    expect(broken.problems).toEqual([
+      expect.stringContaining("final but not in the chain"),
+      expect.stringContaining("final but not in the chain"),
+    ]);
+
+    dbProxy.setRules([]);
+    s.org.resetStats();
+    const second = await runSweep(s.env, "unlinked-2");
+
+    expectStatus(second, "COMPLETED");
+    expect(s.org.stats().CancelHandshake).toBeUndefined();
+    const mended = await chainOf(s.env, "unlinked-1");
+    expect(mended.problems).toEqual([]);
+    expect(mended.head?.length).toBe(first.actions.length);
     expectNoneCanceledTwice(s);
   });
 });

@@ -78,6 +78,14 @@ export class FakeAudit implements AuditPort {
     if (item.outcome !== undefined) throw new Error(`outcome already recorded for ${key}`);
     this.items.set(key, { ...item, ...result });
     this.events.push({ kind: "outcome", handshakeId, outcome: result.outcome });
+    return {};
+  }
+
+  /** How often a run asked for unlinked items to be linked; this fake never leaves any. */
+  linkCalls = 0;
+  async linkUnchained() {
+    this.linkCalls += 1;
+    return 0;
   }
 
   async listPendingIntents() {
