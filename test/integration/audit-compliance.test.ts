@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import {
   type AttributeValue,
   DeleteItemCommand,
-  DynamoDBClient,
+  type DynamoDBClient,
   GetItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -22,7 +22,7 @@ import { sweep } from "../../src/core/sweep.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
 import { type Event, FakeOrganizations, handshake } from "../support/fakes.js";
-import { runCli } from "../support/stack.js";
+import { localDynamoDbClient, runCli } from "../support/stack.js";
 
 const tableName = `compliance-${randomUUID().slice(0, 8)}`;
 const README = new URL("../../README.md", import.meta.url);
@@ -40,19 +40,7 @@ const START = new Date("2026-03-01T06:00:00.000Z");
 beforeAll(async () => {
   db = await startDynamoDbLocal();
   dir = mkdtempSync(join(tmpdir(), "audit-compliance-"));
-  client = new DynamoDBClient({
-    endpoint: db.endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      sent.push(String(context.commandName));
-      return next(args);
-    },
-    { step: "initialize", name: "recordCommandNames" },
-  );
+  client = localDynamoDbClient(db.endpoint, (name) => sent.push(name));
   await ensureAuditTable(client, tableName);
   trail = await seedTrail(createAuditStore({ client, tableName }), { prefix: "c", runs: 20, start: START });
   env = {

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DescribeTableCommand, DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
@@ -7,6 +7,7 @@ import { AuditWriteError } from "../../src/core/errors.js";
 import { verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { localDynamoDbClient } from "../support/stack.js";
 
 const tableName = `audit-store-test-${randomUUID()}`;
 let db: DynamoDbLocal;
@@ -17,19 +18,7 @@ const sent: string[] = [];
 
 beforeAll(async () => {
   db = await startDynamoDbLocal();
-  client = new DynamoDBClient({
-    endpoint: db.endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
-  client.middlewareStack.add(
-    (next, context) => (args) => {
-      sent.push(String(context.commandName));
-      return next(args);
-    },
-    { step: "initialize", name: "recordCommandNames" },
-  );
+  client = localDynamoDbClient(db.endpoint, (name) => sent.push(name));
   firstEnsure = await ensureAuditTable(client, tableName);
 });
 
@@ -465,25 +454,14 @@ describe("final items a fault leaves out of the chain", () => {
   it("are stored and marked, answered as unlinked, and linked by linkUnchained", async () => {
     // The same table through a client whose chain transactions fail while `failChain` is set.
     let failChain = false;
-    const flaky = new DynamoDBClient({
-      endpoint: db.endpoint,
-      region: "us-east-1",
-      credentials: { accessKeyId: "local", secretAccessKey: "local" },
-      maxAttempts: 1,
+    const flaky = localDynamoDbClient(db.endpoint, (name) => {
+      if (failChain && name === "TransactWriteItemsCommand") {
+        throw Object.assign(new Error("chain write failed"), {
+          name: "InternalServerError",
+          $metadata: { httpStatusCode: 500 },
+        });
+      }
     });
-    flaky.middlewareStack.add(
-      (next, context) => (args) => {
-        if (failChain && context.commandName === "TransactWriteItemsCommand") {
-          const error = Object.assign(new Error("chain write failed"), {
-            name: "InternalServerError",
-            $metadata: { httpStatusCode: 500 },
-          });
-          return Promise.reject(error);
-        }
-        return next(args);
-      },
-      { step: "initialize", name: "failChainWrites" },
-    );
     const audit = createAuditStore({
       client: flaky,
       tableName,

@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { createClients } from "../../src/aws/clients.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
@@ -24,6 +25,29 @@ export function stackEnv(
     AWS_REGION: "us-east-1",
     AUDIT_TABLE_NAME: tableName,
   };
+}
+
+/**
+ * A client of DynamoDB Local with one attempt per call. `onCommand` hears each command's name
+ * before it is sent, to record it, or to fail it by throwing.
+ */
+export function localDynamoDbClient(endpoint: string, onCommand?: (name: string) => void): DynamoDBClient {
+  const client = new DynamoDBClient({
+    endpoint,
+    region: "us-east-1",
+    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    maxAttempts: 1,
+  });
+  if (onCommand) {
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        onCommand(String(context.commandName));
+        return next(args);
+      },
+      { step: "initialize", name: "onCommand" },
+    );
+  }
+  return client;
 }
 
 /** Runs `fn` with process.env extended by `env`, restoring it afterwards. */
