@@ -25,7 +25,10 @@ import { type BenchRow, median, type Scenario } from "../lib.js";
  *   it; a small driver imports its index.js and invokes the handler once with `{ dryRun: true }`,
  *   a DRY_RUN audit item written to DynamoDB Local for every decision. It runs with the
  *   NODE_OPTIONS that serverless.yml deploys, and once more with --enable-source-maps toggled,
- *   so that what source maps cost stays in view.
+ *   so that what source maps cost stays in view;
+ * - "handler run that cancels": the same artifact with the config's dryRun: false, so every
+ *   selected handshake gets its intent, CancelHandshake and outcome, each run against an
+ *   organization of its own.
  *
  * The emulator answers without added latency or throttling: the wall times are the janitor's own
  * work plus local round trips, not what a real, throttled Organizations would take.
@@ -103,10 +106,12 @@ const context = {
   succeed: () => {},
 };
 const started = performance.now();
-const summary = await handler({ dryRun: true }, context);
+// argv[3] "cancel": the config decides (the demo's says dryRun: false), so every selected handshake is canceled.
+const summary = await handler(process.argv[3] === "cancel" ? {} : { dryRun: true }, context);
 const measured = {
   listed: summary.listed,
   decisions: summary.actions.length,
+  canceled: summary.counts.CANCELED ?? 0,
   wallS: (performance.now() - started) / 1000,
   summaryKB: Buffer.byteLength(JSON.stringify(summary)) / 1024,
 };
@@ -118,6 +123,8 @@ process.stdout.write("\\n" + ${JSON.stringify(RESULT_PREFIX)} + JSON.stringify({
 interface Variant {
   name: string;
   mode: "plan" | "handler";
+  /** The handler cancels what it selects, against an organization of its own for each run. */
+  cancels?: boolean;
   /** node's own arguments: the heap limits Lambda's bootstrap passes. */
   heapFlags: string[];
   /** NODE_OPTIONS, as the function's environment sets it. */
@@ -156,7 +163,26 @@ function variants(): Variant[] {
         ? deployed.filter((flag) => flag !== SOURCE_MAPS)
         : [...deployed, SOURCE_MAPS],
     },
+    {
+      name: `handler run that cancels every selected handshake, Lambda 128 MB heap limits${shown}`,
+      mode: "handler",
+      cancels: true,
+      heapFlags: LAMBDA_128MB,
+      nodeOptions: deployed,
+    },
   ];
+}
+
+/** A run that cancels needs the whole organization again: an emulator of its own, stopped after. */
+async function withFreshOrganization<T>(run: (endpoint: string) => Promise<T>): Promise<T> {
+  const org = await startOrganizationsEmulator({
+    handshakes: largeOrganization(new Date(), SCALE_SETUP.handshakes),
+  });
+  try {
+    return await run(org.endpoint);
+  } finally {
+    await org.stop();
+  }
 }
 
 /** bench/scale-child.ts, built as the artifact is built; returns the script to run. */
@@ -341,7 +367,14 @@ export const scenario: Scenario = {
       for (const variant of toRun) {
         const runs: Record<string, number>[] = [];
         for (let run = 0; run < SCALE_SETUP.runs; run += 1) {
-          const measured = await runChild(args[variant.mode], variant, env);
+          const measured = variant.cancels
+            ? await withFreshOrganization((endpoint) =>
+                runChild([...args.handler, "cancel"], variant, {
+                  ...env,
+                  AWS_ENDPOINT_URL_ORGANIZATIONS: endpoint,
+                }),
+              )
+            : await runChild(args[variant.mode], variant, env);
           process.stderr.write(`  ${variant.name} #${run + 1}: ${JSON.stringify(measured)}\n`);
           runs.push(measured);
         }
@@ -352,7 +385,7 @@ export const scenario: Scenario = {
           metrics: Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k] ?? Number.NaN))])),
         });
       }
-      const deployedHandler = toRun.find((v) => v.mode === "handler");
+      const deployedHandler = toRun.find((v) => v.mode === "handler" && !v.cancels);
       if (deployedHandler) rows.push(...(await underLimits(deployedHandler, args.handler, env)));
       return rows;
     } finally {
