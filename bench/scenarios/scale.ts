@@ -28,7 +28,9 @@ import { type BenchRow, median, type Scenario } from "../lib.js";
  *   so that what source maps cost stays in view;
  * - "handler run that cancels": the same artifact with the config's dryRun: false, so every
  *   selected handshake gets its intent, CancelHandshake and outcome, each run against an
- *   organization of its own.
+ *   organization of its own;
+ * - both handler runs once more inside a memory cgroup (where this machine has one to create):
+ *   at 128 MB, and down to the smallest limit under which the kernel lets them complete.
  *
  * The emulator answers without added latency or throttling: the wall times are the janitor's own
  * work plus local round trips, not what a real, throttled Organizations would take.
@@ -125,6 +127,8 @@ interface Variant {
   mode: "plan" | "handler";
   /** The handler cancels what it selects, against an organization of its own for each run. */
   cancels?: boolean;
+  /** A handler run as deployed (NODE_OPTIONS included), also measured under the kernel's limit. */
+  asDeployed?: boolean;
   /** node's own arguments: the heap limits Lambda's bootstrap passes. */
   heapFlags: string[];
   /** NODE_OPTIONS, as the function's environment sets it. */
@@ -151,6 +155,7 @@ function variants(): Variant[] {
     {
       name: `handler dry run + audit, Lambda 128 MB heap limits${shown}`,
       mode: "handler",
+      asDeployed: true,
       heapFlags: LAMBDA_128MB,
       nodeOptions: deployed,
     },
@@ -167,6 +172,7 @@ function variants(): Variant[] {
       name: `handler run that cancels every selected handshake, Lambda 128 MB heap limits${shown}`,
       mode: "handler",
       cancels: true,
+      asDeployed: true,
       heapFlags: LAMBDA_128MB,
       nodeOptions: deployed,
     },
@@ -243,30 +249,29 @@ function runChild(
 }
 
 /**
- * The deployed handler's dry run held by the kernel to a memory limit, as a function's memory is:
- * at 128 MB, then the smallest limit it still completes in (bisection in 4 MB steps). The kernel
- * charges what the process allocates and the file pages it is first to read; pages of the node
- * binary already cached by other processes are not charged, so the charged peak is below the RSS.
- * No row when this machine offers no memory cgroup to create.
+ * A handler run held by the kernel to a memory limit, as a function's memory is: at 128 MB, then
+ * the smallest limit it still completes in (bisection in 4 MB steps). The kernel charges what the
+ * process allocates and the file pages it is first to read; pages of the node binary already
+ * cached by other processes are not charged, so the charged peak is below the RSS. No row when
+ * this machine offers no memory cgroup to create.
  */
 async function underLimits(
   variant: Variant,
-  args: string[],
-  env: Record<string, string>,
-): Promise<BenchRow[]> {
+  measure: (cgroup: string) => Promise<Record<string, number>>,
+): Promise<BenchRow | undefined> {
   const attempt = async (limitMB: number) => {
     const cgroup = memoryCgroup(limitMB);
     if (!cgroup) return undefined;
     try {
       // Killed by the kernel for want of memory is a result; any other failure is not.
-      const measured = await runChild(args, variant, env, cgroup.dir).catch((error: { signal?: string }) => {
+      const measured = await measure(cgroup.dir).catch((error: { signal?: string }) => {
         if (error.signal === "SIGKILL") return undefined;
         throw error;
       });
       const charged =
         Number(readFileSync(join(cgroup.dir, "memory.max_usage_in_bytes"), "utf8")) / 1024 / 1024;
       process.stderr.write(
-        `  under ${limitMB} MB: ${measured ? "completed" : "killed"}, charged ${charged.toFixed(1)} MB\n`,
+        `  ${variant.name} under ${limitMB} MB: ${measured ? "completed" : "killed"}, charged ${charged.toFixed(1)} MB\n`,
       );
       return { completed: measured !== undefined, chargedPeakMB: charged, peakRssMB: measured?.peakRssMB };
     } finally {
@@ -274,39 +279,32 @@ async function underLimits(
     }
   };
   const { lambda, lowest, step } = CGROUP_LIMITS_MB;
-  const at128 = await attempt(lambda);
-  if (!at128) {
+  const atLambda = await attempt(lambda);
+  if (!atLambda) {
     process.stderr.write(
       "  no memory cgroup can be created here: the rows under a kernel limit are left out\n",
     );
-    return [];
+    return undefined;
   }
   // Completes at `high`, not (or not tried) at `low`: halve the gap to one step.
   let [low, high] = [lowest - step, lambda];
-  if (!at128.completed) high = Number.NaN;
+  if (!atLambda.completed) high = Number.NaN;
   while (Number.isFinite(high) && high - low > step) {
     const mid = low + Math.floor((high - low) / 2 / step) * step;
     const result = await attempt(mid);
     if (result?.completed) high = mid;
     else low = mid;
   }
-  const scenario = `scale: the handler dry run held to a memory limit by the kernel (memory cgroup)`;
-  return [
-    {
-      scenario,
-      variant: `${variant.name}, limit ${lambda} MB`,
-      metrics: {
-        completed: at128.completed ? 1 : 0,
-        chargedPeakMB: at128.chargedPeakMB,
-        peakRssMB: at128.peakRssMB ?? Number.NaN,
-      },
+  return {
+    scenario: `scale: handler runs held to a memory limit by the kernel (memory cgroup), limit ${lambda} MB, then the smallest that completes (${step} MB steps)`,
+    variant: variant.name,
+    metrics: {
+      completedAt128: atLambda.completed ? 1 : 0,
+      chargedPeakMB: atLambda.chargedPeakMB,
+      peakRssMB: atLambda.peakRssMB ?? Number.NaN,
+      smallestLimitMB: high,
     },
-    {
-      scenario,
-      variant: `smallest limit it completes in (${step} MB steps)`,
-      metrics: { limitMB: high },
-    },
-  ];
+  };
 }
 
 export const scenario: Scenario = {
@@ -363,18 +361,22 @@ export const scenario: Scenario = {
         process.env = saved;
       }
 
+      const measure = (variant: Variant, cgroup?: string) =>
+        variant.cancels
+          ? withFreshOrganization((endpoint) =>
+              runChild(
+                [...args.handler, "cancel"],
+                variant,
+                { ...env, AWS_ENDPOINT_URL_ORGANIZATIONS: endpoint },
+                cgroup,
+              ),
+            )
+          : runChild(args[variant.mode], variant, env, cgroup);
       const rows: BenchRow[] = [];
       for (const variant of toRun) {
         const runs: Record<string, number>[] = [];
         for (let run = 0; run < SCALE_SETUP.runs; run += 1) {
-          const measured = variant.cancels
-            ? await withFreshOrganization((endpoint) =>
-                runChild([...args.handler, "cancel"], variant, {
-                  ...env,
-                  AWS_ENDPOINT_URL_ORGANIZATIONS: endpoint,
-                }),
-              )
-            : await runChild(args[variant.mode], variant, env);
+          const measured = await measure(variant);
           process.stderr.write(`  ${variant.name} #${run + 1}: ${JSON.stringify(measured)}\n`);
           runs.push(measured);
         }
@@ -385,8 +387,11 @@ export const scenario: Scenario = {
           metrics: Object.fromEntries(keys.map((k) => [k, median(runs.map((r) => r[k] ?? Number.NaN))])),
         });
       }
-      const deployedHandler = toRun.find((v) => v.mode === "handler" && !v.cancels);
-      if (deployedHandler) rows.push(...(await underLimits(deployedHandler, args.handler, env)));
+      // The deployed configuration's handler runs, dry and cancelling, under the kernel's limit.
+      for (const variant of toRun.filter((v) => v.asDeployed)) {
+        const row = await underLimits(variant, (cgroup) => measure(variant, cgroup));
+        if (row) rows.push(row);
+      }
       return rows;
     } finally {
       await Promise.all([org.stop(), db.stop()]);
