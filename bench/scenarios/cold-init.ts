@@ -4,82 +4,106 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BuildResult, buildBundle, type SdkMode } from "../../scripts/build.js";
-import { type BenchRow, median, type Scenario } from "../lib.js";
+import { median, type Scenario } from "../lib.js";
 
 /**
  * Cold initialisation of the deployed handler: a fresh `node` process imports the artifact's
  * index.js (and through it the chunks it loads), as the Lambda runtime does at a cold start, and
- * reports how long the import took and the process's peak RSS right after it. Two artifacts: the
- * AWS SDK inside it, and the SDK left to the runtime (simulated by a node_modules link next to the
- * bundle, to this repository's node_modules: ES modules ignore NODE_PATH). Each is measured as
- * deployed, without source maps, and with NODE_OPTIONS=--enable-source-maps for comparison.
+ * reports how long the import took and the process's peak RSS right after it. Three artifacts: the
+ * deployed one (the AWS SDK inside, split into chunks), the SDK left to the runtime (simulated by
+ * a node_modules link next to the bundle, to this repository's node_modules: ES modules ignore
+ * NODE_PATH), and the deployed code as one file. The first two are measured as deployed, without
+ * source maps, and with NODE_OPTIONS=--enable-source-maps for comparison. The variants take turns,
+ * one import each per round, so that a slow spell of a shared machine does not favour any.
  */
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NODE = join(ROOT, "node_modules", ".bin", "node");
-const RUNS = 9;
+const RUNS = 15;
 /** Lambda's heap limits for a 128 MB function, as in bench/scenarios/scale.ts. */
 const LAMBDA_128MB = ["--max-semi-space-size=6", "--max-old-space-size=116"];
 const PROBE =
   "const t=performance.now();import(process.argv[1]).then(m=>{const ms=performance.now()-t;const rss=process.resourceUsage().maxRSS/1024;if(typeof m.handler!=='function')throw new Error('no handler');process.stdout.write(JSON.stringify({ms,rss}))})";
 
-function measure(built: BuildResult, sourceMaps: boolean): BenchRow["metrics"] {
-  const times: number[] = [];
-  const peaks: number[] = [];
-  for (let i = 0; i < RUNS; i += 1) {
-    const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, built.bundlePath], {
-      cwd: built.outDir,
-      encoding: "utf8",
-      // As the function's environment would set it; nothing inherited from the benchmark's.
-      env: { ...process.env, NODE_OPTIONS: sourceMaps ? "--enable-source-maps" : "" },
-    });
-    const { ms, rss } = JSON.parse(out) as { ms: number; rss: number };
-    times.push(ms);
-    peaks.push(rss);
-  }
-  return {
-    bundleKB: Math.round(built.bundleBytes / 1024),
-    largestFileKB: Math.round(built.largestFileBytes / 1024),
-    initMsMedian: median(times),
-    initMsMin: Math.min(...times),
-    peakRssMB: median(peaks),
-    runs: RUNS,
-  };
+interface Variant {
+  name: string;
+  build: { sdk: SdkMode; split: boolean };
+  sourceMaps: boolean;
+}
+
+const VARIANTS: readonly Variant[] = [
+  // As deployed: serverless.yml sets no NODE_OPTIONS.
+  { name: "SDK bundled", build: { sdk: "bundled", split: true }, sourceMaps: false },
+  // What NODE_OPTIONS=--enable-source-maps would cost at a cold start.
+  { name: "SDK bundled, --enable-source-maps", build: { sdk: "bundled", split: true }, sourceMaps: true },
+  { name: "SDK from the runtime", build: { sdk: "external", split: true }, sourceMaps: false },
+  {
+    name: "SDK from the runtime, --enable-source-maps",
+    build: { sdk: "external", split: true },
+    sourceMaps: true,
+  },
+  // The same code as one file, as the artifact was built before it was split into chunks.
+  { name: "SDK bundled, one file", build: { sdk: "bundled", split: false }, sourceMaps: false },
+];
+
+/** One cold import of the artifact in a fresh node process: milliseconds, and peak RSS in MB. */
+function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; rss: number } {
+  const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, built.bundlePath], {
+    cwd: built.outDir,
+    encoding: "utf8",
+    // As the function's environment would set it; nothing inherited from the benchmark's.
+    env: { ...process.env, NODE_OPTIONS: sourceMaps ? "--enable-source-maps" : "" },
+  });
+  return JSON.parse(out) as { ms: number; rss: number };
 }
 
 export const scenario: Scenario = {
   name: "cold-init",
   async run() {
-    const rows: BenchRow[] = [];
-    for (const sdk of ["bundled", "external"] satisfies SdkMode[]) {
-      const label = sdk === "external" ? "SDK from the runtime" : "SDK bundled";
-      const outDir = mkdtempSync(join(tmpdir(), "janitor-cold-init-"));
-      try {
-        const built = await buildBundle({ configPath: join(ROOT, "config/janitor.yaml"), outDir, sdk });
-        if (sdk === "external") symlinkSync(join(ROOT, "node_modules"), join(outDir, "node_modules"));
-        // As deployed: serverless.yml sets no NODE_OPTIONS.
-        rows.push({ scenario: "cold-init", variant: label, metrics: measure(built, false) });
-        // What NODE_OPTIONS=--enable-source-maps would cost at a cold start.
-        rows.push({
-          scenario: "cold-init",
-          variant: `${label}, --enable-source-maps`,
-          metrics: measure(built, true),
-        });
-      } finally {
-        rmSync(outDir, { recursive: true, force: true });
-      }
-    }
-    // The same code as one file, as the artifact was built before it was split into chunks.
-    const outDir = mkdtempSync(join(tmpdir(), "janitor-cold-init-"));
+    const dirs: string[] = [];
     try {
-      const built = await buildBundle({
-        configPath: join(ROOT, "config/janitor.yaml"),
-        outDir,
-        split: false,
+      const builds = new Map<string, BuildResult>();
+      for (const { build } of VARIANTS) {
+        const key = `${build.sdk}/${build.split}`;
+        if (builds.has(key)) continue;
+        const outDir = mkdtempSync(join(tmpdir(), "janitor-cold-init-"));
+        dirs.push(outDir);
+        builds.set(
+          key,
+          await buildBundle({ configPath: join(ROOT, "config/janitor.yaml"), outDir, ...build }),
+        );
+        if (build.sdk === "external") symlinkSync(join(ROOT, "node_modules"), join(outDir, "node_modules"));
+      }
+      const built = (variant: Variant) => {
+        const found = builds.get(`${variant.build.sdk}/${variant.build.split}`);
+        if (!found) throw new Error(`no build for ${variant.name}`);
+        return found;
+      };
+      // Round robin: a slow spell of this shared machine falls on every variant alike.
+      const samples = VARIANTS.map(() => ({ times: [] as number[], peaks: [] as number[] }));
+      for (let round = 0; round < RUNS; round += 1) {
+        VARIANTS.forEach((variant, i) => {
+          const { ms, rss } = importOnce(built(variant), variant.sourceMaps);
+          samples[i]?.times.push(ms);
+          samples[i]?.peaks.push(rss);
+        });
+      }
+      return VARIANTS.map((variant, i) => {
+        const { times, peaks } = samples[i] ?? { times: [], peaks: [] };
+        return {
+          scenario: `cold-init (medians of ${RUNS}, variants interleaved)`,
+          variant: variant.name,
+          metrics: {
+            bundleKB: Math.round(built(variant).bundleBytes / 1024),
+            largestFileKB: Math.round(built(variant).largestFileBytes / 1024),
+            initMsMedian: median(times),
+            initMsMin: Math.min(...times),
+            peakRssMB: median(peaks),
+            runs: RUNS,
+          },
+        };
       });
-      rows.push({ scenario: "cold-init", variant: "SDK bundled, one file", metrics: measure(built, false) });
     } finally {
-      rmSync(outDir, { recursive: true, force: true });
+      for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
     }
-    return rows;
   },
 };
