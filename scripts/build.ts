@@ -183,14 +183,14 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   }
 
   const outputs = Object.entries(result.metafile.outputs);
+  const bytesOf = (extension: string) =>
+    outputs.filter(([file]) => file.endsWith(extension)).map(([, output]) => output.bytes);
   return {
     outDir,
     bundlePath,
-    bundleBytes: sum(outputs.filter(([file]) => file.endsWith(".js")).map(([, output]) => output.bytes)),
-    largestFileBytes: Math.max(
-      ...outputs.filter(([file]) => file.endsWith(".js")).map(([, output]) => output.bytes),
-    ),
-    sourceMapBytes: sum(outputs.filter(([file]) => file.endsWith(".map")).map(([, output]) => output.bytes)),
+    bundleBytes: sum(bytesOf(".js")),
+    largestFileBytes: Math.max(...bytesOf(".js")),
+    sourceMapBytes: sum(bytesOf(".map")),
     configPath,
     configHash: configHash(config),
     metafile: result.metafile,

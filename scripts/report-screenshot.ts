@@ -2,13 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { chromium } from "playwright-core";
 import { createAuditStore } from "../src/aws/audit-store.js";
 import { ensureAuditTable } from "../src/aws/audit-table.js";
 import { main } from "../src/cli/main.js";
 import { startDynamoDbLocal } from "../src/local/dynamodb-local.js";
+import { localDynamoDbClient } from "../src/local/stack-env.js";
 import { seedTrail } from "../test/support/audit-trail.js";
+import { launchOfflineChromium } from "./chromium.js";
 
 /**
  * Regenerates docs/report.png, the screenshot of `audit report` the README shows:
@@ -21,7 +21,6 @@ import { seedTrail } from "../test/support/audit-trail.js";
  * is refused any request but its own file, so the picture shows what an offline reader sees.
  */
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const SINCE = "2026-03-01";
 // A day-only --until is exclusive: through March 31.
 const UNTIL = "2026-04-01";
@@ -30,12 +29,7 @@ const VIEWPORT = { width: 1280, height: 1500 };
 async function screenshot(outPath: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "report-screenshot-"));
   const db = await startDynamoDbLocal();
-  const client = new DynamoDBClient({
-    endpoint: db.endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
+  const client = localDynamoDbClient(db.endpoint);
   const saved = { ...process.env };
   try {
     const tableName = "handshake-janitor-demo";
@@ -61,21 +55,7 @@ async function screenshot(outPath: string): Promise<void> {
     );
     if (code !== 0) throw new Error(`audit report exited ${code}`);
 
-    const context = await chromium.launchPersistentContext(join(work, "profile"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: VIEWPORT,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const context = await launchOfflineChromium(join(work, "profile"), VIEWPORT);
     try {
       const page = await context.newPage();
       const url = pathToFileURL(html).href;

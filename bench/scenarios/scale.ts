@@ -5,12 +5,11 @@ import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { parse } from "yaml";
 import { artifactBuildOptions, BUNDLE_FILE, BUNDLED_CONFIG_FILE, buildBundle } from "../../scripts/build.js";
-import { ensureAuditTable } from "../../src/aws/audit-table.js";
-import { createClients } from "../../src/aws/clients.js";
 import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import { startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import { startOrganizationsEmulator } from "../../src/local/org-emulator.js";
 import { largeOrganization } from "../../src/local/sample-org.js";
+import { ensureLocalAuditTable, localStackEnv } from "../../src/local/stack-env.js";
 import { type BenchRow, median, type Scenario } from "../lib.js";
 
 /**
@@ -339,27 +338,13 @@ export const scenario: Scenario = {
     try {
       const tableName = "bench-scale-audit";
       const env = {
-        AWS_ENDPOINT_URL_ORGANIZATIONS: org.endpoint,
-        AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-        AWS_ACCESS_KEY_ID: "local",
-        AWS_SECRET_ACCESS_KEY: "local",
-        AWS_REGION: "us-east-1",
-        AUDIT_TABLE_NAME: tableName,
+        ...localStackEnv({ organizations: org.endpoint, dynamodb: db.endpoint }, tableName),
         // The copy inside the artifact, as serverless.yml points the function at it.
         JANITOR_CONFIG: join(artifact.outDir, BUNDLED_CONFIG_FILE),
         POWERTOOLS_LOG_LEVEL: "ERROR",
         POWERTOOLS_METRICS_DISABLED: "true",
       };
-      const saved = { ...process.env };
-      Object.assign(process.env, env);
-      try {
-        const clients = createClients();
-        await ensureAuditTable(clients.dynamodb, tableName);
-        clients.dynamodb.destroy();
-        clients.organizations.destroy();
-      } finally {
-        process.env = saved;
-      }
+      await ensureLocalAuditTable(db.endpoint, tableName);
 
       const measure = (variant: Variant, cgroup?: string) =>
         variant.cancels

@@ -11,32 +11,13 @@ import { createClients } from "../aws/clients.js";
 import { ConfigError } from "../core/errors.js";
 import { verifyChain } from "../core/integrity.js";
 import { OUTCOMES } from "../core/outcomes.js";
-import type { AuditAction, RunRecord } from "../core/ports.js";
+import { AUDIT_ATTRIBUTES, type AuditAction, type RunRecord } from "../core/ports.js";
 import { renderReport } from "../report/html.js";
 import { oneOf, parseCommandArgs, parseDate } from "./args.js";
 import { csvField, formatCsv, formatJsonLines, formatTable, type Row } from "./format.js";
 
 const FORMATS = ["table", "json", "csv"] as const;
 
-/** Every attribute of the audit contract, in the order a person reads them. */
-export const AUDIT_COLUMNS = [
-  "at",
-  "runId",
-  "handshakeId",
-  "outcome",
-  "ruleId",
-  "matchedRules",
-  "dryRun",
-  "trigger",
-  "actor",
-  "action",
-  "target",
-  "targetType",
-  "requestedAt",
-  "reason",
-  "attempts",
-  "error",
-] as const;
 const TABLE_COLUMNS = ["at", "runId", "handshakeId", "outcome", "ruleId", "target", "reason"] as const;
 const RUN_COLUMNS = [
   "startedAt",
@@ -71,11 +52,11 @@ const RUN_DATA_COLUMNS = [
 /** What an archive needs to be checked later: the contract plus the chain link. */
 const EXPORT_COLUMNS = [
   "itemType",
-  ...AUDIT_COLUMNS,
+  ...AUDIT_ATTRIBUTES,
   "chainSeq",
   "chainHash",
   "chainPrev",
-  ...RUN_DATA_COLUMNS.filter((c) => !(AUDIT_COLUMNS as readonly string[]).includes(c)),
+  ...RUN_DATA_COLUMNS.filter((c) => !(AUDIT_ATTRIBUTES as readonly string[]).includes(c)),
 ];
 /** `audit verify` found a missing or altered item: distinct from 1 (could not check at all). */
 export const EXIT_INTEGRITY = 5;
@@ -142,7 +123,7 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
     ...(outcome ? { outcome } : {}),
   };
   for await (const item of store.queryActions(filter)) rows.push({ ...item });
-  out(render(rows, format, AUDIT_COLUMNS, TABLE_COLUMNS, "no audit items match"));
+  out(render(rows, format, AUDIT_ATTRIBUTES, TABLE_COLUMNS, "no audit items match"));
   return 0;
 }
 

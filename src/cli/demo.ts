@@ -7,6 +7,7 @@ import { sweep } from "../core/sweep.js";
 import { startDynamoDbLocal } from "../local/dynamodb-local.js";
 import { startOrganizationsEmulator } from "../local/org-emulator.js";
 import { sampleOrganization } from "../local/sample-org.js";
+import { localStackEnv } from "../local/stack-env.js";
 import { formatTable } from "./format.js";
 import { renderSummary } from "./render.js";
 
@@ -29,14 +30,10 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
   const saved = { ...process.env };
   try {
     // The SDK's own endpoint variables: the same path a user takes to point the janitor anywhere.
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_ORGANIZATIONS: organizations.endpoint,
-      AWS_ENDPOINT_URL_DYNAMODB: dynamodb.endpoint,
-      AWS_ACCESS_KEY_ID: "demo",
-      AWS_SECRET_ACCESS_KEY: "demo",
-      AWS_REGION: "us-east-1",
-      AUDIT_TABLE_NAME: DEMO_TABLE,
-    });
+    Object.assign(
+      process.env,
+      localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, DEMO_TABLE),
+    );
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
     const clients = createClients();

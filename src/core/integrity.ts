@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { AuditAction } from "./ports.js";
+import { AUDIT_ATTRIBUTES, type AuditAction } from "./ports.js";
 
 /**
  * Tamper evidence for the audit trail, as pure functions (the store writes the chain, `audit
@@ -18,26 +18,6 @@ import type { AuditAction } from "./ports.js";
 
 /** The previous hash of a run's first chained item. */
 export const CHAIN_GENESIS = "0".repeat(64);
-
-/** The audit contract's attribute names (PRODUCT.md): exactly what an item's hash covers. */
-export const CHAINED_ATTRIBUTES = [
-  "runId",
-  "handshakeId",
-  "ruleId",
-  "matchedRules",
-  "outcome",
-  "dryRun",
-  "at",
-  "trigger",
-  "actor",
-  "action",
-  "target",
-  "targetType",
-  "requestedAt",
-  "reason",
-  "attempts",
-  "error",
-] as const satisfies readonly (keyof AuditAction)[];
 
 /** An action item as stored, with its place in the chain when it has one. */
 export interface ChainedAction {
@@ -74,7 +54,8 @@ export function canonicalJson(value: unknown): string {
 /** The hash of `action` as item number `seq` of its run, following `prevHash`. */
 export function chainHash(prevHash: string, action: AuditAction, seq: number): string {
   const content: Record<string, unknown> = { chainSeq: seq };
-  for (const name of CHAINED_ATTRIBUTES) content[name] = action[name];
+  // canonicalJson sorts the keys: the list's order does not enter the hash.
+  for (const name of AUDIT_ATTRIBUTES) content[name] = action[name];
   return createHash("sha256")
     .update(`${prevHash}\n${canonicalJson(content)}`, "utf8")
     .digest("hex");

@@ -42,6 +42,29 @@ export interface AuditAction {
   error?: string;
 }
 
+/**
+ * Every attribute of the audit contract (PRODUCT.md), in the order a person reads them: the
+ * columns of `audit query`, and exactly what an item's chain hash covers.
+ */
+export const AUDIT_ATTRIBUTES = [
+  "at",
+  "runId",
+  "handshakeId",
+  "outcome",
+  "ruleId",
+  "matchedRules",
+  "dryRun",
+  "trigger",
+  "actor",
+  "action",
+  "target",
+  "targetType",
+  "requestedAt",
+  "reason",
+  "attempts",
+  "error",
+] as const satisfies readonly (keyof AuditAction)[];
+
 export interface RunRecord {
   runId: string;
   trigger: Trigger;

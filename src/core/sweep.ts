@@ -154,12 +154,14 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       );
     } else {
       // What calls nothing is recorded first, in batches; then the cancellations, one by one.
-      const finals = decided.decisions.flatMap((decision) => {
+      const finals: Final[] = [];
+      const queue: Decision[] = [];
+      for (const decision of decided.decisions) {
         const final = finalOf(decision, dryRun);
-        return final === undefined ? [] : [final];
-      });
+        if (final === undefined) queue.push(decision);
+        else finals.push(final);
+      }
       await recordFinals(context, finals);
-      const queue = decided.decisions.filter((decision) => finalOf(decision, dryRun) === undefined);
       const workers = Math.max(1, request.concurrency ?? 4);
       // decide() turns every failure into an outcome, so no worker stops early and none is left running.
       await Promise.all(

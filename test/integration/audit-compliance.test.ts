@@ -11,8 +11,8 @@ import {
   GetItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { launchOfflineChromium } from "../../scripts/chromium.js";
 import { retention } from "../../src/app.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../../src/aws/audit-table.js";
@@ -21,7 +21,7 @@ import type { AuditAction } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
-import { type Event, FakeOrganizations, handshake } from "../support/fakes.js";
+import { auditAction, type Event, FakeOrganizations, handshake } from "../support/fakes.js";
 import { localDynamoDbClient, runCli } from "../support/stack.js";
 
 const tableName = `compliance-${randomUUID().slice(0, 8)}`;
@@ -269,19 +269,7 @@ describe("audit report", () => {
     expect(result.code).toBe(0);
     expect(readFileSync(out, "utf8")).not.toContain("<script>alert");
 
-    const browser = await chromium.launchPersistentContext(mkdtempSync(join(dir, "chromium-")), {
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
+    const browser = await launchOfflineChromium(mkdtempSync(join(dir, "chromium-")));
     try {
       const page = await browser.newPage();
       const requests: string[] = [];
@@ -451,22 +439,17 @@ describe("real-client recipes", () => {
 describe("retention and export", () => {
   it("writes expiresAt only when a retention is configured", async () => {
     const at = "2026-06-01T00:00:00.000Z";
-    const item = (runId: string) => ({
-      runId,
-      handshakeId: "h-ttl",
-      ruleId: "stale-invitations",
-      matchedRules: ["stale-invitations"],
-      outcome: "DRY_RUN" as const,
-      dryRun: true,
-      at,
-      trigger: "cli" as const,
-      actor: "t",
-      action: "INVITE",
-      target: "x@gmail.com",
-      targetType: "EMAIL",
-      reason: "r",
-      attempts: 0,
-    });
+    const item = (runId: string) =>
+      auditAction({
+        runId,
+        handshakeId: "h-ttl",
+        outcome: "DRY_RUN",
+        dryRun: true,
+        at,
+        actor: "t",
+        target: "x@gmail.com",
+        reason: "r",
+      });
     const kept = createAuditStore({ client, tableName, ...retention({}) });
     const expiring = createAuditStore({ client, tableName, ...retention({ AUDIT_RETENTION_DAYS: "30" }) });
     await kept.recordAction(item("ttl-off"));
@@ -560,22 +543,20 @@ describe("hash chain under concurrency", () => {
       configVersion: 1,
       configHash: "sha256:x",
     });
-    const final = (i: number): AuditAction => ({
-      runId,
-      handshakeId: `h-two${i}`,
-      ruleId: "outside-email",
-      matchedRules: ["outside-email"],
-      outcome: "DRY_RUN",
-      dryRun: true,
-      at: stamp().toISOString(),
-      trigger: "manual",
-      actor: "t",
-      action: "INVITE",
-      target: "x@gmail.com",
-      targetType: "EMAIL",
-      reason: "r",
-      attempts: 0,
-    });
+    const final = (i: number): AuditAction =>
+      auditAction({
+        runId,
+        handshakeId: `h-two${i}`,
+        ruleId: "outside-email",
+        matchedRules: ["outside-email"],
+        outcome: "DRY_RUN",
+        dryRun: true,
+        at: stamp().toISOString(),
+        trigger: "manual",
+        actor: "t",
+        target: "x@gmail.com",
+        reason: "r",
+      });
     await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? one : two).recordAction(final(i))));
 
     for (const id of ["conc-sweep", runId]) {

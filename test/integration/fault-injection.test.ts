@@ -7,7 +7,6 @@ import { OrganizationsClient, type Handshake as SdkHandshake } from "@aws-sdk/cl
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { wire } from "../../src/app.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
-import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
 import { type JanitorConfig, loadConfig } from "../../src/core/config.js";
@@ -30,6 +29,7 @@ import {
   startOrganizationsEmulator,
 } from "../../src/local/org-emulator.js";
 import { sampleOrganization } from "../../src/local/sample-org.js";
+import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../src/local/stack-env.js";
 import { withEnv } from "../support/stack.js";
 import {
   auditItems,
@@ -95,20 +95,8 @@ async function scene(seed: number, faults: EmulatorFaults = {}, count = 70): Pro
   });
   cleanups.push(() => org.stop());
   const table = `faults-${seed}-${Math.floor(Math.random() * 1e9)}`;
-  const direct = {
-    AWS_ENDPOINT_URL_ORGANIZATIONS: org.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
-    AWS_REGION: "us-east-1",
-    AUDIT_TABLE_NAME: table,
-  };
-  await withEnv(direct, async () => {
-    const clients = createClients();
-    await ensureAuditTable(clients.dynamodb, table);
-    clients.dynamodb.destroy();
-    clients.organizations.destroy();
-  });
+  const direct = localStackEnv({ organizations: org.endpoint, dynamodb: db.endpoint }, table);
+  await ensureLocalAuditTable(db.endpoint, table);
   const current: Scene = {
     org,
     env: { ...direct, AWS_ENDPOINT_URL_DYNAMODB: dbProxy.endpoint },
@@ -160,17 +148,14 @@ function expectStatus(summary: RunSummary, status: RunSummary["status"]): void {
 
 /** A run's hash chain as `audit verify` checks it, read with a fault-free client. */
 async function chainOf(env: Record<string, string>, runId: string) {
-  return withEnv({ ...env, AWS_ENDPOINT_URL_DYNAMODB: db.endpoint }, async () => {
-    const clients = createClients();
-    try {
-      const store = createAuditStore({ client: clients.dynamodb, tableName: env.AUDIT_TABLE_NAME ?? "" });
-      const { head, actions } = await store.readChain(runId);
-      return { head, problems: verifyChain({ runId, head }, chainedActions(actions).items) };
-    } finally {
-      clients.dynamodb.destroy();
-      clients.organizations.destroy();
-    }
-  });
+  const client = localDynamoDbClient(db.endpoint);
+  try {
+    const store = createAuditStore({ client, tableName: env.AUDIT_TABLE_NAME ?? "" });
+    const { head, actions } = await store.readChain(runId);
+    return { head, problems: verifyChain({ runId, head }, chainedActions(actions).items) };
+  } finally {
+    client.destroy();
+  }
 }
 
 function expectNoneCanceledTwice(scene: Scene): void {

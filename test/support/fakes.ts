@@ -164,3 +164,23 @@ export function handshake(overrides: Partial<Handshake> = {}): Handshake {
     ...overrides,
   };
 }
+
+/** An audit item as the sweep writes it, an intent unless `outcome` is given; override what matters. */
+export function auditAction(overrides: Partial<AuditAction> = {}): AuditAction {
+  return {
+    runId: "run-1",
+    handshakeId: "h-1",
+    ruleId: "stale-invitations",
+    matchedRules: ["stale-invitations"],
+    dryRun: false,
+    at: "2026-03-10T12:00:00.000Z",
+    trigger: "cli",
+    actor: "alice",
+    action: "INVITE",
+    target: "a@gmail.com",
+    targetType: "EMAIL",
+    reason: "stale",
+    attempts: 0,
+    ...overrides,
+  };
+}

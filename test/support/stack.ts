@@ -1,8 +1,5 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ensureAuditTable } from "../../src/aws/audit-table.js";
-import { createClients } from "../../src/aws/clients.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import {
   type EmulatorFaults,
@@ -10,6 +7,9 @@ import {
   type OrganizationsEmulator,
   startOrganizationsEmulator,
 } from "../../src/local/org-emulator.js";
+import { ensureLocalAuditTable, localStackEnv } from "../../src/local/stack-env.js";
+
+export { localDynamoDbClient } from "../../src/local/stack-env.js";
 
 /** The environment the CLI and the handler read: SDK endpoint variables, dummy credentials, the table. */
 export function stackEnv(
@@ -17,37 +17,7 @@ export function stackEnv(
   db: DynamoDbLocal,
   tableName: string,
 ): Record<string, string> {
-  return {
-    AWS_ENDPOINT_URL_ORGANIZATIONS: org.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
-    AWS_REGION: "us-east-1",
-    AUDIT_TABLE_NAME: tableName,
-  };
-}
-
-/**
- * A client of DynamoDB Local with one attempt per call. `onCommand` hears each command's name
- * before it is sent, to record it, or to fail it by throwing.
- */
-export function localDynamoDbClient(endpoint: string, onCommand?: (name: string) => void): DynamoDBClient {
-  const client = new DynamoDBClient({
-    endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
-  if (onCommand) {
-    client.middlewareStack.add(
-      (next, context) => async (args) => {
-        onCommand(String(context.commandName));
-        return next(args);
-      },
-      { step: "initialize", name: "onCommand" },
-    );
-  }
-  return client;
+  return localStackEnv({ organizations: org.endpoint, dynamodb: db.endpoint }, tableName);
 }
 
 /** Runs `fn` with process.env extended by `env`, restoring it afterwards. */
@@ -87,12 +57,7 @@ export async function startStack(
     db,
     async newTable() {
       const tableName = `janitor-test-${randomUUID().slice(0, 8)}`;
-      await withEnv(stackEnv(stack.org, db, tableName), async () => {
-        const { dynamodb, organizations } = createClients();
-        await ensureAuditTable(dynamodb, tableName);
-        dynamodb.destroy();
-        organizations.destroy();
-      });
+      await ensureLocalAuditTable(db.endpoint, tableName);
       return tableName;
     },
     async reseed(next, nextFaults) {

@@ -3,23 +3,14 @@ import { describe, expect, it } from "vitest";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { CHAIN_GENESIS, chainHash } from "../../src/core/integrity.js";
 import type { AuditAction } from "../../src/core/ports.js";
+import { auditAction } from "../support/fakes.js";
 
-const action: AuditAction = {
-  runId: "run-1",
-  handshakeId: "h-1",
+const action: AuditAction = auditAction({
   ruleId: "stale",
   matchedRules: ["stale"],
   outcome: "DRY_RUN",
   dryRun: true,
-  at: "2026-03-10T12:00:00.000Z",
-  trigger: "cli",
-  actor: "alice",
-  action: "INVITE",
-  target: "a@gmail.com",
-  targetType: "EMAIL",
-  reason: "stale",
-  attempts: 0,
-};
+});
 
 function canceled(...codes: string[]): Error {
   return Object.assign(new Error("cancelled"), {

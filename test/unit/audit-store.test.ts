@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { createAuditStore, isRetryableDynamoDbError, monthsBetween } from "../../src/aws/audit-store.js";
 import { AuditWriteError, ConfigError } from "../../src/core/errors.js";
 import type { AuditAction } from "../../src/core/ports.js";
+import { auditAction } from "../support/fakes.js";
 
 interface SentCommand {
   name: string;
@@ -30,21 +31,7 @@ function serviceError(name: string, extra: Record<string, unknown> = {}): Error 
 
 const noSleep = { sleep: async () => {}, random: () => 0.5 };
 
-const action: AuditAction = {
-  runId: "run-1",
-  handshakeId: "h-1",
-  ruleId: "stale-invitations",
-  matchedRules: ["stale-invitations"],
-  dryRun: false,
-  at: "2026-03-10T12:00:00.000Z",
-  trigger: "cli",
-  actor: "alice",
-  action: "INVITE",
-  target: "a@gmail.com",
-  targetType: "EMAIL",
-  reason: "stale",
-  attempts: 0,
-};
+const action: AuditAction = auditAction();
 
 describe("audit queries", () => {
   it("never scan, whatever the filter", async () => {

@@ -7,25 +7,10 @@ import {
   verifyChain,
 } from "../../src/core/integrity.js";
 import type { AuditAction } from "../../src/core/ports.js";
+import { auditAction } from "../support/fakes.js";
 
 function action(handshakeId: string, overrides: Partial<AuditAction> = {}): AuditAction {
-  return {
-    runId: "run-1",
-    handshakeId,
-    ruleId: "stale-invitations",
-    matchedRules: ["stale-invitations"],
-    outcome: "CANCELED",
-    dryRun: false,
-    at: "2026-03-10T12:00:00.000Z",
-    trigger: "cli",
-    actor: "alice",
-    action: "INVITE",
-    target: "a@gmail.com",
-    targetType: "EMAIL",
-    reason: "stale",
-    attempts: 1,
-    ...overrides,
-  };
+  return auditAction({ handshakeId, outcome: "CANCELED", attempts: 1, ...overrides });
 }
 
 /** A correctly linked chain of `count` items and the head the run item would hold. */
