@@ -247,6 +247,21 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   }
 
   /**
+   * The head each run's chain had after this store's last successful append. Appends are
+   * serialized per run, so it is the head to build on unless another writer appended meanwhile;
+   * then the conditional head update fails and the retry reads the run item afresh.
+   */
+  const knownHeads = new Map<string, { length: string; hash: string }>();
+  async function chainHead(runId: string, attempt: number) {
+    const known = knownHeads.get(runId);
+    if (attempt === 1 && known !== undefined) return known;
+    const run = await getItem(runKey(runId), writeError);
+    const length = run?.chainLength?.N;
+    const hash = run?.chainHead?.S;
+    return length === undefined || hash === undefined ? undefined : { length, hash };
+  }
+
+  /**
    * Puts a batch of final items of one run, linked onto its chain, and advances the run's head,
    * all in one transaction. False when the batch must go item by item instead: one of its items
    * is stored already (a retried run), or the run has no chain to hang them on.
@@ -255,11 +270,10 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     const runId = batch[0]?.action.runId;
     if (runId === undefined) return true;
     for (let attempt = 1; ; attempt += 1) {
-      const run = await getItem(runKey(runId), writeError);
-      const length = run?.chainLength?.N;
-      const head = run?.chainHead?.S;
-      if (length === undefined || head === undefined) return false;
-      let prevHash = head;
+      const head = await chainHead(runId, attempt);
+      if (head === undefined) return false;
+      const { length } = head;
+      let prevHash = head.hash;
       let seq = Number(length);
       const puts = batch.map(({ action, item }) => {
         seq += 1;
@@ -289,6 +303,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
             }),
           ),
         );
+        knownHeads.set(runId, { length: String(seq), hash: prevHash });
         return true;
       } catch (error) {
         const failure = chainFailure(error, puts.length);
@@ -328,12 +343,10 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   async function appendToChain(action: AuditAction): Promise<void> {
     const where = `${action.runId}/${action.handshakeId}`;
     for (let attempt = 1; ; attempt += 1) {
-      const run = await getItem(runKey(action.runId), writeError);
+      const head = await chainHead(action.runId, attempt);
       // The chain hangs off the run item: an action recorded without a run (or under a run started
       // before chains existed) has nothing to anchor to, and verify reports it as unchained.
-      const length = run?.chainLength?.N;
-      const head = run?.chainHead?.S;
-      if (length === undefined || head === undefined) {
+      if (head === undefined) {
         // Never linkable, so not left waiting on the pending index either.
         await send(() =>
           client.send(
@@ -350,7 +363,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         });
         return;
       }
-      const prevHash = head;
+      const { length, hash: prevHash } = head;
       const seq = Number(length) + 1;
       const hash = chainHash(prevHash, action, seq);
       try {
@@ -378,6 +391,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
             }),
           ),
         );
+        knownHeads.set(action.runId, { length: String(seq), hash });
         return;
       } catch (error) {
         const failure = chainFailure(error, 1);

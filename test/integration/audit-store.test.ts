@@ -383,6 +383,25 @@ describe("final items in batches", () => {
     expect((await verify(audit, started.runId)).problems).toEqual([]);
   });
 
+  it("reads the run's head once for a run's appends, and again only after another writer moved it", async () => {
+    const audit = store();
+    const other = store();
+    const started = run();
+    await audit.startRun(started);
+    const gets = () => sent.filter((name) => name === "GetItemCommand").length;
+
+    const before = gets();
+    for (let i = 0; i < 5; i += 1) await audit.recordAction(final(started.runId, i));
+    const readsForFive = gets() - before;
+    await other.recordAction(final(started.runId, 5));
+    await audit.recordAction(final(started.runId, 6));
+
+    expect(readsForFive).toBe(1);
+    const { head, problems } = await verify(audit, started.runId);
+    expect(problems).toEqual([]);
+    expect(head?.length).toBe(7);
+  });
+
   it("goes item by item when one is stored already, and answers that one as found", async () => {
     const audit = store();
     const started = run();
