@@ -40,8 +40,8 @@ import {
 } from "../../src/local/org-emulator.js";
 import { largeOrganization, sampleOrganization } from "../../src/local/sample-org.js";
 
-// shared/ sits beside the repository, in CI as on a workstation.
-const MODEL_DIR = new URL("../../../shared/aws/organizations/", import.meta.url);
+// The service model as botocore publishes it (test/fixtures/aws/README.md).
+const MODEL_DIR = new URL("../fixtures/aws/organizations/", import.meta.url);
 
 interface ShapeRef {
   shape: string;
