@@ -7,13 +7,11 @@ import { emailGlobSchema } from "../rules/email.js";
 import { describeRule, findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
 import { KNOWN_ACTION_TYPES } from "../rules/stale.js";
 import { ConfigError } from "./errors.js";
+import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "./handshake.js";
 
+export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "./handshake.js";
 export type { RuleConfig };
 
-/** The service's own HandshakeId pattern (service model, shape HandshakeId). */
-export const HANDSHAKE_ID_PATTERN = /^h-[0-9a-z]{8,32}$/;
-export const HANDSHAKE_ID_PROBLEM =
-  "must be a handshake id: h- followed by 8 to 32 lower-case letters or digits";
 const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const DEFAULT_MAX_CANCELLATIONS = 25;
 
