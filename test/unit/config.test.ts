@@ -122,6 +122,14 @@ describe("parseConfig rejects", () => {
       issue: `janitor.yaml: rules[0].type: is required (one of ${RULE_KIND_NAMES.join(", ")})`,
     },
     {
+      name: "a notes pattern RE2 cannot compile (a lookahead), naming the field",
+      data: doc({
+        rules: [staleRule, emailRule, accountRule, { id: "ticket", type: "notes", require: "(?=CHG)" }],
+      }),
+      issue:
+        "janitor.yaml: rules[3].require: is not a valid RE2 pattern (invalid or unsupported Perl syntax: `(?=`)",
+    },
+    {
       name: "a rule that is not a mapping",
       data: doc({ rules: ["stale"] }),
       issue: `janitor.yaml: rules[0]: must be a mapping with id, type and the rule's options, got "stale"`,
