@@ -11,7 +11,9 @@ export const emailGlobSchema = z.string().superRefine((pattern, ctx) => {
 });
 
 const emailOptions = allowDenyOptions(emailGlobSchema);
-export type EmailOptions = z.infer<typeof emailOptions>;
+export type EmailOptions = z.output<typeof emailOptions>;
+/** The options as a config writes them (actionTypes may be left out). */
+export type EmailOptionsInput = z.input<typeof emailOptions>;
 
 export const email: RuleKind<EmailOptions, "email"> = {
   kind: "email",

@@ -51,9 +51,11 @@ const notesOptions = z.strictObject({
       if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
     }),
   /** Scope, default [INVITE]: only invitations carry NOTES. */
-  actionTypes: actionTypesOption.optional(),
+  actionTypes: actionTypesOption,
 });
-export type NotesOptions = z.infer<typeof notesOptions>;
+export type NotesOptions = z.output<typeof notesOptions>;
+/** The options as a config writes them (actionTypes may be left out). */
+export type NotesOptionsInput = z.input<typeof notesOptions>;
 
 export const notes: RuleKind<NotesOptions, "notes"> = {
   kind: "notes",

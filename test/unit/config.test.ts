@@ -416,6 +416,17 @@ describe("describeConfig and configWarnings", () => {
     expect(text).toContain("account 222222222222: old deal (until 2026-02-01, EXPIRED)");
   });
 
+  test("prints each rule's scope, INVITE when the rule names none", () => {
+    const unscoped = parseConfig(
+      stringify(doc({ rules: [{ id: "ticket-required", type: "notes", require: "CHG-[0-9]+" }] })),
+      SOURCE,
+    );
+
+    const text = describeConfig(unscoped, now);
+
+    expect(text).toContain("ticket-required [notes]: INVITE handshakes whose notes");
+  });
+
   test("warns about expired exemptions and action types the service does not have", () => {
     expect(configWarnings(config, now, SOURCE)).toEqual([
       expect.stringMatching(/^janitor\.yaml: rules\[0\]\.actionTypes\[0\]: 'INVITES' is not an action type/),

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import type { Handshake, HandshakeTarget } from "../../../src/core/handshake.js";
-import { type EmailOptions, email } from "../../../src/rules/email.js";
+import { type EmailOptionsInput, email } from "../../../src/rules/email.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
 
@@ -24,7 +24,7 @@ const deniedBy = (pattern: string) => `target email matches denied pattern '${pa
 describe("email rule", () => {
   test.each<{
     name: string;
-    options: EmailOptions;
+    options: EmailOptionsInput;
     handshake: Handshake;
     expected: ReturnType<typeof email.evaluate>;
   }>([
@@ -77,6 +77,12 @@ describe("email rule", () => {
       expected: { verdict: "not-applicable" },
     },
     {
+      name: "covers only invitations when unscoped",
+      options: { deny },
+      handshake: { ...to("someone@gmail.com"), action: "TRANSFER_RESPONSIBILITY" },
+      expected: { verdict: "not-applicable" },
+    },
+    {
       name: "does not apply outside its action scope",
       options: { deny, actionTypes: ["INVITE"] },
       handshake: { ...to("someone@gmail.com"), action: "TRANSFER_RESPONSIBILITY" },
@@ -95,7 +101,7 @@ describe("email rule", () => {
       expected: { verdict: "not-applicable" },
     },
   ])("$name", ({ options, handshake, expected }) => {
-    expect(email.evaluate(handshake, options, { now })).toEqual(expected);
+    expect(email.evaluate(handshake, email.options.parse(options), { now })).toEqual(expected);
   });
 
   test.each([
@@ -113,11 +119,11 @@ describe("email rule", () => {
   });
 
   test("describes both lists", () => {
-    expect(email.describe({ allow: ["*@example.com"], deny })).toBe(
-      "handshakes of any action type to email targets matching any of *@gmail.com, or matching none of *@example.com",
+    expect(email.describe(email.options.parse({ allow: ["*@example.com"], deny }))).toBe(
+      "INVITE handshakes to email targets matching any of *@gmail.com, or matching none of *@example.com",
     );
-    expect(email.describe({ deny, actionTypes: ["INVITE"] })).toBe(
-      "INVITE handshakes to email targets matching any of *@gmail.com",
-    );
+    expect(
+      email.describe(email.options.parse({ deny, actionTypes: ["INVITE", "TRANSFER_RESPONSIBILITY"] })),
+    ).toBe("INVITE or TRANSFER_RESPONSIBILITY handshakes to email targets matching any of *@gmail.com");
   });
 });

@@ -1,7 +1,7 @@
 import { RE2JS } from "re2js";
 import { describe, expect, test, vi } from "vitest";
 import type { Handshake } from "../../../src/core/handshake.js";
-import { type NotesOptions, notes } from "../../../src/rules/notes.js";
+import { type NotesOptionsInput, notes } from "../../../src/rules/notes.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
 
@@ -23,7 +23,7 @@ const noNotes = (pattern: string) => `carries no notes; notes must match /${patt
 describe("notes rule", () => {
   test.each<{
     name: string;
-    options: NotesOptions;
+    options: NotesOptionsInput;
     handshake: Handshake;
     expected: ReturnType<typeof notes.evaluate>;
   }>([
@@ -64,8 +64,14 @@ describe("notes rule", () => {
       expected: { verdict: "match", reason: noNotes(ticket) },
     },
     {
-      name: "covers every action type when unscoped",
+      name: "covers only invitations when unscoped",
       options: { require: ticket },
+      handshake: handshake({ action: "ENABLE_ALL_FEATURES" }),
+      expected: { verdict: "not-applicable" },
+    },
+    {
+      name: "covers another action type once it is named",
+      options: { require: ticket, actionTypes: ["INVITE", "ENABLE_ALL_FEATURES"] },
       handshake: handshake({ action: "ENABLE_ALL_FEATURES" }),
       expected: { verdict: "match", reason: noNotes(ticket) },
     },
@@ -76,7 +82,7 @@ describe("notes rule", () => {
       expected: { verdict: "not-applicable" },
     },
   ])("$name", ({ options, handshake, expected }) => {
-    expect(notes.evaluate(handshake, options, { now })).toEqual(expected);
+    expect(notes.evaluate(handshake, notes.options.parse(options), { now })).toEqual(expected);
   });
 
   // JavaScript's backtracking RegExp took 32 s on 29 characters for the first and did not finish in
