@@ -1,6 +1,6 @@
 import { evaluateRule, type RuleConfig } from "../rules/index.js";
 import { type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
-import { matchesGlob } from "./glob.js";
+import { vouchesFor } from "./glob.js";
 import { CANDIDATE_STATES, HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, type Handshake } from "./handshake.js";
 
 /**
@@ -60,7 +60,8 @@ function exemptionCovers(exemption: Exemption, handshake: Handshake): boolean {
   const target = handshake.target;
   if (exemption.handshakeId !== undefined) return exemption.handshakeId === handshake.id;
   if (exemption.email !== undefined)
-    return target?.type === "EMAIL" && matchesGlob(exemption.email, target.value);
+    // An exemption protects like an allow list: a look-alike spelling of a covered address is not covered.
+    return target?.type === "EMAIL" && vouchesFor(exemption.email, target.value);
   if (exemption.accountId !== undefined)
     return target?.type === "ACCOUNT" && exemption.accountId === target.value;
   return false;

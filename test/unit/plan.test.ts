@@ -127,6 +127,15 @@ describe("plan", () => {
       expect(result.selected).toBe(0);
     });
 
+    test("do not protect an address that only a confusable spelling puts under the glob", () => {
+      const kelvin = handshake({ target: emailTo("bob@\u212Aontoso.com") });
+      const config = configOf({ exemptions: [{ email: "*@kontoso.com", reason: "partner" }] });
+
+      const result = plan({ handshakes: [kelvin], config, now });
+
+      expect(result.decisions.map((d) => d.kind)).toEqual(["cancel"]);
+    });
+
     test("do not protect once expired", () => {
       const yesterday = daysAgo(1).toISOString().slice(0, 10);
       const config = configOf({

@@ -20,6 +20,8 @@ const deny = ["*@gmail.com"];
 const noAllowedPattern = (patterns: string[]) =>
   `target email matches no allowed pattern (${patterns.join(", ")})`;
 const deniedBy = (pattern: string) => `target email matches denied pattern '${pattern}'`;
+const notPlain = (patterns: string[]) =>
+  `target email is not plainly spelled (a non-ASCII local part, or a domain not in normal form), so no allowed pattern vouches for it (${patterns.join(", ")})`;
 
 describe("email rule", () => {
   test.each<{
@@ -39,6 +41,30 @@ describe("email rule", () => {
       options: { deny },
       handshake: to("Bob@GMail.COM"),
       expected: { verdict: "match", reason: deniedBy("*@gmail.com") },
+    },
+    {
+      name: "matches a denied address written with capitals and a trailing dot",
+      options: { deny },
+      handshake: to("BOB@GMAIL.COM."),
+      expected: { verdict: "match", reason: deniedBy("*@gmail.com") },
+    },
+    {
+      name: "matches a denied address written in full-width letters",
+      options: { deny },
+      handshake: to("bob@\uFF47\uFF4D\uFF41\uFF49\uFF4C.com"),
+      expected: { verdict: "match", reason: deniedBy("*@gmail.com") },
+    },
+    {
+      name: "matches an address that only a confusable spelling puts on an allowed pattern",
+      options: { allow: ["*@kontoso.com"] },
+      handshake: to("bob@\u212Aontoso.com"),
+      expected: { verdict: "match", reason: notPlain(["*@kontoso.com"]) },
+    },
+    {
+      name: "passes an address on an allowed IDN pattern, spelled in punycode",
+      options: { allow: ["*@bücher.example"] },
+      handshake: to("anna@xn--bcher-kva.example"),
+      expected: { verdict: "pass" },
     },
     {
       name: "matches an address outside every allowed pattern",
