@@ -94,8 +94,9 @@ function isRecord(value: unknown): value is EventRecord {
  * so a retried manual run does nothing twice, as the scheduled event's `id` does for the cron.
  *
  * An event carrying any EventBridge key is held to the scheduled shape and nothing else: a manual
- * invoke can never claim to be scheduled (and so record `trigger: scheduled` and a forged actor),
- * and a half-scheduled event is not quietly treated as a manual one either.
+ * invoke cannot mix in scheduled keys to record `trigger: scheduled`, and a half-scheduled event is
+ * not quietly treated as a manual one either. (Whoever may invoke the function can still send a
+ * complete scheduled event; only IAM on lambda:InvokeFunction decides who that is.)
  */
 export function parseEvent(event: unknown, requestId: string, functionName: string): InvocationRequest {
   if (isRecord(event) && SCHEDULED_KEYS.some((key) => Object.hasOwn(event, key))) {
