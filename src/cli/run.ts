@@ -44,7 +44,8 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
     else throw error;
   }
   const config = configPath ? await loadConfig(configPath).catch(collect(issues)) : undefined;
-  const only = { ruleIds: args.rule ?? [], handshakeIds: args.handshake ?? [] };
+  // Absent options stay undefined: an empty list must never read as "every rule / handshake".
+  const only = { ruleIds: args.rule, handshakeIds: args.handshake };
   if (config) issues.push(...validateSelection(config, only));
   if (issues.length > 0 || !config) throw new ConfigError(issues);
 
@@ -57,8 +58,8 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
       trigger: "cli",
       actor: args.actor ?? `${userInfo().username}@cli`,
       dryRun: args["dry-run"] === true,
-      ...(only.ruleIds.length > 0 ? { ruleIds: only.ruleIds } : {}),
-      ...(only.handshakeIds.length > 0 ? { handshakeIds: only.handshakeIds } : {}),
+      ...(only.ruleIds ? { ruleIds: only.ruleIds } : {}),
+      ...(only.handshakeIds ? { handshakeIds: only.handshakeIds } : {}),
       ...(budgetMs !== undefined ? { deadline: started + budgetMs } : {}),
     },
     { organizations, audit, now: () => new Date(), logger: args.verbose ? stderrLogger : silentLogger },

@@ -7,15 +7,16 @@ import { emailGlobSchema } from "../rules/email.js";
 import { describeRule, findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
 import { KNOWN_ACTION_TYPES } from "../rules/stale.js";
 import { ConfigError } from "./errors.js";
+import { matchesEveryAddress } from "./glob.js";
+import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "./handshake.js";
 
+export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "./handshake.js";
 export type { RuleConfig };
 
-/** The service's own HandshakeId pattern (service model, shape HandshakeId). */
-export const HANDSHAKE_ID_PATTERN = /^h-[0-9a-z]{8,32}$/;
-export const HANDSHAKE_ID_PROBLEM =
-  "must be a handshake id: h- followed by 8 to 32 lower-case letters or digits";
 const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const DEFAULT_MAX_CANCELLATIONS = 25;
+/** Above this, a safety cap protects nothing unless the config says why it is that high. */
+const MAX_CANCELLATIONS_WITHOUT_REASON = 10_000;
 
 // ---------------------------------------------------------------------------------------------
 // Messages. Every issue becomes one line `<source>: <path>: <problem>`; zod's default wording is
@@ -244,16 +245,40 @@ const exemptionSchema = z
 // ---------------------------------------------------------------------------------------------
 // The config
 
-const configSchema = z.strictObject({
-  version: z.literal(1),
-  /** Default true: a config must say `dryRun: false` before anything is canceled. */
-  dryRun: z.boolean().default(true),
-  /** More cancel decisions than this in one run: cancel nothing, record BLOCKED. */
-  maxCancellationsPerRun: z.int().gt(0).default(DEFAULT_MAX_CANCELLATIONS),
-  /** Evaluated in this order; the first matching rule is the one the audit names. */
-  rules: z.array(z.unknown()).min(1, { error: "must list at least one rule" }).transform(checkRules),
-  exemptions: z.array(exemptionSchema).default([]),
-});
+const configSchema = z
+  .strictObject({
+    version: z.literal(1),
+    /** Default true: a config must say `dryRun: false` before anything is canceled. */
+    dryRun: z.boolean().default(true),
+    /** More cancel decisions than this in one run: cancel nothing, record BLOCKED. */
+    maxCancellationsPerRun: z.int().gt(0).default(DEFAULT_MAX_CANCELLATIONS),
+    /** Why the cap is above 10,000, where it would otherwise be refused; printed by `config check`. */
+    maxCancellationsReason: z.string().trim().min(1).max(1024).optional(),
+    /** Evaluated in this order; the first matching rule is the one the audit names. */
+    rules: z.array(z.unknown()).min(1, { error: "must list at least one rule" }).transform(checkRules),
+    exemptions: z.array(exemptionSchema).default([]),
+  })
+  .superRefine(
+    (config, ctx) => {
+      if (
+        config.maxCancellationsPerRun > MAX_CANCELLATIONS_WITHOUT_REASON &&
+        !config.maxCancellationsReason
+      ) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["maxCancellationsPerRun"],
+          message: `is above ${MAX_CANCELLATIONS_WITHOUT_REASON}, where the cap protects nothing; lower it, or say why in maxCancellationsReason`,
+        });
+      }
+    },
+    // Checked alongside the config's other problems, not only once they are fixed.
+    {
+      when: (payload) =>
+        isRecord(payload.value) &&
+        typeof payload.value.maxCancellationsPerRun === "number" &&
+        payload.issues.every((issue) => issue.path?.[0] !== "maxCancellationsReason"),
+    },
+  );
 
 export type JanitorConfig = z.output<typeof configSchema>;
 export type Exemption = z.output<typeof exemptionSchema>;
@@ -389,7 +414,7 @@ export function describeConfig(config: JanitorConfig, now: Date): string {
     config.dryRun
       ? "dryRun: true (nothing is canceled; set dryRun: false to cancel)"
       : "dryRun: false (matching handshakes are canceled)",
-    `maxCancellationsPerRun: ${config.maxCancellationsPerRun}`,
+    `maxCancellationsPerRun: ${config.maxCancellationsPerRun}${config.maxCancellationsReason ? ` (${config.maxCancellationsReason})` : ""}`,
     `rules (${config.rules.length}, in order; the first match names the rule):`,
     ...config.rules.map((rule) => `  ${rule.id} [${rule.type}]: ${describeRule(rule)}`),
     `exemptions (${config.exemptions.length}):`,
@@ -407,7 +432,8 @@ export function describeConfig(config: JanitorConfig, now: Date): string {
 }
 
 /**
- * Things that are valid but probably not meant: exemptions already expired, action types the
+ * Things that are valid but probably not meant: exemptions already expired, email globs that match
+ * every address (`*@*`, `*@*.*`), action types the
  * service does not (yet) have. `config check` prints them; a run does not stop for them.
  */
 export function configWarnings(config: JanitorConfig, now: Date, source?: string): string[] {
@@ -422,6 +448,31 @@ export function configWarnings(config: JanitorConfig, now: Date, source?: string
         });
       }
     });
+  });
+  config.rules.forEach((rule, index) => {
+    if (rule.type !== "email") return;
+    const lists = [
+      ["allow", rule.options.allow, "this allow list lets every email target through"],
+      ["deny", rule.options.deny, "every email invitation in scope is canceled"],
+    ] as const;
+    for (const [list, patterns, consequence] of lists) {
+      patterns?.forEach((pattern, at) => {
+        if (matchesEveryAddress(pattern)) {
+          problems.push({
+            path: ["rules", index, list, at],
+            message: `'${pattern}' matches every address: ${consequence}`,
+          });
+        }
+      });
+    }
+  });
+  config.exemptions.forEach((exemption, index) => {
+    if (exemption.email !== undefined && matchesEveryAddress(exemption.email)) {
+      problems.push({
+        path: ["exemptions", index, "email"],
+        message: `'${exemption.email}' matches every address: this exemption protects every email target`,
+      });
+    }
   });
   config.exemptions.forEach((exemption, index) => {
     if (!isExemptionActive(exemption, now)) {

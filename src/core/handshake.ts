@@ -24,3 +24,8 @@ export interface HandshakeTarget {
 
 /** Only these states can be canceled, so only these are ever candidates. */
 export const CANDIDATE_STATES: readonly string[] = ["OPEN", "REQUESTED"];
+
+/** The service's own HandshakeId pattern (service model, shape HandshakeId): the one definition. */
+export const HANDSHAKE_ID_PATTERN = /^h-[0-9a-z]{8,32}$/;
+export const HANDSHAKE_ID_PROBLEM =
+  "must be a handshake id: h- followed by 8 to 32 lower-case letters or digits";

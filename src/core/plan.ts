@@ -1,18 +1,17 @@
 import { evaluateRule, type RuleConfig } from "../rules/index.js";
-import {
-  type Exemption,
-  HANDSHAKE_ID_PATTERN,
-  HANDSHAKE_ID_PROBLEM,
-  isExemptionActive,
-  type JanitorConfig,
-} from "./config.js";
-import { matchesGlob } from "./glob.js";
-import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
+import { type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
+import { vouchesFor } from "./glob.js";
+import { CANDIDATE_STATES, HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, type Handshake } from "./handshake.js";
 
-/** Narrowing from `--rule` / `--handshake` or a manual event; an empty list narrows nothing. */
+/**
+ * Narrowing from `--rule` / `--handshake` or a manual event. Absent (undefined) means no narrowing;
+ * a list means exactly what it names, so an empty list selects nothing. It must never mean
+ * "everything": `{"handshakeIds": []}` once ran a full live sweep. validateSelection reports an empty
+ * list before a run; the planner still fails closed if one gets through.
+ */
 export interface Selection {
-  ruleIds?: string[];
-  handshakeIds?: string[];
+  ruleIds?: readonly string[] | undefined;
+  handshakeIds?: readonly string[] | undefined;
 }
 
 export interface PlanInput {
@@ -61,7 +60,8 @@ function exemptionCovers(exemption: Exemption, handshake: Handshake): boolean {
   const target = handshake.target;
   if (exemption.handshakeId !== undefined) return exemption.handshakeId === handshake.id;
   if (exemption.email !== undefined)
-    return target?.type === "EMAIL" && matchesGlob(exemption.email, target.value);
+    // An exemption protects like an allow list: a look-alike spelling of a covered address is not covered.
+    return target?.type === "EMAIL" && vouchesFor(exemption.email, target.value);
   if (exemption.accountId !== undefined)
     return target?.type === "ACCOUNT" && exemption.accountId === target.value;
   return false;
@@ -77,13 +77,13 @@ export function findExemption(
 }
 
 function selectedRules(rules: readonly RuleConfig[], ruleIds: readonly string[] | undefined): RuleConfig[] {
-  if (ruleIds === undefined || ruleIds.length === 0) return [...rules];
+  if (ruleIds === undefined) return [...rules];
   return rules.filter((rule) => ruleIds.includes(rule.id));
 }
 
 function isCandidate(handshake: Handshake, handshakeIds: readonly string[] | undefined): boolean {
   if (!CANDIDATE_STATES.includes(handshake.state)) return false;
-  return handshakeIds === undefined || handshakeIds.length === 0 || handshakeIds.includes(handshake.id);
+  return handshakeIds === undefined || handshakeIds.includes(handshake.id);
 }
 
 function decide(handshake: Handshake, rules: readonly RuleConfig[], config: JanitorConfig, now: Date) {
@@ -174,8 +174,13 @@ export function plan(input: PlanInput): Plan {
 export function validateSelection(config: JanitorConfig, only: Selection): string[] {
   const known = config.rules.map((rule) => rule.id);
   const issues: string[] = [];
+  if (only.ruleIds?.length === 0) issues.push("--rule: must not be empty (leave it out to apply every rule)");
+  if (only.handshakeIds?.length === 0) {
+    issues.push("--handshake: must not be empty (leave it out to select every handshake)");
+  }
   for (const id of only.ruleIds ?? []) {
-    if (!known.includes(id)) issues.push(`--rule: unknown rule id '${id}' (known: ${known.join(", ")})`);
+    if (id.length === 0) issues.push("--rule: must not be empty");
+    else if (!known.includes(id)) issues.push(`--rule: unknown rule id '${id}' (known: ${known.join(", ")})`);
   }
   for (const id of only.handshakeIds ?? []) {
     if (!HANDSHAKE_ID_PATTERN.test(id)) issues.push(`--handshake: '${id}' ${HANDSHAKE_ID_PROBLEM}`);

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ConfigError } from "../core/errors.js";
+import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../core/handshake.js";
 import type { Trigger } from "../core/outcomes.js";
 
 /** What one invocation asks for, whichever way it came. */
@@ -13,47 +14,108 @@ export interface InvocationRequest {
   note?: string;
 }
 
-const HANDSHAKE_ID = /^h-[0-9a-z]{8,32}$/;
+/** The top-level keys of every EventBridge event; the scheduled event has exactly these. */
+const SCHEDULED_KEYS = [
+  "version",
+  "id",
+  "detail-type",
+  "source",
+  "account",
+  "time",
+  "region",
+  "resources",
+  "detail",
+] as const;
+const MANUAL_KEYS = ["dryRun", "rules", "handshakeIds", "reason", "actor"] as const;
 
-/** EventBridge's scheduled event; only the fields the janitor reads are checked. */
-const scheduledEvent = z.object({
-  id: z.string().min(1),
-  source: z.literal("aws.events"),
-  "detail-type": z.literal("Scheduled Event"),
-  resources: z.array(z.string()).optional(),
-  time: z.string().optional(),
+const SCHEDULED_SHAPE = `it has exactly ${SCHEDULED_KEYS.join(", ")}; a manual invoke has none of them`;
+
+/**
+ * EventBridge's scheduled event, exactly as documented ("Amazon EventBridge events from AWS
+ * services", Scheduled Event): nothing may be added, since anything added would be a way to steer
+ * a run (the console's test template edited to say `"dryRun": true` ran a live sweep). The id becomes
+ * the run id and the audit table's key, so it is held to what a run id may be (EventBridge sends a UUID).
+ */
+const scheduledEvent = z.strictObject({
+  version: z.literal("0", { error: 'must be "0"' }),
+  id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, { error: "must be 1-128 letters, digits or . _ : -" }),
+  "detail-type": z.literal("Scheduled Event", { error: 'must be "Scheduled Event"' }),
+  source: z.literal("aws.events", { error: 'must be "aws.events"' }),
+  account: z.string().regex(/^\d{12}$/, { error: "must be an account id of 12 digits" }),
+  time: z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time" }),
+  region: z
+    .string()
+    .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { error: "must be an AWS region such as us-east-1" }),
+  /** The schedule's rule: the run's actor. */
+  resources: z
+    .array(
+      z.string().regex(/^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:rule\/[A-Za-z0-9._/-]{1,256}$/, {
+        error: "must be the ARN of an EventBridge rule",
+      }),
+    )
+    .length(1, { error: "must name exactly the one rule that fired" }),
+  detail: z.strictObject({}),
 });
 
 /** The manual-invoke event of the contract: every field optional, nothing else allowed. */
 const manualEvent = z.strictObject({
   dryRun: z.boolean().optional(),
-  rules: z.array(z.string().min(1)).optional(),
-  handshakeIds: z.array(z.string().regex(HANDSHAKE_ID, "must match ^h-[0-9a-z]{8,32}$")).optional(),
-  reason: z.string().min(1).max(1024).optional(),
-  actor: z.string().min(1).max(256).optional(),
+  rules: z
+    .array(
+      z.string().min(1, { error: "must not be empty" }).max(128, { error: "must be at most 128 characters" }),
+    )
+    .min(1, { error: "must not be empty (leave it out to apply every rule)" })
+    .optional(),
+  handshakeIds: z
+    .array(z.string().regex(HANDSHAKE_ID_PATTERN, { error: HANDSHAKE_ID_PROBLEM }))
+    .min(1, { error: "must not be empty (leave it out to select every handshake)" })
+    .optional(),
+  reason: z
+    .string()
+    .min(1, { error: "must not be empty" })
+    .max(1024, { error: "must be at most 1024 characters" })
+    .optional(),
+  actor: z
+    .string()
+    .min(1, { error: "must not be empty" })
+    .max(256, { error: "must be at most 256 characters" })
+    .optional(),
 });
 
-function isScheduledShape(event: unknown): boolean {
-  return typeof event === "object" && event !== null && "source" in event && "detail-type" in event;
+type EventRecord = Record<string, unknown>;
+
+function isRecord(value: unknown): value is EventRecord {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /**
  * Turns the raw event into a request, or throws ConfigError with one line per problem before
  * anything is called. `requestId` is Lambda's: an async retry of the same invocation keeps it,
  * so a retried manual run does nothing twice, as the scheduled event's `id` does for the cron.
+ *
+ * An event carrying any EventBridge key is held to the scheduled shape and nothing else: a manual
+ * invoke cannot mix in scheduled keys to record `trigger: scheduled`, and a half-scheduled event is
+ * not quietly treated as a manual one either. (Whoever may invoke the function can still send a
+ * complete scheduled event; only IAM on lambda:InvokeFunction decides who that is.)
  */
 export function parseEvent(event: unknown, requestId: string, functionName: string): InvocationRequest {
-  if (isScheduledShape(event)) {
+  if (isRecord(event) && SCHEDULED_KEYS.some((key) => Object.hasOwn(event, key))) {
+    const foreign = notASweepRequest(event);
+    if (foreign !== undefined) throw new ConfigError([foreign]);
     const parsed = scheduledEvent.safeParse(event);
-    if (!parsed.success) throw new ConfigError(issueLines(parsed.error));
+    if (!parsed.success) throw new ConfigError(issueLines(parsed.error, event, "scheduled"));
     return {
       trigger: "scheduled",
       runId: parsed.data.id,
-      actor: parsed.data.resources?.[0] ?? "eventbridge-schedule",
+      actor: parsed.data.resources[0] ?? "eventbridge-schedule",
     };
   }
-  const parsed = manualEvent.safeParse(event ?? {});
-  if (!parsed.success) throw new ConfigError(issueLines(parsed.error));
+  const input = event ?? {};
+  if (!isRecord(input)) {
+    throw new ConfigError(["event: must be an object: EventBridge's scheduled event or a manual invoke"]);
+  }
+  const parsed = manualEvent.safeParse(input);
+  if (!parsed.success) throw new ConfigError(issueLines(parsed.error, input, "manual"));
   const { dryRun, rules, handshakeIds, reason, actor } = parsed.data;
   return {
     trigger: "manual",
@@ -66,15 +128,54 @@ export function parseEvent(event: unknown, requestId: string, functionName: stri
   };
 }
 
-function issueLines(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const path = ["event", ...issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))]
-      .join("")
-      .replace(/^event\./, "event.");
+/**
+ * An EventBridge event from another source is not a sweep request. Organizations' CloudTrail events
+ * (an invitation just sent) belong to the real-time handler, which judges that one handshake; the
+ * sweep must not turn one into a full run.
+ */
+function notASweepRequest(event: EventRecord): string | undefined {
+  const source = event.source;
+  const detailType = event["detail-type"];
+  if (source === "aws.organizations" || detailType === "AWS API Call via CloudTrail") {
+    return `event: an ${quote(detailType)} event from ${quote(source)} is not a sweep request (the real-time handler judges those); nothing was called`;
+  }
+  if (source !== undefined && source !== "aws.events") {
+    return `event.source: ${quote(source)} is not a sweep request; only EventBridge's scheduled event (source "aws.events") is`;
+  }
+  return undefined;
+}
+
+/** A value from the event as it may appear in a log line: quoted, short, one line. */
+function quote(value: unknown): string {
+  if (typeof value !== "string") return value === undefined ? "unnamed" : `a ${typeof value}`;
+  return JSON.stringify(value.length > 64 ? `${value.slice(0, 64)}…` : value);
+}
+
+function keyName(key: string): string {
+  return /^[A-Za-z0-9_-]{1,64}$/.test(key) ? `'${key}'` : quote(key);
+}
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return ["event", ...path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))].join("");
+}
+
+function issueLines(error: z.ZodError, event: EventRecord, shape: "scheduled" | "manual"): string[] {
+  return error.issues.flatMap((issue) => {
+    const path = pathOf(issue.path);
     if (issue.code === "unrecognized_keys") {
-      return `${path}: unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `'${k}'`).join(", ")} (known: dryRun, rules, handshakeIds, reason, actor)`;
+      return issue.keys.map((key) => {
+        if (issue.path.length > 0)
+          return `${path}: unknown key ${keyName(key)} (a scheduled event's detail is empty)`;
+        return shape === "scheduled"
+          ? `${path}: unknown key ${keyName(key)} in a scheduled event (${SCHEDULED_SHAPE})`
+          : `${path}: unknown key ${keyName(key)} (known: ${MANUAL_KEYS.join(", ")})`;
+      });
     }
-    if (issue.code === "invalid_type") return `${path}: must be ${issue.expected}`;
-    return `${path}: ${issue.message}`;
+    const [key] = issue.path;
+    if (issue.path.length === 1 && typeof key === "string" && !Object.hasOwn(event, key)) {
+      return [`${path}: is required in a scheduled event`];
+    }
+    if (issue.code === "invalid_type") return [`${path}: must be ${issue.expected}`];
+    return [`${path}: ${issue.message}`];
   });
 }

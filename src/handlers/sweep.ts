@@ -29,10 +29,7 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
   logger.appendKeys({ runId: request.runId, trigger: request.trigger });
   const configPath = process.env.JANITOR_CONFIG ?? "janitor.yaml";
   const config = await loadConfig(configPath);
-  const issues = validateSelection(config, {
-    ruleIds: request.ruleIds ?? [],
-    handshakeIds: request.handshakeIds ?? [],
-  });
+  const issues = validateSelection(config, { ruleIds: request.ruleIds, handshakeIds: request.handshakeIds });
   if (issues.length > 0)
     throw new ConfigError(issues.map((line: string) => line.replace(/^--rule/, "event.rules")));
   const tableName = auditTableName();

@@ -17,7 +17,9 @@ export const accountIdSchema = z
   .regex(/^\d{12}$/, { error: "must be an account id of 12 digits" });
 
 const accountOptions = allowDenyOptions(accountIdSchema);
-export type AccountOptions = z.infer<typeof accountOptions>;
+export type AccountOptions = z.output<typeof accountOptions>;
+/** The options as a config writes them (actionTypes may be left out). */
+export type AccountOptionsInput = z.input<typeof accountOptions>;
 
 export const account: RuleKind<AccountOptions, "account"> = {
   kind: "account",

@@ -14,8 +14,8 @@ export function allowDenyOptions<T extends z.ZodType<string>>(entry: T) {
       allow: list.optional(),
       /** The target must match none of these. */
       deny: list.optional(),
-      /** Scope: the same target also receives other kinds of handshake, and only one may be meant. */
-      actionTypes: actionTypesOption.optional(),
+      /** Scope, default [INVITE]: the same target also receives other kinds of handshake. */
+      actionTypes: actionTypesOption,
     })
     .superRefine(
       (options, ctx) => {

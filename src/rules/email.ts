@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { globProblem, matchesGlob } from "../core/glob.js";
+import { emailKey, globProblem, matchesGlob, vouchesFor } from "../core/glob.js";
 import { allowDenyOptions } from "./allow-deny.js";
 import type { RuleKind } from "./index.js";
 import { describeScope, inActionScope } from "./stale.js";
@@ -11,7 +11,9 @@ export const emailGlobSchema = z.string().superRefine((pattern, ctx) => {
 });
 
 const emailOptions = allowDenyOptions(emailGlobSchema);
-export type EmailOptions = z.infer<typeof emailOptions>;
+export type EmailOptions = z.output<typeof emailOptions>;
+/** The options as a config writes them (actionTypes may be left out). */
+export type EmailOptionsInput = z.input<typeof emailOptions>;
 
 export const email: RuleKind<EmailOptions, "email"> = {
   kind: "email",
@@ -22,14 +24,21 @@ export const email: RuleKind<EmailOptions, "email"> = {
     if (target?.type !== "EMAIL" || !inActionScope(options.actionTypes, handshake)) {
       return { verdict: "not-applicable" };
     }
-    const denied = options.deny?.find((pattern) => matchesGlob(pattern, target.value));
+    // Deny compares the normalised address, so no spelling escapes it; allow also needs the address
+    // written plainly, so no look-alike passes (see src/core/glob.ts).
+    const address = emailKey(target.value);
+    const denied = options.deny?.find((pattern) => matchesGlob(pattern, address));
     if (denied !== undefined)
       return { verdict: "match", reason: `target email matches denied pattern '${denied}'` };
-    if (options.allow !== undefined && !options.allow.some((pattern) => matchesGlob(pattern, target.value))) {
-      return {
-        verdict: "match",
-        reason: `target email matches no allowed pattern (${options.allow.join(", ")})`,
-      };
+    if (options.allow !== undefined && !options.allow.some((pattern) => vouchesFor(pattern, address))) {
+      const allowed = options.allow.join(", ");
+      if (!address.plain && options.allow.some((pattern) => matchesGlob(pattern, address))) {
+        return {
+          verdict: "match",
+          reason: `target email is not plainly spelled (a non-ASCII local part, or a domain not in normal form), so no allowed pattern vouches for it (${allowed})`,
+        };
+      }
+      return { verdict: "match", reason: `target email matches no allowed pattern (${allowed})` };
     }
     return { verdict: "pass" };
   },

@@ -207,6 +207,19 @@ describe("bad input stops the run before any call", () => {
     expect(anyCalls()).toBe(0);
   });
 
+  test("an empty --rule is rejected, not read as every rule, exit 2", async () => {
+    stack.org.resetStats();
+
+    const result = await runCli(
+      ["run", "--config", DEMO_CONFIG, "--rule", ""],
+      stackEnv(stack.org, stack.db, "unused-table"),
+    );
+
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe("--rule: must not be empty");
+    expect(anyCalls()).toBe(0);
+  });
+
   test("an unknown option names itself and the known ones", async () => {
     const result = await runCli(["run", "--confg", "x.yaml"], {});
     expect(result.code).toBe(2);

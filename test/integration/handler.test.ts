@@ -134,6 +134,24 @@ describe("Lambda handler", () => {
     [{ handshakeIds: ["H-NOT-VALID"] }, "event.handshakeIds[0]"],
     [{ colour: "blue" }, "event: unknown key 'colour'"],
     [{ source: "aws.events", "detail-type": "Scheduled Event" }, "event.id"],
+    [{ handshakeIds: [] }, "event.handshakeIds: must not be empty"],
+    [{ rules: [] }, "event.rules: must not be empty"],
+    [{ dryRun: false, source: "aws.events", "detail-type": "Scheduled Event" }, "unknown key 'dryRun'"],
+    [
+      {
+        version: "0",
+        id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+        "detail-type": "Scheduled Event",
+        source: "aws.events",
+        account: "123456789012",
+        time: "2026-10-08T16:53:06Z",
+        region: "us-east-1",
+        resources: ["arn:aws:events:us-east-1:123456789012:rule/handshake-janitor-hourly"],
+        detail: {},
+        dryRun: true,
+      },
+      "event: unknown key 'dryRun' in a scheduled event",
+    ],
   ])("a malformed event %j is rejected naming %s, and nothing is called", async (event, field) => {
     stack.org.resetStats();
 

@@ -50,6 +50,21 @@ describe("parseConfig accepts", () => {
     expect(config.rules).toEqual([{ id, type, options }]);
   });
 
+  test("a safety cap above 10,000 that says why, and one of exactly 10,000 without", () => {
+    const high = parseConfig(
+      stringify(doc({ maxCancellationsPerRun: 50_000, maxCancellationsReason: "initial clean-up, CHG-77" })),
+      SOURCE,
+    );
+    const edge = parseConfig(stringify(doc({ maxCancellationsPerRun: 10_000 })), SOURCE);
+
+    expect(high).toMatchObject({
+      maxCancellationsPerRun: 50_000,
+      maxCancellationsReason: "initial clean-up, CHG-77",
+    });
+    expect(describeConfig(high, now)).toContain("maxCancellationsPerRun: 50000 (initial clean-up, CHG-77)");
+    expect(edge.maxCancellationsPerRun).toBe(10_000);
+  });
+
   test("JSON in a .json source, giving the same config as YAML", () => {
     const data = doc({
       rules: [staleRule, emailRule],
@@ -120,6 +135,25 @@ describe("parseConfig rejects", () => {
       name: "a rule without a type",
       data: doc({ rules: [{ id: "x", olderThanDays: 7 }] }),
       issue: `janitor.yaml: rules[0].type: is required (one of ${RULE_KIND_NAMES.join(", ")})`,
+    },
+    {
+      name: "a notes pattern RE2 cannot compile (a lookahead), naming the field",
+      data: doc({
+        rules: [staleRule, emailRule, accountRule, { id: "ticket", type: "notes", require: "(?=CHG)" }],
+      }),
+      issue:
+        "janitor.yaml: rules[3].require: is not a valid RE2 pattern (invalid or unsupported Perl syntax: `(?=`)",
+    },
+    {
+      name: "a safety cap above 10,000 without a reason",
+      data: doc({ maxCancellationsPerRun: 10_001 }),
+      issue:
+        "janitor.yaml: maxCancellationsPerRun: is above 10000, where the cap protects nothing; lower it, or say why in maxCancellationsReason",
+    },
+    {
+      name: "an empty reason for a high safety cap",
+      data: doc({ maxCancellationsPerRun: 50_000, maxCancellationsReason: " " }),
+      issue: "janitor.yaml: maxCancellationsReason: must not be empty",
     },
     {
       name: "a rule that is not a mapping",
@@ -406,6 +440,46 @@ describe("describeConfig and configWarnings", () => {
       expect(text).toContain(`${rule.id} [${rule.type}]: ${describeRule(rule)}`);
     expect(text).toContain("email *@partner.example: onboarding (until 2027-06-30)");
     expect(text).toContain("account 222222222222: old deal (until 2026-02-01, EXPIRED)");
+  });
+
+  test("prints each rule's scope, INVITE when the rule names none", () => {
+    const unscoped = parseConfig(
+      stringify(doc({ rules: [{ id: "ticket-required", type: "notes", require: "CHG-[0-9]+" }] })),
+      SOURCE,
+    );
+
+    const text = describeConfig(unscoped, now);
+
+    expect(text).toContain("ticket-required [notes]: INVITE handshakes whose notes");
+  });
+
+  test("warns about email globs that match every address", () => {
+    const broad = parseConfig(
+      stringify(
+        doc({
+          rules: [{ id: "any-email", type: "email", allow: ["*@example.com", "*@*"], deny: ["*@*.*"] }],
+          exemptions: [{ email: "**@**", reason: "everyone" }],
+        }),
+      ),
+      SOURCE,
+    );
+
+    const warnings = configWarnings(broad, now);
+
+    expect(warnings).toEqual([
+      "rules[0].allow[1]: '*@*' matches every address: this allow list lets every email target through",
+      "rules[0].deny[0]: '*@*.*' matches every address: every email invitation in scope is canceled",
+      "exemptions[0].email: '**@**' matches every address: this exemption protects every email target",
+    ]);
+  });
+
+  test("warns about no glob that leaves some address out", () => {
+    const narrow = parseConfig(
+      stringify(doc({ rules: [emailRule], exemptions: [{ email: "*@partner.example", reason: "p" }] })),
+      SOURCE,
+    );
+
+    expect(configWarnings(narrow, now)).toEqual([]);
   });
 
   test("warns about expired exemptions and action types the service does not have", () => {

@@ -127,6 +127,15 @@ describe("plan", () => {
       expect(result.selected).toBe(0);
     });
 
+    test("do not protect an address that only a confusable spelling puts under the glob", () => {
+      const kelvin = handshake({ target: emailTo("bob@\u212Aontoso.com") });
+      const config = configOf({ exemptions: [{ email: "*@kontoso.com", reason: "partner" }] });
+
+      const result = plan({ handshakes: [kelvin], config, now });
+
+      expect(result.decisions.map((d) => d.kind)).toEqual(["cancel"]);
+    });
+
     test("do not protect once expired", () => {
       const yesterday = daysAgo(1).toISOString().slice(0, 10);
       const config = configOf({
@@ -202,18 +211,26 @@ describe("plan", () => {
       expect(result.decisions.map((d) => d.handshake.id)).toEqual([staleOnly.id]);
     });
 
-    test("treats empty lists as no narrowing", () => {
+    test("treats absent lists as no narrowing", () => {
       const config = configOf();
       const unnarrowed = plan({ handshakes: [both, staleOnly], config, now });
 
-      const narrowed = plan({
-        handshakes: [both, staleOnly],
-        config,
-        now,
-        only: { ruleIds: [], handshakeIds: [] },
-      });
+      const narrowed = plan({ handshakes: [both, staleOnly], config, now, only: {} });
 
       expect(narrowed).toEqual(unnarrowed);
+      expect(narrowed.decisions).toHaveLength(2);
+    });
+
+    // Fail closed: an empty list that slipped past validation selects nothing, never everything.
+    test.each([
+      { only: { ruleIds: [] }, candidates: 2 },
+      { only: { handshakeIds: [] }, candidates: 0 },
+      { only: { ruleIds: [], handshakeIds: [] }, candidates: 0 },
+    ])("treats $only as selecting nothing", ({ only, candidates }) => {
+      const result = plan({ handshakes: [both, staleOnly], config: configOf(), now, only });
+
+      expect(result).toMatchObject({ listed: 2, candidates, selected: 0 });
+      expect(result.decisions).toEqual([]);
     });
   });
 
@@ -302,6 +319,21 @@ describe("validateSelection", () => {
     expect(
       validateSelection(config, { ruleIds: [rules[0]?.id ?? ""], handshakeIds: ["h-0123456789abcdef"] }),
     ).toEqual([]);
+  });
+
+  test.each([
+    { only: { ruleIds: [] }, issue: "--rule: must not be empty (leave it out to apply every rule)" },
+    {
+      only: { handshakeIds: [] },
+      issue: "--handshake: must not be empty (leave it out to select every handshake)",
+    },
+    { only: { ruleIds: [""] }, issue: "--rule: must not be empty" },
+  ])("reports the empty selection $only", ({ only, issue }) => {
+    expect(validateSelection(config, only)).toEqual([issue]);
+  });
+
+  test("accepts an absent selection", () => {
+    expect(validateSelection(config, {})).toEqual([]);
   });
 
   test("reports every unknown rule id and malformed handshake id", () => {

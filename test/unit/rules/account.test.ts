@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import type { Handshake, HandshakeTarget } from "../../../src/core/handshake.js";
-import { type AccountOptions, account } from "../../../src/rules/account.js";
+import { type AccountOptionsInput, account } from "../../../src/rules/account.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
 
@@ -22,7 +22,7 @@ const stranger = "999988887777";
 describe("account rule", () => {
   test.each<{
     name: string;
-    options: AccountOptions;
+    options: AccountOptionsInput;
     handshake: Handshake;
     expected: ReturnType<typeof account.evaluate>;
   }>([
@@ -63,6 +63,12 @@ describe("account rule", () => {
       expected: { verdict: "not-applicable" },
     },
     {
+      name: "covers only invitations when unscoped",
+      options: { allow: [allowed] },
+      handshake: { ...toAccount(stranger), action: "APPROVE_ALL_FEATURES" },
+      expected: { verdict: "not-applicable" },
+    },
+    {
       name: "does not apply outside its action scope",
       options: { allow: [allowed], actionTypes: ["INVITE"] },
       handshake: { ...toAccount(stranger), action: "ENABLE_ALL_FEATURES" },
@@ -81,7 +87,7 @@ describe("account rule", () => {
       expected: { verdict: "not-applicable" },
     },
   ])("$name", ({ options, handshake, expected }) => {
-    expect(account.evaluate(handshake, options, { now })).toEqual(expected);
+    expect(account.evaluate(handshake, account.options.parse(options), { now })).toEqual(expected);
   });
 
   test.each([

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import type { Handshake, HandshakeTarget } from "../../../src/core/handshake.js";
-import { type EmailOptions, email } from "../../../src/rules/email.js";
+import { type EmailOptionsInput, email } from "../../../src/rules/email.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
 
@@ -20,11 +20,13 @@ const deny = ["*@gmail.com"];
 const noAllowedPattern = (patterns: string[]) =>
   `target email matches no allowed pattern (${patterns.join(", ")})`;
 const deniedBy = (pattern: string) => `target email matches denied pattern '${pattern}'`;
+const notPlain = (patterns: string[]) =>
+  `target email is not plainly spelled (a non-ASCII local part, or a domain not in normal form), so no allowed pattern vouches for it (${patterns.join(", ")})`;
 
 describe("email rule", () => {
   test.each<{
     name: string;
-    options: EmailOptions;
+    options: EmailOptionsInput;
     handshake: Handshake;
     expected: ReturnType<typeof email.evaluate>;
   }>([
@@ -39,6 +41,30 @@ describe("email rule", () => {
       options: { deny },
       handshake: to("Bob@GMail.COM"),
       expected: { verdict: "match", reason: deniedBy("*@gmail.com") },
+    },
+    {
+      name: "matches a denied address written with capitals and a trailing dot",
+      options: { deny },
+      handshake: to("BOB@GMAIL.COM."),
+      expected: { verdict: "match", reason: deniedBy("*@gmail.com") },
+    },
+    {
+      name: "matches a denied address written in full-width letters",
+      options: { deny },
+      handshake: to("bob@\uFF47\uFF4D\uFF41\uFF49\uFF4C.com"),
+      expected: { verdict: "match", reason: deniedBy("*@gmail.com") },
+    },
+    {
+      name: "matches an address that only a confusable spelling puts on an allowed pattern",
+      options: { allow: ["*@kontoso.com"] },
+      handshake: to("bob@\u212Aontoso.com"),
+      expected: { verdict: "match", reason: notPlain(["*@kontoso.com"]) },
+    },
+    {
+      name: "passes an address on an allowed IDN pattern, spelled in punycode",
+      options: { allow: ["*@bücher.example"] },
+      handshake: to("anna@xn--bcher-kva.example"),
+      expected: { verdict: "pass" },
     },
     {
       name: "matches an address outside every allowed pattern",
@@ -77,6 +103,12 @@ describe("email rule", () => {
       expected: { verdict: "not-applicable" },
     },
     {
+      name: "covers only invitations when unscoped",
+      options: { deny },
+      handshake: { ...to("someone@gmail.com"), action: "TRANSFER_RESPONSIBILITY" },
+      expected: { verdict: "not-applicable" },
+    },
+    {
       name: "does not apply outside its action scope",
       options: { deny, actionTypes: ["INVITE"] },
       handshake: { ...to("someone@gmail.com"), action: "TRANSFER_RESPONSIBILITY" },
@@ -95,7 +127,7 @@ describe("email rule", () => {
       expected: { verdict: "not-applicable" },
     },
   ])("$name", ({ options, handshake, expected }) => {
-    expect(email.evaluate(handshake, options, { now })).toEqual(expected);
+    expect(email.evaluate(handshake, email.options.parse(options), { now })).toEqual(expected);
   });
 
   test.each([
@@ -113,11 +145,11 @@ describe("email rule", () => {
   });
 
   test("describes both lists", () => {
-    expect(email.describe({ allow: ["*@example.com"], deny })).toBe(
-      "handshakes of any action type to email targets matching any of *@gmail.com, or matching none of *@example.com",
+    expect(email.describe(email.options.parse({ allow: ["*@example.com"], deny }))).toBe(
+      "INVITE handshakes to email targets matching any of *@gmail.com, or matching none of *@example.com",
     );
-    expect(email.describe({ deny, actionTypes: ["INVITE"] })).toBe(
-      "INVITE handshakes to email targets matching any of *@gmail.com",
-    );
+    expect(
+      email.describe(email.options.parse({ deny, actionTypes: ["INVITE", "TRANSFER_RESPONSIBILITY"] })),
+    ).toBe("INVITE or TRANSFER_RESPONSIBILITY handshakes to email targets matching any of *@gmail.com");
   });
 });

@@ -1,6 +1,7 @@
-import { describe, expect, test } from "vitest";
+import { RE2JS } from "re2js";
+import { describe, expect, test, vi } from "vitest";
 import type { Handshake } from "../../../src/core/handshake.js";
-import { type NotesOptions, notes } from "../../../src/rules/notes.js";
+import { type NotesOptionsInput, notes } from "../../../src/rules/notes.js";
 
 const now = new Date("2026-03-01T12:00:00Z");
 
@@ -22,7 +23,7 @@ const noNotes = (pattern: string) => `carries no notes; notes must match /${patt
 describe("notes rule", () => {
   test.each<{
     name: string;
-    options: NotesOptions;
+    options: NotesOptionsInput;
     handshake: Handshake;
     expected: ReturnType<typeof notes.evaluate>;
   }>([
@@ -63,8 +64,14 @@ describe("notes rule", () => {
       expected: { verdict: "match", reason: noNotes(ticket) },
     },
     {
-      name: "covers every action type when unscoped",
+      name: "covers only invitations when unscoped",
       options: { require: ticket },
+      handshake: handshake({ action: "ENABLE_ALL_FEATURES" }),
+      expected: { verdict: "not-applicable" },
+    },
+    {
+      name: "covers another action type once it is named",
+      options: { require: ticket, actionTypes: ["INVITE", "ENABLE_ALL_FEATURES"] },
       handshake: handshake({ action: "ENABLE_ALL_FEATURES" }),
       expected: { verdict: "match", reason: noNotes(ticket) },
     },
@@ -75,7 +82,68 @@ describe("notes rule", () => {
       expected: { verdict: "not-applicable" },
     },
   ])("$name", ({ options, handshake, expected }) => {
-    expect(notes.evaluate(handshake, options, { now })).toEqual(expected);
+    expect(notes.evaluate(handshake, notes.options.parse(options), { now })).toEqual(expected);
+  });
+
+  // JavaScript's backtracking RegExp took 32 s on 29 characters for the first and did not finish in
+  // 60 s on 69 for the second; RE2 semantics make every pattern linear in the notes' length.
+  test.each([
+    { pattern: "^(a+)+$", text: `${"a".repeat(5_000)}!` },
+    { pattern: "^(CHG-[0-9]+|[A-Za-z ]+)+$", text: `${"CHG-1 Welcome aboard ".repeat(200)}!` },
+    { pattern: "(x+x+)+y", text: "x".repeat(5_000) },
+  ])(
+    "returns a verdict for the pathological pattern $pattern",
+    ({ pattern, text }) => {
+      const options = notes.options.parse({ require: pattern });
+
+      const verdict = notes.evaluate(handshake({ notes: text }), options, { now });
+
+      expect(verdict).toEqual({ verdict: "match", reason: noMatch(pattern) });
+    },
+    30_000,
+  );
+
+  test("compiles its pattern once for all the handshakes it judges", () => {
+    const options = notes.options.parse({ require: ticket });
+    const compile = vi.spyOn(RE2JS, "compile");
+    try {
+      for (let i = 0; i < 1_000; i += 1) notes.evaluate(handshake({ notes: `note ${i}` }), options, { now });
+
+      expect(compile.mock.calls.length).toBeLessThanOrEqual(1);
+    } finally {
+      compile.mockRestore();
+    }
+  });
+
+  test.each([
+    { notes: "Alice joins", verdict: "pass" },
+    { notes: "alice joins", verdict: "match" },
+    { notes: "p{Lu} joins", verdict: "match" },
+    { notes: "Émile joins", verdict: "pass" },
+  ])(
+    "reads \\p{Lu} as an upper-case letter, as RE2 does: '$notes' gives $verdict",
+    ({ notes: text, verdict }) => {
+      const options = notes.options.parse({ require: "^\\p{Lu}" });
+
+      expect(notes.evaluate(handshake({ notes: text }), options, { now }).verdict).toBe(verdict);
+    },
+  );
+
+  test.each([
+    { pattern: "(?=CHG)", why: "lookahead" },
+    { pattern: "(CHG)\\1", why: "a backreference" },
+    { pattern: "a{2000}", why: "a repeat count over 1000" },
+    { pattern: "CHG-[", why: "an unclosed class" },
+  ])("rejects $why, which RE2 cannot compile, naming the field", ({ pattern }) => {
+    const result = notes.options.safeParse({ require: pattern });
+
+    expect(result.success).toBe(false);
+    expect(result.error?.issues).toEqual([
+      expect.objectContaining({
+        path: ["require"],
+        message: expect.stringMatching(/^is not a valid RE2 pattern \(.+\)$/),
+      }),
+    ]);
   });
 
   test.each([

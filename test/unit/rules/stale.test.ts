@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import type { Handshake } from "../../../src/core/handshake.js";
-import { type StaleOptions, stale } from "../../../src/rules/stale.js";
+import { type StaleOptionsInput, stale } from "../../../src/rules/stale.js";
 
 const DAY_MS = 86_400_000;
 const now = new Date("2026-03-01T12:00:00Z");
@@ -23,7 +23,7 @@ const reason = (age: number, threshold: number) =>
 describe("stale rule", () => {
   test.each<{
     name: string;
-    options: StaleOptions;
+    options: StaleOptionsInput;
     handshake: Handshake;
     expected: ReturnType<typeof stale.evaluate>;
   }>([
@@ -64,8 +64,14 @@ describe("stale rule", () => {
       expected: { verdict: "match", reason: reason(0.75, 0.5) },
     },
     {
-      name: "covers every action type when unscoped",
+      name: "covers only invitations when unscoped",
       options: { olderThanDays: 7 },
+      handshake: handshake({ action: "ENABLE_ALL_FEATURES", requestedAt: daysAgo(10) }),
+      expected: { verdict: "not-applicable" },
+    },
+    {
+      name: "covers another action type once it is named",
+      options: { olderThanDays: 7, actionTypes: ["ENABLE_ALL_FEATURES"] },
       handshake: handshake({ action: "ENABLE_ALL_FEATURES", requestedAt: daysAgo(10) }),
       expected: { verdict: "match", reason: reason(10, 7) },
     },
@@ -88,13 +94,15 @@ describe("stale rule", () => {
       expected: { verdict: "not-applicable" },
     },
   ])("$name", ({ options, handshake, expected }) => {
-    expect(stale.evaluate(handshake, options, { now })).toEqual(expected);
+    expect(stale.evaluate(handshake, stale.options.parse(options), { now })).toEqual(expected);
   });
 
   test("throws on an unreadable requested time, so the planner fails closed", () => {
     const broken = handshake({ requestedAt: new Date(Number.NaN) });
 
-    expect(() => stale.evaluate(broken, { olderThanDays: 7 }, { now })).toThrow(/invalid requestedAt/);
+    const options = stale.options.parse({ olderThanDays: 7 });
+
+    expect(() => stale.evaluate(broken, options, { now })).toThrow(/invalid requestedAt/);
   });
 
   test.each([
@@ -117,8 +125,8 @@ describe("stale rule", () => {
     expect(stale.describe({ olderThanDays: 7, actionTypes: ["INVITE"] })).toBe(
       "INVITE handshakes requested more than 7 days ago",
     );
-    expect(stale.describe({ olderThanDays: 3 })).toBe(
-      "handshakes of any action type requested more than 3 days ago",
+    expect(stale.describe(stale.options.parse({ olderThanDays: 3 }))).toBe(
+      "INVITE handshakes requested more than 3 days ago",
     );
   });
 });
