@@ -64,7 +64,7 @@ beforeEach(() => {
 });
 
 const key = (a: { runId: string; handshakeId: string }) => `${a.runId}/${a.handshakeId}`;
-const keys = (list: readonly AuditAction[]) => list.map(key).sort();
+const keys = (list: readonly { runId: string; handshakeId: string }[]) => list.map(key).sort();
 const inRange = (a: AuditAction, since: string, until: string) => a.at >= since && a.at <= until;
 
 describe("audit query paths", () => {

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import type { EmulatorHandshake, EmulatorHandshakeResource } from "../../src/local/org-emulator.js";
@@ -126,4 +126,90 @@ describe("CSV output", () => {
     expect(lines.every((line) => line.actor === FORMULA_ACTOR)).toBe(true);
     expect(lines.map((line) => line.target)).toContain(FORMULA_TARGET);
   }, 120_000);
+});
+
+describe("an unreadable item", () => {
+  it("is shown flagged by query, runs, report and export, which finish with a warning; verify names it", async () => {
+    const tableName = await stack.newTable();
+    const env = stackEnv(stack.org, stack.db, tableName);
+    await dryRun(env, "damaged-run", "ops@cli");
+    const json = await runCli(["audit", "query", "--run", "damaged-run", "--format", "json"], env);
+    const intact = json.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as { handshakeId: string });
+    const damaged = intact[0]?.handshakeId ?? "";
+    const teleport = (sk: string) =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: { pk: { S: "RUN#damaged-run" }, sk: { S: sk } },
+          UpdateExpression: "SET #trigger = :t",
+          ExpressionAttributeNames: { "#trigger": "trigger" },
+          ExpressionAttributeValues: { ":t": { S: "teleport" } },
+        }),
+      );
+    await teleport(`ACTION#${damaged}`);
+    await teleport("RUN");
+    const flag = "trigger is not scheduled | manual | cli";
+    const report = join(dir, "report.html");
+    const archive = join(dir, "damaged.jsonl");
+    const csvArchive = join(dir, "damaged.csv");
+
+    const [table, csv, jsonAfter, runs, html, jsonl, csvExport, verify] = await Promise.all([
+      runCli(["audit", "query", "--run", "damaged-run"], env),
+      runCli(["audit", "query", "--format", "csv"], env),
+      runCli(["audit", "query", "--run", "damaged-run", "--format", "json"], env),
+      runCli(["audit", "runs"], env),
+      runCli(["audit", "report", "--since", "2000-01-01", "--out", report], env),
+      runCli(["audit", "export", "--since", "2000-01-01", "--out", archive], env),
+      runCli(["audit", "export", "--since", "2000-01-01", "--format", "csv", "--out", csvArchive], env),
+      runCli(["audit", "verify", "--run", "damaged-run"], env),
+    ]);
+
+    const warned = (result: { stderr: string }) =>
+      Number(
+        /^warning: (\d+) audit items? could not be read in full\b.*audit verify/.exec(result.stderr)?.[1],
+      );
+    for (const result of [table, csv, jsonAfter, runs, html, jsonl, csvExport]) {
+      expect(result.code, result.stderr).toBe(0);
+    }
+    // The run item and one action item are damaged: each reader counts those it read.
+    expect([table, csv, jsonAfter, runs, html, jsonl, csvExport].map(warned)).toEqual([1, 1, 1, 1, 2, 2, 2]);
+    expect(table.stdout.split("\n")[0]).toMatch(/\bunreadable$/);
+    expect(table.stdout).toContain(flag);
+    const csvRows = records(csv.stdout);
+    expect(csvRows).toHaveLength(intact.length);
+    expect(csvRows.find((row) => row.handshakeId === damaged)?.unreadable).toBe(flag);
+    expect(csvRows.filter((row) => row.unreadable !== "")).toHaveLength(1);
+    const after = jsonAfter.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(after).toHaveLength(intact.length);
+    const shown = after.find((row) => row.handshakeId === damaged);
+    expect(shown).toMatchObject({ runId: "damaged-run", unreadable: flag, actor: "ops@cli" });
+    expect(shown?.trigger).toBeUndefined();
+    expect(runs.stdout).toContain(flag);
+    expect(runs.stdout).toContain("damaged-run");
+    const page = readFileSync(report, "utf8");
+    expect(page).toContain(flag);
+    expect(page.match(/<tr class="unreadable"/g)).toHaveLength(2);
+    const archived = readFileSync(archive, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(
+      archived
+        .filter((row) => row.unreadable === flag)
+        .map((row) => row.itemType)
+        .sort(),
+    ).toEqual(["action", "run"]);
+    expect(archived.find((row) => row.handshakeId === damaged)).toMatchObject({ actor: "ops@cli" });
+    expect(records(readFileSync(csvArchive, "utf8")).filter((row) => row.unreadable === flag)).toHaveLength(
+      2,
+    );
+    expect(verify.code).toBe(5);
+    expect(verify.stdout).toContain(`item ${damaged}: unreadable`);
+  }, 180_000);
 });
