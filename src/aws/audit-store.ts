@@ -25,9 +25,18 @@ import {
   type OutcomeCounts,
   RUN_STATUSES,
   type RunStatus,
-  type Trigger,
+  TRIGGERS,
 } from "../core/outcomes.js";
-import type { AuditAction, AuditPort, FinalResult, Linking, PutResult, RunRecord } from "../core/ports.js";
+import type {
+  AuditAction,
+  AuditPort,
+  FinalResult,
+  Linking,
+  PutResult,
+  ReadAction,
+  ReadRun,
+  RunRecord,
+} from "../core/ports.js";
 import { AUDIT_INDEXES, AUDIT_TTL_ATTRIBUTE } from "./audit-table.js";
 
 /** A time-range query with no lower bound reads this far back. */
@@ -54,16 +63,20 @@ export interface RunFilter {
   until?: Date;
 }
 
-/** Read side for `audit query` and compliance: every method is a Query or GetItem, never a Scan. */
+/**
+ * Read side for `audit query` and compliance: every method is a Query or GetItem, never a Scan.
+ * The readers of a period (queryActions, listRuns, exportActions) yield an item that does not
+ * read in full as what could be read of it, flagged `unreadable`, and carry on.
+ */
 export interface AuditQueries {
   /**
    * Served by the most selective key available: runId (the run's partition), then handshakeId
    * (byHandshake), then ruleId (byRule), else the time range (byTime, one Query per month, since
    * defaulting to DEFAULT_QUERY_WINDOW_DAYS before until). Other criteria filter the results.
    */
-  queryActions(filter?: ActionFilter): AsyncIterable<AuditAction>;
+  queryActions(filter?: ActionFilter): AsyncIterable<ReadAction>;
   /** Runs that started in the range; the same defaults as the time path of queryActions. */
-  listRuns(filter?: RunFilter): AsyncIterable<RunRecord>;
+  listRuns(filter?: RunFilter): AsyncIterable<ReadRun>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   getRunActions(runId: string): Promise<AuditAction[]>;
   /** A run's chain head and its action items with their links, for `audit verify`. */
@@ -79,6 +92,8 @@ export interface StoredAction {
   /** undefined when the item no longer reads as an audit action; readError says why. */
   action?: AuditAction;
   readError?: string;
+  /** What a reader shows: the action, or what could be read of it, flagged. */
+  record: ReadAction;
   link: { seq?: number; prev?: string; hash?: string };
 }
 
@@ -780,11 +795,11 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       } else {
         items = itemsByMonth("ACTION", timeRange(filter, true), filtersExcept());
       }
-      for await (const item of items) yield parseAction(item);
+      for await (const item of items) yield readAction(item).record;
     },
 
     async *listRuns(filter: RunFilter = {}) {
-      for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) yield parseRun(item);
+      for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) yield readRun(item);
     },
 
     async getRun(runId) {
@@ -951,9 +966,19 @@ export function runItem(run: RunRecord): Item {
   return item;
 }
 
+/** One attribute that does not read as expected; `problem` says which and why, without the key. */
+class UnreadableAttributeError extends JanitorError {
+  constructor(
+    item: Item,
+    readonly problem: string,
+  ) {
+    super(`audit item ${describeKey(item)}: ${problem}`);
+  }
+}
+
 function itemReader(item: Item) {
   const fail = (name: string, expected: string): never => {
-    throw new JanitorError(`audit item ${describeKey(item)}: ${name} is not ${expected}`);
+    throw new UnreadableAttributeError(item, `${name} is not ${expected}`);
   };
   const string = (name: string): string => item[name]?.S ?? fail(name, "a string");
   return {
@@ -989,82 +1014,134 @@ function itemReader(item: Item) {
   };
 }
 
-const TRIGGERS: readonly Trigger[] = ["scheduled", "manual", "cli"];
-
 function isOutcome(value: string): value is Outcome {
   return (OUTCOMES as readonly string[]).includes(value);
 }
 
-function parseAction(item: Item): AuditAction {
-  const read = itemReader(item);
-  const action: AuditAction = {
-    runId: read.string("runId"),
-    handshakeId: read.string("handshakeId"),
-    ruleId: read.string("ruleId"),
-    matchedRules: read.strings("matchedRules"),
-    dryRun: read.boolean("dryRun"),
-    at: read.string("at"),
-    trigger: read.oneOf("trigger", TRIGGERS),
-    actor: read.string("actor"),
-    action: read.string("action"),
-    target: read.string("target"),
-    targetType: read.string("targetType"),
-    reason: read.string("reason"),
-    attempts: read.number("attempts"),
-  };
-  if (item.outcome !== undefined) action.outcome = read.oneOf("outcome", OUTCOMES);
-  const requestedAt = read.optionalString("requestedAt");
-  if (requestedAt !== undefined) action.requestedAt = requestedAt;
-  const error = read.optionalString("error");
-  if (error !== undefined) action.error = error;
-  return action;
+type Readers<T> = { [K in keyof T]-?: () => T[K] };
+
+/**
+ * Every attribute that reads, in the readers' order; each one that does not adds its problem. An
+ * absent optional attribute reads as undefined and is left out.
+ */
+function readFields<T>(readers: Readers<T>, problems: string[]): Partial<T> {
+  const record: Partial<T> = {};
+  for (const name of Object.keys(readers) as (keyof T)[]) {
+    try {
+      const value = readers[name]();
+      if (value !== undefined) record[name] = value;
+    } catch (error) {
+      if (!(error instanceof UnreadableAttributeError)) throw error;
+      problems.push(error.problem);
+    }
+  }
+  return record;
 }
 
-function readFailure(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
+  const read = itemReader(item);
+  return readFields<AuditAction>(
+    {
+      runId: () => read.string("runId"),
+      handshakeId: () => read.string("handshakeId"),
+      ruleId: () => read.string("ruleId"),
+      matchedRules: () => read.strings("matchedRules"),
+      dryRun: () => read.boolean("dryRun"),
+      at: () => read.string("at"),
+      trigger: () => read.oneOf("trigger", TRIGGERS),
+      actor: () => read.string("actor"),
+      action: () => read.string("action"),
+      target: () => read.string("target"),
+      targetType: () => read.string("targetType"),
+      reason: () => read.string("reason"),
+      attempts: () => read.number("attempts"),
+      outcome: () => (item.outcome === undefined ? undefined : read.oneOf("outcome", OUTCOMES)),
+      requestedAt: () => read.optionalString("requestedAt"),
+      error: () => read.optionalString("error"),
+    },
+    problems,
+  );
+}
+
+function parseAction(item: Item): AuditAction {
+  const problems: string[] = [];
+  const action = actionFields(item, problems);
+  if (problems.length > 0) throw new JanitorError(`audit item ${describeKey(item)}: ${problems.join("; ")}`);
+  return action as AuditAction;
+}
+
+/** An action item for a reader: the action, or what could be read of it, flagged with why not all. */
+function readAction(item: Item): { record: ReadAction; problems: string[] } {
+  const problems: string[] = [];
+  const action = actionFields(item, problems);
+  if (problems.length === 0) return { record: action as AuditAction, problems };
+  const record = {
+    ...action,
+    runId: action.runId ?? (item.pk?.S ?? "").replace(/^RUN#/, ""),
+    handshakeId: action.handshakeId ?? (item.sk?.S ?? "").replace(/^ACTION#/, ""),
+    unreadable: problems.join("; "),
+  };
+  return { record, problems };
 }
 
 function storedAction(item: Item): StoredAction {
-  const stored: StoredAction = {
+  const { record, problems } = readAction(item);
+  return {
     keyRunId: (item.pk?.S ?? "").replace(/^RUN#/, ""),
     keyHandshakeId: (item.sk?.S ?? "").replace(/^ACTION#/, ""),
+    ...(problems.length === 0
+      ? { action: record as AuditAction }
+      : { readError: `audit item ${describeKey(item)}: ${problems.join("; ")}` }),
+    record,
     link: {
       ...(item.chainSeq?.N === undefined ? {} : { seq: Number(item.chainSeq.N) }),
       ...(item.chainPrev?.S === undefined ? {} : { prev: item.chainPrev.S }),
       ...(item.chainHash?.S === undefined ? {} : { hash: item.chainHash.S }),
     },
   };
-  try {
-    stored.action = parseAction(item);
-  } catch (error) {
-    stored.readError = readFailure(error);
-  }
-  return stored;
+}
+
+function runFields(item: Item, problems: string[]): Partial<RunRecord> {
+  const read = itemReader(item);
+  return readFields<RunRecord>(
+    {
+      runId: () => read.string("runId"),
+      trigger: () => read.oneOf("trigger", TRIGGERS),
+      actor: () => read.string("actor"),
+      status: () => read.oneOf<RunStatus>("status", RUN_STATUSES),
+      dryRun: () => read.boolean("dryRun"),
+      startedAt: () => read.string("startedAt"),
+      counts: () => read.counts("counts"),
+      listed: () => read.number("listed"),
+      candidates: () => read.number("candidates"),
+      matched: () => read.number("matched"),
+      configVersion: () => read.number("configVersion"),
+      configHash: () => read.string("configHash"),
+      endedAt: () => read.optionalString("endedAt"),
+      note: () => read.optionalString("note"),
+      error: () => read.optionalString("error"),
+    },
+    problems,
+  );
 }
 
 function parseRun(item: Item): RunRecord {
-  const read = itemReader(item);
-  const run: RunRecord = {
-    runId: read.string("runId"),
-    trigger: read.oneOf("trigger", TRIGGERS),
-    actor: read.string("actor"),
-    status: read.oneOf<RunStatus>("status", RUN_STATUSES),
-    dryRun: read.boolean("dryRun"),
-    startedAt: read.string("startedAt"),
-    counts: read.counts("counts"),
-    listed: read.number("listed"),
-    candidates: read.number("candidates"),
-    matched: read.number("matched"),
-    configVersion: read.number("configVersion"),
-    configHash: read.string("configHash"),
+  const problems: string[] = [];
+  const run = runFields(item, problems);
+  if (problems.length > 0) throw new JanitorError(`audit item ${describeKey(item)}: ${problems.join("; ")}`);
+  return run as RunRecord;
+}
+
+/** A run item for a reader: the run, or what could be read of it, flagged with why not all. */
+function readRun(item: Item): ReadRun {
+  const problems: string[] = [];
+  const run = runFields(item, problems);
+  if (problems.length === 0) return run as RunRecord;
+  return {
+    ...run,
+    runId: run.runId ?? (item.pk?.S ?? "").replace(/^RUN#/, ""),
+    unreadable: problems.join("; "),
   };
-  const endedAt = read.optionalString("endedAt");
-  if (endedAt !== undefined) run.endedAt = endedAt;
-  const note = read.optionalString("note");
-  if (note !== undefined) run.note = note;
-  const error = read.optionalString("error");
-  if (error !== undefined) run.error = error;
-  return run;
 }
 
 // ---------------------------------------------------------------------------------------------

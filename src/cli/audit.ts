@@ -11,10 +11,10 @@ import { createClients } from "../aws/clients.js";
 import { ConfigError } from "../core/errors.js";
 import { verifyChain } from "../core/integrity.js";
 import { OUTCOMES } from "../core/outcomes.js";
-import { AUDIT_ATTRIBUTES, type AuditAction, type RunRecord } from "../core/ports.js";
+import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { renderReport } from "../report/html.js";
 import { oneOf, parseCommandArgs, parseDate } from "./args.js";
-import { csvField, formatCsv, formatJsonLines, formatTable, type Row } from "./format.js";
+import { csvField, formatCsv, formatJsonLines, formatTable, type Row, visible } from "./format.js";
 
 const FORMATS = ["table", "json", "csv"] as const;
 
@@ -49,6 +49,11 @@ const RUN_DATA_COLUMNS = [
   "note",
   "error",
 ];
+/**
+ * Why an item could not be read in full (readers show it and carry on): the last column of CSV,
+ * so its columns never change; in a table only when some row has it; in JSON only on that row.
+ */
+const UNREADABLE = "unreadable";
 /** What an archive needs to be checked later: the contract plus the chain link. */
 const EXPORT_COLUMNS = [
   "itemType",
@@ -57,6 +62,7 @@ const EXPORT_COLUMNS = [
   "chainHash",
   "chainPrev",
   ...RUN_DATA_COLUMNS.filter((c) => !(AUDIT_ATTRIBUTES as readonly string[]).includes(c)),
+  UNREADABLE,
 ];
 /** `audit verify` found a missing or altered item: distinct from 1 (could not check at all). */
 export const EXIT_INTEGRITY = 5;
@@ -124,6 +130,7 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
   };
   for await (const item of store.queryActions(filter)) rows.push({ ...item });
   out(render(rows, format, AUDIT_ATTRIBUTES, TABLE_COLUMNS, "no audit items match"));
+  warnUnreadable(rows.filter(isUnreadable).length);
   return 0;
 }
 
@@ -145,15 +152,19 @@ async function runs(argv: string[], out: (text: string) => void): Promise<number
     rows.push(runRow(run, format));
   }
   out(render(rows, format, RUN_DATA_COLUMNS, RUN_COLUMNS, "no runs in that period"));
+  warnUnreadable(rows.filter(isUnreadable).length);
   return 0;
 }
 
-function durationSeconds(run: RunRecord): number | undefined {
-  return run.endedAt ? (Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000 : undefined;
+function durationSeconds(run: ReadRun): number | undefined {
+  return run.endedAt && run.startedAt
+    ? (Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000
+    : undefined;
 }
 
-function runRow(run: RunRecord, format: string): Row {
-  const { counts, ...rest } = run;
+function runRow(run: ReadRun, format: string): Row {
+  // An unreadable run item may have no counts to show.
+  const { counts = {}, ...rest } = run;
   const base: Row = { ...rest, durationS: durationSeconds(run) };
   if (format === "table") {
     const text = OUTCOMES.filter((o) => counts[o] !== undefined)
@@ -191,13 +202,14 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   if (issues.length > 0 || !since || !args.out) throw new ConfigError(issues);
   const until = untilArg ?? new Date();
   const store = createAuditStore({ client: createClients().dynamodb, tableName });
-  const actions: AuditAction[] = [];
+  const actions: ReadAction[] = [];
   for await (const action of store.queryActions({ since, until })) actions.push(action);
-  const runList: RunRecord[] = [];
+  const runList: ReadRun[] = [];
   for await (const run of store.listRuns({ since, until })) runList.push(run);
   const html = renderReport({ since, until, generatedAt: new Date(), tableName, actions, runs: runList });
   await writeFile(args.out, html);
   out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
+  warnUnreadable([...actions, ...runList].filter(isUnreadable).length);
   return 0;
 }
 
@@ -228,7 +240,8 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
       ...unreadable,
       ...verifyChain({ runId, ...(chain.head ? { head: chain.head } : {}) }, chained),
     ];
-    for (const line of found) out(line);
+    // Keys and read errors come from the table: shown like table cells, never acted on.
+    for (const line of found) out(visible(line));
     problems += found.length;
   }
   out(
@@ -259,6 +272,7 @@ async function exportItems(argv: string[], out: (text: string) => void): Promise
   const file = await open(args.out, "w");
   let actions = 0;
   let runCount = 0;
+  let unreadable = 0;
   try {
     const line = (row: Row) =>
       format === "jsonl"
@@ -269,17 +283,23 @@ async function exportItems(argv: string[], out: (text: string) => void): Promise
     for await (const run of store.listRuns({ since, until })) {
       await file.write(line({ itemType: "run", ...runRow(run, format === "jsonl" ? "json" : "csv") }));
       runCount += 1;
+      if (isUnreadable(run)) unreadable += 1;
     }
-    for await (const { action, link, keyRunId, keyHandshakeId } of store.exportActions({ since, until })) {
+    for await (const { record, link } of store.exportActions({ since, until })) {
       const chainLink = { chainSeq: link.seq, chainHash: link.hash, chainPrev: link.prev };
-      const content = action ?? { runId: keyRunId, handshakeId: keyHandshakeId };
-      await file.write(line({ itemType: "action", ...content, ...chainLink }));
+      // The flag stays last, after the chain link, as in the CSV columns.
+      const { unreadable: why, ...content } = record;
+      await file.write(
+        line({ itemType: "action", ...content, ...chainLink, ...(why ? { unreadable: why } : {}) }),
+      );
       actions += 1;
+      if (why !== undefined) unreadable += 1;
     }
   } finally {
     await file.close();
   }
   out(`wrote ${args.out}: ${runCount} runs, ${actions} actions`);
+  warnUnreadable(unreadable);
   return 0;
 }
 
@@ -293,8 +313,25 @@ function render(
   if (format === "json") return formatJsonLines(rows).trimEnd();
   // Every CSV record ends in CRLF, the last one too (RFC 4180); trimming it would leave the
   // printer's bare LF glued to the last field.
-  if (format === "csv") return formatCsv(rows, all);
-  return rows.length === 0 ? empty : formatTable(rows, table);
+  if (format === "csv") return formatCsv(rows, [...all, UNREADABLE]);
+  if (rows.length === 0) return empty;
+  return formatTable(rows, rows.some(isUnreadable) ? [...table, UNREADABLE] : table);
+}
+
+function isUnreadable(row: { unreadable?: unknown }): boolean {
+  return row.unreadable !== undefined;
+}
+
+/**
+ * Readers show an item they cannot read in full, flagged, and finish (exit 0); the count goes to
+ * stderr, so it is seen without disturbing the output.
+ */
+function warnUnreadable(count: number): void {
+  if (count === 0) return;
+  const items = count === 1 ? "1 audit item" : `${count} audit items`;
+  process.stderr.write(
+    `warning: ${items} could not be read in full, shown flagged '${UNREADABLE}'; audit verify names what is wrong\n`,
+  );
 }
 
 function tableOrIssue(issues: string[]): string {

@@ -8,11 +8,34 @@ function cell(value: unknown): string {
   return String(value);
 }
 
-/** Columns padded to their widest cell; `maxWidth` cuts long free text with an ellipsis. */
+/**
+ * C0 controls, DEL and C1 controls (a terminal acts on them: ESC starts a sequence that can clear
+ * the screen or set the window title, U+009B is a one-character CSI) and the bidi embeddings,
+ * overrides and isolates, which reorder what a person reads.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text as people may safely see it on a terminal: every control character shown as an escape,
+ * `\x1b` for C0, DEL and C1, `\u202e` for the bidi controls. A backslash is left as it is, so a
+ * value that spells `\x1b` reads the same as an escaped ESC; either way nothing is acted on.
+ */
+export function visible(text: string): string {
+  return text.replace(CONTROL, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
+  });
+}
+
+/**
+ * Columns padded to their widest cell; `maxWidth` cuts long free text with an ellipsis. Runs of
+ * whitespace (line breaks and tabs too) become one space, other control characters are `visible`.
+ */
 export function formatTable(rows: readonly object[], columns: readonly string[], maxWidth = 60): string {
   const clip = (text: string) => (text.length > maxWidth ? `${text.slice(0, maxWidth - 1)}…` : text);
   const body = rows.map((row) =>
-    columns.map((column) => clip(cell((row as Row)[column]).replace(/\s+/g, " "))),
+    columns.map((column) => clip(visible(cell((row as Row)[column]).replace(/\s+/g, " ")))),
   );
   const widths = columns.map((column, i) =>
     Math.max(column.length, ...body.map((line) => line[i]?.length ?? 0)),
@@ -22,12 +45,31 @@ export function formatTable(rows: readonly object[], columns: readonly string[],
       .map((text, i) => text.padEnd(widths[i] ?? 0))
       .join("  ")
       .trimEnd();
-  return [render(columns), render(widths.map((w) => "-".repeat(w))), ...body.map(render)].join("\n");
+  return [render(columns.map(visible)), render(widths.map((w) => "-".repeat(w))), ...body.map(render)].join(
+    "\n",
+  );
 }
 
-/** RFC 4180: fields with a comma, quote, CR or LF are quoted, quotes doubled, lines end in CRLF. */
+/**
+ * What a spreadsheet evaluates: a field that begins with = + - @ tab or CR (OWASP's CSV injection
+ * list). Leading quotes are looked through, so a value that already begins with `'=` gets one more
+ * and a reader that strips one `'` from fields matching /^'+[=+\-@\t\r]/ gets every value back.
+ */
+const FORMULA_START = /^'*[=+\-@\t\r]/;
+/**
+ * A plain decimal number, negative or in exponent form, is read as that number and nothing else:
+ * it stays as it is. (The audit holds no negative numbers; counts and durations are never below 0.)
+ */
+const PLAIN_NUMBER = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i;
+
+/**
+ * One field of RFC 4180 CSV, safe to open in a spreadsheet: a field that would begin a formula is
+ * neutralised by a leading `'`, then fields with a comma, quote, CR or LF are quoted, quotes
+ * doubled. Lines end in CRLF (formatCsv).
+ */
 export function csvField(value: unknown): string {
-  const text = cell(value);
+  const raw = cell(value);
+  const text = FORMULA_START.test(raw) && !PLAIN_NUMBER.test(raw) ? `'${raw}` : raw;
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

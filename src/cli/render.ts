@@ -1,23 +1,26 @@
 import type { RunSummary } from "../core/sweep.js";
-import { formatTable } from "./format.js";
+import { formatTable, visible } from "./format.js";
 
 export const ACTION_COLUMNS = ["handshakeId", "action", "target", "outcome", "ruleId", "reason"] as const;
 
-/** The run summary as people read it: one line of totals, then every decision. */
+/**
+ * The run summary as people read it: one line of totals, then every decision. Free text (the
+ * actor, a run id, an error) is shown with its control characters escaped, as in every table.
+ */
 export function renderSummary(summary: RunSummary): string {
   const counts = Object.entries(summary.counts)
     .map(([outcome, n]) => `${outcome} ${n}`)
     .join(", ");
   const mode = summary.dryRun ? "dry run" : "live run";
   const lines = [
-    `run ${summary.runId} (${mode}, ${summary.trigger} by ${summary.actor}): ${summary.status}` +
+    `run ${visible(summary.runId)} (${mode}, ${visible(summary.trigger)} by ${visible(summary.actor)}): ${summary.status}` +
       (summary.replayed ? " (already finished earlier; nothing done again)" : ""),
     `listed ${summary.listed}, candidates ${summary.candidates}, matched ${summary.matched}` +
       (summary.reconciled > 0 ? `, reconciled ${summary.reconciled} earlier intents` : "") +
       ` in ${(summary.durationMs / 1000).toFixed(1)} s` +
       (counts ? ` — ${counts}` : ""),
   ];
-  if (summary.error) lines.push(`error: ${summary.error}`);
+  if (summary.error) lines.push(`error: ${visible(summary.error)}`);
   if (summary.actions.length > 0) {
     const rows = [...summary.actions].sort((a, b) => a.handshakeId.localeCompare(b.handshakeId));
     lines.push("", formatTable(rows, ACTION_COLUMNS));

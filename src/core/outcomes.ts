@@ -27,6 +27,8 @@ export interface CancelResult {
 export const RUN_STATUSES = ["RUNNING", "COMPLETED", "PARTIAL", "BLOCKED", "FAILED"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export type Trigger = "scheduled" | "manual" | "cli";
+/** Who or what started a run, exactly the values of the audit contract: adding one is this one edit. */
+export const TRIGGERS = ["scheduled", "manual", "cli"] as const;
+export type Trigger = (typeof TRIGGERS)[number];
 
 export type OutcomeCounts = Partial<Record<Outcome, number>>;

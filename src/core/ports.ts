@@ -65,6 +65,20 @@ export const AUDIT_ATTRIBUTES = [
   "error",
 ] as const satisfies readonly (keyof AuditAction)[];
 
+/**
+ * An action item that does not read as an AuditAction (an attribute missing, of the wrong type or
+ * not a known value): what could be read of it, its key, and why not the rest. Readers show it
+ * flagged and carry on; `audit verify` reports it as a problem.
+ */
+export type UnreadableAction = Partial<AuditAction> & {
+  runId: string;
+  handshakeId: string;
+  unreadable: string;
+};
+
+/** What a reader of the audit trail gets for one action item. */
+export type ReadAction = (AuditAction & { unreadable?: undefined }) | UnreadableAction;
+
 export interface RunRecord {
   runId: string;
   trigger: Trigger;
@@ -84,6 +98,12 @@ export interface RunRecord {
   /** Why a FAILED run failed. */
   error?: string;
 }
+
+/** A run item that does not read as a RunRecord: what could be read, its key and why not the rest. */
+export type UnreadableRun = Partial<RunRecord> & { runId: string; unreadable: string };
+
+/** What a reader of the audit trail gets for one run item. */
+export type ReadRun = (RunRecord & { unreadable?: undefined }) | UnreadableRun;
 
 /**
  * A final item is stored, but a fault kept it out of its run's hash chain: why. The item is

@@ -1,13 +1,14 @@
 import { OUTCOMES, type Outcome } from "../core/outcomes.js";
-import type { AuditAction, RunRecord } from "../core/ports.js";
+import type { AuditAction, ReadAction, ReadRun } from "../core/ports.js";
 
 export interface ReportInput {
   since: Date;
   until: Date;
   generatedAt: Date;
   tableName: string;
-  actions: readonly AuditAction[];
-  runs: readonly RunRecord[];
+  /** Items that could not be read in full come flagged and are listed flagged. */
+  actions: readonly ReadAction[];
+  runs: readonly ReadRun[];
 }
 
 /** Everything that reaches the page passes through here: audit values are free text from outside. */
@@ -53,12 +54,20 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .outcome{font-weight:600}.outcome.CANCELED{color:#cf222e}.outcome.FAILED{color:#9a6700}
 svg .bar{fill:#cf222e}svg text{font-size:10px;fill:#57606a}svg .axis{stroke:#8c959f}
 footer{margin-top:2rem;color:#57606a;font-size:12px}
+tr.unreadable td{background:#fff8c5}.warning{color:#9a6700;font-weight:600}
 `;
 
-function totalsByOutcome(actions: readonly AuditAction[]): Map<Outcome | "PENDING", number> {
-  const totals = new Map<Outcome | "PENDING", number>();
+/** Where an action counts: its outcome, PENDING without one, UNREADABLE when it is flagged. */
+type Bucket = Outcome | "PENDING" | "UNREADABLE";
+
+function bucket(action: ReadAction): Bucket {
+  return action.unreadable !== undefined ? "UNREADABLE" : (action.outcome ?? "PENDING");
+}
+
+function totalsByOutcome(actions: readonly ReadAction[]): Map<Bucket, number> {
+  const totals = new Map<Bucket, number>();
   for (const action of actions) {
-    const key = action.outcome ?? "PENDING";
+    const key = bucket(action);
     totals.set(key, (totals.get(key) ?? 0) + 1);
   }
   return totals;
@@ -98,12 +107,13 @@ function table(
   rows: readonly string[][],
   id: string,
   numeric = new Set<number>(),
+  flagged: ReadonlySet<number> = new Set(),
 ) {
   const th = headers.map((h, i) => `<th${numeric.has(i) ? ' class="n"' : ""}>${escapeHtml(h)}</th>`).join("");
   const body = rows
     .map(
-      (row) =>
-        `<tr>${row.map((cell, i) => `<td${numeric.has(i) ? ' class="n"' : ""}>${cell}</td>`).join("")}</tr>`,
+      (row, r) =>
+        `<tr${flagged.has(r) ? ' class="unreadable"' : ""}>${row.map((cell, i) => `<td${numeric.has(i) ? ' class="n"' : ""}>${cell}</td>`).join("")}</tr>`,
     )
     .join("\n");
   return `<table id="${id}"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
@@ -117,7 +127,7 @@ export function renderReport(input: ReportInput): string {
   const { actions, runs } = input;
   const period = `${input.since.toISOString()} – ${input.until.toISOString()}`;
   const totals = totalsByOutcome(actions);
-  const outcomeKeys = [...OUTCOMES, "PENDING" as const].filter((o) => totals.has(o));
+  const outcomeKeys = [...OUTCOMES, "PENDING" as const, "UNREADABLE" as const].filter((o) => totals.has(o));
   const cards = [
     `<div class="card" data-outcome="ALL"><b>${actions.length}</b>actions</div>`,
     ...outcomeKeys.map(
@@ -127,10 +137,11 @@ export function renderReport(input: ReportInput): string {
 
   const rules = new Map<string, Map<string, number>>();
   for (const action of actions) {
-    const perOutcome = rules.get(action.ruleId) ?? new Map<string, number>();
-    const key = action.outcome ?? "PENDING";
+    const rule = action.ruleId ?? "?";
+    const perOutcome = rules.get(rule) ?? new Map<string, number>();
+    const key = bucket(action);
     perOutcome.set(key, (perOutcome.get(key) ?? 0) + 1);
-    rules.set(action.ruleId, perOutcome);
+    rules.set(rule, perOutcome);
   }
   const ruleRows = [...rules.entries()]
     .sort(([a], [b]) => (a < b ? -1 : 1))
@@ -141,37 +152,52 @@ export function renderReport(input: ReportInput): string {
     ]);
   const ruleNumeric = new Set(outcomeKeys.map((_, i) => i + 1).concat(outcomeKeys.length + 1));
 
+  // An item that could not be read in full is listed with what could be read, and why not all
+  // in a last column that only a report with such items has.
+  const anyUnreadable = [...runs, ...actions].some((item) => item.unreadable !== undefined);
+  const flagColumn = anyUnreadable ? ["unreadable"] : [];
+  const flagCell = (item: { unreadable?: string }) => (anyUnreadable ? [escapeHtml(item.unreadable)] : []);
+  const flaggedRows = (items: readonly { unreadable?: string }[]) =>
+    new Set(items.flatMap((item, i) => (item.unreadable !== undefined ? [i] : [])));
+  const yesNo = (value: boolean | undefined) => (value === undefined ? "" : value ? "yes" : "no");
+  const unreadableCount = [...runs, ...actions].filter((item) => item.unreadable !== undefined).length;
+
   const runRows = runs.map((run) => [
     escapeHtml(run.startedAt),
     escapeHtml(run.runId),
     escapeHtml(run.trigger),
     escapeHtml(run.actor),
     escapeHtml(run.status),
-    run.dryRun ? "yes" : "no",
+    yesNo(run.dryRun),
     escapeHtml(
-      Object.entries(run.counts)
+      Object.entries(run.counts ?? {})
         .map(([o, n]) => `${o} ${n}`)
         .join(", "),
     ),
-    run.endedAt ? ((Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1) : "",
+    run.endedAt && run.startedAt
+      ? ((Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1)
+      : "",
     escapeHtml(run.configHash),
     escapeHtml(run.note),
+    ...flagCell(run),
   ]);
 
   const actionRows = actions.map((a) => [
     escapeHtml(a.at),
     escapeHtml(a.runId),
     escapeHtml(a.handshakeId),
-    `<span class="outcome ${escapeHtml(a.outcome ?? "PENDING")}">${escapeHtml(a.outcome ?? "PENDING")}</span>`,
+    `<span class="outcome ${escapeHtml(bucket(a))}">${escapeHtml(a.outcome ?? bucket(a))}</span>`,
     escapeHtml(a.ruleId),
-    escapeHtml(a.matchedRules.join(", ")),
-    a.dryRun ? "yes" : "no",
-    escapeHtml(`${a.trigger} / ${a.actor}`),
+    escapeHtml(a.matchedRules?.join(", ")),
+    yesNo(a.dryRun),
+    escapeHtml(`${a.trigger ?? "?"} / ${a.actor ?? "?"}`),
     escapeHtml(a.action),
     escapeHtml(a.target),
     escapeHtml(a.reason),
     escapeHtml(a.error),
+    ...flagCell(a),
   ]);
+  const readable = actions.filter((a): a is AuditAction => a.unreadable === undefined);
 
   return `<!doctype html>
 <html lang="en">
@@ -186,15 +212,16 @@ export function renderReport(input: ReportInput): string {
 <h1>handshake-janitor audit report</h1>
 <p class="meta">Period <b>${escapeHtml(period)}</b> · table ${escapeHtml(input.tableName)} · generated ${escapeHtml(input.generatedAt.toISOString())}</p>
 <p class="meta">${runs.length} runs started in the period; ${actions.length} actions recorded in it.</p>
+${unreadableCount === 0 ? "" : `<p class="meta warning" id="unreadable">${unreadableCount} items could not be read in full: they are listed flagged, with what could be read. <code>audit verify</code> names what is wrong.</p>\n`}
 <div class="cards" id="totals">${cards}</div>
 <h2>Cancellations per day</h2>
-${chart(daysBetween(input.since, input.until), cancellationsPerDay(actions))}
+${chart(daysBetween(input.since, input.until), cancellationsPerDay(readable))}
 <h2>By rule</h2>
 ${table(["rule", ...outcomeKeys, "total"], ruleRows, "by-rule", ruleNumeric)}
 <h2>Runs</h2>
-${table(["started", "run", "trigger", "actor", "status", "dry run", "counts", "duration s", "config hash", "note"], runRows, "runs", new Set([7]))}
+${table(["started", "run", "trigger", "actor", "status", "dry run", "counts", "duration s", "config hash", "note", ...flagColumn], runRows, "runs", new Set([7]), flaggedRows(runs))}
 <h2>Actions</h2>
-${table(["at", "run", "handshake", "outcome", "rule", "matched rules", "dry run", "trigger / actor", "action", "target", "reason", "error"], actionRows, "actions")}
+${table(["at", "run", "handshake", "outcome", "rule", "matched rules", "dry run", "trigger / actor", "action", "target", "reason", "error", ...flagColumn], actionRows, "actions", new Set(), flaggedRows(actions))}
 <footer>Every action the audit table holds for the period, from DynamoDB Query on the byTime index. Check integrity with <code>audit verify --since … --until …</code>.</footer>
 </body>
 </html>

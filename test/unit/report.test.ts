@@ -50,4 +50,35 @@ describe("renderReport", () => {
     expect(html).toContain("default-src 'none'");
     expect(html.match(/<rect class="bar"/g)).toHaveLength(1);
   });
+
+  it("lists items that could not be read in full flagged, escaped, apart from the outcome totals", () => {
+    const flag = "trigger is not scheduled | manual | cli; reason <b>is</b> not a string";
+    const html = renderReport({
+      since: new Date("2026-03-01T00:00:00Z"),
+      until: new Date("2026-04-01T00:00:00Z"),
+      generatedAt: new Date("2026-04-01T00:00:00Z"),
+      tableName: "audit",
+      actions: [
+        action,
+        {
+          runId: "run-2",
+          handshakeId: "h-2",
+          at: "2026-03-11T12:00:00.000Z",
+          outcome: "CANCELED",
+          actor: "<i>x</i>",
+          unreadable: flag,
+        },
+      ],
+      runs: [{ runId: "run-2", actor: "ops", unreadable: "status is not RUNNING | COMPLETED" }],
+    });
+    expect(html.match(/<tr class="unreadable"/g)).toHaveLength(2);
+    expect(html).toContain(escapeHtml(flag));
+    expect(html).not.toContain("<b>is</b>");
+    expect(html).not.toContain("<i>x</i>");
+    expect(html).toContain('<div class="card UNREADABLE" data-outcome="UNREADABLE"><b>1</b>UNREADABLE</div>');
+    expect(html).toContain('<div class="card CANCELED" data-outcome="CANCELED"><b>1</b>CANCELED</div>');
+    // The chart counts only what was read in full: one cancellation, on the 10th.
+    expect(html.match(/<rect class="bar"/g)).toHaveLength(1);
+    expect(html).toContain("2 items could not be read in full");
+  });
 });
