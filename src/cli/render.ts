@@ -3,8 +3,11 @@ import { formatTable } from "./format.js";
 
 export const ACTION_COLUMNS = ["handshakeId", "action", "target", "outcome", "ruleId", "reason"] as const;
 
-/** The run summary as people read it: one line of totals, then every decision. */
-export function renderSummary(summary: RunSummary): string {
+/**
+ * The run summary as people read it: one line of totals, then every decision. `wide` prints
+ * every cell whole instead of cutting long ones.
+ */
+export function renderSummary(summary: RunSummary, options: { wide?: boolean } = {}): string {
   const counts = Object.entries(summary.counts)
     .map(([outcome, n]) => `${outcome} ${n}`)
     .join(", ");
@@ -20,7 +23,7 @@ export function renderSummary(summary: RunSummary): string {
   if (summary.error) lines.push(`error: ${summary.error}`);
   if (summary.actions.length > 0) {
     const rows = [...summary.actions].sort((a, b) => a.handshakeId.localeCompare(b.handshakeId));
-    lines.push("", formatTable(rows, ACTION_COLUMNS));
+    lines.push("", formatTable(rows, ACTION_COLUMNS, options.wide ? Number.POSITIVE_INFINITY : undefined));
   }
   return lines.join("\n");
 }
