@@ -122,7 +122,8 @@ export function parseCommandArgs<O extends OptionTable>(
       throw new ConfigError([`${spec.name}: unexpected argument '${value}' (options: ${known})`]);
     }
     if (code === "ERR_PARSE_ARGS_INVALID_OPTION_VALUE") {
-      throw new ConfigError([`${option ?? "argument"}: ${text.replace(/^Option '[^']*' /, "")}`]);
+      const problem = text.replace(/^Option '[^']*' /, "").replace(/\s*\n\s*/g, " ");
+      throw new ConfigError([`${option ?? "argument"}: ${problem}`]);
     }
     throw error;
   }
