@@ -164,7 +164,7 @@ async function demo(argv: string[], out: (text: string) => void): Promise<number
     const missing = fileURLToPath(new URL("./demo.js", import.meta.url));
     if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && String(error).includes(missing)) {
       process.stderr.write(
-        "demo: not part of the installed command; it needs a clone of the repository and Java 17 or later: git clone …/handshake-janitor && cd handshake-janitor && npm ci && npm start\n",
+        "demo: not part of the installed command: it runs the repository's local emulator and DynamoDB Local (Java 17 or later); in a clone of the repository: npm ci && npm start\n",
       );
       return 1;
     }
