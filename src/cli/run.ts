@@ -74,6 +74,7 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
       issues.push(`--time-budget: '${args["time-budget"]}' is not a positive number of seconds`);
     } else budgetMs = seconds * 1000;
   }
+  // Checked here with the other arguments; the run lease (exit 6) is what waits on it.
   if (args.wait !== undefined) {
     const seconds = Number(args.wait);
     if (args.wait.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
