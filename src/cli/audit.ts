@@ -4,6 +4,7 @@ import {
   type ActionFilter,
   chainedActions,
   createAuditStore,
+  DEFAULT_QUERY_WINDOW_DAYS,
   retentionDaysFromEnv,
 } from "../aws/audit-store.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../aws/audit-table.js";
@@ -13,7 +14,15 @@ import { verifyChain } from "../core/integrity.js";
 import { OUTCOMES } from "../core/outcomes.js";
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { renderReport } from "../report/html.js";
-import { oneOf, parseCommandArgs, parseDate } from "./args.js";
+import {
+  type CommandSpec,
+  defineCommand,
+  EXIT_CODES_READ,
+  type OptionTable,
+  oneOf,
+  parseCommandArgs,
+  parseDate,
+} from "./args.js";
 import { csvField, formatCsv, formatJsonLines, formatTable, type Row, visible } from "./format.js";
 
 const FORMATS = ["table", "json", "csv"] as const;
@@ -67,30 +76,138 @@ const EXPORT_COLUMNS = [
 /** `audit verify` found a missing or altered item: distinct from 1 (could not check at all). */
 export const EXIT_INTEGRITY = 5;
 
-export async function auditCommand(argv: string[], out: (text: string) => void): Promise<number> {
-  const [sub, ...rest] = argv;
-  switch (sub) {
-    case "init":
-      return init(rest, out);
-    case "query":
-      return query(rest, out);
-    case "runs":
-      return runs(rest, out);
-    case "report":
-      return report(rest, out);
-    case "verify":
-      return verify(rest, out);
-    case "export":
-      return exportItems(rest, out);
-    default:
-      throw new ConfigError([
-        `audit: unknown subcommand '${sub ?? ""}' (known: init, query, runs, report, verify, export)`,
-      ]);
-  }
-}
+const TABLE_ENV =
+  "AUDIT_TABLE_NAME (required), AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_DYNAMODB";
+
+const PERIOD_OPTIONS = {
+  since: {
+    type: "string",
+    value: "D",
+    description: `start of the period, included (default: ${DEFAULT_QUERY_WINDOW_DAYS} days before --until)`,
+  },
+  until: { type: "string", value: "D", description: "end of the period, included (default: now)" },
+} as const satisfies OptionTable;
+
+const PERIOD_NOTE =
+  "D is a date, YYYY-MM-DD (its midnight UTC), or an ISO-8601 instant with a time zone. Both ends of the period are included: --until 2026-04-01 takes items up to and including 2026-04-01T00:00:00.000Z.";
+
+const WIDE_OPTION = {
+  wide: {
+    type: "boolean",
+    description:
+      "table format: print every cell whole (default: cells over 60 characters are cut, ending in …)",
+  },
+} as const satisfies OptionTable;
+
+export const AUDIT_INIT = defineCommand({
+  name: "audit init",
+  summary: "create the audit table if it is missing, exactly as deployed",
+  options: {},
+  details: [
+    "The deployed definition: keys, the four indexes, and TTL on expiresAt when AUDIT_RETENTION_DAYS is set. The deployment's table is handshake-janitor-<stage>-audit.",
+  ],
+  exitCodes: "0 created, or there already; 1 error; 2 invalid arguments",
+  environment: `${TABLE_ENV}, AUDIT_RETENTION_DAYS`,
+});
+
+export const AUDIT_QUERY = defineCommand({
+  name: "audit query",
+  summary: "the audit items matching every criterion given, by DynamoDB Query (never Scan)",
+  options: {
+    ...PERIOD_OPTIONS,
+    rule: { type: "string", value: "ID", description: "items whose first matching rule is ID" },
+    handshake: { type: "string", value: "ID", description: "items about handshake ID" },
+    run: { type: "string", value: "ID", description: "items of run ID" },
+    outcome: { type: "string", value: "O", description: `items with this outcome: ${OUTCOMES.join(", ")}` },
+    format: {
+      type: "string",
+      value: "F",
+      description: "table (default, for people), json (one object per line) or csv (RFC 4180)",
+    },
+    ...WIDE_OPTION,
+  },
+  details: [
+    PERIOD_NOTE,
+    `Without --since and --until, a query by --run, --handshake or --rule reads all time; a query by time alone reads the last ${DEFAULT_QUERY_WINDOW_DAYS} days.`,
+  ],
+  exitCodes: EXIT_CODES_READ,
+  environment: TABLE_ENV,
+});
+
+export const AUDIT_RUNS = defineCommand({
+  name: "audit runs",
+  summary: "the runs that started in the period: trigger, actor, status, counts, duration, config hash",
+  options: {
+    ...PERIOD_OPTIONS,
+    format: {
+      type: "string",
+      value: "F",
+      description: "table (default), json (one object per line) or csv (one column per outcome)",
+    },
+    ...WIDE_OPTION,
+  },
+  details: [PERIOD_NOTE],
+  exitCodes: EXIT_CODES_READ,
+  environment: TABLE_ENV,
+});
+
+export const AUDIT_REPORT = defineCommand({
+  name: "audit report",
+  summary: "one self-contained HTML report of the period",
+  options: {
+    ...PERIOD_OPTIONS,
+    out: { type: "string", value: "FILE", required: true, description: "the HTML file to write (required)" },
+  },
+  details: [
+    "The report holds totals per outcome and per rule, cancellations per day, the runs and every action of the period.",
+    PERIOD_NOTE,
+  ],
+  exitCodes: EXIT_CODES_READ,
+  environment: TABLE_ENV,
+});
+
+export const AUDIT_VERIFY = defineCommand({
+  name: "audit verify",
+  summary: "check the runs' hash chains; one line per altered, missing or unlinked item",
+  options: {
+    run: { type: "string", multiple: true, value: "ID", description: "verify run ID (instead of a period)" },
+    ...PERIOD_OPTIONS,
+  },
+  details: [
+    PERIOD_NOTE,
+    `Without --run, verifies the runs of the period (default: the last ${DEFAULT_QUERY_WINDOW_DAYS} days); with --run and a period, both. A period without runs says "nothing to verify".`,
+  ],
+  exitCodes: `0 intact (or nothing to verify); 5 a problem found, one line each; 1 error (e.g. the audit table does not exist); 2 invalid arguments, nothing called`,
+  environment: TABLE_ENV,
+});
+
+export const AUDIT_EXPORT = defineCommand({
+  name: "audit export",
+  summary: "archive every run and action item of the period once, with their chain links",
+  options: {
+    ...PERIOD_OPTIONS,
+    format: { type: "string", value: "F", description: "jsonl (default, one object per line) or csv" },
+    out: { type: "string", value: "FILE", required: true, description: "the file to write (required)" },
+  },
+  details: [PERIOD_NOTE],
+  exitCodes: EXIT_CODES_READ,
+  environment: TABLE_ENV,
+});
+
+type Handler = (argv: string[], out: (text: string) => void) => Promise<number>;
+
+/** The audit subcommands, in the order the help lists them. */
+export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Handler }> = [
+  { spec: AUDIT_INIT, handler: init },
+  { spec: AUDIT_QUERY, handler: query },
+  { spec: AUDIT_RUNS, handler: runs },
+  { spec: AUDIT_REPORT, handler: report },
+  { spec: AUDIT_VERIFY, handler: verify },
+  { spec: AUDIT_EXPORT, handler: exportItems },
+];
 
 async function init(argv: string[], out: (text: string) => void): Promise<number> {
-  parseCommandArgs("audit init", argv, {});
+  parseCommandArgs(AUDIT_INIT, argv);
   const tableName = auditTableName();
   // TTL only when a retention is configured: otherwise no item carries the attribute anyway.
   const ttl = retentionDaysFromEnv() === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
@@ -100,19 +217,13 @@ async function init(argv: string[], out: (text: string) => void): Promise<number
 }
 
 async function query(argv: string[], out: (text: string) => void): Promise<number> {
-  const args = parseCommandArgs("audit query", argv, {
-    since: { type: "string" },
-    until: { type: "string" },
-    rule: { type: "string" },
-    handshake: { type: "string" },
-    run: { type: "string" },
-    outcome: { type: "string" },
-    format: { type: "string" },
-  });
+  const args = parseCommandArgs(AUDIT_QUERY, argv).values;
   const issues: string[] = [];
-  const since = parseDate("--since", args.since, issues);
-  const until = parseDate("--until", args.until, issues);
-  if (since && until && since > until) issues.push("--until: must not be before --since");
+  // A query by key reads all time unless a period is given; by time alone, the default period.
+  const keyed = args.run !== undefined || args.handshake !== undefined || args.rule !== undefined;
+  const periodGiven = args.since !== undefined || args.until !== undefined;
+  const range: { since?: Date; until?: Date } = keyed && !periodGiven ? {} : (period(args, issues) ?? {});
+  const { since, until } = range;
   const outcome = oneOf("--outcome", args.outcome, OUTCOMES, issues);
   const format = oneOf("--format", args.format, FORMATS, issues) ?? "table";
   const tableName = tableOrIssue(issues);
@@ -129,29 +240,24 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
     ...(outcome ? { outcome } : {}),
   };
   for await (const item of store.queryActions(filter)) rows.push({ ...item });
-  out(render(rows, format, AUDIT_ATTRIBUTES, TABLE_COLUMNS, "no audit items match"));
+  out(render(rows, format, AUDIT_ATTRIBUTES, TABLE_COLUMNS, "no audit items match", args.wide === true));
   warnUnreadable(rows.filter(isUnreadable).length);
   return 0;
 }
 
 async function runs(argv: string[], out: (text: string) => void): Promise<number> {
-  const args = parseCommandArgs("audit runs", argv, {
-    since: { type: "string" },
-    until: { type: "string" },
-    format: { type: "string" },
-  });
+  const args = parseCommandArgs(AUDIT_RUNS, argv).values;
   const issues: string[] = [];
-  const since = parseDate("--since", args.since, issues);
-  const until = parseDate("--until", args.until, issues);
+  const range = period(args, issues);
   const format = oneOf("--format", args.format, FORMATS, issues) ?? "table";
   const tableName = tableOrIssue(issues);
   if (issues.length > 0) throw new ConfigError(issues);
   const store = createAuditStore({ client: createClients().dynamodb, tableName });
   const rows: Row[] = [];
-  for await (const run of store.listRuns({ ...(since ? { since } : {}), ...(until ? { until } : {}) })) {
+  for await (const run of store.listRuns(range ?? {})) {
     rows.push(runRow(run, format));
   }
-  out(render(rows, format, RUN_DATA_COLUMNS, RUN_COLUMNS, "no runs in that period"));
+  out(render(rows, format, RUN_DATA_COLUMNS, RUN_COLUMNS, "no runs in that period", args.wide === true));
   warnUnreadable(rows.filter(isUnreadable).length);
   return 0;
 }
@@ -176,31 +282,40 @@ function runRow(run: ReadRun, format: string): Row {
   return { ...base, ...Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) };
 }
 
+/**
+ * The period every period command shares: --until defaults to now, --since to
+ * DEFAULT_QUERY_WINDOW_DAYS before --until; both ends included (the store's range is inclusive).
+ * Undefined when a date is invalid (the problem is in `issues`).
+ */
 function period(
-  command: string,
   args: { since?: string | undefined; until?: string | undefined },
   issues: string[],
-  required: boolean,
-) {
-  const since = parseDate("--since", args.since, issues);
-  const until = parseDate("--until", args.until, issues);
-  if (required && args.since === undefined) issues.push(`--since: required for '${command}'`);
-  if (since && until && since > until) issues.push("--until: must not be before --since");
+): { since: Date; until: Date } | undefined {
+  const before = issues.length;
+  const sinceArg = parseDate("--since", args.since, issues);
+  const untilArg = parseDate("--until", args.until, issues);
+  if (issues.length > before) return undefined;
+  const until = untilArg ?? new Date();
+  const since = sinceArg ?? new Date(until.getTime() - DEFAULT_QUERY_WINDOW_DAYS * 86_400_000);
+  if (since > until) {
+    issues.push(
+      untilArg
+        ? "--until: must not be before --since"
+        : `--since: ${since.toISOString()} is after now, the default --until`,
+    );
+    return undefined;
+  }
   return { since, until };
 }
 
 async function report(argv: string[], out: (text: string) => void): Promise<number> {
-  const args = parseCommandArgs("audit report", argv, {
-    since: { type: "string" },
-    until: { type: "string" },
-    out: { type: "string" },
-  });
+  const args = parseCommandArgs(AUDIT_REPORT, argv).values;
   const issues: string[] = [];
-  const { since, until: untilArg } = period("audit report", args, issues, true);
+  const range = period(args, issues);
   if (!args.out) issues.push("--out: required (the HTML file to write)");
   const tableName = tableOrIssue(issues);
-  if (issues.length > 0 || !since || !args.out) throw new ConfigError(issues);
-  const until = untilArg ?? new Date();
+  if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
+  const { since, until } = range;
   const store = createAuditStore({ client: createClients().dynamodb, tableName });
   const actions: ReadAction[] = [];
   for await (const action of store.queryActions({ since, until })) actions.push(action);
@@ -214,21 +329,24 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
 }
 
 async function verify(argv: string[], out: (text: string) => void): Promise<number> {
-  const args = parseCommandArgs("audit verify", argv, {
-    run: { type: "string", multiple: true },
-    since: { type: "string" },
-    until: { type: "string" },
-  });
+  const args = parseCommandArgs(AUDIT_VERIFY, argv).values;
   const issues: string[] = [];
-  const { since, until } = period("audit verify", args, issues, false);
   const runIds = args.run ?? [];
-  if (runIds.length === 0 && !since) issues.push("audit verify: give --run ID or --since D [--until D]");
+  // --run alone verifies those runs; otherwise the period's runs too (by default the last days).
+  const periodWanted = runIds.length === 0 || args.since !== undefined || args.until !== undefined;
+  const range = periodWanted ? period(args, issues) : undefined;
   const tableName = tableOrIssue(issues);
   if (issues.length > 0) throw new ConfigError(issues);
   const store = createAuditStore({ client: createClients().dynamodb, tableName });
   const ids = [...runIds];
-  if (since) {
-    for await (const run of store.listRuns({ since, ...(until ? { until } : {}) })) ids.push(run.runId);
+  if (range) {
+    for await (const run of store.listRuns(range)) if (!ids.includes(run.runId)) ids.push(run.runId);
+    if (ids.length === 0) {
+      out(
+        `nothing to verify: no run started between ${range.since.toISOString()} and ${range.until.toISOString()} (both included)`,
+      );
+      return 0;
+    }
   }
   let items = 0;
   let problems = 0;
@@ -255,19 +373,14 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
 const EXPORT_FORMATS = ["jsonl", "csv"] as const;
 
 async function exportItems(argv: string[], out: (text: string) => void): Promise<number> {
-  const args = parseCommandArgs("audit export", argv, {
-    since: { type: "string" },
-    until: { type: "string" },
-    format: { type: "string" },
-    out: { type: "string" },
-  });
+  const args = parseCommandArgs(AUDIT_EXPORT, argv).values;
   const issues: string[] = [];
-  const { since, until: untilArg } = period("audit export", args, issues, true);
+  const range = period(args, issues);
   const format = oneOf("--format", args.format, EXPORT_FORMATS, issues) ?? "jsonl";
   if (!args.out) issues.push("--out: required (the file to write)");
   const tableName = tableOrIssue(issues);
-  if (issues.length > 0 || !since || !args.out) throw new ConfigError(issues);
-  const until = untilArg ?? new Date();
+  if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
+  const { since, until } = range;
   const store = createAuditStore({ client: createClients().dynamodb, tableName });
   const file = await open(args.out, "w");
   let actions = 0;
@@ -309,13 +422,18 @@ function render(
   all: readonly string[],
   table: readonly string[],
   empty: string,
+  wide = false,
 ): string {
   if (format === "json") return formatJsonLines(rows).trimEnd();
   // Every CSV record ends in CRLF, the last one too (RFC 4180); trimming it would leave the
   // printer's bare LF glued to the last field.
   if (format === "csv") return formatCsv(rows, [...all, UNREADABLE]);
   if (rows.length === 0) return empty;
-  return formatTable(rows, rows.some(isUnreadable) ? [...table, UNREADABLE] : table);
+  return formatTable(
+    rows,
+    rows.some(isUnreadable) ? [...table, UNREADABLE] : table,
+    wide ? Number.POSITIVE_INFINITY : undefined,
+  );
 }
 
 function isUnreadable(row: { unreadable?: unknown }): boolean {

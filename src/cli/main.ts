@@ -1,64 +1,223 @@
+import { fileURLToPath } from "node:url";
 import { describeConfig, loadConfig } from "../core/config.js";
-import { JanitorError } from "../core/errors.js";
-import { parseCommandArgs } from "./args.js";
-import { auditCommand } from "./audit.js";
-import { demoCommand } from "./demo.js";
-import { runCommand } from "./run.js";
+import { ConfigError, JanitorError } from "../core/errors.js";
+import {
+  type CommandSpec,
+  commandHelp,
+  defineCommand,
+  helpRequested,
+  PROGRAM,
+  parseCommandArgs,
+  synopsis,
+} from "./args.js";
+import { AUDIT_COMMANDS } from "./audit.js";
+import { RUN, runCommand } from "./run.js";
 
-export const USAGE = `handshake-janitor: cancels AWS Organizations handshakes by rule, with an audit trail
+type Handler = (argv: string[], out: (text: string) => void) => Promise<number>;
 
-usage:
-  run --config FILE [--dry-run] [--json] [--rule ID]… [--handshake h-…]… [--time-budget S] [--run-id ID] [--actor NAME] [--verbose]
-  config check --config FILE
-  audit init
-  audit query [--since D] [--until D] [--rule ID] [--handshake ID] [--run ID] [--outcome O] [--format table|json|csv]
-  audit runs [--since D] [--until D] [--format table|json|csv]
-  audit report --since D [--until D] --out report.html
-  audit verify (--run ID… | --since D [--until D])
-  audit export --since D [--until D] [--format jsonl|csv] --out FILE
-  demo
-
-exit codes: 0 done, 2 invalid config/arguments (nothing called), 3 partial, 4 blocked by the safety cap, 5 audit verify found problems, 1 error
-environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB`;
-
-export async function main(argv: string[], out: (text: string) => void = print): Promise<number> {
-  const [command, ...rest] = argv;
-  switch (command) {
-    case "run":
-      return runCommand(rest, out);
-    case "config": {
-      const [sub, ...args] = rest;
-      if (sub !== "check") return usageError(`config: unknown subcommand '${sub ?? ""}' (known: check)`);
-      const values = parseCommandArgs("config check", args, { config: { type: "string" } });
-      const path = values.config ?? process.env.JANITOR_CONFIG;
-      if (!path) return usageError("--config: required (or set JANITOR_CONFIG)");
-      out(describeConfig(await loadConfig(path), new Date()));
-      return 0;
-    }
-    case "audit":
-      return auditCommand(rest, out);
-    case "demo":
-      parseCommandArgs("demo", rest, {});
-      return demoCommand(out);
-    case "help":
-    case "--help":
-    case "-h":
-      out(USAGE);
-      return 0;
-    default:
-      return usageError(
-        `unknown command '${command ?? ""}' (known: run, config check, audit init|query|runs|report|verify|export, demo)`,
-      );
-  }
+export interface Command {
+  spec: CommandSpec;
+  handler: Handler;
 }
 
-function usageError(line: string): number {
-  process.stderr.write(`${line}\n`);
+const CONFIG_CHECK = defineCommand({
+  name: "config check",
+  summary: "validate a config and print the effective rules and exemptions; nothing is called",
+  options: {
+    config: {
+      type: "string",
+      value: "FILE",
+      description: "the rules file, YAML or JSON (default: $JANITOR_CONFIG; one of the two is required)",
+    },
+  },
+  details: ["Every problem is reported at once, one line each naming the file and the field."],
+  exitCodes: "0 valid; 2 invalid config or arguments, one line per problem",
+  environment: "JANITOR_CONFIG",
+});
+
+const DEMO = defineCommand({
+  name: "demo",
+  summary:
+    "the local demo: Organizations emulator and DynamoDB Local, a dry run, a live run, the audit trail",
+  options: {},
+  details: [
+    "Everything runs on this machine (127.0.0.1) and is stopped at the end. It needs a clone of the repository (npm ci) and Java 17 or later for DynamoDB Local; the installed command does not include it. In a clone: npm start.",
+  ],
+  exitCodes: "0 both runs completed; 1 error",
+});
+
+const HELP = defineCommand({
+  name: "help",
+  summary: "this overview, or the help of one command",
+  operands: "[COMMAND [SUBCOMMAND]]",
+  options: {},
+  exitCodes: "0 shown; 2 no such command",
+});
+
+/** Every command, in the order the overview lists them. */
+export const COMMANDS: readonly Command[] = [
+  { spec: RUN, handler: runCommand },
+  { spec: CONFIG_CHECK, handler: configCheck },
+  ...AUDIT_COMMANDS,
+  { spec: DEMO, handler: demo },
+  { spec: HELP, handler: help },
+];
+
+/** Words that only group subcommands: `config check`, `audit query`. */
+const GROUPS = ["config", "audit"] as const;
+
+export function overview(): string {
+  const width = Math.max(...COMMANDS.map(({ spec }) => spec.name.length));
+  return [
+    `${PROGRAM}: cancels AWS Organizations handshakes by rule, with an audit trail`,
+    `usage: ${PROGRAM} COMMAND [OPTIONS]   (in the repository: npm run janitor -- COMMAND [OPTIONS])`,
+    "",
+    "commands:",
+    ...COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(width)}  ${spec.summary}`),
+    "",
+    `'${PROGRAM} COMMAND --help' (or -h) shows a command's options.`,
+    "exit codes: 0 done; 1 error; 2 invalid config or arguments, nothing called; 3 partial; 4 blocked by the safety cap; 5 audit verify found a problem; 6 another live run holds the organization's lease",
+    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB",
+  ].join("\n");
+}
+
+function groupHelp(group: string): string {
+  const members = COMMANDS.filter(({ spec }) => spec.name.startsWith(`${group} `));
+  return [
+    "usage:",
+    ...members.map(({ spec }) => `  ${synopsis(spec)}`),
+    "",
+    ...members.map(({ spec }) => `${spec.name}: ${spec.summary}`),
+    "",
+    `'${PROGRAM} ${group} SUBCOMMAND --help' shows a subcommand's options.`,
+  ].join("\n");
+}
+
+const isHelpFlag = (word: string | undefined) => word === "--help" || word === "-h";
+
+type Resolved =
+  | { command: Command; rest: string[] }
+  | { group: string; rest: string[] }
+  | { unknown: string };
+
+/** Finds the command the first words name; a group word alone, or a word nothing has. */
+function resolve(argv: readonly string[]): Resolved {
+  const [first, second] = argv;
+  const command =
+    COMMANDS.find(({ spec }) => spec.name === `${first} ${second}`) ??
+    COMMANDS.find(({ spec }) => spec.name === first);
+  if (command) return { command, rest: argv.slice(command.spec.name.split(" ").length) };
+  if ((GROUPS as readonly string[]).includes(first ?? "")) return { group: first ?? "", rest: argv.slice(1) };
+  return { unknown: first ?? "" };
+}
+
+export async function main(argv: string[], out: (text: string) => void = print): Promise<number> {
+  if (argv.length === 0) return usageError(overview());
+  if (isHelpFlag(argv[0])) {
+    out(overview());
+    return 0;
+  }
+  const resolved = resolve(argv);
+  if ("unknown" in resolved) {
+    const known = COMMANDS.map(({ spec }) => spec.name).join(", ");
+    return usageError(`unknown command '${resolved.unknown}' (known: ${known}; see '${PROGRAM} --help')`);
+  }
+  if ("group" in resolved) {
+    const [sub] = resolved.rest;
+    if (isHelpFlag(sub)) {
+      out(groupHelp(resolved.group));
+      return 0;
+    }
+    if (sub === undefined) return usageError(groupHelp(resolved.group));
+    const known = COMMANDS.filter(({ spec }) => spec.name.startsWith(`${resolved.group} `))
+      .map(({ spec }) => spec.name.split(" ")[1])
+      .join(", ");
+    return usageError(`${resolved.group}: unknown subcommand '${sub}' (known: ${known})`);
+  }
+  // Help is answered before the command runs: nothing is called, no variable is needed.
+  if (helpRequested(resolved.command.spec, resolved.rest)) {
+    out(commandHelp(resolved.command.spec));
+    return 0;
+  }
+  return resolved.command.handler(resolved.rest, out);
+}
+
+async function configCheck(argv: string[], out: (text: string) => void): Promise<number> {
+  const { values } = parseCommandArgs(CONFIG_CHECK, argv);
+  const path = values.config ?? process.env.JANITOR_CONFIG;
+  if (!path) throw new ConfigError(["--config: required (or set JANITOR_CONFIG)"]);
+  out(describeConfig(await loadConfig(path), new Date()));
+  return 0;
+}
+
+/**
+ * The demo runs the repository's local tools (the emulator, DynamoDB Local through Java). It is
+ * loaded only when asked for, and the installed bundle leaves it out, so the installed command
+ * says what it needs instead of failing on a missing module.
+ */
+async function demo(argv: string[], out: (text: string) => void): Promise<number> {
+  parseCommandArgs(DEMO, argv);
+  let module: typeof import("./demo.js");
+  try {
+    module = await import("./demo.js");
+  } catch (error) {
+    const missing = fileURLToPath(new URL("./demo.js", import.meta.url));
+    if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && String(error).includes(missing)) {
+      process.stderr.write(
+        "demo: not part of the installed command: it runs the repository's local emulator and DynamoDB Local (Java 17 or later); in a clone of the repository: npm ci && npm start\n",
+      );
+      return 1;
+    }
+    throw error;
+  }
+  return module.demoCommand(out);
+}
+
+async function help(argv: string[], out: (text: string) => void): Promise<number> {
+  const { positionals } = parseCommandArgs(HELP, argv);
+  if (positionals.length === 0) {
+    out(overview());
+    return 0;
+  }
+  const resolved = resolve(positionals);
+  if ("command" in resolved && resolved.rest.length === 0) {
+    out(commandHelp(resolved.command.spec));
+    return 0;
+  }
+  if ("group" in resolved && resolved.rest.length === 0) {
+    out(groupHelp(resolved.group));
+    return 0;
+  }
+  return usageError(`help: no command '${positionals.join(" ")}' (see '${PROGRAM} --help')`);
+}
+
+function usageError(text: string): number {
+  process.stderr.write(`${text}\n`);
   return 2;
 }
 
 function print(text: string): void {
   process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+}
+
+/**
+ * DynamoDB's answer to any call on a table that does not exist, wherever the store wrapped it.
+ * The one line says which table, where, and the two ways out.
+ */
+function missingTableLine(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; current instanceof Error && depth < 8; depth += 1) {
+    if (current.name === "ResourceNotFoundException") {
+      const table = process.env.AUDIT_TABLE_NAME?.trim() ?? "";
+      // As createClients resolves it.
+      const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+      const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+      const where = endpoint ? `region ${region}, endpoint ${endpoint}` : `region ${region}`;
+      return `audit table '${table}' does not exist (${where}): create it with 'audit init', or set AUDIT_TABLE_NAME to the deployed table (handshake-janitor-<stage>-audit)`;
+    }
+    current = current.cause;
+  }
+  return undefined;
 }
 
 /** Expected errors are one line each on stderr; a stack trace only with --verbose. */
@@ -67,8 +226,9 @@ export function reportError(error: unknown, verbose: boolean): number {
     for (const issue of (error as { issues: readonly string[] }).issues) process.stderr.write(`${issue}\n`);
     return 2;
   }
+  const missing = missingTableLine(error);
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  process.stderr.write(`error: ${message.split("\n")[0]}\n`);
+  process.stderr.write(missing ? `${missing}\n` : `error: ${message.split("\n")[0]}\n`);
   if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   return 1;
 }

@@ -5,9 +5,10 @@ export const ACTION_COLUMNS = ["handshakeId", "action", "target", "outcome", "ru
 
 /**
  * The run summary as people read it: one line of totals, then every decision. Free text (the
- * actor, a run id, an error) is shown with its control characters escaped, as in every table.
+ * actor, a run id, an error) is shown with its control characters escaped, as in every table;
+ * `wide` prints every cell whole instead of cutting long ones.
  */
-export function renderSummary(summary: RunSummary): string {
+export function renderSummary(summary: RunSummary, options: { wide?: boolean } = {}): string {
   const counts = Object.entries(summary.counts)
     .map(([outcome, n]) => `${outcome} ${n}`)
     .join(", ");
@@ -23,7 +24,7 @@ export function renderSummary(summary: RunSummary): string {
   if (summary.error) lines.push(`error: ${visible(summary.error)}`);
   if (summary.actions.length > 0) {
     const rows = [...summary.actions].sort((a, b) => a.handshakeId.localeCompare(b.handshakeId));
-    lines.push("", formatTable(rows, ACTION_COLUMNS));
+    lines.push("", formatTable(rows, ACTION_COLUMNS, options.wide ? Number.POSITIVE_INFINITY : undefined));
   }
   return lines.join("\n");
 }

@@ -6,23 +6,64 @@ import { loadConfig } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
 import { validateSelection } from "../core/plan.js";
 import { type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
-import { parseCommandArgs } from "./args.js";
+import { defineCommand, parseCommandArgs } from "./args.js";
 import { renderSummary } from "./render.js";
 
-export const RUN_OPTIONS = {
-  config: { type: "string" },
-  "dry-run": { type: "boolean" },
-  json: { type: "boolean" },
-  rule: { type: "string", multiple: true },
-  handshake: { type: "string", multiple: true },
-  "time-budget": { type: "string" },
-  "run-id": { type: "string" },
-  actor: { type: "string" },
-  verbose: { type: "boolean" },
-} as const;
+export const RUN = defineCommand({
+  name: "run",
+  summary:
+    "one sweep: list every handshake, decide by the rules, cancel what they select, audit each decision",
+  options: {
+    config: {
+      type: "string",
+      value: "FILE",
+      description: "the rules file, YAML or JSON (default: $JANITOR_CONFIG; one of the two is required)",
+    },
+    "dry-run": {
+      type: "boolean",
+      description: "decide and record DRY_RUN; cancel nothing, whatever the config says",
+    },
+    json: { type: "boolean", description: "print only the run summary, as one JSON object" },
+    rule: { type: "string", multiple: true, value: "ID", description: "only this rule judges" },
+    handshake: { type: "string", multiple: true, value: "h-…", description: "only this handshake is judged" },
+    "time-budget": {
+      type: "string",
+      value: "S",
+      description: "start no cancellation after S seconds; what is left is recorded DEFERRED",
+    },
+    "run-id": {
+      type: "string",
+      value: "ID",
+      description: "the run's id; rerunning an id does nothing twice (default: cli-<time>-<random>)",
+    },
+    actor: {
+      type: "string",
+      value: "NAME",
+      description: "who triggered the run, recorded in the audit (default: user@cli)",
+    },
+    wait: {
+      type: "string",
+      value: "S",
+      description:
+        "when another live run holds the organization's lease, wait up to S seconds for it (default: exit 6 at once)",
+    },
+    wide: {
+      type: "boolean",
+      description: "print every table cell whole (default: cells over 60 characters are cut, ending in …)",
+    },
+    verbose: { type: "boolean", description: "JSON logs on stderr; a stack trace with an error" },
+  },
+  details: [
+    "The audit table must exist (AUDIT_TABLE_NAME; 'audit init' creates it). The run's first write is its run item, before any call to cancel: a missing table stops it with nothing canceled.",
+  ],
+  exitCodes:
+    "0 done, every match final; 1 the run failed (or the audit table does not exist); 2 invalid config or arguments, nothing called; 3 partial (deferred or failed matches); 4 blocked by the safety cap, nothing canceled; 6 another live run holds the organization's lease, nothing done",
+  environment:
+    "AUDIT_TABLE_NAME (required), JANITOR_CONFIG, AUDIT_RETENTION_DAYS, AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB",
+});
 
 export async function runCommand(argv: string[], out: (text: string) => void): Promise<number> {
-  const args = parseCommandArgs("run", argv, RUN_OPTIONS);
+  const args = parseCommandArgs(RUN, argv).values;
   const issues: string[] = [];
   const configPath = args.config ?? process.env.JANITOR_CONFIG;
   if (!configPath) issues.push("--config: required (or set JANITOR_CONFIG)");
@@ -32,6 +73,13 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
     if (!Number.isFinite(seconds) || seconds <= 0) {
       issues.push(`--time-budget: '${args["time-budget"]}' is not a positive number of seconds`);
     } else budgetMs = seconds * 1000;
+  }
+  // Checked here with the other arguments; the run lease (exit 6) is what waits on it.
+  if (args.wait !== undefined) {
+    const seconds = Number(args.wait);
+    if (args.wait.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
+      issues.push(`--wait: '${args.wait}' is not a number of seconds (0 or more)`);
+    }
   }
   if (args["run-id"] !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(args["run-id"])) {
     issues.push(`--run-id: '${args["run-id"]}' must be 1-128 letters, digits or . _ : -`);
@@ -64,7 +112,7 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
     },
     { organizations, audit, now: () => new Date(), logger: args.verbose ? stderrLogger : silentLogger },
   );
-  out(args.json ? JSON.stringify(summary) : renderSummary(summary));
+  out(args.json ? JSON.stringify(summary) : renderSummary(summary, { wide: args.wide === true }));
   return exitCodeFor(summary.status);
 }
 

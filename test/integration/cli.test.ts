@@ -233,3 +233,157 @@ describe("bad input stops the run before any call", () => {
     for (const rule of config.rules) expect(result.stdout).toContain(rule.id);
   });
 });
+
+describe("help calls nothing", () => {
+  test("every command answers --help with its usage, exit 0, without a table name and with no call", async () => {
+    stack.org.resetStats();
+    const env = { ...stackEnv(stack.org, stack.db, "x"), AUDIT_TABLE_NAME: "", JANITOR_CONFIG: "" };
+    for (const command of [["run"], ["audit", "query"], ["audit", "verify"], ["demo"]]) {
+      const result = await runCli([...command, "--help"], env);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`^usage: handshake-janitor ${command.join(" ")} `));
+    }
+    expect(anyCalls()).toBe(0);
+  });
+
+  test("a bare invocation is an argument error: overview on stderr, exit 2", async () => {
+    const result = await runCli([], {});
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("usage: handshake-janitor COMMAND");
+  });
+});
+
+describe("a missing audit table", () => {
+  const missingLine = (table: string) =>
+    `audit table '${table}' does not exist (region us-east-1, endpoint ${stack.db.endpoint}): create it with 'audit init', or set AUDIT_TABLE_NAME to the deployed table (handshake-janitor-<stage>-audit)`;
+
+  test.each([
+    [["audit", "query"]],
+    [["audit", "query", "--run", "r-1"]],
+    [["audit", "runs"]],
+    [["audit", "report", "--out", join(dir, "missing.html")]],
+    [["audit", "verify"]],
+    [["audit", "verify", "--run", "r-1"]],
+    [["audit", "export", "--out", join(dir, "missing.jsonl")]],
+  ])("%j: one line naming the table and what to do, exit 1", async (args) => {
+    const table = "handshake-janitor-nosuchstage-audit";
+
+    const result = await runCli(args, stackEnv(stack.org, stack.db, table));
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`${missingLine(table)}\n`);
+  });
+
+  test("run stops at its first write, before any call to Organizations, so nothing is canceled", async () => {
+    await stack.reseed(sampleOrganization(new Date(), { seed: 11 }));
+    expect((await expectedCancels(stack.org.handshakes())).length).toBeGreaterThan(0);
+    const before = stack.org.handshakes();
+    const table = "handshake-janitor-nosuchstage-audit";
+
+    const result = await runCli(["run", "--config", DEMO_CONFIG], stackEnv(stack.org, stack.db, table));
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toBe(`${missingLine(table)}\n`);
+    expect(anyCalls()).toBe(0);
+    expect(stack.org.handshakes()).toEqual(before);
+  });
+});
+
+describe("periods", () => {
+  test("report, export and verify default to the last 30 days, like query and runs", async () => {
+    await stack.reseed(sampleOrganization(new Date(), { seed: 12 }));
+    const table = await stack.newTable();
+    const env = stackEnv(stack.org, stack.db, table);
+    const run = await runCli(["run", "--config", DEMO_CONFIG, "--dry-run", "--json", "--run-id", "p-1"], env);
+    expect(run.code, run.stderr).toBe(0);
+    const actions = JSON.parse(run.stdout).actions.length;
+    expect(actions).toBeGreaterThan(0);
+
+    const report = await runCli(["audit", "report", "--out", join(dir, "default.html")], env);
+    const exported = await runCli(["audit", "export", "--out", join(dir, "default.jsonl")], env);
+    const verify = await runCli(["audit", "verify"], env);
+    const runs = await runCli(["audit", "runs", "--format", "json"], env);
+
+    expect(report.code, report.stderr).toBe(0);
+    expect(report.stdout.trim()).toBe(`wrote ${join(dir, "default.html")}: ${actions} actions, 1 runs`);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout.trim()).toBe(`wrote ${join(dir, "default.jsonl")}: 1 runs, ${actions} actions`);
+    expect(verify.code, verify.stderr).toBe(0);
+    expect(verify.stdout.trim()).toBe(`intact: 1 runs, ${actions} action items`);
+    expect(
+      runs.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line).runId),
+    ).toEqual(["p-1"]);
+  });
+
+  test("verify of an empty period says there was nothing to verify", async () => {
+    const table = await stack.newTable();
+
+    const result = await runCli(
+      ["audit", "verify", "--since", "2020-01-01", "--until", "2020-02-01"],
+      stackEnv(stack.org, stack.db, table),
+    );
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout.trim()).toBe(
+      "nothing to verify: no run started between 2020-01-01T00:00:00.000Z and 2020-02-01T00:00:00.000Z (both included)",
+    );
+  });
+
+  test("both ends of a period are included, as the help says", async () => {
+    await stack.reseed(sampleOrganization(new Date(), { seed: 13 }));
+    const table = await stack.newTable();
+    const env = stackEnv(stack.org, stack.db, table);
+    const run = await runCli(["run", "--config", DEMO_CONFIG, "--dry-run", "--json"], env);
+    expect(run.code, run.stderr).toBe(0);
+    const all = await runCli(["audit", "query", "--format", "json"], env);
+    const first = JSON.parse(all.stdout.trim().split("\n")[0] ?? "{}");
+    const help = await runCli(["audit", "query", "--help"], {});
+
+    const exact = await runCli(
+      ["audit", "query", "--since", first.at, "--until", first.at, "--format", "json"],
+      env,
+    );
+
+    expect(help.stdout).toMatch(/--since D +start of the period, included/);
+    expect(help.stdout).toMatch(/--until D +end of the period, included/);
+    const found = exact.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(found.map((item) => item.at)).toContain(first.at);
+    expect(found.every((item) => item.at === first.at)).toBe(true);
+  });
+});
+
+describe("--wide", () => {
+  test("run and audit query cut long reasons with … by default and print them whole with --wide", async () => {
+    await stack.reseed(sampleOrganization(new Date(), { seed: 14 }));
+    const capped = configFile(
+      "capped-wide.yaml",
+      `version: 1\ndryRun: false\nmaxCancellationsPerRun: 1\nrules:\n  - id: outside-email\n    type: email\n    allow: ["*@example.com"]\n`,
+    );
+    const env = stackEnv(stack.org, stack.db, await stack.newTable());
+    const json = await runCli(["run", "--config", capped, "--json", "--run-id", "w-1"], env);
+    const reasons: string[] = JSON.parse(json.stdout).actions.map((a: { reason: string }) => a.reason);
+    const long = reasons.filter((reason) => reason.length > 60);
+    expect(long.length).toBeGreaterThan(0);
+
+    const cut = await runCli(["run", "--config", capped, "--run-id", "w-2"], env);
+    const wide = await runCli(["run", "--config", capped, "--run-id", "w-3", "--wide"], env);
+    const queryCut = await runCli(["audit", "query", "--run", "w-1"], env);
+    const queryWide = await runCli(["audit", "query", "--run", "w-1", "--wide"], env);
+
+    expect([cut.code, wide.code, queryCut.code, queryWide.code]).toEqual([4, 4, 0, 0]);
+    for (const reason of long) {
+      expect(cut.stdout).not.toContain(reason);
+      expect(cut.stdout).toContain(`${reason.slice(0, 59)}…`);
+      expect(wide.stdout).toContain(reason);
+      expect(queryCut.stdout).toContain(`${reason.slice(0, 59)}…`);
+      expect(queryWide.stdout).toContain(reason);
+    }
+  });
+});

@@ -1,0 +1,116 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { connect } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterAll, expect, test } from "vitest";
+import { sampleOrganization } from "../../src/local/sample-org.js";
+import { runCli } from "../support/stack.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const READY_LINE = /^Ctrl-C here stops/;
+let child: ChildProcess | undefined;
+
+afterAll(() => {
+  // Only when the test failed half-way: the whole group, as Ctrl-C would reach it.
+  if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+    process.kill(-child.pid, "SIGKILL");
+  }
+});
+
+/** Resolves with every line printed up to and including the ready line; rejects if it exits first. */
+function readUntilReady(proc: ChildProcess, timeoutMs: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const lines: string[] = [];
+    const timer = setTimeout(
+      () => reject(new Error(`not ready in ${timeoutMs} ms:\n${lines.join("\n")}`)),
+      timeoutMs,
+    );
+    const reader = createInterface({ input: proc.stdout as NodeJS.ReadableStream });
+    reader.on("line", (line) => {
+      lines.push(line);
+      if (READY_LINE.test(line)) {
+        clearTimeout(timer);
+        resolve(lines);
+      }
+    });
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before it was ready:\n${lines.join("\n")}`));
+    });
+  });
+}
+
+function connectionRefused(url: string): Promise<boolean> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect({ host: hostname, port: Number(port) });
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once("error", (error: NodeJS.ErrnoException) => resolve(error.code === "ECONNREFUSED"));
+  });
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+test("npm run local prints exports the CLI works with, and Ctrl-C stops everything and exits 0", async () => {
+  // A process group of its own, so that SIGINT reaches npm, tsx, node and Java as a terminal's Ctrl-C does.
+  child = spawn("npm", ["run", "--silent", "local"], {
+    cwd: ROOT,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
+
+  const lines = await readUntilReady(child, 120_000);
+
+  const env: Record<string, string> = {};
+  for (const line of lines) {
+    const match = /^export ([A-Z_]+)=(\S+)$/.exec(line);
+    if (match?.[1] && match[2]) env[match[1]] = match[2];
+  }
+  expect(Object.keys(env).sort()).toEqual(
+    [
+      "AUDIT_TABLE_NAME",
+      "AWS_ACCESS_KEY_ID",
+      "AWS_ENDPOINT_URL_DYNAMODB",
+      "AWS_ENDPOINT_URL_ORGANIZATIONS",
+      "AWS_REGION",
+      "AWS_SECRET_ACCESS_KEY",
+      "JANITOR_CONFIG",
+    ].sort(),
+  );
+  const javaPid = Number(/java pid (\d+)/.exec(lines.join("\n"))?.[1]);
+  expect(processExists(javaPid)).toBe(true);
+
+  // The second terminal: exactly the pasted variables, no --config, no other setup.
+  const run = await runCli(["run", "--dry-run", "--json"], env);
+  expect(run.code, run.stderr).toBe(0);
+  const summary = JSON.parse(run.stdout);
+  expect(summary.listed).toBe(sampleOrganization(new Date()).length);
+  expect(summary.dryRun).toBe(true);
+  const query = await runCli(["audit", "query", "--run", summary.runId, "--format", "json"], env);
+  expect(query.code, query.stderr).toBe(0);
+  expect(query.stdout.trim().split("\n").length).toBe(summary.actions.length);
+
+  process.kill(-(child.pid as number), "SIGINT");
+  const [code, signal] = await exited;
+
+  expect({ code, signal }, stderr).toEqual({ code: 0, signal: null });
+  expect(await connectionRefused(env.AWS_ENDPOINT_URL_ORGANIZATIONS as string)).toBe(true);
+  expect(await connectionRefused(env.AWS_ENDPOINT_URL_DYNAMODB as string)).toBe(true);
+  expect(processExists(javaPid)).toBe(false);
+}, 240_000);
