@@ -70,6 +70,8 @@ export interface AuditQueries {
   readChain(runId: string): Promise<{ head?: { hash: string; length: number }; actions: StoredAction[] }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+  /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
+  getConfig(hash: string): Promise<string | undefined>;
 }
 
 /** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
@@ -823,6 +825,21 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       }
       return actions;
     },
+
+    async recordConfig(hash, canonicalJson) {
+      requireKeyPart(hash, "configHash");
+      // A conditional put: the first config stored under a hash stays; a later one is not written.
+      await putNew(configItem(hash, canonicalJson, now().toISOString()));
+    },
+
+    async getConfig(hash) {
+      const item = await getItem(configKey(hash));
+      const config = item?.config?.S;
+      if (item !== undefined && config === undefined) {
+        throw new JanitorError(`audit item ${describeKey(item)}: config is not a string`);
+      }
+      return config;
+    },
   };
 }
 
@@ -922,6 +939,25 @@ export function actionItem(action: AuditAction): Item {
   if (action.requestedAt !== undefined) item.requestedAt = { S: action.requestedAt };
   if (action.error !== undefined) item.error = { S: action.error };
   return item;
+}
+
+function configKey(hash: string): Item {
+  return { pk: { S: `CONFIG#${hash}` }, sk: { S: "CONFIG" } };
+}
+
+/**
+ * A config as a run applied it, once per hash. It carries none of the index keys (timeKey,
+ * handshakeId, ruleId, pendingKey), so no index and no period query ever reads it, and no expiry:
+ * runs of any age refer to it.
+ */
+function configItem(hash: string, canonicalJson: string, recordedAt: string): Item {
+  return {
+    ...configKey(hash),
+    itemType: { S: "config" },
+    configHash: { S: hash },
+    config: { S: canonicalJson },
+    recordedAt: { S: recordedAt },
+  };
 }
 
 /** A run as stored, before any chain head; exported for the bulk loader of the audit benchmark. */
