@@ -2,6 +2,7 @@ import { open, writeFile } from "node:fs/promises";
 import { auditTableName } from "../app.js";
 import {
   type ActionFilter,
+  type AuditQueries,
   chainedActions,
   createAuditStore,
   retentionDaysFromEnv,
@@ -12,7 +13,7 @@ import { ConfigError } from "../core/errors.js";
 import { verifyChain } from "../core/integrity.js";
 import { OUTCOMES } from "../core/outcomes.js";
 import { AUDIT_ATTRIBUTES, type AuditAction, type RunRecord } from "../core/ports.js";
-import { renderReport } from "../report/html.js";
+import { type ConfigOnRecord, inPeriod, renderReport } from "../report/html.js";
 import { oneOf, parseCommandArgs, parseDate } from "./args.js";
 import { csvField, formatCsv, formatJsonLines, formatTable, type Row } from "./format.js";
 
@@ -192,13 +193,44 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   const until = untilArg ?? new Date();
   const store = createAuditStore({ client: createClients().dynamodb, tableName });
   const actions: AuditAction[] = [];
-  for await (const action of store.queryActions({ since, until })) actions.push(action);
+  // The report's period excludes until; the store's range includes that instant.
+  for await (const action of store.queryActions({ since, until })) {
+    if (inPeriod(action.at, since, until)) actions.push(action);
+  }
   const runList: RunRecord[] = [];
-  for await (const run of store.listRuns({ since, until })) runList.push(run);
-  const html = renderReport({ since, until, generatedAt: new Date(), tableName, actions, runs: runList });
+  for await (const run of store.listRuns({ since, until })) {
+    if (inPeriod(run.startedAt, since, until)) runList.push(run);
+  }
+  const configs = await configsOnRecord(store, runList);
+  const html = renderReport({
+    since,
+    until,
+    generatedAt: new Date(),
+    tableName,
+    actions,
+    runs: runList,
+    configs,
+  });
   await writeFile(args.out, html);
   out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
   return 0;
+}
+
+/** The config each distinct hash of the runs names, as recorded; a hash without one is left out. */
+async function configsOnRecord(
+  store: AuditQueries,
+  runList: readonly RunRecord[],
+): Promise<Map<string, ConfigOnRecord>> {
+  const configs = new Map<string, ConfigOnRecord>();
+  for (const hash of new Set(runList.map((run) => run.configHash))) {
+    try {
+      const json = await store.getConfig(hash);
+      if (json !== undefined) configs.set(hash, { json });
+    } catch (error) {
+      configs.set(hash, { unreadable: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return configs;
 }
 
 async function verify(argv: string[], out: (text: string) => void): Promise<number> {
