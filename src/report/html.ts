@@ -281,7 +281,8 @@ function ruleRow(rule: StoredRule, index: number): string[] {
       : `options as stored: ${JSON.stringify(rule.options)}`;
   return [
     String(index + 1),
-    token(id),
+    // Rule ids have no length limit: one longer than its column wraps.
+    `<span class="mono">${escapeHtml(id)}</span>`,
     escapeHtml(type),
     escapeHtml(describeScope(actionTypes)),
     escapeHtml(description),
