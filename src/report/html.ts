@@ -85,6 +85,7 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .id,.ts,.mono{font-family:var(--mono);font-size:11px}
 .id,.ts{white-space:nowrap;display:block}
 .id.long{white-space:normal}
+.nw,.word{white-space:nowrap}
 col.w-key{font-family:var(--mono);font-size:11px;width:calc(37ch + .6rem)}
 col.w-outcome{font-family:var(--mono);font-size:11px;width:calc(19ch + .6rem)}
 col.w-status{font-family:var(--mono);font-size:11px;width:calc(11ch + .6rem)}
@@ -237,7 +238,7 @@ function byRule(actions: readonly AuditAction[], id: string, empty: string): str
 /** One line per outcome, each a single line: "CANCELED 30" never breaks inside. */
 function countLines(counts: RunRecord["counts"]): string {
   return OUTCOMES.filter((o) => counts[o] !== undefined)
-    .map((o) => `<span class="count">${escapeHtml(`${o} ${counts[o]}`)}</span>`)
+    .map((o) => `<span class="count word">${escapeHtml(`${o} ${counts[o]}`)}</span>`)
     .join("");
 }
 
@@ -375,7 +376,7 @@ export function renderReport(input: ReportInput): string {
   const runRows = runs.map((run) => [
     `${token(run.startedAt, "ts")}${token(run.runId)}`,
     `${escapeHtml(run.trigger)}<span class="sub">${escapeHtml(run.actor)}</span>`,
-    `${escapeHtml(run.status)}<span class="sub">${run.dryRun ? '<span class="tag">dry run</span>' : "live"}</span>${run.endedAt ? `<span class="sub">${((Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1)}&nbsp;s</span>` : ""}`,
+    `<span class="word mono">${escapeHtml(run.status)}</span><span class="sub">${run.dryRun ? '<span class="tag">dry run</span>' : "live"}</span>${run.endedAt ? `<span class="sub">${((Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1)}&nbsp;s</span>` : ""}`,
     countLines(run.counts),
     token(run.configHash),
     `${escapeHtml(run.note)}${run.error ? `<span class="err">${escapeHtml(run.error)}</span>` : ""}`,
@@ -386,7 +387,7 @@ export function renderReport(input: ReportInput): string {
     const others = a.matchedRules.filter((r) => r !== a.ruleId);
     return [
       `${token(a.at, "ts")}${token(a.handshakeId)}${token(a.runId)}`,
-      `<span class="outcome ${escapeHtml(outcome)}">${escapeHtml(outcome)}</span>${a.dryRun ? '<span class="tag">dry run</span>' : ""}<span class="sub mono">${escapeHtml(a.ruleId)}</span>${others.length > 0 ? `<span class="sub mono">also ${escapeHtml(others.join(", "))}</span>` : ""}`,
+      `<span class="outcome word mono ${escapeHtml(outcome)}">${escapeHtml(outcome)}</span>${a.dryRun ? '<span class="tag">dry run</span>' : ""}<span class="sub mono">${escapeHtml(a.ruleId)}</span>${others.length > 0 ? `<span class="sub mono">also ${escapeHtml(others.join(", "))}</span>` : ""}`,
       `${escapeHtml(a.trigger)}<span class="sub">${escapeHtml(a.actor)}</span>`,
       `${escapeHtml(a.action)}<span class="sub">${escapeHtml(a.target)}</span>`,
       `${escapeHtml(a.reason)}${a.error ? `<span class="err">${escapeHtml(a.error)}</span>` : ""}`,
@@ -405,7 +406,7 @@ export function renderReport(input: ReportInput): string {
 <body>
 <h1>handshake-janitor audit report</h1>
 <p class="period" id="period">Period: from <b>${escapeHtml(sinceText)}</b> (inclusive) to <b>${escapeHtml(untilText)}</b> (exclusive)</p>
-<p class="meta">Actions whose time (<code>at</code>) is at or after the first instant and before the second; runs that started in the same interval. Table ${escapeHtml(input.tableName)} · generated ${escapeHtml(input.generatedAt.toISOString())}</p>
+<p class="meta">Actions whose time (<code>at</code>) is at or after the first instant and before the second; runs that started in the same interval. Table ${escapeHtml(input.tableName)} · generated <span class="nw">${escapeHtml(input.generatedAt.toISOString())}</span></p>
 <p class="meta">${runs.length} runs started in the period; ${actions.length} actions recorded in it: ${live.length} by live runs, ${dry.length} by dry runs.</p>
 <div id="totals">
 <div class="cards"><div class="card" data-outcome="ALL"><b>${actions.length}</b>actions recorded</div></div>

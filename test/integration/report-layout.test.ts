@@ -33,7 +33,7 @@ afterAll(async () => {
 /**
  * Everything that makes a page unreadable or unprintable, measured in the page as laid out: wider
  * than the viewport, a table or a cell whose content spills out of it, an id or a timestamp on
- * more than one line. Answers one line per problem, and how many tokens it measured. (Page-side
+ * more than one line (an outcome or a status counts as one token too). Answers one line per problem, and how many tokens it measured. (Page-side
  * code as text: this project's TypeScript has no DOM library.)
  */
 const LAYOUT_PROBLEMS = `(() => {
@@ -55,14 +55,16 @@ const LAYOUT_PROBLEMS = `(() => {
         cell.clientWidth + "px: " + cell.textContent.slice(0, 60));
     }
   }
-  const tokens = document.querySelectorAll(".id:not(.long), .ts");
+  const tokens = document.querySelectorAll(".id:not(.long), .ts, .word, .nw");
   for (const token of tokens) {
     const range = document.createRange();
     range.selectNodeContents(token);
     const lines = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
     if (lines.size !== 1) problems.push("'" + token.textContent + "' is on " + lines.size + " lines");
-    const cell = token.closest("td");
-    if (cell && range.getBoundingClientRect().right > cell.getBoundingClientRect().right + 0.5) {
+    // Into the cell's padding is already too far: the next column's text starts there.
+    const cell = token.closest("td, th");
+    const contentRight = cell ? cell.getBoundingClientRect().right - parseFloat(getComputedStyle(cell).paddingRight) : Infinity;
+    if (range.getBoundingClientRect().right > contentRight + 0.5) {
       problems.push("'" + token.textContent + "' spills out of its cell");
     }
   }
