@@ -139,15 +139,28 @@ describe("renderReport", () => {
     const atUntil = { ...action, handshakeId: "h-atuntil", at: until.toISOString() };
     const justBefore = { ...action, handshakeId: "h-justbefore", at: "2026-03-31T23:59:59.999Z" };
     const runAtUntil = { ...run, runId: "run-at-until", startedAt: until.toISOString() };
+    // An altered time the store still found in the range is shown, not dropped.
+    const unreadableTime = {
+      ...action,
+      handshakeId: "h-altered",
+      outcome: "EXEMPTED" as Outcome,
+      at: "2026-03-15Tgarbage",
+    };
     const html = renderReport(
-      input({ since, until, actions: [atSince, atUntil, justBefore], runs: [run, runAtUntil] }),
+      input({
+        since,
+        until,
+        actions: [atSince, atUntil, justBefore, unreadableTime],
+        runs: [run, runAtUntil],
+      }),
     );
 
     expect(html).toContain(
       "Period: from <b>2026-03-01T00:00:00.000Z</b> (inclusive) to <b>2026-04-01T00:00:00.000Z</b> (exclusive)",
     );
     const shown = tableRows(html, "actions").rows.map((row) => row[0]);
-    expect(shown).toHaveLength(2);
+    expect(shown).toHaveLength(3);
+    expect(shown.some((cell) => cell?.includes("h-altered"))).toBe(true);
     expect(shown.some((cell) => cell?.includes("h-atsince"))).toBe(true);
     expect(shown.some((cell) => cell?.includes("h-justbefore"))).toBe(true);
     expect(html).not.toContain("h-atuntil");
