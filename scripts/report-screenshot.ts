@@ -2,12 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { createAuditStore } from "../src/aws/audit-store.js";
-import { ensureAuditTable } from "../src/aws/audit-table.js";
+import { DEMO_CONFIG } from "../src/cli/demo.js";
 import { main } from "../src/cli/main.js";
 import { startDynamoDbLocal } from "../src/local/dynamodb-local.js";
-import { localDynamoDbClient } from "../src/local/stack-env.js";
-import { seedTrail } from "../test/support/audit-trail.js";
+import { startOrganizationsEmulator } from "../src/local/org-emulator.js";
+import { sampleOrganization } from "../src/local/sample-org.js";
+import { ensureLocalAuditTable, localStackEnv } from "../src/local/stack-env.js";
 import { launchOfflineChromium } from "./chromium.js";
 
 /**
@@ -15,47 +15,56 @@ import { launchOfflineChromium } from "./chromium.js";
  *
  *   npx tsx scripts/report-screenshot.ts [--out docs/report.png]
  *
- * A demo-like trail (runs every 30 hours through March 2026, written through the audit store as
- * the sweep writes it) goes into DynamoDB Local; the real `audit report` command renders it, and
- * headless Chromium photographs the top of the page. Everything stays on 127.0.0.1, and the page
- * is refused any request but its own file, so the picture shows what an offline reader sees.
+ * What the demo does, through the commands users run: the local Organizations emulator with the
+ * sample organization and DynamoDB Local, `run --dry-run` then `run` of examples/janitor.yaml,
+ * then `audit report` over the day of those runs; headless Chromium photographs the page at
+ * 1280 px. Everything stays on 127.0.0.1, and the page is refused any request but its own file,
+ * so the picture shows what an offline reader sees.
  */
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const SINCE = "2026-03-01";
-// A day-only --until is exclusive: through March 31.
-const UNTIL = "2026-04-01";
-const VIEWPORT = { width: 1280, height: 1500 };
+const TABLE = "handshake-janitor-demo";
+const WIDTH = 1280;
+/** The top of the report: header, totals, chart, by rule, the config in force, the runs. */
+const MAX_HEIGHT = 2200;
+
+function utcDay(time: Date): string {
+  return time.toISOString().slice(0, 10);
+}
 
 async function screenshot(outPath: string): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), "report-screenshot-"));
-  const db = await startDynamoDbLocal();
-  const client = localDynamoDbClient(db.endpoint);
+  const started = new Date();
+  const [organizations, dynamodb] = await Promise.all([
+    startOrganizationsEmulator({ handshakes: sampleOrganization(started) }),
+    startDynamoDbLocal(),
+  ]);
   const saved = { ...process.env };
+  const say = (text: string) => process.stderr.write(`${text}\n`);
   try {
-    const tableName = "handshake-janitor-demo";
-    await ensureAuditTable(client, tableName);
-    const trail = await seedTrail(createAuditStore({ client, tableName }), {
-      prefix: "demo",
-      runs: 22,
-      start: new Date("2026-03-02T06:00:00.000Z"),
-      everyHours: 30,
-    });
-
-    // The command as users run it, pointed at DynamoDB Local through the SDK's own variable.
-    Object.assign(process.env, {
-      AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
-      AWS_ACCESS_KEY_ID: "local",
-      AWS_SECRET_ACCESS_KEY: "local",
-      AWS_REGION: "us-east-1",
-      AUDIT_TABLE_NAME: tableName,
-    });
-    const html = join(work, "report.html");
-    const code = await main(["audit", "report", "--since", SINCE, "--until", UNTIL, "--out", html], (text) =>
-      process.stderr.write(`${text}\n`),
+    // The SDK's own endpoint variables, as the demo sets them.
+    Object.assign(
+      process.env,
+      localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, TABLE),
     );
-    if (code !== 0) throw new Error(`audit report exited ${code}`);
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+    await ensureLocalAuditTable(dynamodb.endpoint, TABLE);
 
-    const context = await launchOfflineChromium(join(work, "profile"), VIEWPORT);
+    const cli = async (argv: string[]) => {
+      const code = await main(argv, say);
+      // 0: every match final. Anything else is not the demo the README describes.
+      if (code !== 0) throw new Error(`${argv.slice(0, 2).join(" ")} exited ${code}`);
+    };
+    await cli(["run", "--config", DEMO_CONFIG, "--dry-run", "--actor", "demo"]);
+    await cli(["run", "--config", DEMO_CONFIG, "--actor", "demo"]);
+
+    // Whole UTC days: from the day the runs started to the midnight after they ended (exclusive).
+    const until = new Date(`${utcDay(new Date())}T00:00:00Z`);
+    until.setUTCDate(until.getUTCDate() + 1);
+    const html = join(work, "report.html");
+    await cli(["audit", "report", "--since", utcDay(started), "--until", utcDay(until), "--out", html]);
+
+    const context = await launchOfflineChromium(join(work, "profile"), { width: WIDTH, height: 900 });
     try {
       const page = await context.newPage();
       const url = pathToFileURL(html).href;
@@ -67,18 +76,19 @@ async function screenshot(outPath: string): Promise<void> {
       });
       await page.goto(url, { waitUntil: "load" });
       if (others.length > 0) throw new Error(`the report asked for ${others.join(", ")}`);
+      const height = Math.min(
+        MAX_HEIGHT,
+        Number(await page.evaluate("document.documentElement.scrollHeight")),
+      );
       mkdirSync(dirname(outPath), { recursive: true });
-      await page.screenshot({ path: outPath, fullPage: false });
+      await page.screenshot({ path: outPath, fullPage: true, clip: { x: 0, y: 0, width: WIDTH, height } });
     } finally {
       await context.close();
     }
-    process.stderr.write(
-      `wrote ${outPath}: ${trail.runs.length} runs, ${trail.actions.length} actions, ${SINCE}..${UNTIL}\n`,
-    );
+    say(`wrote ${outPath}: ${WIDTH}x${MAX_HEIGHT} at most`);
   } finally {
     process.env = saved;
-    client.destroy();
-    await db.stop();
+    await Promise.all([organizations.stop(), dynamodb.stop()]);
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -83,6 +83,8 @@ export interface AuditQueries {
   readChain(runId: string): Promise<{ head?: { hash: string; length: number }; actions: StoredAction[] }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+  /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
+  getConfig(hash: string): Promise<string | undefined>;
 }
 
 /** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
@@ -838,6 +840,21 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       }
       return actions;
     },
+
+    async recordConfig(hash, canonicalJson) {
+      requireKeyPart(hash, "configHash");
+      // A conditional put: the first config stored under a hash stays; a later one is not written.
+      await putNew(configItem(hash, canonicalJson, now().toISOString()));
+    },
+
+    async getConfig(hash) {
+      const item = await getItem(configKey(hash));
+      const config = item?.config?.S;
+      if (item !== undefined && config === undefined) {
+        throw new JanitorError(`audit item ${describeKey(item)}: config is not a string`);
+      }
+      return config;
+    },
   };
 }
 
@@ -937,6 +954,25 @@ export function actionItem(action: AuditAction): Item {
   if (action.requestedAt !== undefined) item.requestedAt = { S: action.requestedAt };
   if (action.error !== undefined) item.error = { S: action.error };
   return item;
+}
+
+function configKey(hash: string): Item {
+  return { pk: { S: `CONFIG#${hash}` }, sk: { S: "CONFIG" } };
+}
+
+/**
+ * A config as a run applied it, once per hash. It carries none of the index keys (timeKey,
+ * handshakeId, ruleId, pendingKey), so no index and no period query ever reads it, and no expiry:
+ * runs of any age refer to it.
+ */
+function configItem(hash: string, canonicalJson: string, recordedAt: string): Item {
+  return {
+    ...configKey(hash),
+    itemType: { S: "config" },
+    configHash: { S: hash },
+    config: { S: canonicalJson },
+    recordedAt: { S: recordedAt },
+  };
 }
 
 /** A run as stored, before any chain head; exported for the bulk loader of the audit benchmark. */
@@ -1161,9 +1197,14 @@ function beginsWith(name: string, value: string): Condition {
   return { kind: "beginsWith", name, value };
 }
 
+/**
+ * A period is [since, until): `until` itself is excluded, so `--until 2026-04-01` ends with March
+ * and consecutive periods never share an item. Every stored `at` has millisecond precision (see
+ * isoInstant), so "at most one millisecond before until" is exactly "before until".
+ */
 function atRange(range: { since?: Date; until?: Date }): Condition[] {
   const low = range.since?.toISOString();
-  const high = range.until?.toISOString();
+  const high = range.until === undefined ? undefined : new Date(range.until.getTime() - 1).toISOString();
   if (low !== undefined && high !== undefined) return [{ kind: "between", name: "at", low, high }];
   if (low !== undefined) return [{ kind: "gte", name: "at", value: low }];
   if (high !== undefined) return [{ kind: "lte", name: "at", value: high }];

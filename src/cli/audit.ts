@@ -2,6 +2,7 @@ import { open, writeFile } from "node:fs/promises";
 import { auditTableName } from "../app.js";
 import {
   type ActionFilter,
+  type AuditQueries,
   chainedActions,
   createAuditStore,
   DEFAULT_QUERY_WINDOW_DAYS,
@@ -13,7 +14,7 @@ import { ConfigError } from "../core/errors.js";
 import { verifyChain } from "../core/integrity.js";
 import { OUTCOMES } from "../core/outcomes.js";
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
-import { renderReport } from "../report/html.js";
+import { type ConfigOnRecord, renderReport } from "../report/html.js";
 import {
   type CommandSpec,
   defineCommand,
@@ -85,11 +86,11 @@ const PERIOD_OPTIONS = {
     value: "D",
     description: `start of the period, included (default: ${DEFAULT_QUERY_WINDOW_DAYS} days before --until)`,
   },
-  until: { type: "string", value: "D", description: "end of the period, included (default: now)" },
+  until: { type: "string", value: "D", description: "end of the period, excluded (default: now)" },
 } as const satisfies OptionTable;
 
 const PERIOD_NOTE =
-  "D is a date, YYYY-MM-DD (its midnight UTC), or an ISO-8601 instant with a time zone. Both ends of the period are included: --until 2026-04-01 takes items up to and including 2026-04-01T00:00:00.000Z.";
+  "D is a date, YYYY-MM-DD (its midnight UTC), or an ISO-8601 instant with a time zone. The period includes --since and excludes --until: --until 2026-04-01 ends with March.";
 
 const WIDE_OPTION = {
   wide: {
@@ -284,7 +285,7 @@ function runRow(run: ReadRun, format: string): Row {
 
 /**
  * The period every period command shares: --until defaults to now, --since to
- * DEFAULT_QUERY_WINDOW_DAYS before --until; both ends included (the store's range is inclusive).
+ * DEFAULT_QUERY_WINDOW_DAYS before --until; --since is included, --until excluded.
  * Undefined when a date is invalid (the problem is in `issues`).
  */
 function period(
@@ -321,11 +322,38 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   for await (const action of store.queryActions({ since, until })) actions.push(action);
   const runList: ReadRun[] = [];
   for await (const run of store.listRuns({ since, until })) runList.push(run);
-  const html = renderReport({ since, until, generatedAt: new Date(), tableName, actions, runs: runList });
+  const configs = await configsOnRecord(store, runList);
+  const html = renderReport({
+    since,
+    until,
+    generatedAt: new Date(),
+    tableName,
+    actions,
+    runs: runList,
+    configs,
+  });
   await writeFile(args.out, html);
   out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
   warnUnreadable([...actions, ...runList].filter(isUnreadable).length);
   return 0;
+}
+
+/** The config each distinct hash of the runs names, as recorded; a hash without one is left out. */
+async function configsOnRecord(
+  store: AuditQueries,
+  runList: readonly ReadRun[],
+): Promise<Map<string, ConfigOnRecord>> {
+  const configs = new Map<string, ConfigOnRecord>();
+  const hashes = runList.flatMap((run) => (run.configHash === undefined ? [] : [run.configHash]));
+  for (const hash of new Set(hashes)) {
+    try {
+      const json = await store.getConfig(hash);
+      if (json !== undefined) configs.set(hash, { json });
+    } catch (error) {
+      configs.set(hash, { unreadable: error instanceof Error ? error.message : String(error) });
+    }
+  }
+  return configs;
 }
 
 async function verify(argv: string[], out: (text: string) => void): Promise<number> {
@@ -343,7 +371,7 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
     for await (const run of store.listRuns(range)) if (!ids.includes(run.runId)) ids.push(run.runId);
     if (ids.length === 0) {
       out(
-        `nothing to verify: no run started between ${range.since.toISOString()} and ${range.until.toISOString()} (both included)`,
+        `nothing to verify: no run started between ${range.since.toISOString()} (included) and ${range.until.toISOString()} (excluded)`,
       );
       return 0;
     }

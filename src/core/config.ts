@@ -401,6 +401,14 @@ export function configHash(config: JanitorConfig): string {
     .slice(0, 12);
 }
 
+/**
+ * The config exactly as configHash hashes it (defaults applied, keys sorted, one line of JSON):
+ * what the audit table keeps once per hash, so a report can show the rules a run applied.
+ */
+export function canonicalConfigJson(config: JanitorConfig): string {
+  return JSON.stringify(canonical(config));
+}
+
 function describeTarget(exemption: Exemption): string {
   if (exemption.handshakeId !== undefined) return `handshake ${exemption.handshakeId}`;
   if (exemption.email !== undefined) return `email ${exemption.email}`;

@@ -147,4 +147,9 @@ export interface AuditPort {
   linkUnchained(): Promise<number>;
   /** Intents of any run that never got an outcome (a crash or a failed write). */
   listPendingIntents(): Promise<AuditAction[]>;
+  /**
+   * Keeps the config a run applies (canonicalConfigJson) once per config hash, for the report;
+   * when one is stored under that hash already, it is left as it is.
+   */
+  recordConfig(hash: string, canonicalJson: string): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { describeError } from "./backoff.js";
-import { configHash, type JanitorConfig } from "./config.js";
+import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
 import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
 import { maskEmails } from "./mask.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
@@ -103,6 +103,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   };
 
   const begun = await audit.startRun(run);
+  await recordConfig(audit, request.config, run.configHash, log);
   if (!begun.created && begun.run.status !== "RUNNING") {
     log.info("run already finished; nothing done again", { status: begun.run.status });
     const summary = summaryOf(
@@ -310,6 +311,26 @@ async function linkUnchained(audit: AuditPort, log: SweepLogger): Promise<void> 
     if (linked > 0) log.info("linked audit items a fault had left out of their chains", { linked });
   } catch (error) {
     log.warn("could not link the audit items left out of their chains", { error: describeError(error) });
+  }
+}
+
+/**
+ * Keeps the config this run applies, for the audit report. Only a record of what was in force:
+ * a failure is logged and the run goes on, and the report then says the config is not on record.
+ */
+async function recordConfig(
+  audit: AuditPort,
+  config: JanitorConfig,
+  hash: string,
+  log: SweepLogger,
+): Promise<void> {
+  try {
+    await audit.recordConfig(hash, canonicalConfigJson(config));
+  } catch (error) {
+    log.warn("could not record the config in the audit table", {
+      configHash: hash,
+      error: describeError(error),
+    });
   }
 }
 

@@ -1,20 +1,44 @@
+import { createHash } from "node:crypto";
 import { OUTCOMES, type Outcome } from "../core/outcomes.js";
-import type { AuditAction, ReadAction, ReadRun } from "../core/ports.js";
+import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../core/ports.js";
+import { describeRule, findRuleKind, type RuleConfig } from "../rules/index.js";
+import { describeScope } from "../rules/stale.js";
+
+/** What the audit table holds for one config hash: its canonical JSON, or why it could not be read. */
+export type ConfigOnRecord = { json: string } | { unreadable: string };
 
 export interface ReportInput {
+  /** First instant of the period, included. */
   since: Date;
+  /** End of the period, excluded: an action at exactly this instant is not in the report. */
   until: Date;
   generatedAt: Date;
   tableName: string;
   /** Items that could not be read in full come flagged and are listed flagged. */
   actions: readonly ReadAction[];
   runs: readonly ReadRun[];
+  /**
+   * The configs on record by hash (AuditQueries.getConfig), for the hashes of `runs`. A hash
+   * absent from the map is reported as not on record.
+   */
+  configs?: ReadonlyMap<string, ConfigOnRecord>;
 }
 
 /** Everything that reaches the page passes through here: audit values are free text from outside. */
 export function escapeHtml(value: unknown): string {
   const text = value === undefined || value === null ? "" : String(value);
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/**
+ * The report's period: from `since` included to `until` excluded. A time that does not read as
+ * one (an altered item) is kept: the store found it in the range, and the report must show it.
+ */
+export function inPeriod(iso: string | undefined, since: Date, until: Date): boolean {
+  // An item whose time cannot be read stays: the store found it in the range.
+  if (iso === undefined) return true;
+  const t = Date.parse(iso);
+  return !(t < since.getTime()) && !(t >= until.getTime());
 }
 
 function day(iso: string): string {
@@ -25,7 +49,8 @@ function day(iso: string): string {
 export function daysBetween(since: Date, until: Date): string[] {
   const days: string[] = [];
   const start = Date.UTC(since.getUTCFullYear(), since.getUTCMonth(), since.getUTCDate());
-  // An until at midnight exactly ends the day before: `--until 2026-04-01` means through March 31.
+  // The period excludes until, so an until at midnight exactly ends the day before:
+  // `--until 2026-04-01` means through March 31.
   const end = until.getTime() - 1;
   for (let t = start; t <= end; t += 86_400_000) days.push(new Date(t).toISOString().slice(0, 10));
   return days;
@@ -39,57 +64,100 @@ export function cancellationsPerDay(actions: readonly AuditAction[]): Map<string
   return perDay;
 }
 
+/**
+ * Screen: at most 1200 px of content, so 1280 px shows everything without a horizontal scrollbar.
+ * Print: A4 portrait, the same fixed table layout at a smaller size. Ids and timestamps are
+ * monospace and never wrap (their columns are sized in `ch` for them); free text (reason, error,
+ * target, actor, note) wraps at spaces, or anywhere when one word is longer than its column.
+ */
 const CSS = `
+:root{--mono:ui-monospace,"DejaVu Sans Mono","Liberation Mono",Menlo,Consolas,monospace}
+*{box-sizing:border-box}
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1d2430;margin:2rem auto;max-width:1200px;padding:0 1rem}
 h1{font-size:1.5rem;margin:0 0 .25rem}h2{font-size:1.1rem;margin:2rem 0 .5rem;border-bottom:1px solid #d0d7de;padding-bottom:.25rem}
-.meta{color:#57606a;margin:0}
-.cards{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:1rem}
-.card{border:1px solid #d0d7de;border-radius:6px;padding:.5rem .75rem;min-width:7rem}
-.card b{display:block;font-size:1.4rem}
+h3{font-size:.95rem;margin:1rem 0 .25rem}
+.meta{color:#57606a;margin:0}.period{margin:.25rem 0}
+.note{color:#57606a;margin:.25rem 0 .5rem;font-size:12.5px}
+.warn{color:#9a6700;font-weight:600}
+.cards{display:flex;flex-wrap:wrap;gap:.5rem;margin-top:.5rem}
+.card{border:1px solid #d0d7de;border-radius:6px;padding:.4rem .7rem;min-width:7rem}
+.card b{display:block;font-size:1.3rem}
 .card.CANCELED{border-color:#cf222e}.card.CANCELED b{color:#cf222e}
-table{border-collapse:collapse;width:100%;font-size:12.5px}
-th,td{border-bottom:1px solid #eaeef2;padding:.25rem .4rem;text-align:left;vertical-align:top}
+.card.dry{border-style:dashed}
+table{border-collapse:collapse;width:100%;table-layout:fixed;font-size:12px;margin-bottom:.5rem}
+th,td{border-bottom:1px solid #eaeef2;padding:.2rem .3rem;text-align:left;vertical-align:top;overflow-wrap:anywhere}
 th{background:#f6f8fa;position:sticky;top:0}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
-.outcome{font-weight:600}.outcome.CANCELED{color:#cf222e}.outcome.FAILED{color:#9a6700}
+.id,.ts,.mono{font-family:var(--mono);font-size:11px}
+.id,.ts{white-space:nowrap;display:block}
+.id.long{white-space:normal}
+.nw,.word{white-space:nowrap}
+col.w-key{font-family:var(--mono);font-size:11px;width:calc(37ch + .6rem)}
+col.w-outcome{font-family:var(--mono);font-size:11px;width:calc(19ch + .6rem)}
+col.w-status{font-family:var(--mono);font-size:11px;width:calc(11ch + .6rem)}
+col.w-hash{font-family:var(--mono);font-size:11px;width:calc(13ch + .6rem)}
+col.w-num{width:4.5rem}col.w-rule{width:26%}col.w-narrow{width:4rem}col.w-text{width:28%}
+h3 .mono{font-size:inherit}
+.count{display:block;white-space:nowrap;font-family:var(--mono);font-size:11px}
+.outcome{font-weight:600;display:block}.outcome.CANCELED{color:#cf222e}.outcome.FAILED{color:#9a6700}
+.tag{display:inline-block;border:1px dashed #8c959f;border-radius:3px;padding:0 .25rem;font-size:10.5px}
+.sub{display:block;color:#57606a}
+.err{display:block;color:#9a6700}
+svg{display:block;max-width:100%;height:auto}
 svg .bar{fill:#cf222e}svg text{font-size:10px;fill:#57606a}svg .axis{stroke:#8c959f}
 footer{margin-top:2rem;color:#57606a;font-size:12px}
-tr.unreadable td{background:#fff8c5}.warning{color:#9a6700;font-weight:600}
+tr.unreadable td{background:#fff8c5}
+@page{size:A4;margin:12mm 10mm}
+@media print{
+body{margin:0;max-width:none;padding:0;font-size:9pt}
+h1{font-size:14pt}h2{font-size:11pt;margin-top:1rem;break-after:avoid}h3{break-after:avoid}
+table{font-size:7.5pt}
+.id,.ts,.mono,.count,col.w-key,col.w-outcome,col.w-status,col.w-hash{font-size:7pt}
+th{position:static}
+thead{display:table-header-group}
+tr{break-inside:avoid}
+svg,.cards{break-inside:avoid}
+*{-webkit-print-color-adjust:exact;print-color-adjust:exact}
+}
 `;
 
-/** Where an action counts: its outcome, PENDING without one, UNREADABLE when it is flagged. */
-type Bucket = Outcome | "PENDING" | "UNREADABLE";
+type Tally = Map<Outcome | "PENDING", number>;
 
-function bucket(action: ReadAction): Bucket {
-  return action.unreadable !== undefined ? "UNREADABLE" : (action.outcome ?? "PENDING");
-}
-
-function totalsByOutcome(actions: readonly ReadAction[]): Map<Bucket, number> {
-  const totals = new Map<Bucket, number>();
+function tally(actions: readonly AuditAction[]): Tally {
+  const totals: Tally = new Map();
   for (const action of actions) {
-    const key = bucket(action);
+    const key = action.outcome ?? "PENDING";
     totals.set(key, (totals.get(key) ?? 0) + 1);
   }
   return totals;
 }
 
+function outcomeKeys(totals: Tally): (Outcome | "PENDING")[] {
+  return [...OUTCOMES, "PENDING" as const].filter((o) => totals.has(o));
+}
+
+/** A day's bar is never wider than this (viewBox units), so one day is a bar, not a wall. */
+const MAX_BAR = 28;
+const MAX_STEP = 40;
+
 function chart(days: readonly string[], perDay: Map<string, number>): string {
   const width = 1100;
   const height = 180;
-  const left = 30;
+  const left = 36;
   const bottom = 20;
   const max = Math.max(1, ...perDay.values());
-  const step = (width - left) / Math.max(1, days.length);
-  const barWidth = Math.max(1, step * 0.8);
-  const scale = (height - bottom - 10) / max;
+  const step = Math.min(MAX_STEP, (width - left - 10) / Math.max(1, days.length));
+  const barWidth = Math.min(MAX_BAR, Math.max(0.5, step * 0.75));
+  const scale = (height - bottom - 14) / max;
+  const right = left + step * days.length;
   const parts: string[] = [
-    `<line class="axis" x1="${left}" y1="${height - bottom}" x2="${width}" y2="${height - bottom}"/>`,
-    `<text x="0" y="12">${max}</text><text x="0" y="${height - bottom}">0</text>`,
+    `<line class="axis" x1="${left}" y1="${height - bottom}" x2="${right.toFixed(1)}" y2="${height - bottom}"/>`,
+    `<text x="0" y="14">${max}</text><text x="0" y="${height - bottom}">0</text>`,
   ];
-  // A label every week at most keeps a quarter's ninety days legible.
-  const labelEvery = Math.max(1, Math.ceil(days.length / 13));
+  // Labels at least ~64 units apart: every day for a week, every few days for a month or a year.
+  const labelEvery = Math.max(1, Math.ceil(64 / step));
   days.forEach((d, i) => {
-    const x = left + i * step;
+    const x = left + i * step + (step - barWidth) / 2;
     const count = perDay.get(d) ?? 0;
     if (count > 0) {
       const h = count * scale;
@@ -97,26 +165,215 @@ function chart(days: readonly string[], perDay: Map<string, number>): string {
         `<rect class="bar" data-day="${d}" data-count="${count}" x="${x.toFixed(1)}" y="${(height - bottom - h).toFixed(1)}" width="${barWidth.toFixed(1)}" height="${h.toFixed(1)}"><title>${d}: ${count} canceled</title></rect>`,
       );
     }
-    if (i % labelEvery === 0) parts.push(`<text x="${x.toFixed(1)}" y="${height - 5}">${d.slice(5)}</text>`);
+    if (i % labelEvery === 0) {
+      parts.push(`<text x="${(left + i * step).toFixed(1)}" y="${height - 5}">${d.slice(5)}</text>`);
+    }
   });
-  return `<svg id="per-day" role="img" aria-label="cancellations per day" viewBox="0 0 ${width} ${height}" width="100%" xmlns="http://www.w3.org/2000/svg">${parts.join("")}</svg>`;
+  return `<svg id="per-day" role="img" aria-label="cancellations per day" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">${parts.join("")}</svg>`;
+}
+
+interface Column {
+  header: string;
+  /** A class for the column's <col> (its width) and cells. */
+  col?: string;
+  numeric?: boolean;
 }
 
 function table(
-  headers: readonly string[],
+  columns: readonly Column[],
   rows: readonly string[][],
   id: string,
-  numeric = new Set<number>(),
-  flagged: ReadonlySet<number> = new Set(),
-) {
-  const th = headers.map((h, i) => `<th${numeric.has(i) ? ' class="n"' : ""}>${escapeHtml(h)}</th>`).join("");
+  flagged: readonly string[][] = [],
+): string {
+  const cols = columns.map((c) => `<col${c.col ? ` class="${c.col}"` : ""}>`).join("");
+  const th = columns
+    .map(
+      (c) =>
+        `<th${c.numeric ? ' class="n"' : ""} scope="col">${escapeHtml(c.header).replace(/_/g, "_<wbr>")}</th>`,
+    )
+    .join("");
   const body = rows
     .map(
-      (row, r) =>
-        `<tr${flagged.has(r) ? ' class="unreadable"' : ""}>${row.map((cell, i) => `<td${numeric.has(i) ? ' class="n"' : ""}>${cell}</td>`).join("")}</tr>`,
+      (row) =>
+        `<tr>${row.map((cell, i) => `<td${columns[i]?.numeric ? ' class="n"' : ""}>${cell}</td>`).join("")}</tr>`,
     )
     .join("\n");
-  return `<table id="${id}"><thead><tr>${th}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+  const flaggedBody = flagged
+    .map(
+      (row) =>
+        `\n<tr class="unreadable">${row.map((cell, i) => `<td${columns[i]?.numeric ? ' class="n"' : ""}>${cell}</td>`).join("")}</tr>`,
+    )
+    .join("");
+  return `<table id="${id}"><colgroup>${cols}</colgroup><thead><tr>${th}</tr></thead><tbody>\n${body}${flaggedBody}\n</tbody></table>`;
+}
+
+/** An id or a timestamp: one line. Only an id longer than any the janitor makes may wrap. */
+function token(value: string | undefined, kind: "id" | "ts" = "id"): string {
+  const text = value ?? "";
+  return `<span class="${kind}${kind === "id" && text.length > 40 ? " long" : ""}">${escapeHtml(text)}</span>`;
+}
+
+function cards(totals: Tally, kind: "live" | "dry"): string {
+  const all = [...totals.values()].reduce((a, b) => a + b, 0);
+  const dry = kind === "dry" ? " dry" : "";
+  return [
+    `<div class="card${dry}" data-outcome="ALL"><b>${all}</b>${kind === "live" ? "live decisions" : "dry-run decisions"}</div>`,
+    ...outcomeKeys(totals).map(
+      (o) =>
+        `<div class="card ${o}${dry}" data-outcome="${o}"><b>${totals.get(o) ?? 0}</b>${escapeHtml(o)}</div>`,
+    ),
+  ].join("");
+}
+
+function byRule(actions: readonly AuditAction[], id: string, empty: string): string {
+  if (actions.length === 0) return `<p class="note" id="${id}">${escapeHtml(empty)}</p>`;
+  const keys = outcomeKeys(tally(actions));
+  const rules = new Map<string, Tally>();
+  for (const action of actions) {
+    const perOutcome: Tally = rules.get(action.ruleId) ?? new Map();
+    const key = action.outcome ?? "PENDING";
+    perOutcome.set(key, (perOutcome.get(key) ?? 0) + 1);
+    rules.set(action.ruleId, perOutcome);
+  }
+  const rows = [...rules.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([rule, perOutcome]) => [
+      escapeHtml(rule),
+      ...keys.map((o) => String(perOutcome.get(o) ?? 0)),
+      String([...perOutcome.values()].reduce((a, b) => a + b, 0)),
+    ]);
+  return table(
+    [
+      { header: "rule", col: "w-rule" },
+      ...keys.map((o) => ({ header: o, numeric: true })),
+      { header: "total", numeric: true },
+    ],
+    rows,
+    id,
+  );
+}
+
+/** One line per outcome, each a single line: "CANCELED 30" never breaks inside. */
+function countLines(counts: RunRecord["counts"]): string {
+  return OUTCOMES.filter((o) => counts[o] !== undefined)
+    .map((o) => `<span class="count word">${escapeHtml(`${o} ${counts[o]}`)}</span>`)
+    .join("");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The config in force
+
+interface StoredRule {
+  id?: unknown;
+  type?: unknown;
+  options?: unknown;
+}
+
+interface StoredExemption {
+  handshakeId?: unknown;
+  email?: unknown;
+  accountId?: unknown;
+  reason?: unknown;
+  until?: unknown;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** The hash the sweep gives this canonical JSON (configHash: sha256, first 12 hex digits). */
+function hashOf(json: string): string {
+  return createHash("sha256").update(json).digest("hex").slice(0, 12);
+}
+
+function ruleRow(rule: StoredRule, index: number): string[] {
+  const id = typeof rule.id === "string" ? rule.id : "";
+  const type = typeof rule.type === "string" ? rule.type : "";
+  const kind = findRuleKind(type);
+  const parsed = kind?.options.safeParse(rule.options);
+  const options = isObject(rule.options) ? rule.options : {};
+  const actionTypes = Array.isArray(options.actionTypes) ? options.actionTypes.map(String) : undefined;
+  // A kind this version does not know, or options it no longer accepts: shown as stored.
+  const description =
+    parsed?.success === true
+      ? describeRule({ id, type, options: parsed.data } as RuleConfig)
+      : `options as stored: ${JSON.stringify(rule.options)}`;
+  return [
+    String(index + 1),
+    // Rule ids have no length limit: one longer than its column wraps.
+    `<span class="mono">${escapeHtml(id)}</span>`,
+    escapeHtml(type),
+    escapeHtml(describeScope(actionTypes)),
+    escapeHtml(description),
+  ];
+}
+
+function exemptionRow(exemption: StoredExemption): string[] {
+  const target =
+    exemption.handshakeId !== undefined
+      ? `handshake ${exemption.handshakeId}`
+      : exemption.email !== undefined
+        ? `email ${exemption.email}`
+        : `account ${exemption.accountId}`;
+  const until =
+    exemption.until === undefined
+      ? "no expiry"
+      : /^\d{4}-\d{2}-\d{2}$/.test(String(exemption.until))
+        ? `${exemption.until} (through the end of that day, UTC)`
+        : String(exemption.until);
+  return [escapeHtml(target), escapeHtml(exemption.reason), escapeHtml(until)];
+}
+
+function configSection(hash: string, runs: readonly RunRecord[], record: ConfigOnRecord | undefined): string {
+  const used = runs.filter((r) => r.configHash === hash);
+  const first = used[0];
+  const last = used[used.length - 1];
+  const heading = `<h3>config <span class="mono">${escapeHtml(hash)}</span> (version ${escapeHtml(first?.configVersion)})</h3>
+<p class="note">applied by ${used.length} run${used.length === 1 ? "" : "s"} of the period, started ${escapeHtml(first?.startedAt)}${used.length > 1 ? ` to ${escapeHtml(last?.startedAt)}` : ""}</p>`;
+  if (record === undefined) {
+    return `<section class="config" data-hash="${escapeHtml(hash)}">${heading}<p class="warn">config not on record (runs before configs were stored)</p></section>`;
+  }
+  if ("unreadable" in record) {
+    return `<section class="config" data-hash="${escapeHtml(hash)}">${heading}<p class="warn">config could not be read: ${escapeHtml(record.unreadable)}</p></section>`;
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(record.json);
+  } catch {
+    config = undefined;
+  }
+  if (!isObject(config)) {
+    return `<section class="config" data-hash="${escapeHtml(hash)}">${heading}<p class="warn">the config on record is not JSON: ${escapeHtml(record.json.slice(0, 200))}</p></section>`;
+  }
+  const matches = hashOf(record.json) === hash;
+  const rules = Array.isArray(config.rules) ? (config.rules as StoredRule[]) : [];
+  const exemptions = Array.isArray(config.exemptions) ? (config.exemptions as StoredExemption[]) : [];
+  const check = matches
+    ? `<p class="note">The config on record hashes to ${escapeHtml(hash)}: it is the one these runs applied.</p>`
+    : `<p class="warn">The config on record does not hash to ${escapeHtml(hash)} (it hashes to ${escapeHtml(hashOf(record.json))}): it is not the one these runs applied.</p>`;
+  return `<section class="config" data-hash="${escapeHtml(hash)}">${heading}${check}
+<p class="note">dryRun: ${escapeHtml(config.dryRun)} · maxCancellationsPerRun: ${escapeHtml(config.maxCancellationsPerRun)} · rules evaluated in this order; the first match names the rule</p>
+${table(
+  [
+    { header: "#", col: "w-narrow", numeric: true },
+    { header: "rule id", col: "w-rule" },
+    { header: "type", col: "w-num" },
+    { header: "scope" },
+    { header: "selects" },
+  ],
+  rules.map((rule, i) => ruleRow(isObject(rule) ? rule : {}, i)),
+  `config-${escapeHtml(hash)}-rules`,
+)}
+${
+  exemptions.length === 0
+    ? '<p class="note">exemptions: none</p>'
+    : table(
+        [{ header: "exempted target" }, { header: "reason" }, { header: "until" }],
+        exemptions.map((e) => exemptionRow(isObject(e) ? e : {})),
+        `config-${escapeHtml(hash)}-exemptions`,
+      )
+}
+</section>`;
 }
 
 /**
@@ -124,80 +381,69 @@ function table(
  * forbids every fetch, so opening an archived report never reaches out anywhere.
  */
 export function renderReport(input: ReportInput): string {
-  const { actions, runs } = input;
-  const period = `${input.since.toISOString()} – ${input.until.toISOString()}`;
-  const totals = totalsByOutcome(actions);
-  const outcomeKeys = [...OUTCOMES, "PENDING" as const, "UNREADABLE" as const].filter((o) => totals.has(o));
-  const cards = [
-    `<div class="card" data-outcome="ALL"><b>${actions.length}</b>actions</div>`,
-    ...outcomeKeys.map(
-      (o) => `<div class="card ${o}" data-outcome="${o}"><b>${totals.get(o) ?? 0}</b>${escapeHtml(o)}</div>`,
-    ),
-  ].join("");
-
-  const rules = new Map<string, Map<string, number>>();
-  for (const action of actions) {
-    const rule = action.ruleId ?? "?";
-    const perOutcome = rules.get(rule) ?? new Map<string, number>();
-    const key = bucket(action);
-    perOutcome.set(key, (perOutcome.get(key) ?? 0) + 1);
-    rules.set(rule, perOutcome);
-  }
-  const ruleRows = [...rules.entries()]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([rule, perOutcome]) => [
-      escapeHtml(rule),
-      ...outcomeKeys.map((o) => String(perOutcome.get(o) ?? 0)),
-      String([...perOutcome.values()].reduce((a, b) => a + b, 0)),
-    ]);
-  const ruleNumeric = new Set(outcomeKeys.map((_, i) => i + 1).concat(outcomeKeys.length + 1));
-
-  // An item that could not be read in full is listed with what could be read, and why not all
-  // in a last column that only a report with such items has.
-  const anyUnreadable = [...runs, ...actions].some((item) => item.unreadable !== undefined);
-  const flagColumn = anyUnreadable ? ["unreadable"] : [];
-  const flagCell = (item: { unreadable?: string }) => (anyUnreadable ? [escapeHtml(item.unreadable)] : []);
-  const flaggedRows = (items: readonly { unreadable?: string }[]) =>
-    new Set(items.flatMap((item, i) => (item.unreadable !== undefined ? [i] : [])));
-  const yesNo = (value: boolean | undefined) => (value === undefined ? "" : value ? "yes" : "no");
-  const unreadableCount = [...runs, ...actions].filter((item) => item.unreadable !== undefined).length;
+  const { since, until } = input;
+  // The period is [since, until), as the store reads it; held here too, since the header says so.
+  const allActions = input.actions.filter((a) => inPeriod(a.at, since, until));
+  const allRuns = input.runs.filter((r) => inPeriod(r.startedAt, since, until));
+  // An item that could not be read in full is listed flagged with what could be read, and left
+  // out of every total, chart and config section, which need all of it.
+  const actions = allActions.filter((a): a is AuditAction => a.unreadable === undefined);
+  const runs = allRuns.filter((r): r is RunRecord => r.unreadable === undefined);
+  const unreadableCount = allActions.length + allRuns.length - actions.length - runs.length;
+  const sinceText = since.toISOString();
+  const untilText = until.toISOString();
+  const live = actions.filter((a) => !a.dryRun);
+  const dry = actions.filter((a) => a.dryRun);
+  const hashes = [...new Set(runs.map((r) => r.configHash))];
 
   const runRows = runs.map((run) => [
-    escapeHtml(run.startedAt),
-    escapeHtml(run.runId),
-    escapeHtml(run.trigger),
-    escapeHtml(run.actor),
-    escapeHtml(run.status),
-    yesNo(run.dryRun),
-    escapeHtml(
-      Object.entries(run.counts ?? {})
-        .map(([o, n]) => `${o} ${n}`)
-        .join(", "),
-    ),
-    run.endedAt && run.startedAt
-      ? ((Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1)
-      : "",
-    escapeHtml(run.configHash),
-    escapeHtml(run.note),
-    ...flagCell(run),
+    `${token(run.startedAt, "ts")}${token(run.runId)}`,
+    `${escapeHtml(run.trigger)}<span class="sub">${escapeHtml(run.actor)}</span>`,
+    `<span class="word mono">${escapeHtml(run.status)}</span><span class="sub">${run.dryRun ? '<span class="tag">dry run</span>' : "live"}</span>${run.endedAt ? `<span class="sub">${((Date.parse(run.endedAt) - Date.parse(run.startedAt)) / 1000).toFixed(1)}&nbsp;s</span>` : ""}`,
+    countLines(run.counts),
+    token(run.configHash),
+    `${escapeHtml(run.note)}${run.error ? `<span class="err">${escapeHtml(run.error)}</span>` : ""}`,
   ]);
 
-  const actionRows = actions.map((a) => [
-    escapeHtml(a.at),
-    escapeHtml(a.runId),
-    escapeHtml(a.handshakeId),
-    `<span class="outcome ${escapeHtml(bucket(a))}">${escapeHtml(a.outcome ?? bucket(a))}</span>`,
-    escapeHtml(a.ruleId),
-    escapeHtml(a.matchedRules?.join(", ")),
-    yesNo(a.dryRun),
-    escapeHtml(`${a.trigger ?? "?"} / ${a.actor ?? "?"}`),
-    escapeHtml(a.action),
-    escapeHtml(a.target),
-    escapeHtml(a.reason),
-    escapeHtml(a.error),
-    ...flagCell(a),
-  ]);
-  const readable = actions.filter((a): a is AuditAction => a.unreadable === undefined);
+  const actionRows = actions.map((a) => {
+    const outcome = a.outcome ?? "PENDING";
+    const others = a.matchedRules.filter((r) => r !== a.ruleId);
+    return [
+      `${token(a.at, "ts")}${token(a.handshakeId)}${token(a.runId)}`,
+      `<span class="outcome word mono ${escapeHtml(outcome)}">${escapeHtml(outcome)}</span>${a.dryRun ? '<span class="tag">dry run</span>' : ""}<span class="sub mono">${escapeHtml(a.ruleId)}</span>${others.length > 0 ? `<span class="sub mono">also ${escapeHtml(others.join(", "))}</span>` : ""}`,
+      `${escapeHtml(a.trigger)}<span class="sub">${escapeHtml(a.actor)}</span>`,
+      `${escapeHtml(a.action)}<span class="sub">${escapeHtml(a.target)}</span>`,
+      `${escapeHtml(a.reason)}${a.error ? `<span class="err">${escapeHtml(a.error)}</span>` : ""}`,
+    ];
+  });
+
+  const flaggedRunRows = allRuns.flatMap((run) =>
+    run.unreadable === undefined
+      ? []
+      : [
+          [
+            `${token(run.startedAt, "ts")}${token(run.runId)}`,
+            `${escapeHtml(run.trigger)}<span class="sub">${escapeHtml(run.actor)}</span>`,
+            `<span class="word mono">${escapeHtml(run.status)}</span>`,
+            "",
+            token(run.configHash),
+            `<span class="err">unreadable: ${escapeHtml(run.unreadable)}</span>`,
+          ],
+        ],
+  );
+  const flaggedActionRows = allActions.flatMap((a) =>
+    a.unreadable === undefined
+      ? []
+      : [
+          [
+            `${token(a.at, "ts")}${token(a.handshakeId)}${token(a.runId)}`,
+            `<span class="outcome word mono UNREADABLE">${escapeHtml(a.outcome ?? "UNREADABLE")}</span><span class="sub mono">${escapeHtml(a.ruleId)}</span>`,
+            `${escapeHtml(a.trigger)}<span class="sub">${escapeHtml(a.actor)}</span>`,
+            `${escapeHtml(a.action)}<span class="sub">${escapeHtml(a.target)}</span>`,
+            `${escapeHtml(a.reason)}<span class="err">unreadable: ${escapeHtml(a.unreadable)}</span>`,
+          ],
+        ],
+  );
 
   return `<!doctype html>
 <html lang="en">
@@ -205,23 +451,59 @@ export function renderReport(input: ReportInput): string {
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>handshake-janitor audit report ${escapeHtml(period)}</title>
+<title>handshake-janitor audit report ${escapeHtml(sinceText)} to ${escapeHtml(untilText)}</title>
 <style>${CSS}</style>
 </head>
 <body>
 <h1>handshake-janitor audit report</h1>
-<p class="meta">Period <b>${escapeHtml(period)}</b> · table ${escapeHtml(input.tableName)} · generated ${escapeHtml(input.generatedAt.toISOString())}</p>
-<p class="meta">${runs.length} runs started in the period; ${actions.length} actions recorded in it.</p>
-${unreadableCount === 0 ? "" : `<p class="meta warning" id="unreadable">${unreadableCount} items could not be read in full: they are listed flagged, with what could be read. <code>audit verify</code> names what is wrong.</p>\n`}
-<div class="cards" id="totals">${cards}</div>
-<h2>Cancellations per day</h2>
-${chart(daysBetween(input.since, input.until), cancellationsPerDay(readable))}
+<p class="period" id="period">Period: from <b>${escapeHtml(sinceText)}</b> (inclusive) to <b>${escapeHtml(untilText)}</b> (exclusive)</p>
+<p class="meta">Actions whose time (<code>at</code>) is at or after the first instant and before the second; runs that started in the same interval. Table ${escapeHtml(input.tableName)} · generated <span class="nw">${escapeHtml(input.generatedAt.toISOString())}</span></p>
+<p class="meta">${runs.length} runs started in the period; ${actions.length} actions recorded in it: ${live.length} by live runs, ${dry.length} by dry runs.</p>
+${unreadableCount === 0 ? "" : `<p class="meta warn" id="unreadable">${unreadableCount} items could not be read in full: they are listed flagged, with what could be read, and left out of the totals. <code>audit verify</code> names what is wrong.</p>\n`}<div id="totals">
+<div class="cards"><div class="card" data-outcome="ALL"><b>${actions.length}</b>actions recorded</div></div>
+<h3>Live runs</h3>
+<div class="cards" id="totals-live">${cards(tally(live), "live")}</div>
+<h3>Dry runs (nothing canceled)</h3>
+<div class="cards" id="totals-dry">${cards(tally(dry), "dry")}</div>
+</div>
+<h2>Cancellations per day (UTC)</h2>
+${chart(daysBetween(since, until), cancellationsPerDay(live))}
 <h2>By rule</h2>
-${table(["rule", ...outcomeKeys, "total"], ruleRows, "by-rule", ruleNumeric)}
+<h3>Live runs</h3>
+${byRule(live, "by-rule", "no decisions of live runs in the period")}
+<h3>Dry runs (nothing canceled)</h3>
+${byRule(dry, "by-rule-dry", "no decisions of dry runs in the period")}
+<h2>Config in force</h2>
+<div id="configs">
+${hashes.length === 0 ? '<p class="note">no runs started in the period</p>' : hashes.map((h) => configSection(h, runs, input.configs?.get(h))).join("\n")}
+</div>
 <h2>Runs</h2>
-${table(["started", "run", "trigger", "actor", "status", "dry run", "counts", "duration s", "config hash", "note", ...flagColumn], runRows, "runs", new Set([7]), flaggedRows(runs))}
+${table(
+  [
+    { header: "started · run", col: "w-key" },
+    { header: "trigger · actor" },
+    { header: "status · mode · duration", col: "w-status" },
+    { header: "counts", col: "w-outcome" },
+    { header: "config", col: "w-hash" },
+    { header: "note · error" },
+  ],
+  runRows,
+  "runs",
+  flaggedRunRows,
+)}
 <h2>Actions</h2>
-${table(["at", "run", "handshake", "outcome", "rule", "matched rules", "dry run", "trigger / actor", "action", "target", "reason", "error", ...flagColumn], actionRows, "actions", new Set(), flaggedRows(actions))}
+${table(
+  [
+    { header: "at · handshake · run", col: "w-key" },
+    { header: "outcome · rule", col: "w-outcome" },
+    { header: "trigger · actor" },
+    { header: "action · target" },
+    { header: "reason · error", col: "w-text" },
+  ],
+  actionRows,
+  "actions",
+  flaggedActionRows,
+)}
 <footer>Every action the audit table holds for the period, from DynamoDB Query on the byTime index. Check integrity with <code>audit verify --since … --until …</code>.</footer>
 </body>
 </html>

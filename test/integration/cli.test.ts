@@ -329,11 +329,11 @@ describe("periods", () => {
 
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout.trim()).toBe(
-      "nothing to verify: no run started between 2020-01-01T00:00:00.000Z and 2020-02-01T00:00:00.000Z (both included)",
+      "nothing to verify: no run started between 2020-01-01T00:00:00.000Z (included) and 2020-02-01T00:00:00.000Z (excluded)",
     );
   });
 
-  test("both ends of a period are included, as the help says", async () => {
+  test("a period includes --since and excludes --until, as the help says", async () => {
     await stack.reseed(sampleOrganization(new Date(), { seed: 13 }));
     const table = await stack.newTable();
     const env = stackEnv(stack.org, stack.db, table);
@@ -341,21 +341,25 @@ describe("periods", () => {
     expect(run.code, run.stderr).toBe(0);
     const all = await runCli(["audit", "query", "--format", "json"], env);
     const first = JSON.parse(all.stdout.trim().split("\n")[0] ?? "{}");
+    const afterFirst = new Date(Date.parse(first.at) + 1).toISOString();
     const help = await runCli(["audit", "query", "--help"], {});
+    const query = (since: string, until: string) =>
+      runCli(["audit", "query", "--since", since, "--until", until, "--format", "json"], env);
 
-    const exact = await runCli(
-      ["audit", "query", "--since", first.at, "--until", first.at, "--format", "json"],
-      env,
-    );
+    const starting = await query(first.at, afterFirst);
+    const ending = await query(new Date(Date.parse(first.at) - 60_000).toISOString(), first.at);
 
     expect(help.stdout).toMatch(/--since D +start of the period, included/);
-    expect(help.stdout).toMatch(/--until D +end of the period, included/);
-    const found = exact.stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line));
-    expect(found.map((item) => item.at)).toContain(first.at);
-    expect(found.every((item) => item.at === first.at)).toBe(true);
+    expect(help.stdout).toMatch(/--until D +end of the period, excluded/);
+    const ats = (out: string) =>
+      out
+        .trim()
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line).at);
+    expect(ats(starting.stdout)).toContain(first.at);
+    expect(ats(starting.stdout).every((at) => at === first.at)).toBe(true);
+    expect(ats(ending.stdout)).not.toContain(first.at);
   });
 });
 

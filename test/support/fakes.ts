@@ -94,6 +94,14 @@ export class FakeAudit implements AuditPort {
       .map((item) => structuredClone(item));
   }
 
+  /** Configs by hash, as recordConfig keeps them; failConfigs makes recordConfig throw. */
+  readonly configs = new Map<string, string>();
+  failConfigs = false;
+  async recordConfig(hash: string, canonicalJson: string) {
+    if (this.failConfigs) throw new Error("InternalServerError");
+    if (!this.configs.has(hash)) this.configs.set(hash, canonicalJson);
+  }
+
   ofRun(runId: string): AuditAction[] {
     return [...this.items.values()].filter((item) => item.runId === runId);
   }
