@@ -27,6 +27,7 @@ export interface CancelResult {
 export const RUN_STATUSES = ["RUNNING", "COMPLETED", "PARTIAL", "BLOCKED", "FAILED"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-export type Trigger = "scheduled" | "manual" | "cli";
+/** How a run was started; `event` is a CloudTrail event judged in real time (src/handlers/realtime.ts). */
+export type Trigger = "scheduled" | "manual" | "cli" | "event";
 
 export type OutcomeCounts = Partial<Record<Outcome, number>>;
