@@ -101,6 +101,8 @@ export type RealtimeEvent =
  * event, which throws ConfigError with one line per problem before anything is called.
  */
 export function parseRealtimeEvent(event: unknown): RealtimeEvent {
+  const kind = otherKind(event);
+  if (kind !== undefined) throw new ConfigError([kind]);
   const outer = envelope.safeParse(event);
   if (!outer.success) throw new ConfigError(issueLines(outer.error));
   const { id } = outer.data;
@@ -134,6 +136,15 @@ export function parseRealtimeEvent(event: unknown): RealtimeEvent {
     actor,
     hint: hintOf(handshake),
   };
+}
+
+/** Another kind of event altogether (a schedule, a manual payload): one line says which. */
+function otherKind(event: unknown): string | undefined {
+  if (typeof event !== "object" || event === null || Array.isArray(event)) return undefined;
+  const { source, "detail-type": detailType } = event as Record<string, unknown>;
+  if (source === REALTIME_SOURCE && detailType === REALTIME_DETAIL_TYPE) return undefined;
+  const shown = (value: unknown) => (typeof value === "string" ? JSON.stringify(value.slice(0, 64)) : "none");
+  return `event.source: must be "${REALTIME_SOURCE}" with detail-type "${REALTIME_DETAIL_TYPE}" (got source ${shown(source)}, detail-type ${shown(detailType)})`;
 }
 
 function actorOf(identity: z.infer<typeof userIdentity>): string | undefined {
