@@ -5,6 +5,8 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { auditTableName, wire } from "../app.js";
 import { type Clients, createClients } from "../aws/clients.js";
+import { createOrganizationsAdapter } from "../aws/organizations.js";
+import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
 import { loadConfig } from "../core/config.js";
 import { ConfigError, JanitorError } from "../core/errors.js";
 import { type InProgress, judge } from "../core/judge.js";
@@ -30,6 +32,13 @@ const CLAIM_MARGIN_MS = 10_000;
  */
 const CLAIM_WAIT_MS = 2_000;
 
+/**
+ * An invocation has one cancellation to make: a throttled CancelHandshake is retried until the
+ * deadline (SAFETY_MARGIN_MS before the timeout) rather than after the sweep's eight attempts,
+ * because giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
+ */
+const REALTIME_BACKOFF: BackoffPolicy = { ...DEFAULT_BACKOFF, maxAttempts: 100 };
+
 /** The run was blocked or failed: the invocation fails so that the error alarm fires. */
 export class RealtimeRunNotCompletedError extends JanitorError {}
 
@@ -53,7 +62,14 @@ export async function realtimeHandler(event: unknown, context: Context): Promise
 
   clients ??= createClients();
   if (wired?.tableName !== tableName) {
-    wired = { tableName, ports: wire(clients, tableName, { onThrottle: () => recordThrottle(metrics) }) };
+    const onThrottle = () => recordThrottle(metrics);
+    const ports = wire(clients, tableName, { onThrottle });
+    const organizations = createOrganizationsAdapter({
+      client: clients.organizations,
+      policy: REALTIME_BACKOFF,
+      onThrottle,
+    });
+    wired = { tableName, ports: { ...ports, organizations } };
   }
   const { organizations, audit } = wired.ports;
   const remaining = context.getRemainingTimeInMillis();
