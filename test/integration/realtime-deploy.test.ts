@@ -93,8 +93,14 @@ describe("the realtime function", () => {
     expect(invoke.MaximumRetryAttempts).toBe(2);
     const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
     expect(env.AUDIT_TABLE_NAME).toBe(resource("AuditTable").Properties.TableName);
-    const alarm = resource("RealtimeEventsDroppedAlarm").Properties;
-    expect([alarm.Namespace, alarm.MetricName]).toEqual(["AWS/Lambda", "AsyncEventsDropped"]);
+    for (const [id, metric] of [
+      ["RealtimeEventsDroppedAlarm", "AsyncEventsDropped"],
+      ["RealtimeErrorsAlarm", "Errors"],
+    ]) {
+      const alarm = resource(id ?? "").Properties;
+      expect([alarm.Namespace, alarm.MetricName]).toEqual(["AWS/Lambda", metric]);
+      expect(alarm.Dimensions).toEqual([{ Name: "FunctionName", Value: { Ref: "RealtimeLambdaFunction" } }]);
+    }
   });
 
   test("has a role of its own that holds only what it calls", () => {
