@@ -10,9 +10,11 @@ import type { CloudTrailApiCallEvent } from "../../src/local/cloudtrail.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
-// The handler's logger reads its level when the module loads, before any test sets the environment.
+// The handler's logger and metrics read these when the module loads, before any test sets the
+// environment: errors only, and no EMF line per invocation on the test's output.
 vi.hoisted(() => {
   process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
 });
 
 let stack: Stack;
