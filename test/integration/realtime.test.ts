@@ -326,6 +326,20 @@ describe("the handshake's claim", () => {
     await store().releaseHandshake(id, "sweep-run-7");
   }, 20_000);
 
+  test("held by the same event's run in another invocation means a concurrent redelivery: nothing is done", async () => {
+    const { id, event } = await invite("forbidden");
+    const holder = `event-${event.id}/req-first-delivery`;
+    await store().claimHandshake(id, holder, 60_000);
+    stack.org.resetStats();
+
+    const result = await judged(event);
+
+    expect(result).toMatchObject({ inProgress: { runId: `event-${event.id}`, holder } });
+    expect(calls("CancelHandshake")).toBe(0);
+    expect(await store().getRun(`event-${event.id}`)).toBeUndefined();
+    await store().releaseHandshake(id, holder);
+  });
+
   test("that expired is taken over, the handshake canceled and the claim released", async () => {
     const { id, event } = await invite("forbidden");
     // A holder that died two minutes ago with a one-minute claim.
