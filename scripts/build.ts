@@ -8,6 +8,12 @@ import { ConfigError } from "../src/core/errors.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const HANDLER_ENTRY = path.join(ROOT, "src/handlers/sweep.ts");
+/**
+ * The real-time handler, a second entry of the same bundle: `realtime.js` beside `index.js`,
+ * sharing its chunks, so one artifact serves both functions (serverless.yml, `realtime`).
+ */
+export const REALTIME_ENTRY = path.join(ROOT, "src/handlers/realtime.ts");
+export const REALTIME_FILE = "realtime.js";
 /** Where the bundle goes; serverless.yml's `package.patterns` and `handler` name these files. */
 export const DIST = path.join(ROOT, "dist/sweep");
 export const BUNDLE_FILE = "index.js";
@@ -93,6 +99,8 @@ export interface ArtifactBuildTarget {
   sdk?: SdkMode;
   /** False: one file, no chunks (for comparison in the cold-init benchmark); default true. */
   split?: boolean;
+  /** More entries with output files of their own beside the main one (name without `.js`). */
+  also?: { entry: string; entryName: string }[];
 }
 
 /**
@@ -105,6 +113,7 @@ export function artifactBuildOptions(target: ArtifactBuildTarget): EsbuildOption
   return {
     entryPoints: [
       { in: target.entry, out: target.entryName },
+      ...(target.also ?? []).map((extra) => ({ in: extra.entry, out: extra.entryName })),
       ...(split ? SPLIT_POINTS : []).map((module) => ({
         in: path.join(ROOT, module),
         out: `${CHUNK_DIR}/entry-${path.parse(module).name}`,
@@ -170,6 +179,10 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
       outdir: outDir,
       ...(options.sdk ? { sdk: options.sdk } : {}),
       ...(options.split === false ? { split: false } : {}),
+      // The one-file comparison build (cold-init benchmark) measures the sweep handler alone.
+      ...(options.split === false
+        ? {}
+        : { also: [{ entry: REALTIME_ENTRY, entryName: path.parse(REALTIME_FILE).name }] }),
     }),
   );
   await writeFile(path.join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);

@@ -87,3 +87,83 @@ export const RUN_METRIC = {
   service: METRICS_SERVICE,
   name: RUN_NOT_COMPLETED_METRIC,
 } as const;
+
+/**
+ * What the realtime function (src/handlers/realtime.ts) calls, and nothing else: it describes and
+ * cancels one handshake (never lists the organization), and writes its run, its decision and the
+ * handshake's claim (PutItem, UpdateItem, GetItem on the table). Its only index read is the
+ * pending index, where every run first looks for final items left out of their chains; it does
+ * not reconcile other runs' intents, so it reads no other index.
+ */
+export const REALTIME_ORGANIZATIONS_ACTIONS = [
+  "organizations:DescribeHandshake",
+  "organizations:CancelHandshake",
+] as const satisfies readonly OrganizationsAction[];
+export const REALTIME_AUDIT_ACTIONS = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:GetItem",
+] as const satisfies readonly (typeof AUDIT_STORE_ACTIONS)[number][];
+export const REALTIME_AUDIT_INDEX_ACTIONS = [
+  "dynamodb:Query",
+] as const satisfies readonly (typeof AUDIT_INDEX_ACTIONS)[number][];
+export const REALTIME_AUDIT_INDEXES = [AUDIT_INDEXES.pending] as const;
+
+export function realtimeIamStatements(): IamStatement[] {
+  return [
+    {
+      Effect: "Allow",
+      Action: [...REALTIME_ORGANIZATIONS_ACTIONS],
+      Resource: { "Fn::Sub": HANDSHAKE_ARN },
+    },
+    {
+      Effect: "Allow",
+      Action: [...REALTIME_AUDIT_ACTIONS],
+      Resource: { "Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "Arn"] },
+    },
+    {
+      Effect: "Allow",
+      Action: [...REALTIME_AUDIT_INDEX_ACTIONS],
+      Resource: REALTIME_AUDIT_INDEXES.map((name) => ({
+        "Fn::Sub": `\${${AUDIT_TABLE_LOGICAL_ID}.Arn}/index/${name}`,
+      })),
+    },
+  ];
+}
+
+/**
+ * The realtime function's own role: osls gives every function the one shared role, whose
+ * ListHandshakesForOrganization and index reads this function never needs. Logs go only to its
+ * own log group (osls creates the group; the role writes streams and events into it).
+ */
+export function realtimeRoleResource(options: { functionName: string }): Record<string, unknown> {
+  const logGroup = `arn:\${AWS::Partition}:logs:\${AWS::Region}:\${AWS::AccountId}:log-group:/aws/lambda/${options.functionName}`;
+  return {
+    Type: "AWS::IAM::Role",
+    Properties: {
+      AssumeRolePolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: ["lambda.amazonaws.com"] },
+            Action: ["sts:AssumeRole"],
+          },
+        ],
+      },
+      Policies: [
+        {
+          PolicyName: `${options.functionName}-policy`,
+          PolicyDocument: {
+            Version: "2012-10-17",
+            Statement: [
+              { Effect: "Allow", Action: ["logs:CreateLogStream"], Resource: { "Fn::Sub": `${logGroup}:*` } },
+              { Effect: "Allow", Action: ["logs:PutLogEvents"], Resource: { "Fn::Sub": `${logGroup}:*:*` } },
+              ...realtimeIamStatements(),
+            ],
+          },
+        },
+      ],
+    },
+  };
+}

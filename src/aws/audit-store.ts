@@ -30,7 +30,9 @@ import {
 import type {
   AuditAction,
   AuditPort,
+  ClaimResult,
   FinalResult,
+  HandshakeClaims,
   Linking,
   PutResult,
   ReadAction,
@@ -225,7 +227,7 @@ export function isRetryableDynamoDbError(error: unknown): boolean {
   return typeof shaped.code === "string" && NETWORK_ERROR_CODES.has(shaped.code);
 }
 
-export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQueries {
+export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQueries & HandshakeClaims {
   const { client, tableName } = options;
   const now = options.now ?? (() => new Date());
   const policy = options.retry?.policy ?? AUDIT_BACKOFF;
@@ -588,7 +590,83 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     }
   }
 
+  /**
+   * A handshake's claim is one item beside the runs, `CLAIM#<handshakeId>` / `CLAIM`, with none of
+   * the attributes any index keys on (no timeKey, handshakeId, ruleId or pendingKey): no audit
+   * query, report, export or verification ever reads it. Taking it is one conditional put;
+   * releasing it sets its expiry to 0 (an update, so the role needs no DeleteItem).
+   */
+  async function claimHandshake(handshakeId: string, holder: string, ttlMs: number): Promise<ClaimResult> {
+    requireKeyPart(handshakeId, "claim handshakeId");
+    requireKeyPart(holder, "claim holder");
+    if (!(Number.isFinite(ttlMs) && ttlMs > 0)) {
+      throw new AuditWriteError(`audit claim ${handshakeId}: ttlMs must be a number > 0, not ${ttlMs}`);
+    }
+    const at = now();
+    const until = at.getTime() + Math.ceil(ttlMs);
+    const item: Item = {
+      ...claimKey(handshakeId),
+      itemType: { S: "claim" },
+      holder: { S: holder },
+      claimedAt: { S: at.toISOString() },
+      claimedUntil: { N: String(until) },
+      // Whether or not the table's TTL is on: a claim is working state, not part of the trail.
+      [AUDIT_TTL_ATTRIBUTE]: { N: String(Math.floor(until / 1000) + 86_400) },
+    };
+    try {
+      await send(() =>
+        client.send(
+          new PutItemCommand({
+            TableName: tableName,
+            Item: item,
+            // Free, ours already (a renewal, or a retried put whose answer was lost), or expired.
+            ConditionExpression: "attribute_not_exists(pk) OR holder = :holder OR claimedUntil <= :now",
+            ExpressionAttributeValues: { ":holder": { S: holder }, ":now": { N: String(at.getTime()) } },
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+        ),
+      );
+      return { taken: true };
+    } catch (error) {
+      if (!isConditionFailure(error)) throw writeError(`claim ${handshakeId}`, error);
+      const held = conditionItem(error) ?? (await getItem(claimKey(handshakeId), writeError));
+      return {
+        taken: false,
+        holder: held?.holder?.S ?? "(unknown)",
+        until: new Date(Number(held?.claimedUntil?.N ?? until)),
+      };
+    }
+  }
+
+  async function releaseHandshake(handshakeId: string, holder: string): Promise<void> {
+    requireKeyPart(handshakeId, "claim handshakeId");
+    try {
+      await send(() =>
+        client.send(
+          new UpdateItemCommand({
+            TableName: tableName,
+            Key: claimKey(handshakeId),
+            UpdateExpression: "SET claimedUntil = :zero, releasedAt = :at",
+            // Only our own claim: one that expired and was taken over belongs to its new holder.
+            ConditionExpression: "holder = :holder",
+            ExpressionAttributeValues: {
+              ":zero": { N: "0" },
+              ":at": { S: now().toISOString() },
+              ":holder": { S: holder },
+            },
+          }),
+        ),
+      );
+    } catch (error) {
+      if (isConditionFailure(error)) return;
+      throw writeError(`release claim ${handshakeId}`, error);
+    }
+  }
+
   return {
+    claimHandshake,
+    releaseHandshake,
+
     async startRun(run) {
       const normalized = normalizeRun(run);
       const result = await putNew({
@@ -871,6 +949,10 @@ function runKey(runId: string): Item {
 
 function actionKey(runId: string, handshakeId: string): Item {
   return { pk: { S: `RUN#${runId}` }, sk: { S: `ACTION#${handshakeId}` } };
+}
+
+function claimKey(handshakeId: string): Item {
+  return { pk: { S: `CLAIM#${handshakeId}` }, sk: { S: "CLAIM" } };
 }
 
 function timeKey(prefix: "ACTION" | "RUN", at: string): string {

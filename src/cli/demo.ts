@@ -1,11 +1,14 @@
+import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
+import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organizations";
+import type { Context } from "aws-lambda";
 import { exitCodeFor, wire } from "../app.js";
 import { ensureAuditTable } from "../aws/audit-table.js";
-import { createClients } from "../aws/clients.js";
+import { type Clients, createClients } from "../aws/clients.js";
 import { loadConfig } from "../core/config.js";
 import { sweep } from "../core/sweep.js";
 import { startDynamoDbLocal } from "../local/dynamodb-local.js";
-import { startOrganizationsEmulator } from "../local/org-emulator.js";
+import { type OrganizationsEmulator, startOrganizationsEmulator } from "../local/org-emulator.js";
 import { sampleOrganization } from "../local/sample-org.js";
 import { localStackEnv } from "../local/stack-env.js";
 import { formatTable } from "./format.js";
@@ -55,12 +58,75 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     for await (const item of ports.audit.queryActions({ runId: live.runId })) trail.push({ ...item });
     out(`== audit trail of ${live.runId} (DynamoDB table ${DEMO_TABLE}) ==`);
     out(formatTable(trail, ["at", "handshakeId", "outcome", "ruleId", "matchedRules", "attempts", "actor"]));
+
+    const realtime = await realtimeStep(clients.organizations, organizations, ports.audit, out);
     out("\nnext: npm run janitor -- help   ·   README.md explains running against a real organization");
-    return exitCodeFor(live.status) === 0 && exitCodeFor(dry.status) === 0 ? 0 : exitCodeFor(live.status);
+    if (exitCodeFor(live.status) !== 0) return exitCodeFor(live.status);
+    return exitCodeFor(dry.status) === 0 && realtime ? 0 : 1;
   } finally {
     process.env = saved;
     await Promise.all([organizations.stop(), dynamodb.stop()]);
   }
+}
+
+/**
+ * The real-time path: an invitation to an address the rules deny (examples/janitor.yaml's
+ * outside-email rule denies *@gmail.com), sent with the real SDK client; the emulator's CloudTrail
+ * event for it goes to the realtime Lambda handler, as EventBridge would deliver it.
+ */
+async function realtimeStep(
+  client: Clients["organizations"],
+  emulator: OrganizationsEmulator,
+  audit: ReturnType<typeof wire>["audit"],
+  out: (text: string) => void,
+): Promise<boolean> {
+  out("\n== real time: an invitation judged as it is sent ==");
+  const sent = await client.send(
+    new InviteAccountToOrganizationCommand({ Target: { Type: "EMAIL", Id: "someone@gmail.com" } }),
+  );
+  const id = sent.Handshake?.Id ?? "";
+  const event = emulator.events().find((e) => e.detail.responseElements.handshake.id === id);
+  if (event === undefined) throw new Error(`the emulator recorded no CloudTrail event for ${id}`);
+  out(
+    `invited someone@gmail.com: handshake ${id} OPEN; CloudTrail event ${event.id} (InviteAccountToOrganization)`,
+  );
+  // The handler's logger reads its level when its module loads: the demo prints its own lines.
+  // realtimeHandler is the handler without its middleware, which only adds the Lambda context
+  // to log lines and flushes the metrics.
+  process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+  process.env.JANITOR_CONFIG = DEMO_CONFIG;
+  const { realtimeHandler } = await import("../handlers/realtime.js");
+  const started = performance.now();
+  const result = await realtimeHandler(event, demoContext());
+  const ms = Math.round(performance.now() - started);
+  const state = emulator.handshakes().find((h) => h.Id === id)?.State ?? "gone";
+  const decision = "actions" in result ? result.actions[0] : undefined;
+  out(
+    `realtime handler: ${decision?.outcome ?? "no decision"} by rule ${decision?.ruleId ?? "-"} in ${ms} ms; the handshake is now ${state}`,
+  );
+  const items = [];
+  if ("runId" in result)
+    for await (const item of audit.queryActions({ runId: result.runId })) items.push({ ...item });
+  out(formatTable(items, ["at", "runId", "handshakeId", "outcome", "ruleId", "trigger", "actor"]));
+  return state === "CANCELED" && decision?.outcome === "CANCELED";
+}
+
+function demoContext(): Context {
+  const name = "handshake-janitor-demo-realtime";
+  return {
+    awsRequestId: `demo-${Date.now()}`,
+    functionName: name,
+    functionVersion: "$LATEST",
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${name}`,
+    memoryLimitInMB: "512",
+    logGroupName: `/aws/lambda/${name}`,
+    logStreamName: "demo",
+    callbackWaitsForEmptyEventLoop: false,
+    getRemainingTimeInMillis: () => 30_000,
+    done: () => {},
+    fail: () => {},
+    succeed: () => {},
+  };
 }
 
 function describeStates(handshakes: ReadonlyArray<{ State?: string; state?: string }>): string {

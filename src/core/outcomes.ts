@@ -27,8 +27,11 @@ export interface CancelResult {
 export const RUN_STATUSES = ["RUNNING", "COMPLETED", "PARTIAL", "BLOCKED", "FAILED"] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
 
-/** Who or what started a run, exactly the values of the audit contract: adding one is this one edit. */
-export const TRIGGERS = ["scheduled", "manual", "cli"] as const;
+/**
+ * Who or what started a run, exactly the values of the audit contract: adding one is this one
+ * edit. `event` is a CloudTrail event judged in real time (src/handlers/realtime.ts).
+ */
+export const TRIGGERS = ["scheduled", "manual", "cli", "event"] as const;
 export type Trigger = (typeof TRIGGERS)[number];
 
 export type OutcomeCounts = Partial<Record<Outcome, number>>;

@@ -153,3 +153,19 @@ export interface AuditPort {
    */
   recordConfig(hash: string, canonicalJson: string): Promise<void>;
 }
+
+/** The answer to a claim: taken, or held by someone else until `until`. */
+export type ClaimResult = { taken: true } | { taken: false; holder: string; until: Date };
+
+/**
+ * One actor at a time per handshake, across processes: a run takes the handshake's claim before
+ * it writes the intent to cancel it and releases it after the outcome is recorded. A claim
+ * expires by itself (`ttlMs`), so a holder that dies never blocks the handshake for good; an
+ * expired claim may be taken over. Implemented in src/aws/audit-store.ts beside the audit items.
+ */
+export interface HandshakeClaims {
+  /** Takes the claim, or renews it when `holder` already holds it. */
+  claimHandshake(handshakeId: string, holder: string, ttlMs: number): Promise<ClaimResult>;
+  /** Gives it up; a claim that another holder has taken over meanwhile is left alone. */
+  releaseHandshake(handshakeId: string, holder: string): Promise<void>;
+}

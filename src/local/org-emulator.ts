@@ -12,6 +12,12 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo, Socket } from "node:net";
 import { performance } from "node:perf_hooks";
 import { setTimeout as delay } from "node:timers/promises";
+import {
+  accessKeyIdOf,
+  type CloudTrailApiCallEvent,
+  type CloudTrailUserIdentity,
+  inviteEvent,
+} from "./cloudtrail.js";
 
 export const TARGET_PREFIX = "AWSOrganizationsV20161128";
 
@@ -203,6 +209,13 @@ export interface EmulatorOptions {
   clock?: () => number;
   /** Sees every answer, for tests that check the wire format. */
   onResponse?: (exchange: EmulatorExchange) => void;
+  /**
+   * Who CloudTrail says made the calls, in the events of `events()`; by default an IAM user of the
+   * management account, with the access key id the request was signed with.
+   */
+  caller?: Partial<CloudTrailUserIdentity>;
+  /** Sees the EventBridge event of each successful InviteAccountToOrganization, as it is recorded. */
+  onEvent?: (event: CloudTrailApiCallEvent) => void;
 }
 
 export interface OperationStats {
@@ -227,6 +240,11 @@ export interface OrganizationsEmulator {
   handshakes(): EmulatorHandshake[];
   /** Counters keyed by operation name (or by the raw target when it names no operation). */
   stats(): Record<string, OperationStats>;
+  /**
+   * The EventBridge "AWS API Call via CloudTrail" event of every successful
+   * InviteAccountToOrganization so far, oldest first, as deep copies (src/local/cloudtrail.ts).
+   */
+  events(): CloudTrailApiCallEvent[];
   resetStats(): void;
   /** Closes the server and every open connection, idle or not. */
   stop(): Promise<void>;
@@ -309,6 +327,8 @@ export async function startOrganizationsEmulator(
   const pageRandom = seededRandom(seed ^ 0x2545f491);
   const idRandom = seededRandom(seed ^ 0x68e31da4);
   const requestIdRandom = seededRandom(seed ^ 0x1b873593);
+  const eventRandom = seededRandom(seed ^ 0x3c6ef372);
+  const recordedEvents: CloudTrailApiCallEvent[] = [];
   const tokenKey = `handshake-janitor-emulator/${seed}`;
 
   const store = new Map<string, EmulatorHandshake>();
@@ -361,6 +381,44 @@ export async function startOrganizationsEmulator(
   function requestId(): string {
     const hex = Array.from({ length: 32 }, () => Math.floor(requestIdRandom() * 16).toString(16)).join("");
     return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  function uuid(random: () => number): string {
+    const hex = Array.from({ length: 32 }, () => Math.floor(random() * 16).toString(16)).join("");
+    return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  }
+
+  /** What CloudTrail, then EventBridge, would hand on for an invitation that was just created. */
+  function recordInvite(request: IncomingMessage, input: Record<string, unknown>, answer: unknown): void {
+    const handshake = (answer as { Handshake: Parameters<typeof inviteEvent>[0]["handshake"] }).Handshake;
+    const target = input.Target as { Type: string; Id: string };
+    const accessKeyId = accessKeyIdOf(headerValue(request, "authorization"));
+    const userName = options.caller?.userName ?? "janitor-local";
+    const identity: CloudTrailUserIdentity = {
+      type: "IAMUser",
+      principalId: "AIDALOCALEMULATOR0001",
+      arn: `arn:aws:iam::${organization.MasterAccountId}:user/${userName}`,
+      accountId: organization.MasterAccountId,
+      ...(accessKeyId !== undefined ? { accessKeyId } : {}),
+      userName,
+      ...options.caller,
+    };
+    const notes = typeof input.Notes === "string" ? input.Notes : undefined;
+    const event = inviteEvent({
+      handshake,
+      target: { type: target.Type, id: target.Id },
+      ...(notes !== undefined ? { notes } : {}),
+      identity,
+      account: organization.MasterAccountId,
+      eventId: uuid(eventRandom),
+      cloudTrailEventId: uuid(eventRandom),
+      requestId: uuid(eventRandom),
+      userAgent: headerValue(request, "user-agent") ?? "unknown",
+      at: now(),
+    });
+    recordedEvents.push(event);
+    const hook = options.onEvent;
+    if (hook !== undefined) queueMicrotask(() => hook(structuredClone(event)));
   }
 
   function newHandshakeId(): string {
@@ -651,7 +709,9 @@ export async function startOrganizationsEmulator(
           "AWS Organizations can't complete your request because of an internal service error. Try again later.",
         );
       }
-      reply(200, handlers[operation](input));
+      const answer = handlers[operation](input);
+      reply(200, answer);
+      if (operation === "InviteAccountToOrganization") recordInvite(request, input, answer);
     } catch (error) {
       if (stopping.signal.aborted) {
         request.socket.destroy();
@@ -701,6 +761,7 @@ export async function startOrganizationsEmulator(
     },
     handshakes: () => [...store.values()].map(cloneHandshake),
     stats: () => structuredClone(counters),
+    events: () => structuredClone(recordedEvents),
     resetStats() {
       counters = {};
     },

@@ -11,6 +11,16 @@ test("the demo starts its own stack, does a dry run then a live run, prints the 
   expect(live?.[1]).toBe("COMPLETED");
   // What the dry run said it would do is what the live run did.
   expect(Number(live?.[2])).toBe(Number(dry?.[2]));
-  const trail = result.stdout.slice(result.stdout.indexOf("== audit trail"));
+  const realtime = result.stdout.indexOf("== real time");
+  const trail = result.stdout.slice(result.stdout.indexOf("== audit trail"), realtime);
   expect(trail.match(/ CANCELED /g)?.length).toBe(Number(live?.[2]));
-});
+  // Then an invitation to a denied address, judged from its CloudTrail event by the realtime handler.
+  const step = result.stdout.slice(realtime);
+  expect(realtime).toBeGreaterThan(0);
+  const handshake = /handshake (h-[0-9a-z]+) OPEN; CloudTrail event ([0-9a-f-]+)/.exec(step);
+  expect(step).toMatch(
+    /realtime handler: CANCELED by rule outside-email in \d+ ms; the handshake is now CANCELED/,
+  );
+  const row = step.split("\n").find((line) => line.includes(`event-${handshake?.[2]}`));
+  expect(row?.split(/\s+/).slice(2, 6)).toEqual([handshake?.[1], "CANCELED", "outside-email", "event"]);
+}, 180_000);

@@ -14,6 +14,7 @@ const ACTORS: Record<Trigger, string> = {
   scheduled: "events.amazonaws.com",
   manual: "arn:aws:sts::111122223333:assumed-role/ops/alice",
   cli: "bob@cli",
+  event: "arn:aws:iam::111122223333:user/carol",
 };
 /** Mostly cancellations, with every other outcome appearing somewhere. */
 const OUTCOME_CYCLE: Outcome[] = [

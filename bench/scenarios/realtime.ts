@@ -1,0 +1,235 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
+import { buildBundle, REALTIME_FILE } from "../../scripts/build.js";
+import { createAuditStore } from "../../src/aws/audit-store.js";
+import type { CloudTrailApiCallEvent } from "../../src/local/cloudtrail.js";
+import { startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { startOrganizationsEmulator } from "../../src/local/org-emulator.js";
+import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../src/local/stack-env.js";
+import { median, type Scenario } from "../lib.js";
+
+/**
+ * The real-time path, measured on the built artifact (dist's realtime.js, as `serverless package`
+ * builds it) against the emulator and DynamoDB Local: from the handler's entry to the moment the
+ * CANCELED outcome is stamped (the audit item's `at`), for one CloudTrail event of an invitation
+ * to a denied address.
+ *
+ * - warm: one process imports the artifact once and handles events one after another, as a warm
+ *   Lambda container does;
+ * - cold: a fresh process per event, importing the artifact and invoking once (the import is
+ *   reported on its own);
+ * - burst: 50 invitations sent at once, their events handled by two processes (the function's
+ *   reserved concurrency) under the emulator's token bucket for CancelHandshake; the time is from
+ *   the burst's start to each CANCELED record, so it includes the wait in the queue;
+ * - beside them, the scheduled sweep: an invitation waits for the next run, half the schedule on
+ *   average (30 min for the hourly default), the whole schedule at worst.
+ */
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const NODE = join(ROOT, "node_modules", ".bin", "node");
+const CONFIG = join(ROOT, "examples", "janitor.yaml");
+export const REALTIME_SETUP = {
+  warm: 7,
+  cold: 3,
+  burst: 50,
+  /** The function's reservedConcurrency in serverless.yml. */
+  workers: 2,
+  cancelRatePerSecond: 2,
+  cancelBurst: 1,
+  scheduleMinutes: 60,
+};
+
+/** Invokes the artifact's handler for each event of a JSON file, printing one RESULT line each. */
+const DRIVER = `
+const started = performance.now();
+const { handler } = await import(process.argv[2]);
+const importMs = performance.now() - started;
+const events = JSON.parse((await import("node:fs")).readFileSync(process.argv[3], "utf8"));
+let n = 0;
+for (const event of events) {
+  n += 1;
+  const context = {
+    awsRequestId: "bench-" + process.pid + "-" + n, functionName: "handshake-janitor-bench-realtime",
+    functionVersion: "$LATEST", invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:bench",
+    memoryLimitInMB: "512", logGroupName: "/aws/lambda/bench", logStreamName: "bench",
+    callbackWaitsForEmptyEventLoop: false, getRemainingTimeInMillis: () => 30000,
+    done() {}, fail() {}, succeed() {},
+  };
+  const entry = Date.now();
+  const result = await handler(event, context);
+  process.stdout.write("RESULT " + JSON.stringify({ entry, done: Date.now(), importMs, runId: result.runId, outcome: result.actions?.[0]?.outcome }) + "\\n");
+}
+`;
+
+interface Timing {
+  entry: number;
+  done: number;
+  importMs: number;
+  runId: string;
+  outcome?: string;
+}
+
+function drive(
+  script: string,
+  bundle: string,
+  eventsFile: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Timing[]> {
+  return new Promise((resolve, reject) =>
+    execFile(
+      NODE,
+      [script, bundle, eventsFile],
+      { env, maxBuffer: 16 * 1024 * 1024, timeout: 120_000 },
+      (error, stdout, stderr) => {
+        if (error) return reject(new Error(`${error.message}\n${stderr}`));
+        resolve(
+          stdout
+            .split("\n")
+            .filter((line) => line.startsWith("RESULT "))
+            .map((line) => JSON.parse(line.slice(7)) as Timing),
+        );
+      },
+    ),
+  );
+}
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+export const scenario: Scenario = {
+  name: "realtime",
+  async run() {
+    const work = mkdtempSync(join(tmpdir(), "janitor-bench-realtime-"));
+    const [org, db] = await Promise.all([startOrganizationsEmulator({ seed: 7 }), startDynamoDbLocal()]);
+    const client = new OrganizationsClient({
+      endpoint: org.endpoint,
+      region: "us-east-1",
+      credentials: { accessKeyId: "AKIABENCH", secretAccessKey: "local" },
+      maxAttempts: 1,
+    });
+    const audit = localDynamoDbClient(db.endpoint);
+    try {
+      const built = await buildBundle({ configPath: CONFIG, outDir: join(work, "dist") });
+      const bundle = join(built.outDir, REALTIME_FILE);
+      const script = join(built.outDir, "bench-driver.mjs");
+      writeFileSync(script, DRIVER);
+      const table = "janitor-bench-realtime";
+      await ensureLocalAuditTable(db.endpoint, table);
+      const env = {
+        ...process.env,
+        ...localStackEnv({ organizations: org.endpoint, dynamodb: db.endpoint }, table),
+        JANITOR_CONFIG: join(built.outDir, "janitor.yaml"),
+        POWERTOOLS_LOG_LEVEL: "ERROR",
+        POWERTOOLS_METRICS_DISABLED: "true",
+        NODE_OPTIONS: "",
+      };
+      const store = createAuditStore({ client: audit, tableName: table });
+      let sequence = 0;
+      const invite = async (): Promise<CloudTrailApiCallEvent> => {
+        sequence += 1;
+        const sent = await client.send(
+          new InviteAccountToOrganizationCommand({
+            Target: { Type: "EMAIL", Id: `someone.${sequence}@gmail.com` },
+          }),
+        );
+        const id = sent.Handshake?.Id;
+        const event = org.events().find((e) => e.detail.responseElements.handshake.id === id);
+        if (!event) throw new Error(`no CloudTrail event for ${id}`);
+        return event;
+      };
+      const eventsFile = (name: string, events: CloudTrailApiCallEvent[]) => {
+        const file = join(work, `${name}.json`);
+        writeFileSync(file, JSON.stringify(events));
+        return file;
+      };
+      /** Milliseconds from `from` to the CANCELED outcome's `at`, per run. */
+      const toCanceled = async (timings: readonly Timing[], from: (t: Timing) => number) => {
+        const spans: number[] = [];
+        for (const timing of timings) {
+          const [item] = await store.getRunActions(timing.runId);
+          if (item?.outcome !== "CANCELED")
+            throw new Error(`${timing.runId}: ${item?.outcome ?? "no action"}`);
+          spans.push(Date.parse(item.at) - from(timing));
+        }
+        return spans;
+      };
+
+      const warmEvents: CloudTrailApiCallEvent[] = [];
+      for (let i = 0; i < REALTIME_SETUP.warm; i += 1) warmEvents.push(await invite());
+      // The first event of the process pays the clients' creation: it is the cold row's business.
+      const warm = (await drive(script, bundle, eventsFile("warm", warmEvents), env)).slice(1);
+      const warmSpans = await toCanceled(warm, (t) => t.entry);
+
+      const cold: Timing[] = [];
+      for (let i = 0; i < REALTIME_SETUP.cold; i += 1) {
+        cold.push(...(await drive(script, bundle, eventsFile(`cold-${i}`, [await invite()]), env)));
+      }
+      const coldSpans = await toCanceled(cold, (t) => t.entry);
+
+      const burstEvents: CloudTrailApiCallEvent[] = [];
+      for (let i = 0; i < REALTIME_SETUP.burst; i += 1) burstEvents.push(await invite());
+      org.setFaults({
+        throttle: {
+          CancelHandshake: {
+            ratePerSecond: REALTIME_SETUP.cancelRatePerSecond,
+            burst: REALTIME_SETUP.cancelBurst,
+          },
+        },
+      });
+      org.resetStats();
+      const shares = Array.from({ length: REALTIME_SETUP.workers }, (_, w) =>
+        burstEvents.filter((_, i) => i % REALTIME_SETUP.workers === w),
+      );
+      const burstStart = Date.now();
+      const burst = (
+        await Promise.all(
+          shares.map((share, w) => drive(script, bundle, eventsFile(`burst-${w}`, share), env)),
+        )
+      ).flat();
+      const burstSpans = await toCanceled(burst, () => burstStart);
+      const cancels = org.stats().CancelHandshake;
+      const throttled = cancels?.errors.TooManyRequestsException ?? 0;
+      org.setFaults({});
+
+      const seconds = (ms: number) => Math.round(ms) / 1000;
+      const spans = (values: readonly number[]) => ({
+        medianS: seconds(median(values)),
+        p95S: seconds(percentile(values, 95)),
+        maxS: seconds(Math.max(...values)),
+      });
+      const schedule = REALTIME_SETUP.scheduleMinutes * 60;
+      return [
+        {
+          scenario: "realtime",
+          variant: `warm: one event at a time (${warm.length})`,
+          metrics: { ...spans(warmSpans), importS: "–" },
+        },
+        {
+          scenario: "realtime",
+          variant: `cold: a fresh process per event (${cold.length})`,
+          metrics: { ...spans(coldSpans), importS: seconds(median(cold.map((t) => t.importMs))) },
+        },
+        {
+          scenario: "realtime",
+          variant: `burst: ${burstEvents.length} at once, ${REALTIME_SETUP.workers} at a time, CancelHandshake ${REALTIME_SETUP.cancelRatePerSecond}/s: ${burstSpans.length} CANCELED, ${throttled} throttles retried`,
+          metrics: { ...spans(burstSpans), importS: "–" },
+        },
+        {
+          scenario: "realtime",
+          variant: `next scheduled sweep, every ${REALTIME_SETUP.scheduleMinutes} min (uniform wait)`,
+          metrics: { medianS: schedule / 2, p95S: schedule * 0.95, maxS: schedule, importS: "–" },
+        },
+      ];
+    } finally {
+      client.destroy();
+      audit.destroy();
+      await Promise.all([org.stop(), db.stop()]);
+      rmSync(work, { recursive: true, force: true });
+    }
+  },
+};

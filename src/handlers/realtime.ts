@@ -1,0 +1,129 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
+import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { auditTableName, wire } from "../app.js";
+import { type Clients, createClients } from "../aws/clients.js";
+import { createOrganizationsAdapter } from "../aws/organizations.js";
+import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
+import { loadConfig } from "../core/config.js";
+import { ConfigError, JanitorError } from "../core/errors.js";
+import { type InProgress, judge } from "../core/judge.js";
+import { maskEmails } from "../core/mask.js";
+import type { RunSummary, SweepLogger } from "../core/sweep.js";
+import { parseRealtimeEvent } from "./cloudtrail-event.js";
+import { createMetrics, recordSummary, recordThrottle } from "./metrics.js";
+
+const logger = new Logger({ serviceName: "handshake-janitor" });
+const metrics = createMetrics();
+
+/** Stop starting a cancellation this long before Lambda's timeout, to write the outcome. */
+const SAFETY_MARGIN_MS = 5_000;
+/**
+ * A claim outlives the invocation that holds it by this much, so it never lapses while held; a
+ * holder that dies leaves a claim that expires on its own this long after the timeout.
+ */
+const CLAIM_MARGIN_MS = 10_000;
+/**
+ * How long an invitation waits for a handshake another run holds (the sweep's claim lasts one
+ * cancel) before its decision is DEFERRED to the next sweep: the event is never held for the
+ * length of a whole sweep.
+ */
+const CLAIM_WAIT_MS = 2_000;
+
+/**
+ * An invocation has one cancellation to make: a throttled CancelHandshake is retried until the
+ * deadline (SAFETY_MARGIN_MS before the timeout) rather than after the sweep's eight attempts,
+ * because giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
+ */
+const REALTIME_BACKOFF: BackoffPolicy = { ...DEFAULT_BACKOFF, maxAttempts: 100 };
+
+/** The run was blocked or failed: the invocation fails so that the error alarm fires. */
+export class RealtimeRunNotCompletedError extends JanitorError {}
+
+export type RealtimeResult = RunSummary | InProgress | { ignored: string };
+
+// Clients and adapters are built once per container: the CancelHandshake pacer then keeps what it
+// learned of the service's rate from one invocation to the next.
+let clients: Clients | undefined;
+let wired: { tableName: string; ports: ReturnType<typeof wire> } | undefined;
+
+export async function realtimeHandler(event: unknown, context: Context): Promise<RealtimeResult> {
+  const started = Date.now();
+  const parsed = parseRealtimeEvent(event);
+  if (parsed.kind === "ignored") {
+    logger.info("event ignored", { eventId: parsed.eventId, reason: parsed.reason });
+    return { ignored: parsed.reason };
+  }
+  logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
+  const config = await loadConfig(process.env.JANITOR_CONFIG ?? "janitor.yaml");
+  const tableName = auditTableName();
+
+  clients ??= createClients();
+  if (wired?.tableName !== tableName) {
+    const onThrottle = () => recordThrottle(metrics);
+    const ports = wire(clients, tableName, { onThrottle });
+    const organizations = createOrganizationsAdapter({
+      client: clients.organizations,
+      policy: REALTIME_BACKOFF,
+      onThrottle,
+    });
+    wired = { tableName, ports: { ...ports, organizations } };
+  }
+  const { organizations, audit } = wired.ports;
+  const remaining = context.getRemainingTimeInMillis();
+  const result = await judge(
+    {
+      config,
+      runId: parsed.runId,
+      actor: parsed.actor,
+      handshakeId: parsed.handshakeId,
+      deadline: started + remaining - SAFETY_MARGIN_MS,
+      holder: `${parsed.runId}/${context.awsRequestId}`,
+      claimTtlMs: remaining + CLAIM_MARGIN_MS,
+      claimWaitMs: CLAIM_WAIT_MS,
+    },
+    { organizations, audit, claims: audit, now: () => new Date(), logger: asSweepLogger(logger) },
+  );
+  if ("inProgress" in result) {
+    logger.info("another invocation is judging this event", result.inProgress);
+    return result;
+  }
+  recordSummary(metrics, result);
+  const decision = result.actions[0];
+  logger.info("judged", {
+    status: result.status,
+    outcome: decision?.outcome ?? "not selected",
+    ...(decision ? { ruleId: decision.ruleId, target: maskEmails(decision.target) } : {}),
+    replayed: result.replayed,
+    ms: Date.now() - started,
+  });
+  if (result.status === "BLOCKED" || result.status === "FAILED") {
+    throw new RealtimeRunNotCompletedError(
+      `run ${result.runId} ${result.status}: ${JSON.stringify(result.counts)}`,
+    );
+  }
+  return result;
+}
+
+function asSweepLogger(log: Logger): SweepLogger {
+  return {
+    debug: (message, extra) => log.debug(message, extra ?? {}),
+    info: (message, extra) => log.info(message, extra ?? {}),
+    warn: (message, extra) => log.warn(message, extra ?? {}),
+    error: (message, extra) => log.error(message, extra ?? {}),
+  };
+}
+
+export const handler = middy(realtimeHandler)
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(logMetrics(metrics))
+  .onError((request) => {
+    const error = request.error;
+    if (error instanceof ConfigError) {
+      logger.error("rejected before any call", { issues: error.issues });
+    } else if (!(error instanceof RealtimeRunNotCompletedError)) {
+      logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
+    }
+  });
