@@ -27,7 +27,15 @@ import {
   type RunStatus,
   type Trigger,
 } from "../core/outcomes.js";
-import type { AuditAction, AuditPort, FinalResult, Linking, PutResult, RunRecord } from "../core/ports.js";
+import type {
+  AuditAction,
+  AuditPort,
+  FinalResult,
+  Linking,
+  OpenMark,
+  PutResult,
+  RunRecord,
+} from "../core/ports.js";
 import { AUDIT_INDEXES, AUDIT_TTL_ATTRIBUTE } from "./audit-table.js";
 
 /** A time-range query with no lower bound reads this far back. */
@@ -353,9 +361,12 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
             new UpdateItemCommand({
               TableName: tableName,
               Key: actionKey(action.runId, action.handshakeId),
-              UpdateExpression: "REMOVE pendingKey",
+              UpdateExpression: isOpenMark(action) ? `SET pendingKey = :marked` : "REMOVE pendingKey",
               ConditionExpression: "pendingKey = :unlinked",
-              ExpressionAttributeValues: { ":unlinked": { S: UNLINKED } },
+              ExpressionAttributeValues: {
+                ":unlinked": { S: UNLINKED },
+                ...(isOpenMark(action) ? { ":marked": { S: MARKED } } : {}),
+              },
             }),
           ),
         ).catch((error: unknown) => {
@@ -376,13 +387,16 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
                     TableName: tableName,
                     Key: actionKey(action.runId, action.handshakeId),
                     // Linked: off the pending index, where an unlinked final item waits.
-                    UpdateExpression:
-                      "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev REMOVE pendingKey",
+                    // An open mark moves from UNLINKED to MARKED, where the next runs find it.
+                    UpdateExpression: isOpenMark(action)
+                      ? "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev, pendingKey = :marked"
+                      : "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev REMOVE pendingKey",
                     ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(chainHash)",
                     ExpressionAttributeValues: {
                       ":seq": { N: String(seq) },
                       ":hash": { S: hash },
                       ":prev": { S: prevHash },
+                      ...(isOpenMark(action) ? { ":marked": { S: MARKED } } : {}),
                     },
                   },
                 },
@@ -724,6 +738,64 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       return linked;
     },
 
+    async listOpenMarks() {
+      const marks: OpenMark[] = [];
+      for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", MARKED)], []))) {
+        const action = parseAction(item);
+        if (action.cancelAfter === undefined || item.markClosedBy !== undefined) continue;
+        marks.push({
+          runId: action.runId,
+          handshakeId: action.handshakeId,
+          ruleId: action.ruleId,
+          cancelAfter: action.cancelAfter,
+          action: action.action,
+          target: action.target,
+          targetType: action.targetType,
+          ...(action.requestedAt ? { requestedAt: action.requestedAt } : {}),
+        });
+      }
+      return marks;
+    },
+
+    async closeMark(mark, closedBy) {
+      const where = `${mark.runId}/${mark.handshakeId}`;
+      try {
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: actionKey(mark.runId, mark.handshakeId),
+              // markClosedBy is outside the chain hash: the closing run's own item is the record.
+              UpdateExpression: "SET markClosedBy = :by REMOVE pendingKey",
+              ConditionExpression: "pendingKey = :marked",
+              ExpressionAttributeValues: { ":by": { S: closedBy }, ":marked": { S: MARKED } },
+            }),
+          ),
+        );
+      } catch (error) {
+        // Closed already (a retried close, or another run got there first): nothing is lost.
+        if (!isConditionFailure(error)) throw writeError(`close mark ${where}`, error);
+      }
+    },
+
+    async recordNotifyFailure(runId, error) {
+      try {
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: runKey(runId),
+              UpdateExpression: "SET notifyError = :error",
+              ConditionExpression: "attribute_exists(pk)",
+              ExpressionAttributeValues: { ":error": { S: error } },
+            }),
+          ),
+        );
+      } catch (failure) {
+        throw writeError(`record notify failure of run ${runId}`, failure);
+      }
+    },
+
     async listPendingIntents() {
       const intents: AuditAction[] = [];
       for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", PENDING)], []))) {
@@ -830,6 +902,12 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 // Items
 
 const PENDING = "PENDING";
+/** On the pending index too: a MARKED item no later run has closed (src/core/grace.ts). */
+const MARKED = "MARKED";
+
+function isOpenMark(action: AuditAction): boolean {
+  return action.outcome === "MARKED" && !action.dryRun && action.cancelAfter !== undefined;
+}
 /** On the pending index too: a final item whose chain link a fault prevented. */
 const UNLINKED = "UNLINKED";
 
@@ -871,6 +949,9 @@ function normalizeAction(action: AuditAction): AuditAction {
     ...(action.requestedAt === undefined
       ? {}
       : { requestedAt: isoInstant(action.requestedAt, "requestedAt", AuditWriteError) }),
+    ...(action.cancelAfter === undefined
+      ? {}
+      : { cancelAfter: isoInstant(action.cancelAfter, "cancelAfter", AuditWriteError) }),
   };
 }
 
@@ -919,6 +1000,8 @@ export function actionItem(action: AuditAction): Item {
   };
   if (action.outcome === undefined) item.pendingKey = { S: PENDING };
   else item.outcome = { S: action.outcome };
+  if (isOpenMark(action)) item.pendingKey = { S: MARKED };
+  if (action.cancelAfter !== undefined) item.cancelAfter = { S: action.cancelAfter };
   if (action.requestedAt !== undefined) item.requestedAt = { S: action.requestedAt };
   if (action.error !== undefined) item.error = { S: action.error };
   return item;
@@ -1017,6 +1100,8 @@ function parseAction(item: Item): AuditAction {
   if (requestedAt !== undefined) action.requestedAt = requestedAt;
   const error = read.optionalString("error");
   if (error !== undefined) action.error = error;
+  const cancelAfter = read.optionalString("cancelAfter");
+  if (cancelAfter !== undefined) action.cancelAfter = cancelAfter;
   return action;
 }
 
@@ -1064,6 +1149,8 @@ function parseRun(item: Item): RunRecord {
   if (note !== undefined) run.note = note;
   const error = read.optionalString("error");
   if (error !== undefined) run.error = error;
+  const notifyError = read.optionalString("notifyError");
+  if (notifyError !== undefined) run.notifyError = notifyError;
   return run;
 }
 

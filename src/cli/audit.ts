@@ -48,6 +48,7 @@ const RUN_DATA_COLUMNS = [
   "configHash",
   "note",
   "error",
+  "notifyError",
 ];
 /** What an archive needs to be checked later: the contract plus the chain link. */
 const EXPORT_COLUMNS = [
@@ -123,7 +124,12 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
     ...(outcome ? { outcome } : {}),
   };
   for await (const item of store.queryActions(filter)) rows.push({ ...item });
-  out(render(rows, format, AUDIT_ATTRIBUTES, TABLE_COLUMNS, "no audit items match"));
+  // Marks say when they fall due; other outcomes have no such column.
+  const columns =
+    outcome === "MARKED"
+      ? [...TABLE_COLUMNS.slice(0, 5), "cancelAfter", ...TABLE_COLUMNS.slice(5)]
+      : TABLE_COLUMNS;
+  out(render(rows, format, AUDIT_ATTRIBUTES, columns, "no audit items match"));
   return 0;
 }
 

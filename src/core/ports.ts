@@ -40,6 +40,8 @@ export interface AuditAction {
   reason: string;
   attempts: number;
   error?: string;
+  /** On a MARKED item: the ISO-8601 UTC instant from which a later run cancels, if it still matches. */
+  cancelAfter?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export const AUDIT_ATTRIBUTES = [
   "reason",
   "attempts",
   "error",
+  "cancelAfter",
 ] as const satisfies readonly (keyof AuditAction)[];
 
 export interface RunRecord {
@@ -83,6 +86,8 @@ export interface RunRecord {
   note?: string;
   /** Why a FAILED run failed. */
   error?: string;
+  /** Why the run's notification could not be published (the run itself is unaffected). */
+  notifyError?: string;
 }
 
 /**
@@ -127,4 +132,22 @@ export interface AuditPort {
   linkUnchained(): Promise<number>;
   /** Intents of any run that never got an outcome (a crash or a failed write). */
   listPendingIntents(): Promise<AuditAction[]>;
+  /** MARKED items no later run has closed yet: what a grace period holds (src/core/grace.ts). */
+  listOpenMarks(): Promise<OpenMark[]>;
+  /** Closes an open mark of run `mark.runId`: `closedBy` decided about it. Closing twice is harmless. */
+  closeMark(mark: { runId: string; handshakeId: string }, closedBy: string): Promise<void>;
+  /** Puts on the run item why its notification failed; nothing else about the run changes. */
+  recordNotifyFailure(runId: string, error: string): Promise<void>;
+}
+
+/** A MARKED item still open: the handshake is cancelled at `cancelAfter` if it still matches then. */
+export interface OpenMark {
+  runId: string;
+  handshakeId: string;
+  ruleId: string;
+  cancelAfter: string;
+  action: string;
+  target: string;
+  targetType: string;
+  requestedAt?: string;
 }
