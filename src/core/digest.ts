@@ -75,7 +75,10 @@ export function safeSubject(text: string): string {
 }
 
 function field(text: string, showTargets: boolean): string {
-  const shown = escapeControls(showTargets ? text : maskEmails(text));
+  // Cut first: masking scans the text, and a field from a hostile source can be any length.
+  const cut = text.length <= FIELD_MAX ? text : text.slice(0, FIELD_MAX);
+  // maskEmails is quadratic on a long run without an "@"; text without one has nothing to mask.
+  const shown = escapeControls(showTargets || !cut.includes("@") ? cut : maskEmails(cut));
   return shown.length <= FIELD_MAX ? shown : `${shown.slice(0, FIELD_MAX - 1)}…`;
 }
 
@@ -126,16 +129,18 @@ export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest
   const audit = `Details: handshake-janitor audit query --run ${f(run.runId)}`;
   const tail = ["", `Counts: ${counts || "none"}`, audit];
 
+  const lines = new Map(news.map((action) => [action, itemLine(action, showTargets)]));
   const sections: string[][] = NEWS.map(({ outcome, heading }) => {
     const items = news.filter((action) => action.outcome === outcome);
     return items.length === 0
       ? []
-      : ["", `${heading} (${items.length}):`, ...items.map((a) => itemLine(a, showTargets))];
+      : ["", `${heading} (${items.length}):`, ...items.map((a) => lines.get(a) ?? "")];
   });
   const full = [...head, ...sections.flat(), ...tail].join("\n");
   const subject = digestSubject(run);
   if (Buffer.byteLength(full, "utf8") <= maxBytes) return { subject, message: full, summarised: false };
-  return { subject, message: summarised(run, news, head, tail, showTargets, maxBytes), summarised: true };
+  const message = summarised(run, news, lines, head, tail, showTargets, maxBytes);
+  return { subject, message, summarised: true };
 }
 
 /**
@@ -145,6 +150,7 @@ export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest
 function summarised(
   run: DigestRun,
   news: readonly ActionSummary[],
+  lines: ReadonlyMap<ActionSummary, string>,
   head: readonly string[],
   tail: readonly string[],
   showTargets: boolean,
@@ -172,7 +178,7 @@ function summarised(
   const listed: string[] = [];
   let used = reserve;
   for (const action of news) {
-    const line = itemLine(action, showTargets);
+    const line = lines.get(action) ?? "";
     const size = Buffer.byteLength(line, "utf8") + 1;
     if (used + size > maxBytes) break;
     listed.push(line);
