@@ -11,5 +11,9 @@ module.exports = async ({ resolveVariable }) => {
     iamStatements: parts.iamStatements(),
     auditTable: parts.auditTableResource({ tableName, ttlAttribute }),
     runMetric: parts.RUN_METRIC,
+    notifyTopic: parts.notifyTopicResource(),
+    notifyPolicy: parts.notifyPolicyResource(),
+    notifyTopicEnvironment: parts.notifyTopicEnvironment(),
+    notifyTopicArn: parts.notifyTopicArnValue(),
   };
 };
