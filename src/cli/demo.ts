@@ -8,6 +8,7 @@ import { startDynamoDbLocal } from "../local/dynamodb-local.js";
 import { startOrganizationsEmulator } from "../local/org-emulator.js";
 import { sampleOrganization } from "../local/sample-org.js";
 import { localStackEnv } from "../local/stack-env.js";
+import { graceAndNotifyDemo } from "./demo-notify.js";
 import { formatTable } from "./format.js";
 import { renderSummary } from "./render.js";
 
@@ -55,6 +56,9 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     for await (const item of ports.audit.queryActions({ runId: live.runId })) trail.push({ ...item });
     out(`== audit trail of ${live.runId} (DynamoDB table ${DEMO_TABLE}) ==`);
     out(formatTable(trail, ["at", "handshakeId", "outcome", "ruleId", "matchedRules", "attempts", "actor"]));
+    out("");
+    const notified = await graceAndNotifyDemo(out, DEMO_TABLE);
+    if (notified !== 0) return notified;
     out("\nnext: npm run janitor -- help   ·   README.md explains running against a real organization");
     return exitCodeFor(live.status) === 0 && exitCodeFor(dry.status) === 0 ? 0 : exitCodeFor(live.status);
   } finally {
