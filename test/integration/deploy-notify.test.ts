@@ -133,9 +133,10 @@ describe("the notification topic", () => {
 
   test("grants exactly the SNS actions the adapter sends, in a policy of its own", async () => {
     const policy = template.Resources.NotifyPublishPolicy;
-    expect(policy?.Type).toBe("AWS::IAM::Policy");
-    expect(policy?.Properties.Roles).toEqual([{ Ref: "IamRoleLambdaExecution" }]);
-    const statements = (policy?.Properties.PolicyDocument as { Statement: { Action: string[] }[] }).Statement;
+    if (!policy) throw new Error("no NotifyPublishPolicy");
+    expect(policy.Type).toBe("AWS::IAM::Policy");
+    expect(policy.Properties.Roles).toEqual([{ Ref: "IamRoleLambdaExecution" }]);
+    const statements = (policy.Properties.PolicyDocument as { Statement: { Action: string[] }[] }).Statement;
     expect(statements.flatMap((s) => s.Action)).toEqual([...SNS_ACTIONS]);
     const source = await readFile(new URL("../../src/aws/sns.ts", import.meta.url), "utf8");
     const imports = /import\s*\{([^}]*)\}\s*from\s*"@aws-sdk\/client-sns"/.exec(source)?.[1] ?? "";
