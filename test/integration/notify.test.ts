@@ -9,9 +9,11 @@ import { createClients } from "../../src/aws/clients.js";
 import { createSnsNotifier, SNS_BACKOFF } from "../../src/aws/sns.js";
 import { parseConfig } from "../../src/core/config.js";
 import { MESSAGE_MAX_BYTES } from "../../src/core/digest.js";
+import { ConfigError } from "../../src/core/errors.js";
 import { verifyChain } from "../../src/core/integrity.js";
 import { notifyRun } from "../../src/core/notify.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { handler } from "../../src/handlers/sweep.js";
 import {
   DEFAULT_ORGANIZATION,
   type EmulatorHandshake,
@@ -19,7 +21,8 @@ import {
   inviteResources,
 } from "../../src/local/org-emulator.js";
 import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../src/local/sns-emulator.js";
-import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
+import { lambdaContext } from "../support/lambda-context.js";
+import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -380,5 +383,37 @@ describe("size limit", () => {
     expect(listed).toBeGreaterThan(0);
     expect(listed).toBeLessThan(300);
     expect(message).toContain(`and ${300 - listed} more; run \`handshake-janitor audit query --run big-1\``);
+  });
+});
+
+describe("the Lambda handler", () => {
+  it("rejects a malformed NOTIFY_TOPIC_ARN before any call, and publishes the digest with a good one", async () => {
+    const handshakes = [invite(701, "z1@gmail.com"), invite(702, "z2@gmail.com")];
+    await stack.reseed(handshakes);
+    const tableName = await stack.newTable();
+    const config = join(dir, "handler.yaml");
+    writeFileSync(
+      config,
+      'version: 1\ndryRun: false\nrules:\n  - {id: r, type: email, deny: ["*@gmail.com"]}\n',
+    );
+    const lambdaEnv = { ...env(tableName), JANITOR_CONFIG: config, POWERTOOLS_LOG_LEVEL: "ERROR" };
+    stack.org.resetStats();
+
+    const rejected = await withEnv(
+      { ...lambdaEnv, NOTIFY_TOPIC_ARN: "arn:aws:sqs:us-east-1:123456789012:q" },
+      () => handler({ reason: "CHG-1" }, lambdaContext()),
+    ).catch((error: unknown) => error);
+    expect(rejected).toBeInstanceOf(ConfigError);
+    expect((rejected as ConfigError).issues).toEqual([
+      'NOTIFY_TOPIC_ARN: "arn:aws:sqs:us-east-1:123456789012:q" is not the ARN of a standard SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME)',
+    ]);
+    expect(Object.values(stack.org.stats()).reduce((sum, op) => sum + op.requests, 0)).toBe(0);
+
+    const before = sns.published().length;
+    const summary = await withEnv(lambdaEnv, () => handler({ reason: "CHG-2" }, lambdaContext()));
+    expect(summary.counts).toEqual({ CANCELED: 2 });
+    const messages = sns.published().slice(before);
+    expect(messages.map((m) => m.subject)).toEqual(["handshake-janitor: 2 canceled"]);
+    for (const h of handshakes) expect(messages[0]?.message).toContain(h.Id);
   });
 });
