@@ -250,3 +250,53 @@ describe("the planner with marks", () => {
     expect(result.decisions).toEqual([]);
   });
 });
+
+describe("graceHours in the config", () => {
+  const withGrace = (value: string) =>
+    `version: 1\nrules:\n  - id: old\n    type: stale\n    olderThanDays: 7\n    graceHours: ${value}\n`;
+
+  it.each([
+    { value: "24", graceHours: 24 },
+    { value: "0.5", graceHours: 0.5 },
+    { value: "720", graceHours: 720 },
+    // 0 is the default: left out, so the config hash is the one without it.
+    { value: "0", graceHours: undefined },
+  ])("graceHours: $value is accepted", ({ value, graceHours }) => {
+    expect(parseConfig(withGrace(value), "c.yaml").rules[0]?.graceHours).toBe(graceHours);
+  });
+
+  it.each([
+    { value: "-1", problem: "must be at least 0" },
+    { value: "721", problem: "must be at most 720 (30 days)" },
+    { value: ".inf", problem: "must be a number, got Infinity" },
+    { value: ".nan", problem: "must be a number, got NaN" },
+    { value: '"24"', problem: 'must be a number, got "24"' },
+  ])("graceHours: $value is refused with one line", ({ value, problem }) => {
+    expect(() => parseConfig(withGrace(value), "c.yaml")).toThrow(
+      expect.objectContaining({ issues: [`c.yaml: rules[0].graceHours: ${problem}`] }),
+    );
+  });
+
+  it("is reported together with the rule's other problems", () => {
+    const text = "version: 1\nrules:\n  - {id: old, type: stale, olderThanDays: 0, graceHours: -2}\n";
+    expect(() => parseConfig(text, "c.yaml")).toThrow(
+      expect.objectContaining({
+        issues: [
+          "c.yaml: rules[0].graceHours: must be at least 0",
+          "c.yaml: rules[0].olderThanDays: must be greater than 0",
+        ],
+      }),
+    );
+  });
+
+  it("notify.showTargets is optional and strict", () => {
+    const base = "version: 1\nrules: [{id: old, type: stale, olderThanDays: 7}]\n";
+    expect(parseConfig(`${base}notify: {showTargets: true}\n`, "c.yaml").notify).toEqual({
+      showTargets: true,
+    });
+    expect(parseConfig(base, "c.yaml").notify).toBeUndefined();
+    expect(() => parseConfig(`${base}notify: {showTarget: true}\n`, "c.yaml")).toThrow(
+      expect.objectContaining({ issues: ["c.yaml: notify.showTarget: unknown key"] }),
+    );
+  });
+});
