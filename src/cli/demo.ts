@@ -52,13 +52,12 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     out(`== live run ==\n${renderSummary(live)}\n`);
 
     out(`organization afterwards: ${describeStates(organizations.handshakes())}\n`);
+    const notified = await graceAndNotifyDemo(out, DEMO_TABLE);
+    if (notified !== 0) return notified;
     const trail = [];
     for await (const item of ports.audit.queryActions({ runId: live.runId })) trail.push({ ...item });
     out(`== audit trail of ${live.runId} (DynamoDB table ${DEMO_TABLE}) ==`);
     out(formatTable(trail, ["at", "handshakeId", "outcome", "ruleId", "matchedRules", "attempts", "actor"]));
-    out("");
-    const notified = await graceAndNotifyDemo(out, DEMO_TABLE);
-    if (notified !== 0) return notified;
     out("\nnext: npm run janitor -- help   ·   README.md explains running against a real organization");
     return exitCodeFor(live.status) === 0 && exitCodeFor(dry.status) === 0 ? 0 : exitCodeFor(live.status);
   } finally {
