@@ -417,3 +417,67 @@ describe("the Lambda handler", () => {
     for (const h of handshakes) expect(messages[0]?.message).toContain(h.Id);
   });
 });
+
+describe("open marks in the audit table", () => {
+  it("live on the pending index as MARKED, apart from pending intents and unlinked items", async () => {
+    const tableName = await stack.newTable();
+    const store = createAuditStore({ client: localDynamoDbClient(stack.db.endpoint), tableName });
+    const at = "2026-11-29T10:00:00.000Z";
+    await store.startRun({
+      runId: "marks-1",
+      trigger: "cli",
+      actor: "t",
+      status: "RUNNING",
+      dryRun: false,
+      startedAt: at,
+      counts: {},
+      listed: 0,
+      candidates: 0,
+      matched: 0,
+      configVersion: 1,
+      configHash: "x",
+    });
+    const item = {
+      runId: "marks-1",
+      ruleId: "r",
+      matchedRules: ["r"],
+      dryRun: false,
+      at,
+      trigger: "cli" as const,
+      actor: "t",
+      action: "INVITE",
+      target: "a@gmail.com",
+      targetType: "EMAIL",
+      reason: "denied",
+      attempts: 0,
+    };
+    const cancelAfter = "2026-11-30T10:00:00.000Z";
+    // One mark written on its own (as a rerun does), one in a batch, one dry-run "mark", one intent.
+    await store.recordAction({ ...item, handshakeId: "h-0000000011", outcome: "MARKED", cancelAfter });
+    await store.recordFinals([
+      { ...item, handshakeId: "h-0000000012", outcome: "MARKED", cancelAfter },
+      { ...item, handshakeId: "h-0000000013", outcome: "DRY_RUN", dryRun: true },
+    ]);
+    await store.recordAction({ ...item, handshakeId: "h-0000000014" });
+
+    const open = await store.listOpenMarks();
+    expect(open.map((m) => [m.handshakeId, m.cancelAfter, m.runId, m.ruleId]).sort()).toEqual([
+      ["h-0000000011", cancelAfter, "marks-1", "r"],
+      ["h-0000000012", cancelAfter, "marks-1", "r"],
+    ]);
+    expect((await store.listPendingIntents()).map((i) => i.handshakeId)).toEqual(["h-0000000014"]);
+    expect(await store.linkUnchained()).toBe(0);
+
+    await store.closeMark({ runId: "marks-1", handshakeId: "h-0000000011" }, "marks-2");
+    await store.closeMark({ runId: "marks-1", handshakeId: "h-0000000011" }, "marks-3");
+    expect((await store.listOpenMarks()).map((m) => m.handshakeId)).toEqual(["h-0000000012"]);
+    // The closing attribute is bookkeeping: the chain of the marking run still verifies.
+    const chain = await store.readChain("marks-1");
+    expect(
+      verifyChain(
+        { runId: "marks-1", ...(chain.head ? { head: chain.head } : {}) },
+        chainedActions(chain.actions).items,
+      ),
+    ).toEqual([]);
+  });
+});
