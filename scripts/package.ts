@@ -20,6 +20,8 @@ export interface PackageOptions {
   configPath?: string;
   outDir?: string;
   timeoutMs?: number;
+  /** Stage params to override, as `--param key=value` does. */
+  params?: Record<string, string>;
 }
 
 export interface PackageResult {
@@ -59,6 +61,7 @@ export function packageService(options: PackageOptions): Promise<PackageResult> 
   const outDir = resolve(ROOT, options.outDir ?? ".serverless");
   const args = ["package", "--stage", options.stage, "--package", outDir];
   if (options.configPath) args.push("--param", `config=${options.configPath}`);
+  for (const [key, value] of Object.entries(options.params ?? {})) args.push("--param", `${key}=${value}`);
   return new Promise((done) => {
     const child = spawn(SERVERLESS, args, {
       cwd: ROOT,
@@ -92,7 +95,14 @@ function parseArgs(argv: string[]): PackageOptions {
     if (arg === "--stage") options.stage = argv[++i] ?? "";
     else if (arg === "--config") options.configPath = argv[++i] ?? "";
     else if (arg === "--out") options.outDir = argv[++i] ?? "";
-    else throw new Error(`unknown argument '${arg}' (known: --stage S, --config FILE, --out DIR)`);
+    else if (arg === "--param") {
+      const [key, ...value] = (argv[++i] ?? "").split("=");
+      if (!key || value.length === 0) throw new Error("--param: expected key=value");
+      options.params = { ...options.params, [key]: value.join("=") };
+    } else
+      throw new Error(
+        `unknown argument '${arg}' (known: --stage S, --config FILE, --out DIR, --param KEY=VALUE)`,
+      );
   }
   return options;
 }

@@ -14,5 +14,9 @@ module.exports = async ({ resolveVariable }) => {
     auditTable: parts.auditTableResource({ tableName, ttlAttribute }),
     runMetric: parts.RUN_METRIC,
     realtimeRole: parts.realtimeRoleResource({ functionName: `${service}-${stage}-realtime` }),
+    notifyTopic: parts.notifyTopicResource(),
+    notifyPolicy: parts.notifyPolicyResource(),
+    notifyTopicEnvironment: parts.notifyTopicEnvironment(),
+    notifyTopicArn: parts.notifyTopicArnValue(),
   };
 };

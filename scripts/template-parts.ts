@@ -5,6 +5,7 @@ import {
   auditTableCloudFormationProperties,
 } from "../src/aws/audit-table.js";
 import { ORGANIZATIONS_ACTIONS } from "../src/aws/organizations.js";
+import { SNS_ACTIONS } from "../src/aws/sns.js";
 import { METRICS_NAMESPACE, METRICS_SERVICE, RUN_NOT_COMPLETED_METRIC } from "../src/handlers/metrics.js";
 
 /**
@@ -164,6 +165,64 @@ export function realtimeRoleResource(options: { functionName: string }): Record<
           },
         },
       ],
+    },
+  };
+}
+
+/**
+ * The run notifications' topic (NOTIFY_TOPIC_ARN). serverless.yml's conditions choose it: an
+ * existing topic named by the `notifyTopicArn` param, else one the stack creates
+ * (`createNotifyTopic: true`), else none. These logical ids and condition names are the ones
+ * serverless.yml declares.
+ */
+export const NOTIFY = {
+  topicLogicalId: "NotifyTopic",
+  policyLogicalId: "NotifyPublishPolicy",
+  arnParameter: "NotifyTopicArn",
+  /** True when the stack creates the topic (asked for, and no existing ARN given). */
+  createsCondition: "CreatesNotifyTopic",
+  /** True when there is a topic at all, created or given. */
+  hasCondition: "HasNotifyTopic",
+} as const;
+
+/** The topic's ARN, whichever way it came; only meaningful under HasNotifyTopic. */
+export function notifyTopicArnValue(): Record<string, unknown> {
+  return {
+    "Fn::If": [NOTIFY.createsCondition, { Ref: NOTIFY.topicLogicalId }, { Ref: NOTIFY.arnParameter }],
+  };
+}
+
+/** NOTIFY_TOPIC_ARN of the function: the topic, or empty (no notifications). */
+export function notifyTopicEnvironment(): Record<string, unknown> {
+  return { "Fn::If": [NOTIFY.hasCondition, notifyTopicArnValue(), ""] };
+}
+
+export function notifyTopicResource(): Record<string, unknown> {
+  return {
+    Type: "AWS::SNS::Topic",
+    Condition: NOTIFY.createsCondition,
+    // The digest's subscribers keep the topic; removing the stack must not silence them unnoticed.
+    DeletionPolicy: "Retain",
+    UpdateReplacePolicy: "Retain",
+    Properties: { DisplayName: "handshake-janitor" },
+  };
+}
+
+/**
+ * Publish on that one topic, from SNS_ACTIONS (what src/aws/sns.ts sends), as a policy of its own
+ * on the function's role so that it exists only when the topic does.
+ */
+export function notifyPolicyResource(roleLogicalId = "IamRoleLambdaExecution"): Record<string, unknown> {
+  return {
+    Type: "AWS::IAM::Policy",
+    Condition: NOTIFY.hasCondition,
+    Properties: {
+      PolicyName: "handshake-janitor-notify",
+      Roles: [{ Ref: roleLogicalId }],
+      PolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [{ Effect: "Allow", Action: [...SNS_ACTIONS], Resource: notifyTopicArnValue() }],
+      },
     },
   };
 }

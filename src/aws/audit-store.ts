@@ -34,6 +34,7 @@ import type {
   FinalResult,
   HandshakeClaims,
   Linking,
+  OpenMark,
   PutResult,
   ReadAction,
   ReadRun,
@@ -372,9 +373,12 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
             new UpdateItemCommand({
               TableName: tableName,
               Key: actionKey(action.runId, action.handshakeId),
-              UpdateExpression: "REMOVE pendingKey",
+              UpdateExpression: isOpenMark(action) ? `SET pendingKey = :marked` : "REMOVE pendingKey",
               ConditionExpression: "pendingKey = :unlinked",
-              ExpressionAttributeValues: { ":unlinked": { S: UNLINKED } },
+              ExpressionAttributeValues: {
+                ":unlinked": { S: UNLINKED },
+                ...(isOpenMark(action) ? { ":marked": { S: MARKED } } : {}),
+              },
             }),
           ),
         ).catch((error: unknown) => {
@@ -395,13 +399,16 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
                     TableName: tableName,
                     Key: actionKey(action.runId, action.handshakeId),
                     // Linked: off the pending index, where an unlinked final item waits.
-                    UpdateExpression:
-                      "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev REMOVE pendingKey",
+                    // An open mark moves from UNLINKED to MARKED, where the next runs find it.
+                    UpdateExpression: isOpenMark(action)
+                      ? "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev, pendingKey = :marked"
+                      : "SET chainSeq = :seq, chainHash = :hash, chainPrev = :prev REMOVE pendingKey",
                     ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(chainHash)",
                     ExpressionAttributeValues: {
                       ":seq": { N: String(seq) },
                       ":hash": { S: hash },
                       ":prev": { S: prevHash },
+                      ...(isOpenMark(action) ? { ":marked": { S: MARKED } } : {}),
                     },
                   },
                 },
@@ -819,6 +826,64 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       return linked;
     },
 
+    async listOpenMarks() {
+      const marks: OpenMark[] = [];
+      for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", MARKED)], []))) {
+        const action = parseAction(item);
+        if (action.cancelAfter === undefined || item.markClosedBy !== undefined) continue;
+        marks.push({
+          runId: action.runId,
+          handshakeId: action.handshakeId,
+          ruleId: action.ruleId,
+          cancelAfter: action.cancelAfter,
+          action: action.action,
+          target: action.target,
+          targetType: action.targetType,
+          ...(action.requestedAt ? { requestedAt: action.requestedAt } : {}),
+        });
+      }
+      return marks;
+    },
+
+    async closeMark(mark, closedBy) {
+      const where = `${mark.runId}/${mark.handshakeId}`;
+      try {
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: actionKey(mark.runId, mark.handshakeId),
+              // markClosedBy is outside the chain hash: the closing run's own item is the record.
+              UpdateExpression: "SET markClosedBy = :by REMOVE pendingKey",
+              ConditionExpression: "pendingKey = :marked",
+              ExpressionAttributeValues: { ":by": { S: closedBy }, ":marked": { S: MARKED } },
+            }),
+          ),
+        );
+      } catch (error) {
+        // Closed already (a retried close, or another run got there first): nothing is lost.
+        if (!isConditionFailure(error)) throw writeError(`close mark ${where}`, error);
+      }
+    },
+
+    async recordNotifyFailure(runId, error) {
+      try {
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: runKey(runId),
+              UpdateExpression: "SET notifyError = :error",
+              ConditionExpression: "attribute_exists(pk)",
+              ExpressionAttributeValues: { ":error": { S: error } },
+            }),
+          ),
+        );
+      } catch (failure) {
+        throw writeError(`record notify failure of run ${runId}`, failure);
+      }
+    },
+
     async listPendingIntents() {
       const intents: AuditAction[] = [];
       for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", PENDING)], []))) {
@@ -940,6 +1005,12 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 // Items
 
 const PENDING = "PENDING";
+/** On the pending index too: a MARKED item no later run has closed (src/core/grace.ts). */
+const MARKED = "MARKED";
+
+function isOpenMark(action: AuditAction): boolean {
+  return action.outcome === "MARKED" && !action.dryRun && action.cancelAfter !== undefined;
+}
 /** On the pending index too: a final item whose chain link a fault prevented. */
 const UNLINKED = "UNLINKED";
 
@@ -985,6 +1056,9 @@ function normalizeAction(action: AuditAction): AuditAction {
     ...(action.requestedAt === undefined
       ? {}
       : { requestedAt: isoInstant(action.requestedAt, "requestedAt", AuditWriteError) }),
+    ...(action.cancelAfter === undefined
+      ? {}
+      : { cancelAfter: isoInstant(action.cancelAfter, "cancelAfter", AuditWriteError) }),
   };
 }
 
@@ -1033,6 +1107,8 @@ export function actionItem(action: AuditAction): Item {
   };
   if (action.outcome === undefined) item.pendingKey = { S: PENDING };
   else item.outcome = { S: action.outcome };
+  if (isOpenMark(action)) item.pendingKey = { S: MARKED };
+  if (action.cancelAfter !== undefined) item.cancelAfter = { S: action.cancelAfter };
   if (action.requestedAt !== undefined) item.requestedAt = { S: action.requestedAt };
   if (action.error !== undefined) item.error = { S: action.error };
   return item;
@@ -1176,6 +1252,7 @@ function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
       outcome: () => (item.outcome === undefined ? undefined : read.oneOf("outcome", OUTCOMES)),
       requestedAt: () => read.optionalString("requestedAt"),
       error: () => read.optionalString("error"),
+      cancelAfter: () => read.optionalString("cancelAfter"),
     },
     problems,
   );
@@ -1238,6 +1315,7 @@ function runFields(item: Item, problems: string[]): Partial<RunRecord> {
       endedAt: () => read.optionalString("endedAt"),
       note: () => read.optionalString("note"),
       error: () => read.optionalString("error"),
+      notifyError: () => read.optionalString("notifyError"),
     },
     problems,
   );

@@ -1,5 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
+import { SNSClient } from "@aws-sdk/client-sns";
+import { topicRegion } from "./sns.js";
 
 /**
  * The composition root's one place that constructs SDK clients (the Lambda handler and the CLI
@@ -12,6 +14,8 @@ import { OrganizationsClient } from "@aws-sdk/client-organizations";
 export interface Clients {
   organizations: OrganizationsClient;
   dynamodb: DynamoDBClient;
+  /** For the run's notification (NOTIFY_TOPIC_ARN); AWS_ENDPOINT_URL_SNS points it elsewhere. */
+  sns: SNSClient;
 }
 
 export function createClients(): Clients {
@@ -23,5 +27,11 @@ export function createClients(): Clients {
   return {
     organizations: new OrganizationsClient({ region, maxAttempts: 1, requestHandler }),
     dynamodb: new DynamoDBClient({ region, maxAttempts: 1, requestHandler }),
+    // SNS answers only in the topic's own region, which its ARN names.
+    sns: new SNSClient({
+      region: topicRegion(process.env.NOTIFY_TOPIC_ARN?.trim() ?? "") ?? region,
+      maxAttempts: 1,
+      requestHandler,
+    }),
   };
 }

@@ -58,6 +58,7 @@ const RUN_DATA_COLUMNS = [
   "configHash",
   "note",
   "error",
+  "notifyError",
 ];
 /**
  * Why an item could not be read in full (readers show it and carry on): the last column of CSV,
@@ -241,7 +242,12 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
     ...(outcome ? { outcome } : {}),
   };
   for await (const item of store.queryActions(filter)) rows.push({ ...item });
-  out(render(rows, format, AUDIT_ATTRIBUTES, TABLE_COLUMNS, "no audit items match", args.wide === true));
+  // Marks say when they fall due; other outcomes have no such column.
+  const columns =
+    outcome === "MARKED"
+      ? [...TABLE_COLUMNS.slice(0, 5), "cancelAfter", ...TABLE_COLUMNS.slice(5)]
+      : TABLE_COLUMNS;
+  out(render(rows, format, AUDIT_ATTRIBUTES, columns, "no audit items match", args.wide === true));
   warnUnreadable(rows.filter(isUnreadable).length);
   return 0;
 }

@@ -11,6 +11,7 @@ import { startDynamoDbLocal } from "../local/dynamodb-local.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "../local/org-emulator.js";
 import { sampleOrganization } from "../local/sample-org.js";
 import { localStackEnv } from "../local/stack-env.js";
+import { graceAndNotifyDemo } from "./demo-notify.js";
 import { formatTable } from "./format.js";
 import { renderSummary } from "./render.js";
 
@@ -54,6 +55,8 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     out(`== live run ==\n${renderSummary(live)}\n`);
 
     out(`organization afterwards: ${describeStates(organizations.handshakes())}\n`);
+    const notified = await graceAndNotifyDemo(out, DEMO_TABLE);
+    if (notified !== 0) return notified;
     const trail = [];
     for await (const item of ports.audit.queryActions({ runId: live.runId })) trail.push({ ...item });
     out(`== audit trail of ${live.runId} (DynamoDB table ${DEMO_TABLE}) ==`);

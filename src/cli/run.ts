@@ -2,8 +2,10 @@ import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import { auditTableName, exitCodeFor, wire } from "../app.js";
 import { createClients } from "../aws/clients.js";
+import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { loadConfig } from "../core/config.js";
 import { ConfigError } from "../core/errors.js";
+import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
 import { type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
@@ -91,6 +93,12 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
     if (error instanceof ConfigError) issues.push(...error.issues);
     else throw error;
   }
+  let topicArn: string | undefined;
+  try {
+    topicArn = notifyTopicArnFromEnv();
+  } catch (error) {
+    collect(issues)(error);
+  }
   const config = configPath ? await loadConfig(configPath).catch(collect(issues)) : undefined;
   // Absent options stay undefined: an empty list must never read as "every rule / handshake".
   const only = { ruleIds: args.rule, handshakeIds: args.handshake };
@@ -98,7 +106,8 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
   if (issues.length > 0 || !config) throw new ConfigError(issues);
 
   const started = Date.now();
-  const { organizations, audit } = wire(createClients(), tableName);
+  const clients = createClients();
+  const { organizations, audit } = wire(clients, tableName);
   const summary = await sweep(
     {
       config,
@@ -112,6 +121,17 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
     },
     { organizations, audit, now: () => new Date(), logger: args.verbose ? stderrLogger : silentLogger },
   );
+  if (topicArn !== undefined) {
+    const notified = await notifyRun(
+      summary,
+      { notifier: createSnsNotifier({ client: clients.sns, topicArn }), audit },
+      { showTargets: config.notify?.showTargets === true },
+    );
+    // The summary on stdout stays exactly the run's; the notification is reported beside it.
+    if (!notified.published && notified.reason === "failed") {
+      process.stderr.write(`notification not published (recorded on the run): ${notified.error}\n`);
+    }
+  }
   out(args.json ? JSON.stringify(summary) : renderSummary(summary, { wide: args.wide === true }));
   return exitCodeFor(summary.status);
 }

@@ -114,8 +114,24 @@ const ruleIdSchema = z.string().regex(RULE_ID_PATTERN, {
 
 type Report = (path: PropertyKey[], message: string) => void;
 
-function checkRules(inputs: unknown[], ctx: z.core.$RefinementCtx<unknown[]>): RuleConfig[] {
-  const rules: RuleConfig[] = [];
+/** A grace period longer than this is a typo more often than a plan (30 days). */
+export const MAX_GRACE_HOURS = 24 * 30;
+
+/**
+ * `graceHours`, common to every rule kind: hours between marking a handshake and cancelling it.
+ * Absent or 0: act at once. Kept out of each kind's options so every kind takes it the same way.
+ */
+const graceHoursSchema = z
+  .number()
+  .refine(Number.isFinite, { error: "must be a finite number of hours" })
+  .refine((hours) => hours >= 0, { error: "must be at least 0" })
+  .refine((hours) => hours <= MAX_GRACE_HOURS, { error: `must be at most ${MAX_GRACE_HOURS} (30 days)` });
+
+/** A rule as the config holds it; `graceHours` is present only when it is greater than 0. */
+export type ConfiguredRule = RuleConfig & { graceHours?: number };
+
+function checkRules(inputs: unknown[], ctx: z.core.$RefinementCtx<unknown[]>): ConfiguredRule[] {
+  const rules: ConfiguredRule[] = [];
   const firstIndexOf = new Map<string, number>();
   let failed = false;
   const report: Report = (path, message) => {
@@ -134,7 +150,7 @@ function checkRule(
   index: number,
   firstIndexOf: Map<string, number>,
   report: Report,
-): RuleConfig | undefined {
+): ConfiguredRule | undefined {
   const relay = (prefix: PropertyKey[], issues: readonly z.core.$ZodIssue[]) => {
     for (const problem of problemsOf(issues)) report([...prefix, ...problem.path], problem.message);
   };
@@ -142,7 +158,9 @@ function checkRule(
     report([index], `must be a mapping with id, type and the rule's options, got ${describeValue(input)}`);
     return undefined;
   }
-  const { id, type, ...options } = input;
+  const { id, type, graceHours, ...options } = input;
+  const graceResult = graceHoursSchema.optional().safeParse(graceHours, { error: errorMap });
+  if (!graceResult.success) relay([index, "graceHours"], graceResult.error.issues.slice(0, 1));
 
   const idResult = ruleIdSchema.safeParse(id, { error: errorMap });
   if (!idResult.success) relay([index, "id"], idResult.error.issues);
@@ -171,9 +189,11 @@ function checkRule(
     relay([index], optionsResult.error.issues);
     return undefined;
   }
-  if (!idResult.success) return undefined;
+  if (!idResult.success || !graceResult.success) return undefined;
   // The kind was found by this very `type` and produced these options, so the pair is consistent.
-  return { id: idResult.data, type: kind.kind, options: optionsResult.data } as RuleConfig;
+  const rule = { id: idResult.data, type: kind.kind, options: optionsResult.data } as RuleConfig;
+  // 0 is the default and left out, so a config that spells it out keeps its hash.
+  return graceResult.data ? { ...rule, graceHours: graceResult.data } : rule;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -257,6 +277,8 @@ const configSchema = z
     /** Evaluated in this order; the first matching rule is the one the audit names. */
     rules: z.array(z.unknown()).min(1, { error: "must list at least one rule" }).transform(checkRules),
     exemptions: z.array(exemptionSchema).default([]),
+    /** The run's SNS digest (NOTIFY_TOPIC_ARN): showTargets prints target emails unmasked. */
+    notify: z.strictObject({ showTargets: z.boolean().default(false) }).optional(),
   })
   .superRefine(
     (config, ctx) => {

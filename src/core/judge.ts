@@ -2,7 +2,7 @@ import { describeError, sleep as realSleep, type Sleep } from "./backoff.js";
 import type { JanitorConfig } from "./config.js";
 import type { Handshake } from "./handshake.js";
 import { plan } from "./plan.js";
-import type { AuditPort, ClaimResult, HandshakeClaims, OrganizationsPort } from "./ports.js";
+import type { ClaimResult, HandshakeClaims, OrganizationsPort } from "./ports.js";
 import { type RunSummary, type SweepDeps, silentLogger, sweep } from "./sweep.js";
 
 /** An OrganizationsPort whose listing is exactly the given handshakes, as DescribeHandshake tells them. */
@@ -117,13 +117,13 @@ export async function judge(request: JudgeRequest, deps: JudgeDeps): Promise<Run
         actor: request.actor,
         handshakeIds: [request.handshakeId],
         concurrency: 1,
+        reconcile: false,
         ...(request.dryRun ? { dryRun: true } : {}),
         ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
       },
       {
         ...deps,
         organizations: held ? deferredWhileHeld(organizations, held) : organizations,
-        audit: withoutReconciliation(deps.audit),
       },
     );
   } finally {
@@ -194,18 +194,5 @@ function deferredWhileHeld(
       attempts: 0,
       error: `claimed by ${held.holder} until ${held.until.toISOString()}: another run is acting on this handshake; the next sweep decides it again`,
     }),
-  };
-}
-
-function withoutReconciliation(audit: AuditPort): AuditPort {
-  return {
-    startRun: (run) => audit.startRun(run),
-    finishRun: (run) => audit.finishRun(run),
-    recordAction: (item) => audit.recordAction(item),
-    recordFinals: (items) => audit.recordFinals(items),
-    recordOutcome: (runId, handshakeId, result) => audit.recordOutcome(runId, handshakeId, result),
-    linkUnchained: () => audit.linkUnchained(),
-    recordConfig: (hash, json) => audit.recordConfig(hash, json),
-    listPendingIntents: async () => [],
   };
 }

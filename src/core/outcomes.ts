@@ -3,6 +3,7 @@ export const OUTCOMES = [
   "CANCELED",
   "DRY_RUN",
   "EXEMPTED",
+  "MARKED",
   "ALREADY_CLOSED",
   "STATE_CHANGED",
   "DEFERRED",

@@ -1,7 +1,9 @@
 import { evaluateRule, type RuleConfig } from "../rules/index.js";
 import { type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
 import { vouchesFor } from "./glob.js";
+import { applyGrace, closeMarkOf } from "./grace.js";
 import { CANDIDATE_STATES, HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, type Handshake } from "./handshake.js";
+import type { OpenMark } from "./ports.js";
 
 /**
  * Narrowing from `--rule` / `--handshake` or a manual event. Absent (undefined) means no narrowing;
@@ -19,10 +21,40 @@ export interface PlanInput {
   config: JanitorConfig;
   now: Date;
   only?: Selection;
+  /** Open marks by handshake id (src/core/grace.ts); none: no grace period is running. */
+  marks?: ReadonlyMap<string, OpenMark>;
 }
 
 export type Decision =
-  | { kind: "cancel"; handshake: Handshake; ruleId: string; matchedRules: string[]; reason: string }
+  | {
+      kind: "cancel";
+      handshake: Handshake;
+      ruleId: string;
+      matchedRules: string[];
+      reason: string;
+      /** The open mark this cancel fulfils or supersedes: closed once the outcome is final. */
+      closesMark?: OpenMark;
+    }
+  | {
+      /** Selected by a rule with a grace period: recorded as MARKED, cancelled by a later run. */
+      kind: "mark";
+      handshake: Handshake;
+      ruleId: string;
+      matchedRules: string[];
+      reason: string;
+      cancelAfter: string;
+      closesMark?: OpenMark;
+    }
+  | {
+      /** A marked handshake that is not cancelled after all: its mark is closed with `outcome`. */
+      kind: "close";
+      handshake: Handshake;
+      ruleId: string;
+      matchedRules: string[];
+      reason: string;
+      outcome: "EXEMPTED" | "STATE_CHANGED" | "ALREADY_CLOSED";
+      closesMark: OpenMark;
+    }
   | {
       kind: "exempted";
       handshake: Handshake;
@@ -31,6 +63,7 @@ export type Decision =
       /** The first matching rule's reason, then `; exempted: ` and the exemption's reason. */
       reason: string;
       exemption: Exemption;
+      closesMark?: OpenMark;
     }
   | {
       /** A rule threw on this handshake: doubt, so it is never canceled. */
@@ -145,17 +178,44 @@ export function createPlanner(input: Omit<PlanInput, "handshakes">): Planner {
   const decisions: Decision[] = [];
   let listed = 0;
   let candidates = 0;
+  // A mark of a rule this run does not evaluate (--rule) is left alone, and so is its handshake.
+  const selects = (list: readonly string[] | undefined, value: string) =>
+    list === undefined || list.length === 0 || list.includes(value);
+  const allMarks = input.marks ?? new Map<string, OpenMark>();
+  const marks = new Map(
+    [...allMarks].filter(
+      ([, mark]) => selects(only?.handshakeIds, mark.handshakeId) && selects(only?.ruleIds, mark.ruleId),
+    ),
+  );
+  const graceHoursOf = (ruleId: string) => config.rules.find((rule) => rule.id === ruleId)?.graceHours ?? 0;
   return {
     add(handshakes) {
       listed += handshakes.length;
       for (const handshake of handshakes) {
-        if (!isCandidate(handshake, only?.handshakeIds)) continue;
+        const mark = marks.get(handshake.id);
+        marks.delete(handshake.id);
+        if (!isCandidate(handshake, only?.handshakeIds)) {
+          const close = mark === undefined ? undefined : closeMarkOf(mark, handshake);
+          if (close !== undefined) decisions.push(close);
+          continue;
+        }
         candidates += 1;
-        const decision = decide(handshake, rules, config, now);
+        if (mark === undefined && allMarks.has(handshake.id)) continue;
+        const decision = applyGrace(decide(handshake, rules, config, now), handshake, {
+          now,
+          graceHoursOf,
+          ...(mark ? { mark } : {}),
+        });
         if (decision !== undefined) decisions.push(decision);
       }
     },
     finish() {
+      // Marks whose handshake the listing no longer has: the service dropped it long after it closed.
+      for (const mark of marks.values()) {
+        const close = closeMarkOf(mark, undefined);
+        if (close !== undefined) decisions.push(close);
+      }
+      marks.clear();
       const selected = decisions.filter((d) => d.kind === "cancel").length;
       const limit = config.maxCancellationsPerRun;
       return { listed, candidates, decisions, selected, limit, blocked: selected > limit };

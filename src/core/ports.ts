@@ -40,6 +40,8 @@ export interface AuditAction {
   reason: string;
   attempts: number;
   error?: string;
+  /** On a MARKED item: the ISO-8601 UTC instant from which a later run cancels, if it still matches. */
+  cancelAfter?: string;
 }
 
 /**
@@ -63,6 +65,7 @@ export const AUDIT_ATTRIBUTES = [
   "reason",
   "attempts",
   "error",
+  "cancelAfter",
 ] as const satisfies readonly (keyof AuditAction)[];
 
 /**
@@ -97,6 +100,8 @@ export interface RunRecord {
   note?: string;
   /** Why a FAILED run failed. */
   error?: string;
+  /** Why the run's notification could not be published (the run itself is unaffected). */
+  notifyError?: string;
 }
 
 /** A run item that does not read as a RunRecord: what could be read, its key and why not the rest. */
@@ -152,6 +157,12 @@ export interface AuditPort {
    * when one is stored under that hash already, it is left as it is.
    */
   recordConfig(hash: string, canonicalJson: string): Promise<void>;
+  /** MARKED items no later run has closed yet: what a grace period holds (src/core/grace.ts). */
+  listOpenMarks(): Promise<OpenMark[]>;
+  /** Closes an open mark of run `mark.runId`: `closedBy` decided about it. Closing twice is harmless. */
+  closeMark(mark: { runId: string; handshakeId: string }, closedBy: string): Promise<void>;
+  /** Puts on the run item why its notification failed; nothing else about the run changes. */
+  recordNotifyFailure(runId: string, error: string): Promise<void>;
 }
 
 /** The answer to a claim: taken, or held by someone else until `until`. */
@@ -168,4 +179,16 @@ export interface HandshakeClaims {
   claimHandshake(handshakeId: string, holder: string, ttlMs: number): Promise<ClaimResult>;
   /** Gives it up; a claim that another holder has taken over meanwhile is left alone. */
   releaseHandshake(handshakeId: string, holder: string): Promise<void>;
+}
+
+/** A MARKED item still open: the handshake is cancelled at `cancelAfter` if it still matches then. */
+export interface OpenMark {
+  runId: string;
+  handshakeId: string;
+  ruleId: string;
+  cancelAfter: string;
+  action: string;
+  target: string;
+  targetType: string;
+  requestedAt?: string;
 }

@@ -1,10 +1,11 @@
 import { describeError } from "./backoff.js";
 import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
+import { marksByHandshake } from "./grace.js";
 import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
 import { maskEmails } from "./mask.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
 import { createPlanner, type Decision } from "./plan.js";
-import type { AuditAction, AuditPort, FinalResult, OrganizationsPort, RunRecord } from "./ports.js";
+import type { AuditAction, AuditPort, FinalResult, OpenMark, OrganizationsPort, RunRecord } from "./ports.js";
 
 /** Structured logging as Powertools' Logger offers it; the CLI passes a quiet one. */
 export interface SweepLogger {
@@ -30,6 +31,12 @@ export interface SweepRequest {
   deadline?: number;
   /** CancelHandshake calls in flight at once; the pacer sets the rate. */
   concurrency?: number;
+  /**
+   * Default true: a live run first completes the intents earlier runs left pending. The real-time
+   * path says false: many of its invocations run at once, and one must not close another's intent
+   * while that one's cancel is in flight.
+   */
+  reconcile?: boolean;
 }
 
 export interface SweepDeps {
@@ -49,6 +56,8 @@ export interface ActionSummary {
   reason: string;
   attempts: number;
   error?: string;
+  /** On a MARKED action: when a later run cancels it, if it still matches then. */
+  cancelAfter?: string;
 }
 
 export interface RunSummary {
@@ -120,8 +129,10 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   let reconciled = 0;
   try {
     await linkUnchained(audit, log);
-    if (!dryRun) reconciled = await reconcile(request.runId, request.deadline, deps, log);
-    const decided = await listAndPlan(request, organizations, started);
+    if (!dryRun && request.reconcile !== false)
+      reconciled = await reconcile(request.runId, request.deadline, deps, log);
+    const marks = marksByHandshake(await audit.listOpenMarks());
+    const decided = await listAndPlan(request, organizations, started, marks);
     Object.assign(run, {
       listed: decided.listed,
       candidates: decided.candidates,
@@ -144,8 +155,8 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       await recordFinals(
         context,
         decided.decisions.map((decision) =>
-          decision.kind === "exempted"
-            ? { decision, outcome: "EXEMPTED", reason: decision.reason }
+          decision.kind === "exempted" || decision.kind === "close"
+            ? (finalOf(decision, false) as Final)
             : {
                 decision,
                 outcome: "BLOCKED",
@@ -173,6 +184,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
         }),
       );
     }
+    if (!dryRun) await closeMarks(context, decided.decisions);
     run.status = decided.blocked ? "BLOCKED" : statusOf(actions);
   } catch (error) {
     run.status = "FAILED";
@@ -199,9 +211,14 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
  * Each page is planned as it arrives and then dropped: the sweep holds the decisions, never every
  * handshake of the organization at once.
  */
-async function listAndPlan(request: SweepRequest, organizations: OrganizationsPort, now: Date) {
+async function listAndPlan(
+  request: SweepRequest,
+  organizations: OrganizationsPort,
+  now: Date,
+  marks: ReadonlyMap<string, OpenMark>,
+) {
   const only = { ruleIds: request.ruleIds, handshakeIds: request.handshakeIds };
-  const planner = createPlanner({ config: request.config, now, only: defined(only) });
+  const planner = createPlanner({ config: request.config, now, only: defined(only), marks });
   for await (const page of organizations.listHandshakes()) planner.add(page);
   return planner.finish();
 }
@@ -245,6 +262,7 @@ function remember(context: Context, item: AuditAction, outcome: Outcome): void {
     reason: item.reason,
     attempts: item.attempts,
     ...(item.error ? { error: item.error } : {}),
+    ...(item.cancelAfter ? { cancelAfter: item.cancelAfter } : {}),
   };
   context.actions.push(summary);
   context.log.info("decision", {
@@ -267,16 +285,64 @@ interface Final {
 
 /** The final outcome of a decision that calls nothing; undefined for one that cancels. */
 function finalOf(decision: Decision, dryRun: boolean): Final | undefined {
-  if (decision.kind === "exempted") return { decision, outcome: "EXEMPTED", reason: decision.reason };
+  // A dry run changes no mark: it makes none, and closes none.
+  const stays =
+    "closesMark" in decision && decision.closesMark && dryRun ? " (dry run: the mark stays open)" : "";
+  if (decision.kind === "exempted")
+    return { decision, outcome: "EXEMPTED", reason: `${decision.reason}${stays}` };
   if (decision.kind === "failed")
     return { decision, outcome: "FAILED", reason: decision.reason, error: decision.error };
-  if (dryRun) return { decision, outcome: "DRY_RUN", reason: decision.reason };
+  if (decision.kind === "close")
+    return dryRun
+      ? {
+          decision,
+          outcome: "DRY_RUN",
+          reason: `would record ${decision.outcome}: ${decision.reason}${stays}`,
+        }
+      : { decision, outcome: decision.outcome, reason: decision.reason };
+  if (decision.kind === "mark")
+    return dryRun
+      ? {
+          decision,
+          outcome: "DRY_RUN",
+          reason: `would mark, due at ${decision.cancelAfter}: ${decision.reason}${stays}`,
+        }
+      : { decision, outcome: "MARKED", reason: decision.reason };
+  if (dryRun) return { decision, outcome: "DRY_RUN", reason: `${decision.reason}${stays}` };
   return undefined;
 }
 
 function finalItem(context: Context, final: Final): AuditAction {
   const { decision, outcome, reason, error } = final;
-  return { ...baseItem(context, decision), outcome, reason, ...(error ? { error } : {}) };
+  const cancelAfter =
+    decision.kind === "mark" && outcome === "MARKED" ? { cancelAfter: decision.cancelAfter } : {};
+  return { ...baseItem(context, decision), outcome, reason, ...(error ? { error } : {}), ...cancelAfter };
+}
+
+/** Outcomes after which an open mark has served: acted on, superseded, or moot. */
+const CLOSING: readonly Outcome[] = ["CANCELED", "ALREADY_CLOSED", "STATE_CHANGED", "EXEMPTED", "MARKED"];
+
+/**
+ * Closes the marks this run decided about, once the decision's outcome is on record. A mark whose
+ * cancel was deferred or failed stays open, so the next run tries again; a close that fails is
+ * logged and the mark stays open, and the next run closes it with what it finds then.
+ */
+async function closeMarks(context: Context, decisions: readonly Decision[]): Promise<void> {
+  const outcomes = new Map(context.actions.map((action) => [action.handshakeId, action.outcome]));
+  for (const decision of decisions) {
+    const mark = decision.kind === "failed" ? undefined : decision.closesMark;
+    const outcome = outcomes.get(decision.handshake.id);
+    if (mark === undefined || outcome === undefined || !CLOSING.includes(outcome)) continue;
+    try {
+      await context.deps.audit.closeMark(mark, context.request.runId);
+    } catch (error) {
+      context.log.warn("could not close a mark; the next run closes it", {
+        markRunId: mark.runId,
+        handshakeId: mark.handshakeId,
+        error: describeError(error),
+      });
+    }
+  }
 }
 
 /** Reports a final item as the store answered for it: written, found from before, or not on record. */

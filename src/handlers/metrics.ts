@@ -37,3 +37,10 @@ export function recordSummary(metrics: Metrics, summary: RunSummary): void {
   const notCompleted = summary.status === "BLOCKED" || summary.status === "FAILED";
   metrics.addMetric(RUN_NOT_COMPLETED_METRIC, MetricUnit.Count, notCompleted ? 1 : 0);
 }
+
+/** 1 when the run's notification could not be published, 0 when it was; absent without one. */
+export const NOTIFY_FAILED_METRIC = "NotifyFailed";
+
+export function recordNotify(metrics: Metrics, failed: boolean): void {
+  metrics.addMetric(NOTIFY_FAILED_METRIC, MetricUnit.Count, failed ? 1 : 0);
+}

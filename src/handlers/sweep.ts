@@ -5,12 +5,14 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { auditTableName, wire } from "../app.js";
 import { type Clients, createClients } from "../aws/clients.js";
+import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { loadConfig } from "../core/config.js";
 import { ConfigError, JanitorError } from "../core/errors.js";
+import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
 import { parseEvent } from "./events.js";
-import { createMetrics, recordSummary, recordThrottle } from "./metrics.js";
+import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
 const metrics = createMetrics();
@@ -33,6 +35,7 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
   if (issues.length > 0)
     throw new ConfigError(issues.map((line: string) => line.replace(/^--rule/, "event.rules")));
   const tableName = auditTableName();
+  const topicArn = notifyTopicArnFromEnv();
 
   clients ??= createClients();
   const { organizations, audit } = wire(clients, tableName, { onThrottle: () => recordThrottle(metrics) });
@@ -51,6 +54,19 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     { organizations, audit, now: () => new Date(), logger: asSweepLogger(logger) },
   );
   recordSummary(metrics, summary);
+  if (topicArn !== undefined) {
+    // After the run: whatever happens here, what was canceled and recorded stands.
+    const notified = await notifyRun(
+      summary,
+      {
+        notifier: createSnsNotifier({ client: clients.sns, topicArn }),
+        audit,
+        logger: asSweepLogger(logger),
+      },
+      { showTargets: config.notify?.showTargets === true },
+    );
+    if (notified.published || notified.reason === "failed") recordNotify(metrics, !notified.published);
+  }
   logger.info("summary", { status: summary.status, counts: summary.counts, listed: summary.listed });
   if (summary.status === "BLOCKED" || summary.status === "FAILED") {
     throw new RunNotCompletedError(

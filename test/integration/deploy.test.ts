@@ -186,7 +186,7 @@ describe("the function", () => {
     expect(fn.Timeout as number).toBeGreaterThanOrEqual(120);
     const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
     expect(Object.keys(env).sort()).toEqual(
-      ["AUDIT_TABLE_NAME", "JANITOR_CONFIG", "POWERTOOLS_LOGGER_SAMPLE_RATE"].sort(),
+      ["AUDIT_TABLE_NAME", "JANITOR_CONFIG", "POWERTOOLS_LOGGER_SAMPLE_RATE", "NOTIFY_TOPIC_ARN"].sort(),
     );
     expect(env.AUDIT_TABLE_NAME).toBe(resource("AuditTable").Properties.TableName);
     expect(resource("SweepLogGroup").Properties.RetentionInDays).toEqual(expect.any(Number));

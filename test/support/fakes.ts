@@ -4,6 +4,7 @@ import type {
   AuditAction,
   AuditPort,
   FinalResult,
+  OpenMark,
   OrganizationsPort,
   PutResult,
   RunRecord,
@@ -92,6 +93,38 @@ export class FakeAudit implements AuditPort {
     return [...this.items.values()]
       .filter((item) => item.outcome === undefined)
       .map((item) => structuredClone(item));
+  }
+
+  /** Marks closed, as `runId/handshakeId` -> the run that closed it. */
+  readonly closedMarks = new Map<string, string>();
+  async listOpenMarks(): Promise<OpenMark[]> {
+    return [...this.items.values()]
+      .filter(
+        (item) =>
+          item.outcome === "MARKED" &&
+          item.cancelAfter !== undefined &&
+          !this.closedMarks.has(this.key(item.runId, item.handshakeId)),
+      )
+      .map((item) => ({
+        runId: item.runId,
+        handshakeId: item.handshakeId,
+        ruleId: item.ruleId,
+        cancelAfter: item.cancelAfter ?? "",
+        action: item.action,
+        target: item.target,
+        targetType: item.targetType,
+        ...(item.requestedAt ? { requestedAt: item.requestedAt } : {}),
+      }));
+  }
+
+  async closeMark(mark: { runId: string; handshakeId: string }, closedBy: string) {
+    this.closedMarks.set(this.key(mark.runId, mark.handshakeId), closedBy);
+  }
+
+  /** What recordNotifyFailure put on each run. */
+  readonly notifyErrors = new Map<string, string>();
+  async recordNotifyFailure(runId: string, error: string) {
+    this.notifyErrors.set(runId, error);
   }
 
   /** Configs by hash, as recordConfig keeps them; failConfigs makes recordConfig throw. */

@@ -1,0 +1,95 @@
+import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organizations";
+import { exitCodeFor, wire } from "../app.js";
+import { createClients } from "../aws/clients.js";
+import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
+import { sleep } from "../core/backoff.js";
+import { parseConfig } from "../core/config.js";
+import { notifyRun } from "../core/notify.js";
+import { type RunSummary, sweep } from "../core/sweep.js";
+import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../local/sns-emulator.js";
+import { renderSummary } from "./render.js";
+
+/** 0.002 h is 7.2 s: a grace period the demo can wait out. A real one is hours. */
+const DEMO_GRACE_HOURS = 0.002;
+/** A run during the grace period is shown only when it can finish inside it, on a busy machine too. */
+const WAIT_RUN_MARGIN_MS = 3_000;
+/** The wait for the grace period is bounded: this many polls of half a second at most. */
+const MAX_POLLS = 40;
+
+const GRACE_CONFIG = `
+version: 1
+dryRun: false
+rules:
+  - id: personal-email
+    type: email
+    deny: ["*@gmail.com"]
+    actionTypes: [INVITE]
+    graceHours: ${DEMO_GRACE_HOURS}
+`;
+
+/**
+ * The demo's notification step: a local SNS endpoint, two new invitations to personal addresses,
+ * a rule with a grace period of seconds. The first run marks them and says so; a run during the
+ * grace period does nothing; after it, a run cancels them and says so. Expects the process
+ * environment to point at the demo's local Organizations emulator and DynamoDB Local already.
+ */
+export async function graceAndNotifyDemo(out: (text: string) => void, tableName: string): Promise<number> {
+  const sns = await startSnsEmulator();
+  const saved = { ...process.env };
+  try {
+    Object.assign(process.env, { AWS_ENDPOINT_URL_SNS: sns.endpoint, NOTIFY_TOPIC_ARN: DEFAULT_TOPIC_ARN });
+    const topicArn = notifyTopicArnFromEnv() ?? DEFAULT_TOPIC_ARN;
+    const clients = createClients();
+    const ports = { ...wire(clients, tableName), now: () => new Date() };
+    const config = parseConfig(GRACE_CONFIG, "grace.yaml");
+    out(`== grace period and notifications (SNS on ${sns.endpoint}) ==`);
+    out(`rule personal-email with graceHours: ${DEMO_GRACE_HOURS} (${DEMO_GRACE_HOURS * 3600} s)`);
+
+    const handshakeIds: string[] = [];
+    for (const email of ["contractor.one@gmail.com", "contractor.two@gmail.com"]) {
+      const answer = await clients.organizations.send(
+        new InviteAccountToOrganizationCommand({ Target: { Type: "EMAIL", Id: email }, Notes: "demo" }),
+      );
+      if (answer.Handshake?.Id) handshakeIds.push(answer.Handshake.Id);
+    }
+    out(`invited ${handshakeIds.length} personal addresses: ${handshakeIds.join(", ")}\n`);
+
+    const stamp = new Date().toISOString().replace(/[-:.]/g, "");
+    const notifier = createSnsNotifier({ client: clients.sns, topicArn });
+    const runs: RunSummary[] = [];
+    const run = async (name: string) => {
+      const summary = await sweep(
+        { config, runId: `demo-${stamp}-${name}`, trigger: "cli", actor: "demo", handshakeIds },
+        ports,
+      );
+      await notifyRun(summary, { notifier, audit: ports.audit });
+      runs.push(summary);
+      return summary;
+    };
+
+    const marked = await run("mark");
+    out(`-- first run: marked, nothing canceled --\n${renderSummary(marked)}\n`);
+    const due = Math.max(
+      ...marked.actions.map((a) => Date.parse(a.cancelAfter ?? "")).filter(Number.isFinite),
+    );
+    if (due - Date.now() > WAIT_RUN_MARGIN_MS) {
+      const left = ((due - Date.now()) / 1000).toFixed(1);
+      const waiting = await run("wait");
+      out(
+        `-- a run during the grace period (${left} s left): ${waiting.actions.length} decisions, nothing done --\n`,
+      );
+    }
+    for (let poll = 0; poll < MAX_POLLS && Date.now() < due; poll += 1) await sleep(500);
+    const canceled = await run("cancel");
+    out(`-- after the grace period: canceled --\n${renderSummary(canceled)}\n`);
+
+    const published = sns.published();
+    out(`== ${published.length} notifications published to ${topicArn} ==`);
+    for (const message of published) out(`Subject: ${message.subject ?? ""}\n${message.message}\n`);
+    const worst = runs.map((summary) => exitCodeFor(summary.status)).find((code) => code !== 0);
+    return worst ?? 0;
+  } finally {
+    process.env = saved;
+    await sns.stop();
+  }
+}
