@@ -77,8 +77,7 @@ export function safeSubject(text: string): string {
 function field(text: string, showTargets: boolean): string {
   // Cut first: masking scans the text, and a field from a hostile source can be any length.
   const cut = text.length <= FIELD_MAX ? text : text.slice(0, FIELD_MAX);
-  // maskEmails is quadratic on a long run without an "@"; text without one has nothing to mask.
-  const shown = escapeControls(showTargets || !cut.includes("@") ? cut : maskEmails(cut));
+  const shown = escapeControls(showTargets ? cut : maskEmails(cut));
   return shown.length <= FIELD_MAX ? shown : `${shown.slice(0, FIELD_MAX - 1)}…`;
 }
 
