@@ -1,4 +1,6 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
@@ -18,6 +20,8 @@ declare module "vitest" {
     sharedDynamoDbLocal: SharedDynamoDbLocal | undefined;
     /** The CLI built once from src/cli/bin.ts, for `node <file>`; see runCli. */
     cliBundle: string | undefined;
+    /** `http://127.0.0.1:<port>` of the run's lock service; see `exclusively` in stack.ts. */
+    lockService: string | undefined;
   }
 }
 
@@ -69,22 +73,68 @@ async function buildCli(): Promise<{ file: string; dir: string }> {
 }
 
 /**
+ * Named locks for test files running in parallel workers that share something on disk (the
+ * serverless build writes dist/sweep). A request for /<name> is answered with its headers once
+ * the lock is free, and holds it until the client closes the connection, which a worker that dies
+ * does too; waiting requests are granted in order. Listens on 127.0.0.1 only.
+ */
+async function startLockService(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const queues = new Map<string, ServerResponse[]>();
+  const grant = (queue: ServerResponse[]) => {
+    const next = queue[0];
+    if (next === undefined) return;
+    next.writeHead(200, { "content-type": "text/plain" });
+    next.flushHeaders();
+  };
+  const server = createServer((request, response) => {
+    const name = request.url ?? "/";
+    const queue = queues.get(name) ?? [];
+    queues.set(name, queue);
+    queue.push(response);
+    response.on("close", () => {
+      const index = queue.indexOf(response);
+      if (index === -1) return;
+      queue.splice(index, 1);
+      if (index === 0) grant(queue);
+    });
+    if (queue.length === 1) grant(queue);
+    request.resume();
+  });
+  server.listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
  * Runs once before the integration tests: one DynamoDB Local (a JVM takes seconds of CPU to
  * start, so not one per file) and the CLI bundle, both handed to the test files with `provide`.
  */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
-  const [started, built] = await Promise.allSettled([startDynamoDbLocal(), buildCli()]);
-  if (started.status === "rejected" || built.status === "rejected") {
+  const [started, built, locking] = await Promise.allSettled([
+    startDynamoDbLocal(),
+    buildCli(),
+    startLockService(),
+  ]);
+  const stop = async () => {
     if (started.status === "fulfilled") await started.value.stop();
     if (built.status === "fulfilled") rmSync(built.value.dir, { recursive: true, force: true });
-    throw started.status === "rejected" ? started.reason : (built as PromiseRejectedResult).reason;
+    if (locking.status === "fulfilled") await locking.value.stop();
+  };
+  if (started.status === "rejected" || built.status === "rejected" || locking.status === "rejected") {
+    await stop();
+    throw [started, built, locking].find((result) => result.status === "rejected")?.reason;
   }
   const db = started.value;
-  const cli = built.value;
   project.provide("sharedDynamoDbLocal", { endpoint: db.endpoint, port: db.port, pid: db.pid });
-  project.provide("cliBundle", cli.file);
-  return async () => {
-    await db.stop();
-    rmSync(cli.dir, { recursive: true, force: true });
-  };
+  project.provide("cliBundle", built.value.file);
+  project.provide("lockService", locking.value.url);
+  return stop;
 }

@@ -1,5 +1,7 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { type IncomingMessage, request } from "node:http";
 import { inject } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import {
@@ -142,4 +144,23 @@ export function runCliFromSource(
   timeoutMs = 120_000,
 ): Promise<CliResult> {
   return execCli(TSX, [BIN, ...args], env, timeoutMs);
+}
+
+/**
+ * Runs `fn` while holding the run-wide lock `name`, so that test files in parallel workers take
+ * turns at something they share on disk (see the lock service in global-setup.ts). Without the
+ * service (a file run outside the integration project) there is no other worker: `fn` runs.
+ */
+export async function exclusively<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const service = inject("lockService");
+  if (service === undefined) return fn();
+  const held = request(`${service}/${encodeURIComponent(name)}`, { method: "POST", agent: false });
+  held.end();
+  try {
+    const [response] = (await once(held, "response")) as [IncomingMessage];
+    if (response.statusCode !== 200) throw new Error(`lock ${name}: HTTP ${response.statusCode}`);
+    return await fn();
+  } finally {
+    held.destroy();
+  }
 }
