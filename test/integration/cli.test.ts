@@ -9,7 +9,7 @@ import { loadConfig } from "../../src/core/config.js";
 import { plan } from "../../src/core/plan.js";
 import type { EmulatorHandshake } from "../../src/local/org-emulator.js";
 import { sampleOrganization } from "../../src/local/sample-org.js";
-import { runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
+import { runCli, runCliFromSource, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), "janitor-cli-"));
@@ -227,7 +227,8 @@ describe("bad input stops the run before any call", () => {
   });
 
   test("config check prints the effective rules of a valid config", async () => {
-    const result = await runCli(["config", "check", "--config", DEMO_CONFIG], {});
+    // From the TypeScript source, as `npm run janitor` starts it; the other tests run the build.
+    const result = await runCliFromSource(["config", "check", "--config", DEMO_CONFIG], {});
     expect(result.code, result.stderr).toBe(0);
     const config = await loadConfig(DEMO_CONFIG);
     for (const rule of config.rules) expect(result.stdout).toContain(rule.id);

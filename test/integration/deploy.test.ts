@@ -13,6 +13,7 @@ import {
 } from "../../src/aws/audit-table.js";
 import { ORGANIZATIONS_ACTIONS } from "../../src/aws/organizations.js";
 import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metrics.js";
+import { exclusively } from "../support/stack.js";
 
 interface Statement {
   Effect: string;
@@ -31,7 +32,10 @@ let template: Template;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "janitor-deploy-"));
-  packaged = await packageService({ stage: "prod", outDir: join(work, "package") });
+  // Packaging builds into dist/sweep, as invoke-local.test.ts's serverless does: one at a time.
+  packaged = await exclusively("dist/sweep", () =>
+    packageService({ stage: "prod", outDir: join(work, "package") }),
+  );
   if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
   template = JSON.parse(await readFile(packaged.templatePath, "utf8")) as Template;
 }, 240_000);
@@ -295,11 +299,13 @@ describe("packaging", () => {
     const bad = join(work, "bad.yaml");
     await writeFile(bad, "version: 1\nrules:\n  - id: old\n    type: stale\n    olderThanDays: 0\n");
 
-    const result = await packageService({
-      stage: "prod",
-      configPath: bad,
-      outDir: join(work, "bad-package"),
-    });
+    const result = await exclusively("dist/sweep", () =>
+      packageService({
+        stage: "prod",
+        configPath: bad,
+        outDir: join(work, "bad-package"),
+      }),
+    );
 
     expect(result.code).not.toBe(0);
     expect(result.output).toContain(`${bad}: rules[0].olderThanDays: must be greater than 0`);

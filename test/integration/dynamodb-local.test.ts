@@ -1,10 +1,12 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { DynamoDBClient, ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  compiledLauncherDir,
   type DynamoDbLocal,
   dynamoDbLocalCommand,
   startDynamoDbLocal,
@@ -83,6 +85,19 @@ describe("startDynamoDbLocal", () => {
 
     expect(isAlive(other.pid)).toBe(false);
     await expect(other.stop()).resolves.toBeUndefined();
+  });
+
+  it("runs the launcher compiled once, not its source, which Java would compile at every start", async () => {
+    const classDir = await compiledLauncherDir();
+
+    expect(classDir).toBeDefined();
+    expect(existsSync(join(classDir ?? "", "DynamoDbLocalLoopback.class"))).toBe(true);
+    expect(await compiledLauncherDir()).toBe(classDir);
+    const { args } = dynamoDbLocalCommand({ launcherClassDir: classDir ?? "" });
+    expect(args.some((arg) => arg.endsWith(".java"))).toBe(false);
+    expect(args).toContain("DynamoDbLocalLoopback");
+    expect(args[args.indexOf("-cp") + 1]?.startsWith(classDir ?? "?")).toBe(true);
+    expect(readFileSync(`/proc/${db.pid}/cmdline`, "utf8").split("\0")).toContain("DynamoDbLocalLoopback");
   });
 
   it("reports a start that does not finish in time, with the process ended", async () => {

@@ -14,7 +14,7 @@ import { verifyChain } from "../../src/core/integrity.js";
 import { plan } from "../../src/core/plan.js";
 import type { OrganizationsPort } from "../../src/core/ports.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import type { DynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import {
   dynamoDbServerError,
   dynamoDbThrottle,
@@ -30,7 +30,7 @@ import {
 } from "../../src/local/org-emulator.js";
 import { sampleOrganization } from "../../src/local/sample-org.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../src/local/stack-env.js";
-import { withEnv } from "../support/stack.js";
+import { cliNodeArgs, sharedDynamoDbLocal, withEnv } from "../support/stack.js";
 import {
   auditItems,
   expectOneFinalRecordEach,
@@ -39,8 +39,8 @@ import {
   uncappedDemoConfig,
 } from "../support/sweep-checks.js";
 
-// One DynamoDB Local for the file, always reached through a fault proxy whose rules each test
-// sets; one emulator per test, stopped after it.
+// The run's DynamoDB Local, always reached through a fault proxy of this file whose rules each
+// test sets; one emulator per test, stopped after it.
 let db: DynamoDbLocal;
 let dbProxy: FaultProxy;
 let config: JanitorConfig;
@@ -49,7 +49,7 @@ const dir = mkdtempSync(join(tmpdir(), "janitor-faults-"));
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
 beforeAll(async () => {
-  db = await startDynamoDbLocal();
+  db = await sharedDynamoDbLocal();
   dbProxy = await startFaultProxy({ target: db.endpoint });
   configPath = uncappedDemoConfig(dir);
   config = await loadConfig(configPath);
@@ -442,17 +442,19 @@ describe("the hash chain misses links", () => {
   });
 });
 
-const BIN = new URL("../../src/cli/bin.ts", import.meta.url).pathname;
 /**
- * The CLI in one process: node with tsx's loader. The tsx command would run it in a child of its
- * own, which a SIGKILL of the command leaves running.
+ * The CLI in one Node process (see cliNodeArgs): the tsx command would run it in a child of its
+ * own, which a SIGKILL of the command leaves running. Its stderr is kept for failure messages.
  */
 function cli(args: string[], env: NodeJS.ProcessEnv, stdout: "ignore" | "pipe"): ChildProcess {
-  return spawn(process.execPath, ["--import", "tsx", BIN, ...args], {
-    env,
-    stdio: ["ignore", stdout, "inherit"],
+  const child = spawn(process.execPath, cliNodeArgs(args), { env, stdio: ["ignore", stdout, "pipe"] });
+  cliStderr.set(child, "");
+  child.stderr?.on("data", (chunk: Buffer) => {
+    cliStderr.set(child, `${cliStderr.get(child) ?? ""}${chunk.toString("utf8")}`);
   });
+  return child;
 }
+const cliStderr = new WeakMap<ChildProcess, string>();
 
 describe("a killed process", () => {
   test("SIGKILL mid-run: the rerun reconciles the interrupted intents and cancels nothing twice", async () => {
@@ -487,7 +489,7 @@ describe("a killed process", () => {
     });
     const [rerunCode] = (await once(rerun, "exit")) as [number | null];
 
-    expect(rerunCode).toBe(0);
+    expect(rerunCode, cliStderr.get(rerun)).toBe(0);
     const summary = JSON.parse(stdout) as RunSummary;
     expect(summary.reconciled).toBeGreaterThan(0);
     expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { offlineEnv } from "../../scripts/package.js";
 import { sampleOrganization } from "../../src/local/sample-org.js";
-import { type Stack, stackEnv, startStack } from "../support/stack.js";
+import { exclusively, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -18,8 +18,15 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** `serverless invoke local` as a user runs it; async, because the emulator lives in this process. */
+/**
+ * `serverless invoke local` as a user runs it; async, because the emulator lives in this process.
+ * It builds into dist/sweep, as deploy.test.ts's packaging does: one at a time.
+ */
 function invokeLocal(event: object): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return exclusively("dist/sweep", () => spawnInvokeLocal(event));
+}
+
+function spawnInvokeLocal(event: object): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       `${ROOT}node_modules/.bin/serverless`,

@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
+import { once } from "node:events";
+import { type IncomingMessage, request } from "node:http";
+import { inject } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import {
   type EmulatorFaults,
@@ -34,6 +37,18 @@ export async function withEnv<T>(env: Record<string, string | undefined>, fn: ()
   }
 }
 
+/**
+ * The run's DynamoDB Local, started once by test/support/global-setup.ts; its stop() does nothing,
+ * as other files are still using it (the global teardown stops it). Where no run-wide server was
+ * provided (a test file outside the integration project), one of the caller's own, which its
+ * stop() ends. Tests keep apart by using tables of their own.
+ */
+export async function sharedDynamoDbLocal(): Promise<DynamoDbLocal> {
+  const shared = inject("sharedDynamoDbLocal");
+  if (shared === undefined) return startDynamoDbLocal();
+  return { ...shared, stop: async () => {} };
+}
+
 export interface Stack {
   org: OrganizationsEmulator;
   db: DynamoDbLocal;
@@ -50,7 +65,7 @@ export async function startStack(
 ): Promise<Stack> {
   const [org, db] = await Promise.all([
     startOrganizationsEmulator({ handshakes, ...(faults ? { faults } : {}) }),
-    startDynamoDbLocal(),
+    sharedDynamoDbLocal(),
   ]);
   const stack: Stack = {
     org,
@@ -81,15 +96,29 @@ export interface CliResult {
   stderr: string;
 }
 
-const TSX = new URL("../../node_modules/.bin/tsx", import.meta.url).pathname;
-const BIN = new URL("../../src/cli/bin.ts", import.meta.url).pathname;
+const ROOT = new URL("../..", import.meta.url).pathname;
+const TSX = `${ROOT}node_modules/.bin/tsx`;
+const BIN = `${ROOT}src/cli/bin.ts`;
 
-/** Runs the CLI as its users do: a separate process, environment in, exit code and text out. */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+/**
+ * The arguments for `process.execPath` that run the CLI in one Node process: the bundle that
+ * global-setup.ts built from src/cli/bin.ts, or, without one, the source under tsx's loader.
+ */
+export function cliNodeArgs(args: readonly string[]): string[] {
+  const bundle = inject("cliBundle");
+  return bundle === undefined ? ["--import", "tsx", BIN, ...args] : [bundle, ...args];
+}
+
+function execCli(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs: number,
+): Promise<CliResult> {
   return new Promise((resolve) => {
     execFile(
-      TSX,
-      [BIN, ...args],
+      command,
+      args,
       { env: { ...process.env, ...env }, timeout: timeoutMs, maxBuffer: 32 * 1024 * 1024 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
@@ -97,4 +126,41 @@ export function runCli(args: string[], env: Record<string, string>, timeoutMs = 
       },
     );
   });
+}
+
+/**
+ * Runs the CLI as its users do: a separate process, environment in, exit code and text out. The
+ * process runs the CLI built once for the test run (see cliNodeArgs); runCliFromSource runs it
+ * the way `npm run janitor` does.
+ */
+export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+  return execCli(process.execPath, cliNodeArgs(args), env, timeoutMs);
+}
+
+/** The CLI as `npm run janitor` starts it: tsx compiling src/cli/bin.ts. Slower; for a smoke test. */
+export function runCliFromSource(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<CliResult> {
+  return execCli(TSX, [BIN, ...args], env, timeoutMs);
+}
+
+/**
+ * Runs `fn` while holding the run-wide lock `name`, so that test files in parallel workers take
+ * turns at something they share on disk (see the lock service in global-setup.ts). Without the
+ * service (a file run outside the integration project) there is no other worker: `fn` runs.
+ */
+export async function exclusively<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const service = inject("lockService");
+  if (service === undefined) return fn();
+  const held = request(`${service}/${encodeURIComponent(name)}`, { method: "POST", agent: false });
+  held.end();
+  try {
+    const [response] = (await once(held, "response")) as [IncomingMessage];
+    if (response.statusCode !== 200) throw new Error(`lock ${name}: HTTP ${response.statusCode}`);
+    return await fn();
+  } finally {
+    held.destroy();
+  }
 }

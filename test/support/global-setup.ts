@@ -1,0 +1,140 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { build, type Plugin } from "esbuild";
+import type { TestProject } from "vitest/node";
+import { startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+
+/** What the integration tests share for the whole run; see stack.ts for how they use it. */
+export interface SharedDynamoDbLocal {
+  endpoint: string;
+  port: number;
+  pid: number;
+}
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    /** One DynamoDB Local for every test file of the run; each test makes tables of its own. */
+    sharedDynamoDbLocal: SharedDynamoDbLocal | undefined;
+    /** The CLI built once from src/cli/bin.ts, for `node <file>`; see runCli. */
+    cliBundle: string | undefined;
+    /** `http://127.0.0.1:<port>` of the run's lock service; see `exclusively` in stack.ts. */
+    lockService: string | undefined;
+  }
+}
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+const CLI_ENTRY = join(ROOT, "src/cli/bin.ts");
+
+/**
+ * A module reads files beside its source through `import.meta.url` (the demo's config, DynamoDB
+ * Local's launcher); in one bundle every module would get the bundle's URL. Each of the janitor's
+ * own modules keeps the URL of its source file instead, so the bundle finds what tsx would.
+ */
+const sourceUrls: Plugin = {
+  name: "source-import-meta-url",
+  setup(pluginBuild) {
+    pluginBuild.onLoad({ filter: /\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8").replaceAll(
+        "import.meta.url",
+        JSON.stringify(pathToFileURL(args.path).href),
+      ),
+      loader: "ts",
+    }));
+  },
+};
+
+/**
+ * The CLI compiled once for the run. Spawning `tsx src/cli/bin.ts` compiles the TypeScript and
+ * starts a second Node process at every call; `node <bundle>` is one process running plain
+ * JavaScript. The bundle lives in the repository's ignored .tmp/ so its package imports resolve
+ * from node_modules as the source's do.
+ */
+async function buildCli(): Promise<{ file: string; dir: string }> {
+  const parent = join(ROOT, ".tmp");
+  mkdirSync(parent, { recursive: true });
+  const dir = mkdtempSync(join(parent, "test-cli-"));
+  const file = join(dir, "bin.mjs");
+  await build({
+    entryPoints: [CLI_ENTRY],
+    outfile: file,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node24",
+    packages: "external",
+    sourcemap: "inline",
+    logLevel: "error",
+    plugins: [sourceUrls],
+  });
+  return { file, dir };
+}
+
+/**
+ * Named locks for test files running in parallel workers that share something on disk (the
+ * serverless build writes dist/sweep). A request for /<name> is answered with its headers once
+ * the lock is free, and holds it until the client closes the connection, which a worker that dies
+ * does too; waiting requests are granted in order. Listens on 127.0.0.1 only.
+ */
+async function startLockService(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const queues = new Map<string, ServerResponse[]>();
+  const grant = (queue: ServerResponse[]) => {
+    const next = queue[0];
+    if (next === undefined) return;
+    next.writeHead(200, { "content-type": "text/plain" });
+    next.flushHeaders();
+  };
+  const server = createServer((request, response) => {
+    const name = request.url ?? "/";
+    const queue = queues.get(name) ?? [];
+    queues.set(name, queue);
+    queue.push(response);
+    response.on("close", () => {
+      const index = queue.indexOf(response);
+      if (index === -1) return;
+      queue.splice(index, 1);
+      if (index === 0) grant(queue);
+    });
+    if (queue.length === 1) grant(queue);
+    request.resume();
+  });
+  server.listen(0, "127.0.0.1");
+  await new Promise((resolve) => server.once("listening", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
+ * Runs once before the integration tests: one DynamoDB Local (a JVM takes seconds of CPU to
+ * start, so not one per file) and the CLI bundle, both handed to the test files with `provide`.
+ */
+export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const [started, built, locking] = await Promise.allSettled([
+    startDynamoDbLocal(),
+    buildCli(),
+    startLockService(),
+  ]);
+  const stop = async () => {
+    if (started.status === "fulfilled") await started.value.stop();
+    if (built.status === "fulfilled") rmSync(built.value.dir, { recursive: true, force: true });
+    if (locking.status === "fulfilled") await locking.value.stop();
+  };
+  if (started.status === "rejected" || built.status === "rejected" || locking.status === "rejected") {
+    await stop();
+    throw [started, built, locking].find((result) => result.status === "rejected")?.reason;
+  }
+  const db = started.value;
+  project.provide("sharedDynamoDbLocal", { endpoint: db.endpoint, port: db.port, pid: db.pid });
+  project.provide("cliBundle", built.value.file);
+  project.provide("lockService", locking.value.url);
+  return stop;
+}
