@@ -132,6 +132,9 @@ export function realtimeIamStatements(): IamStatement[] {
   ];
 }
 
+/** CloudFormation logical id of the realtime function's role (serverless.yml `resources`). */
+export const REALTIME_ROLE_LOGICAL_ID = "RealtimeRole";
+
 /**
  * The realtime function's own role: osls gives every function the one shared role, whose
  * ListHandshakesForOrganization and index reads this function never needs. Logs go only to its
@@ -212,13 +215,15 @@ export function notifyTopicResource(): Record<string, unknown> {
  * Publish on that one topic, from SNS_ACTIONS (what src/aws/sns.ts sends), as a policy of its own
  * on the function's role so that it exists only when the topic does.
  */
-export function notifyPolicyResource(roleLogicalId = "IamRoleLambdaExecution"): Record<string, unknown> {
+export function notifyPolicyResource(
+  roleLogicalIds: readonly string[] = ["IamRoleLambdaExecution", REALTIME_ROLE_LOGICAL_ID],
+): Record<string, unknown> {
   return {
     Type: "AWS::IAM::Policy",
     Condition: NOTIFY.hasCondition,
     Properties: {
       PolicyName: "handshake-janitor-notify",
-      Roles: [{ Ref: roleLogicalId }],
+      Roles: roleLogicalIds.map((id) => ({ Ref: id })),
       PolicyDocument: {
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Action: [...SNS_ACTIONS], Resource: notifyTopicArnValue() }],

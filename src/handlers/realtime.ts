@@ -6,14 +6,16 @@ import type { Context } from "aws-lambda";
 import { auditTableName, wire } from "../app.js";
 import { type Clients, createClients } from "../aws/clients.js";
 import { createOrganizationsAdapter } from "../aws/organizations.js";
+import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
 import { loadConfig } from "../core/config.js";
 import { ConfigError, JanitorError } from "../core/errors.js";
 import { type InProgress, judge } from "../core/judge.js";
 import { maskEmails } from "../core/mask.js";
+import { notifyRun } from "../core/notify.js";
 import type { RunSummary, SweepLogger } from "../core/sweep.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
-import { createMetrics, recordSummary, recordThrottle } from "./metrics.js";
+import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
 const metrics = createMetrics();
@@ -59,6 +61,7 @@ export async function realtimeHandler(event: unknown, context: Context): Promise
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
   const config = await loadConfig(process.env.JANITOR_CONFIG ?? "janitor.yaml");
   const tableName = auditTableName();
+  const topicArn = notifyTopicArnFromEnv();
 
   clients ??= createClients();
   if (wired?.tableName !== tableName) {
@@ -91,6 +94,19 @@ export async function realtimeHandler(event: unknown, context: Context): Promise
     return result;
   }
   recordSummary(metrics, result);
+  if (topicArn !== undefined) {
+    // As the sweep does, after the run; the digest names who sent the invitation.
+    const notified = await notifyRun(
+      result,
+      {
+        notifier: createSnsNotifier({ client: clients.sns, topicArn }),
+        audit,
+        logger: asSweepLogger(logger),
+      },
+      { showTargets: config.notify?.showTargets === true, sender: parsed.actor },
+    );
+    if (notified.published || notified.reason === "failed") recordNotify(metrics, !notified.published);
+  }
   const decision = result.actions[0];
   logger.info("judged", {
     status: result.status,

@@ -135,7 +135,8 @@ describe("the notification topic", () => {
     const policy = template.Resources.NotifyPublishPolicy;
     if (!policy) throw new Error("no NotifyPublishPolicy");
     expect(policy.Type).toBe("AWS::IAM::Policy");
-    expect(policy.Properties.Roles).toEqual([{ Ref: "IamRoleLambdaExecution" }]);
+    // The sweep's role and the realtime function's own: both runs notify.
+    expect(policy.Properties.Roles).toEqual([{ Ref: "IamRoleLambdaExecution" }, { Ref: "RealtimeRole" }]);
     const statements = (policy.Properties.PolicyDocument as { Statement: { Action: string[] }[] }).Statement;
     expect(statements.flatMap((s) => s.Action)).toEqual([...SNS_ACTIONS]);
     const source = await readFile(new URL("../../src/aws/sns.ts", import.meta.url), "utf8");

@@ -7,6 +7,7 @@ import type { RunSummary } from "../../src/core/sweep.js";
 import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
 import { handler, type RealtimeResult } from "../../src/handlers/realtime.js";
 import type { CloudTrailApiCallEvent } from "../../src/local/cloudtrail.js";
+import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../src/local/sns-emulator.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
@@ -218,6 +219,29 @@ describe("a CloudTrail event for an invitation", () => {
     expect([summary.status, summary.listed, summary.actions.length]).toEqual(["COMPLETED", 0, 0]);
     expect(calls("DescribeHandshake")).toBe(1);
     expect(calls("CancelHandshake")).toBe(0);
+  });
+});
+
+describe("a judged invitation's notification", () => {
+  test("is one SNS digest naming the canceled handshake and who sent the invitation", async () => {
+    const sns = await startSnsEmulator();
+    try {
+      const { id, event } = await invite("forbidden");
+      const notifyEnv = { ...env(), NOTIFY_TOPIC_ARN: DEFAULT_TOPIC_ARN, AWS_ENDPOINT_URL_SNS: sns.endpoint };
+
+      const result = asSummary(await withEnv(notifyEnv, () => handler(event, lambdaContext(30_000))));
+      const again = asSummary(await withEnv(notifyEnv, () => handler(event, lambdaContext(30_000))));
+
+      expect(result.counts.CANCELED).toBe(1);
+      expect(again.replayed).toBe(true);
+      const messages = sns.published();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]?.subject).toBe("handshake-janitor: 1 canceled");
+      expect(messages[0]?.message).toContain(id);
+      expect(messages[0]?.message).toContain(`invitation sent by ${event.detail.userIdentity.arn}`);
+    } finally {
+      await sns.stop();
+    }
   });
 });
 
