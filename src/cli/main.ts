@@ -8,7 +8,7 @@ import { runCommand } from "./run.js";
 export const USAGE = `handshake-janitor: cancels AWS Organizations handshakes by rule, with an audit trail
 
 usage:
-  run --config FILE [--dry-run] [--json] [--rule ID]… [--handshake h-…]… [--time-budget S] [--run-id ID] [--actor NAME] [--verbose]
+  run --config FILE [--dry-run] [--json] [--rule ID]… [--handshake h-…]… [--time-budget S] [--run-id ID] [--actor NAME] [--wait S] [--verbose]
   config check --config FILE
   audit init
   audit query [--since D] [--until D] [--rule ID] [--handshake ID] [--run ID] [--outcome O] [--format table|json|csv]
@@ -18,7 +18,7 @@ usage:
   audit export --since D [--until D] [--format jsonl|csv] --out FILE
   demo
 
-exit codes: 0 done, 2 invalid config/arguments (nothing called), 3 partial, 4 blocked by the safety cap, 5 audit verify found problems, 1 error
+exit codes: 0 done, 2 invalid config/arguments (nothing called), 3 partial, 4 blocked by the safety cap, 5 audit verify found problems, 6 another live run holds the lease (nothing done), 1 error
 environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB`;
 
 export async function main(argv: string[], out: (text: string) => void = print): Promise<number> {

@@ -1,6 +1,8 @@
 import { describeError } from "./backoff.js";
 import { configHash, type JanitorConfig } from "./config.js";
+import { LeaseHeldError, OutcomeConflictError } from "./errors.js";
 import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
+import { keepLease, type LeaseKeeper } from "./lease.js";
 import { maskEmails } from "./mask.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
 import { createPlanner, type Decision } from "./plan.js";
@@ -72,6 +74,8 @@ export interface RunSummary {
   replayed: boolean;
   actions: ActionSummary[];
   error?: string;
+  /** The counts are what the run saw, not read back from the stored items (the read failed). */
+  countsStale?: true;
 }
 
 /** Outcomes that leave a match unresolved: the run is partial (exit 3). */
@@ -80,8 +84,38 @@ const UNFINISHED: readonly Outcome[] = ["DEFERRED", "FAILED"];
 /**
  * One sweep: list, decide, and for each decision record the intent, act, record the outcome.
  * Nothing is canceled without an intent on record, and nothing the planner did not select.
+ *
+ * A live run first takes the organization's lease, before its run item exists: a run that finds
+ * the lease held throws LeaseHeldError and leaves nothing behind. A dry run cancels nothing and
+ * reconciles nothing, so it needs no lease.
  */
 export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<RunSummary> {
+  const { audit, now } = deps;
+  const dryRun = request.config.dryRun || request.dryRun === true;
+  if (dryRun) return sweepHolding(request, deps, undefined);
+  const claim = await audit.acquireLease(request.runId);
+  if (!claim.acquired) throw new LeaseHeldError(claim.holder, now().getTime());
+  let keeper: LeaseKeeper | undefined;
+  try {
+    keeper = await keepLease({
+      audit,
+      runId: request.runId,
+      lease: claim.lease,
+      now,
+      log: deps.logger ?? silentLogger,
+    });
+    return await sweepHolding(request, deps, keeper);
+  } finally {
+    if (keeper) await keeper.release();
+    else await audit.releaseLease(request.runId).catch(() => false);
+  }
+}
+
+async function sweepHolding(
+  request: SweepRequest,
+  deps: SweepDeps,
+  lease: LeaseKeeper | undefined,
+): Promise<RunSummary> {
   const { organizations, audit, now } = deps;
   const log = deps.logger ?? silentLogger;
   const dryRun = request.config.dryRun || request.dryRun === true;
@@ -119,7 +153,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   let reconciled = 0;
   try {
     await linkUnchained(audit, log);
-    if (!dryRun) reconciled = await reconcile(request.runId, request.deadline, deps, log);
+    if (!dryRun) reconciled = await reconcile(request.runId, request.deadline, lease, deps, log);
     const decided = await listAndPlan(request, organizations, started);
     Object.assign(run, {
       listed: decided.listed,
@@ -134,7 +168,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       limit: decided.limit,
     });
 
-    const context = { request, deps, dryRun, log, actions };
+    const context: Context = { request, deps, dryRun, log, actions, lease };
     if (decided.blocked) {
       log.warn("safety cap exceeded: nothing is canceled", {
         selected: decided.selected,
@@ -181,7 +215,16 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
 
   const ended = now();
   run.endedAt = ended.toISOString();
-  run.counts = countOutcomes(actions);
+  try {
+    run.counts = countStored(actions, await audit.runOutcomes(run.runId));
+  } catch (error) {
+    // A write that timed out may have landed after all: these counts may not match the items.
+    run.counts = countOutcomes(actions);
+    run.countsStale = true;
+    log.warn("could not read the run's items back; its counts are what it saw and may be stale", {
+      error: describeError(error),
+    });
+  }
   try {
     await audit.finishRun(run);
   } catch (error) {
@@ -191,7 +234,11 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   }
   log.info("run finished", { status: run.status, counts: run.counts });
   const summary = summaryOf(run as RunRecord & { endedAt: string }, started, actions, reconciled, false);
-  return { ...summary, limit: request.config.maxCancellationsPerRun };
+  return {
+    ...summary,
+    limit: request.config.maxCancellationsPerRun,
+    ...(run.countsStale ? { countsStale: true } : {}),
+  };
 }
 
 /**
@@ -211,6 +258,8 @@ interface Context {
   dryRun: boolean;
   log: SweepLogger;
   actions: ActionSummary[];
+  /** Undefined in a dry run, which needs no lease. */
+  lease: LeaseKeeper | undefined;
 }
 
 function baseItem(context: Context, decision: Decision): AuditAction {
@@ -350,6 +399,13 @@ async function decide(context: Context, decision: Decision): Promise<void> {
       reason: `${decision.reason}; out of time, left for the next run`,
     });
   }
+  if (context.lease !== undefined && !context.lease.held()) {
+    return recordFinal(context, {
+      decision,
+      outcome: "DEFERRED",
+      reason: `${decision.reason}; ${context.lease.lapse() ?? "the lease is lost"}, left for the next run`,
+    });
+  }
 
   const { audit, organizations } = context.deps;
   const intent = baseItem(context, decision);
@@ -391,6 +447,23 @@ async function decide(context: Context, decision: Decision): Promise<void> {
     warnUnlinked(context.log, final, linking.unlinked);
     remember(context, final, result.outcome);
   } catch (failure) {
+    if (failure instanceof OutcomeConflictError) {
+      // Not pending, and no run will fix it: another run (one that took the lease after this
+      // run's lapsed) completed the intent meanwhile. Said as it is, never as "left pending".
+      const { existing } = failure;
+      const error =
+        `CancelHandshake answered ${result.outcome} to this run, but the record already holds ` +
+        `${existing.outcome}${existing.at ? ` (written ${existing.at}` : " ("}` +
+        `${existing.reason ? `, reason: ${existing.reason})` : ")"}; not overwritten`;
+      context.log.error("outcome refused: another outcome is recorded for this intent", {
+        handshakeId: intent.handshakeId,
+        outcome: result.outcome,
+        recorded: existing.outcome,
+        error: maskEmails(error),
+      });
+      remember(context, { ...final, error }, "FAILED");
+      return;
+    }
     // The intent stays pending; the next run looks the handshake up and completes the record.
     context.log.error("outcome not recorded; left pending for the next run", {
       handshakeId: intent.handshakeId,
@@ -408,15 +481,26 @@ async function decide(context: Context, decision: Decision): Promise<void> {
 async function reconcile(
   runId: string,
   deadline: number | undefined,
+  lease: LeaseKeeper | undefined,
   deps: SweepDeps,
   log: SweepLogger,
 ): Promise<number> {
   const pending = await deps.audit.listPendingIntents();
+  const live = new Map<string, boolean>();
   let done = 0;
   for (const intent of pending) {
     // What is left stays pending for the next run. Safe, because past the deadline this run
     // cancels nothing either, so nothing can be attributed to the wrong intent later.
     if (deadline !== undefined && deps.now().getTime() >= deadline) break;
+    // Only the lease's holder touches another run's intents; one that lost it stops here.
+    if (lease !== undefined && !lease.held()) break;
+    if (intent.runId !== runId && (await stillLive(intent.runId, live, deps))) {
+      log.warn("pending intent of a run that is still live (its lease is unexpired): left alone", {
+        runId: intent.runId,
+        handshakeId: intent.handshakeId,
+      });
+      continue;
+    }
     const current = await deps.organizations.describeHandshake(intent.handshakeId);
     const open = current !== undefined && CANDIDATE_STATES.includes(current.state);
     if (open && intent.runId === runId) continue;
@@ -437,6 +521,23 @@ async function reconcile(
   return done;
 }
 
+/**
+ * Defence in depth behind the lease: this run holds it, so no other run should be live, but a run
+ * item that is RUNNING with a lease expiry still ahead (a lease item deleted by hand, a clock far
+ * off) belongs to a run that may still be cancelling, and its intents are not ours to complete.
+ */
+async function stillLive(runId: string, cache: Map<string, boolean>, deps: SweepDeps): Promise<boolean> {
+  const known = cache.get(runId);
+  if (known !== undefined) return known;
+  const liveness = await deps.audit.runLiveness(runId);
+  const live =
+    liveness?.status === "RUNNING" &&
+    liveness.leaseExpiresAt !== undefined &&
+    liveness.leaseExpiresAt > deps.now().getTime();
+  cache.set(runId, live);
+  return live;
+}
+
 function reconciledOutcome(
   current: Handshake | undefined,
   runId: string,
@@ -454,6 +555,29 @@ function reconciledOutcome(
 
 function statusOf(actions: ActionSummary[]): RunStatus {
   return actions.some((a) => UNFINISHED.includes(a.outcome)) ? "PARTIAL" : "COMPLETED";
+}
+
+/**
+ * The run's counts from its stored items: an item's stored outcome wins over what the run saw (a
+ * write that timed out on the client may have landed), and a decision with no stored outcome (its
+ * write failed, or its cancel was interrupted) counts as the run saw it.
+ */
+export function countStored(
+  actions: readonly ActionSummary[],
+  stored: ReadonlyMap<string, Outcome | undefined>,
+): OutcomeCounts {
+  const seen = new Map<string, Outcome>();
+  for (const action of actions) seen.set(action.handshakeId, action.outcome);
+  const counts: OutcomeCounts = {};
+  const add = (outcome: Outcome) => {
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+  };
+  for (const [handshakeId, outcome] of stored) {
+    const counted = outcome ?? seen.get(handshakeId);
+    if (counted !== undefined) add(counted);
+  }
+  for (const [handshakeId, outcome] of seen) if (!stored.has(handshakeId)) add(outcome);
+  return counts;
 }
 
 export function countOutcomes(actions: ActionSummary[]): OutcomeCounts {

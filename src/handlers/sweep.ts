@@ -6,7 +6,7 @@ import type { Context } from "aws-lambda";
 import { auditTableName, wire } from "../app.js";
 import { type Clients, createClients } from "../aws/clients.js";
 import { loadConfig } from "../core/config.js";
-import { ConfigError, JanitorError } from "../core/errors.js";
+import { ConfigError, JanitorError, LeaseHeldError } from "../core/errors.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
 import { parseEvent } from "./events.js";
@@ -79,6 +79,14 @@ export const handler = middy(sweepHandler)
     const error = request.error;
     if (error instanceof ConfigError) {
       logger.error("rejected before any call", { issues: error.issues });
+    } else if (error instanceof LeaseHeldError) {
+      // The invocation fails so that the error alarm fires; nothing was done, no run item written.
+      // A retry of the event (same run id) or the next scheduled sweep does the work.
+      logger.error("another live run holds the organization's lease; nothing done", {
+        error: error.message,
+        holder: error.holder.runId,
+        since: error.holder.since,
+      });
     } else if (!(error instanceof RunNotCompletedError)) {
       logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
     }

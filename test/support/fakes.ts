@@ -1,9 +1,11 @@
+import { type LeaseHolder, LeaseLostError, OutcomeConflictError } from "../../src/core/errors.js";
 import type { Handshake } from "../../src/core/handshake.js";
 import type { CancelResult, Outcome } from "../../src/core/outcomes.js";
 import type {
   AuditAction,
   AuditPort,
   FinalResult,
+  LeaseClaim,
   OrganizationsPort,
   PutResult,
   RunRecord,
@@ -75,7 +77,13 @@ export class FakeAudit implements AuditPort {
     const key = this.key(runId, handshakeId);
     const item = this.items.get(key);
     if (!item) throw new Error(`no intent for ${key}`);
-    if (item.outcome !== undefined) throw new Error(`outcome already recorded for ${key}`);
+    if (item.outcome !== undefined) {
+      throw new OutcomeConflictError(`outcome ${item.outcome} already recorded for ${key}`, {
+        outcome: item.outcome,
+        at: item.at,
+        reason: item.reason,
+      });
+    }
     this.items.set(key, { ...item, ...result });
     this.events.push({ kind: "outcome", handshakeId, outcome: result.outcome });
     return {};
@@ -92,6 +100,51 @@ export class FakeAudit implements AuditPort {
     return [...this.items.values()]
       .filter((item) => item.outcome === undefined)
       .map((item) => structuredClone(item));
+  }
+
+  /** The lease item as the store keeps it, with the store's clock and lease length. */
+  lease: LeaseHolder | undefined;
+  now: () => Date = () => new Date();
+  leaseDurationMs = 60_000;
+  /** Lease expiries noted on run items by renewals, as the store does. */
+  readonly runLeases = new Map<string, number>();
+  renewals = 0;
+  /** Make runOutcomes fail, as a read that times out. */
+  failOutcomeReads = false;
+
+  async acquireLease(runId: string): Promise<LeaseClaim> {
+    const at = this.now();
+    const held = this.lease;
+    if (held && held.expiresAt > at.getTime() && held.runId !== runId)
+      return { acquired: false, holder: { ...held } };
+    this.lease = { runId, since: at.toISOString(), expiresAt: at.getTime() + this.leaseDurationMs };
+    return { acquired: true, lease: { ...this.lease } };
+  }
+
+  async renewLease(runId: string): Promise<LeaseHolder> {
+    this.renewals += 1;
+    if (this.lease?.runId !== runId) throw new LeaseLostError(runId, this.lease && { ...this.lease });
+    this.lease.expiresAt = this.now().getTime() + this.leaseDurationMs;
+    if (this.runs.get(runId)?.status === "RUNNING") this.runLeases.set(runId, this.lease.expiresAt);
+    return { ...this.lease };
+  }
+
+  async releaseLease(runId: string): Promise<boolean> {
+    if (this.lease?.runId !== runId) return false;
+    this.lease.expiresAt = this.now().getTime();
+    return true;
+  }
+
+  async runLiveness(runId: string) {
+    const run = this.runs.get(runId);
+    if (!run) return undefined;
+    const leaseExpiresAt = this.runLeases.get(runId);
+    return { status: run.status, ...(leaseExpiresAt === undefined ? {} : { leaseExpiresAt }) };
+  }
+
+  async runOutcomes(runId: string) {
+    if (this.failOutcomeReads) throw new Error("TimeoutError");
+    return new Map(this.ofRun(runId).map((item) => [item.handshakeId, item.outcome]));
   }
 
   ofRun(runId: string): AuditAction[] {
