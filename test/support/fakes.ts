@@ -23,6 +23,8 @@ export class FakeAudit implements AuditPort {
   /** Make the next writes of these kinds fail, to test that a failed write blocks the cancel. */
   failIntents = false;
   failOutcomes = false;
+  /** Make outcome writes land on the table and then fail on the client, as a timed-out request. */
+  landOutcomesThenFail = false;
   constructor(readonly events: Event[] = []) {}
 
   private key(runId: string, handshakeId: string) {
@@ -75,6 +77,12 @@ export class FakeAudit implements AuditPort {
   ) {
     if (this.failOutcomes) throw new Error("InternalServerError");
     const key = this.key(runId, handshakeId);
+    if (this.landOutcomesThenFail) {
+      // The write reaches the table, its answer does not reach the client.
+      const landed = this.items.get(key);
+      if (landed && landed.outcome === undefined) this.items.set(key, { ...landed, ...result });
+      throw new Error("TimeoutError: request timed out");
+    }
     const item = this.items.get(key);
     if (!item) throw new Error(`no intent for ${key}`);
     if (item.outcome !== undefined) {
@@ -158,6 +166,8 @@ export class FakeOrganizations implements OrganizationsPort {
   readonly scripted = new Map<string, CancelResult>();
   /** Thrown from cancelHandshake for these ids: a crash in the middle of a run. */
   readonly crashOn = new Set<string>();
+  /** Runs inside each CancelHandshake before it answers: another actor doing something meanwhile. */
+  onCancel: ((id: string) => Promise<void>) | undefined;
   constructor(
     handshakes: Handshake[],
     readonly events: Event[] = [],
@@ -178,6 +188,7 @@ export class FakeOrganizations implements OrganizationsPort {
 
   async cancelHandshake(id: string): Promise<CancelResult> {
     this.events.push({ kind: "cancel", handshakeId: id });
+    await this.onCancel?.(id);
     if (this.crashOn.has(id)) {
       const h = this.handshakes.get(id);
       if (h) h.state = "CANCELED";
