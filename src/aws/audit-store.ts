@@ -1252,6 +1252,7 @@ function parseRun(item: Item): RunRecord {
   if (note !== undefined) run.note = note;
   const error = read.optionalString("error");
   if (error !== undefined) run.error = error;
+  if (item.countsStale?.BOOL === true) run.countsStale = true;
   return run;
 }
 

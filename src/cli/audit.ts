@@ -48,6 +48,7 @@ const RUN_DATA_COLUMNS = [
   "configHash",
   "note",
   "error",
+  "countsStale",
 ];
 /** What an archive needs to be checked later: the contract plus the chain link. */
 const EXPORT_COLUMNS = [
@@ -159,7 +160,7 @@ function runRow(run: RunRecord, format: string): Row {
     const text = OUTCOMES.filter((o) => counts[o] !== undefined)
       .map((o) => `${o} ${counts[o]}`)
       .join(", ");
-    return { ...base, counts: text };
+    return { ...base, counts: run.countsStale ? `${text} (may be stale)` : text };
   }
   if (format === "json") return { ...base, counts };
   return { ...base, ...Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) };
