@@ -81,7 +81,7 @@ export const handler = middy(sweepHandler)
       logger.error("rejected before any call", { issues: error.issues });
     } else if (error instanceof LeaseHeldError) {
       // The invocation fails so that the error alarm fires; nothing was done, no run item written.
-      // A retry of the event (same run id) or the next scheduled sweep does the work.
+      // The function has no async retries: the next scheduled sweep does the work.
       logger.error("another live run holds the organization's lease; nothing done", {
         error: error.message,
         holder: error.holder.runId,
