@@ -1,6 +1,6 @@
 import { describeError } from "./backoff.js";
 import { configHash, type JanitorConfig } from "./config.js";
-import { LeaseHeldError, OutcomeConflictError } from "./errors.js";
+import { LeaseHeldError, type LeaseHolder, OutcomeConflictError } from "./errors.js";
 import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
 import { maskEmails } from "./mask.js";
@@ -95,26 +95,26 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   if (dryRun) return sweepHolding(request, deps, undefined);
   const claim = await audit.acquireLease(request.runId);
   if (!claim.acquired) throw new LeaseHeldError(claim.holder, now().getTime());
-  let keeper: LeaseKeeper | undefined;
+  const holding: Holding = { lease: claim.lease };
   try {
-    keeper = await keepLease({
-      audit,
-      runId: request.runId,
-      lease: claim.lease,
-      now,
-      log: deps.logger ?? silentLogger,
-    });
-    return await sweepHolding(request, deps, keeper);
+    return await sweepHolding(request, deps, holding);
   } finally {
-    if (keeper) await keeper.release();
+    if (holding.keeper) await holding.keeper.release();
+    // A replayed run never started renewing; the lease is freed all the same.
     else await audit.releaseLease(request.runId).catch(() => false);
   }
+}
+
+/** The lease a live run took, and its keeper once the run item exists to note it on. */
+interface Holding {
+  lease: LeaseHolder;
+  keeper?: LeaseKeeper;
 }
 
 async function sweepHolding(
   request: SweepRequest,
   deps: SweepDeps,
-  lease: LeaseKeeper | undefined,
+  holding: Holding | undefined,
 ): Promise<RunSummary> {
   const { organizations, audit, now } = deps;
   const log = deps.logger ?? silentLogger;
@@ -149,6 +149,10 @@ async function sweepHolding(
     return { ...summary, limit: request.config.maxCancellationsPerRun };
   }
 
+  // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
+  if (holding)
+    holding.keeper = await keepLease({ audit, runId: request.runId, lease: holding.lease, now, log });
+  const lease = holding?.keeper;
   const actions: ActionSummary[] = [];
   let reconciled = 0;
   try {

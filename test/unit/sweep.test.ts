@@ -331,6 +331,18 @@ describe("the organization's lease", () => {
     expect(audit.lease).toEqual({ runId: "run-1", since: NOW.toISOString(), expiresAt: NOW.getTime() });
   });
 
+  test("a live run notes its lease on its run item before it cancels anything", async () => {
+    const { organizations, audit, deps } = setup([outsider()]);
+    const noted: (number | undefined)[] = [];
+    organizations.onCancel = async () => {
+      noted.push(audit.runLeases.get("run-1"));
+    };
+
+    await sweep(request(), deps);
+
+    expect(noted).toEqual([NOW.getTime() + 60_000]);
+  });
+
   test("a run renews its lease at once (noting it on its run item) and every third of its length", async () => {
     vi.useFakeTimers();
     vi.setSystemTime(NOW);
