@@ -27,11 +27,11 @@ export interface KeepLeaseOptions {
 }
 
 /**
- * Renews the lease at once (which also notes it on the run item) and then every third of its
- * length. A renewal that finds another holder means the lease is lost for good: the run starts
+ * Renews the lease at once, in the background (which also notes it on the run item), and then
+ * every third of its length. A renewal that finds another holder means the lease is lost for good: the run starts
  * no new cancellation. A renewal that fails otherwise is tried again at the next tick.
  */
-export async function keepLease(options: KeepLeaseOptions): Promise<LeaseKeeper> {
+export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
   const { audit, runId, now, log } = options;
   const period = options.everyMs ?? Math.max(1, Math.floor((options.lease.expiresAt - now().getTime()) / 3));
   let expiresAt = options.lease.expiresAt;
@@ -61,8 +61,9 @@ export async function keepLease(options: KeepLeaseOptions): Promise<LeaseKeeper>
     timer.unref();
   };
 
-  await renew();
-  schedule();
+  // The first renewal (which notes the lease on the run item) runs beside the run's first steps,
+  // not before them: the lease was just taken, so its expiry is known already.
+  renewing = renew().then(schedule);
 
   return {
     held() {

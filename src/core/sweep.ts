@@ -150,8 +150,7 @@ async function sweepHolding(
   }
 
   // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
-  if (holding)
-    holding.keeper = await keepLease({ audit, runId: request.runId, lease: holding.lease, now, log });
+  if (holding) holding.keeper = keepLease({ audit, runId: request.runId, lease: holding.lease, now, log });
   const lease = holding?.keeper;
   const actions: ActionSummary[] = [];
   let reconciled = 0;

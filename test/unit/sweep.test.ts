@@ -331,7 +331,7 @@ describe("the organization's lease", () => {
     expect(audit.lease).toEqual({ runId: "run-1", since: NOW.toISOString(), expiresAt: NOW.getTime() });
   });
 
-  test("a live run notes its lease on its run item before it cancels anything", async () => {
+  test("a live run notes its lease on its run item as it starts its work", async () => {
     const { organizations, audit, deps } = setup([outsider()]);
     const noted: (number | undefined)[] = [];
     organizations.onCancel = async () => {
@@ -354,7 +354,8 @@ describe("the organization's lease", () => {
     audit.runs.set("run-1", { ...runRecord("run-1"), status: "RUNNING" });
     const { logger } = recordingLogger();
 
-    const keeper = await keepLease({ audit, runId: "run-1", lease: claim.lease, now: clock, log: logger });
+    const keeper = keepLease({ audit, runId: "run-1", lease: claim.lease, now: clock, log: logger });
+    await vi.advanceTimersByTimeAsync(0);
     expect(audit.renewals).toBe(1);
     expect(audit.runLeases.get("run-1")).toBe(NOW.getTime() + 60_000);
     await vi.advanceTimersByTimeAsync(20_000 * 5);
