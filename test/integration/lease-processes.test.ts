@@ -155,4 +155,40 @@ describe("two live runs started together", () => {
     },
     SLOW,
   );
+
+  test(
+    "--wait gives up after its time when the lease stays held: exit 6, nothing called; a bad --wait is exit 2",
+    async () => {
+      const org = await stack.reseed(sampleOrganization(new Date()), SLOW_CANCELS);
+      const table = await stack.newTable();
+      const env = stackEnv(org, stack.db, table);
+      const client = localDynamoDbClient(stack.db.endpoint);
+      try {
+        const claim = await createAuditStore({ client, tableName: table }).acquireLease("lambda-holder");
+        expect(claim.acquired).toBe(true);
+      } finally {
+        client.destroy();
+      }
+
+      const waited = await runCli(["run", "--config", configPath, "--wait", "2", "--verbose"], env);
+      const bad = await runCli(["run", "--config", configPath, "--wait", "soon"], env);
+
+      expect(waited.code, waited.stderr).toBe(6);
+      const lines = waited.stderr.trim().split("\n");
+      expect(lines.at(-1)).toMatch(
+        /^another live run holds the organization's lease: run lambda-holder since /,
+      );
+      // Looked again at most a second apart over two seconds: refused, and waiting, at least twice.
+      expect(
+        lines.filter((line) => line.includes('"message":"waiting for the lease"')).length,
+      ).toBeGreaterThanOrEqual(2);
+      expect(Object.keys(org.stats())).toEqual([]);
+      expect({ code: bad.code, stderr: bad.stderr }).toEqual({
+        code: 2,
+        stderr: "--wait: 'soon' is not a number of seconds (0 or more)\n",
+      });
+      expect((await everyItem(env)).runIds).toEqual([]);
+    },
+    SLOW,
+  );
 });
