@@ -10,12 +10,15 @@ export function wire(
   tableName: string,
   options: { onThrottle?: (operation: string) => void } = {},
 ) {
+  const audit = createAuditStore({ client: clients.dynamodb, tableName, ...retention() });
   return {
     organizations: createOrganizationsAdapter({
       client: clients.organizations,
       ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
     }),
-    audit: createAuditStore({ client: clients.dynamodb, tableName, ...retention() }),
+    audit,
+    // Handshake claims live in the audit table beside the runs.
+    claims: audit,
   };
 }
 
@@ -35,7 +38,13 @@ export function auditTableName(env: NodeJS.ProcessEnv = process.env): string {
   return name;
 }
 
-/** The contract's exit codes: 0 done, 3 partial, 4 blocked; a failed run is an error (1). */
+/** Exit code of a live run that found another live run holding the organization's lease: nothing done. */
+export const EXIT_LEASE_HELD = 6;
+
+/**
+ * The contract's exit codes: 0 done, 3 partial, 4 blocked; a failed run is an error (1). A run
+ * refused the lease has no status: it throws LeaseHeldError, and the CLI exits EXIT_LEASE_HELD.
+ */
 export function exitCodeFor(status: RunStatus): number {
   switch (status) {
     case "COMPLETED":

@@ -17,7 +17,14 @@ import {
   type Sleep,
   sleep,
 } from "../core/backoff.js";
-import { AuditWriteError, ConfigError, JanitorError } from "../core/errors.js";
+import {
+  AuditWriteError,
+  ConfigError,
+  JanitorError,
+  type LeaseHolder,
+  LeaseLostError,
+  OutcomeConflictError,
+} from "../core/errors.js";
 import { CHAIN_GENESIS, type ChainedAction, chainHash } from "../core/integrity.js";
 import {
   OUTCOMES,
@@ -138,7 +145,15 @@ export interface AuditStoreOptions {
    * a table whose TTL is on. Unset (the default), nothing ever expires.
    */
   retentionDays?: number;
+  /**
+   * How long the organization's lease lasts unless renewed (the sweep renews it every third of
+   * this): how long a crashed holder can keep the next live run waiting. Default LEASE_DURATION_MS.
+   */
+  leaseDurationMs?: number;
 }
+
+/** A crashed run blocks the next live run for at most this long. */
+export const LEASE_DURATION_MS = 60_000;
 
 /** AUDIT_RETENTION_DAYS: unset or empty means keep forever; otherwise a whole number of days > 0. */
 export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
@@ -233,6 +248,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   const now = options.now ?? (() => new Date());
   const policy = options.retry?.policy ?? AUDIT_BACKOFF;
   const { retentionDays } = options;
+  const leaseDurationMs = options.leaseDurationMs ?? LEASE_DURATION_MS;
 
   function expiresAt(at: string): number | undefined {
     if (retentionDays === undefined) return undefined;
@@ -670,6 +686,134 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     }
   }
 
+  /**
+   * The organization's lease: one item, off every index, taken and renewed with conditional
+   * writes so that at most one live run acts at a time. A holder that dies stops renewing, and the
+   * lease lapses on its own after leaseDurationMs. Times are the writer's clock (epoch ms).
+   */
+  function leaseMethods(): Pick<AuditPort, "acquireLease" | "renewLease" | "releaseLease"> {
+    const names = { "#runId": "runId", "#expires": "leaseExpiresAt" };
+    const holderOf = (item: Item | undefined): LeaseHolder | undefined =>
+      item?.runId?.S === undefined
+        ? undefined
+        : {
+            runId: item.runId.S,
+            since: item.since?.S ?? "",
+            expiresAt: Number(item.leaseExpiresAt?.N ?? "0"),
+          };
+    return {
+      async acquireLease(runId) {
+        requireKeyPart(runId, "runId");
+        const at = now();
+        const lease: LeaseHolder = {
+          runId,
+          since: at.toISOString(),
+          expiresAt: at.getTime() + leaseDurationMs,
+        };
+        try {
+          await send(() =>
+            client.send(
+              new PutItemCommand({
+                TableName: tableName,
+                Item: {
+                  ...LEASE_KEY,
+                  itemType: { S: "lease" },
+                  runId: { S: runId },
+                  since: { S: lease.since },
+                  leaseExpiresAt: { N: String(lease.expiresAt) },
+                },
+                // Free, lapsed, or already this run's (a retried request, or a retried event).
+                ConditionExpression: "attribute_not_exists(pk) OR #expires <= :now OR #runId = :runId",
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: { ":now": { N: String(at.getTime()) }, ":runId": { S: runId } },
+                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+              }),
+            ),
+          );
+          return { acquired: true, lease };
+        } catch (error) {
+          if (!isConditionFailure(error)) throw writeError("take the lease", error);
+          const holder = holderOf(conditionItem(error) ?? (await getItem(LEASE_KEY, writeError)));
+          if (holder === undefined) throw writeError("take the lease", error);
+          return { acquired: false, holder };
+        }
+      },
+
+      async renewLease(runId) {
+        const at = now();
+        const expiresAt = at.getTime() + leaseDurationMs;
+        let since: string;
+        try {
+          const answer = await send(() =>
+            client.send(
+              new UpdateItemCommand({
+                TableName: tableName,
+                Key: LEASE_KEY,
+                UpdateExpression: "SET #expires = :expires",
+                // Still this run's: a lapsed lease nobody took meanwhile is still safely ours.
+                ConditionExpression: "#runId = :runId",
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: { ":expires": { N: String(expiresAt) }, ":runId": { S: runId } },
+                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+                ReturnValues: "ALL_NEW",
+              }),
+            ),
+          );
+          since = answer.Attributes?.since?.S ?? "";
+        } catch (error) {
+          if (isConditionFailure(error)) throw new LeaseLostError(runId, holderOf(conditionItem(error)));
+          throw writeError("renew the lease", error);
+        }
+        // Noted on the run item too, so reconciliation can tell a live run's intents from a dead
+        // one's even if the lease item itself were lost or deleted by hand.
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              TableName: tableName,
+              Key: runKey(runId),
+              UpdateExpression: "SET #expires = :expires",
+              ConditionExpression: "attribute_exists(pk) AND #status = :running",
+              ExpressionAttributeNames: { "#expires": "leaseExpiresAt", "#status": "status" },
+              ExpressionAttributeValues: {
+                ":expires": { N: String(expiresAt) },
+                ":running": { S: "RUNNING" },
+              },
+            }),
+          ),
+        ).catch((error: unknown) => {
+          if (!isConditionFailure(error)) throw writeError(`note the lease on run ${runId}`, error);
+        });
+        return { runId, since, expiresAt };
+      },
+
+      async releaseLease(runId) {
+        const at = now();
+        try {
+          await send(() =>
+            client.send(
+              new UpdateItemCommand({
+                TableName: tableName,
+                Key: LEASE_KEY,
+                UpdateExpression: "SET #expires = :now, releasedAt = :at",
+                ConditionExpression: "#runId = :runId",
+                ExpressionAttributeNames: names,
+                ExpressionAttributeValues: {
+                  ":now": { N: String(at.getTime()) },
+                  ":at": { S: at.toISOString() },
+                  ":runId": { S: runId },
+                },
+              }),
+            ),
+          );
+          return true;
+        } catch (error) {
+          if (isConditionFailure(error)) return false;
+          throw writeError("release the lease", error);
+        }
+      },
+    };
+  }
+
   return {
     claimHandshake,
     releaseHandshake,
@@ -689,15 +833,19 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 
     async finishRun(run) {
       const normalized = normalizeRun({ ...run, endedAt: run.endedAt ?? now().toISOString() });
-      const update = updateExpression({
-        status: { S: normalized.status },
-        endedAt: { S: normalized.endedAt ?? "" },
-        counts: countsAttribute(normalized.counts),
-        listed: numberAttribute(normalized.listed),
-        candidates: numberAttribute(normalized.candidates),
-        matched: numberAttribute(normalized.matched),
-        ...(normalized.error === undefined ? {} : { error: { S: normalized.error } }),
-      });
+      const update = updateExpression(
+        {
+          status: { S: normalized.status },
+          endedAt: { S: normalized.endedAt ?? "" },
+          counts: countsAttribute(normalized.counts),
+          listed: numberAttribute(normalized.listed),
+          candidates: numberAttribute(normalized.candidates),
+          matched: numberAttribute(normalized.matched),
+          ...(normalized.error === undefined ? {} : { error: { S: normalized.error } }),
+          ...(normalized.countsStale === true ? { countsStale: { BOOL: true } } : {}),
+        },
+        normalized.countsStale === true ? [] : ["countsStale"],
+      );
       try {
         await send(() =>
           client.send(
@@ -810,8 +958,9 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         if (existing === result.outcome) {
           return stored.chainHash === undefined ? link(parseAction(stored)) : {};
         }
-        throw new AuditWriteError(
+        throw new OutcomeConflictError(
           `audit ${where}: outcome ${existing} already recorded, refusing to overwrite it with ${result.outcome}`,
+          { outcome: existing ?? "?", at: stored.at?.S, reason: stored.reason?.S },
           { cause: error },
         );
       }
@@ -890,6 +1039,41 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         intents.push(parseAction(item));
       }
       return intents;
+    },
+
+    ...leaseMethods(),
+
+    async runOutcomes(runId) {
+      const outcomes = new Map<string, Outcome | undefined>();
+      for await (const item of query({
+        KeyConditionExpression: "pk = :pk AND begins_with(sk, :action)",
+        ExpressionAttributeValues: { ":pk": { S: `RUN#${runId}` }, ":action": { S: "ACTION#" } },
+        ProjectionExpression: "sk, #outcome",
+        ExpressionAttributeNames: { "#outcome": "outcome" },
+        // The base table, unlike an index, reads its latest writes: the counts are of what is stored.
+        ConsistentRead: true,
+      })) {
+        const stored = item.outcome?.S;
+        if (stored !== undefined && !isOutcome(stored)) {
+          throw new JanitorError(`audit item ${describeKey(item)}: outcome is not an outcome`);
+        }
+        outcomes.set((item.sk?.S ?? "").replace(/^ACTION#/, ""), stored);
+      }
+      return outcomes;
+    },
+
+    async runLiveness(runId) {
+      const item = await getItem(runKey(runId));
+      if (item === undefined) return undefined;
+      const status = item.status?.S;
+      if (status === undefined || !(RUN_STATUSES as readonly string[]).includes(status)) {
+        throw new JanitorError(`audit item ${describeKey(item)}: status is not a run status`);
+      }
+      const expires = item.leaseExpiresAt?.N;
+      return {
+        status: status as RunStatus,
+        ...(expires === undefined ? {} : { leaseExpiresAt: Number(expires) }),
+      };
     },
 
     async *queryActions(filter: ActionFilter = {}) {
@@ -1013,6 +1197,9 @@ function isOpenMark(action: AuditAction): boolean {
 }
 /** On the pending index too: a final item whose chain link a fault prevented. */
 const UNLINKED = "UNLINKED";
+
+/** The organization's lease: no timeKey, handshakeId, ruleId or pendingKey, so on no index. */
+const LEASE_KEY: Item = { pk: { S: "LEASE#organization" }, sk: { S: "LEASE" } };
 
 function runKey(runId: string): Item {
   return { pk: { S: `RUN#${runId}` }, sk: { S: "RUN" } };
@@ -1157,6 +1344,7 @@ export function runItem(run: RunRecord): Item {
   if (run.endedAt !== undefined) item.endedAt = { S: run.endedAt };
   if (run.note !== undefined) item.note = { S: run.note };
   if (run.error !== undefined) item.error = { S: run.error };
+  if (run.countsStale === true) item.countsStale = { BOOL: true };
   return item;
 }
 
@@ -1316,6 +1504,7 @@ function runFields(item: Item, problems: string[]): Partial<RunRecord> {
       note: () => read.optionalString("note"),
       error: () => read.optionalString("error"),
       notifyError: () => read.optionalString("notifyError"),
+      countsStale: () => (item.countsStale?.BOOL === true ? true : undefined),
     },
     problems,
   );

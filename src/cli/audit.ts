@@ -59,6 +59,7 @@ const RUN_DATA_COLUMNS = [
   "note",
   "error",
   "notifyError",
+  "countsStale",
 ];
 /**
  * Why an item could not be read in full (readers show it and carry on): the last column of CSV,
@@ -283,7 +284,7 @@ function runRow(run: ReadRun, format: string): Row {
     const text = OUTCOMES.filter((o) => counts[o] !== undefined)
       .map((o) => `${o} ${counts[o]}`)
       .join(", ");
-    return { ...base, counts: text };
+    return { ...base, counts: run.countsStale ? `${text} (may be stale)` : text };
   }
   if (format === "json") return { ...base, counts };
   return { ...base, ...Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) };

@@ -19,7 +19,8 @@ export function renderSummary(summary: RunSummary, options: { wide?: boolean } =
     `listed ${summary.listed}, candidates ${summary.candidates}, matched ${summary.matched}` +
       (summary.reconciled > 0 ? `, reconciled ${summary.reconciled} earlier intents` : "") +
       ` in ${(summary.durationMs / 1000).toFixed(1)} s` +
-      (counts ? ` — ${counts}` : ""),
+      (counts ? ` — ${counts}` : "") +
+      (summary.countsStale ? " (counts may be stale: the run's items could not be read back)" : ""),
   ];
   if (summary.error) lines.push(`error: ${visible(summary.error)}`);
   if (summary.actions.length > 0) {

@@ -1,13 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
-import { auditTableName, exitCodeFor, wire } from "../app.js";
+import { setTimeout as sleep } from "node:timers/promises";
+import { auditTableName, EXIT_LEASE_HELD, exitCodeFor, wire } from "../app.js";
 import { createClients } from "../aws/clients.js";
 import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { loadConfig } from "../core/config.js";
-import { ConfigError } from "../core/errors.js";
+import { ConfigError, LeaseHeldError } from "../core/errors.js";
 import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
-import { type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
+import { type RunSummary, type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { renderSummary } from "./render.js";
 
@@ -64,6 +65,9 @@ export const RUN = defineCommand({
     "AUDIT_TABLE_NAME (required), JANITOR_CONFIG, AUDIT_RETENTION_DAYS, AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB",
 });
 
+/** While waiting for the lease, it is looked at again this often at most. */
+const LEASE_POLL_MS = 1_000;
+
 export async function runCommand(argv: string[], out: (text: string) => void): Promise<number> {
   const args = parseCommandArgs(RUN, argv).values;
   const issues: string[] = [];
@@ -77,11 +81,12 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
     } else budgetMs = seconds * 1000;
   }
   // Checked here with the other arguments; the run lease (exit 6) is what waits on it.
+  let waitMs = 0;
   if (args.wait !== undefined) {
     const seconds = Number(args.wait);
     if (args.wait.trim() === "" || !Number.isFinite(seconds) || seconds < 0) {
       issues.push(`--wait: '${args.wait}' is not a number of seconds (0 or more)`);
-    }
+    } else waitMs = seconds * 1000;
   }
   if (args["run-id"] !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(args["run-id"])) {
     issues.push(`--run-id: '${args["run-id"]}' must be 1-128 letters, digits or . _ : -`);
@@ -106,21 +111,41 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
   if (issues.length > 0 || !config) throw new ConfigError(issues);
 
   const started = Date.now();
+  const runId = args["run-id"] ?? newRunId(new Date(started));
+  const logger = args.verbose ? stderrLogger : silentLogger;
   const clients = createClients();
-  const { organizations, audit } = wire(clients, tableName);
-  const summary = await sweep(
-    {
-      config,
-      runId: args["run-id"] ?? newRunId(new Date(started)),
-      trigger: "cli",
-      actor: args.actor ?? `${userInfo().username}@cli`,
-      dryRun: args["dry-run"] === true,
-      ...(only.ruleIds ? { ruleIds: only.ruleIds } : {}),
-      ...(only.handshakeIds ? { handshakeIds: only.handshakeIds } : {}),
-      ...(budgetMs !== undefined ? { deadline: started + budgetMs } : {}),
-    },
-    { organizations, audit, now: () => new Date(), logger: args.verbose ? stderrLogger : silentLogger },
-  );
+  const { organizations, audit, claims } = wire(clients, tableName);
+  const waitUntil = started + waitMs;
+  let summary: RunSummary | undefined;
+  // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
+  for (let look = 0; summary === undefined; look += 1) {
+    // The time budget is the run's own: it starts when the run does, after any wait.
+    const runStarted = Date.now();
+    try {
+      summary = await sweep(
+        {
+          config,
+          runId,
+          trigger: "cli",
+          actor: args.actor ?? `${userInfo().username}@cli`,
+          dryRun: args["dry-run"] === true,
+          ...(only.ruleIds ? { ruleIds: only.ruleIds } : {}),
+          ...(only.handshakeIds ? { handshakeIds: only.handshakeIds } : {}),
+          ...(budgetMs !== undefined ? { deadline: runStarted + budgetMs } : {}),
+        },
+        { organizations, audit, claims, now: () => new Date(), logger },
+      );
+    } catch (error) {
+      if (!(error instanceof LeaseHeldError)) throw error;
+      const left = waitUntil - Date.now();
+      if (left <= 0 || look > waitMs / 100) {
+        process.stderr.write(`${error.message}\n`);
+        return EXIT_LEASE_HELD;
+      }
+      logger.info("waiting for the lease", { holder: error.holder.runId, since: error.holder.since });
+      await sleep(Math.max(100, Math.min(left, LEASE_POLL_MS, error.holder.expiresAt - Date.now())));
+    }
+  }
   if (topicArn !== undefined) {
     const notified = await notifyRun(
       summary,

@@ -117,7 +117,7 @@ export async function judge(request: JudgeRequest, deps: JudgeDeps): Promise<Run
         actor: request.actor,
         handshakeIds: [request.handshakeId],
         concurrency: 1,
-        reconcile: false,
+        scope: "handshake",
         ...(request.dryRun ? { dryRun: true } : {}),
         ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
       },

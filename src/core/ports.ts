@@ -1,3 +1,4 @@
+import type { LeaseHolder } from "./errors.js";
 import type { Handshake } from "./handshake.js";
 import type { CancelResult, Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
 
@@ -102,6 +103,11 @@ export interface RunRecord {
   error?: string;
   /** Why the run's notification could not be published (the run itself is unaffected). */
   notifyError?: string;
+  /**
+   * True when the counts could not be read back from the run's stored items at the end of the run
+   * and are what the run saw in memory: a write that timed out may have landed after all.
+   */
+  countsStale?: boolean;
 }
 
 /** A run item that does not read as a RunRecord: what could be read, its key and why not the rest. */
@@ -109,6 +115,9 @@ export type UnreadableRun = Partial<RunRecord> & { runId: string; unreadable: st
 
 /** What a reader of the audit trail gets for one run item. */
 export type ReadRun = (RunRecord & { unreadable?: undefined }) | UnreadableRun;
+
+/** Whether the organization's lease was taken, or who holds it. */
+export type LeaseClaim = { acquired: true; lease: LeaseHolder } | { acquired: false; holder: LeaseHolder };
 
 /**
  * A final item is stored, but a fault kept it out of its run's hash chain: why. The item is
@@ -152,6 +161,25 @@ export interface AuditPort {
   linkUnchained(): Promise<number>;
   /** Intents of any run that never got an outcome (a crash or a failed write). */
   listPendingIntents(): Promise<AuditAction[]>;
+  /**
+   * Takes the organization's lease for this run when it is free, expired, or already this run's
+   * (a conditional write); otherwise answers who holds it. At most one live run holds it.
+   */
+  acquireLease(runId: string): Promise<LeaseClaim>;
+  /**
+   * Extends this run's lease (and notes its expiry on the run item, when there is one). Throws
+   * LeaseLostError when another run holds it now.
+   */
+  renewLease(runId: string): Promise<LeaseHolder>;
+  /** Frees the lease if this run still holds it; false when it did not. */
+  releaseLease(runId: string): Promise<boolean>;
+  /** A run's status and the expiry of its lease as last renewed; undefined when there is no run item. */
+  runLiveness(runId: string): Promise<{ status: RunStatus; leaseExpiresAt?: number } | undefined>;
+  /**
+   * The stored outcome of every action item of a run, read consistently (undefined: an intent with
+   * no outcome yet); what the run item's counts are derived from.
+   */
+  runOutcomes(runId: string): Promise<Map<string, Outcome | undefined>>;
   /**
    * Keeps the config a run applies (canonicalConfigJson) once per config hash, for the report;
    * when one is stored under that hash already, it is left as it is.

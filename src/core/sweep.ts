@@ -1,11 +1,22 @@
 import { describeError } from "./backoff.js";
 import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
+import { LeaseHeldError, type LeaseHolder, OutcomeConflictError } from "./errors.js";
 import { marksByHandshake } from "./grace.js";
 import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
+import { keepLease, type LeaseKeeper } from "./lease.js";
 import { maskEmails } from "./mask.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
 import { createPlanner, type Decision } from "./plan.js";
-import type { AuditAction, AuditPort, FinalResult, OpenMark, OrganizationsPort, RunRecord } from "./ports.js";
+import type {
+  AuditAction,
+  AuditPort,
+  ClaimResult,
+  FinalResult,
+  HandshakeClaims,
+  OpenMark,
+  OrganizationsPort,
+  RunRecord,
+} from "./ports.js";
 
 /** Structured logging as Powertools' Logger offers it; the CLI passes a quiet one. */
 export interface SweepLogger {
@@ -32,16 +43,25 @@ export interface SweepRequest {
   /** CancelHandshake calls in flight at once; the pacer sets the rate. */
   concurrency?: number;
   /**
-   * Default true: a live run first completes the intents earlier runs left pending. The real-time
-   * path says false: many of its invocations run at once, and one must not close another's intent
-   * while that one's cancel is in flight.
+   * What the run acts on. `organization` (the default: schedule, manual invoke, CLI) takes the
+   * organization's lease when live, completes the intents interrupted runs left pending, and
+   * claims each handshake (SweepDeps.claims) while cancelling it. `handshake` is the real-time
+   * path: its caller holds the one handshake's claim, it takes no lease (an invitation must not
+   * wait for a whole sweep) and reconciles nothing (many such runs go at once; none may complete
+   * another's intent while that one's cancel is in flight).
    */
-  reconcile?: boolean;
+  scope?: "organization" | "handshake";
 }
 
 export interface SweepDeps {
   organizations: OrganizationsPort;
   audit: AuditPort;
+  /**
+   * Per-handshake claims, shared with the real-time path: a sweep claims a handshake before its
+   * intent and releases it after the outcome, and reconciles another run's intent only under its
+   * claim. Without it (unit tests of the loop alone) nothing is claimed.
+   */
+  claims?: HandshakeClaims;
   now: () => Date;
   logger?: SweepLogger;
 }
@@ -81,6 +101,8 @@ export interface RunSummary {
   replayed: boolean;
   actions: ActionSummary[];
   error?: string;
+  /** The counts are what the run saw, not read back from the stored items (the read failed). */
+  countsStale?: true;
 }
 
 /** Outcomes that leave a match unresolved: the run is partial (exit 3). */
@@ -89,8 +111,38 @@ const UNFINISHED: readonly Outcome[] = ["DEFERRED", "FAILED"];
 /**
  * One sweep: list, decide, and for each decision record the intent, act, record the outcome.
  * Nothing is canceled without an intent on record, and nothing the planner did not select.
+ *
+ * A live run first takes the organization's lease, before its run item exists: a run that finds
+ * the lease held throws LeaseHeldError and leaves nothing behind. A dry run cancels nothing and
+ * reconciles nothing, so it needs no lease.
  */
 export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<RunSummary> {
+  const { audit, now } = deps;
+  const dryRun = request.config.dryRun || request.dryRun === true;
+  if (dryRun || request.scope === "handshake") return sweepHolding(request, deps, undefined);
+  const claim = await audit.acquireLease(request.runId);
+  if (!claim.acquired) throw new LeaseHeldError(claim.holder, now().getTime());
+  const holding: Holding = { lease: claim.lease };
+  try {
+    return await sweepHolding(request, deps, holding);
+  } finally {
+    if (holding.keeper) await holding.keeper.release();
+    // A replayed run never started renewing; the lease is freed all the same.
+    else await audit.releaseLease(request.runId).catch(() => false);
+  }
+}
+
+/** The lease a live run took, and its keeper once the run item exists to note it on. */
+interface Holding {
+  lease: LeaseHolder;
+  keeper?: LeaseKeeper;
+}
+
+async function sweepHolding(
+  request: SweepRequest,
+  deps: SweepDeps,
+  holding: Holding | undefined,
+): Promise<RunSummary> {
   const { organizations, audit, now } = deps;
   const log = deps.logger ?? silentLogger;
   const dryRun = request.config.dryRun || request.dryRun === true;
@@ -125,12 +177,15 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
     return { ...summary, limit: request.config.maxCancellationsPerRun };
   }
 
+  // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
+  if (holding) holding.keeper = keepLease({ audit, runId: request.runId, lease: holding.lease, now, log });
+  const lease = holding?.keeper;
   const actions: ActionSummary[] = [];
   let reconciled = 0;
   try {
     await linkUnchained(audit, log);
-    if (!dryRun && request.reconcile !== false)
-      reconciled = await reconcile(request.runId, request.deadline, deps, log);
+    if (!dryRun && request.scope !== "handshake")
+      reconciled = await reconcile(request.runId, request.deadline, lease, deps, log);
     const marks = marksByHandshake(await audit.listOpenMarks());
     const decided = await listAndPlan(request, organizations, started, marks);
     Object.assign(run, {
@@ -146,7 +201,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       limit: decided.limit,
     });
 
-    const context = { request, deps, dryRun, log, actions };
+    const context: Context = { request, deps, dryRun, log, actions, lease };
     if (decided.blocked) {
       log.warn("safety cap exceeded: nothing is canceled", {
         selected: decided.selected,
@@ -194,7 +249,16 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
 
   const ended = now();
   run.endedAt = ended.toISOString();
-  run.counts = countOutcomes(actions);
+  try {
+    run.counts = countStored(actions, await audit.runOutcomes(run.runId));
+  } catch (error) {
+    // A write that timed out may have landed after all: these counts may not match the items.
+    run.counts = countOutcomes(actions);
+    run.countsStale = true;
+    log.warn("could not read the run's items back; its counts are what it saw and may be stale", {
+      error: describeError(error),
+    });
+  }
   try {
     await audit.finishRun(run);
   } catch (error) {
@@ -204,7 +268,11 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   }
   log.info("run finished", { status: run.status, counts: run.counts });
   const summary = summaryOf(run as RunRecord & { endedAt: string }, started, actions, reconciled, false);
-  return { ...summary, limit: request.config.maxCancellationsPerRun };
+  return {
+    ...summary,
+    limit: request.config.maxCancellationsPerRun,
+    ...(run.countsStale ? { countsStale: true } : {}),
+  };
 }
 
 /**
@@ -229,6 +297,8 @@ interface Context {
   dryRun: boolean;
   log: SweepLogger;
   actions: ActionSummary[];
+  /** Undefined in a dry run, which needs no lease. */
+  lease: LeaseKeeper | undefined;
 }
 
 function baseItem(context: Context, decision: Decision): AuditAction {
@@ -437,7 +507,71 @@ async function decide(context: Context, decision: Decision): Promise<void> {
       reason: `${decision.reason}; out of time, left for the next run`,
     });
   }
+  if (context.lease !== undefined && !context.lease.held()) {
+    return recordFinal(context, {
+      decision,
+      outcome: "DEFERRED",
+      reason: `${decision.reason}; ${context.lease.lapse() ?? "the lease is lost"}, left for the next run`,
+    });
+  }
 
+  const claims = context.request.scope === "handshake" ? undefined : context.deps.claims;
+  const handshakeId = decision.handshake.id;
+  if (claims !== undefined) {
+    let claim: ClaimResult;
+    try {
+      claim = await claims.claimHandshake(handshakeId, context.request.runId, claimTtl(context));
+    } catch (failure) {
+      // Unsure whether another run acts on it: no intent, no cancel; the next run decides it again.
+      return recordFinal(context, {
+        decision,
+        outcome: "DEFERRED",
+        reason: `${decision.reason}; its claim could not be taken (${describeError(failure)}), left for the next run`,
+      });
+    }
+    if (!claim.taken) {
+      return recordFinal(context, {
+        decision,
+        outcome: "DEFERRED",
+        reason: `${decision.reason}; claimed by ${claim.holder} until ${claim.until.toISOString()}, left for the next run`,
+      });
+    }
+  }
+  let keepClaim = false;
+  try {
+    keepClaim = await cancelUnderClaim(context, decision);
+  } finally {
+    // A cancel whose outcome is unknown keeps its claim until it expires: the intent stays
+    // pending, and no one else acts on the handshake before the next run looks it up.
+    if (claims !== undefined && !keepClaim) await releaseClaim(claims, handshakeId, context);
+  }
+}
+
+/** How long a sweep holds a handshake's claim: through the run's deadline, or ten minutes. */
+function claimTtl(context: Context): number {
+  const { deadline } = context.request;
+  const left = deadline === undefined ? 10 * 60_000 : Math.max(0, deadline - context.deps.now().getTime());
+  return left + 60_000;
+}
+
+async function releaseClaim(claims: HandshakeClaims, handshakeId: string, context: Context): Promise<void> {
+  try {
+    await claims.releaseHandshake(handshakeId, context.request.runId);
+  } catch (failure) {
+    // Nothing is lost: the claim expires by itself.
+    context.log.warn("could not release a handshake's claim; it expires by itself", {
+      handshakeId,
+      error: describeError(failure),
+    });
+  }
+}
+
+/**
+ * Intent, CancelHandshake, outcome, under the handshake's claim. True when the cancel's outcome
+ * is unknown (the intent stays pending), so the claim is kept until it expires.
+ */
+async function cancelUnderClaim(context: Context, decision: Decision): Promise<boolean> {
+  const { deadline } = context.request;
   const { audit, organizations } = context.deps;
   const intent = baseItem(context, decision);
   try {
@@ -445,12 +579,12 @@ async function decide(context: Context, decision: Decision): Promise<void> {
     if (!put.created && put.existing.outcome) {
       // This run already decided this handshake (a retried event): report, never act twice.
       remember(context, put.existing, put.existing.outcome);
-      return;
+      return false;
     }
   } catch (failure) {
     // No intent on record means no cancellation.
     remember(context, { ...intent, error: `intent not recorded: ${describeError(failure)}` }, "FAILED");
-    return;
+    return false;
   }
 
   let result: Awaited<ReturnType<OrganizationsPort["cancelHandshake"]>>;
@@ -459,7 +593,7 @@ async function decide(context: Context, decision: Decision): Promise<void> {
   } catch (failure) {
     // Whether the cancel happened is unknown: the intent stays pending for the next run to resolve.
     remember(context, { ...intent, error: `cancel interrupted: ${describeError(failure)}` }, "FAILED");
-    return;
+    return true;
   }
   const final: AuditAction = {
     ...intent,
@@ -478,6 +612,23 @@ async function decide(context: Context, decision: Decision): Promise<void> {
     warnUnlinked(context.log, final, linking.unlinked);
     remember(context, final, result.outcome);
   } catch (failure) {
+    if (failure instanceof OutcomeConflictError) {
+      // Not pending, and no run will fix it: another run (one that took the lease after this
+      // run's lapsed) completed the intent meanwhile. Said as it is, never as "left pending".
+      const { existing } = failure;
+      const error =
+        `CancelHandshake answered ${result.outcome} to this run, but the record already holds ` +
+        `${existing.outcome}${existing.at ? ` (written ${existing.at}` : " ("}` +
+        `${existing.reason ? `, reason: ${existing.reason})` : ")"}; not overwritten`;
+      context.log.error("outcome refused: another outcome is recorded for this intent", {
+        handshakeId: intent.handshakeId,
+        outcome: result.outcome,
+        recorded: existing.outcome,
+        error: maskEmails(error),
+      });
+      remember(context, { ...final, error }, "FAILED");
+      return false;
+    }
     // The intent stays pending; the next run looks the handshake up and completes the record.
     context.log.error("outcome not recorded; left pending for the next run", {
       handshakeId: intent.handshakeId,
@@ -485,7 +636,9 @@ async function decide(context: Context, decision: Decision): Promise<void> {
       error: describeError(failure),
     });
     remember(context, { ...final, error: `outcome not recorded: ${describeError(failure)}` }, "DEFERRED");
+    return true;
   }
+  return false;
 }
 
 /**
@@ -495,33 +648,79 @@ async function decide(context: Context, decision: Decision): Promise<void> {
 async function reconcile(
   runId: string,
   deadline: number | undefined,
+  lease: LeaseKeeper | undefined,
   deps: SweepDeps,
   log: SweepLogger,
 ): Promise<number> {
   const pending = await deps.audit.listPendingIntents();
+  const live = new Map<string, boolean>();
   let done = 0;
   for (const intent of pending) {
     // What is left stays pending for the next run. Safe, because past the deadline this run
     // cancels nothing either, so nothing can be attributed to the wrong intent later.
     if (deadline !== undefined && deps.now().getTime() >= deadline) break;
-    const current = await deps.organizations.describeHandshake(intent.handshakeId);
-    const open = current !== undefined && CANDIDATE_STATES.includes(current.state);
-    if (open && intent.runId === runId) continue;
-    const { outcome, note } = reconciledOutcome(current, runId);
-    await deps.audit.recordOutcome(intent.runId, intent.handshakeId, {
-      outcome,
-      attempts: intent.attempts,
-      at: deps.now().toISOString(),
-      reason: `${intent.reason}; ${note}`,
-    });
-    log.info("reconciled an interrupted intent", {
-      runId: intent.runId,
-      handshakeId: intent.handshakeId,
-      outcome,
-    });
-    done += 1;
+    // Only the lease's holder touches another run's intents; one that lost it stops here.
+    if (lease !== undefined && !lease.held()) break;
+    if (intent.runId !== runId && (await stillLive(intent.runId, live, deps))) {
+      log.warn("pending intent of a run that is still live (its lease is unexpired): left alone", {
+        runId: intent.runId,
+        handshakeId: intent.handshakeId,
+      });
+      continue;
+    }
+    // A real-time run holds the handshake's claim while its intent is pending, and holds no
+    // lease: its intent is left alone until the claim is free.
+    const claim = await deps.claims?.claimHandshake(intent.handshakeId, runId, RECONCILE_CLAIM_MS);
+    if (claim !== undefined && !claim.taken) {
+      log.warn("pending intent of a handshake another run has claimed: left alone", {
+        runId: intent.runId,
+        handshakeId: intent.handshakeId,
+        holder: claim.holder,
+      });
+      continue;
+    }
+    try {
+      const current = await deps.organizations.describeHandshake(intent.handshakeId);
+      const open = current !== undefined && CANDIDATE_STATES.includes(current.state);
+      if (open && intent.runId === runId) continue;
+      const { outcome, note } = reconciledOutcome(current, runId);
+      await deps.audit.recordOutcome(intent.runId, intent.handshakeId, {
+        outcome,
+        attempts: intent.attempts,
+        at: deps.now().toISOString(),
+        reason: `${intent.reason}; ${note}`,
+      });
+      log.info("reconciled an interrupted intent", {
+        runId: intent.runId,
+        handshakeId: intent.handshakeId,
+        outcome,
+      });
+      done += 1;
+    } finally {
+      if (claim?.taken) await deps.claims?.releaseHandshake(intent.handshakeId, runId).catch(() => undefined);
+    }
   }
   return done;
+}
+
+/** Reconciling one intent is a DescribeHandshake and a write; its claim lasts well beyond that. */
+const RECONCILE_CLAIM_MS = 60_000;
+
+/**
+ * Defence in depth behind the lease: this run holds it, so no other run should be live, but a run
+ * item that is RUNNING with a lease expiry still ahead (a lease item deleted by hand, a clock far
+ * off) belongs to a run that may still be cancelling, and its intents are not ours to complete.
+ */
+async function stillLive(runId: string, cache: Map<string, boolean>, deps: SweepDeps): Promise<boolean> {
+  const known = cache.get(runId);
+  if (known !== undefined) return known;
+  const liveness = await deps.audit.runLiveness(runId);
+  const live =
+    liveness?.status === "RUNNING" &&
+    liveness.leaseExpiresAt !== undefined &&
+    liveness.leaseExpiresAt > deps.now().getTime();
+  cache.set(runId, live);
+  return live;
 }
 
 function reconciledOutcome(
@@ -541,6 +740,29 @@ function reconciledOutcome(
 
 function statusOf(actions: ActionSummary[]): RunStatus {
   return actions.some((a) => UNFINISHED.includes(a.outcome)) ? "PARTIAL" : "COMPLETED";
+}
+
+/**
+ * The run's counts from its stored items: an item's stored outcome wins over what the run saw (a
+ * write that timed out on the client may have landed), and a decision with no stored outcome (its
+ * write failed, or its cancel was interrupted) counts as the run saw it.
+ */
+export function countStored(
+  actions: readonly ActionSummary[],
+  stored: ReadonlyMap<string, Outcome | undefined>,
+): OutcomeCounts {
+  const seen = new Map<string, Outcome>();
+  for (const action of actions) seen.set(action.handshakeId, action.outcome);
+  const counts: OutcomeCounts = {};
+  const add = (outcome: Outcome) => {
+    counts[outcome] = (counts[outcome] ?? 0) + 1;
+  };
+  for (const [handshakeId, outcome] of stored) {
+    const counted = outcome ?? seen.get(handshakeId);
+    if (counted !== undefined) add(counted);
+  }
+  for (const [handshakeId, outcome] of seen) if (!stored.has(handshakeId)) add(outcome);
+  return counts;
 }
 
 export function countOutcomes(actions: ActionSummary[]): OutcomeCounts {

@@ -7,7 +7,7 @@ import { auditTableName, wire } from "../app.js";
 import { type Clients, createClients } from "../aws/clients.js";
 import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { loadConfig } from "../core/config.js";
-import { ConfigError, JanitorError } from "../core/errors.js";
+import { ConfigError, JanitorError, LeaseHeldError } from "../core/errors.js";
 import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
@@ -38,7 +38,9 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
   const topicArn = notifyTopicArnFromEnv();
 
   clients ??= createClients();
-  const { organizations, audit } = wire(clients, tableName, { onThrottle: () => recordThrottle(metrics) });
+  const { organizations, audit, claims } = wire(clients, tableName, {
+    onThrottle: () => recordThrottle(metrics),
+  });
   const summary = await sweep(
     {
       config,
@@ -51,7 +53,7 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
       ...(request.note ? { note: request.note } : {}),
       deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
     },
-    { organizations, audit, now: () => new Date(), logger: asSweepLogger(logger) },
+    { organizations, audit, claims, now: () => new Date(), logger: asSweepLogger(logger) },
   );
   recordSummary(metrics, summary);
   if (topicArn !== undefined) {
@@ -92,6 +94,14 @@ export const handler = middy(sweepHandler)
     const error = request.error;
     if (error instanceof ConfigError) {
       logger.error("rejected before any call", { issues: error.issues });
+    } else if (error instanceof LeaseHeldError) {
+      // The invocation fails so that the error alarm fires; nothing was done, no run item written.
+      // The function has no async retries: the next scheduled sweep does the work.
+      logger.error("another live run holds the organization's lease; nothing done", {
+        error: error.message,
+        holder: error.holder.runId,
+        since: error.holder.since,
+      });
     } else if (!(error instanceof RunNotCompletedError)) {
       logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
     }

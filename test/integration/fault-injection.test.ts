@@ -481,7 +481,12 @@ describe("a killed process", () => {
     expect(interrupted.some((item) => item.outcome === undefined)).toBe(true);
     expect(newlyCanceled(before, s.org.handshakes()).length).toBeLessThan(selected.length);
 
-    const rerun = cli(["run", "--config", configPath, "--json", "--run-id", "after-kill"], env, "pipe");
+    // The killed run still holds the organization's lease until it lapses (60 s): the rerun waits.
+    const rerun = cli(
+      ["run", "--config", configPath, "--json", "--run-id", "after-kill", "--wait", "90"],
+      env,
+      "pipe",
+    );
     cleanups.push(() => rerun.kill("SIGKILL"));
     let stdout = "";
     rerun.stdout?.on("data", (chunk: Buffer) => {
@@ -495,5 +500,5 @@ describe("a killed process", () => {
     expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
     expectOneFinalRecordEach(await auditItems(s.env, ["killed", "after-kill"]), selected);
     expectNoneCanceledTwice(s);
-  });
+  }, 240_000);
 });

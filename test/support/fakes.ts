@@ -1,9 +1,11 @@
+import { type LeaseHolder, LeaseLostError, OutcomeConflictError } from "../../src/core/errors.js";
 import type { Handshake } from "../../src/core/handshake.js";
 import type { CancelResult, Outcome } from "../../src/core/outcomes.js";
 import type {
   AuditAction,
   AuditPort,
   FinalResult,
+  LeaseClaim,
   OpenMark,
   OrganizationsPort,
   PutResult,
@@ -22,6 +24,8 @@ export class FakeAudit implements AuditPort {
   /** Make the next writes of these kinds fail, to test that a failed write blocks the cancel. */
   failIntents = false;
   failOutcomes = false;
+  /** Make outcome writes land on the table and then fail on the client, as a timed-out request. */
+  landOutcomesThenFail = false;
   constructor(readonly events: Event[] = []) {}
 
   private key(runId: string, handshakeId: string) {
@@ -74,9 +78,21 @@ export class FakeAudit implements AuditPort {
   ) {
     if (this.failOutcomes) throw new Error("InternalServerError");
     const key = this.key(runId, handshakeId);
+    if (this.landOutcomesThenFail) {
+      // The write reaches the table, its answer does not reach the client.
+      const landed = this.items.get(key);
+      if (landed && landed.outcome === undefined) this.items.set(key, { ...landed, ...result });
+      throw new Error("TimeoutError: request timed out");
+    }
     const item = this.items.get(key);
     if (!item) throw new Error(`no intent for ${key}`);
-    if (item.outcome !== undefined) throw new Error(`outcome already recorded for ${key}`);
+    if (item.outcome !== undefined) {
+      throw new OutcomeConflictError(`outcome ${item.outcome} already recorded for ${key}`, {
+        outcome: item.outcome,
+        at: item.at,
+        reason: item.reason,
+      });
+    }
     this.items.set(key, { ...item, ...result });
     this.events.push({ kind: "outcome", handshakeId, outcome: result.outcome });
     return {};
@@ -135,6 +151,51 @@ export class FakeAudit implements AuditPort {
     if (!this.configs.has(hash)) this.configs.set(hash, canonicalJson);
   }
 
+  /** The lease item as the store keeps it, with the store's clock and lease length. */
+  lease: LeaseHolder | undefined;
+  now: () => Date = () => new Date();
+  leaseDurationMs = 60_000;
+  /** Lease expiries noted on run items by renewals, as the store does. */
+  readonly runLeases = new Map<string, number>();
+  renewals = 0;
+  /** Make runOutcomes fail, as a read that times out. */
+  failOutcomeReads = false;
+
+  async acquireLease(runId: string): Promise<LeaseClaim> {
+    const at = this.now();
+    const held = this.lease;
+    if (held && held.expiresAt > at.getTime() && held.runId !== runId)
+      return { acquired: false, holder: { ...held } };
+    this.lease = { runId, since: at.toISOString(), expiresAt: at.getTime() + this.leaseDurationMs };
+    return { acquired: true, lease: { ...this.lease } };
+  }
+
+  async renewLease(runId: string): Promise<LeaseHolder> {
+    this.renewals += 1;
+    if (this.lease?.runId !== runId) throw new LeaseLostError(runId, this.lease && { ...this.lease });
+    this.lease.expiresAt = this.now().getTime() + this.leaseDurationMs;
+    if (this.runs.get(runId)?.status === "RUNNING") this.runLeases.set(runId, this.lease.expiresAt);
+    return { ...this.lease };
+  }
+
+  async releaseLease(runId: string): Promise<boolean> {
+    if (this.lease?.runId !== runId) return false;
+    this.lease.expiresAt = this.now().getTime();
+    return true;
+  }
+
+  async runLiveness(runId: string) {
+    const run = this.runs.get(runId);
+    if (!run) return undefined;
+    const leaseExpiresAt = this.runLeases.get(runId);
+    return { status: run.status, ...(leaseExpiresAt === undefined ? {} : { leaseExpiresAt }) };
+  }
+
+  async runOutcomes(runId: string) {
+    if (this.failOutcomeReads) throw new Error("TimeoutError");
+    return new Map(this.ofRun(runId).map((item) => [item.handshakeId, item.outcome]));
+  }
+
   ofRun(runId: string): AuditAction[] {
     return [...this.items.values()].filter((item) => item.runId === runId);
   }
@@ -146,6 +207,8 @@ export class FakeOrganizations implements OrganizationsPort {
   readonly scripted = new Map<string, CancelResult>();
   /** Thrown from cancelHandshake for these ids: a crash in the middle of a run. */
   readonly crashOn = new Set<string>();
+  /** Runs inside each CancelHandshake before it answers: another actor doing something meanwhile. */
+  onCancel: ((id: string) => Promise<void>) | undefined;
   constructor(
     handshakes: Handshake[],
     readonly events: Event[] = [],
@@ -166,6 +229,7 @@ export class FakeOrganizations implements OrganizationsPort {
 
   async cancelHandshake(id: string): Promise<CancelResult> {
     this.events.push({ kind: "cancel", handshakeId: id });
+    await this.onCancel?.(id);
     if (this.crashOn.has(id)) {
       const h = this.handshakes.get(id);
       if (h) h.state = "CANCELED";

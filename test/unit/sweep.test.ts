@@ -1,9 +1,11 @@
-import { describe, expect, test, vi } from "vitest";
+import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseConfig } from "../../src/core/config.js";
+import { LeaseHeldError } from "../../src/core/errors.js";
 import type { Handshake } from "../../src/core/handshake.js";
-import { type SweepRequest, sweep } from "../../src/core/sweep.js";
+import { keepLease } from "../../src/core/lease.js";
+import { type SweepLogger, type SweepRequest, sweep } from "../../src/core/sweep.js";
 import { stale as staleRule } from "../../src/rules/stale.js";
-import { type Event, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
+import { auditAction, type Event, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const DAY = 86_400_000;
@@ -29,6 +31,7 @@ function setup(handshakes: Handshake[]) {
   const events: Event[] = [];
   const organizations = new FakeOrganizations(handshakes, events);
   const audit = new FakeAudit(events);
+  audit.now = () => NOW;
   return { events, organizations, audit, deps: { organizations, audit, now: () => NOW } };
 }
 
@@ -265,3 +268,264 @@ describe("sweep", () => {
     expect(next.reconciled).toBe(1);
   });
 });
+
+/** A logger that keeps every line, to check what a run says. */
+function recordingLogger() {
+  const lines: { level: string; message: string; extra?: Record<string, unknown> }[] = [];
+  const at =
+    (level: string) =>
+    (message: string, extra?: Record<string, unknown>): void => {
+      lines.push({ level, message, ...(extra ? { extra } : {}) });
+    };
+  const logger: SweepLogger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { logger, lines, messages: () => lines.map((line) => `${line.level}: ${line.message}`) };
+}
+
+/** A pending intent of an earlier run for this handshake, as that run wrote it before its cancel. */
+function intentOf(runId: string, h: Handshake) {
+  return auditAction({ runId, handshakeId: h.id, target: h.target?.value ?? "", at: NOW.toISOString() });
+}
+
+describe("the organization's lease", () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test("a live run that finds the lease held does nothing: no run item, no call, the holder named", async () => {
+    const { organizations, audit, events, deps } = setup([outsider(), stale()]);
+    audit.lease = { runId: "lambda-7", since: "2026-11-25T11:59:00.000Z", expiresAt: NOW.getTime() + 42_000 };
+
+    const refused = sweep(request(), deps);
+
+    await expect(refused).rejects.toThrow(new LeaseHeldError(audit.lease, NOW.getTime()).message);
+    await expect(refused).rejects.toThrow(
+      "another live run holds the organization's lease: run lambda-7 since 2026-11-25T11:59:00.000Z (expires in 42 s); nothing done",
+    );
+    expect(audit.runs.size).toBe(0);
+    expect(events).toEqual([]);
+    expect(organizations.cancels()).toEqual([]);
+    expect(audit.lease?.runId).toBe("lambda-7");
+  });
+
+  test("a dry run needs no lease and runs beside a live run", async () => {
+    const selected = [outsider(), stale()];
+    const { audit, deps } = setup(selected);
+    audit.lease = { runId: "lambda-7", since: NOW.toISOString(), expiresAt: NOW.getTime() + 60_000 };
+
+    const summary = await sweep(request({ dryRun: true }), deps);
+
+    expect(summary.counts).toEqual({ DRY_RUN: selected.length });
+    expect(audit.lease.runId).toBe("lambda-7");
+  });
+
+  test("a lease whose holder died (expired) is taken over, and released at the end", async () => {
+    const target = outsider();
+    const { organizations, audit, deps } = setup([target]);
+    audit.lease = { runId: "crashed", since: "2026-11-25T11:00:00.000Z", expiresAt: NOW.getTime() - 1 };
+
+    const summary = await sweep(request(), deps);
+
+    expect(summary.status).toBe("COMPLETED");
+    expect(organizations.cancels()).toEqual([target.id]);
+    // Released: free from now on, last held by this run.
+    expect(audit.lease).toEqual({ runId: "run-1", since: NOW.toISOString(), expiresAt: NOW.getTime() });
+  });
+
+  test("a live run notes its lease on its run item as it starts its work", async () => {
+    const { organizations, audit, deps } = setup([outsider()]);
+    const noted: (number | undefined)[] = [];
+    organizations.onCancel = async () => {
+      noted.push(audit.runLeases.get("run-1"));
+    };
+
+    await sweep(request(), deps);
+
+    expect(noted).toEqual([NOW.getTime() + 60_000]);
+  });
+
+  test("a run renews its lease at once (noting it on its run item) and every third of its length", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(NOW);
+    const audit = new FakeAudit();
+    const clock = () => new Date(Date.now());
+    audit.now = clock;
+    const claim = await audit.acquireLease("run-1");
+    if (!claim.acquired) throw new Error("the lease is free");
+    audit.runs.set("run-1", { ...runRecord("run-1"), status: "RUNNING" });
+    const { logger } = recordingLogger();
+
+    const keeper = keepLease({ audit, runId: "run-1", lease: claim.lease, now: clock, log: logger });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(audit.renewals).toBe(1);
+    expect(audit.runLeases.get("run-1")).toBe(NOW.getTime() + 60_000);
+    await vi.advanceTimersByTimeAsync(20_000 * 5);
+
+    expect(audit.renewals).toBe(6);
+    expect(audit.lease?.expiresAt).toBe(NOW.getTime() + 100_000 + 60_000);
+    expect(keeper.held()).toBe(true);
+    await keeper.release();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(audit.renewals).toBe(6);
+  });
+
+  test("a run whose lease is taken by another stops starting cancellations: the rest is DEFERRED, and it says so", async () => {
+    vi.useFakeTimers();
+    vi.setSystemTime(NOW);
+    const selected = [outsider(), outsider(), outsider()];
+    const { organizations, audit, deps } = setup(selected);
+    const { logger, messages } = recordingLogger();
+    organizations.onCancel = async () => {
+      if (organizations.cancels().length > 1) return;
+      // This run hung; its lease expired and another run took it.
+      audit.lease = { runId: "run-9", since: NOW.toISOString(), expiresAt: NOW.getTime() + 60_000 };
+      await vi.advanceTimersByTimeAsync(20_000);
+    };
+
+    const summary = await sweep(request({ concurrency: 1 }), { ...deps, logger });
+
+    expect(organizations.cancels()).toEqual([selected[0]?.id]);
+    expect(summary.counts).toEqual({ CANCELED: 1, DEFERRED: 2 });
+    expect(summary.status).toBe("PARTIAL");
+    const deferred = summary.actions.filter((a) => a.outcome === "DEFERRED");
+    for (const action of deferred) {
+      expect(action.reason).toContain("lost the organization's lease to run run-9");
+    }
+    expect(messages()).toContain("error: lease lost: no new cancellation starts, the rest is DEFERRED");
+    // Not this run's to release any more.
+    expect(audit.lease?.runId).toBe("run-9");
+  });
+
+  test("a run whose lease lapsed unrenewed (its clock passed the expiry) starts no new cancellation", async () => {
+    const selected = [outsider(), outsider()];
+    const { organizations, audit, deps } = setup(selected);
+    let now = NOW.getTime();
+    audit.now = () => new Date(now);
+    organizations.onCancel = async () => {
+      // Frozen for longer than the lease lasts.
+      now += 61_000;
+    };
+
+    const summary = await sweep(request({ concurrency: 1 }), { ...deps, now: () => new Date(now) });
+
+    expect(organizations.cancels()).toHaveLength(1);
+    expect(summary.counts).toEqual({ CANCELED: 1, DEFERRED: 1 });
+    expect(summary.actions.find((a) => a.outcome === "DEFERRED")?.reason).toMatch(
+      /the lease lapsed at .* unrenewed/,
+    );
+  });
+
+  test("reconciliation leaves alone the pending intents of a run that is RUNNING with an unexpired lease", async () => {
+    const inFlight = outsider();
+    const done = outsider();
+    done.state = "CANCELED";
+    const { organizations, audit, deps } = setup([inFlight, done]);
+    await audit.recordAction(intentOf("run-0", inFlight));
+    await audit.recordAction(intentOf("run-0", done));
+    audit.runs.set("run-0", { ...runRecord("run-0"), status: "RUNNING" });
+    audit.runLeases.set("run-0", NOW.getTime() + 30_000);
+    const { logger, messages } = recordingLogger();
+
+    const summary = await sweep(request({ ruleIds: ["stale"] }), { ...deps, logger });
+
+    expect(summary.reconciled).toBe(0);
+    expect((await audit.listPendingIntents()).map((i) => i.handshakeId).sort()).toEqual(
+      [inFlight.id, done.id].sort(),
+    );
+    expect(organizations.cancels()).toEqual([]);
+    expect(messages()).toContain(
+      "warn: pending intent of a run that is still live (its lease is unexpired): left alone",
+    );
+  });
+
+  test("reconciliation completes the pending intents of a run whose lease expired", async () => {
+    const done = outsider();
+    done.state = "CANCELED";
+    const { audit, deps } = setup([done]);
+    await audit.recordAction(intentOf("run-0", done));
+    audit.runs.set("run-0", { ...runRecord("run-0"), status: "RUNNING" });
+    audit.runLeases.set("run-0", NOW.getTime() - 1);
+
+    const summary = await sweep(request(), deps);
+
+    expect(summary.reconciled).toBe(1);
+    expect(audit.ofRun("run-0")[0]?.outcome).toBe("CANCELED");
+  });
+});
+
+describe("outcomes another run recorded first", () => {
+  test("a refused outcome write is reported as FAILED with what the record holds, never as left pending", async () => {
+    const target = outsider();
+    const { organizations, audit, deps } = setup([target]);
+    const { logger, lines, messages } = recordingLogger();
+    organizations.onCancel = async (id) => {
+      // A run that took over after this one's lease lapsed reconciles the in-flight intent.
+      await audit.recordOutcome("run-1", id, {
+        outcome: "DEFERRED",
+        attempts: 0,
+        at: "2026-11-25T12:01:00.000Z",
+        reason: "stale; reconciled by run run-2: still OPEN, decided again",
+      });
+    };
+
+    const summary = await sweep(request(), { ...deps, logger });
+
+    expect(organizations.cancels()).toEqual([target.id]);
+    expect(summary.actions.map((a) => [a.outcome, a.error])).toEqual([
+      [
+        "FAILED",
+        "CancelHandshake answered CANCELED to this run, but the record already holds DEFERRED " +
+          "(written 2026-11-25T12:01:00.000Z, reason: stale; reconciled by run run-2: still OPEN, decided again); not overwritten",
+      ],
+    ]);
+    expect(summary.status).toBe("PARTIAL");
+    expect(messages()).toContain("error: outcome refused: another outcome is recorded for this intent");
+    expect(lines.some((line) => line.message.includes("left pending"))).toBe(false);
+  });
+});
+
+describe("the run's counts", () => {
+  test("come from the stored items: an outcome write that timed out but landed counts as stored", async () => {
+    const selected = [outsider(), outsider(), stale()];
+    const { audit, deps } = setup(selected);
+    audit.landOutcomesThenFail = true;
+
+    const summary = await sweep(request(), deps);
+
+    // The run saw three failed writes; the table holds three CANCELED items.
+    expect(summary.actions.map((a) => a.outcome)).toEqual(selected.map(() => "DEFERRED"));
+    expect(audit.ofRun("run-1").map((i) => i.outcome)).toEqual(selected.map(() => "CANCELED"));
+    expect(summary.counts).toEqual({ CANCELED: selected.length });
+    expect(audit.runs.get("run-1")?.counts).toEqual({ CANCELED: selected.length });
+    expect(audit.runs.get("run-1")?.countsStale).toBeUndefined();
+  });
+
+  test("say they may be stale when the items cannot be read back", async () => {
+    const selected = [outsider(), stale()];
+    const { audit, deps } = setup(selected);
+    audit.landOutcomesThenFail = true;
+    audit.failOutcomeReads = true;
+
+    const summary = await sweep(request(), deps);
+
+    expect(summary.counts).toEqual({ DEFERRED: selected.length });
+    expect(summary.countsStale).toBe(true);
+    expect(audit.runs.get("run-1")?.countsStale).toBe(true);
+  });
+});
+
+function runRecord(runId: string) {
+  return {
+    runId,
+    trigger: "scheduled" as const,
+    actor: "events",
+    status: "RUNNING" as const,
+    dryRun: false,
+    startedAt: NOW.toISOString(),
+    counts: {},
+    listed: 0,
+    candidates: 0,
+    matched: 0,
+    configVersion: 1,
+    configHash: "x",
+  };
+}
