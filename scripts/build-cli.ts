@@ -34,7 +34,7 @@ export async function buildCli(): Promise<string> {
       // it; the warning stays available to whoever sets the variable to anything else.
       js: `${options.banner?.js ?? ""}process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED??="true";`,
     },
-    external: ["./demo.js"],
+    external: ["../../devtools/demo.js"],
     // One file to install: a stack trace names the functions (keepNames) without a map.
     sourcemap: false,
     metafile: false,

@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build, type BuildOptions as EsbuildOptions, type Metafile, type Plugin } from "esbuild";
 import { configHash, loadConfig, parseConfig } from "../src/core/config.js";
-import { ConfigError } from "../src/core/errors.js";
+import { ConfigError } from "../src/domain/errors.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
 export const HANDLER_ENTRY = path.join(ROOT, "src/handlers/sweep.ts");

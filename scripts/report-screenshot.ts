@@ -2,12 +2,12 @@ import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { DEMO_CONFIG } from "../src/cli/demo.js";
+import { DEMO_CONFIG } from "../devtools/demo.js";
+import { startDynamoDbLocal } from "../devtools/dynamodb-local.js";
+import { startOrganizationsEmulator } from "../devtools/org-emulator.js";
+import { sampleOrganization } from "../devtools/sample-org.js";
+import { ensureLocalAuditTable, localStackEnv } from "../devtools/stack-env.js";
 import { main } from "../src/cli/main.js";
-import { startDynamoDbLocal } from "../src/local/dynamodb-local.js";
-import { startOrganizationsEmulator } from "../src/local/org-emulator.js";
-import { sampleOrganization } from "../src/local/sample-org.js";
-import { ensureLocalAuditTable, localStackEnv } from "../src/local/stack-env.js";
 import { launchOfflineChromium } from "./chromium.js";
 
 /**

@@ -1,8 +1,8 @@
 import { createAuditStore, retentionDaysFromEnv } from "./aws/audit-store.js";
 import type { Clients } from "./aws/clients.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
-import { ConfigError } from "./core/errors.js";
-import type { RunStatus } from "./core/outcomes.js";
+import { ConfigError } from "./domain/errors.js";
+import type { RunStatus } from "./domain/outcomes.js";
 
 /** The adapters over the clients the composition root built; shared by the handler and the CLI. */
 export function wire(

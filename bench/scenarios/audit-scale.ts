@@ -6,6 +6,7 @@ import {
   QueryCommand,
   type QueryCommandOutput,
 } from "@aws-sdk/client-dynamodb";
+import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import {
   type ActionFilter,
   actionItem,
@@ -15,9 +16,8 @@ import {
 } from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { CHAIN_GENESIS, chainHash, verifyChain } from "../../src/core/integrity.js";
-import type { Outcome, OutcomeCounts } from "../../src/core/outcomes.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
-import { startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import type { Outcome, OutcomeCounts } from "../../src/domain/outcomes.js";
 import type { BenchRow, Scenario } from "../lib.js";
 
 /**

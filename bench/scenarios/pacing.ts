@@ -1,11 +1,5 @@
 import { CancelHandshakeCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
-import { wire } from "../../src/app.js";
-import { ensureAuditTable } from "../../src/aws/audit-table.js";
-import { createClients } from "../../src/aws/clients.js";
-import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
-import { parseConfig } from "../../src/core/config.js";
-import { sweep } from "../../src/core/sweep.js";
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import {
   DEFAULT_ORGANIZATION,
   type EmulatorFaults,
@@ -14,7 +8,13 @@ import {
   inviteResources,
   type OrganizationsEmulator,
   startOrganizationsEmulator,
-} from "../../src/local/org-emulator.js";
+} from "../../devtools/org-emulator.js";
+import { wire } from "../../src/app.js";
+import { ensureAuditTable } from "../../src/aws/audit-table.js";
+import { createClients } from "../../src/aws/clients.js";
+import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
+import { parseConfig } from "../../src/core/config.js";
+import { sweep } from "../../src/core/sweep.js";
 import { type BenchRow, median, type Scenario } from "../lib.js";
 
 /**

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
+import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
+import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
+import { startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import { buildBundle, REALTIME_FILE } from "../../scripts/build.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
-import type { CloudTrailApiCallEvent } from "../../src/local/cloudtrail.js";
-import { startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
-import { startOrganizationsEmulator } from "../../src/local/org-emulator.js";
-import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../src/local/stack-env.js";
 import { median, type Scenario } from "../lib.js";
 
 /**

@@ -4,12 +4,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { parse } from "yaml";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
+import { startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { largeOrganization } from "../../devtools/sample-org.js";
+import { ensureLocalAuditTable, localStackEnv } from "../../devtools/stack-env.js";
 import { artifactBuildOptions, BUNDLE_FILE, BUNDLED_CONFIG_FILE, buildBundle } from "../../scripts/build.js";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
-import { startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
-import { startOrganizationsEmulator } from "../../src/local/org-emulator.js";
-import { largeOrganization } from "../../src/local/sample-org.js";
-import { ensureLocalAuditTable, localStackEnv } from "../../src/local/stack-env.js";
 import { type BenchRow, median, type Scenario } from "../lib.js";
 
 /**

@@ -17,23 +17,7 @@ import {
   type Sleep,
   sleep,
 } from "../core/backoff.js";
-import {
-  AuditWriteError,
-  ConfigError,
-  JanitorError,
-  type LeaseHolder,
-  LeaseLostError,
-  OutcomeConflictError,
-} from "../core/errors.js";
 import { CHAIN_GENESIS, type ChainedAction, chainHash } from "../core/integrity.js";
-import {
-  OUTCOMES,
-  type Outcome,
-  type OutcomeCounts,
-  RUN_STATUSES,
-  type RunStatus,
-  TRIGGERS,
-} from "../core/outcomes.js";
 import type {
   AuditAction,
   AuditPort,
@@ -47,6 +31,22 @@ import type {
   ReadRun,
   RunRecord,
 } from "../core/ports.js";
+import {
+  AuditWriteError,
+  ConfigError,
+  JanitorError,
+  type LeaseHolder,
+  LeaseLostError,
+  OutcomeConflictError,
+} from "../domain/errors.js";
+import {
+  OUTCOMES,
+  type Outcome,
+  type OutcomeCounts,
+  RUN_STATUSES,
+  type RunStatus,
+  TRIGGERS,
+} from "../domain/outcomes.js";
 import { AUDIT_INDEXES, AUDIT_TTL_ATTRIBUTE } from "./audit-table.js";
 
 /** A time-range query with no lower bound reads this far back. */

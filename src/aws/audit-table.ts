@@ -10,7 +10,7 @@ import {
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
 import { describeError, retry } from "../core/backoff.js";
-import { JanitorError } from "../core/errors.js";
+import { JanitorError } from "../domain/errors.js";
 
 /**
  * The audit table, defined once. `audit init` creates it from `auditTableDefinition`, and the

@@ -15,11 +15,11 @@ import {
   retry,
   type Sleep,
 } from "../core/backoff.js";
-import { JanitorError } from "../core/errors.js";
-import type { Handshake, HandshakeTarget } from "../core/handshake.js";
-import type { CancelResult } from "../core/outcomes.js";
 import { createPacer, type Pacer } from "../core/pacer.js";
 import type { OrganizationsPort } from "../core/ports.js";
+import { JanitorError } from "../domain/errors.js";
+import type { Handshake, HandshakeTarget } from "../domain/handshake.js";
+import type { CancelResult } from "../domain/outcomes.js";
 
 /** The IAM actions this adapter calls; the deployment's policy is derived from this list. */
 export const ORGANIZATIONS_ACTIONS = [

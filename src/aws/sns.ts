@@ -6,8 +6,8 @@ import {
   ThrottledException,
 } from "@aws-sdk/client-sns";
 import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../core/backoff.js";
-import { ConfigError, JanitorError } from "../core/errors.js";
 import type { NotifierPort } from "../core/notify.js";
+import { ConfigError, JanitorError } from "../domain/errors.js";
 import { isRetryableDynamoDbError } from "./audit-store.js";
 
 /** The SNS actions the notifier calls; the deployment's policy grants exactly these, on the topic. */

@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { ConfigError } from "../core/errors.js";
+import { ConfigError } from "../domain/errors.js";
 
 /** The program's name as installed; in the repository it is `npm run janitor -- …`. */
 export const PROGRAM = "handshake-janitor";

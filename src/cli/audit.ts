@@ -10,10 +10,10 @@ import {
 } from "../aws/audit-store.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../aws/audit-table.js";
 import { createClients } from "../aws/clients.js";
-import { ConfigError } from "../core/errors.js";
 import { verifyChain } from "../core/integrity.js";
-import { OUTCOMES } from "../core/outcomes.js";
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
+import { ConfigError } from "../domain/errors.js";
+import { OUTCOMES } from "../domain/outcomes.js";
 import { type ConfigOnRecord, renderReport } from "../report/html.js";
 import {
   type CommandSpec,

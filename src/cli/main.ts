@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { describeConfig, loadConfig } from "../core/config.js";
-import { ConfigError, JanitorError } from "../core/errors.js";
+import { ConfigError, JanitorError } from "../domain/errors.js";
 import {
   type CommandSpec,
   commandHelp,
@@ -157,11 +157,11 @@ async function configCheck(argv: string[], out: (text: string) => void): Promise
  */
 async function demo(argv: string[], out: (text: string) => void): Promise<number> {
   parseCommandArgs(DEMO, argv);
-  let module: typeof import("./demo.js");
+  let module: typeof import("../../devtools/demo.js");
   try {
-    module = await import("./demo.js");
+    module = await import("../../devtools/demo.js");
   } catch (error) {
-    const missing = fileURLToPath(new URL("./demo.js", import.meta.url));
+    const missing = fileURLToPath(new URL("../../devtools/demo.js", import.meta.url));
     if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && String(error).includes(missing)) {
       process.stderr.write(
         "demo: not part of the installed command: it runs the repository's local emulator and DynamoDB Local (Java 17 or later); in a clone of the repository: npm ci && npm start\n",

@@ -5,10 +5,10 @@ import { auditTableName, EXIT_LEASE_HELD, exitCodeFor, wire } from "../app.js";
 import { createClients } from "../aws/clients.js";
 import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { loadConfig } from "../core/config.js";
-import { ConfigError, LeaseHeldError } from "../core/errors.js";
 import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
+import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { renderSummary } from "./render.js";
 

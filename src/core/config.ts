@@ -2,15 +2,14 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { ConfigError } from "../domain/errors.js";
+import { matchesEveryAddress } from "../domain/glob.js";
+import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, KNOWN_ACTION_TYPES } from "../domain/handshake.js";
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
 import { describeRule, findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
-import { KNOWN_ACTION_TYPES } from "../rules/stale.js";
-import { ConfigError } from "./errors.js";
-import { matchesEveryAddress } from "./glob.js";
-import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "./handshake.js";
 
-export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "./handshake.js";
+export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 export type { RuleConfig };
 
 const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;

@@ -1,5 +1,5 @@
-import { maskEmails } from "./mask.js";
-import type { Outcome } from "./outcomes.js";
+import { maskEmails } from "../domain/mask.js";
+import type { Outcome } from "../domain/outcomes.js";
 import type { ActionSummary, RunSummary } from "./sweep.js";
 
 /**

@@ -1,4 +1,4 @@
-import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
+import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
 import type { Decision } from "./plan.js";
 import type { OpenMark } from "./ports.js";
 

@@ -1,6 +1,6 @@
+import type { Handshake } from "../domain/handshake.js";
 import { describeError, sleep as realSleep, type Sleep } from "./backoff.js";
 import type { JanitorConfig } from "./config.js";
-import type { Handshake } from "./handshake.js";
 import { plan } from "./plan.js";
 import type { ClaimResult, HandshakeClaims, OrganizationsPort } from "./ports.js";
 import { type RunSummary, type SweepDeps, silentLogger, sweep } from "./sweep.js";

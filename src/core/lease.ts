@@ -1,5 +1,5 @@
+import { type LeaseHolder, LeaseLostError } from "../domain/errors.js";
 import { describeError } from "./backoff.js";
-import { type LeaseHolder, LeaseLostError } from "./errors.js";
 import type { AuditPort } from "./ports.js";
 import type { SweepLogger } from "./sweep.js";
 

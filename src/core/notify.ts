@@ -1,6 +1,6 @@
+import { maskEmails } from "../domain/mask.js";
 import { describeError } from "./backoff.js";
 import { buildDigest, type DigestOptions, type DigestRun } from "./digest.js";
-import { maskEmails } from "./mask.js";
 import type { AuditPort } from "./ports.js";
 import { type SweepLogger, silentLogger } from "./sweep.js";
 

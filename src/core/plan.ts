@@ -1,8 +1,13 @@
+import { vouchesFor } from "../domain/glob.js";
+import {
+  CANDIDATE_STATES,
+  HANDSHAKE_ID_PATTERN,
+  HANDSHAKE_ID_PROBLEM,
+  type Handshake,
+} from "../domain/handshake.js";
 import { evaluateRule, type RuleConfig } from "../rules/index.js";
 import { type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
-import { vouchesFor } from "./glob.js";
 import { applyGrace, closeMarkOf } from "./grace.js";
-import { CANDIDATE_STATES, HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, type Handshake } from "./handshake.js";
 import type { OpenMark } from "./ports.js";
 
 /**

@@ -1,6 +1,6 @@
-import type { LeaseHolder } from "./errors.js";
-import type { Handshake } from "./handshake.js";
-import type { CancelResult, Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
+import type { LeaseHolder } from "../domain/errors.js";
+import type { Handshake } from "../domain/handshake.js";
+import type { CancelResult, Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
 
 /** Everything the sweep needs from AWS Organizations. Implemented in src/aws/organizations.ts. */
 export interface OrganizationsPort {

@@ -1,11 +1,11 @@
+import { LeaseHeldError, type LeaseHolder, OutcomeConflictError } from "../domain/errors.js";
+import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
+import { maskEmails } from "../domain/mask.js";
+import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
 import { describeError } from "./backoff.js";
 import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
-import { LeaseHeldError, type LeaseHolder, OutcomeConflictError } from "./errors.js";
 import { marksByHandshake } from "./grace.js";
-import { CANDIDATE_STATES, type Handshake } from "./handshake.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
-import { maskEmails } from "./mask.js";
-import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "./outcomes.js";
 import { createPlanner, type Decision } from "./plan.js";
 import type {
   AuditAction,

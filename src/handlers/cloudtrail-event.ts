@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { ConfigError } from "../core/errors.js";
-import type { Handshake } from "../core/handshake.js";
+import { ConfigError } from "../domain/errors.js";
+import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, type Handshake } from "../domain/handshake.js";
 
 /**
  * The EventBridge event for an Organizations API call recorded by CloudTrail, as the janitor
@@ -25,7 +25,6 @@ export const REALTIME_EVENT_SOURCE = "organizations.amazonaws.com";
 /** The one operation judged in real time; EnableAllFeatures is left to the sweep (see README). */
 export const REALTIME_EVENT_NAMES = ["InviteAccountToOrganization"] as const;
 
-const HANDSHAKE_ID = /^h-[0-9a-z]{8,32}$/;
 /** EventBridge ids are UUIDs; anything else that is key-safe is accepted, nothing more. */
 const EVENT_ID = /^[A-Za-z0-9-]{1,128}$/;
 
@@ -46,7 +45,7 @@ const resource: z.ZodType<TrailResource> = z.lazy(() =>
 );
 
 const trailHandshake = z.looseObject({
-  id: z.string().regex(HANDSHAKE_ID, "must match ^h-[0-9a-z]{8,32}$"),
+  id: z.string().regex(HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM),
   arn: z.string().max(2048).optional(),
   state: z.string().max(64).optional(),
   action: z.string().max(64).optional(),

@@ -1,7 +1,7 @@
 import { z } from "zod";
-import { ConfigError } from "../core/errors.js";
-import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../core/handshake.js";
-import type { Trigger } from "../core/outcomes.js";
+import { ConfigError } from "../domain/errors.js";
+import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
+import type { Trigger } from "../domain/outcomes.js";
 
 /** What one invocation asks for, whichever way it came. */
 export interface InvocationRequest {

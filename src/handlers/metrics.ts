@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { OUTCOMES } from "../core/outcomes.js";
 import type { RunSummary } from "../core/sweep.js";
+import { OUTCOMES } from "../domain/outcomes.js";
 
 /**
  * The janitor's CloudWatch metrics, written as Embedded Metric Format log lines: no PutMetricData

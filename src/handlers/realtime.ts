@@ -9,11 +9,11 @@ import { createOrganizationsAdapter } from "../aws/organizations.js";
 import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
 import { loadConfig } from "../core/config.js";
-import { ConfigError, JanitorError } from "../core/errors.js";
 import { type InProgress, judge } from "../core/judge.js";
-import { maskEmails } from "../core/mask.js";
 import { notifyRun } from "../core/notify.js";
 import type { RunSummary, SweepLogger } from "../core/sweep.js";
+import { ConfigError, JanitorError } from "../domain/errors.js";
+import { maskEmails } from "../domain/mask.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
 import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 

@@ -7,10 +7,10 @@ import { auditTableName, wire } from "../app.js";
 import { type Clients, createClients } from "../aws/clients.js";
 import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
 import { loadConfig } from "../core/config.js";
-import { ConfigError, JanitorError, LeaseHeldError } from "../core/errors.js";
 import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
+import { ConfigError, JanitorError, LeaseHeldError } from "../domain/errors.js";
 import { parseEvent } from "./events.js";
 import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
-import { OUTCOMES, type Outcome } from "../core/outcomes.js";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../core/ports.js";
+import { OUTCOMES, type Outcome } from "../domain/outcomes.js";
 import { describeRule, findRuleKind, type RuleConfig } from "../rules/index.js";
-import { describeScope } from "../rules/stale.js";
+import { describeScope } from "../rules/scope.js";
 
 /** What the audit table holds for one config hash: its canonical JSON, or why it could not be read. */
 export type ConfigOnRecord = { json: string } | { unreadable: string };

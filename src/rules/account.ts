@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { allowDenyOptions } from "./allow-deny.js";
-import type { RuleKind } from "./index.js";
-import { describeScope, inActionScope } from "./stale.js";
+import type { RuleKind } from "./contract.js";
+import { describeScope, inActionScope } from "./scope.js";
 
 /**
  * A 12-digit account id. Only a string is accepted: YAML reads unquoted digits as a number, which

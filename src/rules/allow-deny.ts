@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { actionTypesOption } from "./stale.js";
+import { actionTypesOption } from "./scope.js";
 
 /**
  * The options of a rule that judges a target against an allow list and a deny list, either or

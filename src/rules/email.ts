@@ -1,8 +1,8 @@
 import { z } from "zod";
-import { emailKey, globProblem, matchesGlob, vouchesFor } from "../core/glob.js";
+import { emailKey, globProblem, matchesGlob, vouchesFor } from "../domain/glob.js";
 import { allowDenyOptions } from "./allow-deny.js";
-import type { RuleKind } from "./index.js";
-import { describeScope, inActionScope } from "./stale.js";
+import type { RuleKind } from "./contract.js";
+import { describeScope, inActionScope } from "./scope.js";
 
 /** An email glob as accepted everywhere in the config (rules and exemptions). */
 export const emailGlobSchema = z.string().superRefine((pattern, ctx) => {
@@ -25,7 +25,7 @@ export const email: RuleKind<EmailOptions, "email"> = {
       return { verdict: "not-applicable" };
     }
     // Deny compares the normalised address, so no spelling escapes it; allow also needs the address
-    // written plainly, so no look-alike passes (see src/core/glob.ts).
+    // written plainly, so no look-alike passes (see src/domain/glob.ts).
     const address = emailKey(target.value);
     const denied = options.deny?.find((pattern) => matchesGlob(pattern, address));
     if (denied !== undefined)

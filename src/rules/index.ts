@@ -1,31 +1,9 @@
-import type { z } from "zod";
-import type { Handshake } from "../core/handshake.js";
+import type { Handshake } from "../domain/handshake.js";
 import { account } from "./account.js";
+import type { RuleContext, RuleKind, RuleVerdict } from "./contract.js";
 import { email } from "./email.js";
 import { notes } from "./notes.js";
 import { stale } from "./stale.js";
-
-/** cdk-nag's tri-state: a rule either does not concern a handshake, clears it, or matches it. */
-export type RuleVerdict =
-  | { verdict: "not-applicable" }
-  | { verdict: "pass" }
-  | { verdict: "match"; reason: string };
-
-export interface RuleContext {
-  now: Date;
-}
-
-/**
- * One rule kind. `options` is a strict schema of the rule's own fields (everything but `id` and
- * `type`); `evaluate` and `describe` are pure and receive options that schema produced.
- */
-export interface RuleKind<O, K extends string = string> {
-  kind: K;
-  summary: string;
-  options: z.ZodType<O>;
-  evaluate(handshake: Handshake, options: O, ctx: RuleContext): RuleVerdict;
-  describe(options: O): string;
-}
 
 /** The registry. A new rule kind is one file, one entry here and its table-driven test. */
 export const RULE_KINDS = [stale, email, account, notes] as const;

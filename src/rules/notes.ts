@@ -1,7 +1,7 @@
 import { RE2JS } from "re2js";
 import { z } from "zod";
-import type { RuleKind } from "./index.js";
-import { actionTypesOption, describeScope, inActionScope } from "./stale.js";
+import type { RuleKind } from "./contract.js";
+import { actionTypesOption, describeScope, inActionScope } from "./scope.js";
 
 /**
  * Patterns are RE2's (re2js, a pure-JavaScript port): matching takes time linear in the text and

@@ -12,6 +12,7 @@ import {
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { launchOfflineChromium } from "../../scripts/chromium.js";
 import { retention } from "../../src/app.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
@@ -19,7 +20,6 @@ import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../../src/aws/audit-table
 import { parseConfig } from "../../src/core/config.js";
 import { AUDIT_ATTRIBUTES, type AuditAction } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
-import type { DynamoDbLocal } from "../../src/local/dynamodb-local.js";
 import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
 import { csvObjects, unneutralise } from "../support/csv.js";
 import { auditAction, type Event, FakeOrganizations, handshake } from "../support/fakes.js";

@@ -7,12 +7,12 @@ import {
   PutItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
-import { AuditWriteError } from "../../src/core/errors.js";
 import { verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
-import type { DynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { AuditWriteError } from "../../src/domain/errors.js";
 import { localDynamoDbClient, sharedDynamoDbLocal } from "../support/stack.js";
 
 const tableName = `audit-store-test-${randomUUID()}`;

@@ -3,12 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Handshake as SdkHandshake } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import type { EmulatorHandshake } from "../../devtools/org-emulator.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { toHandshake } from "../../src/aws/organizations.js";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import { loadConfig } from "../../src/core/config.js";
 import { plan } from "../../src/core/plan.js";
-import type { EmulatorHandshake } from "../../src/local/org-emulator.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
 import { runCli, runCliFromSource, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 let stack: Stack;

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { loadConfig } from "../../src/core/config.js";
 import type { RunSummary } from "../../src/core/sweep.js";
-import { startOrganizationsEmulator } from "../../src/local/org-emulator.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 import {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { graceAndNotifyDemo } from "../../src/cli/demo-notify.js";
+import { graceAndNotifyDemo } from "../../devtools/demo-notify.js";
 import { type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
 let stack: Stack;

@@ -10,7 +10,7 @@ import {
   type DynamoDbLocal,
   dynamoDbLocalCommand,
   startDynamoDbLocal,
-} from "../../src/local/dynamodb-local.js";
+} from "../../devtools/dynamodb-local.js";
 
 /** Local addresses in LISTEN state for `port`, from the kernel's own socket tables. */
 function listeningAddresses(port: number): string[] {

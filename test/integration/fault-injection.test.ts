@@ -5,6 +5,22 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OrganizationsClient, type Handshake as SdkHandshake } from "@aws-sdk/client-organizations";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
+import {
+  dynamoDbServerError,
+  dynamoDbThrottle,
+  type FaultProxy,
+  type FaultRule,
+  startFaultProxy,
+} from "../../devtools/fault-proxy.js";
+import {
+  type EmulatorExchange,
+  type EmulatorFaults,
+  type OrganizationsEmulator,
+  startOrganizationsEmulator,
+} from "../../devtools/org-emulator.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
+import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import { wire } from "../../src/app.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
 import { createClients } from "../../src/aws/clients.js";
@@ -14,22 +30,6 @@ import { verifyChain } from "../../src/core/integrity.js";
 import { plan } from "../../src/core/plan.js";
 import type { OrganizationsPort } from "../../src/core/ports.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
-import type { DynamoDbLocal } from "../../src/local/dynamodb-local.js";
-import {
-  dynamoDbServerError,
-  dynamoDbThrottle,
-  type FaultProxy,
-  type FaultRule,
-  startFaultProxy,
-} from "../../src/local/fault-proxy.js";
-import {
-  type EmulatorExchange,
-  type EmulatorFaults,
-  type OrganizationsEmulator,
-  startOrganizationsEmulator,
-} from "../../src/local/org-emulator.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
-import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../src/local/stack-env.js";
 import { cliNodeArgs, sharedDynamoDbLocal, withEnv } from "../support/stack.js";
 import {
   auditItems,

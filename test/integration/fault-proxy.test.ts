@@ -5,17 +5,17 @@ import {
   OrganizationsClient,
 } from "@aws-sdk/client-organizations";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
-import { isRetryableDynamoDbError } from "../../src/aws/audit-store.js";
-import { isTransient } from "../../src/aws/organizations.js";
 import {
   dynamoDbServerError,
   dynamoDbThrottle,
   type FaultProxy,
   type FaultRule,
   startFaultProxy,
-} from "../../src/local/fault-proxy.js";
-import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../src/local/org-emulator.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
+} from "../../devtools/fault-proxy.js";
+import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
+import { isRetryableDynamoDbError } from "../../src/aws/audit-store.js";
+import { isTransient } from "../../src/aws/organizations.js";
 
 // The emulator is the target: forwarding is checked on Organizations calls, and the DynamoDB-shaped
 // faults are answered by the proxy itself, so no DynamoDB server is needed to see what the SDK

@@ -1,11 +1,11 @@
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { ListHandshakesForOrganizationCommand } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { createClients } from "../../src/aws/clients.js";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import { handler } from "../../src/handlers/sweep.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 

@@ -1,8 +1,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { offlineEnv } from "../../scripts/package.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
 import { exclusively, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

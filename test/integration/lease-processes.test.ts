@@ -2,12 +2,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { EmulatorFaults } from "../../devtools/org-emulator.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
-import type { Outcome } from "../../src/core/outcomes.js";
 import type { AuditAction } from "../../src/core/ports.js";
 import type { RunSummary } from "../../src/core/sweep.js";
-import type { EmulatorFaults } from "../../src/local/org-emulator.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
+import type { Outcome } from "../../src/domain/outcomes.js";
 import {
   type CliResult,
   localDynamoDbClient,

@@ -1,15 +1,15 @@
 import { DeleteItemCommand, type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { wire } from "../../src/app.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { createClients } from "../../src/aws/clients.js";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import { loadConfig } from "../../src/core/config.js";
-import { LeaseHeldError, LeaseLostError } from "../../src/core/errors.js";
 import type { RunRecord } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
+import { LeaseHeldError, LeaseLostError } from "../../src/domain/errors.js";
 import { handler } from "../../src/handlers/sweep.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
 import { auditAction } from "../support/fakes.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";

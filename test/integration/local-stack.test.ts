@@ -4,7 +4,7 @@ import { connect } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, expect, test } from "vitest";
-import { sampleOrganization } from "../../src/local/sample-org.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { runCli } from "../support/stack.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));

@@ -3,24 +3,24 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  DEFAULT_ORGANIZATION,
+  type EmulatorHandshake,
+  handshakeArn,
+  inviteResources,
+} from "../../devtools/org-emulator.js";
+import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../devtools/sns-emulator.js";
 import { wire } from "../../src/app.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createSnsNotifier, SNS_BACKOFF } from "../../src/aws/sns.js";
 import { parseConfig } from "../../src/core/config.js";
 import { MESSAGE_MAX_BYTES } from "../../src/core/digest.js";
-import { ConfigError } from "../../src/core/errors.js";
 import { verifyChain } from "../../src/core/integrity.js";
 import { notifyRun } from "../../src/core/notify.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { ConfigError } from "../../src/domain/errors.js";
 import { handler } from "../../src/handlers/sweep.js";
-import {
-  DEFAULT_ORGANIZATION,
-  type EmulatorHandshake,
-  handshakeArn,
-  inviteResources,
-} from "../../src/local/org-emulator.js";
-import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../src/local/sns-emulator.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 

@@ -37,8 +37,8 @@ import {
   PROTOCOL_ERRORS,
   startOrganizationsEmulator,
   TARGET_PREFIX,
-} from "../../src/local/org-emulator.js";
-import { largeOrganization, sampleOrganization } from "../../src/local/sample-org.js";
+} from "../../devtools/org-emulator.js";
+import { largeOrganization, sampleOrganization } from "../../devtools/sample-org.js";
 
 // The service model as botocore publishes it (test/fixtures/aws/README.md).
 const MODEL_DIR = new URL("../fixtures/aws/organizations/", import.meta.url);

@@ -3,9 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
-import type { EmulatorHandshake, EmulatorHandshakeResource } from "../../src/local/org-emulator.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import type { EmulatorHandshake, EmulatorHandshakeResource } from "../../devtools/org-emulator.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { parseCsv, csvObjects as records } from "../support/csv.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
 

@@ -1,13 +1,13 @@
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../devtools/sns-emulator.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import type { RunSummary } from "../../src/core/sweep.js";
 import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
 import { handler, type RealtimeResult } from "../../src/handlers/realtime.js";
-import type { CloudTrailApiCallEvent } from "../../src/local/cloudtrail.js";
-import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../src/local/sns-emulator.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 

@@ -6,13 +6,13 @@ import { pathToFileURL } from "node:url";
 import { type DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
 import { launchOfflineChromium } from "../../scripts/chromium.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import { canonicalConfigJson, configHash, loadConfig, parseConfig } from "../../src/core/config.js";
-import { OUTCOMES } from "../../src/core/outcomes.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
-import { sampleOrganization } from "../../src/local/sample-org.js";
+import { OUTCOMES } from "../../src/domain/outcomes.js";
 import { renderReport } from "../../src/report/html.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
 

@@ -11,7 +11,7 @@ import {
   ThrottledException,
 } from "@aws-sdk/client-sns";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../src/local/sns-emulator.js";
+import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../devtools/sns-emulator.js";
 
 let sns: SnsEmulator;
 let client: SNSClient;

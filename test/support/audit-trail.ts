@@ -1,5 +1,5 @@
-import type { Outcome, OutcomeCounts, Trigger } from "../../src/core/outcomes.js";
 import type { AuditAction, AuditPort, RunRecord } from "../../src/core/ports.js";
+import type { Outcome, OutcomeCounts, Trigger } from "../../src/domain/outcomes.js";
 
 /** Values that break naive CSV, HTML and shell handling, as real emails, notes and errors can. */
 export const TRICKY = {

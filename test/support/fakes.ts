@@ -1,6 +1,3 @@
-import { type LeaseHolder, LeaseLostError, OutcomeConflictError } from "../../src/core/errors.js";
-import type { Handshake } from "../../src/core/handshake.js";
-import type { CancelResult, Outcome } from "../../src/core/outcomes.js";
 import type {
   AuditAction,
   AuditPort,
@@ -11,6 +8,9 @@ import type {
   PutResult,
   RunRecord,
 } from "../../src/core/ports.js";
+import { type LeaseHolder, LeaseLostError, OutcomeConflictError } from "../../src/domain/errors.js";
+import type { Handshake } from "../../src/domain/handshake.js";
+import type { CancelResult, Outcome } from "../../src/domain/outcomes.js";
 
 /** Events in the order they happened across both fakes, to check "intent before cancel". */
 export type Event =

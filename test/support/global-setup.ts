@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 import type { TestProject } from "vitest/node";
-import { startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 
 /** What the integration tests share for the whole run; see stack.ts for how they use it. */
 export interface SharedDynamoDbLocal {

@@ -3,16 +3,16 @@ import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { type IncomingMessage, request } from "node:http";
 import { inject } from "vitest";
-import { type DynamoDbLocal, startDynamoDbLocal } from "../../src/local/dynamodb-local.js";
+import { type DynamoDbLocal, startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import {
   type EmulatorFaults,
   type EmulatorHandshake,
   type OrganizationsEmulator,
   startOrganizationsEmulator,
-} from "../../src/local/org-emulator.js";
-import { ensureLocalAuditTable, localStackEnv } from "../../src/local/stack-env.js";
+} from "../../devtools/org-emulator.js";
+import { ensureLocalAuditTable, localStackEnv } from "../../devtools/stack-env.js";
 
-export { localDynamoDbClient } from "../../src/local/stack-env.js";
+export { localDynamoDbClient } from "../../devtools/stack-env.js";
 
 /** The environment the CLI and the handler read: SDK endpoint variables, dummy credentials, the table. */
 export function stackEnv(

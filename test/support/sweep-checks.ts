@@ -2,15 +2,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Handshake as SdkHandshake } from "@aws-sdk/client-organizations";
 import { expect } from "vitest";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import type { EmulatorHandshake } from "../../devtools/org-emulator.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { createClients } from "../../src/aws/clients.js";
 import { toHandshake } from "../../src/aws/organizations.js";
-import { DEMO_CONFIG } from "../../src/cli/demo.js";
 import { type JanitorConfig, loadConfig } from "../../src/core/config.js";
-import type { Outcome } from "../../src/core/outcomes.js";
 import { plan } from "../../src/core/plan.js";
 import type { AuditAction } from "../../src/core/ports.js";
-import type { EmulatorHandshake } from "../../src/local/org-emulator.js";
+import type { Outcome } from "../../src/domain/outcomes.js";
 import { withEnv } from "./stack.js";
 
 /** Outcomes after which a selected handshake needs nothing more from any run. */

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { parseCommandArgs } from "../../src/cli/args.js";
 import { COMMANDS, main } from "../../src/cli/main.js";
-import { ConfigError } from "../../src/core/errors.js";
+import { ConfigError } from "../../src/domain/errors.js";
 
 let stderr: string;
 let saved: NodeJS.ProcessEnv;

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.js";
+import { formatCloudTrailDate } from "../../devtools/cloudtrail.js";
+import { ConfigError } from "../../src/domain/errors.js";
+import { HANDSHAKE_ID_PROBLEM } from "../../src/domain/handshake.js";
 import { parseCloudTrailDate, parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
-import { formatCloudTrailDate } from "../../src/local/cloudtrail.js";
 
 /** The shape of the CloudTrail record for InviteAccountToOrganization, as AWS documents it. */
 function event(detail: Record<string, unknown> = {}) {
@@ -117,7 +118,7 @@ describe("parseRealtimeEvent", () => {
 
     expect(issues).toEqual([
       "event.detail.userIdentity: must be object",
-      "event.detail.responseElements.handshake.id: must match ^h-[0-9a-z]{8,32}$",
+      `event.detail.responseElements.handshake.id: ${HANDSHAKE_ID_PROBLEM}`,
     ]);
   });
 });

@@ -13,7 +13,7 @@ import {
   loadConfig,
   parseConfig,
 } from "../../src/core/config.js";
-import { ConfigError } from "../../src/core/errors.js";
+import { ConfigError } from "../../src/domain/errors.js";
 import { describeRule, RULE_KIND_NAMES } from "../../src/rules/index.js";
 
 const SOURCE = "janitor.yaml";

@@ -7,8 +7,8 @@ import {
   SUBJECT_MAX,
   safeSubject,
 } from "../../src/core/digest.js";
-import type { Outcome } from "../../src/core/outcomes.js";
 import type { ActionSummary } from "../../src/core/sweep.js";
+import type { Outcome } from "../../src/domain/outcomes.js";
 
 function action(n: number, outcome: Outcome, overrides: Partial<ActionSummary> = {}): ActionSummary {
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { ConfigError } from "../../src/core/errors.js";
+import { ConfigError } from "../../src/domain/errors.js";
 import { parseEvent } from "../../src/handlers/events.js";
 
 const REQUEST_ID = "c0ffee00-0000-4000-8000-000000000001";

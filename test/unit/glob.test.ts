@@ -1,5 +1,11 @@
 import { describe, expect, test } from "vitest";
-import { emailKey, globProblem, matchesEveryAddress, matchesGlob, vouchesFor } from "../../src/core/glob.js";
+import {
+  emailKey,
+  globProblem,
+  matchesEveryAddress,
+  matchesGlob,
+  vouchesFor,
+} from "../../src/domain/glob.js";
 
 describe("matchesGlob", () => {
   test.each([

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "vitest";
 import { parseConfig } from "../../src/core/config.js";
-import type { Handshake } from "../../src/core/handshake.js";
 import { describedHandshakes, type JudgeRequest, judge } from "../../src/core/judge.js";
 import type { ClaimResult, HandshakeClaims } from "../../src/core/ports.js";
 import type { RunSummary } from "../../src/core/sweep.js";
+import type { Handshake } from "../../src/domain/handshake.js";
 import { auditAction, type Event, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");

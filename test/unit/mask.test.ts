@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { maskEmail, maskEmails } from "../../src/core/mask.js";
+import { maskEmail, maskEmails } from "../../src/domain/mask.js";
 
 describe("maskEmails", () => {
   test.each([

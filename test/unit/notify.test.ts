@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { isRetryableSnsError, notifyTopicArnFromEnv, topicRegion } from "../../src/aws/sns.js";
 import type { DigestRun } from "../../src/core/digest.js";
-import { ConfigError } from "../../src/core/errors.js";
 import { type NotifierPort, notifyRun } from "../../src/core/notify.js";
+import { ConfigError } from "../../src/domain/errors.js";
 
 const run: DigestRun = {
   runId: "run-1",

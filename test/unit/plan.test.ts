@@ -1,9 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { stringify } from "yaml";
 import { type JanitorConfig, parseConfig } from "../../src/core/config.js";
-import type { Handshake } from "../../src/core/handshake.js";
 import { createPlanner, plan, validateSelection } from "../../src/core/plan.js";
-import { evaluateRule, type RuleVerdict } from "../../src/rules/index.js";
+import type { Handshake } from "../../src/domain/handshake.js";
+import type { RuleVerdict } from "../../src/rules/contract.js";
+import { evaluateRule } from "../../src/rules/index.js";
 
 const DAY_MS = 86_400_000;
 const now = new Date("2026-03-01T12:00:00Z");

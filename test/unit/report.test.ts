@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { canonicalConfigJson, configHash, parseConfig } from "../../src/core/config.js";
-import type { Outcome } from "../../src/core/outcomes.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
+import type { Outcome } from "../../src/domain/outcomes.js";
 import { daysBetween, escapeHtml, type ReportInput, renderReport } from "../../src/report/html.js";
 import { describeRule } from "../../src/rules/index.js";
-import { describeScope } from "../../src/rules/stale.js";
+import { describeScope } from "../../src/rules/scope.js";
 
 const action: AuditAction = {
   runId: "run-1",

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { parseConfig } from "../../src/core/config.js";
-import type { Handshake } from "../../src/core/handshake.js";
 import { sweep } from "../../src/core/sweep.js";
+import type { Handshake } from "../../src/domain/handshake.js";
 import { auditAction, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { parseConfig } from "../../src/core/config.js";
-import { LeaseHeldError } from "../../src/core/errors.js";
-import type { Handshake } from "../../src/core/handshake.js";
 import { keepLease } from "../../src/core/lease.js";
 import { type SweepLogger, type SweepRequest, sweep } from "../../src/core/sweep.js";
+import { LeaseHeldError } from "../../src/domain/errors.js";
+import type { Handshake } from "../../src/domain/handshake.js";
 import { stale as staleRule } from "../../src/rules/stale.js";
 import { auditAction, type Event, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import type { Handshake, HandshakeTarget } from "../../../src/core/handshake.js";
+import type { Handshake, HandshakeTarget } from "../../../src/domain/handshake.js";
 import { type AccountOptionsInput, account } from "../../../src/rules/account.js";
 
 const now = new Date("2026-03-01T12:00:00Z");

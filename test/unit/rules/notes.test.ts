@@ -1,6 +1,6 @@
 import { RE2JS } from "re2js";
 import { describe, expect, test, vi } from "vitest";
-import type { Handshake } from "../../../src/core/handshake.js";
+import type { Handshake } from "../../../src/domain/handshake.js";
 import { type NotesOptionsInput, notes } from "../../../src/rules/notes.js";
 
 const now = new Date("2026-03-01T12:00:00Z");

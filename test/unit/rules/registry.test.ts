@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import type { Handshake, HandshakeTarget } from "../../../src/core/handshake.js";
+import type { Handshake, HandshakeTarget } from "../../../src/domain/handshake.js";
 import {
   describeRule,
   evaluateRule,

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import type { Handshake } from "../../../src/core/handshake.js";
+import type { Handshake } from "../../../src/domain/handshake.js";
 import { type StaleOptionsInput, stale } from "../../../src/rules/stale.js";
 
 const DAY_MS = 86_400_000;

@@ -2,20 +2,20 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organizations";
 import type { Context } from "aws-lambda";
-import { exitCodeFor, wire } from "../app.js";
-import { ensureAuditTable } from "../aws/audit-table.js";
-import { type Clients, createClients } from "../aws/clients.js";
-import { loadConfig } from "../core/config.js";
-import { sweep } from "../core/sweep.js";
-import { startDynamoDbLocal } from "../local/dynamodb-local.js";
-import { type OrganizationsEmulator, startOrganizationsEmulator } from "../local/org-emulator.js";
-import { sampleOrganization } from "../local/sample-org.js";
-import { localStackEnv } from "../local/stack-env.js";
+import { exitCodeFor, wire } from "../src/app.js";
+import { ensureAuditTable } from "../src/aws/audit-table.js";
+import { type Clients, createClients } from "../src/aws/clients.js";
+import { formatTable } from "../src/cli/format.js";
+import { renderSummary } from "../src/cli/render.js";
+import { loadConfig } from "../src/core/config.js";
+import { sweep } from "../src/core/sweep.js";
 import { graceAndNotifyDemo } from "./demo-notify.js";
-import { formatTable } from "./format.js";
-import { renderSummary } from "./render.js";
+import { startDynamoDbLocal } from "./dynamodb-local.js";
+import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator.js";
+import { sampleOrganization } from "./sample-org.js";
+import { localStackEnv } from "./stack-env.js";
 
-export const DEMO_CONFIG = fileURLToPath(new URL("../../examples/janitor.yaml", import.meta.url));
+export const DEMO_CONFIG = fileURLToPath(new URL("../examples/janitor.yaml", import.meta.url));
 const DEMO_TABLE = "handshake-janitor-demo";
 
 /**
@@ -98,7 +98,7 @@ async function realtimeStep(
   // to log lines and flushes the metrics.
   process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
   process.env.JANITOR_CONFIG = DEMO_CONFIG;
-  const { realtimeHandler } = await import("../handlers/realtime.js");
+  const { realtimeHandler } = await import("../src/handlers/realtime.js");
   const started = performance.now();
   const result = await realtimeHandler(event, demoContext());
   const ms = Math.round(performance.now() - started);

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ensureAuditTable } from "../aws/audit-table.js";
+import { ensureAuditTable } from "../src/aws/audit-table.js";
 
 /**
  * What the CLI and the handler read to reach the local servers instead of AWS: the SDK's own

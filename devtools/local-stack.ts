@@ -6,7 +6,7 @@ import { ensureLocalAuditTable, localStackEnv } from "./stack-env.js";
 
 /** Named as the deployment names its tables (handshake-janitor-<stage>-audit), stage `local`. */
 export const LOCAL_TABLE = "handshake-janitor-local-audit";
-export const LOCAL_CONFIG = fileURLToPath(new URL("../../examples/janitor.yaml", import.meta.url));
+export const LOCAL_CONFIG = fileURLToPath(new URL("../examples/janitor.yaml", import.meta.url));
 
 export interface LocalStack {
   organizations: OrganizationsEmulator;

@@ -1,13 +1,13 @@
 import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organizations";
-import { exitCodeFor, wire } from "../app.js";
-import { createClients } from "../aws/clients.js";
-import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
-import { sleep } from "../core/backoff.js";
-import { parseConfig } from "../core/config.js";
-import { notifyRun } from "../core/notify.js";
-import { type RunSummary, sweep } from "../core/sweep.js";
-import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../local/sns-emulator.js";
-import { renderSummary } from "./render.js";
+import { exitCodeFor, wire } from "../src/app.js";
+import { createClients } from "../src/aws/clients.js";
+import { createSnsNotifier, notifyTopicArnFromEnv } from "../src/aws/sns.js";
+import { renderSummary } from "../src/cli/render.js";
+import { sleep } from "../src/core/backoff.js";
+import { parseConfig } from "../src/core/config.js";
+import { notifyRun } from "../src/core/notify.js";
+import { type RunSummary, sweep } from "../src/core/sweep.js";
+import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "./sns-emulator.js";
 
 /** 0.002 h is 7.2 s: a grace period the demo can wait out. A real one is hours. */
 const DEMO_GRACE_HOURS = 0.002;

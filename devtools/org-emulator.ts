@@ -242,7 +242,7 @@ export interface OrganizationsEmulator {
   stats(): Record<string, OperationStats>;
   /**
    * The EventBridge "AWS API Call via CloudTrail" event of every successful
-   * InviteAccountToOrganization so far, oldest first, as deep copies (src/local/cloudtrail.ts).
+   * InviteAccountToOrganization so far, oldest first, as deep copies (devtools/cloudtrail.ts).
    */
   events(): CloudTrailApiCallEvent[];
   resetStats(): void;

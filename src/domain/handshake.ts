@@ -29,3 +29,12 @@ export const CANDIDATE_STATES: readonly string[] = ["OPEN", "REQUESTED"];
 export const HANDSHAKE_ID_PATTERN = /^h-[0-9a-z]{8,32}$/;
 export const HANDSHAKE_ID_PROBLEM =
   "must be a handshake id: h- followed by 8 to 32 lower-case letters or digits";
+
+/** ActionType values in the Organizations model today; others are accepted, see the rules' scope (src/rules/scope.ts). */
+export const KNOWN_ACTION_TYPES: readonly string[] = [
+  "INVITE",
+  "ENABLE_ALL_FEATURES",
+  "APPROVE_ALL_FEATURES",
+  "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE",
+  "TRANSFER_RESPONSIBILITY",
+];
