@@ -17,7 +17,14 @@ import {
   type Sleep,
   sleep,
 } from "../core/backoff.js";
-import { CHAIN_GENESIS, type ChainedAction, chainHash } from "../core/integrity.js";
+import {
+  CHAIN_GENESIS,
+  type ChainedAction,
+  chainHash,
+  type KeyedAction,
+  type RunEvidence,
+  runSeal,
+} from "../core/integrity.js";
 import type {
   AuditAction,
   AuditPort,
@@ -30,6 +37,7 @@ import type {
   ReadAction,
   ReadRun,
   RunRecord,
+  RunSealed,
 } from "../core/ports.js";
 import {
   AuditWriteError,
@@ -90,7 +98,14 @@ export interface AuditQueries {
   getRun(runId: string): Promise<RunRecord | undefined>;
   getRunActions(runId: string): Promise<AuditAction[]>;
   /** A run's chain head and its action items with their links, for `audit verify`. */
-  readChain(runId: string): Promise<{ head?: { hash: string; length: number }; actions: StoredAction[] }>;
+  readChain(runId: string): Promise<{
+    head?: { hash: string; length: number };
+    actions: StoredAction[];
+    /** The run item with its seal, for verifyRun; undefined when the run item is missing. */
+    run?: RunEvidence;
+  }>;
+  /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
+  exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
   /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
@@ -107,14 +122,16 @@ export interface StoredAction {
   /** What a reader shows: the action, or what could be read of it, flagged. */
   record: ReadAction;
   link: { seq?: number; prev?: string; hash?: string };
+  /** The item's byTime key as stored, checked by verify as a value derived from `at`. */
+  timeKey?: string;
 }
 
 /** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
 export function chainedActions(actions: readonly StoredAction[]): {
-  items: ChainedAction[];
+  items: KeyedAction[];
   unreadable: string[];
 } {
-  const items: ChainedAction[] = [];
+  const items: KeyedAction[] = [];
   const unreadable: string[] = [];
   for (const stored of actions) {
     if (stored.action === undefined) {
@@ -125,10 +142,15 @@ export function chainedActions(actions: readonly StoredAction[]): {
     }
     const { seq, prev, hash } = stored.link;
     const linked = seq !== undefined || prev !== undefined || hash !== undefined;
+    const keys: KeyedAction["keys"] = {
+      runId: stored.keyRunId,
+      handshakeId: stored.keyHandshakeId,
+      ...(stored.timeKey === undefined ? {} : { timeKey: stored.timeKey }),
+    };
     items.push(
       linked
-        ? { action: stored.action, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
-        : { action: stored.action },
+        ? { action: stored.action, keys, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
+        : { action: stored.action, keys },
     );
   }
   return { items, unreadable };
@@ -352,18 +374,23 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   }
 
   /** The run item's part of every chain write: the new head, only from the head it was computed on. */
-  function advanceHead(runId: string, length: string, seq: number, hash: string) {
+  function advanceHead(runId: string, length: string, seq: number, hash: string, waited?: string) {
     return {
       Update: {
         TableName: tableName,
         Key: runKey(runId),
-        UpdateExpression: "SET chainHead = :hash, chainLength = :seq",
+        // The item linked is no longer waiting: the run's record of it goes in the same transaction.
+        UpdateExpression:
+          waited === undefined
+            ? "SET chainHead = :hash, chainLength = :seq"
+            : "SET chainHead = :hash, chainLength = :seq DELETE awaitingLink :waited",
         // Advancing only from the head the hashes were computed on: two writers cannot fork.
         ConditionExpression: "chainLength = :length",
         ExpressionAttributeValues: {
           ":seq": { N: String(seq) },
           ":hash": { S: hash },
           ":length": { N: length },
+          ...(waited === undefined ? {} : { ":waited": { SS: [waited] } }),
         },
       },
     };
@@ -428,7 +455,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
                     },
                   },
                 },
-                advanceHead(action.runId, length, seq, hash),
+                advanceHead(action.runId, length, seq, hash, action.handshakeId),
               ],
             }),
           ),
@@ -443,6 +470,108 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         throw writeError(`chain ${where}`, error);
       }
     }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Run seals and the run's record of items waiting to be linked (src/core/integrity.ts)
+
+  /**
+   * Notes on the run item that its final item `handshakeId` is about to be written waiting for its
+   * link (UNLINKED): linkUnchained links only items their run noted, never an item that merely
+   * says UNLINKED. Written before the item, so an item waiting is always noted; a note whose item
+   * write then fails names no UNLINKED item and is harmless. No run item: nothing to note (such an
+   * item is never linkable).
+   */
+  async function noteAwaiting(runId: string, handshakeId: string): Promise<void> {
+    await send(() =>
+      client.send(
+        new UpdateItemCommand({
+          TableName: tableName,
+          Key: runKey(runId),
+          UpdateExpression: "ADD awaitingLink :h",
+          ConditionExpression: "attribute_exists(pk)",
+          ExpressionAttributeValues: { ":h": { SS: [handshakeId] } },
+        }),
+      ),
+    ).catch((error: unknown) => {
+      if (!isConditionFailure(error)) throw writeError(`note ${runId}/${handshakeId} as waiting`, error);
+    });
+  }
+
+  /**
+   * Seals the run item as stored, with `finish` applied over it: written with `finish` in one
+   * conditional update, only while the chain's end and the waiting set are what the seal covers;
+   * a link landing meanwhile makes it read and compute again. Answers the seal written.
+   */
+  async function writeSeal(
+    runId: string,
+    finish?: { sets: Item; removes: string[]; record: Partial<RunRecord> },
+  ): Promise<RunSealed | undefined> {
+    for (let attempt = 1; ; attempt += 1) {
+      const stored = await getItem(runKey(runId), writeError);
+      if (stored === undefined) {
+        if (finish === undefined) return undefined;
+        throw new AuditWriteError(`audit run ${runId}: finishRun before startRun`);
+      }
+      // A reseal only follows a seal: a run still running is sealed when it finishes.
+      if (finish === undefined && stored.seal === undefined) return undefined;
+      const problems: string[] = [];
+      const record: Record<string, unknown> = { ...runFields(stored, problems), ...finish?.record };
+      if (finish === undefined && problems.length > 0) return undefined;
+      const head = {
+        hash: stored.chainHead?.S ?? CHAIN_GENESIS,
+        length: Number(stored.chainLength?.N ?? "0"),
+      };
+      const awaiting = stored.awaitingLink?.SS ?? [];
+      const seal = runSeal(record, head, awaiting);
+      const update = updateExpression({ ...finish?.sets, seal: { S: seal } }, finish?.removes ?? []);
+      try {
+        await send(() =>
+          client.send(
+            new UpdateItemCommand({
+              ...update,
+              TableName: tableName,
+              Key: runKey(runId),
+              ConditionExpression:
+                "attribute_exists(pk) AND #chainLength = :sealedLength AND " +
+                (awaiting.length === 0
+                  ? "attribute_not_exists(#awaitingLink)"
+                  : "size(#awaitingLink) = :sealedWaiting"),
+              ExpressionAttributeNames: {
+                ...update.ExpressionAttributeNames,
+                "#chainLength": "chainLength",
+                "#awaitingLink": "awaitingLink",
+              },
+              ExpressionAttributeValues: {
+                ...update.ExpressionAttributeValues,
+                ":sealedLength": { N: String(head.length) },
+                ...(awaiting.length === 0 ? {} : { ":sealedWaiting": { N: String(awaiting.length) } }),
+              },
+            }),
+          ),
+        );
+        return { runId, seal, chainHead: head.hash, chainLength: head.length };
+      } catch (error) {
+        if (isConditionFailure(error) && attempt < CHAIN_ATTEMPTS) continue;
+        throw writeError(`seal run ${runId}`, error);
+      }
+    }
+  }
+
+  /** The run's item as verify reads it: attributes, seal, chain end, waiting set, time key. */
+  function runEvidence(item: Item): RunEvidence {
+    const problems: string[] = [];
+    const record = runFields(item, problems);
+    const runId = record.runId ?? (item.pk?.S ?? "").replace(/^RUN#/, "");
+    return {
+      runId,
+      record,
+      ...(problems.length === 0 ? {} : { unreadable: problems.join("; ") }),
+      head: { hash: item.chainHead?.S ?? CHAIN_GENESIS, length: Number(item.chainLength?.N ?? "0") },
+      ...(item.seal?.S === undefined ? {} : { seal: item.seal.S }),
+      awaitingLink: item.awaitingLink?.SS ?? [],
+      ...(item.timeKey?.S === undefined ? {} : { timeKey: item.timeKey.S }),
+    };
   }
 
   function send<T>(call: (attempt: number) => Promise<T>): Promise<T> {
@@ -588,6 +717,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     const normalized = normalizeAction(action);
     // A final item waits on the pending index as UNLINKED until its chain link removes the mark.
     const mark: Item = normalized.outcome === undefined ? {} : { pendingKey: { S: UNLINKED } };
+    if (normalized.outcome !== undefined) await noteAwaiting(normalized.runId, normalized.handshakeId);
     const result = await putNew({ ...actionItem(normalized), ...mark, ...expiry(normalized.at) });
     if (result.created) {
       return normalized.outcome === undefined
@@ -833,39 +963,32 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 
     async finishRun(run) {
       const normalized = normalizeRun({ ...run, endedAt: run.endedAt ?? now().toISOString() });
-      const update = updateExpression(
-        {
-          status: { S: normalized.status },
-          endedAt: { S: normalized.endedAt ?? "" },
-          counts: countsAttribute(normalized.counts),
-          listed: numberAttribute(normalized.listed),
-          candidates: numberAttribute(normalized.candidates),
-          matched: numberAttribute(normalized.matched),
-          ...(normalized.error === undefined ? {} : { error: { S: normalized.error } }),
-          ...(normalized.countsStale === true ? { countsStale: { BOOL: true } } : {}),
-        },
-        normalized.countsStale === true ? [] : ["countsStale"],
-      );
-      try {
-        await send(() =>
-          client.send(
-            new UpdateItemCommand({
-              ...update,
-              TableName: tableName,
-              Key: runKey(normalized.runId),
-              // A finish without a start would leave a run item missing trigger, config and start.
-              ConditionExpression: "attribute_exists(pk)",
-            }),
-          ),
-        );
-      } catch (error) {
-        if (isConditionFailure(error)) {
-          throw new AuditWriteError(`audit run ${normalized.runId}: finishRun before startRun`, {
-            cause: error,
-          });
-        }
-        throw writeError(`finish run ${normalized.runId}`, error);
-      }
+      const record: Partial<RunRecord> = {
+        status: normalized.status,
+        endedAt: normalized.endedAt ?? "",
+        counts: normalized.counts,
+        listed: normalized.listed,
+        candidates: normalized.candidates,
+        matched: normalized.matched,
+        ...(normalized.error === undefined ? {} : { error: normalized.error }),
+        countsStale: normalized.countsStale === true ? true : undefined,
+      };
+      const sets: Item = {
+        status: { S: normalized.status },
+        endedAt: { S: normalized.endedAt ?? "" },
+        counts: countsAttribute(normalized.counts),
+        listed: numberAttribute(normalized.listed),
+        candidates: numberAttribute(normalized.candidates),
+        matched: numberAttribute(normalized.matched),
+        ...(normalized.error === undefined ? {} : { error: { S: normalized.error } }),
+        ...(normalized.countsStale === true ? { countsStale: { BOOL: true } } : {}),
+      };
+      // The finish and its seal are one write: a finished run is never left unsealed.
+      return writeSeal(normalized.runId, {
+        sets,
+        removes: normalized.countsStale === true ? [] : ["countsStale"],
+        record,
+      });
     },
 
     recordAction,
@@ -924,6 +1047,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         pendingKey: { S: UNLINKED },
       });
       let completed: Item | undefined;
+      await noteAwaiting(runId, handshakeId);
       try {
         const answer = await send(() =>
           client.send(
@@ -969,9 +1093,26 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
 
     async linkUnchained() {
       let linked = 0;
+      // Each run's record of its waiting items, read once: only those are linked.
+      const waiting = new Map<string, Set<string>>();
+      const relinked = new Set<string>();
       for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", UNLINKED)], []))) {
-        if ((await link(parseAction(item))).unlinked === undefined) linked += 1;
+        const action = parseAction(item);
+        let noted = waiting.get(action.runId);
+        if (noted === undefined) {
+          const run = await getItem(runKey(action.runId), writeError);
+          noted = new Set(run?.awaitingLink?.SS ?? []);
+          waiting.set(action.runId, noted);
+        }
+        // Not the janitor's own pending work (its run never noted it): left alone, verify names it.
+        if (!noted.has(action.handshakeId)) continue;
+        if ((await link(action)).unlinked === undefined) {
+          linked += 1;
+          relinked.add(action.runId);
+        }
       }
+      // A finished run's head moved: its seal is written again over the new end.
+      for (const runId of relinked) await writeSeal(runId);
       return linked;
     },
 
@@ -1145,11 +1286,14 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
         actions.push(storedAction(item));
       }
       if (runStored === undefined) return { actions };
-      const head = {
-        hash: runStored.chainHead?.S ?? CHAIN_GENESIS,
-        length: Number(runStored.chainLength?.N ?? "0"),
-      };
-      return { head, actions };
+      const run = runEvidence(runStored);
+      return { head: run.head, actions, run };
+    },
+
+    async *exportRuns(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) {
+        yield { ...runEvidence(item), read: readRun(item) };
+      }
     },
 
     async *exportActions(filter: RunFilter = {}) {
@@ -1481,6 +1625,7 @@ function storedAction(item: Item): StoredAction {
       ...(item.chainPrev?.S === undefined ? {} : { prev: item.chainPrev.S }),
       ...(item.chainHash?.S === undefined ? {} : { hash: item.chainHash.S }),
     },
+    ...(item.timeKey?.S === undefined ? {} : { timeKey: item.timeKey.S }),
   };
 }
 
