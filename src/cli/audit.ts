@@ -387,7 +387,10 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
   const args = parseCommandArgs(AUDIT_VERIFY, argv).values;
   const issues: string[] = [];
   const runIds = args.run ?? [];
-  if (args.file !== undefined && (runIds.length > 0 || args.since !== undefined || args.until !== undefined)) {
+  if (
+    args.file !== undefined &&
+    (runIds.length > 0 || args.since !== undefined || args.until !== undefined)
+  ) {
     issues.push("--file: verifies the archive's runs; give it without --run, --since or --until");
   }
   // --run alone verifies those runs; otherwise the period's runs too (by default the last days).
@@ -457,7 +460,9 @@ async function verifyFile(store: AuditQueries, file: string, out: (text: string)
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new ConfigError([`--file: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`]);
+    throw new ConfigError([
+      `--file: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
   }
   const { runs, problems } = verifyArchive(text);
   let items = 0;
@@ -507,7 +512,9 @@ async function exportItems(argv: string[], out: (text: string) => void): Promise
         awaitingLink: [...awaitingLink].sort(),
       };
       const { unreadable: why, ...readable } = runRow(run, format === "jsonl" ? "json" : "csv");
-      await file.write(line({ itemType: "run", ...readable, ...sealed, ...(why ? { unreadable: why } : {}) }));
+      await file.write(
+        line({ itemType: "run", ...readable, ...sealed, ...(why ? { unreadable: why } : {}) }),
+      );
       runCount += 1;
       if (isUnreadable(run)) unreadable += 1;
     }

@@ -248,14 +248,18 @@ export function verifyRun(
     const expected = `ACTION#${monthOf(action.at)}`;
     if (keys.timeKey !== expected) {
       problems.push(
-        say(`item ${action.handshakeId}: timeKey ${keys.timeKey ?? "(none)"} is not ${expected} (its at ${action.at})`),
+        say(
+          `item ${action.handshakeId}: timeKey ${keys.timeKey ?? "(none)"} is not ${expected} (its at ${action.at})`,
+        ),
       );
     }
   }
   if (run === undefined) return problems;
   if (run.timeKey !== undefined && run.timeKey !== `RUN#${monthOf(run.record.startedAt)}`) {
     problems.push(
-      say(`timeKey ${run.timeKey} is not RUN#${monthOf(run.record.startedAt)} (its startedAt ${String(run.record.startedAt)})`),
+      say(
+        `timeKey ${run.timeKey} is not RUN#${monthOf(run.record.startedAt)} (its startedAt ${String(run.record.startedAt)})`,
+      ),
     );
   }
   if (run.unreadable !== undefined) {
@@ -263,7 +267,8 @@ export function verifyRun(
     return problems;
   }
   if (run.seal === undefined) {
-    if (run.record.status !== "RUNNING") problems.push(say(`finished (${String(run.record.status)}) but not sealed`));
+    if (run.record.status !== "RUNNING")
+      problems.push(say(`finished (${String(run.record.status)}) but not sealed`));
   } else if (runSeal(run.record, run.head, run.awaitingLink) !== run.seal) {
     problems.push(say("run item altered: seal mismatch (attributes, chain head or length changed)"));
   }
@@ -300,7 +305,9 @@ export function verifyCounts(
     } else unexplained += said - found;
   }
   if (problems.length === 0 && unexplained > intents) {
-    problems.push(`run ${runId}: counts exceed its items by ${unexplained}, with ${intents} intents to explain them`);
+    problems.push(
+      `run ${runId}: counts exceed its items by ${unexplained}, with ${intents} intents to explain them`,
+    );
   }
   return problems;
 }
@@ -322,7 +329,10 @@ export function verifyArchive(text: string): { runs: Map<string, ArchivedRun>; p
   const entry = (runId: string) => {
     let found = runs.get(runId);
     if (found === undefined) {
-      found = { evidence: { runId, record: {}, head: { hash: "", length: -1 }, awaitingLink: [] }, items: [] };
+      found = {
+        evidence: { runId, record: {}, head: { hash: "", length: -1 }, awaitingLink: [] },
+        items: [],
+      };
       runs.set(runId, found);
     }
     return found;
@@ -407,7 +417,8 @@ export function compareWithTable(
   const say = (text: string) => problems.push(`run ${runId}: ${text}`);
   if (archived.evidence.seal !== undefined) {
     if (table.run === undefined) say("in the archive, run item missing from the table");
-    else if (table.run.seal !== archived.evidence.seal) say("seal differs from the archive's: run rewritten since");
+    else if (table.run.seal !== archived.evidence.seal)
+      say("seal differs from the archive's: run rewritten since");
   }
   const inTable = new Map(table.items.map((item) => [item.action.handshakeId, item]));
   for (const item of archived.items) {
