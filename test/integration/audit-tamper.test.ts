@@ -14,9 +14,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
+import { parseConfig } from "../../src/core/config.js";
 import { chainHash, runSeal } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
+import { sweep } from "../../src/core/sweep.js";
 import { type SeededTrail, seedTrail } from "../support/audit-trail.js";
+import { auditAction, FakeOrganizations, handshake } from "../support/fakes.js";
 import { localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
 
 /**
@@ -377,5 +380,104 @@ describe("audit report", () => {
     expect(html).toContain(`run ${run.runId}: run item altered: seal mismatch`);
     expect(html).toContain("timeKey ACTION#&#60;i&#62;x&#60;/i&#62; is not ACTION#2026-06");
     expect(html).not.toContain("<i>x</i>");
+  });
+});
+
+describe("seals as the janitor writes them", () => {
+  it("logs each finished run's seal as one line, the seal the run item holds", async () => {
+    const lines: { message: string; extra?: Record<string, unknown> }[] = [];
+    const log = (message: string, extra?: Record<string, unknown>) =>
+      lines.push({ message, ...(extra ? { extra } : {}) });
+    const summary = await sweep(
+      {
+        config: parseConfig(
+          'version: 1\ndryRun: false\nrules:\n  - id: outside-email\n    type: email\n    allow: ["*@example.com"]\n',
+          "t.yaml",
+        ),
+        runId: "sealed-sweep",
+        trigger: "cli",
+        actor: "tester",
+      },
+      {
+        organizations: new FakeOrganizations(
+          [1, 2, 3].map((i) =>
+            handshake({
+              id: `h-seal${String(i).padStart(9, "0")}`,
+              target: { type: "EMAIL", value: `p${i}@gmail.com` },
+            }),
+          ),
+          [],
+        ),
+        audit: store(),
+        now: () => new Date("2026-06-20T10:00:00Z"),
+        logger: { debug: log, info: log, warn: log, error: log },
+      },
+    );
+    expect(summary.counts).toEqual({ CANCELED: 3 });
+    const stored = await raw(runKey("sealed-sweep"));
+    expect(lines.filter((l) => l.message === "run sealed")).toEqual([
+      {
+        message: "run sealed",
+        extra: {
+          runId: "sealed-sweep",
+          seal: stored?.seal?.S,
+          chainHead: stored?.chainHead?.S,
+          chainLength: 3,
+        },
+      },
+    ]);
+    expect(stored?.seal?.S).toMatch(/^[0-9a-f]{64}$/);
+    const result = await verify(["--run", "sealed-sweep"]);
+    expect(result.stdout.trim()).toBe("intact: 1 runs, 3 action items");
+  });
+
+  it("links the run's own waiting item later and seals the finished run again over the new head", async () => {
+    // Chain transactions fail while `failChain` is set: the item is stored, noted by its run, unlinked.
+    let failChain = false;
+    const flaky = localDynamoDbClient(db.endpoint, (name) => {
+      if (failChain && name === "TransactWriteItemsCommand") {
+        throw Object.assign(new Error("chain write failed"), {
+          name: "InternalServerError",
+          $metadata: { httpStatusCode: 500 },
+        });
+      }
+    });
+    try {
+      const audit = createAuditStore({
+        client: flaky,
+        tableName,
+        retry: { policy: { baseMs: 1, capMs: 2, maxAttempts: 2 } },
+      });
+      const run: RunRecord = { ...runOf(0), runId: "waiting-run", status: "RUNNING", counts: {} };
+      await audit.startRun(run);
+      const item = auditAction({
+        runId: run.runId,
+        handshakeId: "h-waiting",
+        outcome: "EXEMPTED",
+        at: "2026-06-02T06:00:01.000Z",
+      });
+      failChain = true;
+      expect(await audit.recordAction(item)).toEqual({ created: true, unlinked: expect.any(String) });
+      failChain = false;
+      expect((await raw(runKey(run.runId)))?.awaitingLink?.SS).toEqual(["h-waiting"]);
+      await audit.finishRun({
+        ...run,
+        status: "COMPLETED",
+        counts: { EXEMPTED: 1 },
+        endedAt: "2026-06-02T06:00:05.000Z",
+      });
+      const before = await verify(["--run", run.runId]);
+      expect(before.problems).toEqual([`run ${run.runId}: item h-waiting: final but not in the chain`]);
+
+      expect(await audit.linkUnchained()).toBe(1);
+      const after = await raw(runKey(run.runId));
+      expect(after?.awaitingLink).toBeUndefined();
+      expect(after?.chainLength?.N).toBe("1");
+      const result = await verify(["--run", run.runId]);
+      expect(result.stdout.trim()).toBe("intact: 1 runs, 1 action items");
+      expect(result.code).toBe(0);
+    } finally {
+      flaky.destroy();
+    }
   });
 });
