@@ -276,7 +276,7 @@ describe("verifyCounts", () => {
 describe("verifyArchive and compareWithTable", () => {
   function archive(count: number) {
     const { run, items } = sealedRun(count);
-    const rows = [
+    const rows: Record<string, unknown>[] = [
       {
         itemType: "run",
         ...run.record,
