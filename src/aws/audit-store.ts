@@ -17,14 +17,7 @@ import {
   type Sleep,
   sleep,
 } from "../core/backoff.js";
-import {
-  CHAIN_GENESIS,
-  type ChainedAction,
-  chainHash,
-  type KeyedAction,
-  type RunEvidence,
-  runSeal,
-} from "../core/integrity.js";
+import { CHAIN_GENESIS, chainHash, type KeyedAction, type RunEvidence, runSeal } from "../core/integrity.js";
 import type {
   AuditAction,
   AuditPort,

@@ -149,7 +149,7 @@ export interface AuditPort {
    * seal, which the sweep logs as an anchor outside the table. An implementation without seals
    * answers nothing.
    */
-  finishRun(run: RunRecord): Promise<RunSealed | undefined | void>;
+  finishRun(run: RunRecord): Promise<RunSealed | undefined> | Promise<void>;
   /**
    * Writes an action item once per (runId, handshakeId). Without `outcome` it is an intent
    * that `recordOutcome` completes. When the item exists, nothing is written and it is returned.
