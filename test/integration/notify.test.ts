@@ -8,7 +8,7 @@ import {
   type EmulatorHandshake,
   handshakeArn,
   inviteResources,
-} from "../../devtools/org-emulator.js";
+} from "../../devtools/org-emulator/index.js";
 import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../devtools/sns-emulator.js";
 import { wire } from "../../src/app.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";

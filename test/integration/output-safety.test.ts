@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
-import type { EmulatorHandshake, EmulatorHandshakeResource } from "../../devtools/org-emulator.js";
+import type { EmulatorHandshake, EmulatorHandshakeResource } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { TRIGGERS } from "../../src/domain/outcomes.js";
 import { parseCsv, csvObjects as records } from "../support/csv.js";
