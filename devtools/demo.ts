@@ -11,7 +11,7 @@ import { loadConfig } from "../src/core/config.js";
 import { sweep } from "../src/core/sweep.js";
 import { graceAndNotifyDemo } from "./demo-notify.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
-import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator.js";
+import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator/index.js";
 import { sampleOrganization } from "./sample-org.js";
 import { localStackEnv } from "./stack-env.js";
 

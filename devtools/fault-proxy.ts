@@ -16,7 +16,7 @@ import {
   type ServerResponse,
 } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { seededRandom } from "./org-emulator.js";
+import { seededRandom } from "./org-emulator/index.js";
 
 export type Fault =
   /** An answer the proxy makes up, in the target service's JSON dialect. */

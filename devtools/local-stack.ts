@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.js";
-import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator.js";
+import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator/index.js";
 import { sampleOrganization } from "./sample-org.js";
 import { ensureLocalAuditTable, localStackEnv } from "./stack-env.js";
 

@@ -13,7 +13,7 @@ import {
   inviteResources,
   randomHandshakeId,
   seededRandom,
-} from "./org-emulator.js";
+} from "./org-emulator/index.js";
 
 type Action = EmulatorHandshake["Action"];
 type State = EmulatorHandshake["State"];

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { DEMO_CONFIG } from "../devtools/demo.js";
 import { startDynamoDbLocal } from "../devtools/dynamodb-local.js";
-import { startOrganizationsEmulator } from "../devtools/org-emulator.js";
+import { startOrganizationsEmulator } from "../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../devtools/sample-org.js";
 import { ensureLocalAuditTable, localStackEnv } from "../devtools/stack-env.js";
 import { main } from "../src/cli/main.js";

@@ -13,10 +13,27 @@ class JanitorBuildPlugin {
     this.log = log;
     const build = () => this.build();
     this.hooks = {
+      initialize: () => this.plainLocalEnvironment(),
       "before:package:createDeploymentArtifacts": build,
       "before:deploy:function:packageFunction": build,
       "before:invoke:local:invoke": build,
     };
+  }
+
+  /**
+   * `invoke local` resolves a function's environment itself and knows no CloudFormation condition,
+   * so NOTIFY_TOPIC_ARN (an Fn::If over the topic the stack may create) stops it. Locally the
+   * function sees the stage's existing topic, or none: a topic the stack creates exists only once
+   * deployed. `--env NOTIFY_TOPIC_ARN=…` still overrides it.
+   */
+  plainLocalEnvironment() {
+    const commands = this.serverless.processedInput?.commands ?? [];
+    if (commands[0] !== "invoke" || commands[1] !== "local") return;
+    const topic = String(this.serverless.service.custom.janitor.notifyTopicArn ?? "");
+    for (const fn of Object.values(this.serverless.service.functions ?? {})) {
+      const value = fn.environment?.NOTIFY_TOPIC_ARN;
+      if (value !== undefined && typeof value === "object") fn.environment.NOTIFY_TOPIC_ARN = topic;
+    }
   }
 
   build() {

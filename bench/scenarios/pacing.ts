@@ -8,7 +8,7 @@ import {
   inviteResources,
   type OrganizationsEmulator,
   startOrganizationsEmulator,
-} from "../../devtools/org-emulator.js";
+} from "../../devtools/org-emulator/index.js";
 import { wire } from "../../src/app.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { createClients } from "../../src/aws/clients.js";

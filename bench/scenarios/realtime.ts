@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
-import { startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import { buildBundle, REALTIME_FILE } from "../../scripts/build.js";
 import { createAuditStore } from "../../src/aws/audit-store.js";

@@ -6,7 +6,7 @@ import { build } from "esbuild";
 import { parse } from "yaml";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
-import { startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { largeOrganization } from "../../devtools/sample-org.js";
 import { ensureLocalAuditTable, localStackEnv } from "../../devtools/stack-env.js";
 import { artifactBuildOptions, BUNDLE_FILE, BUNDLED_CONFIG_FILE, buildBundle } from "../../scripts/build.js";

@@ -742,7 +742,12 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
    * query, report, export or verification ever reads it. Taking it is one conditional put;
    * releasing it sets its expiry to 0 (an update, so the role needs no DeleteItem).
    */
-  async function claimHandshake(handshakeId: string, holder: string, ttlMs: number): Promise<ClaimResult> {
+  async function claimHandshake(
+    handshakeId: string,
+    holder: string,
+    ttlMs: number,
+    options: { replacing?: string } = {},
+  ): Promise<ClaimResult> {
     requireKeyPart(handshakeId, "claim handshakeId");
     requireKeyPart(holder, "claim holder");
     if (!(Number.isFinite(ttlMs) && ttlMs > 0)) {
@@ -766,8 +771,15 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
             TableName: tableName,
             Item: item,
             // Free, ours already (a renewal, or a retried put whose answer was lost), or expired.
-            ConditionExpression: "attribute_not_exists(pk) OR holder = :holder OR claimedUntil <= :now",
-            ExpressionAttributeValues: { ":holder": { S: holder }, ":now": { N: String(at.getTime()) } },
+            // Or held by a holder the caller knows to be gone.
+            ConditionExpression: `attribute_not_exists(pk) OR holder = :holder OR claimedUntil <= :now${
+              options.replacing === undefined ? "" : " OR holder = :replacing"
+            }`,
+            ExpressionAttributeValues: {
+              ":holder": { S: holder },
+              ":now": { N: String(at.getTime()) },
+              ...(options.replacing === undefined ? {} : { ":replacing": { S: options.replacing } }),
+            },
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
         ),

@@ -216,8 +216,17 @@ export type ClaimResult = { taken: true } | { taken: false; holder: string; unti
  * expired claim may be taken over. Implemented in src/aws/audit-store.ts beside the audit items.
  */
 export interface HandshakeClaims {
-  /** Takes the claim, or renews it when `holder` already holds it. */
-  claimHandshake(handshakeId: string, holder: string, ttlMs: number): Promise<ClaimResult>;
+  /**
+   * Takes the claim, or renews it when `holder` already holds it. `replacing` names a holder
+   * known to be gone (a sweep run that lost the organization's lease): its claim is taken over
+   * before it expires.
+   */
+  claimHandshake(
+    handshakeId: string,
+    holder: string,
+    ttlMs: number,
+    options?: { replacing?: string },
+  ): Promise<ClaimResult>;
   /** Gives it up; a claim that another holder has taken over meanwhile is left alone. */
   releaseHandshake(handshakeId: string, holder: string): Promise<void>;
 }

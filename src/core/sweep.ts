@@ -522,7 +522,7 @@ async function decide(context: Context, decision: Decision): Promise<void> {
   if (claims !== undefined) {
     let claim: ClaimResult;
     try {
-      claim = await claims.claimHandshake(handshakeId, context.request.runId, claimTtl(context));
+      claim = await takeClaim(claims, handshakeId, context.request.runId, claimTtl(context), context.deps);
     } catch (failure) {
       // Unsure whether another run acts on it: no intent, no cancel; the next run decides it again.
       return recordFinal(context, {
@@ -547,6 +547,27 @@ async function decide(context: Context, decision: Decision): Promise<void> {
     // pending, and no one else acts on the handshake before the next run looks it up.
     if (claims !== undefined && !keepClaim) await releaseClaim(claims, handshakeId, context);
   }
+}
+
+/**
+ * Takes a handshake's claim for a run of organization scope, which holds the organization's
+ * lease. A claim another sweep run holds is that run's only while it is live: one whose run item
+ * says it lost the lease (or finished) is taken over rather than waited out. A holder without a
+ * run item of its name (a real-time invocation, `event-…/request`) keeps its claim until it
+ * expires.
+ */
+async function takeClaim(
+  claims: HandshakeClaims,
+  handshakeId: string,
+  runId: string,
+  ttlMs: number,
+  deps: SweepDeps,
+): Promise<ClaimResult> {
+  const first = await claims.claimHandshake(handshakeId, runId, ttlMs);
+  if (first.taken) return first;
+  const liveness = await deps.audit.runLiveness(first.holder);
+  if (liveness === undefined || isLive(liveness, deps.now())) return first;
+  return claims.claimHandshake(handshakeId, runId, ttlMs, { replacing: first.holder });
 }
 
 /** How long a sweep holds a handshake's claim: through the run's deadline, or ten minutes. */
@@ -672,7 +693,10 @@ async function reconcile(
     }
     // A real-time run holds the handshake's claim while its intent is pending, and holds no
     // lease: its intent is left alone until the claim is free.
-    const claim = await deps.claims?.claimHandshake(intent.handshakeId, runId, RECONCILE_CLAIM_MS);
+    const claim =
+      deps.claims === undefined
+        ? undefined
+        : await takeClaim(deps.claims, intent.handshakeId, runId, RECONCILE_CLAIM_MS, deps);
     if (claim !== undefined && !claim.taken) {
       log.warn("pending intent of a handshake another run has claimed: left alone", {
         runId: intent.runId,
@@ -717,12 +741,18 @@ async function stillLive(runId: string, cache: Map<string, boolean>, deps: Sweep
   const known = cache.get(runId);
   if (known !== undefined) return known;
   const liveness = await deps.audit.runLiveness(runId);
-  const live =
-    liveness?.status === "RUNNING" &&
-    liveness.leaseExpiresAt !== undefined &&
-    liveness.leaseExpiresAt > deps.now().getTime();
+  const live = liveness !== undefined && isLive(liveness, deps.now());
   cache.set(runId, live);
   return live;
+}
+
+/** RUNNING with a lease expiry still ahead: a run that may still be cancelling. */
+function isLive(liveness: { status: RunStatus; leaseExpiresAt?: number }, now: Date): boolean {
+  return (
+    liveness.status === "RUNNING" &&
+    liveness.leaseExpiresAt !== undefined &&
+    liveness.leaseExpiresAt > now.getTime()
+  );
 }
 
 function reconciledOutcome(

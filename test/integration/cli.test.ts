@@ -4,7 +4,7 @@ import { join } from "node:path";
 import type { Handshake as SdkHandshake } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
-import type { EmulatorHandshake } from "../../devtools/org-emulator.js";
+import type { EmulatorHandshake } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { toHandshake } from "../../src/aws/organizations.js";
 import { loadConfig } from "../../src/core/config.js";

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { loadConfig } from "../../src/core/config.js";
 import type { RunSummary } from "../../src/core/sweep.js";

@@ -18,7 +18,7 @@ import {
   type EmulatorFaults,
   type OrganizationsEmulator,
   startOrganizationsEmulator,
-} from "../../devtools/org-emulator.js";
+} from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import { wire } from "../../src/app.js";

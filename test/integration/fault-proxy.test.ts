@@ -12,7 +12,7 @@ import {
   type FaultRule,
   startFaultProxy,
 } from "../../devtools/fault-proxy.js";
-import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator.js";
+import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { isRetryableDynamoDbError } from "../../src/aws/audit-store.js";
 import { isTransient } from "../../src/aws/organizations.js";

@@ -8,7 +8,7 @@ import {
   type EmulatorHandshake,
   handshakeArn,
   inviteResources,
-} from "../../devtools/org-emulator.js";
+} from "../../devtools/org-emulator/index.js";
 import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../devtools/sns-emulator.js";
 import { wire } from "../../src/app.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
@@ -133,10 +133,12 @@ describe("grace period", () => {
     ];
     await stack.reseed([a, b, c, d, invite(299, "ok@example.com")]);
     const tableName = await stack.newTable();
-    const { clients, organizations, audit } = realPorts(tableName);
+    const { clients, organizations } = realPorts(tableName);
     const config = DENY_GMAIL("    graceHours: 2");
     const start = new Date();
     let clock = start;
+    // The store keeps the run's clock too: the organization's lease expires by it.
+    const audit = createAuditStore({ client: clients.dynamodb, tableName, now: () => clock });
     const ports = { organizations, audit, now: () => clock };
     const states = () => new Map(stack.org.handshakes().map((h) => [h.Id, h.State]));
     const before = sns.published().length;

@@ -37,7 +37,7 @@ import {
   PROTOCOL_ERRORS,
   startOrganizationsEmulator,
   TARGET_PREFIX,
-} from "../../devtools/org-emulator.js";
+} from "../../devtools/org-emulator/index.js";
 import { largeOrganization, sampleOrganization } from "../../devtools/sample-org.js";
 
 // The service model as botocore publishes it (test/fixtures/aws/README.md).

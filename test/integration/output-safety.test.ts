@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { type DynamoDBClient, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
-import type { EmulatorHandshake, EmulatorHandshakeResource } from "../../devtools/org-emulator.js";
+import type { EmulatorHandshake, EmulatorHandshakeResource } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
+import { TRIGGERS } from "../../src/domain/outcomes.js";
 import { parseCsv, csvObjects as records } from "../support/csv.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
 
@@ -151,7 +152,7 @@ describe("an unreadable item", () => {
       );
     await teleport(`ACTION#${damaged}`);
     await teleport("RUN");
-    const flag = "trigger is not scheduled | manual | cli";
+    const flag = `trigger is not ${TRIGGERS.join(" | ")}`;
     const report = join(dir, "report.html");
     const archive = join(dir, "damaged.jsonl");
     const csvArchive = join(dir, "damaged.csv");

@@ -1,7 +1,9 @@
 import type {
   AuditAction,
   AuditPort,
+  ClaimResult,
   FinalResult,
+  HandshakeClaims,
   LeaseClaim,
   OpenMark,
   OrganizationsPort,
@@ -288,4 +290,37 @@ export function auditAction(overrides: Partial<AuditAction> = {}): AuditAction {
     attempts: 0,
     ...overrides,
   };
+}
+
+/**
+ * Handshake claims held in memory, as the store keeps them: free, the holder's own, expired, or
+ * held by `replacing` can be taken. `log` records every call, in order.
+ */
+export class FakeClaims implements HandshakeClaims {
+  readonly log: string[] = [];
+  readonly held = new Map<string, { holder: string; until: Date }>();
+  now: () => Date = () => new Date();
+  failRelease = false;
+  async claimHandshake(
+    id: string,
+    holder: string,
+    ttlMs: number,
+    options: { replacing?: string } = {},
+  ): Promise<ClaimResult> {
+    this.log.push(`claim ${id} ${holder}${options.replacing ? ` replacing ${options.replacing}` : ""}`);
+    const current = this.held.get(id);
+    const free =
+      current === undefined ||
+      current.holder === holder ||
+      current.holder === options.replacing ||
+      current.until <= this.now();
+    if (!free) return { taken: false, ...current };
+    this.held.set(id, { holder, until: new Date(this.now().getTime() + ttlMs) });
+    return { taken: true };
+  }
+  async releaseHandshake(id: string, holder: string): Promise<void> {
+    this.log.push(`release ${id} ${holder}`);
+    if (this.failRelease) throw new Error("ThrottlingException");
+    if (this.held.get(id)?.holder === holder) this.held.delete(id);
+  }
 }

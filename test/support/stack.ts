@@ -9,7 +9,7 @@ import {
   type EmulatorHandshake,
   type OrganizationsEmulator,
   startOrganizationsEmulator,
-} from "../../devtools/org-emulator.js";
+} from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, localStackEnv } from "../../devtools/stack-env.js";
 
 export { localDynamoDbClient } from "../../devtools/stack-env.js";

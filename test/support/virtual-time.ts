@@ -1,4 +1,4 @@
-import { seededRandom } from "../../devtools/org-emulator.js";
+import { seededRandom } from "../../devtools/org-emulator/index.js";
 
 /**
  * Virtual time for code that takes `now` and `sleep`: sleeping parks the caller until the

@@ -1,10 +1,16 @@
 import { describe, expect, test } from "vitest";
 import { parseConfig } from "../../src/core/config.js";
 import { describedHandshakes, type JudgeRequest, judge } from "../../src/core/judge.js";
-import type { ClaimResult, HandshakeClaims } from "../../src/core/ports.js";
 import type { RunSummary } from "../../src/core/sweep.js";
 import type { Handshake } from "../../src/domain/handshake.js";
-import { auditAction, type Event, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
+import {
+  auditAction,
+  type Event,
+  FakeAudit,
+  FakeClaims,
+  FakeOrganizations,
+  handshake,
+} from "../support/fakes.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 
@@ -22,30 +28,12 @@ rules:
   );
 }
 
-/** Claims held in memory, with a log of what was asked; `heldBy` plants another holder's claim. */
-class FakeClaims implements HandshakeClaims {
-  readonly log: string[] = [];
-  readonly held = new Map<string, { holder: string; until: Date }>();
-  failRelease = false;
-  async claimHandshake(id: string, holder: string, ttlMs: number): Promise<ClaimResult> {
-    this.log.push(`claim ${id} ${holder}`);
-    const current = this.held.get(id);
-    if (current && current.holder !== holder && current.until > NOW) return { taken: false, ...current };
-    this.held.set(id, { holder, until: new Date(NOW.getTime() + ttlMs) });
-    return { taken: true };
-  }
-  async releaseHandshake(id: string, holder: string): Promise<void> {
-    this.log.push(`release ${id} ${holder}`);
-    if (this.failRelease) throw new Error("ThrottlingException");
-    if (this.held.get(id)?.holder === holder) this.held.delete(id);
-  }
-}
-
 function setup(handshakes: Handshake[]) {
   const events: Event[] = [];
   const organizations = new FakeOrganizations(handshakes, events);
   const audit = new FakeAudit(events);
   const claims = new FakeClaims();
+  claims.now = () => NOW;
   const slept: number[] = [];
   const warnings: string[] = [];
   const deps = {

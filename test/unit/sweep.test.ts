@@ -5,7 +5,14 @@ import { type SweepLogger, type SweepRequest, sweep } from "../../src/core/sweep
 import { LeaseHeldError } from "../../src/domain/errors.js";
 import type { Handshake } from "../../src/domain/handshake.js";
 import { stale as staleRule } from "../../src/rules/stale.js";
-import { auditAction, type Event, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
+import {
+  auditAction,
+  type Event,
+  FakeAudit,
+  FakeClaims,
+  FakeOrganizations,
+  handshake,
+} from "../support/fakes.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
 const DAY = 86_400_000;
@@ -529,3 +536,68 @@ function runRecord(runId: string) {
     configHash: "x",
   };
 }
+
+describe("handshake claims", () => {
+  function withClaims(handshakes: Handshake[]) {
+    const base = setup(handshakes);
+    const claims = new FakeClaims();
+    claims.now = () => NOW;
+    return { ...base, claims, deps: { ...base.deps, claims } };
+  }
+
+  test("a sweep claims each handshake before its intent and releases it after the outcome", async () => {
+    const selected = outsider();
+    const { events, claims, deps } = withClaims([selected]);
+
+    await sweep(request(), deps);
+
+    expect(claims.log).toEqual([`claim ${selected.id} run-1`, `release ${selected.id} run-1`]);
+    expect(events.filter((e) => e.handshakeId === selected.id).map((e) => e.kind)).toEqual([
+      "intent",
+      "cancel",
+      "outcome",
+    ]);
+    expect(claims.held.size).toBe(0);
+  });
+
+  test("a handshake a real-time invocation holds is DEFERRED with no intent and no cancel", async () => {
+    const held = outsider();
+    const free = outsider();
+    const { organizations, events, claims, deps } = withClaims([held, free]);
+    claims.held.set(held.id, { holder: "event-1/request-1", until: new Date(NOW.getTime() + 20_000) });
+
+    const summary = await sweep(request(), deps);
+
+    expect(organizations.cancels()).toEqual([free.id]);
+    expect(events.filter((e) => e.handshakeId === held.id && e.kind !== "final")).toEqual([]);
+    const deferred = summary.actions.find((a) => a.handshakeId === held.id);
+    expect(deferred?.outcome).toBe("DEFERRED");
+    expect(deferred?.reason).toContain("claimed by event-1/request-1");
+    expect(claims.held.get(held.id)?.holder).toBe("event-1/request-1");
+  });
+
+  test("a claim of a sweep run that lost the lease is taken over, and the handshake canceled", async () => {
+    const selected = outsider();
+    const { organizations, audit, claims, deps } = withClaims([selected]);
+    audit.runs.set("run-0", { ...runRecord("run-0"), status: "RUNNING" });
+    audit.runLeases.set("run-0", NOW.getTime() - 1);
+    claims.held.set(selected.id, { holder: "run-0", until: new Date(NOW.getTime() + 300_000) });
+
+    await sweep(request(), deps);
+
+    expect(organizations.cancels()).toEqual([selected.id]);
+    expect(claims.log[1]).toBe(`claim ${selected.id} run-1 replacing run-0`);
+  });
+
+  test("reconciliation leaves alone an intent whose handshake a real-time invocation holds", async () => {
+    const inFlight = outsider();
+    const { audit, claims, deps } = withClaims([inFlight]);
+    await audit.recordAction(intentOf("event-1", inFlight));
+    claims.held.set(inFlight.id, { holder: "event-1/request-1", until: new Date(NOW.getTime() + 20_000) });
+
+    const summary = await sweep(request({ ruleIds: ["stale"] }), deps);
+
+    expect(summary.reconciled).toBe(0);
+    expect((await audit.listPendingIntents()).map((i) => i.handshakeId)).toEqual([inFlight.id]);
+  });
+});
