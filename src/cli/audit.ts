@@ -184,7 +184,7 @@ export const AUDIT_VERIFY = defineCommand({
       type: "string",
       value: "EXPORT",
       description:
-        "verify an `audit export --format jsonl` archive: offline from the file alone, then against the table",
+        "verify an archive `audit export` wrote as JSON lines: offline from the file alone, then against the table",
     },
   },
   details: [
@@ -356,12 +356,12 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   });
   await writeFile(args.out, html);
   out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
+  warnUnreadable([...actions, ...runList].filter(isUnreadable).length);
   if (verdict.problems.length > 0) {
     process.stderr.write(
       `warning: the period does not verify: ${verdict.problems.length} problems, listed at the top of the report (audit verify names them)\n`,
     );
   }
-  warnUnreadable([...actions, ...runList].filter(isUnreadable).length);
   return 0;
 }
 
