@@ -414,7 +414,7 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
   return result.problems.length === 0 ? 0 : EXIT_INTEGRITY;
 }
 
-interface Verification {
+export interface Verification {
   runs: number;
   items: number;
   problems: string[];
@@ -430,7 +430,7 @@ function verdictLine({ runs, items, problems }: Verification): string {
  * The runs named, and those of the period: found through their run items (RUN months) and through
  * their action items (ACTION months), so a run whose run item is gone or re-dated is still checked.
  */
-async function verifyRuns(
+export async function verifyRuns(
   store: AuditQueries,
   runIds: readonly string[],
   range: { since: Date; until: Date } | undefined,

@@ -176,17 +176,14 @@ export interface ChainEnd {
  * head and length, and the items it recorded as waiting to be linked (sorted). Written by the store
  * when the run finishes and again when a later link moves the head of a finished run.
  */
-export function runSeal(
-  run: Readonly<Record<string, unknown>>,
-  head: ChainEnd,
-  awaitingLink: readonly string[] = [],
-): string {
+export function runSeal(run: object, head: ChainEnd, awaitingLink: readonly string[] = []): string {
+  const fields = run as Readonly<Record<string, unknown>>;
   const content: Record<string, unknown> = {
     chainHead: head.hash,
     chainLength: head.length,
     awaitingLink: [...new Set(awaitingLink)].sort(),
   };
-  for (const name of RUN_SEALED_ATTRIBUTES) content[name] = run[name];
+  for (const name of RUN_SEALED_ATTRIBUTES) content[name] = fields[name];
   // The store writes countsStale only when true: absent and false read the same.
   if (content.countsStale !== true) content.countsStale = undefined;
   return createHash("sha256")
