@@ -307,6 +307,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
     const known = knownHeads.get(runId);
     if (attempt === 1 && known !== undefined) return known;
     const run = await getItem(runKey(runId), writeError);
+    if (run?.seal !== undefined) sealedRuns.add(runId);
     const length = run?.chainLength?.N;
     const hash = run?.chainHead?.S;
     return length === undefined || hash === undefined ? undefined : { length, hash };
@@ -476,7 +477,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
    * item is never linkable).
    */
   async function noteAwaiting(runId: string, handshakeId: string): Promise<void> {
-    await send(() =>
+    const answer = await send(() =>
       client.send(
         new UpdateItemCommand({
           TableName: tableName,
@@ -484,12 +485,19 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
           UpdateExpression: "ADD awaitingLink :h",
           ConditionExpression: "attribute_exists(pk)",
           ExpressionAttributeValues: { ":h": { SS: [handshakeId] } },
+          // Whether the run is sealed already (an outcome reconciled after its run ended).
+          ReturnValues: "ALL_OLD",
         }),
       ),
     ).catch((error: unknown) => {
       if (!isConditionFailure(error)) throw writeError(`note ${runId}/${handshakeId} as waiting`, error);
+      return undefined;
     });
+    if (answer?.Attributes?.seal !== undefined) sealedRuns.add(runId);
   }
+
+  /** Runs seen sealed (finished): a later link into one writes its seal again (see link). */
+  const sealedRuns = new Set<string>();
 
   /**
    * Seals the run item as stored, with `finish` applied over it: written with `finish` in one
@@ -728,12 +736,18 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
    * and its outcome are on record, marked UNLINKED, and linkUnchained links it later.
    */
   async function link(action: AuditAction): Promise<Linking> {
+    let linking: Linking;
     try {
       await chain(action);
-      return {};
+      linking = {};
     } catch (error) {
-      return { unlinked: describeError(error) };
+      linking = { unlinked: describeError(error) };
     }
+    // A finished run's item changed (its waiting set, its head): its seal is written again.
+    if (sealedRuns.has(action.runId)) {
+      await inChainOrder(action.runId, () => writeSeal(action.runId)).catch(() => undefined);
+    }
+    return linking;
   }
 
   /**
@@ -1100,24 +1114,20 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
       let linked = 0;
       // Each run's record of its waiting items, read once: only those are linked.
       const waiting = new Map<string, Set<string>>();
-      const relinked = new Set<string>();
       for await (const item of query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", UNLINKED)], []))) {
         const action = parseAction(item);
         let noted = waiting.get(action.runId);
         if (noted === undefined) {
           const run = await getItem(runKey(action.runId), writeError);
+          if (run?.seal !== undefined) sealedRuns.add(action.runId);
           noted = new Set(run?.awaitingLink?.SS ?? []);
           waiting.set(action.runId, noted);
         }
         // Not the janitor's own pending work (its run never noted it): left alone, verify names it.
         if (!noted.has(action.handshakeId)) continue;
-        if ((await link(action)).unlinked === undefined) {
-          linked += 1;
-          relinked.add(action.runId);
-        }
+        // A finished run's head moves: link writes its seal again over the new end.
+        if ((await link(action)).unlinked === undefined) linked += 1;
       }
-      // A finished run's head moved: its seal is written again over the new end.
-      for (const runId of relinked) await writeSeal(runId);
       return linked;
     },
 

@@ -480,4 +480,37 @@ describe("seals as the janitor writes them", () => {
       flaky.destroy();
     }
   });
+
+  it("seals a finished run again when a later run completes its interrupted intent", async () => {
+    const run: RunRecord = { ...runOf(0), runId: "interrupted-run", status: "RUNNING", counts: {} };
+    const first = store();
+    await first.startRun(run);
+    const { outcome: _none, ...intent } = auditAction({
+      runId: run.runId,
+      handshakeId: "h-interrupted",
+      at: "2026-06-02T06:00:01.000Z",
+    });
+    await first.recordAction(intent);
+    // The run ended without the outcome (its write failed), counting what it saw.
+    await first.finishRun({
+      ...run,
+      status: "PARTIAL",
+      counts: { CANCELED: 1 },
+      endedAt: "2026-06-02T06:00:05.000Z",
+    });
+    const sealed = (await raw(runKey(run.runId)))?.seal?.S;
+
+    // The next run, another process, reconciles it.
+    await store().recordOutcome(run.runId, "h-interrupted", {
+      outcome: "CANCELED",
+      attempts: 1,
+      at: "2026-06-02T06:10:00.000Z",
+    });
+    const after = await raw(runKey(run.runId));
+    expect(after?.chainLength?.N).toBe("1");
+    expect(after?.seal?.S).not.toBe(sealed);
+    const result = await verify(["--run", run.runId]);
+    expect(result.stdout.trim()).toBe("intact: 1 runs, 1 action items");
+    expect(result.code).toBe(0);
+  });
 });
