@@ -128,6 +128,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   try {
     const begun = await startOrReplay(request, deps, log);
     if ("replayed" in begun) return begun.replayed;
+    // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
     const run: RunState = { request, deps, log, dryRun: isDryRun(request), lease: lease.keep(), actions: [] };
     let reconciled = 0;
     let planned: PlannedSweep | undefined;
@@ -192,8 +193,6 @@ type Begun = { replayed: RunSummary } | { record: RunRecord; started: Date };
 /**
  * The start phase: the run item, then the config it applies. A run id that has already finished
  * (a retried event) is replayed: its recorded summary comes back and nothing is done again.
- * Renewing the lease starts only after this, once the run item exists, so the first renewal
- * notes the lease on it at once.
  */
 async function startOrReplay(request: SweepRequest, deps: SweepDeps, log: SweepLogger): Promise<Begun> {
   const started = deps.now();
