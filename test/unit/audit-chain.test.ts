@@ -1,6 +1,6 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { CHAIN_GENESIS, chainHash } from "../../src/core/integrity.js";
 import type { AuditAction } from "../../src/core/ports.js";
 import { auditAction } from "../support/fakes.js";
