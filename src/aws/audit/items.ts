@@ -331,12 +331,16 @@ function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
   );
 }
 
-/** The action an item holds, for the sweep to act on: throws when any attribute does not read. */
-export function parseAction(item: Item): AuditAction {
+/** The record an item holds, for the sweep to act on: throws when any attribute does not read. */
+function strictly<T>(item: Item, fields: (item: Item, problems: string[]) => Partial<T>): T {
   const problems: string[] = [];
-  const action = actionFields(item, problems);
+  const record = fields(item, problems);
   if (problems.length > 0) throw new JanitorError(`audit item ${describeKey(item)}: ${problems.join("; ")}`);
-  return action as AuditAction;
+  return record as T;
+}
+
+export function parseAction(item: Item): AuditAction {
+  return strictly(item, actionFields);
 }
 
 /** An action item for a reader: the action, or what could be read of it, flagged with why not all. */
@@ -396,12 +400,8 @@ function runFields(item: Item, problems: string[]): Partial<RunRecord> {
   );
 }
 
-/** The run an item holds, for the sweep: throws when any attribute does not read. */
 export function parseRun(item: Item): RunRecord {
-  const problems: string[] = [];
-  const run = runFields(item, problems);
-  if (problems.length > 0) throw new JanitorError(`audit item ${describeKey(item)}: ${problems.join("; ")}`);
-  return run as RunRecord;
+  return strictly(item, runFields);
 }
 
 /** A run item for a reader: the run, or what could be read of it, flagged with why not all. */

@@ -140,6 +140,11 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditQueries {
         Object.entries(criteria)
           .filter(([name, value]) => value !== undefined && !keyed.includes(name as keyof typeof criteria))
           .map(([name, value]) => eq(name, value as string));
+      // An index keyed on one criterion, sorted by `at`: the range is part of the key condition.
+      const byKey = (index: string, name: "handshakeId" | "ruleId", value: string) =>
+        io.query(
+          queryInput(index, [eq(name, value), ...atRange(timeRange(filter, false))], filtersExcept(name)),
+        );
 
       let items: AsyncIterable<Item>;
       if (filter.runId !== undefined) {
@@ -157,23 +162,9 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditQueries {
           ),
         );
       } else if (filter.handshakeId !== undefined) {
-        const range = timeRange(filter, false);
-        items = io.query(
-          queryInput(
-            AUDIT_INDEXES.byHandshake,
-            [eq("handshakeId", filter.handshakeId), ...atRange(range)],
-            filtersExcept("handshakeId"),
-          ),
-        );
+        items = byKey(AUDIT_INDEXES.byHandshake, "handshakeId", filter.handshakeId);
       } else if (filter.ruleId !== undefined) {
-        const range = timeRange(filter, false);
-        items = io.query(
-          queryInput(
-            AUDIT_INDEXES.byRule,
-            [eq("ruleId", filter.ruleId), ...atRange(range)],
-            filtersExcept("ruleId"),
-          ),
-        );
+        items = byKey(AUDIT_INDEXES.byRule, "ruleId", filter.ruleId);
       } else {
         items = itemsByMonth("ACTION", timeRange(filter, true), filtersExcept());
       }
