@@ -1,4 +1,4 @@
-import { createAuditStore, retentionDaysFromEnv } from "./aws/audit-store.js";
+import { createAuditStore, retentionDaysFromEnv } from "./aws/audit/index.js";
 import type { Clients } from "./aws/clients.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { ConfigError } from "./domain/errors.js";

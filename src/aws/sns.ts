@@ -8,7 +8,7 @@ import {
 import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../core/backoff.js";
 import type { NotifierPort } from "../core/notify.js";
 import { ConfigError, JanitorError } from "../domain/errors.js";
-import { isRetryableDynamoDbError } from "./audit-store.js";
+import { isRetryableDynamoDbError } from "./audit/index.js";
 
 /** The SNS actions the notifier calls; the deployment's policy grants exactly these, on the topic. */
 export const SNS_ACTIONS = ["sns:Publish"] as const;

@@ -7,7 +7,7 @@ import {
   createAuditStore,
   DEFAULT_QUERY_WINDOW_DAYS,
   retentionDaysFromEnv,
-} from "../aws/audit-store.js";
+} from "../aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../aws/audit-table.js";
 import { createClients } from "../aws/clients.js";
 import { verifyChain } from "../core/integrity.js";

@@ -22,7 +22,7 @@ import {
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import { wire } from "../../src/app.js";
-import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
 import { type JanitorConfig, loadConfig } from "../../src/core/config.js";

@@ -14,7 +14,7 @@ import {
 } from "../../devtools/fault-proxy.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
-import { isRetryableDynamoDbError } from "../../src/aws/audit-store.js";
+import { isRetryableDynamoDbError } from "../../src/aws/audit/index.js";
 import { isTransient } from "../../src/aws/organizations.js";
 
 // The emulator is the target: forwarding is checked on Organizations calls, and the DynamoDB-shaped

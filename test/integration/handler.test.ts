@@ -3,7 +3,7 @@ import { ListHandshakesForOrganizationCommand } from "@aws-sdk/client-organizati
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { handler } from "../../src/handlers/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";

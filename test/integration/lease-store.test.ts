@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { wire } from "../../src/app.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { loadConfig } from "../../src/core/config.js";
 import type { RunRecord } from "../../src/core/ports.js";

@@ -11,7 +11,7 @@ import {
 } from "../../devtools/org-emulator/index.js";
 import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../devtools/sns-emulator.js";
 import { wire } from "../../src/app.js";
-import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createSnsNotifier, SNS_BACKOFF } from "../../src/aws/sns.js";
 import { parseConfig } from "../../src/core/config.js";

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../devtools/sns-emulator.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import type { RunSummary } from "../../src/core/sweep.js";
 import { HANDSHAKE_ID_PROBLEM } from "../../src/domain/handshake.js";
 import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
