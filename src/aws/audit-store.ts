@@ -48,6 +48,7 @@ import {
   TRIGGERS,
 } from "../domain/outcomes.js";
 import { AUDIT_INDEXES, AUDIT_TTL_ATTRIBUTE } from "./audit-table.js";
+import { isRetryable } from "./errors.js";
 
 /** A time-range query with no lower bound reads this far back. */
 export const DEFAULT_QUERY_WINDOW_DAYS = 30;
@@ -156,7 +157,7 @@ export interface AuditStoreOptions {
 export const LEASE_DURATION_MS = 60_000;
 
 /** AUDIT_RETENTION_DAYS: unset or empty means keep forever; otherwise a whole number of days > 0. */
-export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function retentionDaysFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   const raw = env.AUDIT_RETENTION_DAYS?.trim();
   if (raw === undefined || raw === "") return undefined;
   if (!/^[1-9][0-9]*$/.test(raw)) {
@@ -207,40 +208,9 @@ function chainFailure(error: unknown, headIndex: number): ChainFailure {
 
 type Item = Record<string, AttributeValue>;
 
-const THROTTLE_OR_SERVER_ERRORS = new Set([
-  "ProvisionedThroughputExceededException",
-  "ThrottlingException",
-  "RequestLimitExceeded",
-  "InternalServerError",
-  "InternalFailure",
-  "ServiceUnavailable",
-]);
-
-const NETWORK_ERROR_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EAI_AGAIN",
-]);
-
 /** Throttling, server faults and dropped connections: worth another try. Everything else is not. */
 export function isRetryableDynamoDbError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (THROTTLE_OR_SERVER_ERRORS.has(error.name)) return true;
-  if (error.name === "TimeoutError" || error.name === "RequestTimeout") return true;
-  const shaped = error as Error & {
-    code?: unknown;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-  };
-  if (shaped.$retryable) return true;
-  const status = shaped.$metadata?.httpStatusCode;
-  if (status !== undefined && status >= 500) return true;
-  return typeof shaped.code === "string" && NETWORK_ERROR_CODES.has(shaped.code);
+  return isRetryable(error);
 }
 
 export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQueries & HandshakeClaims {
