@@ -280,7 +280,7 @@ describe("events that are not judged", () => {
     [
       "a handshake id that is not one",
       { ...envelope, detail: { ...detail, responseElements: { handshake: { id: "H-1; drop" } } } },
-      "event.detail.responseElements.handshake.id: must match",
+      "event.detail.responseElements.handshake.id: must be a handshake id",
     ],
     [
       "no handshake",
