@@ -4,6 +4,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { type App, wire } from "../app.js";
+import type { Clients } from "../aws/clients.js";
 import { loadConfig } from "../core/config.js";
 import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
@@ -22,14 +23,16 @@ const SAFETY_MARGIN_MS = 20_000;
 /** The run was blocked or failed: the invocation fails so that the error alarm fires. */
 export class RunNotCompletedError extends JanitorError {}
 
-// The application is wired once per container, on first use, and reused by later invocations
-// (wired again only if the settings differ, as they can in a test).
-let wired: { key: string; app: App } | undefined;
+// Clients are built once per container, on first use, and reused by later invocations (built
+// again only if the settings differ, as they can in a test); each invocation wires its own adapters.
+let built: { key: string; clients: Clients } | undefined;
 
 function application(settings: Settings): App {
   const key = JSON.stringify(settings);
-  if (wired?.key !== key) wired = { key, app: wire(settings, { onThrottle: () => recordThrottle(metrics) }) };
-  return wired.app;
+  const clients = built?.key === key ? built.clients : undefined;
+  const app = wire(settings, { onThrottle: () => recordThrottle(metrics), ...(clients ? { clients } : {}) });
+  built = { key, clients: app.clients };
+  return app;
 }
 
 export async function sweepHandler(event: unknown, context: Context): Promise<RunSummary> {
