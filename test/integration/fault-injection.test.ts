@@ -30,6 +30,7 @@ import { verifyChain } from "../../src/core/integrity.js";
 import { plan } from "../../src/core/plan.js";
 import type { OrganizationsPort } from "../../src/core/ports.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { loadSettings } from "../../src/settings.js";
 import { cliNodeArgs, sharedDynamoDbLocal, withEnv } from "../support/stack.js";
 import {
   auditItems,
@@ -118,7 +119,7 @@ async function runSweep(env: Record<string, string>, runId: string, options: Swe
   return withEnv(env, async (): Promise<RunSummary> => {
     const clients = createClients();
     try {
-      const wired = wire(clients, env.AUDIT_TABLE_NAME ?? "");
+      const wired = wire(loadSettings(env), { clients });
       const port = options.organizationsClient
         ? createOrganizationsAdapter({ client: options.organizationsClient })
         : wired.organizations;

@@ -130,7 +130,8 @@ describe("Lambda handler", () => {
 
   test.each([
     [{ dryRun: "yes" }, "event.dryRun"],
-    [{ rules: ["no-such-rule"] }, "no-such-rule"],
+    // Worded for the event, with the id's place in the list.
+    [{ rules: ["stale-invitations", "no-such-rule"] }, "event.rules[1]: unknown rule id 'no-such-rule'"],
     [{ handshakeIds: ["H-NOT-VALID"] }, "event.handshakeIds[0]"],
     [{ colour: "blue" }, "event: unknown key 'colour'"],
     [{ source: "aws.events", "detail-type": "Scheduled Event" }, "event.id"],

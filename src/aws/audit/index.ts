@@ -48,7 +48,7 @@ export interface AuditStoreOptions {
 export const LEASE_DURATION_MS = 60_000;
 
 /** AUDIT_RETENTION_DAYS: unset or empty means keep forever; otherwise a whole number of days > 0. */
-export function retentionDaysFromEnv(env: NodeJS.ProcessEnv = process.env): number | undefined {
+export function retentionDaysFromEnv(env: NodeJS.ProcessEnv): number | undefined {
   const raw = env.AUDIT_RETENTION_DAYS?.trim();
   if (raw === undefined || raw === "") return undefined;
   if (!/^[1-9][0-9]*$/.test(raw)) {

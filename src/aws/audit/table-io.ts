@@ -4,6 +4,7 @@
  * repeats (a conditional put that answers what is stored, a consistent get, a paged query) are
  * here once. The only module that sends DynamoDB commands.
  */
+
 import {
   type DynamoDBClient,
   GetItemCommand,
@@ -26,6 +27,7 @@ import {
   type Sleep,
 } from "../../core/backoff.js";
 import { AuditWriteError, JanitorError } from "../../domain/errors.js";
+import { isRetryable } from "../errors.js";
 import type { QueryInput } from "./expressions.js";
 import { describeKey, type Item } from "./items.js";
 
@@ -41,40 +43,9 @@ export interface RetryHooks {
   random?: () => number;
 }
 
-const THROTTLE_OR_SERVER_ERRORS = new Set([
-  "ProvisionedThroughputExceededException",
-  "ThrottlingException",
-  "RequestLimitExceeded",
-  "InternalServerError",
-  "InternalFailure",
-  "ServiceUnavailable",
-]);
-
-const NETWORK_ERROR_CODES = new Set([
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "ECONNABORTED",
-  "EPIPE",
-  "ETIMEDOUT",
-  "EHOSTUNREACH",
-  "ENETUNREACH",
-  "EAI_AGAIN",
-]);
-
-/** Throttling, server faults and dropped connections: worth another try. Everything else is not. */
+/** Throttling, server faults and dropped connections: worth another try (src/aws/errors.ts). */
 export function isRetryableDynamoDbError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  if (THROTTLE_OR_SERVER_ERRORS.has(error.name)) return true;
-  if (error.name === "TimeoutError" || error.name === "RequestTimeout") return true;
-  const shaped = error as Error & {
-    code?: unknown;
-    $retryable?: unknown;
-    $metadata?: { httpStatusCode?: number };
-  };
-  if (shaped.$retryable) return true;
-  const status = shaped.$metadata?.httpStatusCode;
-  if (status !== undefined && status >= 500) return true;
-  return typeof shaped.code === "string" && NETWORK_ERROR_CODES.has(shaped.code);
+  return isRetryable(error);
 }
 
 export function isConditionFailure(error: unknown): boolean {
