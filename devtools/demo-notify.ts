@@ -1,13 +1,14 @@
 import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organizations";
-import { exitCodeFor, wire } from "../src/app.js";
-import { createClients } from "../src/aws/clients.js";
-import { createSnsNotifier, notifyTopicArnFromEnv } from "../src/aws/sns.js";
+import { wire } from "../src/app.js";
+import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { renderSummary } from "../src/cli/render.js";
 import { sleep } from "../src/core/backoff.js";
 import { parseConfig } from "../src/core/config.js";
 import { notifyRun } from "../src/core/notify.js";
 import { type RunSummary, sweep } from "../src/core/sweep.js";
+import type { Settings } from "../src/settings.js";
 import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "./sns-emulator.js";
+import { LOCAL_CREDENTIALS } from "./stack-env.js";
 
 /** 0.002 h is 7.2 s: a grace period the demo can wait out. A real one is hours. */
 const DEMO_GRACE_HOURS = 0.002;
@@ -30,17 +31,19 @@ rules:
 /**
  * The demo's notification step: a local SNS endpoint, two new invitations to personal addresses,
  * a rule with a grace period of seconds. The first run marks them and says so; a run during the
- * grace period does nothing; after it, a run cancels them and says so. Expects the process
- * environment to point at the demo's local Organizations emulator and DynamoDB Local already.
+ * grace period does nothing; after it, a run cancels them and says so. `settings` point at the
+ * demo's local Organizations emulator and DynamoDB Local; the step adds its SNS endpoint and topic.
  */
-export async function graceAndNotifyDemo(out: (text: string) => void, tableName: string): Promise<number> {
+export async function graceAndNotifyDemo(out: (text: string) => void, settings: Settings): Promise<number> {
   const sns = await startSnsEmulator();
-  const saved = { ...process.env };
   try {
-    Object.assign(process.env, { AWS_ENDPOINT_URL_SNS: sns.endpoint, NOTIFY_TOPIC_ARN: DEFAULT_TOPIC_ARN });
-    const topicArn = notifyTopicArnFromEnv() ?? DEFAULT_TOPIC_ARN;
-    const clients = createClients();
-    const ports = { ...wire(clients, tableName), now: () => new Date() };
+    const topicArn = DEFAULT_TOPIC_ARN;
+    const app = wire(
+      { ...settings, notifyTopicArn: topicArn, endpoints: { ...settings.endpoints, sns: sns.endpoint } },
+      { credentials: LOCAL_CREDENTIALS },
+    );
+    const { clients, notifier } = app;
+    const ports = { ...app, now: () => new Date() };
     const config = parseConfig(GRACE_CONFIG, "grace.yaml");
     out(`== grace period and notifications (SNS on ${sns.endpoint}) ==`);
     out(`rule personal-email with graceHours: ${DEMO_GRACE_HOURS} (${DEMO_GRACE_HOURS * 3600} s)`);
@@ -55,14 +58,13 @@ export async function graceAndNotifyDemo(out: (text: string) => void, tableName:
     out(`invited ${handshakeIds.length} personal addresses: ${handshakeIds.join(", ")}\n`);
 
     const stamp = new Date().toISOString().replace(/[-:.]/g, "");
-    const notifier = createSnsNotifier({ client: clients.sns, topicArn });
     const runs: RunSummary[] = [];
     const run = async (name: string) => {
       const summary = await sweep(
         { config, runId: `demo-${stamp}-${name}`, trigger: "cli", actor: "demo", handshakeIds },
         ports,
       );
-      await notifyRun(summary, { notifier, audit: ports.audit });
+      if (notifier !== undefined) await notifyRun(summary, { notifier, audit: ports.audit });
       runs.push(summary);
       return summary;
     };
@@ -89,7 +91,6 @@ export async function graceAndNotifyDemo(out: (text: string) => void, tableName:
     const worst = runs.map((summary) => exitCodeFor(summary.status)).find((code) => code !== 0);
     return worst ?? 0;
   } finally {
-    process.env = saved;
     await sns.stop();
   }
 }

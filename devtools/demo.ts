@@ -2,18 +2,20 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organizations";
 import type { Context } from "aws-lambda";
-import { exitCodeFor, wire } from "../src/app.js";
+import { type App, wire } from "../src/app.js";
 import { ensureAuditTable } from "../src/aws/audit-table.js";
-import { type Clients, createClients } from "../src/aws/clients.js";
+import type { Clients } from "../src/aws/clients.js";
+import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { formatTable } from "../src/cli/format.js";
 import { renderSummary } from "../src/cli/render.js";
 import { loadConfig } from "../src/core/config.js";
 import { sweep } from "../src/core/sweep.js";
+import { loadSettings, type Settings } from "../src/settings.js";
 import { graceAndNotifyDemo } from "./demo-notify.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator/index.js";
 import { sampleOrganization } from "./sample-org.js";
-import { localStackEnv } from "./stack-env.js";
+import { LOCAL_CREDENTIALS, localStackEnv } from "./stack-env.js";
 
 export const DEMO_CONFIG = fileURLToPath(new URL("../examples/janitor.yaml", import.meta.url));
 const DEMO_TABLE = "handshake-janitor-demo";
@@ -31,18 +33,18 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     startOrganizationsEmulator({ handshakes: sampleOrganization(now) }),
     startDynamoDbLocal(),
   ]);
-  const saved = { ...process.env };
   try {
-    // The SDK's own endpoint variables: the same path a user takes to point the janitor anywhere.
-    Object.assign(
-      process.env,
-      localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, DEMO_TABLE),
-    );
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
-    const clients = createClients();
+    // The settings of the variables a user sets to point the janitor at these servers (what
+    // `npm run local` prints), read from that list rather than from this process's environment,
+    // which stays as it was; the dummy credentials go to the clients directly.
+    const settings = loadSettings({
+      ...localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, DEMO_TABLE),
+      JANITOR_CONFIG: DEMO_CONFIG,
+    });
+    const app = wire(settings, { credentials: LOCAL_CREDENTIALS });
+    const { clients } = app;
     await ensureAuditTable(clients.dynamodb, DEMO_TABLE);
-    const ports = { ...wire(clients, DEMO_TABLE), now: () => new Date() };
+    const ports = { ...app, now: () => new Date() };
 
     out(`\nsample organization: ${describeStates(organizations.handshakes())}`);
     out(`config: ${DEMO_CONFIG}\n`);
@@ -55,19 +57,18 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     out(`== live run ==\n${renderSummary(live)}\n`);
 
     out(`organization afterwards: ${describeStates(organizations.handshakes())}\n`);
-    const notified = await graceAndNotifyDemo(out, DEMO_TABLE);
+    const notified = await graceAndNotifyDemo(out, settings);
     if (notified !== 0) return notified;
     const trail = [];
     for await (const item of ports.audit.queryActions({ runId: live.runId })) trail.push({ ...item });
     out(`== audit trail of ${live.runId} (DynamoDB table ${DEMO_TABLE}) ==`);
     out(formatTable(trail, ["at", "handshakeId", "outcome", "ruleId", "matchedRules", "attempts", "actor"]));
 
-    const realtime = await realtimeStep(clients.organizations, organizations, ports.audit, out);
+    const realtime = await realtimeStep(settings, clients.organizations, organizations, ports.audit, out);
     out("\nnext: npm run janitor -- help   ·   README.md explains running against a real organization");
     if (exitCodeFor(live.status) !== 0) return exitCodeFor(live.status);
     return exitCodeFor(dry.status) === 0 && realtime ? 0 : 1;
   } finally {
-    process.env = saved;
     await Promise.all([organizations.stop(), dynamodb.stop()]);
   }
 }
@@ -78,9 +79,10 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
  * event for it goes to the realtime Lambda handler, as EventBridge would deliver it.
  */
 async function realtimeStep(
+  settings: Settings,
   client: Clients["organizations"],
   emulator: OrganizationsEmulator,
-  audit: ReturnType<typeof wire>["audit"],
+  audit: App["audit"],
   out: (text: string) => void,
 ): Promise<boolean> {
   out("\n== real time: an invitation judged as it is sent ==");
@@ -93,12 +95,16 @@ async function realtimeStep(
   out(
     `invited someone@gmail.com: handshake ${id} OPEN; CloudTrail event ${event.id} (InviteAccountToOrganization)`,
   );
-  // The handler's logger reads its level when its module loads: the demo prints its own lines.
-  // realtimeHandler is the handler without its middleware, which only adds the Lambda context
-  // to log lines and flushes the metrics.
+  // The handler's logger reads its level (Powertools' own variable) when its module loads: the
+  // demo prints its own lines. The handler is the one without its middleware, which only adds the
+  // Lambda context to log lines and flushes the metrics, over an application wired for the demo.
+  const level = process.env.POWERTOOLS_LOG_LEVEL;
   process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
-  process.env.JANITOR_CONFIG = DEMO_CONFIG;
-  const { realtimeHandler } = await import("../src/handlers/realtime.js");
+  const { createRealtimeHandler, wireRealtime } = await import("../src/handlers/realtime.js");
+  if (level === undefined) delete process.env.POWERTOOLS_LOG_LEVEL;
+  else process.env.POWERTOOLS_LOG_LEVEL = level;
+  const app = wireRealtime(settings, { credentials: LOCAL_CREDENTIALS });
+  const realtimeHandler = createRealtimeHandler(() => app);
   const started = performance.now();
   const result = await realtimeHandler(event, demoContext());
   const ms = Math.round(performance.now() - started);

@@ -1,6 +1,9 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ensureAuditTable } from "../src/aws/audit-table.js";
 
+/** The dummy credentials DynamoDB Local and the emulators accept (they check none). */
+export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;
+
 /**
  * What the CLI and the handler read to reach the local servers instead of AWS: the SDK's own
  * endpoint variables (the path a user takes to point the janitor anywhere), dummy credentials,
@@ -13,8 +16,8 @@ export function localStackEnv(
   return {
     AWS_ENDPOINT_URL_ORGANIZATIONS: endpoints.organizations,
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
-    AWS_ACCESS_KEY_ID: "local",
-    AWS_SECRET_ACCESS_KEY: "local",
+    AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_REGION: "us-east-1",
     AUDIT_TABLE_NAME: tableName,
   };
@@ -28,7 +31,7 @@ export function localDynamoDbClient(endpoint: string, onCommand?: (name: string)
   const client = new DynamoDBClient({
     endpoint,
     region: "us-east-1",
-    credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    credentials: LOCAL_CREDENTIALS,
     maxAttempts: 1,
   });
   if (onCommand) {

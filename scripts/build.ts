@@ -33,10 +33,15 @@ const SPLIT_POINTS = [
   "src/core/config.ts", // zod and yaml
   "src/handlers/events.ts", // zod without yaml
   "src/aws/organizations.ts", // the Organizations client's commands
-  "src/aws/audit-store.ts", // the DynamoDB client's commands
+  "src/aws/audit/index.ts", // the DynamoDB client's commands
   "src/aws/clients.ts", // the SDK's shared core, credentials and HTTP handler
   "src/handlers/metrics.ts", // Powertools
 ];
+/** A split point's file name, or its folder's for an index.ts: `entry-audit`, not `entry-index`. */
+function splitName(module: string): string {
+  const { dir, name } = path.parse(module);
+  return name === "index" ? path.basename(dir) : name;
+}
 /** The config's name inside the artifact; JANITOR_CONFIG in serverless.yml points at it. */
 export const BUNDLED_CONFIG_FILE = "janitor.yaml";
 
@@ -116,7 +121,7 @@ export function artifactBuildOptions(target: ArtifactBuildTarget): EsbuildOption
       ...(target.also ?? []).map((extra) => ({ in: extra.entry, out: extra.entryName })),
       ...(split ? SPLIT_POINTS : []).map((module) => ({
         in: path.join(ROOT, module),
-        out: `${CHUNK_DIR}/entry-${path.parse(module).name}`,
+        out: `${CHUNK_DIR}/entry-${splitName(module)}`,
       })),
     ],
     outdir: target.outdir,

@@ -1,59 +1,60 @@
-import { createAuditStore, retentionDaysFromEnv } from "./aws/audit-store.js";
-import type { Clients } from "./aws/clients.js";
+import { createAuditStore } from "./aws/audit/index.js";
+import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
-import { ConfigError } from "./domain/errors.js";
-import type { RunStatus } from "./domain/outcomes.js";
+import { createSnsNotifier } from "./aws/sns.js";
+import type { BackoffPolicy } from "./core/backoff.js";
+import type { NotifierPort } from "./core/notify.js";
+import { type Environment, loadSettings, requireTable, type Settings } from "./settings.js";
 
-/** The adapters over the clients the composition root built; shared by the handler and the CLI. */
-export function wire(
-  clients: Clients,
-  tableName: string,
-  options: { onThrottle?: (operation: string) => void } = {},
-) {
-  const audit = createAuditStore({ client: clients.dynamodb, tableName, ...retention() });
+export interface WireOptions extends ClientOptions {
+  /** Clients built earlier (a Lambda container keeps its own); absent, they are built from the settings. */
+  clients?: Clients;
+  /** Called on each retried throttle of an Organizations call, for metrics. */
+  onThrottle?: (operation: string) => void;
+  /** The Organizations adapter's backoff (the real-time handler retries a throttled cancel longer). */
+  organizationsPolicy?: BackoffPolicy;
+}
+
+/**
+ * The one place the application is assembled from its settings: the SDK clients, the
+ * Organizations adapter, the audit store (which also holds the handshake claims) and, when
+ * NOTIFY_TOPIC_ARN is set, the SNS notifier. The Lambda handlers, the CLI and the demo all come
+ * through here. A missing AUDIT_TABLE_NAME is a ConfigError, before anything is called.
+ */
+export function wire(settings: Settings, options: WireOptions = {}) {
+  const tableName = requireTable(settings);
+  const clients =
+    options.clients ??
+    createClients(settings, options.credentials ? { credentials: options.credentials } : {});
+  const audit = createAuditStore({
+    client: clients.dynamodb,
+    tableName,
+    ...(settings.auditRetentionDays === undefined ? {} : { retentionDays: settings.auditRetentionDays }),
+  });
+  const notifier: NotifierPort | undefined =
+    settings.notifyTopicArn === undefined
+      ? undefined
+      : createSnsNotifier({ client: clients.sns, topicArn: settings.notifyTopicArn });
   return {
+    settings,
+    tableName,
+    clients,
     organizations: createOrganizationsAdapter({
       client: clients.organizations,
       ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
+      ...(options.organizationsPolicy ? { policy: options.organizationsPolicy } : {}),
     }),
     audit,
     // Handshake claims live in the audit table beside the runs.
     claims: audit,
+    notifier,
   };
 }
 
+export type App = ReturnType<typeof wire>;
+
 /** AUDIT_RETENTION_DAYS as an audit store option: absent when unset, so nothing expires. */
-export function retention(env: NodeJS.ProcessEnv = process.env): { retentionDays?: number } {
-  const days = retentionDaysFromEnv(env);
+export function retention(env: Environment): { retentionDays?: number } {
+  const days = loadSettings(env).auditRetentionDays;
   return days === undefined ? {} : { retentionDays: days };
-}
-
-/** AUDIT_TABLE_NAME, checked before anything is called. */
-export function auditTableName(env: NodeJS.ProcessEnv = process.env): string {
-  const name = env.AUDIT_TABLE_NAME?.trim();
-  if (!name) throw new ConfigError(["AUDIT_TABLE_NAME: required (the DynamoDB audit table)"]);
-  if (!/^[a-zA-Z0-9_.-]{3,255}$/.test(name)) {
-    throw new ConfigError([`AUDIT_TABLE_NAME: '${name}' is not a valid DynamoDB table name`]);
-  }
-  return name;
-}
-
-/** Exit code of a live run that found another live run holding the organization's lease: nothing done. */
-export const EXIT_LEASE_HELD = 6;
-
-/**
- * The contract's exit codes: 0 done, 3 partial, 4 blocked; a failed run is an error (1). A run
- * refused the lease has no status: it throws LeaseHeldError, and the CLI exits EXIT_LEASE_HELD.
- */
-export function exitCodeFor(status: RunStatus): number {
-  switch (status) {
-    case "COMPLETED":
-      return 0;
-    case "PARTIAL":
-      return 3;
-    case "BLOCKED":
-      return 4;
-    default:
-      return 1;
-  }
 }

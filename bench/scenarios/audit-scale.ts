@@ -13,7 +13,7 @@ import {
   chainedActions,
   createAuditStore,
   runItem,
-} from "../../src/aws/audit-store.js";
+} from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { verifyRuns } from "../../src/cli/audit.js";
 import { CHAIN_GENESIS, chainHash, runSeal, verifyChain } from "../../src/core/integrity.js";

@@ -15,6 +15,7 @@ import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
 import { parseConfig } from "../../src/core/config.js";
 import { sweep } from "../../src/core/sweep.js";
+import { loadSettings } from "../../src/settings.js";
 import { type BenchRow, median, type Scenario } from "../lib.js";
 
 /**
@@ -174,7 +175,7 @@ async function janitorSweep(tableName: string, run: number): Promise<number> {
         actor: "bench",
         concurrency: PACING_SETUP.concurrency,
       },
-      { ...wire(clients, tableName), now: () => new Date() },
+      { ...wire({ ...loadSettings(), auditTableName: tableName }, { clients }), now: () => new Date() },
     );
     if (summary.status !== "COMPLETED") throw new Error(`sweep ended ${summary.status}`);
     return 0;

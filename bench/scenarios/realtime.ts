@@ -9,7 +9,7 @@ import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import { buildBundle, REALTIME_FILE } from "../../scripts/build.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { median, type Scenario } from "../lib.js";
 
 /**

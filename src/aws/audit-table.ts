@@ -48,7 +48,7 @@ export const AUDIT_INDEXES = {
 } as const;
 
 /**
- * The DynamoDB actions the audit store calls (src/aws/audit-store.ts), defined next to the table
+ * The DynamoDB actions the audit store calls (src/aws/audit/), defined next to the table
  * so the deployment's policy is derived from the same place as the table it grants access to.
  * `audit init` needs CreateTable, DescribeTable and the settings calls too; the function never
  * creates the table, the template does.

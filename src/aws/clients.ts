@@ -1,15 +1,15 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SNSClient } from "@aws-sdk/client-sns";
-import { topicRegion } from "./sns.js";
+import { loadSettings, type Settings, topicRegion } from "../settings.js";
 
 /**
- * The composition root's one place that constructs SDK clients (the Lambda handler and the CLI
- * both call it once).
+ * The one place that constructs SDK clients; wire() (src/app.ts) calls it.
  *
  * maxAttempts: 1 because the adapters own retrying and pacing: two retry layers multiply their
- * attempts and hide throttling from the pacer. Endpoints are never set here: for local use the
- * SDK reads AWS_ENDPOINT_URL_ORGANIZATIONS / AWS_ENDPOINT_URL_DYNAMODB itself.
+ * attempts and hide throttling from the pacer. Endpoints come from the settings
+ * (AWS_ENDPOINT_URL_ORGANIZATIONS / _DYNAMODB / _SNS), passed explicitly, so a caller such as the
+ * demo can point the clients at its local servers without changing the process's environment.
  */
 export interface Clients {
   organizations: OrganizationsClient;
@@ -18,20 +18,36 @@ export interface Clients {
   sns: SNSClient;
 }
 
-export function createClients(): Clients {
-  // Organizations is a global service whose endpoint lives in us-east-1.
-  const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
+export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn">;
+
+export interface ClientOptions {
+  /** Explicit credentials (the demo's dummy ones for its local servers); absent, the SDK's chain. */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+}
+
+export function createClients(
+  settings: ClientSettings = loadSettings(),
+  options: ClientOptions = {},
+): Clients {
+  const { region, endpoints } = settings;
   // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout. Without
   // throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
   const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
+  const common = {
+    maxAttempts: 1,
+    requestHandler,
+    ...(options.credentials ? { credentials: options.credentials } : {}),
+  };
+  const at = (endpoint: string | undefined) => (endpoint === undefined ? {} : { endpoint });
   return {
-    organizations: new OrganizationsClient({ region, maxAttempts: 1, requestHandler }),
-    dynamodb: new DynamoDBClient({ region, maxAttempts: 1, requestHandler }),
+    // Organizations is a global service whose endpoint lives in us-east-1.
+    organizations: new OrganizationsClient({ region, ...common, ...at(endpoints.organizations) }),
+    dynamodb: new DynamoDBClient({ region, ...common, ...at(endpoints.dynamodb) }),
     // SNS answers only in the topic's own region, which its ARN names.
     sns: new SNSClient({
-      region: topicRegion(process.env.NOTIFY_TOPIC_ARN?.trim() ?? "") ?? region,
-      maxAttempts: 1,
-      requestHandler,
+      region: topicRegion(settings.notifyTopicArn ?? "") ?? region,
+      ...common,
+      ...at(endpoints.sns),
     }),
   };
 }

@@ -17,9 +17,10 @@ import {
 } from "../core/backoff.js";
 import { createPacer, type Pacer } from "../core/pacer.js";
 import type { OrganizationsPort } from "../core/ports.js";
-import { JanitorError } from "../domain/errors.js";
+import { JanitorError, ServiceAnswerError } from "../domain/errors.js";
 import type { Handshake, HandshakeTarget } from "../domain/handshake.js";
 import type { CancelResult } from "../domain/outcomes.js";
+import { errorName, httpStatus, isAmbiguous, isRetryable, isThrottle } from "./errors.js";
 
 /** The IAM actions this adapter calls; the deployment's policy is derived from this list. */
 export const ORGANIZATIONS_ACTIONS = [
@@ -47,53 +48,6 @@ export interface OrganizationsAdapterOptions {
   now?: () => number;
   /** Called on each retried throttle, for metrics. */
   onThrottle?: (operation: string) => void;
-}
-
-/** Transient answers worth another attempt, after a pause. */
-const THROTTLED = new Set(["TooManyRequestsException", "ThrottlingException"]);
-const TRANSIENT = new Set([
-  "ConcurrentModificationException",
-  "ServiceException",
-  "InternalFailure",
-  "ServiceUnavailable",
-  "TimeoutError",
-  "RequestTimeout",
-  "ECONNRESET",
-  "ECONNREFUSED",
-  "EPIPE",
-  "ETIMEDOUT",
-]);
-
-function errorName(error: unknown): string {
-  if (typeof error !== "object" || error === null) return String(error);
-  const { name, code } = error as { name?: unknown; code?: unknown };
-  if (typeof code === "string" && code.startsWith("E")) return code;
-  return typeof name === "string" ? name : "Error";
-}
-
-function httpStatus(error: unknown): number | undefined {
-  const metadata = (error as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata;
-  return metadata?.httpStatusCode;
-}
-
-export function isThrottle(error: unknown): boolean {
-  return THROTTLED.has(errorName(error));
-}
-
-export function isTransient(error: unknown): boolean {
-  if (isThrottle(error) || TRANSIENT.has(errorName(error))) return true;
-  const status = httpStatus(error);
-  return status !== undefined && status >= 500;
-}
-
-/**
- * A failure after which the request may still have been carried out: the answer, not the
- * request, may be what was lost.
- */
-function isAmbiguous(error: unknown): boolean {
-  const name = errorName(error);
-  if (THROTTLED.has(name) || name === "ConcurrentModificationException") return false;
-  return isTransient(error);
 }
 
 export function createOrganizationsAdapter(options: OrganizationsAdapterOptions): OrganizationsPort {
@@ -137,7 +91,7 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
         }
       },
       {
-        isRetryable: isTransient,
+        isRetryable,
         policy,
         // After a throttle the pacer has already slowed every caller down and spaced the next
         // slots; a long sleep on top would leave slots of the budget unused. The pause is jittered
@@ -170,13 +124,13 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
         nextToken = output.NextToken;
         if (!nextToken) return;
         if (seenTokens.has(nextToken)) {
-          throw new Error(
+          throw new ServiceAnswerError(
             `ListHandshakesForOrganization returned the same NextToken twice (page ${page + 1})`,
           );
         }
         seenTokens.add(nextToken);
       }
-      throw new Error(`ListHandshakesForOrganization did not end within ${MAX_PAGES} pages`);
+      throw new ServiceAnswerError(`ListHandshakesForOrganization did not end within ${MAX_PAGES} pages`);
     },
 
     async describeHandshake(id) {

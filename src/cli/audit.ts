@@ -1,20 +1,18 @@
 import { open, readFile, writeFile } from "node:fs/promises";
-import { auditTableName } from "../app.js";
+import { wire } from "../app.js";
 import {
   type ActionFilter,
   type AuditQueries,
   chainedActions,
-  createAuditStore,
   DEFAULT_QUERY_WINDOW_DAYS,
-  retentionDaysFromEnv,
-} from "../aws/audit-store.js";
+} from "../aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../aws/audit-table.js";
-import { createClients } from "../aws/clients.js";
 import { compareWithTable, verifyArchive, verifyRun } from "../core/integrity.js";
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
 import { type ConfigOnRecord, renderReport } from "../report/html.js";
+import { loadSettings, parseTableSettings, type Settings } from "../settings.js";
 import {
   type CommandSpec,
   defineCommand,
@@ -223,10 +221,10 @@ export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Handler
 
 async function init(argv: string[], out: (text: string) => void): Promise<number> {
   parseCommandArgs(AUDIT_INIT, argv);
-  const tableName = auditTableName();
+  const { clients, tableName, settings } = wire(loadSettings());
   // TTL only when a retention is configured: otherwise no item carries the attribute anyway.
-  const ttl = retentionDaysFromEnv() === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
-  const result = await ensureAuditTable(createClients().dynamodb, tableName, ttl);
+  const ttl = settings.auditRetentionDays === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
+  const result = await ensureAuditTable(clients.dynamodb, tableName, ttl);
   out(result === "created" ? `created audit table ${tableName}` : `audit table ${tableName} already exists`);
   return 0;
 }
@@ -241,10 +239,10 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
   const { since, until } = range;
   const outcome = oneOf("--outcome", args.outcome, OUTCOMES, issues);
   const format = oneOf("--format", args.format, FORMATS, issues) ?? "table";
-  const tableName = tableOrIssue(issues);
+  const settings = settingsOrIssues(issues);
   if (issues.length > 0) throw new ConfigError(issues);
 
-  const store = createAuditStore({ client: createClients().dynamodb, tableName });
+  const { audit: store } = wire(settings);
   const rows: Row[] = [];
   const filter: ActionFilter = {
     ...(since ? { since } : {}),
@@ -270,9 +268,9 @@ async function runs(argv: string[], out: (text: string) => void): Promise<number
   const issues: string[] = [];
   const range = period(args, issues);
   const format = oneOf("--format", args.format, FORMATS, issues) ?? "table";
-  const tableName = tableOrIssue(issues);
+  const settings = settingsOrIssues(issues);
   if (issues.length > 0) throw new ConfigError(issues);
-  const store = createAuditStore({ client: createClients().dynamodb, tableName });
+  const { audit: store } = wire(settings);
   const rows: Row[] = [];
   for await (const run of store.listRuns(range ?? {})) {
     rows.push(runRow(run, format));
@@ -333,10 +331,10 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   const issues: string[] = [];
   const range = period(args, issues);
   if (!args.out) issues.push("--out: required (the HTML file to write)");
-  const tableName = tableOrIssue(issues);
+  const settings = settingsOrIssues(issues);
   if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
   const { since, until } = range;
-  const store = createAuditStore({ client: createClients().dynamodb, tableName });
+  const { audit: store, tableName } = wire(settings);
   const actions: ReadAction[] = [];
   for await (const action of store.queryActions({ since, until })) actions.push(action);
   const runList: ReadRun[] = [];
@@ -397,9 +395,9 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
   const periodWanted =
     args.file === undefined && (runIds.length === 0 || args.since !== undefined || args.until !== undefined);
   const range = periodWanted ? period(args, issues) : undefined;
-  const tableName = tableOrIssue(issues);
+  const settings = settingsOrIssues(issues);
   if (issues.length > 0) throw new ConfigError(issues);
-  const store = createAuditStore({ client: createClients().dynamodb, tableName });
+  const { audit: store } = wire(settings);
   if (args.file !== undefined) return verifyFile(store, args.file, out);
   const result = await verifyRuns(store, runIds, range);
   if (result.runs === 0 && range) {
@@ -488,10 +486,10 @@ async function exportItems(argv: string[], out: (text: string) => void): Promise
   const range = period(args, issues);
   const format = oneOf("--format", args.format, EXPORT_FORMATS, issues) ?? "jsonl";
   if (!args.out) issues.push("--out: required (the file to write)");
-  const tableName = tableOrIssue(issues);
+  const settings = settingsOrIssues(issues);
   if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
   const { since, until } = range;
-  const store = createAuditStore({ client: createClients().dynamodb, tableName });
+  const { audit: store } = wire(settings);
   const file = await open(args.out, "w");
   let actions = 0;
   let runCount = 0;
@@ -572,12 +570,9 @@ function warnUnreadable(count: number): void {
   );
 }
 
-function tableOrIssue(issues: string[]): string {
-  try {
-    return auditTableName();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    issues.push(...error.issues);
-    return "";
-  }
+/** The settings, with every problem of theirs (a missing AUDIT_TABLE_NAME too) added to `issues`. */
+function settingsOrIssues(issues: string[]): Settings {
+  const parsed = parseTableSettings();
+  issues.push(...parsed.issues);
+  return parsed.settings;
 }

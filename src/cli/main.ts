@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { describeConfig, loadConfig } from "../core/config.js";
-import { ConfigError, JanitorError } from "../domain/errors.js";
+import { ConfigError } from "../domain/errors.js";
+import { parseSettings } from "../settings.js";
 import {
   type CommandSpec,
   commandHelp,
@@ -144,7 +145,7 @@ export async function main(argv: string[], out: (text: string) => void = print):
 
 async function configCheck(argv: string[], out: (text: string) => void): Promise<number> {
   const { values } = parseCommandArgs(CONFIG_CHECK, argv);
-  const path = values.config ?? process.env.JANITOR_CONFIG;
+  const path = values.config ?? parseSettings().settings.janitorConfig;
   if (!path) throw new ConfigError(["--config: required (or set JANITOR_CONFIG)"]);
   out(describeConfig(await loadConfig(path), new Date()));
   return 0;
@@ -208,10 +209,11 @@ function missingTableLine(error: unknown): string | undefined {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 8; depth += 1) {
     if (current.name === "ResourceNotFoundException") {
-      const table = process.env.AUDIT_TABLE_NAME?.trim() ?? "";
-      // As createClients resolves it.
-      const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1";
-      const endpoint = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+      // As the clients were built: the settings' region and endpoint.
+      const { settings } = parseSettings();
+      const table = settings.auditTableName ?? "";
+      const region = settings.region;
+      const endpoint = settings.endpoints.dynamodb;
       const where = endpoint ? `region ${region}, endpoint ${endpoint}` : `region ${region}`;
       return `audit table '${table}' does not exist (${where}): create it with 'audit init', or set AUDIT_TABLE_NAME to the deployed table (handshake-janitor-<stage>-audit)`;
     }
@@ -222,8 +224,8 @@ function missingTableLine(error: unknown): string | undefined {
 
 /** Expected errors are one line each on stderr; a stack trace only with --verbose. */
 export function reportError(error: unknown, verbose: boolean): number {
-  if (error instanceof JanitorError && "issues" in error) {
-    for (const issue of (error as { issues: readonly string[] }).issues) process.stderr.write(`${issue}\n`);
+  if (error instanceof ConfigError) {
+    for (const issue of error.issues) process.stderr.write(`${issue}\n`);
     return 2;
   }
   const missing = missingTableLine(error);

@@ -1,15 +1,15 @@
 import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import { auditTableName, EXIT_LEASE_HELD, exitCodeFor, wire } from "../app.js";
-import { createClients } from "../aws/clients.js";
-import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
+import { wire } from "../app.js";
 import { loadConfig } from "../core/config.js";
 import { notifyRun } from "../core/notify.js";
-import { validateSelection } from "../core/plan.js";
+import { type SelectionProblem, validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
 import { ConfigError, LeaseHeldError } from "../domain/errors.js";
+import { parseTableSettings } from "../settings.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
+import { EXIT_LEASE_HELD, exitCodeFor } from "./exit-codes.js";
 import { renderSummary } from "./render.js";
 
 export const RUN = defineCommand({
@@ -70,8 +70,8 @@ const LEASE_POLL_MS = 1_000;
 
 export async function runCommand(argv: string[], out: (text: string) => void): Promise<number> {
   const args = parseCommandArgs(RUN, argv).values;
-  const issues: string[] = [];
-  const configPath = args.config ?? process.env.JANITOR_CONFIG;
+  const { settings, issues } = parseTableSettings();
+  const configPath = args.config ?? settings.janitorConfig;
   if (!configPath) issues.push("--config: required (or set JANITOR_CONFIG)");
   let budgetMs: number | undefined;
   if (args["time-budget"] !== undefined) {
@@ -91,30 +91,16 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
   if (args["run-id"] !== undefined && !/^[A-Za-z0-9._:-]{1,128}$/.test(args["run-id"])) {
     issues.push(`--run-id: '${args["run-id"]}' must be 1-128 letters, digits or . _ : -`);
   }
-  let tableName = "";
-  try {
-    tableName = auditTableName();
-  } catch (error) {
-    if (error instanceof ConfigError) issues.push(...error.issues);
-    else throw error;
-  }
-  let topicArn: string | undefined;
-  try {
-    topicArn = notifyTopicArnFromEnv();
-  } catch (error) {
-    collect(issues)(error);
-  }
   const config = configPath ? await loadConfig(configPath).catch(collect(issues)) : undefined;
   // Absent options stay undefined: an empty list must never read as "every rule / handshake".
   const only = { ruleIds: args.rule, handshakeIds: args.handshake };
-  if (config) issues.push(...validateSelection(config, only));
+  if (config) issues.push(...validateSelection(config, only).map(optionIssue));
   if (issues.length > 0 || !config) throw new ConfigError(issues);
 
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
   const logger = args.verbose ? stderrLogger : silentLogger;
-  const clients = createClients();
-  const { organizations, audit, claims } = wire(clients, tableName);
+  const { organizations, audit, claims, notifier } = wire(settings);
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
   // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
@@ -146,10 +132,10 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
       await sleep(Math.max(100, Math.min(left, LEASE_POLL_MS, error.holder.expiresAt - Date.now())));
     }
   }
-  if (topicArn !== undefined) {
+  if (notifier !== undefined) {
     const notified = await notifyRun(
       summary,
-      { notifier: createSnsNotifier({ client: clients.sns, topicArn }), audit },
+      { notifier, audit },
       { showTargets: config.notify?.showTargets === true },
     );
     // The summary on stdout stays exactly the run's; the notification is reported beside it.
@@ -167,6 +153,11 @@ export function newRunId(now: Date): string {
     .toISOString()
     .replace(/[-:]/g, "")
     .replace(/\.\d+Z$/, "Z")}-${randomBytes(3).toString("hex")}`;
+}
+
+/** A selection problem as the command line names it: `--rule: unknown rule id …`. */
+function optionIssue({ field, problem }: SelectionProblem): string {
+  return `${field === "rules" ? "--rule" : "--handshake"}: ${problem}`;
 }
 
 function collect(issues: string[]) {

@@ -1,3 +1,5 @@
+import { JanitorError } from "../domain/errors.js";
+
 /**
  * The one retry mechanism of the project. SDK clients are built with maxAttempts: 1, so every
  * retry of an AWS call happens here, visible, bounded in attempts and in time.
@@ -43,7 +45,7 @@ export interface RetryOptions {
   delay?: (error: unknown, attempt: number) => number;
 }
 
-export class RetriesExhaustedError extends Error {
+export class RetriesExhaustedError extends JanitorError {
   readonly attempts: number;
   readonly reason: "attempts" | "deadline";
   constructor(cause: unknown, attempts: number, reason: "attempts" | "deadline") {

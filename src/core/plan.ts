@@ -235,20 +235,51 @@ export function plan(input: PlanInput): Plan {
   return planner.finish();
 }
 
-/** Problems with a `--rule` / `--handshake` selection, one line each; empty when it is usable. */
-export function validateSelection(config: JanitorConfig, only: Selection): string[] {
+/**
+ * One problem with a selection, for the entry point to word: the CLI says `--rule: …`, the
+ * handler `event.rules[0]: …`. `index` is the offending id's place in its list; absent when the
+ * list itself is the problem.
+ */
+export interface SelectionProblem {
+  field: "rules" | "handshakeIds";
+  index?: number;
+  value: string | readonly string[];
+  problem: string;
+}
+
+/** Problems with a `--rule` / `--handshake` (or event) selection; empty when it is usable. */
+export function validateSelection(config: JanitorConfig, only: Selection): SelectionProblem[] {
   const known = config.rules.map((rule) => rule.id);
-  const issues: string[] = [];
-  if (only.ruleIds?.length === 0) issues.push("--rule: must not be empty (leave it out to apply every rule)");
+  const problems: SelectionProblem[] = [];
+  if (only.ruleIds?.length === 0) {
+    problems.push({
+      field: "rules",
+      value: [],
+      problem: "must not be empty (leave it out to apply every rule)",
+    });
+  }
   if (only.handshakeIds?.length === 0) {
-    issues.push("--handshake: must not be empty (leave it out to select every handshake)");
+    problems.push({
+      field: "handshakeIds",
+      value: [],
+      problem: "must not be empty (leave it out to select every handshake)",
+    });
   }
-  for (const id of only.ruleIds ?? []) {
-    if (id.length === 0) issues.push("--rule: must not be empty");
-    else if (!known.includes(id)) issues.push(`--rule: unknown rule id '${id}' (known: ${known.join(", ")})`);
+  for (const [index, id] of (only.ruleIds ?? []).entries()) {
+    if (id.length === 0) problems.push({ field: "rules", index, value: id, problem: "must not be empty" });
+    else if (!known.includes(id)) {
+      problems.push({
+        field: "rules",
+        index,
+        value: id,
+        problem: `unknown rule id '${id}' (known: ${known.join(", ")})`,
+      });
+    }
   }
-  for (const id of only.handshakeIds ?? []) {
-    if (!HANDSHAKE_ID_PATTERN.test(id)) issues.push(`--handshake: '${id}' ${HANDSHAKE_ID_PROBLEM}`);
+  for (const [index, id] of (only.handshakeIds ?? []).entries()) {
+    if (!HANDSHAKE_ID_PATTERN.test(id)) {
+      problems.push({ field: "handshakeIds", index, value: id, problem: `'${id}' ${HANDSHAKE_ID_PROBLEM}` });
+    }
   }
-  return issues;
+  return problems;
 }

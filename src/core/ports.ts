@@ -140,7 +140,7 @@ export interface RunSealed {
   chainLength: number;
 }
 
-/** Everything the sweep needs from the audit trail. Implemented in src/aws/audit-store.ts. */
+/** Everything the sweep needs from the audit trail. Implemented in src/aws/audit/. */
 export interface AuditPort {
   /** Creates the run item; when the run already exists (a retried event) returns it instead. */
   startRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }>;
@@ -213,7 +213,7 @@ export type ClaimResult = { taken: true } | { taken: false; holder: string; unti
  * One actor at a time per handshake, across processes: a run takes the handshake's claim before
  * it writes the intent to cancel it and releases it after the outcome is recorded. A claim
  * expires by itself (`ttlMs`), so a holder that dies never blocks the handshake for good; an
- * expired claim may be taken over. Implemented in src/aws/audit-store.ts beside the audit items.
+ * expired claim may be taken over. Implemented in src/aws/audit/ beside the audit items.
  */
 export interface HandshakeClaims {
   /**

@@ -78,3 +78,6 @@ export class OutcomeConflictError extends AuditWriteError {
     this.existing = existing;
   }
 }
+
+/** A service answered in a way the janitor cannot go on from (a paging token that loops): nothing is decided on it. */
+export class ServiceAnswerError extends JanitorError {}

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { SelectionProblem } from "../core/plan.js";
 import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import type { Trigger } from "../domain/outcomes.js";
@@ -178,4 +179,9 @@ function issueLines(error: z.ZodError, event: EventRecord, shape: "scheduled" | 
     if (issue.code === "invalid_type") return [`${path}: must be ${issue.expected}`];
     return [`${path}: ${issue.message}`];
   });
+}
+
+/** A selection problem as the manual event names it: `event.rules[0]: unknown rule id …`. */
+export function eventSelectionIssue({ field, index, problem }: SelectionProblem): string {
+  return `event.${field}${index === undefined ? "" : `[${index}]`}: ${problem}`;
 }

@@ -12,12 +12,13 @@ export const METRICS_SERVICE = "handshake-janitor";
 /** 1 when a run ended BLOCKED or FAILED, 0 otherwise: an alarm on its maximum fires on either. */
 export const RUN_NOT_COMPLETED_METRIC = "RunNotCompleted";
 
-export function createMetrics(): Metrics {
+/** `functionName`: AWS_LAMBDA_FUNCTION_NAME, from the settings ("local" outside Lambda). */
+export function createMetrics(functionName: string): Metrics {
   return new Metrics({
     namespace: METRICS_NAMESPACE,
     serviceName: METRICS_SERVICE,
     // Per function, so that two stages deployed in one account do not share one alarm's data.
-    defaultDimensions: { functionName: process.env.AWS_LAMBDA_FUNCTION_NAME ?? "local" },
+    defaultDimensions: { functionName },
   });
 }
 

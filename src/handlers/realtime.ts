@@ -3,10 +3,7 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { auditTableName, wire } from "../app.js";
-import { type Clients, createClients } from "../aws/clients.js";
-import { createOrganizationsAdapter } from "../aws/organizations.js";
-import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
+import { type App, type WireOptions, wire } from "../app.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
 import { loadConfig } from "../core/config.js";
 import { type InProgress, judge } from "../core/judge.js";
@@ -14,11 +11,12 @@ import { notifyRun } from "../core/notify.js";
 import type { RunSummary, SweepLogger } from "../core/sweep.js";
 import { ConfigError, JanitorError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
+import { loadSettings, parseSettings, type Settings } from "../settings.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
 import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
-const metrics = createMetrics();
+const metrics = createMetrics(parseSettings().settings.functionName);
 
 /** Stop starting a cancellation this long before Lambda's timeout, to write the outcome. */
 const SAFETY_MARGIN_MS = 5_000;
@@ -46,12 +44,39 @@ export class RealtimeRunNotCompletedError extends JanitorError {}
 
 export type RealtimeResult = RunSummary | InProgress | { ignored: string };
 
-// Clients and adapters are built once per container: the CancelHandshake pacer then keeps what it
-// learned of the service's rate from one invocation to the next.
-let clients: Clients | undefined;
-let wired: { tableName: string; ports: ReturnType<typeof wire> } | undefined;
+/** The real-time handler's application: an Organizations adapter that retries a throttled cancel longer. */
+export function wireRealtime(settings: Settings, options: WireOptions = {}): App {
+  return wire(settings, {
+    ...options,
+    onThrottle: () => recordThrottle(metrics),
+    organizationsPolicy: REALTIME_BACKOFF,
+  });
+}
 
-export async function realtimeHandler(event: unknown, context: Context): Promise<RealtimeResult> {
+// The application is wired once per container: the CancelHandshake pacer then keeps what it
+// learned of the service's rate from one invocation to the next.
+let wired: { key: string; app: App } | undefined;
+
+function fromEnvironment(): App {
+  const settings = loadSettings();
+  const key = JSON.stringify(settings);
+  if (wired?.key !== key) wired = { key, app: wireRealtime(settings) };
+  return wired.app;
+}
+
+/**
+ * The handler over an application: the deployed one wires it from the environment's settings,
+ * the demo hands in one wired for its local servers.
+ */
+export function createRealtimeHandler(application: () => App) {
+  return async function realtimeHandler(event: unknown, context: Context): Promise<RealtimeResult> {
+    return judgeEvent(event, context, application);
+  };
+}
+
+export const realtimeHandler = createRealtimeHandler(fromEnvironment);
+
+async function judgeEvent(event: unknown, context: Context, application: () => App): Promise<RealtimeResult> {
   const started = Date.now();
   const parsed = parseRealtimeEvent(event);
   if (parsed.kind === "ignored") {
@@ -59,22 +84,9 @@ export async function realtimeHandler(event: unknown, context: Context): Promise
     return { ignored: parsed.reason };
   }
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
-  const config = await loadConfig(process.env.JANITOR_CONFIG ?? "janitor.yaml");
-  const tableName = auditTableName();
-  const topicArn = notifyTopicArnFromEnv();
-
-  clients ??= createClients();
-  if (wired?.tableName !== tableName) {
-    const onThrottle = () => recordThrottle(metrics);
-    const ports = wire(clients, tableName, { onThrottle });
-    const organizations = createOrganizationsAdapter({
-      client: clients.organizations,
-      policy: REALTIME_BACKOFF,
-      onThrottle,
-    });
-    wired = { tableName, ports: { ...ports, organizations } };
-  }
-  const { organizations, audit } = wired.ports;
+  const app = application();
+  const config = await loadConfig(app.settings.janitorConfig ?? "janitor.yaml");
+  const { organizations, audit, notifier } = app;
   const remaining = context.getRemainingTimeInMillis();
   const result = await judge(
     {
@@ -94,12 +106,12 @@ export async function realtimeHandler(event: unknown, context: Context): Promise
     return result;
   }
   recordSummary(metrics, result);
-  if (topicArn !== undefined) {
+  if (notifier !== undefined) {
     // As the sweep does, after the run; the digest names who sent the invitation.
     const notified = await notifyRun(
       result,
       {
-        notifier: createSnsNotifier({ client: clients.sns, topicArn }),
+        notifier,
         audit,
         logger: asSweepLogger(logger),
       },

@@ -3,19 +3,19 @@ import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
-import { auditTableName, wire } from "../app.js";
-import { type Clients, createClients } from "../aws/clients.js";
-import { createSnsNotifier, notifyTopicArnFromEnv } from "../aws/sns.js";
+import { type App, wire } from "../app.js";
+import type { Clients } from "../aws/clients.js";
 import { loadConfig } from "../core/config.js";
 import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
 import { ConfigError, JanitorError, LeaseHeldError } from "../domain/errors.js";
-import { parseEvent } from "./events.js";
+import { loadSettings, parseSettings, type Settings } from "../settings.js";
+import { eventSelectionIssue, parseEvent } from "./events.js";
 import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
-const metrics = createMetrics();
+const metrics = createMetrics(parseSettings().settings.functionName);
 
 /** Stop starting cancellations this long before Lambda's timeout, to write the outcomes. */
 const SAFETY_MARGIN_MS = 20_000;
@@ -23,24 +23,29 @@ const SAFETY_MARGIN_MS = 20_000;
 /** The run was blocked or failed: the invocation fails so that the error alarm fires. */
 export class RunNotCompletedError extends JanitorError {}
 
-// Clients are built once per container, on first use, and reused by later invocations.
-let clients: Clients | undefined;
+// Clients are built once per container, on first use, and reused by later invocations (built
+// again only if the settings differ, as they can in a test); each invocation wires its own adapters.
+let built: { key: string; clients: Clients } | undefined;
+
+function application(settings: Settings): App {
+  const key = JSON.stringify(settings);
+  const clients = built?.key === key ? built.clients : undefined;
+  const app = wire(settings, { onThrottle: () => recordThrottle(metrics), ...(clients ? { clients } : {}) });
+  built = { key, clients: app.clients };
+  return app;
+}
 
 export async function sweepHandler(event: unknown, context: Context): Promise<RunSummary> {
   const request = parseEvent(event, context.awsRequestId, context.functionName);
   logger.appendKeys({ runId: request.runId, trigger: request.trigger });
-  const configPath = process.env.JANITOR_CONFIG ?? "janitor.yaml";
-  const config = await loadConfig(configPath);
-  const issues = validateSelection(config, { ruleIds: request.ruleIds, handshakeIds: request.handshakeIds });
-  if (issues.length > 0)
-    throw new ConfigError(issues.map((line: string) => line.replace(/^--rule/, "event.rules")));
-  const tableName = auditTableName();
-  const topicArn = notifyTopicArnFromEnv();
-
-  clients ??= createClients();
-  const { organizations, audit, claims } = wire(clients, tableName, {
-    onThrottle: () => recordThrottle(metrics),
+  const settings = loadSettings();
+  const config = await loadConfig(settings.janitorConfig ?? "janitor.yaml");
+  const problems = validateSelection(config, {
+    ruleIds: request.ruleIds,
+    handshakeIds: request.handshakeIds,
   });
+  if (problems.length > 0) throw new ConfigError(problems.map(eventSelectionIssue));
+  const { organizations, audit, claims, notifier } = application(settings);
   const summary = await sweep(
     {
       config,
@@ -56,12 +61,12 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     { organizations, audit, claims, now: () => new Date(), logger: asSweepLogger(logger) },
   );
   recordSummary(metrics, summary);
-  if (topicArn !== undefined) {
+  if (notifier !== undefined) {
     // After the run: whatever happens here, what was canceled and recorded stands.
     const notified = await notifyRun(
       summary,
       {
-        notifier: createSnsNotifier({ client: clients.sns, topicArn }),
+        notifier,
         audit,
         logger: asSweepLogger(logger),
       },

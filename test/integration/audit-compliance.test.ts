@@ -15,7 +15,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { launchOfflineChromium } from "../../scripts/chromium.js";
 import { retention } from "../../src/app.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../../src/aws/audit-table.js";
 import { parseConfig } from "../../src/core/config.js";
 import { AUDIT_ATTRIBUTES, type AuditAction } from "../../src/core/ports.js";

@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
-import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";

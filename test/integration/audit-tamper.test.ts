@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
 import { parseConfig } from "../../src/core/config.js";
 import { chainHash, runSeal } from "../../src/core/integrity.js";

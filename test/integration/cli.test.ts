@@ -207,6 +207,24 @@ describe("bad input stops the run before any call", () => {
     expect(anyCalls()).toBe(0);
   });
 
+  test("a wrong region or endpoint is one line each naming the variable, exit 2, nothing called", async () => {
+    stack.org.resetStats();
+    const env = {
+      ...stackEnv(stack.org, stack.db, "handshake-janitor-unused"),
+      AWS_REGION: "US EAST",
+      AWS_ENDPOINT_URL_ORGANIZATIONS: "127.0.0.1:1",
+    };
+
+    const result = await runCli(["run", "--config", DEMO_CONFIG], env);
+
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split("\n")).toEqual([
+      'AWS_REGION: "US EAST" is not an AWS region (like us-east-1)',
+      'AWS_ENDPOINT_URL_ORGANIZATIONS: "127.0.0.1:1" is not an http or https URL',
+    ]);
+    expect(anyCalls()).toBe(0);
+  });
+
   test("an empty --rule is rejected, not read as every rule, exit 2", async () => {
     stack.org.resetStats();
 

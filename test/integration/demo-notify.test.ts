@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { graceAndNotifyDemo } from "../../devtools/demo-notify.js";
-import { type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+import { loadSettings } from "../../src/settings.js";
+import { type Stack, stackEnv, startStack } from "../support/stack.js";
 
 let stack: Stack;
 beforeAll(async () => {
@@ -14,8 +15,10 @@ test("the demo's notification step marks, waits out the grace period, cancels, a
   const tableName = await stack.newTable();
   const lines: string[] = [];
 
-  const code = await withEnv(stackEnv(stack.org, stack.db, tableName), () =>
-    graceAndNotifyDemo((text) => lines.push(text), tableName),
+  // The settings of the local stack's variables; the process's environment is left alone.
+  const code = await graceAndNotifyDemo(
+    (text) => lines.push(text),
+    loadSettings(stackEnv(stack.org, stack.db, tableName)),
   );
 
   const output = lines.join("\n");
@@ -30,6 +33,6 @@ test("the demo's notification step marks, waits out the grace period, cancels, a
   expect(output).toContain("Subject: handshake-janitor: 2 canceled");
   const invited = stack.org.handshakes().filter((h) => h.Parties.some((p) => p.Id.endsWith("@gmail.com")));
   expect(invited.map((h) => h.State)).toEqual(["CANCELED", "CANCELED"]);
-  // The SNS endpoint variables were the step's own: restored afterwards.
+  // The SNS endpoint was the step's own setting: the process's environment never had it.
   expect(process.env.AWS_ENDPOINT_URL_SNS).toBeUndefined();
 });

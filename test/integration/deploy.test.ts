@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -58,10 +58,21 @@ function statements(): Statement[] {
 
 const asList = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
 
-/** SDK commands a module imports, as IAM actions: `PutItemCommand` from client-dynamodb -> dynamodb:PutItem. */
+/**
+ * SDK commands a module imports, as IAM actions: `PutItemCommand` from client-dynamodb -> dynamodb:PutItem.
+ * `file` is one source file, or a folder whose .ts files are read together.
+ */
 async function commandsSent(file: string, sdkPackage: string, service: string): Promise<string[]> {
-  const source = await readFile(new URL(`../../${file}`, import.meta.url), "utf8");
-  const imports = new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"${sdkPackage}"`).exec(source)?.[1] ?? "";
+  const url = new URL(`../../${file}`, import.meta.url);
+  const files = (await stat(url)).isDirectory()
+    ? (await readdir(url))
+        .filter((name) => name.endsWith(".ts"))
+        .map((name) => new URL(`../../${file}/${name}`, import.meta.url))
+    : [url];
+  const source = (await Promise.all(files.map((path) => readFile(path, "utf8")))).join("\n");
+  const imports = [...source.matchAll(new RegExp(`import\\s*\\{([^}]*)\\}\\s*from\\s*"${sdkPackage}"`, "g"))]
+    .map((match) => match[1] ?? "")
+    .join(",");
   const commands = [...imports.matchAll(/(?<!type\s)\b(\w+)Command\b/g)].map((m) => m[1] ?? "");
   // IAM has no TransactWriteItems action: each item of a transaction is authorised as the
   // operation it performs, so the transaction stands for the item kinds the source builds.
@@ -94,7 +105,7 @@ describe("the role", () => {
     expect(granted("organizations")).toEqual([...ORGANIZATIONS_ACTIONS].sort());
     expect(granted("dynamodb")).toEqual([...AUDIT_STORE_ACTIONS].sort());
     // The exported lists are what the code really sends.
-    expect(await commandsSent("src/aws/audit-store.ts", "@aws-sdk/client-dynamodb", "dynamodb")).toEqual(
+    expect(await commandsSent("src/aws/audit", "@aws-sdk/client-dynamodb", "dynamodb")).toEqual(
       [...AUDIT_STORE_ACTIONS].sort(),
     );
     expect(

@@ -22,7 +22,7 @@ import {
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import { wire } from "../../src/app.js";
-import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
 import { type JanitorConfig, loadConfig } from "../../src/core/config.js";
@@ -30,6 +30,7 @@ import { verifyChain } from "../../src/core/integrity.js";
 import { plan } from "../../src/core/plan.js";
 import type { OrganizationsPort } from "../../src/core/ports.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { loadSettings } from "../../src/settings.js";
 import { cliNodeArgs, sharedDynamoDbLocal, withEnv } from "../support/stack.js";
 import {
   auditItems,
@@ -118,7 +119,7 @@ async function runSweep(env: Record<string, string>, runId: string, options: Swe
   return withEnv(env, async (): Promise<RunSummary> => {
     const clients = createClients();
     try {
-      const wired = wire(clients, env.AUDIT_TABLE_NAME ?? "");
+      const wired = wire(loadSettings(env), { clients });
       const port = options.organizationsClient
         ? createOrganizationsAdapter({ client: options.organizationsClient })
         : wired.organizations;

@@ -14,8 +14,8 @@ import {
 } from "../../devtools/fault-proxy.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
-import { isRetryableDynamoDbError } from "../../src/aws/audit-store.js";
-import { isTransient } from "../../src/aws/organizations.js";
+import { isRetryableDynamoDbError } from "../../src/aws/audit/index.js";
+import { isRetryable } from "../../src/aws/errors.js";
 
 // The emulator is the target: forwarding is checked on Organizations calls, and the DynamoDB-shaped
 // faults are answered by the proxy itself, so no DynamoDB server is needed to see what the SDK
@@ -150,7 +150,7 @@ describe("fault proxy", () => {
       .send(new CancelHandshakeCommand({ HandshakeId: id }))
       .catch((e: unknown) => e);
 
-    expect(isTransient(error)).toBe(true);
+    expect(isRetryable(error)).toBe(true);
     expect(org.stats().CancelHandshake).toBeUndefined();
     expect(org.handshakes().find((h) => h.Id === id)?.State).not.toBe("CANCELED");
   });
@@ -163,7 +163,7 @@ describe("fault proxy", () => {
       .send(new CancelHandshakeCommand({ HandshakeId: id }))
       .catch((e: unknown) => e);
 
-    expect(isTransient(error)).toBe(true);
+    expect(isRetryable(error)).toBe(true);
     expect(org.handshakes().find((h) => h.Id === id)?.State).toBe("CANCELED");
   });
 
@@ -187,7 +187,7 @@ describe("fault proxy", () => {
       const operation = await arrival;
 
       expect(error).toMatchObject({ name: "TimeoutError" });
-      expect(isTransient(error)).toBe(true);
+      expect(isRetryable(error)).toBe(true);
       expect(stateWhenTimedOut).toBe("OPEN");
       expect(operation).toBe("CancelHandshake");
       expect(own.handshakes().find((h) => h.Id === id)?.State).toBe("CANCELED");

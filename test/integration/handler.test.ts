@@ -3,7 +3,7 @@ import { ListHandshakesForOrganizationCommand } from "@aws-sdk/client-organizati
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { handler } from "../../src/handlers/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";
@@ -130,7 +130,8 @@ describe("Lambda handler", () => {
 
   test.each([
     [{ dryRun: "yes" }, "event.dryRun"],
-    [{ rules: ["no-such-rule"] }, "no-such-rule"],
+    // Worded for the event, with the id's place in the list.
+    [{ rules: ["stale-invitations", "no-such-rule"] }, "event.rules[1]: unknown rule id 'no-such-rule'"],
     [{ handshakeIds: ["H-NOT-VALID"] }, "event.handshakeIds[0]"],
     [{ colour: "blue" }, "event: unknown key 'colour'"],
     [{ source: "aws.events", "detail-type": "Scheduled Event" }, "event.id"],

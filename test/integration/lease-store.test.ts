@@ -3,13 +3,14 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { wire } from "../../src/app.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { loadConfig } from "../../src/core/config.js";
 import type { RunRecord } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
 import { LeaseHeldError, LeaseLostError } from "../../src/domain/errors.js";
 import { handler } from "../../src/handlers/sweep.js";
+import { loadSettings } from "../../src/settings.js";
 import { auditAction } from "../support/fakes.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
@@ -182,7 +183,7 @@ describe("reconciliation beside a live run", () => {
     const summary = await withEnv(env, async () => {
       const clients = createClients();
       try {
-        const { organizations, audit } = wire(clients, table);
+        const { organizations, audit } = wire({ ...loadSettings(), auditTableName: table }, { clients });
         return await sweep(
           { config: { ...config, rules: [] }, runId: "run-next", trigger: "cli", actor: "bob" },
           { organizations, audit, now: () => new Date() },

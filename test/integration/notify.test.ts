@@ -10,9 +10,10 @@ import {
   inviteResources,
 } from "../../devtools/org-emulator/index.js";
 import { DEFAULT_TOPIC_ARN, type SnsEmulator, startSnsEmulator } from "../../devtools/sns-emulator.js";
+import { LOCAL_CREDENTIALS } from "../../devtools/stack-env.js";
 import { wire } from "../../src/app.js";
-import { chainedActions, createAuditStore } from "../../src/aws/audit-store.js";
-import { createClients } from "../../src/aws/clients.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
+import type { Clients } from "../../src/aws/clients.js";
 import { createSnsNotifier, SNS_BACKOFF } from "../../src/aws/sns.js";
 import { parseConfig } from "../../src/core/config.js";
 import { MESSAGE_MAX_BYTES } from "../../src/core/digest.js";
@@ -21,6 +22,7 @@ import { notifyRun } from "../../src/core/notify.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
 import { ConfigError } from "../../src/domain/errors.js";
 import { handler } from "../../src/handlers/sweep.js";
+import { loadSettings } from "../../src/settings.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
@@ -64,16 +66,14 @@ function env(tableName: string): Record<string, string> {
   };
 }
 
-/** The real clients and adapters, pointed at the local stack through the SDK's own variables. */
+/** The real clients and adapters, pointed at the local stack by the settings of these variables. */
 function realPorts(tableName: string) {
-  Object.assign(process.env, env(tableName));
-  const clients = createClients();
-  return { clients, ...wire(clients, tableName) };
+  return wire(loadSettings(env(tableName)), { credentials: LOCAL_CREDENTIALS });
 }
 
 const noPause = async () => {};
 
-function notifier(clients: ReturnType<typeof createClients>) {
+function notifier(clients: Clients) {
   return createSnsNotifier({ client: clients.sns, topicArn: DEFAULT_TOPIC_ARN, retry: { sleep: noPause } });
 }
 

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../devtools/sns-emulator.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import type { RunSummary } from "../../src/core/sweep.js";
+import { HANDSHAKE_ID_PROBLEM } from "../../src/domain/handshake.js";
 import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
 import { handler, type RealtimeResult } from "../../src/handlers/realtime.js";
 import { lambdaContext } from "../support/lambda-context.js";
@@ -280,7 +281,7 @@ describe("events that are not judged", () => {
     [
       "a handshake id that is not one",
       { ...envelope, detail: { ...detail, responseElements: { handshake: { id: "H-1; drop" } } } },
-      "event.detail.responseElements.handshake.id: must match",
+      `event.detail.responseElements.handshake.id: ${HANDSHAKE_ID_PROBLEM}`,
     ],
     [
       "no handshake",

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { launchOfflineChromium } from "../../scripts/chromium.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { canonicalConfigJson, configHash, loadConfig, parseConfig } from "../../src/core/config.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import { OUTCOMES } from "../../src/domain/outcomes.js";

@@ -4,7 +4,7 @@ import type { Handshake as SdkHandshake } from "@aws-sdk/client-organizations";
 import { expect } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import type { EmulatorHandshake } from "../../devtools/org-emulator/index.js";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { toHandshake } from "../../src/aws/organizations.js";
 import { type JanitorConfig, loadConfig } from "../../src/core/config.js";

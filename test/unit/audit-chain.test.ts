@@ -1,6 +1,8 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
-import { createAuditStore } from "../../src/aws/audit-store.js";
+import { CHAIN_BACKOFF } from "../../src/aws/audit/chain.js";
+import { createAuditStore } from "../../src/aws/audit/index.js";
+import { backoffDelay } from "../../src/core/backoff.js";
 import { CHAIN_GENESIS, chainHash } from "../../src/core/integrity.js";
 import type { AuditAction } from "../../src/core/ports.js";
 import { auditAction } from "../support/fakes.js";
@@ -77,5 +79,27 @@ describe("audit chain appends", () => {
     expect(stored).toEqual({ created: true, unlinked: expect.stringContaining("chain run-1/h-1") });
     const put = racing.sent.find((c) => c.name === "PutItemCommand");
     expect((put?.input.Item as Record<string, unknown> | undefined)?.pendingKey).toEqual({ S: "UNLINKED" });
+  });
+
+  it("pauses before each new try with the one retry policy's jittered delay, moved head or busy table", async () => {
+    const { fake, sent } = client([
+      canceled("None", "ConditionalCheckFailed"),
+      canceled("None", "ThrottlingError"),
+      canceled("TransactionConflict", "None"),
+      undefined,
+    ]);
+    const pauses: number[] = [];
+    const random = () => 0.37;
+    const store = createAuditStore({
+      client: fake,
+      tableName: "t",
+      retry: { sleep: async (ms) => void pauses.push(ms), random },
+    });
+
+    expect(await store.recordAction(action)).toEqual({ created: true });
+    expect(sent.filter((c) => c.name === "TransactWriteItemsCommand")).toHaveLength(4);
+    // Full jitter: a share (random) of the ceiling min(cap, base * 2^attempt), attempts from 0.
+    expect(pauses).toEqual([0, 1, 2].map((attempt) => backoffDelay(attempt, CHAIN_BACKOFF, random)));
+    expect(new Set(pauses).size).toBe(3);
   });
 });

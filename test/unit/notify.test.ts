@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { isRetryableSnsError, notifyTopicArnFromEnv, topicRegion } from "../../src/aws/sns.js";
+import { isRetryableSnsError, topicRegion } from "../../src/aws/sns.js";
 import type { DigestRun } from "../../src/core/digest.js";
 import { type NotifierPort, notifyRun } from "../../src/core/notify.js";
 import { ConfigError } from "../../src/domain/errors.js";
+import { loadSettings } from "../../src/settings.js";
 
 const run: DigestRun = {
   runId: "run-1",
@@ -108,7 +109,9 @@ describe("NOTIFY_TOPIC_ARN", () => {
       expected: "arn:aws-us-gov:sns:us-gov-west-1:123456789012:t",
     },
   ])("$value is accepted as $expected", ({ value, expected }) => {
-    expect(notifyTopicArnFromEnv(value === undefined ? {} : { NOTIFY_TOPIC_ARN: value })).toBe(expected);
+    expect(loadSettings(value === undefined ? {} : { NOTIFY_TOPIC_ARN: value }).notifyTopicArn).toBe(
+      expected,
+    );
   });
 
   it.each([
@@ -119,7 +122,7 @@ describe("NOTIFY_TOPIC_ARN", () => {
   ])("%s is refused with one line naming the variable", (value) => {
     const error = (() => {
       try {
-        notifyTopicArnFromEnv({ NOTIFY_TOPIC_ARN: value });
+        loadSettings({ NOTIFY_TOPIC_ARN: value });
       } catch (e) {
         return e;
       }

@@ -315,6 +315,7 @@ describe("createPlanner", () => {
 describe("validateSelection", () => {
   const config = configOf();
   const known = rules.map((r) => r.id).join(", ");
+  const handshakeProblem = "must be a handshake id: h- followed by 8 to 32 lower-case letters or digits";
 
   test("accepts known rule ids and well-formed handshake ids", () => {
     expect(
@@ -323,31 +324,41 @@ describe("validateSelection", () => {
   });
 
   test.each([
-    { only: { ruleIds: [] }, issue: "--rule: must not be empty (leave it out to apply every rule)" },
+    {
+      only: { ruleIds: [] },
+      problem: { field: "rules", value: [], problem: "must not be empty (leave it out to apply every rule)" },
+    },
     {
       only: { handshakeIds: [] },
-      issue: "--handshake: must not be empty (leave it out to select every handshake)",
+      problem: {
+        field: "handshakeIds",
+        value: [],
+        problem: "must not be empty (leave it out to select every handshake)",
+      },
     },
-    { only: { ruleIds: [""] }, issue: "--rule: must not be empty" },
-  ])("reports the empty selection $only", ({ only, issue }) => {
-    expect(validateSelection(config, only)).toEqual([issue]);
+    {
+      only: { ruleIds: [""] },
+      problem: { field: "rules", index: 0, value: "", problem: "must not be empty" },
+    },
+  ])("reports the empty selection $only", ({ only, problem }) => {
+    expect(validateSelection(config, only)).toEqual([problem]);
   });
 
   test("accepts an absent selection", () => {
     expect(validateSelection(config, {})).toEqual([]);
   });
 
-  test("reports every unknown rule id and malformed handshake id", () => {
-    const issues = validateSelection(config, {
+  test("reports every unknown rule id and malformed handshake id with its place in the list", () => {
+    const problems = validateSelection(config, {
       ruleIds: ["stale", "outside-email", "x"],
       handshakeIds: ["h-SHOUT123", "h-1"],
     });
 
-    expect(issues).toEqual([
-      `--rule: unknown rule id 'stale' (known: ${known})`,
-      `--rule: unknown rule id 'x' (known: ${known})`,
-      "--handshake: 'h-SHOUT123' must be a handshake id: h- followed by 8 to 32 lower-case letters or digits",
-      "--handshake: 'h-1' must be a handshake id: h- followed by 8 to 32 lower-case letters or digits",
+    expect(problems).toEqual([
+      { field: "rules", index: 0, value: "stale", problem: `unknown rule id 'stale' (known: ${known})` },
+      { field: "rules", index: 2, value: "x", problem: `unknown rule id 'x' (known: ${known})` },
+      { field: "handshakeIds", index: 0, value: "h-SHOUT123", problem: `'h-SHOUT123' ${handshakeProblem}` },
+      { field: "handshakeIds", index: 1, value: "h-1", problem: `'h-1' ${handshakeProblem}` },
     ]);
   });
 });

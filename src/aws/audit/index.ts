@@ -1,0 +1,81 @@
+/**
+ * The DynamoDB audit store: createAuditStore wires one table's I/O (table-io.ts) into the chain
+ * writer (chain.ts), the sweep's write port (writer.ts), the lease (lease.ts), handshake claims
+ * (claims.ts) and the read port (queries.ts). The names other parts of the janitor use are
+ * exported from here.
+ */
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { BackoffPolicy, Sleep } from "../../core/backoff.js";
+import type { AuditPort, HandshakeClaims } from "../../core/ports.js";
+import { ConfigError } from "../../domain/errors.js";
+import { createChainWriter } from "./chain.js";
+import { createClaims } from "./claims.js";
+import { createLease } from "./lease.js";
+import { type AuditQueries, createAuditQueries } from "./queries.js";
+import { createSeals } from "./seal.js";
+import { createTableIo } from "./table-io.js";
+import { createAuditWriter } from "./writer.js";
+
+export { monthsBetween } from "./expressions.js";
+export { actionItem, runItem, type StoredAction } from "./items.js";
+export {
+  type ActionFilter,
+  type AuditQueries,
+  chainedActions,
+  DEFAULT_QUERY_WINDOW_DAYS,
+  type RunFilter,
+} from "./queries.js";
+export { AUDIT_BACKOFF, isRetryableDynamoDbError } from "./table-io.js";
+
+export interface AuditStoreOptions {
+  /** Built by the composition root with maxAttempts: 1; this store is the only retry layer. */
+  client: DynamoDBClient;
+  tableName: string;
+  retry?: { policy?: BackoffPolicy; sleep?: Sleep; random?: () => number };
+  now?: () => Date;
+  /**
+   * When set, every item gets AUDIT_TTL_ATTRIBUTE = its time + this many days (epoch seconds), for
+   * a table whose TTL is on. Unset (the default), nothing ever expires.
+   */
+  retentionDays?: number;
+  /**
+   * How long the organization's lease lasts unless renewed (the sweep renews it every third of
+   * this): how long a crashed holder can keep the next live run waiting. Default LEASE_DURATION_MS.
+   */
+  leaseDurationMs?: number;
+}
+
+/** A crashed run blocks the next live run for at most this long. */
+export const LEASE_DURATION_MS = 60_000;
+
+/** AUDIT_RETENTION_DAYS: unset or empty means keep forever; otherwise a whole number of days > 0. */
+export function retentionDaysFromEnv(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env.AUDIT_RETENTION_DAYS?.trim();
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^[1-9][0-9]*$/.test(raw)) {
+    throw new ConfigError([`AUDIT_RETENTION_DAYS: '${raw}' is not a whole number of days greater than 0`]);
+  }
+  return Number(raw);
+}
+
+export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQueries & HandshakeClaims {
+  const now = options.now ?? (() => new Date());
+  const io = createTableIo(options.client, options.tableName, options.retry);
+  // The chain's conflict retries keep their own attempts (chain.ts); only the pauses are shared.
+  // Run seals and the runs' waiting sets: written by the writer, rewritten by a later link.
+  const seals = createSeals(io);
+  const chain = createChainWriter(
+    io,
+    {
+      ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
+      ...(options.retry?.random ? { random: options.retry.random } : {}),
+    },
+    seals,
+  );
+  return {
+    ...createAuditWriter(io, chain, { now, retentionDays: options.retentionDays }, seals),
+    ...createLease(io, now, options.leaseDurationMs ?? LEASE_DURATION_MS),
+    ...createClaims(io, now),
+    ...createAuditQueries(io, now),
+  };
+}

@@ -1,0 +1,233 @@
+/**
+ * The read side for `audit query`, reports, export and verification (AuditQueries): every method
+ * is a Query or GetItem, never a Scan, served by the most selective key the filter allows. The
+ * readers of a period yield an item that does not read in full as what could be read of it,
+ * flagged `unreadable`, and carry on.
+ */
+import type { KeyedAction, RunEvidence } from "../../core/integrity.js";
+import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../../core/ports.js";
+import { ConfigError, JanitorError } from "../../domain/errors.js";
+import { AUDIT_INDEXES } from "../audit-table.js";
+import { atRange, beginsWith, type Condition, eq, monthsBetween, queryInput } from "./expressions.js";
+import {
+  configKey,
+  describeKey,
+  type Item,
+  parseAction,
+  parseRun,
+  readAction,
+  readRun,
+  runKey,
+  type StoredAction,
+  storedAction,
+} from "./items.js";
+import { runEvidence } from "./seal.js";
+import type { TableIo } from "./table-io.js";
+
+/** A time-range query with no lower bound reads this far back. */
+export const DEFAULT_QUERY_WINDOW_DAYS = 30;
+
+export interface ActionFilter {
+  since?: Date;
+  until?: Date;
+  /** The first matching rule (`ruleId`); handshakes a rule matched second are not found by it. */
+  ruleId?: string;
+  handshakeId?: string;
+  runId?: string;
+  outcome?: string;
+}
+
+export interface RunFilter {
+  since?: Date;
+  until?: Date;
+}
+
+/**
+ * Read side for `audit query` and compliance: every method is a Query or GetItem, never a Scan.
+ * The readers of a period (queryActions, listRuns, exportActions) yield an item that does not
+ * read in full as what could be read of it, flagged `unreadable`, and carry on.
+ */
+export interface AuditQueries {
+  /**
+   * Served by the most selective key available: runId (the run's partition), then handshakeId
+   * (byHandshake), then ruleId (byRule), else the time range (byTime, one Query per month, since
+   * defaulting to DEFAULT_QUERY_WINDOW_DAYS before until). Other criteria filter the results.
+   */
+  queryActions(filter?: ActionFilter): AsyncIterable<ReadAction>;
+  /** Runs that started in the range; the same defaults as the time path of queryActions. */
+  listRuns(filter?: RunFilter): AsyncIterable<ReadRun>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  getRunActions(runId: string): Promise<AuditAction[]>;
+  /** A run's chain head and its action items with their links, for `audit verify`. */
+  readChain(runId: string): Promise<{
+    head?: { hash: string; length: number };
+    actions: StoredAction[];
+    /** The run item with its seal, for verifyRun; undefined when the run item is missing. */
+    run?: RunEvidence;
+  }>;
+  /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
+  exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
+  /** Every action item of the period once, with its chain link, page by page (byTime). */
+  exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+  /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
+  getConfig(hash: string): Promise<string | undefined>;
+}
+
+/** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
+export function chainedActions(actions: readonly StoredAction[]): {
+  items: KeyedAction[];
+  unreadable: string[];
+} {
+  const items: KeyedAction[] = [];
+  const unreadable: string[] = [];
+  for (const stored of actions) {
+    if (stored.action === undefined) {
+      unreadable.push(
+        `run ${stored.keyRunId}: item ${stored.keyHandshakeId}: unreadable: ${stored.readError}`,
+      );
+      continue;
+    }
+    const { seq, prev, hash } = stored.link;
+    const linked = seq !== undefined || prev !== undefined || hash !== undefined;
+    // The keys it is stored under, which verify checks as values derived from its content.
+    const keys: KeyedAction["keys"] = {
+      runId: stored.keyRunId,
+      handshakeId: stored.keyHandshakeId,
+      ...(stored.timeKey === undefined ? {} : { timeKey: stored.timeKey }),
+    };
+    items.push(
+      linked
+        ? { action: stored.action, keys, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
+        : { action: stored.action, keys },
+    );
+  }
+  return { items, unreadable };
+}
+
+export function createAuditQueries(io: TableIo, now: () => Date): AuditQueries {
+  function timeRange(
+    filter: { since?: Date; until?: Date },
+    defaults: boolean,
+  ): { since?: Date; until?: Date } {
+    const until = filter.until ?? (defaults ? now() : undefined);
+    const since =
+      filter.since ??
+      (defaults && until ? new Date(until.getTime() - DEFAULT_QUERY_WINDOW_DAYS * 86_400_000) : undefined);
+    const issues: string[] = [];
+    if (since && Number.isNaN(since.getTime())) issues.push("since: not a valid date");
+    if (until && Number.isNaN(until.getTime())) issues.push("until: not a valid date");
+    if (issues.length === 0 && since && until && since > until) {
+      issues.push(`since: ${since.toISOString()} is after until ${until.toISOString()}`);
+    }
+    if (issues.length > 0) throw new ConfigError(issues.map((issue) => `audit query ${issue}`));
+    return { ...(since ? { since } : {}), ...(until ? { until } : {}) };
+  }
+
+  async function* itemsByMonth(
+    prefix: "ACTION" | "RUN",
+    range: { since?: Date; until?: Date },
+    filters: Condition[],
+  ): AsyncGenerator<Item> {
+    const { since, until } = range;
+    if (!since || !until) return;
+    for (const month of monthsBetween(since, until)) {
+      yield* io.query(
+        queryInput(AUDIT_INDEXES.byTime, [eq("timeKey", `${prefix}#${month}`), ...atRange(range)], filters),
+      );
+    }
+  }
+
+  /** The action items of one run, from its partition. */
+  function runActionItems(runId: string): AsyncIterable<Item> {
+    return io.query(queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "ACTION#")], []));
+  }
+
+  return {
+    async *queryActions(filter: ActionFilter = {}) {
+      const criteria = {
+        runId: filter.runId,
+        handshakeId: filter.handshakeId,
+        ruleId: filter.ruleId,
+        outcome: filter.outcome,
+      };
+      const filtersExcept = (...keyed: (keyof typeof criteria)[]) =>
+        Object.entries(criteria)
+          .filter(([name, value]) => value !== undefined && !keyed.includes(name as keyof typeof criteria))
+          .map(([name, value]) => eq(name, value as string));
+      // An index keyed on one criterion, sorted by `at`: the range is part of the key condition.
+      const byKey = (index: string, name: "handshakeId" | "ruleId", value: string) =>
+        io.query(
+          queryInput(index, [eq(name, value), ...atRange(timeRange(filter, false))], filtersExcept(name)),
+        );
+
+      let items: AsyncIterable<Item>;
+      if (filter.runId !== undefined) {
+        const range = timeRange(filter, false);
+        const sk =
+          filter.handshakeId !== undefined
+            ? eq("sk", `ACTION#${filter.handshakeId}`)
+            : beginsWith("sk", "ACTION#");
+        // `at` is not a key of the base table, so a range with runId is a filter.
+        items = io.query(
+          queryInput(
+            undefined,
+            [eq("pk", `RUN#${filter.runId}`), sk],
+            [...filtersExcept("runId", "handshakeId"), ...atRange(range)],
+          ),
+        );
+      } else if (filter.handshakeId !== undefined) {
+        items = byKey(AUDIT_INDEXES.byHandshake, "handshakeId", filter.handshakeId);
+      } else if (filter.ruleId !== undefined) {
+        items = byKey(AUDIT_INDEXES.byRule, "ruleId", filter.ruleId);
+      } else {
+        items = itemsByMonth("ACTION", timeRange(filter, true), filtersExcept());
+      }
+      for await (const item of items) yield readAction(item).record;
+    },
+
+    async *listRuns(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) yield readRun(item);
+    },
+
+    async getRun(runId) {
+      const item = await io.getItem(runKey(runId));
+      return item === undefined ? undefined : parseRun(item);
+    },
+
+    async readChain(runId) {
+      const runStored = await io.getItem(runKey(runId));
+      const actions: StoredAction[] = [];
+      for await (const item of runActionItems(runId)) actions.push(storedAction(item));
+      if (runStored === undefined) return { actions };
+      const run = runEvidence(runStored);
+      return { head: run.head, actions, run };
+    },
+
+    async *exportRuns(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) {
+        yield { ...runEvidence(item), read: readRun(item) };
+      }
+    },
+
+    async *exportActions(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("ACTION", timeRange(filter, true), [])) {
+        yield storedAction(item);
+      }
+    },
+
+    async getRunActions(runId) {
+      const actions: AuditAction[] = [];
+      for await (const item of runActionItems(runId)) actions.push(parseAction(item));
+      return actions;
+    },
+
+    async getConfig(hash) {
+      const item = await io.getItem(configKey(hash));
+      const config = item?.config?.S;
+      if (item !== undefined && config === undefined) {
+        throw new JanitorError(`audit item ${describeKey(item)}: config is not a string`);
+      }
+      return config;
+    },
+  };
+}

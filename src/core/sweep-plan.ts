@@ -1,0 +1,76 @@
+import { marksByHandshake } from "./grace.js";
+import { createPlanner, type Decision } from "./plan.js";
+import type { OpenMark, RunRecord } from "./ports.js";
+import type { RunState } from "./sweep.js";
+import { type Final, finalOf } from "./sweep-record.js";
+
+/** What the plan phase hands on: the decisions, split into what calls nothing and what cancels. */
+export interface PlannedSweep {
+  /** What the run item records of the listing. */
+  listing: Pick<RunRecord, "listed" | "candidates" | "matched">;
+  /** Over the safety cap: nothing is canceled, and every cancel is recorded BLOCKED. */
+  blocked: boolean;
+  /** Every decision of the run, in the planner's order: the marks are closed from these. */
+  decisions: readonly Decision[];
+  /** Decisions whose outcome is known without calling CancelHandshake. */
+  finals: readonly Final[];
+  /** Decisions that call CancelHandshake; none when blocked. */
+  toCancel: readonly Decision[];
+}
+
+/** The plan phase: the open marks, then the listing, planned page by page. */
+export async function planSweep(run: RunState, started: Date): Promise<PlannedSweep> {
+  const { log, dryRun } = run;
+  const marks = marksByHandshake(await run.deps.audit.listOpenMarks());
+  const decided = await listAndPlan(run, started, marks);
+  const listing = {
+    listed: decided.listed,
+    candidates: decided.candidates,
+    matched: decided.decisions.length,
+  };
+  log.info("planned", { ...listing, selected: decided.selected, limit: decided.limit });
+
+  if (decided.blocked) {
+    log.warn("safety cap exceeded: nothing is canceled", {
+      selected: decided.selected,
+      limit: decided.limit,
+    });
+    const finals = decided.decisions.map(
+      (decision): Final =>
+        decision.kind === "exempted" || decision.kind === "close"
+          ? (finalOf(decision, false) as Final)
+          : {
+              decision,
+              outcome: "BLOCKED",
+              reason: `${decision.reason}; blocked: ${decided.selected} selected, limit ${decided.limit}`,
+            },
+    );
+    return { listing, blocked: true, decisions: decided.decisions, finals, toCancel: [] };
+  }
+  // What calls nothing is recorded first, in batches; then the cancellations, one by one.
+  const finals: Final[] = [];
+  const toCancel: Decision[] = [];
+  for (const decision of decided.decisions) {
+    const final = finalOf(decision, dryRun);
+    if (final === undefined) toCancel.push(decision);
+    else finals.push(final);
+  }
+  return { listing, blocked: false, decisions: decided.decisions, finals, toCancel };
+}
+
+/**
+ * Each page is planned as it arrives and then dropped: the sweep holds the decisions, never every
+ * handshake of the organization at once.
+ */
+async function listAndPlan(run: RunState, now: Date, marks: ReadonlyMap<string, OpenMark>) {
+  const { config, ruleIds, handshakeIds } = run.request;
+  const only = { ruleIds, handshakeIds };
+  const planner = createPlanner({ config, now, only: defined(only), marks });
+  for await (const page of run.deps.organizations.listHandshakes()) planner.add(page);
+  return planner.finish();
+}
+
+/** Drops undefined members, for exactOptionalPropertyTypes-style inputs. */
+function defined<T extends object>(value: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as never;
+}
