@@ -462,6 +462,11 @@ async function verifyFile(store: AuditQueries, file: string, out: (text: string)
       `--file: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
     ]);
   }
+  if (text.startsWith("itemType,")) {
+    throw new ConfigError([
+      `--file: ${file} is a CSV export; verify reads the JSON lines one (audit export --format jsonl)`,
+    ]);
+  }
   const { runs, problems } = verifyArchive(text);
   let items = 0;
   for (const [runId, archived] of runs) {

@@ -288,6 +288,17 @@ describe("audit export and verify --file", () => {
     );
   });
 
+  it("refuses a CSV export with one line saying which export it reads", async () => {
+    const file = join(dir, `${tableName}.csv`);
+    const written = await runCli(["audit", "export", ...PERIOD, "--format", "csv", "--out", file], env);
+    expect(written.code, written.stderr).toBe(0);
+    const result = await verify(["--file", file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toContain(
+      `--file: ${file} is a CSV export; verify reads the JSON lines one (audit export --format jsonl)`,
+    );
+  });
+
   it("catches an edited archive from the file alone", async () => {
     const file = await exported();
     const target = actionsOf(runOf(1))[0] as AuditAction;
