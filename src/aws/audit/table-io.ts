@@ -77,7 +77,8 @@ export function writeError(what: string, error: unknown): AuditWriteError {
 }
 
 export function readError(what: string, error: unknown): JanitorError {
-  if (error instanceof JanitorError) return error;
+  // The retry layer's own error says how it gave up, not what was being read: it is wrapped.
+  if (error instanceof JanitorError && !(error instanceof RetriesExhaustedError)) return error;
   return new JanitorError(`audit ${what} failed: ${causeText(error)}`, { cause: error });
 }
 
