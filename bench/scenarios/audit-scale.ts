@@ -15,7 +15,8 @@ import {
   runItem,
 } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table.js";
-import { CHAIN_GENESIS, chainHash, verifyChain } from "../../src/core/integrity.js";
+import { verifyRuns } from "../../src/cli/audit.js";
+import { CHAIN_GENESIS, chainHash, runSeal, verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import type { Outcome, OutcomeCounts } from "../../src/domain/outcomes.js";
 import type { BenchRow, Scenario } from "../lib.js";
@@ -117,9 +118,14 @@ function chainedActionItem(action: AuditAction, seq: number, prevHash: string, h
   };
 }
 
-/** The finished run item, holding the head of its chain. */
+/** The finished run item, holding the head of its chain and sealed as finishRun seals it. */
 function chainedRunItem(run: RunRecord, head: string, length: number): Item {
-  return { ...runItem(run), chainHead: { S: head }, chainLength: { N: String(length) } };
+  return {
+    ...runItem(run),
+    chainHead: { S: head },
+    chainLength: { N: String(length) },
+    seal: { S: runSeal(run, { hash: head, length }) },
+  };
 }
 
 /** One run's items: the chained actions and the finished run item holding the chain's head. */
@@ -374,6 +380,16 @@ export const scenario: Scenario = {
           return items.length;
         },
         { items: ACTIONS_PER_RUN, bytes: 0, buckets: 1 },
+      );
+      await measure(
+        "audit verify of one month (June): its runs by RUN and ACTION months, each run's chain, seal and counts",
+        async () => {
+          // The same steps as `audit verify --since 2025-06-01 --until 2025-07-01`.
+          const verdict = await verifyRuns(store, [], MONTH);
+          if (verdict.problems.length > 0) throw new Error(`June does not verify: ${verdict.problems[0]}`);
+          return verdict.items;
+        },
+        undefined,
       );
       // Not run: DynamoDB Local takes minutes to Scan this table. A Scan reads every item whatever
       // its filter, so its cost follows from the table's size.

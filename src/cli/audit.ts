@@ -1,4 +1,4 @@
-import { open, writeFile } from "node:fs/promises";
+import { open, readFile, writeFile } from "node:fs/promises";
 import { wire } from "../app.js";
 import {
   type ActionFilter,
@@ -7,7 +7,7 @@ import {
   DEFAULT_QUERY_WINDOW_DAYS,
 } from "../aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../aws/audit-table.js";
-import { verifyChain } from "../core/integrity.js";
+import { compareWithTable, verifyArchive, verifyRun } from "../core/integrity.js";
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
@@ -71,6 +71,10 @@ const EXPORT_COLUMNS = [
   "chainSeq",
   "chainHash",
   "chainPrev",
+  "seal",
+  "chainHead",
+  "chainLength",
+  "awaitingLink",
   ...RUN_DATA_COLUMNS.filter((c) => !(AUDIT_ATTRIBUTES as readonly string[]).includes(c)),
   UNREADABLE,
 ];
@@ -169,14 +173,22 @@ export const AUDIT_REPORT = defineCommand({
 
 export const AUDIT_VERIFY = defineCommand({
   name: "audit verify",
-  summary: "check the runs' hash chains; one line per altered, missing or unlinked item",
+  summary:
+    "check the runs' hash chains, seals, keys and counts; one line per altered, missing or unlinked item",
   options: {
     run: { type: "string", multiple: true, value: "ID", description: "verify run ID (instead of a period)" },
     ...PERIOD_OPTIONS,
+    file: {
+      type: "string",
+      value: "EXPORT",
+      description:
+        "verify an archive `audit export` wrote as JSON lines: offline from the file alone, then against the table",
+    },
   },
   details: [
     PERIOD_NOTE,
-    `Without --run, verifies the runs of the period (default: the last ${DEFAULT_QUERY_WINDOW_DAYS} days); with --run and a period, both. A period without runs says "nothing to verify".`,
+    `Without --run, verifies the runs of the period (default: the last ${DEFAULT_QUERY_WINDOW_DAYS} days): those with a run item in the period and those with an action item in it; with --run and a period, both. A period without runs says "nothing to verify".`,
+    "With --file, the archive's runs instead: every chain and seal recomputed from the file, then every run's seal and every action compared with the table's.",
   ],
   exitCodes: `0 intact (or nothing to verify); 5 a problem found, one line each; 1 error (e.g. the audit table does not exist); 2 invalid arguments, nothing called`,
   environment: TABLE_ENV,
@@ -328,7 +340,10 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   const runList: ReadRun[] = [];
   for await (const run of store.listRuns({ since, until })) runList.push(run);
   const configs = await configsOnRecord(store, runList);
+  // The same verification as `audit verify --since --until`, shown at the top of the report.
+  const verdict = await verifyRuns(store, [], { since, until });
   const html = renderReport({
+    verdict,
     since,
     until,
     generatedAt: new Date(),
@@ -340,6 +355,11 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   await writeFile(args.out, html);
   out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
   warnUnreadable([...actions, ...runList].filter(isUnreadable).length);
+  if (verdict.problems.length > 0) {
+    process.stderr.write(
+      `warning: the period does not verify: ${verdict.problems.length} problems, listed at the top of the report (audit verify names them)\n`,
+    );
+  }
   return 0;
 }
 
@@ -365,42 +385,102 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
   const args = parseCommandArgs(AUDIT_VERIFY, argv).values;
   const issues: string[] = [];
   const runIds = args.run ?? [];
+  if (
+    args.file !== undefined &&
+    (runIds.length > 0 || args.since !== undefined || args.until !== undefined)
+  ) {
+    issues.push("--file: verifies the archive's runs; give it without --run, --since or --until");
+  }
   // --run alone verifies those runs; otherwise the period's runs too (by default the last days).
-  const periodWanted = runIds.length === 0 || args.since !== undefined || args.until !== undefined;
+  const periodWanted =
+    args.file === undefined && (runIds.length === 0 || args.since !== undefined || args.until !== undefined);
   const range = periodWanted ? period(args, issues) : undefined;
   const settings = settingsOrIssues(issues);
   if (issues.length > 0) throw new ConfigError(issues);
   const { audit: store } = wire(settings);
+  if (args.file !== undefined) return verifyFile(store, args.file, out);
+  const result = await verifyRuns(store, runIds, range);
+  if (result.runs === 0 && range) {
+    out(
+      `nothing to verify: no run started between ${range.since.toISOString()} (included) and ${range.until.toISOString()} (excluded)`,
+    );
+    return 0;
+  }
+  // Keys and read errors come from the table: shown like table cells, never acted on.
+  for (const line of result.problems) out(visible(line));
+  out(verdictLine(result));
+  return result.problems.length === 0 ? 0 : EXIT_INTEGRITY;
+}
+
+export interface Verification {
+  runs: number;
+  items: number;
+  problems: string[];
+}
+
+function verdictLine({ runs, items, problems }: Verification): string {
+  return problems.length === 0
+    ? `intact: ${runs} runs, ${items} action items`
+    : `${problems.length} problems in ${runs} runs, ${items} action items`;
+}
+
+/**
+ * The runs named, and those of the period: found through their run items (RUN months) and through
+ * their action items (ACTION months), so a run whose run item is gone or re-dated is still checked.
+ */
+export async function verifyRuns(
+  store: AuditQueries,
+  runIds: readonly string[],
+  range: { since: Date; until: Date } | undefined,
+): Promise<Verification> {
   const ids = [...runIds];
+  const add = (runId: string) => {
+    if (!ids.includes(runId)) ids.push(runId);
+  };
   if (range) {
-    for await (const run of store.listRuns(range)) if (!ids.includes(run.runId)) ids.push(run.runId);
-    if (ids.length === 0) {
-      out(
-        `nothing to verify: no run started between ${range.since.toISOString()} (included) and ${range.until.toISOString()} (excluded)`,
-      );
-      return 0;
-    }
+    for await (const run of store.listRuns(range)) add(run.runId);
+    for await (const action of store.exportActions(range)) add(action.keyRunId);
   }
   let items = 0;
-  let problems = 0;
+  const problems: string[] = [];
   for (const runId of ids) {
     const chain = await store.readChain(runId);
     items += chain.actions.length;
     const { items: chained, unreadable } = chainedActions(chain.actions);
-    const found = [
-      ...unreadable,
-      ...verifyChain({ runId, ...(chain.head ? { head: chain.head } : {}) }, chained),
-    ];
-    // Keys and read errors come from the table: shown like table cells, never acted on.
-    for (const line of found) out(visible(line));
-    problems += found.length;
+    problems.push(...unreadable, ...verifyRun(runId, chain.run, chained));
   }
-  out(
-    problems === 0
-      ? `intact: ${ids.length} runs, ${items} action items`
-      : `${problems} problems in ${ids.length} runs, ${items} action items`,
-  );
-  return problems === 0 ? 0 : EXIT_INTEGRITY;
+  return { runs: ids.length, items, problems };
+}
+
+/** An archive checked from the file alone, then against the table. */
+async function verifyFile(store: AuditQueries, file: string, out: (text: string) => void): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new ConfigError([
+      `--file: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+  if (text.startsWith("itemType,")) {
+    throw new ConfigError([
+      `--file: ${file} is a CSV export; verify reads the JSON lines one (audit export --format jsonl)`,
+    ]);
+  }
+  const { runs, problems } = verifyArchive(text);
+  let items = 0;
+  for (const [runId, archived] of runs) {
+    items += archived.items.length;
+    const chain = await store.readChain(runId);
+    const { items: chained } = chainedActions(chain.actions);
+    problems.push(
+      ...compareWithTable(runId, archived, { ...(chain.run ? { run: chain.run } : {}), items: chained }),
+    );
+  }
+  // The archive's text is as untrusted as the table's: shown as cells, never acted on.
+  for (const line of problems) out(visible(line));
+  out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);
+  return problems.length === 0 ? 0 : EXIT_INTEGRITY;
 }
 
 const EXPORT_FORMATS = ["jsonl", "csv"] as const;
@@ -426,8 +506,18 @@ async function exportItems(argv: string[], out: (text: string) => void): Promise
         : `${EXPORT_COLUMNS.map((c) => csvField(row[c])).join(",")}\r\n`;
     if (format === "csv") await file.write(`${EXPORT_COLUMNS.map(csvField).join(",")}\r\n`);
     // Written as the pages arrive: an archive of years of audit never has to fit in memory.
-    for await (const run of store.listRuns({ since, until })) {
-      await file.write(line({ itemType: "run", ...runRow(run, format === "jsonl" ? "json" : "csv") }));
+    for await (const { read: run, seal, head, awaitingLink } of store.exportRuns({ since, until })) {
+      // The seal and the chain end it covers: what `audit verify --file` checks the table against.
+      const sealed = {
+        ...(seal === undefined ? {} : { seal }),
+        chainHead: head.hash,
+        chainLength: head.length,
+        awaitingLink: [...awaitingLink].sort(),
+      };
+      const { unreadable: why, ...readable } = runRow(run, format === "jsonl" ? "json" : "csv");
+      await file.write(
+        line({ itemType: "run", ...readable, ...sealed, ...(why ? { unreadable: why } : {}) }),
+      );
       runCount += 1;
       if (isUnreadable(run)) unreadable += 1;
     }

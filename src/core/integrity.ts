@@ -67,7 +67,12 @@ export function chainHash(prevHash: string, action: AuditAction, seq: number): s
  * `head` is what the run item holds; undefined when the run item is missing.
  */
 export function verifyChain(
-  run: { runId: string; head?: { hash: string; length: number } },
+  run: {
+    runId: string;
+    head?: { hash: string; length: number };
+    /** The handshakes the run item records as waiting to be linked; undefined when not read. */
+    awaitingLink?: ReadonlySet<string>;
+  },
   items: readonly ChainedAction[],
 ): string[] {
   const problems: string[] = [];
@@ -79,7 +84,14 @@ export function verifyChain(
     const { action, chain } = item;
     if (chain === undefined) {
       // An intent without an outcome joins the chain only when it gets one.
-      if (action.outcome !== undefined) say(`item ${action.handshakeId}: final but not in the chain`);
+      if (action.outcome === undefined) continue;
+      if (run.awaitingLink === undefined || run.awaitingLink.has(action.handshakeId)) {
+        say(`item ${action.handshakeId}: final but not in the chain`);
+      } else {
+        say(
+          `item ${action.handshakeId}: final, not in the chain, and not recorded by its run as waiting: possibly forged`,
+        );
+      }
       continue;
     }
     bySeq.set(chain.seq, [...(bySeq.get(chain.seq) ?? []), item]);
@@ -121,6 +133,300 @@ export function verifyChain(
     const expected = length === 0 ? CHAIN_GENESIS : last?.chain?.hash;
     if (expected !== undefined && run.head.hash !== expected) {
       say(`chain head does not match ${length === 0 ? "an empty chain" : `item #${length}`}`);
+    }
+  }
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run seals, derived keys, counts and archives
+
+/**
+ * The run item's attributes a reader relies on, all covered by its seal. `notifyError` is left
+ * out: it is written after the run is sealed, by the notification step, and says nothing about
+ * what the run did. `timeKey` is checked as a derived value (RUN#<month of startedAt>).
+ */
+export const RUN_SEALED_ATTRIBUTES = [
+  "runId",
+  "trigger",
+  "actor",
+  "status",
+  "dryRun",
+  "startedAt",
+  "endedAt",
+  "counts",
+  "listed",
+  "candidates",
+  "matched",
+  "configVersion",
+  "configHash",
+  "note",
+  "error",
+  "countsStale",
+] as const;
+
+/** A run's chain end as its run item holds it. */
+export interface ChainEnd {
+  hash: string;
+  length: number;
+}
+
+/**
+ * The seal of a finished run: sha256 over the canonical JSON of its sealed attributes, its chain's
+ * head and length, and the items it recorded as waiting to be linked (sorted). Written by the store
+ * when the run finishes and again when a later link moves the head of a finished run.
+ */
+export function runSeal(run: object, head: ChainEnd, awaitingLink: readonly string[] = []): string {
+  const fields = run as Readonly<Record<string, unknown>>;
+  const content: Record<string, unknown> = {
+    chainHead: head.hash,
+    chainLength: head.length,
+    awaitingLink: [...new Set(awaitingLink)].sort(),
+  };
+  for (const name of RUN_SEALED_ATTRIBUTES) content[name] = fields[name];
+  // The store writes countsStale only when true: absent and false read the same.
+  if (content.countsStale !== true) content.countsStale = undefined;
+  return createHash("sha256")
+    .update(`run-seal\n${canonicalJson(content)}`, "utf8")
+    .digest("hex");
+}
+
+/** "YYYY-MM" of an ISO instant, as the store buckets items by month. */
+function monthOf(at: unknown): string {
+  return typeof at === "string" ? at.slice(0, 7) : "?";
+}
+
+/** A run item as verify reads it: what could be read, plus its seal, chain end and index key. */
+export interface RunEvidence {
+  runId: string;
+  /** The run's attributes that could be read. */
+  record: Readonly<Record<string, unknown>>;
+  /** Why some attribute could not be read; the seal cannot be checked then. */
+  unreadable?: string;
+  head: ChainEnd;
+  seal?: string;
+  awaitingLink: readonly string[];
+  /** undefined when not read (an export carries none). */
+  timeKey?: string;
+}
+
+/** An action item with the keys it is found by; keys undefined when not read (an export). */
+export interface KeyedAction extends ChainedAction {
+  keys?: { runId: string; handshakeId: string; timeKey?: string };
+}
+
+/**
+ * Everything verify checks of one run, one line per problem: the chain (verifyChain), each item's
+ * keys as derived values (pk/sk name the item's runId/handshakeId, timeKey its month), the run's
+ * seal, its own time key, and its counts against its items. `run` undefined: the run item is gone.
+ */
+export function verifyRun(
+  runId: string,
+  run: RunEvidence | undefined,
+  items: readonly KeyedAction[],
+): string[] {
+  const say = (text: string) => `run ${runId}: ${text}`;
+  const problems = verifyChain(
+    {
+      runId,
+      ...(run === undefined ? {} : { head: run.head, awaitingLink: new Set(run.awaitingLink) }),
+    },
+    items,
+  );
+  for (const { action, keys } of items) {
+    if (keys === undefined) continue;
+    if (keys.runId !== action.runId || keys.handshakeId !== action.handshakeId) {
+      problems.push(
+        say(
+          `item ${keys.handshakeId}: stored under RUN#${keys.runId}/ACTION#${keys.handshakeId} but holds ${action.runId}/${action.handshakeId}`,
+        ),
+      );
+    }
+    const expected = `ACTION#${monthOf(action.at)}`;
+    if (keys.timeKey !== expected) {
+      problems.push(
+        say(
+          `item ${action.handshakeId}: timeKey ${keys.timeKey ?? "(none)"} is not ${expected} (its at ${action.at})`,
+        ),
+      );
+    }
+  }
+  if (run === undefined) return problems;
+  if (run.timeKey !== undefined && run.timeKey !== `RUN#${monthOf(run.record.startedAt)}`) {
+    problems.push(
+      say(
+        `timeKey ${run.timeKey} is not RUN#${monthOf(run.record.startedAt)} (its startedAt ${String(run.record.startedAt)})`,
+      ),
+    );
+  }
+  if (run.unreadable !== undefined) {
+    problems.push(say(`run item unreadable: ${run.unreadable}`));
+    return problems;
+  }
+  if (run.seal === undefined) {
+    if (run.record.status !== "RUNNING")
+      problems.push(say(`finished (${String(run.record.status)}) but not sealed`));
+  } else if (runSeal(run.record, run.head, run.awaitingLink) !== run.seal) {
+    problems.push(say("run item altered: seal mismatch (attributes, chain head or length changed)"));
+  }
+  problems.push(...verifyCounts(runId, run.record, items));
+  return problems;
+}
+
+/**
+ * The run's counts against its items: every final item is counted under its outcome. An intent
+ * without an outcome may be counted under the outcome the run saw in memory (its outcome write
+ * failed), so it explains at most one count more. Runs whose counts say they may be stale, and runs
+ * still running, are not compared.
+ */
+export function verifyCounts(
+  runId: string,
+  record: Readonly<Record<string, unknown>>,
+  items: readonly ChainedAction[],
+): string[] {
+  if (record.countsStale === true || record.status === "RUNNING") return [];
+  const counts = (record.counts ?? {}) as Record<string, number | undefined>;
+  const stored = new Map<string, number>();
+  let intents = 0;
+  for (const { action } of items) {
+    if (action.outcome === undefined) intents += 1;
+    else stored.set(action.outcome, (stored.get(action.outcome) ?? 0) + 1);
+  }
+  const problems: string[] = [];
+  let unexplained = 0;
+  for (const outcome of [...new Set([...Object.keys(counts), ...stored.keys()])].sort()) {
+    const said = counts[outcome] ?? 0;
+    const found = stored.get(outcome) ?? 0;
+    if (found > said || said > found + intents) {
+      problems.push(`run ${runId}: counts say ${outcome} ${said}, its items hold ${found}`);
+    } else unexplained += said - found;
+  }
+  if (problems.length === 0 && unexplained > intents) {
+    problems.push(
+      `run ${runId}: counts exceed its items by ${unexplained}, with ${intents} intents to explain them`,
+    );
+  }
+  return problems;
+}
+
+/** What an archive holds of one run, as `audit export` wrote it. */
+export interface ArchivedRun {
+  evidence: RunEvidence;
+  items: ChainedAction[];
+}
+
+/**
+ * Reads an `audit export` JSON-lines archive and checks it from the file alone: every run's chain
+ * and seal are recomputed. Returns the runs found (for the comparison with the table) and one line
+ * per problem; a line that is not an archive row is a problem too, named by its line number.
+ */
+export function verifyArchive(text: string): { runs: Map<string, ArchivedRun>; problems: string[] } {
+  const problems: string[] = [];
+  const runs = new Map<string, ArchivedRun>();
+  const entry = (runId: string) => {
+    let found = runs.get(runId);
+    if (found === undefined) {
+      found = {
+        evidence: { runId, record: {}, head: { hash: "", length: -1 }, awaitingLink: [] },
+        items: [],
+      };
+      runs.set(runId, found);
+    }
+    return found;
+  };
+  const runRows = new Set<string>();
+  for (const [index, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      problems.push(`line ${index + 1}: not JSON`);
+      continue;
+    }
+    if (row === null || typeof row !== "object" || typeof row.runId !== "string") {
+      problems.push(`line ${index + 1}: not an audit export row (no runId)`);
+      continue;
+    }
+    if (row.unreadable !== undefined) {
+      problems.push(`line ${index + 1}: exported unreadable: ${String(row.unreadable)}`);
+      continue;
+    }
+    if (row.itemType === "run") {
+      const { itemType: _t, durationS: _d, seal, chainHead, chainLength, awaitingLink, ...record } = row;
+      runRows.add(row.runId);
+      entry(row.runId).evidence = {
+        runId: row.runId,
+        record,
+        head: {
+          hash: typeof chainHead === "string" ? chainHead : "",
+          length: typeof chainLength === "number" ? chainLength : -1,
+        },
+        ...(typeof seal === "string" ? { seal } : {}),
+        awaitingLink: Array.isArray(awaitingLink) ? awaitingLink.map(String) : [],
+      };
+    } else if (row.itemType === "action") {
+      const { itemType: _t, chainSeq, chainHash: hash, chainPrev, ...action } = row;
+      const linked = chainSeq !== undefined || hash !== undefined || chainPrev !== undefined;
+      entry(row.runId).items.push({
+        action: action as unknown as AuditAction,
+        ...(linked
+          ? {
+              chain: {
+                seq: typeof chainSeq === "number" ? chainSeq : 0,
+                hash: typeof hash === "string" ? hash : "",
+                prevHash: typeof chainPrev === "string" ? chainPrev : "",
+              },
+            }
+          : {}),
+      });
+    } else {
+      problems.push(`line ${index + 1}: itemType is neither run nor action`);
+    }
+  }
+  for (const [runId, { evidence, items }] of runs) {
+    // An archive of a period holds the actions of that period: a run that started before it has
+    // actions outside it, so only a run exported whole (its run row is in the file) is checked whole.
+    if (!runRows.has(runId)) continue;
+    problems.push(...verifyRun(runId, evidence, items).map((line) => `archive: ${line}`));
+  }
+  return { runs, problems };
+}
+
+/** The identity of an action's content: its contract attributes, and its link when it has one. */
+export function actionFingerprint(item: ChainedAction): string {
+  const content: Record<string, unknown> = {};
+  for (const name of AUDIT_ATTRIBUTES) content[name] = item.action[name];
+  return canonicalJson({ content, chain: item.chain ?? null });
+}
+
+/**
+ * An archived run against the same run in the table: the run's seal must be the table's, and every
+ * archived action must be in the table, unchanged. Items added to the table since (a later link)
+ * are not problems: the table's own checks cover them.
+ */
+export function compareWithTable(
+  runId: string,
+  archived: ArchivedRun,
+  table: { run?: RunEvidence; items: readonly ChainedAction[] },
+): string[] {
+  const problems: string[] = [];
+  const say = (text: string) => problems.push(`run ${runId}: ${text}`);
+  if (archived.evidence.seal !== undefined) {
+    if (table.run === undefined) say("in the archive, run item missing from the table");
+    else if (table.run.seal !== archived.evidence.seal)
+      say("seal differs from the archive's: run rewritten since");
+  }
+  const inTable = new Map(table.items.map((item) => [item.action.handshakeId, item]));
+  for (const item of archived.items) {
+    const stored = inTable.get(item.action.handshakeId);
+    if (stored === undefined) say(`item ${item.action.handshakeId}: in the archive, missing from the table`);
+    else if (
+      actionFingerprint({ action: stored.action }) !== actionFingerprint({ action: item.action }) ||
+      // An item unlinked when archived may have been linked since; a link archived must stay.
+      (item.chain !== undefined && actionFingerprint(stored) !== actionFingerprint(item))
+    ) {
+      say(`item ${item.action.handshakeId}: differs from the archive`);
     }
   }
   return problems;

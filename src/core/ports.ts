@@ -132,11 +132,24 @@ export type PutResult = ({ created: true } & Linking) | { created: false; existi
 /** How one item of `recordFinals` went: as `recordAction` answers, or why it is not on record. */
 export type FinalResult = PutResult | { failed: string };
 
+/** A finished run's seal and the chain end it covers, as `run sealed` logs it. */
+export interface RunSealed {
+  runId: string;
+  seal: string;
+  chainHead: string;
+  chainLength: number;
+}
+
 /** Everything the sweep needs from the audit trail. Implemented in src/aws/audit/. */
 export interface AuditPort {
   /** Creates the run item; when the run already exists (a retried event) returns it instead. */
   startRun(run: RunRecord): Promise<{ created: boolean; run: RunRecord }>;
-  finishRun(run: RunRecord): Promise<void>;
+  /**
+   * Records the run's end and seals the run item (src/core/integrity.ts runSeal); answers the
+   * seal, which the sweep logs as an anchor outside the table. An implementation without seals
+   * answers nothing.
+   */
+  finishRun(run: RunRecord): Promise<RunSealed | undefined> | Promise<void>;
   /**
    * Writes an action item once per (runId, handshakeId). Without `outcome` it is an intent
    * that `recordOutcome` completes. When the item exists, nothing is written and it is returned.

@@ -283,7 +283,9 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
     });
   }
   try {
-    await audit.finishRun(record);
+    const sealed = await audit.finishRun(record);
+    // An anchor outside the table: the logs keep what the run item was when the run ended.
+    if (sealed) log.info("run sealed", { ...sealed });
   } catch (error) {
     // The actions are on record; only the run item's totals are missing. Say so, don't hide it.
     log.error("could not record the end of the run", { error: describeError(error) });

@@ -22,6 +22,23 @@ export interface ReportInput {
    * absent from the map is reported as not on record.
    */
   configs?: ReadonlyMap<string, ConfigOnRecord>;
+  /**
+   * What `audit verify` found for the period, shown first: one line per problem (none: intact).
+   * Undefined: not verified, and the report says so.
+   */
+  verdict?: { runs: number; items: number; problems: readonly string[] };
+}
+
+/** The integrity verdict, at the top: a report of a tampered period must not look clean. */
+function verdictBlock(verdict: ReportInput["verdict"]): string {
+  if (verdict === undefined) {
+    return `<div id="verdict" class="verdict unverified" data-verdict="unverified"><b>Not verified.</b> Run <code>audit verify</code> for this period.</div>`;
+  }
+  if (verdict.problems.length === 0) {
+    return `<div id="verdict" class="verdict intact" data-verdict="intact"><b>Integrity: intact.</b> ${verdict.runs} runs and ${verdict.items} action items checked by <code>audit verify</code>: chains, seals, keys and counts.</div>`;
+  }
+  const lines = verdict.problems.map((line) => `<li>${escapeHtml(line)}</li>`).join("");
+  return `<div id="verdict" class="verdict tampered" data-verdict="problems"><b>Integrity: ${verdict.problems.length} problems found.</b> The figures below come from a table that does not verify; do not rely on them until these are explained:<ul>${lines}</ul></div>`;
 }
 
 /** Everything that reaches the page passes through here: audit values are free text from outside. */
@@ -452,10 +469,11 @@ export function renderReport(input: ReportInput): string {
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>handshake-janitor audit report ${escapeHtml(sinceText)} to ${escapeHtml(untilText)}</title>
-<style>${CSS}</style>
+<style>${CSS}${VERDICT_CSS}</style>
 </head>
 <body>
 <h1>handshake-janitor audit report</h1>
+${verdictBlock(input.verdict)}
 <p class="period" id="period">Period: from <b>${escapeHtml(sinceText)}</b> (inclusive) to <b>${escapeHtml(untilText)}</b> (exclusive)</p>
 <p class="meta">Actions whose time (<code>at</code>) is at or after the first instant and before the second; runs that started in the same interval. Table ${escapeHtml(input.tableName)} · generated <span class="nw">${escapeHtml(input.generatedAt.toISOString())}</span></p>
 <p class="meta">${runs.length} runs started in the period; ${actions.length} actions recorded in it: ${live.length} by live runs, ${dry.length} by dry runs.</p>
@@ -509,3 +527,10 @@ ${table(
 </html>
 `;
 }
+
+const VERDICT_CSS =
+  ".verdict{padding:.6em .9em;margin:.8em 0;border-radius:4px;border:1px solid}" +
+  ".verdict.intact{background:#eef8ee;border-color:#3a7d3a}" +
+  ".verdict.tampered{background:#fdecea;border-color:#b3261e;color:#5f1410}" +
+  ".verdict.unverified{background:#fff8e1;border-color:#a67c00}" +
+  ".verdict ul{margin:.4em 0 0;padding-left:1.2em;font-family:ui-monospace,monospace;font-size:.9em}";

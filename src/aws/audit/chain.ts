@@ -10,6 +10,7 @@ import { type BackoffPolicy, describeError, RetriesExhaustedError, retry } from 
 import { chainHash } from "../../core/integrity.js";
 import type { AuditAction, Linking } from "../../core/ports.js";
 import { actionKey, type Item, isOpenMark, MARKED, runKey, toItem, UNLINKED } from "./items.js";
+import type { Seals } from "./seal.js";
 import { isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";
 
 /**
@@ -66,7 +67,7 @@ class ChainConflict extends Error {
 
 export type ChainWriter = ReturnType<typeof createChainWriter>;
 
-export function createChainWriter(io: TableIo, hooks: RetryHooks = {}) {
+export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: Seals) {
   /**
    * Appends are serialized per run inside this process, so the sweep's concurrent workers never
    * race for the same head; the conditional head update catches any writer outside this process.
@@ -97,6 +98,7 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}) {
     const known = knownHeads.get(runId);
     if (attempt === 0 && known !== undefined) return known;
     const run = await io.getItem(runKey(runId), writeError);
+    seals?.seen(runId, run);
     const length = run?.chainLength?.N;
     const hash = run?.chainHead?.S;
     return length === undefined || hash === undefined ? undefined : { length, hash };
@@ -137,17 +139,22 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}) {
   }
 
   /** The run item's part of every chain write: the new head, only from the head it was computed on. */
-  function advanceHead(runId: string, length: string, seq: number, hash: string) {
+  function advanceHead(runId: string, length: string, seq: number, hash: string, waited?: string) {
     return {
       Update: {
         TableName: io.tableName,
         Key: runKey(runId),
-        UpdateExpression: "SET chainHead = :hash, chainLength = :seq",
+        // The item linked is no longer waiting: the run's record of it goes in the same transaction.
+        UpdateExpression:
+          waited === undefined
+            ? "SET chainHead = :hash, chainLength = :seq"
+            : "SET chainHead = :hash, chainLength = :seq DELETE awaitingLink :waited",
         // Advancing only from the head the hashes were computed on: two writers cannot fork.
         ConditionExpression: "chainLength = :length",
         ExpressionAttributeValues: {
           ...toItem({ ":seq": seq, ":hash": hash }),
           ":length": { N: length },
+          ...(waited === undefined ? {} : { ":waited": { SS: [waited] } }),
         },
       },
     };
@@ -243,7 +250,7 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}) {
                 }),
               },
             },
-            advanceHead(action.runId, length, seq, hash),
+            advanceHead(action.runId, length, seq, hash, action.handshakeId),
           ],
         });
         knownHeads.set(action.runId, { length: String(seq), hash });
@@ -259,12 +266,18 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}) {
      * and its outcome are on record, marked UNLINKED, and linkUnchained links it later.
      */
     async link(action: AuditAction): Promise<Linking> {
+      let linking: Linking;
       try {
         await inChainOrder(action.runId, () => appendToChain(action));
-        return {};
+        linking = {};
       } catch (error) {
-        return { unlinked: describeError(error) };
+        linking = { unlinked: describeError(error) };
       }
+      // A finished run's item changed (its waiting set, its head): its seal is written again.
+      if (seals?.sealedRuns.has(action.runId)) {
+        await inChainOrder(action.runId, () => seals.writeSeal(action.runId)).catch(() => undefined);
+      }
+      return linking;
     },
 
     /** A batch of one run's final items put and linked in one transaction, in the run's chain order. */

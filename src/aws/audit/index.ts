@@ -12,6 +12,7 @@ import { createChainWriter } from "./chain.js";
 import { createClaims } from "./claims.js";
 import { createLease } from "./lease.js";
 import { type AuditQueries, createAuditQueries } from "./queries.js";
+import { createSeals } from "./seal.js";
 import { createTableIo } from "./table-io.js";
 import { createAuditWriter } from "./writer.js";
 
@@ -61,12 +62,18 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   const now = options.now ?? (() => new Date());
   const io = createTableIo(options.client, options.tableName, options.retry);
   // The chain's conflict retries keep their own attempts (chain.ts); only the pauses are shared.
-  const chain = createChainWriter(io, {
-    ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
-    ...(options.retry?.random ? { random: options.retry.random } : {}),
-  });
+  // Run seals and the runs' waiting sets: written by the writer, rewritten by a later link.
+  const seals = createSeals(io);
+  const chain = createChainWriter(
+    io,
+    {
+      ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
+      ...(options.retry?.random ? { random: options.retry.random } : {}),
+    },
+    seals,
+  );
   return {
-    ...createAuditWriter(io, chain, { now, retentionDays: options.retentionDays }),
+    ...createAuditWriter(io, chain, { now, retentionDays: options.retentionDays }, seals),
     ...createLease(io, now, options.leaseDurationMs ?? LEASE_DURATION_MS),
     ...createClaims(io, now),
     ...createAuditQueries(io, now),

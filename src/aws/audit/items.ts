@@ -231,6 +231,8 @@ export interface StoredAction {
   /** What a reader shows: the action, or what could be read of it, flagged. */
   record: ReadAction;
   link: { seq?: number; prev?: string; hash?: string };
+  /** The item's byTime key as stored, checked by verify as a value derived from `at`. */
+  timeKey?: string;
 }
 
 /** One attribute that does not read as expected; `problem` says which and why, without the key. */
@@ -371,10 +373,12 @@ export function storedAction(item: Item): StoredAction {
       ...(item.chainPrev?.S === undefined ? {} : { prev: item.chainPrev.S }),
       ...(item.chainHash?.S === undefined ? {} : { hash: item.chainHash.S }),
     },
+    ...(item.timeKey?.S === undefined ? {} : { timeKey: item.timeKey.S }),
   };
 }
 
-function runFields(item: Item, problems: string[]): Partial<RunRecord> {
+/** A run item's attributes that read; each that does not adds its problem (also for seals). */
+export function runFields(item: Item, problems: string[]): Partial<RunRecord> {
   const read = itemReader(item);
   return readFields<RunRecord>(
     {

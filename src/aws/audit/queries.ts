@@ -4,7 +4,7 @@
  * readers of a period yield an item that does not read in full as what could be read of it,
  * flagged `unreadable`, and carry on.
  */
-import { CHAIN_GENESIS, type ChainedAction } from "../../core/integrity.js";
+import type { KeyedAction, RunEvidence } from "../../core/integrity.js";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../../core/ports.js";
 import { ConfigError, JanitorError } from "../../domain/errors.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
@@ -21,6 +21,7 @@ import {
   type StoredAction,
   storedAction,
 } from "./items.js";
+import { runEvidence } from "./seal.js";
 import type { TableIo } from "./table-io.js";
 
 /** A time-range query with no lower bound reads this far back. */
@@ -58,7 +59,14 @@ export interface AuditQueries {
   getRun(runId: string): Promise<RunRecord | undefined>;
   getRunActions(runId: string): Promise<AuditAction[]>;
   /** A run's chain head and its action items with their links, for `audit verify`. */
-  readChain(runId: string): Promise<{ head?: { hash: string; length: number }; actions: StoredAction[] }>;
+  readChain(runId: string): Promise<{
+    head?: { hash: string; length: number };
+    actions: StoredAction[];
+    /** The run item with its seal, for verifyRun; undefined when the run item is missing. */
+    run?: RunEvidence;
+  }>;
+  /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
+  exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
   /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
@@ -67,10 +75,10 @@ export interface AuditQueries {
 
 /** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
 export function chainedActions(actions: readonly StoredAction[]): {
-  items: ChainedAction[];
+  items: KeyedAction[];
   unreadable: string[];
 } {
-  const items: ChainedAction[] = [];
+  const items: KeyedAction[] = [];
   const unreadable: string[] = [];
   for (const stored of actions) {
     if (stored.action === undefined) {
@@ -81,10 +89,16 @@ export function chainedActions(actions: readonly StoredAction[]): {
     }
     const { seq, prev, hash } = stored.link;
     const linked = seq !== undefined || prev !== undefined || hash !== undefined;
+    // The keys it is stored under, which verify checks as values derived from its content.
+    const keys: KeyedAction["keys"] = {
+      runId: stored.keyRunId,
+      handshakeId: stored.keyHandshakeId,
+      ...(stored.timeKey === undefined ? {} : { timeKey: stored.timeKey }),
+    };
     items.push(
       linked
-        ? { action: stored.action, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
-        : { action: stored.action },
+        ? { action: stored.action, keys, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
+        : { action: stored.action, keys },
     );
   }
   return { items, unreadable };
@@ -185,11 +199,14 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditQueries {
       const actions: StoredAction[] = [];
       for await (const item of runActionItems(runId)) actions.push(storedAction(item));
       if (runStored === undefined) return { actions };
-      const head = {
-        hash: runStored.chainHead?.S ?? CHAIN_GENESIS,
-        length: Number(runStored.chainLength?.N ?? "0"),
-      };
-      return { head, actions };
+      const run = runEvidence(runStored);
+      return { head: run.head, actions, run };
+    },
+
+    async *exportRuns(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) {
+        yield { ...runEvidence(item), read: readRun(item) };
+      }
     },
 
     async *exportActions(filter: RunFilter = {}) {

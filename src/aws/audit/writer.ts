@@ -41,6 +41,7 @@ import {
   toItem,
   UNLINKED,
 } from "./items.js";
+import type { Seals } from "./seal.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
 export type AuditWriter = Omit<AuditPort, "acquireLease" | "renewLease" | "releaseLease">;
@@ -49,6 +50,7 @@ export function createAuditWriter(
   io: TableIo,
   chain: ChainWriter,
   options: { now: () => Date; retentionDays: number | undefined },
+  seals: Seals,
 ): AuditWriter {
   const { now, retentionDays } = options;
   const { link } = chain;
@@ -57,6 +59,7 @@ export function createAuditWriter(
     const normalized = normalizeAction(action);
     // A final item waits on the pending index as UNLINKED until its chain link removes the mark.
     const mark = normalized.outcome === undefined ? {} : { pendingKey: UNLINKED };
+    if (normalized.outcome !== undefined) await seals.noteAwaiting(normalized.runId, normalized.handshakeId);
     const result = await io.putNew({
       ...actionItem(normalized),
       ...toItem({ ...mark, ...expiry(normalized.at, retentionDays) }),
@@ -117,34 +120,26 @@ export function createAuditWriter(
 
     async finishRun(run) {
       const normalized = normalizeRun({ ...run, endedAt: run.endedAt ?? now().toISOString() });
-      const update = updateExpression(
-        {
-          status: normalized.status,
-          endedAt: normalized.endedAt ?? "",
-          counts: finiteCounts(normalized.counts),
-          listed: finite(normalized.listed),
-          candidates: finite(normalized.candidates),
-          matched: finite(normalized.matched),
-          error: normalized.error,
-          countsStale: normalized.countsStale === true ? true : undefined,
-        },
-        normalized.countsStale === true ? [] : ["countsStale"],
-      );
-      try {
-        await io.update({
-          ...update,
-          Key: runKey(normalized.runId),
-          // A finish without a start would leave a run item missing trigger, config and start.
-          ConditionExpression: "attribute_exists(pk)",
-        });
-      } catch (error) {
-        if (isConditionFailure(error)) {
-          throw new AuditWriteError(`audit run ${normalized.runId}: finishRun before startRun`, {
-            cause: error,
-          });
-        }
-        throw writeError(`finish run ${normalized.runId}`, error);
-      }
+      const sets = {
+        status: normalized.status,
+        endedAt: normalized.endedAt ?? "",
+        counts: finiteCounts(normalized.counts),
+        listed: finite(normalized.listed),
+        candidates: finite(normalized.candidates),
+        matched: finite(normalized.matched),
+        error: normalized.error,
+        countsStale: normalized.countsStale === true ? true : undefined,
+      };
+      // The finish and its seal are one conditional write: a finished run is never left unsealed.
+      return seals.writeSeal(normalized.runId, {
+        sets,
+        removes: normalized.countsStale === true ? [] : ["countsStale"],
+        // What the run item reads as afterwards: an error not given leaves the stored one.
+        // (countsStale left undefined is removed, so it reads as absent).
+        record: Object.fromEntries(
+          Object.entries(sets).filter(([name, value]) => value !== undefined || name === "countsStale"),
+        ),
+      });
     },
 
     recordAction,
@@ -203,6 +198,7 @@ export function createAuditWriter(
         pendingKey: UNLINKED,
       });
       let completed: Item | undefined;
+      await seals.noteAwaiting(runId, handshakeId);
       try {
         const answer = await io.update({
           ...update,
@@ -243,8 +239,21 @@ export function createAuditWriter(
 
     async linkUnchained() {
       let linked = 0;
+      // Each run's record of its waiting items, read once: only those are linked.
+      const waiting = new Map<string, Set<string>>();
       for await (const item of pending(UNLINKED)) {
-        if ((await link(parseAction(item))).unlinked === undefined) linked += 1;
+        const action = parseAction(item);
+        let noted = waiting.get(action.runId);
+        if (noted === undefined) {
+          const run = await io.getItem(runKey(action.runId), writeError);
+          seals.seen(action.runId, run);
+          noted = new Set(run?.awaitingLink?.SS ?? []);
+          waiting.set(action.runId, noted);
+        }
+        // Not the janitor's own pending work (its run never noted it): left alone, verify names it.
+        if (!noted.has(action.handshakeId)) continue;
+        // A finished run's head moves: link writes its seal again over the new end.
+        if ((await link(action)).unlinked === undefined) linked += 1;
       }
       return linked;
     },
