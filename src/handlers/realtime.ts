@@ -8,11 +8,12 @@ import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
 import { loadConfig } from "../core/config.js";
 import { type InProgress, judge } from "../core/judge.js";
 import { notifyRun } from "../core/notify.js";
-import type { RunSummary, SweepLogger } from "../core/sweep.js";
+import type { RunSummary } from "../core/sweep.js";
 import { ConfigError, JanitorError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
+import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
@@ -133,15 +134,6 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
     );
   }
   return result;
-}
-
-function asSweepLogger(log: Logger): SweepLogger {
-  return {
-    debug: (message, extra) => log.debug(message, extra ?? {}),
-    info: (message, extra) => log.info(message, extra ?? {}),
-    warn: (message, extra) => log.warn(message, extra ?? {}),
-    error: (message, extra) => log.error(message, extra ?? {}),
-  };
 }
 
 export const handler = middy(realtimeHandler)

@@ -8,10 +8,11 @@ import type { Clients } from "../aws/clients.js";
 import { loadConfig } from "../core/config.js";
 import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
-import { type RunSummary, type SweepLogger, sweep } from "../core/sweep.js";
+import { type RunSummary, sweep } from "../core/sweep.js";
 import { ConfigError, JanitorError, LeaseHeldError } from "../domain/errors.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
 import { eventSelectionIssue, parseEvent } from "./events.js";
+import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
@@ -81,15 +82,6 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     );
   }
   return summary;
-}
-
-function asSweepLogger(log: Logger): SweepLogger {
-  return {
-    debug: (message, extra) => log.debug(message, extra ?? {}),
-    info: (message, extra) => log.info(message, extra ?? {}),
-    warn: (message, extra) => log.warn(message, extra ?? {}),
-    error: (message, extra) => log.error(message, extra ?? {}),
-  };
 }
 
 export const handler = middy(sweepHandler)
