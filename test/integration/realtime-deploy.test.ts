@@ -11,6 +11,7 @@ import {
   REALTIME_ORGANIZATIONS_ACTIONS,
 } from "../../scripts/template-parts.js";
 import { AUDIT_INDEXES } from "../../src/aws/audit-table.js";
+import { exclusively } from "../support/stack.js";
 
 interface Statement {
   Effect: string;
@@ -36,7 +37,10 @@ let template: Template;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "janitor-realtime-deploy-"));
-  packaged = await packageService({ stage: "prod", outDir: join(work, "package") });
+  // Packaging builds into dist/sweep, as the other packaging tests do: one at a time.
+  packaged = await exclusively("dist/sweep", () =>
+    packageService({ stage: "prod", outDir: join(work, "package") }),
+  );
   if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
   template = JSON.parse(await readFile(packaged.templatePath, "utf8")) as Template;
 }, 240_000);
