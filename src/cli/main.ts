@@ -78,7 +78,7 @@ export function overview(): string {
     "",
     `'${PROGRAM} COMMAND --help' (or -h) shows a command's options.`,
     "exit codes: 0 done; 1 error; 2 invalid config or arguments, nothing called; 3 partial; 4 blocked by the safety cap; 5 audit verify found a problem; 6 another live run holds the organization's lease",
-    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB",
+    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, NOTIFY_TOPIC_ARN (unset: no notifications), AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS",
   ].join("\n");
 }
 

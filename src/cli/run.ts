@@ -62,7 +62,7 @@ export const RUN = defineCommand({
   exitCodes:
     "0 done, every match final; 1 the run failed (or the audit table does not exist); 2 invalid config or arguments, nothing called; 3 partial (deferred or failed matches); 4 blocked by the safety cap, nothing canceled; 6 another live run holds the organization's lease, nothing done",
   environment:
-    "AUDIT_TABLE_NAME (required), JANITOR_CONFIG, AUDIT_RETENTION_DAYS, AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB",
+    "AUDIT_TABLE_NAME (required), JANITOR_CONFIG, AUDIT_RETENTION_DAYS, NOTIFY_TOPIC_ARN (one SNS digest per run with news; unset: none), AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS",
 });
 
 /** While waiting for the lease, it is looked at again this often at most. */
