@@ -7,14 +7,14 @@ import { type App, type WireOptions, wire } from "../app.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
 import { loadConfig } from "../core/config.js";
 import { type InProgress, judge } from "../core/judge.js";
-import { notifyRun } from "../core/notify.js";
 import type { RunSummary } from "../core/sweep.js";
-import { ConfigError, JanitorError } from "../domain/errors.js";
+import { ConfigError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
+import { afterRun, failUnlessCompleted, RunNotCompletedError } from "./after-run.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
 import { asSweepLogger } from "./logging.js";
-import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
+import { createMetrics, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
 const metrics = createMetrics(parseSettings().settings.functionName);
@@ -39,9 +39,6 @@ const CLAIM_WAIT_MS = 2_000;
  * because giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
  */
 const REALTIME_BACKOFF: BackoffPolicy = { ...DEFAULT_BACKOFF, maxAttempts: 100 };
-
-/** The run was blocked or failed: the invocation fails so that the error alarm fires. */
-export class RealtimeRunNotCompletedError extends JanitorError {}
 
 export type RealtimeResult = RunSummary | InProgress | { ignored: string };
 
@@ -106,20 +103,12 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
     logger.info("another invocation is judging this event", result.inProgress);
     return result;
   }
-  recordSummary(metrics, result);
-  if (notifier !== undefined) {
-    // As the sweep does, after the run; the digest names who sent the invitation.
-    const notified = await notifyRun(
-      result,
-      {
-        notifier,
-        audit,
-        logger: asSweepLogger(logger),
-      },
-      { showTargets: config.notify?.showTargets === true, sender: parsed.actor },
-    );
-    if (notified.published || notified.reason === "failed") recordNotify(metrics, !notified.published);
-  }
+  // As the sweep does; the digest names who sent the invitation.
+  await afterRun(
+    result,
+    { metrics, audit, logger: asSweepLogger(logger), ...(notifier ? { notifier } : {}) },
+    { showTargets: config.notify?.showTargets === true, sender: parsed.actor },
+  );
   const decision = result.actions[0];
   logger.info("judged", {
     status: result.status,
@@ -128,11 +117,7 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
     replayed: result.replayed,
     ms: Date.now() - started,
   });
-  if (result.status === "BLOCKED" || result.status === "FAILED") {
-    throw new RealtimeRunNotCompletedError(
-      `run ${result.runId} ${result.status}: ${JSON.stringify(result.counts)}`,
-    );
-  }
+  failUnlessCompleted(result);
   return result;
 }
 
@@ -143,7 +128,7 @@ export const handler = middy(realtimeHandler)
     const error = request.error;
     if (error instanceof ConfigError) {
       logger.error("rejected before any call", { issues: error.issues });
-    } else if (!(error instanceof RealtimeRunNotCompletedError)) {
+    } else if (!(error instanceof RunNotCompletedError)) {
       logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
     }
   });

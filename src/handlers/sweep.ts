@@ -6,23 +6,20 @@ import type { Context } from "aws-lambda";
 import { type App, wire } from "../app.js";
 import type { Clients } from "../aws/clients.js";
 import { loadConfig } from "../core/config.js";
-import { notifyRun } from "../core/notify.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, sweep } from "../core/sweep.js";
-import { ConfigError, JanitorError, LeaseHeldError } from "../domain/errors.js";
+import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
+import { afterRun, failUnlessCompleted, RunNotCompletedError } from "./after-run.js";
 import { eventSelectionIssue, parseEvent } from "./events.js";
 import { asSweepLogger } from "./logging.js";
-import { createMetrics, recordNotify, recordSummary, recordThrottle } from "./metrics.js";
+import { createMetrics, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
 const metrics = createMetrics(parseSettings().settings.functionName);
 
 /** Stop starting cancellations this long before Lambda's timeout, to write the outcomes. */
 const SAFETY_MARGIN_MS = 20_000;
-
-/** The run was blocked or failed: the invocation fails so that the error alarm fires. */
-export class RunNotCompletedError extends JanitorError {}
 
 // Clients are built once per container, on first use, and reused by later invocations (built
 // again only if the settings differ, as they can in a test); each invocation wires its own adapters.
@@ -61,26 +58,13 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     },
     { organizations, audit, claims, now: () => new Date(), logger: asSweepLogger(logger) },
   );
-  recordSummary(metrics, summary);
-  if (notifier !== undefined) {
-    // After the run: whatever happens here, what was canceled and recorded stands.
-    const notified = await notifyRun(
-      summary,
-      {
-        notifier,
-        audit,
-        logger: asSweepLogger(logger),
-      },
-      { showTargets: config.notify?.showTargets === true },
-    );
-    if (notified.published || notified.reason === "failed") recordNotify(metrics, !notified.published);
-  }
+  await afterRun(
+    summary,
+    { metrics, audit, logger: asSweepLogger(logger), ...(notifier ? { notifier } : {}) },
+    { showTargets: config.notify?.showTargets === true },
+  );
   logger.info("summary", { status: summary.status, counts: summary.counts, listed: summary.listed });
-  if (summary.status === "BLOCKED" || summary.status === "FAILED") {
-    throw new RunNotCompletedError(
-      `run ${summary.runId} ${summary.status}: ${JSON.stringify(summary.counts)}`,
-    );
-  }
+  failUnlessCompleted(summary);
   return summary;
 }
 

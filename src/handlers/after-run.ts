@@ -1,0 +1,46 @@
+import type { Metrics } from "@aws-lambda-powertools/metrics";
+import type { DigestOptions } from "../core/digest.js";
+import { type NotifierPort, notifyRun } from "../core/notify.js";
+import type { AuditPort } from "../core/ports.js";
+import type { RunSummary, SweepLogger } from "../core/sweep.js";
+import { JanitorError } from "../domain/errors.js";
+import { recordNotify, recordSummary } from "./metrics.js";
+
+/** The run was blocked or failed: the invocation fails so that the error alarm fires. */
+export class RunNotCompletedError extends JanitorError {}
+
+export interface AfterRunDeps {
+  metrics: Metrics;
+  audit: Pick<AuditPort, "recordNotifyFailure">;
+  logger: SweepLogger;
+  /** Undefined when NOTIFY_TOPIC_ARN is unset: no digest. */
+  notifier?: NotifierPort;
+}
+
+/**
+ * What both Lambda entry points do once a run has finished: its metrics, then its one digest.
+ * Whatever happens to the digest, what was canceled and recorded stands.
+ */
+export async function afterRun(
+  summary: RunSummary,
+  deps: AfterRunDeps,
+  digest: DigestOptions,
+): Promise<void> {
+  recordSummary(deps.metrics, summary);
+  if (deps.notifier === undefined) return;
+  const notified = await notifyRun(
+    summary,
+    { notifier: deps.notifier, audit: deps.audit, logger: deps.logger },
+    digest,
+  );
+  if (notified.published || notified.reason === "failed") recordNotify(deps.metrics, !notified.published);
+}
+
+/** Fails the invocation for a run that ended BLOCKED or FAILED, so that the error alarm fires. */
+export function failUnlessCompleted(summary: RunSummary): void {
+  if (summary.status === "BLOCKED" || summary.status === "FAILED") {
+    throw new RunNotCompletedError(
+      `run ${summary.runId} ${summary.status}: ${JSON.stringify(summary.counts)}`,
+    );
+  }
+}
