@@ -1,9 +1,10 @@
+import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { DigestOptions } from "../core/digest.js";
 import { type NotifierPort, notifyRun } from "../core/notify.js";
 import type { AuditPort } from "../core/ports.js";
 import type { RunSummary, SweepLogger } from "../core/sweep.js";
-import { JanitorError } from "../domain/errors.js";
+import { ConfigError, JanitorError, LeaseHeldError } from "../domain/errors.js";
 import { recordNotify, recordSummary } from "./metrics.js";
 
 /** The run was blocked or failed: the invocation fails so that the error alarm fires. */
@@ -42,5 +43,26 @@ export function failUnlessCompleted(summary: RunSummary): void {
     throw new RunNotCompletedError(
       `run ${summary.runId} ${summary.status}: ${JSON.stringify(summary.counts)}`,
     );
+  }
+}
+
+/**
+ * How both entry points log the error an invocation fails with: a rejected event as its lines, a
+ * held lease with its holder, anything unexpected as such. A blocked or failed run was logged by
+ * the run itself.
+ */
+export function logInvocationError(logger: Logger, error: unknown): void {
+  if (error instanceof ConfigError) {
+    logger.error("rejected before any call", { issues: error.issues });
+  } else if (error instanceof LeaseHeldError) {
+    // The invocation fails so that the error alarm fires; nothing was done, no run item written.
+    // The function has no async retries: the next scheduled sweep does the work.
+    logger.error("another live run holds the organization's lease; nothing done", {
+      error: error.message,
+      holder: error.holder.runId,
+      since: error.holder.since,
+    });
+  } else if (!(error instanceof RunNotCompletedError)) {
+    logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
   }
 }

@@ -8,10 +8,9 @@ import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
 import { loadConfig } from "../core/config.js";
 import { type InProgress, judge } from "../core/judge.js";
 import type { RunSummary } from "../core/sweep.js";
-import { ConfigError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
-import { afterRun, failUnlessCompleted, RunNotCompletedError } from "./after-run.js";
+import { afterRun, failUnlessCompleted, logInvocationError } from "./after-run.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
 import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordThrottle } from "./metrics.js";
@@ -124,11 +123,4 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
 export const handler = middy(realtimeHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
-  .onError((request) => {
-    const error = request.error;
-    if (error instanceof ConfigError) {
-      logger.error("rejected before any call", { issues: error.issues });
-    } else if (!(error instanceof RunNotCompletedError)) {
-      logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
-    }
-  });
+  .onError((request) => logInvocationError(logger, request.error));

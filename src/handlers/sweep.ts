@@ -8,9 +8,9 @@ import type { Clients } from "../aws/clients.js";
 import { loadConfig } from "../core/config.js";
 import { validateSelection } from "../core/plan.js";
 import { type RunSummary, sweep } from "../core/sweep.js";
-import { ConfigError, LeaseHeldError } from "../domain/errors.js";
+import { ConfigError } from "../domain/errors.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
-import { afterRun, failUnlessCompleted, RunNotCompletedError } from "./after-run.js";
+import { afterRun, failUnlessCompleted, logInvocationError } from "./after-run.js";
 import { eventSelectionIssue, parseEvent } from "./events.js";
 import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordThrottle } from "./metrics.js";
@@ -71,19 +71,4 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
 export const handler = middy(sweepHandler)
   .use(injectLambdaContext(logger, { resetKeys: true }))
   .use(logMetrics(metrics))
-  .onError((request) => {
-    const error = request.error;
-    if (error instanceof ConfigError) {
-      logger.error("rejected before any call", { issues: error.issues });
-    } else if (error instanceof LeaseHeldError) {
-      // The invocation fails so that the error alarm fires; nothing was done, no run item written.
-      // The function has no async retries: the next scheduled sweep does the work.
-      logger.error("another live run holds the organization's lease; nothing done", {
-        error: error.message,
-        holder: error.holder.runId,
-        since: error.holder.since,
-      });
-    } else if (!(error instanceof RunNotCompletedError)) {
-      logger.error("invocation failed", { error: error instanceof Error ? error.message : String(error) });
-    }
-  });
+  .onError((request) => logInvocationError(logger, request.error));
