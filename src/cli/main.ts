@@ -12,6 +12,7 @@ import {
   synopsis,
 } from "./args.js";
 import { AUDIT_COMMANDS } from "./audit.js";
+import { visible } from "./format.js";
 import { RUN, runCommand } from "./run.js";
 
 type Handler = (argv: string[], out: (text: string) => void) => Promise<number>;
@@ -147,7 +148,9 @@ async function configCheck(argv: string[], out: (text: string) => void): Promise
   const { values } = parseCommandArgs(CONFIG_CHECK, argv);
   const path = values.config ?? parseSettings().settings.janitorConfig;
   if (!path) throw new ConfigError(["--config: required (or set JANITOR_CONFIG)"]);
-  out(describeConfig(await loadConfig(path), new Date()));
+  // Reasons and globs are free text from the file: a control character is shown, not obeyed.
+  const described = describeConfig(await loadConfig(path), new Date());
+  out(described.split("\n").map(visible).join("\n"));
   return 0;
 }
 
