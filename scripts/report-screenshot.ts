@@ -38,20 +38,14 @@ async function screenshot(outPath: string): Promise<void> {
     startOrganizationsEmulator({ handshakes: sampleOrganization(started) }),
     startDynamoDbLocal(),
   ]);
-  const saved = { ...process.env };
   const say = (text: string) => process.stderr.write(`${text}\n`);
+  // The SDK's own endpoint variables and the dummy keys, as the demo's CLI would read them.
+  const env = localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, TABLE);
   try {
-    // The SDK's own endpoint variables, as the demo sets them.
-    Object.assign(
-      process.env,
-      localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, TABLE),
-    );
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
     await ensureLocalAuditTable(dynamodb.endpoint, TABLE);
 
     const cli = async (argv: string[]) => {
-      const code = await main(argv, say);
+      const code = await main(argv, { out: say, err: (text) => process.stderr.write(text), env });
       // 0: every match final. Anything else is not the demo the README describes.
       if (code !== 0) throw new Error(`${argv.slice(0, 2).join(" ")} exited ${code}`);
     };
@@ -87,7 +81,6 @@ async function screenshot(outPath: string): Promise<void> {
     }
     say(`wrote ${outPath}: ${WIDTH}x${MAX_HEIGHT} at most`);
   } finally {
-    process.env = saved;
     await Promise.all([organizations.stop(), dynamodb.stop()]);
     rmSync(work, { recursive: true, force: true });
   }

@@ -20,6 +20,12 @@ export interface Settings {
   endpoints: { organizations?: string; dynamodb?: string; sns?: string };
   /** AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension; "local" outside Lambda. */
   functionName: string;
+  /**
+   * AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN): the keys the SDK's own
+   * chain would take first, read from these settings' environment. Absent, the SDK's chain
+   * (profile, container or instance role).
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -97,6 +103,14 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
     else issues.push(`${name}: ${shown(value)} is not an http or https URL`);
   }
 
+  const accessKeyId = read(env, "AWS_ACCESS_KEY_ID");
+  const secretAccessKey = read(env, "AWS_SECRET_ACCESS_KEY");
+  const sessionToken = read(env, "AWS_SESSION_TOKEN");
+  const credentials =
+    accessKeyId === undefined || secretAccessKey === undefined
+      ? undefined
+      : { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) };
+
   return {
     settings: {
       auditTableName: issues.some((line) => line.startsWith("AUDIT_TABLE_NAME:"))
@@ -110,6 +124,7 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
       region,
       endpoints,
       functionName: read(env, "AWS_LAMBDA_FUNCTION_NAME") ?? DEFAULT_FUNCTION_NAME,
+      ...(credentials === undefined ? {} : { credentials }),
     },
     issues,
   };

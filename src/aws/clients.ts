@@ -18,11 +18,14 @@ export interface Clients {
   sns: SNSClient;
 }
 
-export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn">;
+export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn" | "credentials">;
 
 export interface ClientOptions {
-  /** Explicit credentials (the demo's dummy ones for its local servers); absent, the SDK's chain. */
-  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /**
+   * Explicit credentials (the demo's dummy ones for its local servers); absent, the settings' keys,
+   * else the SDK's chain.
+   */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export function createClients(
@@ -30,13 +33,14 @@ export function createClients(
   options: ClientOptions = {},
 ): Clients {
   const { region, endpoints } = settings;
+  const credentials = options.credentials ?? settings.credentials;
   // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout. Without
   // throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
   const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
   const common = {
     maxAttempts: 1,
     requestHandler,
-    ...(options.credentials ? { credentials: options.credentials } : {}),
+    ...(credentials ? { credentials } : {}),
   };
   const at = (endpoint: string | undefined) => (endpoint === undefined ? {} : { endpoint });
   return {

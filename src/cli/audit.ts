@@ -12,7 +12,7 @@ import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.j
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
 import { type ConfigOnRecord, renderReport } from "../report/html.js";
-import { loadSettings, parseTableSettings, type Settings } from "../settings.js";
+import { type Environment, loadSettings, parseTableSettings, type Settings } from "../settings.js";
 import {
   type CommandSpec,
   defineCommand,
@@ -23,6 +23,7 @@ import {
   parseDate,
 } from "./args.js";
 import { csvField, formatCsv, formatJsonLines, formatTable, type Row, visible } from "./format.js";
+import type { CliIo } from "./io.js";
 
 const FORMATS = ["table", "json", "csv"] as const;
 
@@ -207,7 +208,7 @@ export const AUDIT_EXPORT = defineCommand({
   environment: TABLE_ENV,
 });
 
-type Handler = (argv: string[], out: (text: string) => void) => Promise<number>;
+type Handler = (argv: string[], io: CliIo) => Promise<number>;
 
 /** The audit subcommands, in the order the help lists them. */
 export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Handler }> = [
@@ -219,9 +220,9 @@ export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Handler
   { spec: AUDIT_EXPORT, handler: exportItems },
 ];
 
-async function init(argv: string[], out: (text: string) => void): Promise<number> {
+async function init(argv: string[], { out, env }: CliIo): Promise<number> {
   parseCommandArgs(AUDIT_INIT, argv);
-  const { clients, tableName, settings } = wire(loadSettings());
+  const { clients, tableName, settings } = wire(loadSettings(env));
   // TTL only when a retention is configured: otherwise no item carries the attribute anyway.
   const ttl = settings.auditRetentionDays === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
   const result = await ensureAuditTable(clients.dynamodb, tableName, ttl);
@@ -229,7 +230,8 @@ async function init(argv: string[], out: (text: string) => void): Promise<number
   return 0;
 }
 
-async function query(argv: string[], out: (text: string) => void): Promise<number> {
+async function query(argv: string[], io: CliIo): Promise<number> {
+  const { out } = io;
   const args = parseCommandArgs(AUDIT_QUERY, argv).values;
   const issues: string[] = [];
   // A query by key reads all time unless a period is given; by time alone, the default period.
@@ -239,7 +241,7 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
   const { since, until } = range;
   const outcome = oneOf("--outcome", args.outcome, OUTCOMES, issues);
   const format = oneOf("--format", args.format, FORMATS, issues) ?? "table";
-  const settings = settingsOrIssues(issues);
+  const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const { audit: store } = wire(settings);
@@ -259,16 +261,17 @@ async function query(argv: string[], out: (text: string) => void): Promise<numbe
       ? [...TABLE_COLUMNS.slice(0, 5), "cancelAfter", ...TABLE_COLUMNS.slice(5)]
       : TABLE_COLUMNS;
   out(render(rows, format, AUDIT_ATTRIBUTES, columns, "no audit items match", args.wide === true));
-  warnUnreadable(rows.filter(isUnreadable).length);
+  warnUnreadable(io, rows.filter(isUnreadable).length);
   return 0;
 }
 
-async function runs(argv: string[], out: (text: string) => void): Promise<number> {
+async function runs(argv: string[], io: CliIo): Promise<number> {
+  const { out } = io;
   const args = parseCommandArgs(AUDIT_RUNS, argv).values;
   const issues: string[] = [];
   const range = period(args, issues);
   const format = oneOf("--format", args.format, FORMATS, issues) ?? "table";
-  const settings = settingsOrIssues(issues);
+  const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   const { audit: store } = wire(settings);
   const rows: Row[] = [];
@@ -276,7 +279,7 @@ async function runs(argv: string[], out: (text: string) => void): Promise<number
     rows.push(runRow(run, format));
   }
   out(render(rows, format, RUN_DATA_COLUMNS, RUN_COLUMNS, "no runs in that period", args.wide === true));
-  warnUnreadable(rows.filter(isUnreadable).length);
+  warnUnreadable(io, rows.filter(isUnreadable).length);
   return 0;
 }
 
@@ -326,12 +329,13 @@ function period(
   return { since, until };
 }
 
-async function report(argv: string[], out: (text: string) => void): Promise<number> {
+async function report(argv: string[], io: CliIo): Promise<number> {
+  const { out } = io;
   const args = parseCommandArgs(AUDIT_REPORT, argv).values;
   const issues: string[] = [];
   const range = period(args, issues);
   if (!args.out) issues.push("--out: required (the HTML file to write)");
-  const settings = settingsOrIssues(issues);
+  const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
   const { since, until } = range;
   const { audit: store, tableName } = wire(settings);
@@ -354,9 +358,9 @@ async function report(argv: string[], out: (text: string) => void): Promise<numb
   });
   await writeFile(args.out, html);
   out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
-  warnUnreadable([...actions, ...runList].filter(isUnreadable).length);
+  warnUnreadable(io, [...actions, ...runList].filter(isUnreadable).length);
   if (verdict.problems.length > 0) {
-    process.stderr.write(
+    io.err(
       `warning: the period does not verify: ${verdict.problems.length} problems, listed at the top of the report (audit verify names them)\n`,
     );
   }
@@ -381,7 +385,8 @@ async function configsOnRecord(
   return configs;
 }
 
-async function verify(argv: string[], out: (text: string) => void): Promise<number> {
+async function verify(argv: string[], io: CliIo): Promise<number> {
+  const { out } = io;
   const args = parseCommandArgs(AUDIT_VERIFY, argv).values;
   const issues: string[] = [];
   const runIds = args.run ?? [];
@@ -395,7 +400,7 @@ async function verify(argv: string[], out: (text: string) => void): Promise<numb
   const periodWanted =
     args.file === undefined && (runIds.length === 0 || args.since !== undefined || args.until !== undefined);
   const range = periodWanted ? period(args, issues) : undefined;
-  const settings = settingsOrIssues(issues);
+  const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
   const { audit: store } = wire(settings);
   if (args.file !== undefined) return verifyFile(store, args.file, out);
@@ -485,13 +490,14 @@ async function verifyFile(store: AuditQueries, file: string, out: (text: string)
 
 const EXPORT_FORMATS = ["jsonl", "csv"] as const;
 
-async function exportItems(argv: string[], out: (text: string) => void): Promise<number> {
+async function exportItems(argv: string[], io: CliIo): Promise<number> {
+  const { out } = io;
   const args = parseCommandArgs(AUDIT_EXPORT, argv).values;
   const issues: string[] = [];
   const range = period(args, issues);
   const format = oneOf("--format", args.format, EXPORT_FORMATS, issues) ?? "jsonl";
   if (!args.out) issues.push("--out: required (the file to write)");
-  const settings = settingsOrIssues(issues);
+  const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
   const { since, until } = range;
   const { audit: store } = wire(settings);
@@ -535,7 +541,7 @@ async function exportItems(argv: string[], out: (text: string) => void): Promise
     await file.close();
   }
   out(`wrote ${args.out}: ${runCount} runs, ${actions} actions`);
-  warnUnreadable(unreadable);
+  warnUnreadable(io, unreadable);
   return 0;
 }
 
@@ -567,17 +573,17 @@ function isUnreadable(row: { unreadable?: unknown }): boolean {
  * Readers show an item they cannot read in full, flagged, and finish (exit 0); the count goes to
  * stderr, so it is seen without disturbing the output.
  */
-function warnUnreadable(count: number): void {
+function warnUnreadable(io: CliIo, count: number): void {
   if (count === 0) return;
   const items = count === 1 ? "1 audit item" : `${count} audit items`;
-  process.stderr.write(
+  io.err(
     `warning: ${items} could not be read in full, shown flagged '${UNREADABLE}'; audit verify names what is wrong\n`,
   );
 }
 
 /** The settings, with every problem of theirs (a missing AUDIT_TABLE_NAME too) added to `issues`. */
-function settingsOrIssues(issues: string[]): Settings {
-  const parsed = parseTableSettings();
+function settingsOrIssues(env: Environment | undefined, issues: string[]): Settings {
+  const parsed = parseTableSettings(env);
   issues.push(...parsed.issues);
   return parsed.settings;
 }

@@ -13,9 +13,10 @@ import {
 } from "./args.js";
 import { AUDIT_COMMANDS } from "./audit.js";
 import { visible } from "./format.js";
+import { type CliIo, processIo } from "./io.js";
 import { RUN, runCommand } from "./run.js";
 
-type Handler = (argv: string[], out: (text: string) => void) => Promise<number>;
+type Handler = (argv: string[], io: CliIo) => Promise<number>;
 
 export interface Command {
   spec: CommandSpec;
@@ -113,8 +114,9 @@ function resolve(argv: readonly string[]): Resolved {
   return { unknown: first ?? "" };
 }
 
-export async function main(argv: string[], out: (text: string) => void = print): Promise<number> {
-  if (argv.length === 0) return usageError(overview());
+export async function main(argv: string[], io: CliIo = processIo): Promise<number> {
+  const { out } = io;
+  if (argv.length === 0) return usageError(io, overview());
   if (isHelpFlag(argv[0])) {
     out(overview());
     return 0;
@@ -122,7 +124,7 @@ export async function main(argv: string[], out: (text: string) => void = print):
   const resolved = resolve(argv);
   if ("unknown" in resolved) {
     const known = COMMANDS.map(({ spec }) => spec.name).join(", ");
-    return usageError(`unknown command '${resolved.unknown}' (known: ${known}; see '${PROGRAM} --help')`);
+    return usageError(io, `unknown command '${resolved.unknown}' (known: ${known}; see '${PROGRAM} --help')`);
   }
   if ("group" in resolved) {
     const [sub] = resolved.rest;
@@ -130,23 +132,23 @@ export async function main(argv: string[], out: (text: string) => void = print):
       out(groupHelp(resolved.group));
       return 0;
     }
-    if (sub === undefined) return usageError(groupHelp(resolved.group));
+    if (sub === undefined) return usageError(io, groupHelp(resolved.group));
     const known = COMMANDS.filter(({ spec }) => spec.name.startsWith(`${resolved.group} `))
       .map(({ spec }) => spec.name.split(" ")[1])
       .join(", ");
-    return usageError(`${resolved.group}: unknown subcommand '${sub}' (known: ${known})`);
+    return usageError(io, `${resolved.group}: unknown subcommand '${sub}' (known: ${known})`);
   }
   // Help is answered before the command runs: nothing is called, no variable is needed.
   if (helpRequested(resolved.command.spec, resolved.rest)) {
     out(commandHelp(resolved.command.spec));
     return 0;
   }
-  return resolved.command.handler(resolved.rest, out);
+  return resolved.command.handler(resolved.rest, io);
 }
 
-async function configCheck(argv: string[], out: (text: string) => void): Promise<number> {
+async function configCheck(argv: string[], { out, env }: CliIo): Promise<number> {
   const { values } = parseCommandArgs(CONFIG_CHECK, argv);
-  const path = values.config ?? parseSettings().settings.janitorConfig;
+  const path = values.config ?? parseSettings(env).settings.janitorConfig;
   if (!path) throw new ConfigError(["--config: required (or set JANITOR_CONFIG)"]);
   // Reasons and globs are free text from the file: a control character is shown, not obeyed.
   const described = describeConfig(await loadConfig(path), new Date());
@@ -159,7 +161,7 @@ async function configCheck(argv: string[], out: (text: string) => void): Promise
  * loaded only when asked for, and the installed bundle leaves it out, so the installed command
  * says what it needs instead of failing on a missing module.
  */
-async function demo(argv: string[], out: (text: string) => void): Promise<number> {
+async function demo(argv: string[], { out, err }: CliIo): Promise<number> {
   parseCommandArgs(DEMO, argv);
   let module: typeof import("../../devtools/demo.js");
   try {
@@ -167,7 +169,7 @@ async function demo(argv: string[], out: (text: string) => void): Promise<number
   } catch (error) {
     const missing = fileURLToPath(new URL("../../devtools/demo.js", import.meta.url));
     if ((error as { code?: string }).code === "ERR_MODULE_NOT_FOUND" && String(error).includes(missing)) {
-      process.stderr.write(
+      err(
         "demo: not part of the installed command: it runs the repository's local emulator and DynamoDB Local (Java 17 or later); in a clone of the repository: npm ci && npm start\n",
       );
       return 1;
@@ -177,7 +179,8 @@ async function demo(argv: string[], out: (text: string) => void): Promise<number
   return module.demoCommand(out);
 }
 
-async function help(argv: string[], out: (text: string) => void): Promise<number> {
+async function help(argv: string[], io: CliIo): Promise<number> {
+  const { out } = io;
   const { positionals } = parseCommandArgs(HELP, argv);
   if (positionals.length === 0) {
     out(overview());
@@ -192,28 +195,24 @@ async function help(argv: string[], out: (text: string) => void): Promise<number
     out(groupHelp(resolved.group));
     return 0;
   }
-  return usageError(`help: no command '${positionals.join(" ")}' (see '${PROGRAM} --help')`);
+  return usageError(io, `help: no command '${positionals.join(" ")}' (see '${PROGRAM} --help')`);
 }
 
-function usageError(text: string): number {
-  process.stderr.write(`${text}\n`);
+function usageError(io: CliIo, text: string): number {
+  io.err(`${text}\n`);
   return 2;
-}
-
-function print(text: string): void {
-  process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
 }
 
 /**
  * DynamoDB's answer to any call on a table that does not exist, wherever the store wrapped it.
  * The one line says which table, where, and the two ways out.
  */
-function missingTableLine(error: unknown): string | undefined {
+function missingTableLine(error: unknown, io: CliIo): string | undefined {
   let current: unknown = error;
   for (let depth = 0; current instanceof Error && depth < 8; depth += 1) {
     if (current.name === "ResourceNotFoundException") {
       // As the clients were built: the settings' region and endpoint.
-      const { settings } = parseSettings();
+      const { settings } = parseSettings(io.env);
       const table = settings.auditTableName ?? "";
       const region = settings.region;
       const endpoint = settings.endpoints.dynamodb;
@@ -226,14 +225,14 @@ function missingTableLine(error: unknown): string | undefined {
 }
 
 /** Expected errors are one line each on stderr; a stack trace only with --verbose. */
-export function reportError(error: unknown, verbose: boolean): number {
+export function reportError(error: unknown, verbose: boolean, io: CliIo = processIo): number {
   if (error instanceof ConfigError) {
-    for (const issue of error.issues) process.stderr.write(`${issue}\n`);
+    for (const issue of error.issues) io.err(`${issue}\n`);
     return 2;
   }
-  const missing = missingTableLine(error);
+  const missing = missingTableLine(error, io);
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  process.stderr.write(missing ? `${missing}\n` : `error: ${message.split("\n")[0]}\n`);
-  if (verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  io.err(missing ? `${missing}\n` : `error: ${message.split("\n")[0]}\n`);
+  if (verbose && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
   return 1;
 }

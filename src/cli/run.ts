@@ -10,6 +10,7 @@ import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { parseTableSettings } from "../settings.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { EXIT_LEASE_HELD, exitCodeFor } from "./exit-codes.js";
+import type { CliIo } from "./io.js";
 import { renderSummary } from "./render.js";
 
 export const RUN = defineCommand({
@@ -68,9 +69,9 @@ export const RUN = defineCommand({
 /** While waiting for the lease, it is looked at again this often at most. */
 const LEASE_POLL_MS = 1_000;
 
-export async function runCommand(argv: string[], out: (text: string) => void): Promise<number> {
+export async function runCommand(argv: string[], { out, err, env }: CliIo): Promise<number> {
   const args = parseCommandArgs(RUN, argv).values;
-  const { settings, issues } = parseTableSettings();
+  const { settings, issues } = parseTableSettings(env);
   const configPath = args.config ?? settings.janitorConfig;
   if (!configPath) issues.push("--config: required (or set JANITOR_CONFIG)");
   let budgetMs: number | undefined;
@@ -99,7 +100,7 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
 
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
-  const logger = args.verbose ? stderrLogger : silentLogger;
+  const logger = args.verbose ? jsonLogger(err) : silentLogger;
   const { organizations, audit, claims, notifier } = wire(settings);
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
@@ -125,7 +126,7 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
       if (!(error instanceof LeaseHeldError)) throw error;
       const left = waitUntil - Date.now();
       if (left <= 0 || look > waitMs / 100) {
-        process.stderr.write(`${error.message}\n`);
+        err(`${error.message}\n`);
         return EXIT_LEASE_HELD;
       }
       logger.info("waiting for the lease", { holder: error.holder.runId, since: error.holder.since });
@@ -140,7 +141,7 @@ export async function runCommand(argv: string[], out: (text: string) => void): P
     );
     // The summary on stdout stays exactly the run's; the notification is reported beside it.
     if (!notified.published && notified.reason === "failed") {
-      process.stderr.write(`notification not published (recorded on the run): ${notified.error}\n`);
+      err(`notification not published (recorded on the run): ${notified.error}\n`);
     }
   }
   out(args.json ? JSON.stringify(summary) : renderSummary(summary, { wide: args.wide === true }));
@@ -168,10 +169,13 @@ function collect(issues: string[]) {
   };
 }
 
-const stderrLogger: SweepLogger = Object.fromEntries(
-  (["debug", "info", "warn", "error"] as const).map((level) => [
-    level,
-    (message: string, extra?: Record<string, unknown>) =>
-      process.stderr.write(`${JSON.stringify({ level, message, ...extra })}\n`),
-  ]),
-) as unknown as SweepLogger;
+/** --verbose: one JSON line per log entry, on stderr. */
+function jsonLogger(err: CliIo["err"]): SweepLogger {
+  return Object.fromEntries(
+    (["debug", "info", "warn", "error"] as const).map((level) => [
+      level,
+      (message: string, extra?: Record<string, unknown>) =>
+        err(`${JSON.stringify({ level, message, ...extra })}\n`),
+    ]),
+  ) as unknown as SweepLogger;
+}

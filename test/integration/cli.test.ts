@@ -9,7 +9,14 @@ import { sampleOrganization } from "../../devtools/sample-org.js";
 import { toHandshake } from "../../src/aws/organizations.js";
 import { loadConfig } from "../../src/core/config.js";
 import { plan } from "../../src/core/plan.js";
-import { runCli, runCliFromSource, type Stack, stackEnv, startStack } from "../support/stack.js";
+import {
+  runCli,
+  runCliFromSource,
+  runCliProcess,
+  type Stack,
+  stackEnv,
+  startStack,
+} from "../support/stack.js";
 
 let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), "janitor-cli-"));
@@ -77,14 +84,15 @@ describe("janitor run", () => {
     expect(dry.map((a: { handshakeId: string }) => a.handshakeId).sort()).toEqual(expected);
   });
 
-  test("a live run cancels exactly what the rules select and audits each one", async () => {
+  test("a live run cancels exactly what the rules select and audits each one (in a process of its own)", async () => {
     await stack.reseed(sampleOrganization(new Date(), { seed: 7 }));
     const table = await stack.newTable();
     const before = stack.org.handshakes();
     const expected = await expectedCancels(before);
     const env = stackEnv(stack.org, stack.db, table);
 
-    const result = await runCli(["run", "--config", DEMO_CONFIG, "--json", "--run-id", "live-1"], env);
+    // As users start it: a process of its own, exit code and output as the shell sees them.
+    const result = await runCliProcess(["run", "--config", DEMO_CONFIG, "--json", "--run-id", "live-1"], env);
 
     expect(result.code, result.stderr).toBe(0);
     expect(expected.length).toBeGreaterThan(0);
@@ -169,7 +177,10 @@ describe("bad input stops the run before any call", () => {
     );
     stack.org.resetStats();
 
-    const result = await runCli(["run", "--config", bad], stackEnv(stack.org, stack.db, "unused-table"));
+    const result = await runCliProcess(
+      ["run", "--config", bad],
+      stackEnv(stack.org, stack.db, "unused-table"),
+    );
 
     expect(result.code).toBe(2);
     const lines = result.stderr.trim().split("\n");
@@ -266,7 +277,7 @@ describe("help calls nothing", () => {
   });
 
   test("a bare invocation is an argument error: overview on stderr, exit 2", async () => {
-    const result = await runCli([], {});
+    const result = await runCliProcess([], {});
     expect(result.code).toBe(2);
     expect(result.stdout).toBe("");
     expect(result.stderr).toContain("usage: handshake-janitor COMMAND");

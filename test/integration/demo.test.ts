@@ -1,8 +1,8 @@
 import { expect, test } from "vitest";
-import { runCli } from "../support/stack.js";
+import { runCliProcess } from "../support/stack.js";
 
 test("the demo starts its own stack, does a dry run then a live run, prints the trail and exits 0", async () => {
-  const result = await runCli(["demo"], {});
+  const result = await runCliProcess(["demo"], {});
 
   expect(result.code, result.stderr).toBe(0);
   const dry = /dry run, cli by demo\): (\w+)\n.*DRY_RUN (\d+)/.exec(result.stdout);

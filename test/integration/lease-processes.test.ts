@@ -12,6 +12,7 @@ import {
   type CliResult,
   localDynamoDbClient,
   runCli,
+  runCliProcess,
   type Stack,
   stackEnv,
   startStack,
@@ -94,8 +95,8 @@ describe("two live runs started together", () => {
       const started = new Date();
 
       const results = await Promise.all([
-        runCli(["run", "--config", configPath, "--json"], env),
-        runCli(["run", "--config", configPath, "--json"], env),
+        runCliProcess(["run", "--config", configPath, "--json"], env),
+        runCliProcess(["run", "--config", configPath, "--json"], env),
       ]);
 
       const codes = results.map((r) => r.code).sort();
@@ -130,8 +131,8 @@ describe("two live runs started together", () => {
       const started = new Date();
 
       const results = await Promise.all([
-        runCli(["run", "--config", configPath, "--json", "--wait", "60", "--verbose"], env),
-        runCli(["run", "--config", configPath, "--json", "--wait", "60", "--verbose"], env),
+        runCliProcess(["run", "--config", configPath, "--json", "--wait", "60", "--verbose"], env),
+        runCliProcess(["run", "--config", configPath, "--json", "--wait", "60", "--verbose"], env),
       ]);
 
       expect(

@@ -11,6 +11,8 @@ import {
   startOrganizationsEmulator,
 } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, localStackEnv } from "../../devtools/stack-env.js";
+import type { CliIo } from "../../src/cli/io.js";
+import { main, reportError } from "../../src/cli/main.js";
 
 export { localDynamoDbClient } from "../../devtools/stack-env.js";
 
@@ -129,11 +131,42 @@ function execCli(
 }
 
 /**
+ * Runs the CLI's main() in this process, as bin.ts does, with its output, errors and environment
+ * its own: exactly `env`, nothing inherited. Argument parsing, settings, wiring, the commands and
+ * error reporting all run as in a process of their own, without the second or so of CPU a new
+ * Node process takes to load the SDK. runCliProcess is the CLI as users start it.
+ */
+export async function runCli(args: string[], env: Record<string, string>): Promise<CliResult> {
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    out: (text) => {
+      stdout += text.endsWith("\n") ? text : `${text}\n`;
+    },
+    err: (text) => {
+      stderr += text;
+    },
+    env: { ...env },
+  };
+  let code: number;
+  try {
+    code = await main([...args], io);
+  } catch (error) {
+    code = reportError(error, args.includes("--verbose"), io);
+  }
+  return { code, stdout, stderr };
+}
+
+/**
  * Runs the CLI as its users do: a separate process, environment in, exit code and text out. The
  * process runs the CLI built once for the test run (see cliNodeArgs); runCliFromSource runs it
  * the way `npm run janitor` does.
  */
-export function runCli(args: string[], env: Record<string, string>, timeoutMs = 120_000): Promise<CliResult> {
+export function runCliProcess(
+  args: string[],
+  env: Record<string, string>,
+  timeoutMs = 120_000,
+): Promise<CliResult> {
   return execCli(process.execPath, cliNodeArgs(args), env, timeoutMs);
 }
 

@@ -24,8 +24,13 @@ afterEach(() => {
 
 async function invoke(argv: string[]): Promise<{ code: number; stdout: string }> {
   let stdout = "";
-  const code = await main(argv, (text) => {
-    stdout += `${text}\n`;
+  const code = await main(argv, {
+    out: (text) => {
+      stdout += `${text}\n`;
+    },
+    err: (text) => {
+      stderr += text;
+    },
   });
   return { code, stdout };
 }

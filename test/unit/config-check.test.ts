@@ -25,7 +25,10 @@ test("config check shows the control characters of a reason escaped, never raw",
   );
   const printed: string[] = [];
 
-  const code = await main(["config", "check", "--config", path], (text) => printed.push(text));
+  const code = await main(["config", "check", "--config", path], {
+    out: (text) => printed.push(text),
+    err: (text) => printed.push(text),
+  });
 
   const output = printed.join("\n");
   expect(code).toBe(0);
