@@ -9,7 +9,7 @@ export default defineConfig({
     // Vitest's default is one worker fewer than there are cores: a single worker on two. The
     // integration files spend much of their time waiting on child processes and local servers,
     // so two files at a time fill two cores better than one.
-    maxWorkers: Math.max(2, availableParallelism() - 1),
+    maxWorkers: availableParallelism() + 1,
     reporters: ["default", "./test/support/summary-reporter.ts"],
     // Output of passing tests is noise; a failing test's output is printed with its failure.
     silent: "passed-only",
@@ -34,6 +34,7 @@ export default defineConfig({
           // One DynamoDB Local and one CLI build for the run, started only when integration
           // tests run: see test/support/global-setup.ts.
           globalSetup: ["./test/support/global-setup.ts"],
+          isolate: false,
         },
       },
     ],

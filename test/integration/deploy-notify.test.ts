@@ -3,9 +3,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { packageService } from "../../scripts/package.js";
 import { SNS_ACTIONS } from "../../src/aws/sns.js";
-import { exclusively } from "../support/stack.js";
+import { packagedOnce } from "../support/packaged.js";
 
 /**
  * The notification topic in the deployment: packaged once, as `npm run package -- --stage prod
@@ -31,14 +30,7 @@ let templatePath: string;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "janitor-deploy-notify-"));
-  // Packaging builds into dist/sweep, as the other packaging tests do: one at a time.
-  const packaged = await exclusively("dist/sweep", () =>
-    packageService({
-      stage: "prod",
-      outDir: join(work, "package"),
-      params: { createNotifyTopic: "true" },
-    }),
-  );
+  const packaged = await packagedOnce({ stage: "prod", params: { createNotifyTopic: "true" } });
   if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
   templatePath = packaged.templatePath;
   template = JSON.parse(await readFile(templatePath, "utf8")) as Template;

@@ -13,6 +13,7 @@ import {
 } from "../../src/aws/audit-table.js";
 import { ORGANIZATIONS_ACTIONS } from "../../src/aws/organizations.js";
 import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metrics.js";
+import { packagedOnce } from "../support/packaged.js";
 import { exclusively } from "../support/stack.js";
 
 interface Statement {
@@ -32,10 +33,8 @@ let template: Template;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "janitor-deploy-"));
-  // Packaging builds into dist/sweep, as invoke-local.test.ts's serverless does: one at a time.
-  packaged = await exclusively("dist/sweep", () =>
-    packageService({ stage: "prod", outDir: join(work, "package") }),
-  );
+  // Once per test run: realtime-deploy.test.ts reads the same package.
+  packaged = await packagedOnce({ stage: "prod" });
   if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
   template = JSON.parse(await readFile(packaged.templatePath, "utf8")) as Template;
 }, 240_000);

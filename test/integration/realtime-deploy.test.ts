@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { type PackageResult, packageService } from "../../scripts/package.js";
+import type { PackageResult } from "../../scripts/package.js";
 import {
   HANDSHAKE_ARN,
   REALTIME_AUDIT_ACTIONS,
@@ -11,7 +11,7 @@ import {
   REALTIME_ORGANIZATIONS_ACTIONS,
 } from "../../scripts/template-parts.js";
 import { AUDIT_INDEXES } from "../../src/aws/audit-table.js";
-import { exclusively } from "../support/stack.js";
+import { packagedOnce } from "../support/packaged.js";
 
 interface Statement {
   Effect: string;
@@ -37,10 +37,8 @@ let template: Template;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "janitor-realtime-deploy-"));
-  // Packaging builds into dist/sweep, as the other packaging tests do: one at a time.
-  packaged = await exclusively("dist/sweep", () =>
-    packageService({ stage: "prod", outDir: join(work, "package") }),
-  );
+  // Once per test run: deploy.test.ts reads the same package.
+  packaged = await packagedOnce({ stage: "prod" });
   if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
   template = JSON.parse(await readFile(packaged.templatePath, "utf8")) as Template;
 }, 240_000);

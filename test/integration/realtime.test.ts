@@ -13,11 +13,23 @@ import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
 // The handler's logger and metrics read these when the module loads, before any test sets the
-// environment: errors only, and no EMF line per invocation on the test's output.
-vi.hoisted(() => {
+// environment: errors only, and no EMF line per invocation on the test's output. Put back at the
+// end, for the files that run after this one in the same worker.
+const restoreEnv = vi.hoisted(() => {
+  const saved = {
+    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
+    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED,
+  };
   process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  return () => {
+    for (const [name, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
 });
+afterAll(restoreEnv);
 
 let stack: Stack;
 let table: string;

@@ -18,8 +18,10 @@ declare module "vitest" {
   export interface ProvidedContext {
     /** One DynamoDB Local for every test file of the run; each test makes tables of its own. */
     sharedDynamoDbLocal: SharedDynamoDbLocal | undefined;
-    /** The CLI built once from src/cli/bin.ts, for `node <file>`; see runCli. */
+    /** The CLI built once from src/cli/bin.ts, for `node <file>`; see runCliProcess. */
     cliBundle: string | undefined;
+    /** A directory of this run's own under .tmp/, removed at its end; see packagedOnce. */
+    runDir: string | undefined;
     /** `http://127.0.0.1:<port>` of the run's lock service; see `exclusively` in stack.ts. */
     lockService: string | undefined;
   }
@@ -135,6 +137,7 @@ export async function setup(project: TestProject): Promise<() => Promise<void>> 
   const db = started.value;
   project.provide("sharedDynamoDbLocal", { endpoint: db.endpoint, port: db.port, pid: db.pid });
   project.provide("cliBundle", built.value.file);
+  project.provide("runDir", built.value.dir);
   project.provide("lockService", locking.value.url);
   return stop;
 }

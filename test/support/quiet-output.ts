@@ -27,5 +27,11 @@ function routeToConsole(stream: NodeJS.WriteStream, log: (text: string) => void)
   }) as Write;
 }
 
-routeToConsole(process.stdout, (text) => console.log(text));
-routeToConsole(process.stderr, (text) => console.error(text));
+// Files that share a worker (isolate: false) run this once each; the streams are routed once.
+const ROUTED = Symbol.for("handshake-janitor.quiet-output");
+const routed = globalThis as { [ROUTED]?: true };
+if (!routed[ROUTED]) {
+  routed[ROUTED] = true;
+  routeToConsole(process.stdout, (text) => console.log(text));
+  routeToConsole(process.stderr, (text) => console.error(text));
+}
