@@ -4,10 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
   type AttributeValue,
+  BatchWriteItemCommand,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
+  ScanCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -25,7 +27,8 @@ import { localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/sta
 /**
  * Tampering as someone holding the janitor's own role would: PutItem and UpdateItem on the table
  * with the raw client, no DeleteItem (except where a missing item is simulated). Each test gets a
- * fresh table with the same seeded trail: 3 runs of June 2026, 4 to 5 actions each.
+ * fresh table with the same seeded trail: 3 runs of June 2026, 4 actions each, written once by the
+ * audit store and copied item for item into each test's table.
  */
 let db: DynamoDbLocal;
 let client: DynamoDBClient;
@@ -38,11 +41,27 @@ const START = new Date("2026-06-02T06:00:00.000Z");
 const PERIOD = ["--since", "2026-06-01", "--until", "2026-07-01"];
 type Item = Record<string, AttributeValue>;
 
+/** The seeded trail's items, written once by the store; each test's table starts as a copy. */
+let seeded: Item[];
+
 beforeAll(async () => {
   db = await sharedDynamoDbLocal();
   client = localDynamoDbClient(db.endpoint);
   dir = mkdtempSync(join(tmpdir(), "audit-tamper-"));
-});
+  tableName = `tamper-${randomUUID().slice(0, 8)}`;
+  await ensureAuditTable(client, tableName);
+  trail = await seedTrail(store(), { prefix: "t", runs: 3, start: START, actionsPerRun: 4 });
+  seeded = [];
+  let from: Item | undefined;
+  for (let page = 0; page < 100; page += 1) {
+    const answer = await client.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: from }),
+    );
+    seeded.push(...(answer.Items ?? []));
+    from = answer.LastEvaluatedKey;
+    if (from === undefined) break;
+  }
+}, 60_000);
 
 afterAll(async () => {
   client?.destroy();
@@ -53,7 +72,7 @@ afterAll(async () => {
 beforeEach(async () => {
   tableName = `tamper-${randomUUID().slice(0, 8)}`;
   await ensureAuditTable(client, tableName);
-  trail = await seedTrail(store(), { prefix: "t", runs: 3, start: START, actionsPerRun: 4 });
+  await copyItems(seeded, tableName);
   env = {
     AWS_ENDPOINT_URL_DYNAMODB: db.endpoint,
     AWS_ACCESS_KEY_ID: "local",
@@ -64,6 +83,20 @@ beforeEach(async () => {
 });
 
 const store = () => createAuditStore({ client, tableName });
+
+/** Writes `items` as they are, 25 to a request, with whatever a request left unprocessed sent again. */
+async function copyItems(items: readonly Item[], table: string): Promise<void> {
+  for (let at = 0; at < items.length; at += 25) {
+    let requests = items.slice(at, at + 25).map((Item) => ({ PutRequest: { Item } }));
+    for (let attempt = 0; requests.length > 0; attempt += 1) {
+      if (attempt === 10) throw new Error(`could not copy the seeded trail into ${table}`);
+      const answer = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: requests } }));
+      requests = (answer.UnprocessedItems?.[table] ?? []).flatMap((request) =>
+        request.PutRequest?.Item ? [{ PutRequest: { Item: request.PutRequest.Item } }] : [],
+      );
+    }
+  }
+}
 const runKey = (runId: string): Item => ({ pk: { S: `RUN#${runId}` }, sk: { S: "RUN" } });
 const actionKey = (a: { runId: string; handshakeId: string }): Item => ({
   pk: { S: `RUN#${a.runId}` },

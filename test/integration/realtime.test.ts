@@ -1,6 +1,6 @@
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
-import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../devtools/sns-emulator.js";
@@ -11,25 +11,6 @@ import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
 import { handler, type RealtimeResult } from "../../src/handlers/realtime.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
-
-// The handler's logger and metrics read these when the module loads, before any test sets the
-// environment: errors only, and no EMF line per invocation on the test's output. Put back at the
-// end, for the files that run after this one in the same worker.
-const restoreEnv = vi.hoisted(() => {
-  const saved = {
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL,
-    POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED,
-  };
-  process.env.POWERTOOLS_LOG_LEVEL = "ERROR";
-  process.env.POWERTOOLS_METRICS_DISABLED = "true";
-  return () => {
-    for (const [name, value] of Object.entries(saved)) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  };
-});
-afterAll(restoreEnv);
 
 let stack: Stack;
 let table: string;
