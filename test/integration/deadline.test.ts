@@ -6,6 +6,7 @@ import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { loadConfig } from "../../src/core/config.js";
 import type { RunSummary } from "../../src/core/sweep.js";
+import { handler } from "../../src/handlers/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 import {
@@ -27,15 +28,7 @@ const MARGIN_MS = 20_000;
 /** A few calls a second: a run of a few dozen cancels cannot finish inside the short budgets below. */
 const SLOW = { throttle: { CancelHandshake: { ratePerSecond: 5, burst: 1 } }, latencyMs: 20 };
 
-// Imported once the log level is set: Powertools reads it when the module builds its logger
-// (and its metrics, whose EMF lines would only clutter the test output).
-let handler: typeof import("../../src/handlers/sweep.js")["handler"];
-
 beforeAll(async () => {
-  ({ handler } = await withEnv(
-    { POWERTOOLS_LOG_LEVEL: "ERROR", POWERTOOLS_METRICS_DISABLED: "true" },
-    () => import("../../src/handlers/sweep.js"),
-  ));
   stack = await startStack(sampleOrganization(new Date(), { seed: 61, count: 70 }), SLOW);
   table = await stack.newTable();
 });

@@ -224,9 +224,11 @@ describe("the function", () => {
     expect(zip.includes(Buffer.from("node_modules/"))).toBe(false);
   });
 
-  test("unpacks into a handler that loads with nothing but the zip's own files", async () => {
+  test("unpacks into a handler that loads with nothing but the zip's own files and keeps its error names", async () => {
     // As Lambda does: unzip into an empty directory and import the handler from there. A chunk
-    // left out of the package, or an import of a module that is not bundled, fails here.
+    // left out of the package, or an import of a module that is not bundled, fails here. Lambda
+    // reports a failed invocation by the error's name: a malformed event must still be a
+    // ConfigError in the bundle (a minifier that renamed classes would break that).
     const task = join(work, "task");
     await new Promise<void>((resolve, reject) =>
       execFile("unzip", ["-q", packaged.artifactPath, "-d", task], (error) =>
@@ -238,17 +240,35 @@ describe("the function", () => {
       String(fn.Handler).replace(/\.[^.]+$/, ".js"),
       String(fn.Handler).split(".").pop(),
     ];
-    const probe = `import(${JSON.stringify(join(task, file))}).then((m) => process.stdout.write(typeof m[${JSON.stringify(exported)}]))`;
-    const loaded = await new Promise<string>((resolve, reject) =>
+    const context = { awsRequestId: "probe-1", functionName: "handshake-janitor-prod-sweep" };
+    const probe = `
+      const m = await import(${JSON.stringify(join(task, file))});
+      const handler = m[${JSON.stringify(exported)}];
+      const context = { ...${JSON.stringify(context)}, getRemainingTimeInMillis: () => 300000 };
+      const result = { type: typeof handler };
+      await handler({ dryRun: "yes" }, context).then(
+        () => { result.error = "none"; },
+        (error) => { result.error = error.name; result.message = error.message; },
+      );
+      process.stderr.write("PROBE " + JSON.stringify(result) + "\\n");`;
+    const printed = await new Promise<string>((resolve, reject) =>
       execFile(
         process.execPath,
-        ["-e", probe],
-        { cwd: task, env: { PATH: process.env.PATH ?? "" } },
-        (error, stdout, stderr) =>
-          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stdout),
+        ["--input-type=module", "-e", probe],
+        { cwd: task, env: { PATH: process.env.PATH ?? "", POWERTOOLS_LOG_LEVEL: "SILENT" } },
+        (error, _stdout, stderr) =>
+          error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve(stderr),
       ),
     );
-    expect(loaded).toBe("function");
+    const line = printed.split("\n").find((text) => text.startsWith("PROBE ")) ?? "PROBE {}";
+    const result = JSON.parse(line.slice("PROBE ".length)) as {
+      type?: string;
+      error?: string;
+      message?: string;
+    };
+    expect(result.type).toBe("function");
+    expect(result.error).toBe("ConfigError");
+    expect(result.message).toContain("event.dryRun");
   }, 60_000);
 });
 

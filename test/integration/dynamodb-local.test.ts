@@ -77,16 +77,6 @@ describe("startDynamoDbLocal", () => {
     expect(addresses).toEqual(["127.0.0.1"]);
   });
 
-  it("ends the Java process on stop", async () => {
-    const other = await startDynamoDbLocal();
-    expect(isAlive(other.pid)).toBe(true);
-
-    await other.stop();
-
-    expect(isAlive(other.pid)).toBe(false);
-    await expect(other.stop()).resolves.toBeUndefined();
-  });
-
   it("runs the launcher compiled once, not its source, which Java would compile at every start", async () => {
     const classDir = await compiledLauncherDir();
 
@@ -104,6 +94,16 @@ describe("startDynamoDbLocal", () => {
     await expect(startDynamoDbLocal({ startupTimeoutMs: 1 })).rejects.toThrow(
       /did not report listening within 1 ms/,
     );
+  });
+
+  // Last in this block: it stops the server the tests above used (afterAll's stop is then a no-op).
+  it("ends the Java process on stop", async () => {
+    expect(isAlive(db.pid)).toBe(true);
+
+    await db.stop();
+
+    expect(isAlive(db.pid)).toBe(false);
+    await expect(db.stop()).resolves.toBeUndefined();
   });
 });
 
