@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
+import { artifactBuildOptions } from "../../scripts/build.js";
 import type { TestProject } from "vitest/node";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 
@@ -49,29 +50,27 @@ const sourceUrls: Plugin = {
 };
 
 /**
- * The CLI compiled once for the run. Spawning `tsx src/cli/bin.ts` compiles the TypeScript and
- * starts a second Node process at every call; `node <bundle>` is one process running plain
- * JavaScript. The bundle lives in the repository's ignored .tmp/ so its package imports resolve
- * from node_modules as the source's do.
+ * The CLI compiled once for the run, as the installed command is built (scripts/build-cli.ts: one
+ * file with the SDK inside, which a new process loads in about half the time of resolving its
+ * hundreds of modules from node_modules), with the demo and its local tools included. Spawning
+ * `tsx src/cli/bin.ts` would compile the TypeScript and start a second Node process at every call.
+ * The bundle lives in the repository's ignored .tmp/, where the packages the demo's tools look up
+ * at run time (DynamoDB Local's jar) resolve from node_modules as they do from the source.
  */
 async function buildCli(): Promise<{ file: string; dir: string }> {
   const parent = join(ROOT, ".tmp");
   mkdirSync(parent, { recursive: true });
   const dir = mkdtempSync(join(parent, "test-cli-"));
-  const file = join(dir, "bin.mjs");
+  const options = artifactBuildOptions({ entry: CLI_ENTRY, entryName: "bin", outdir: dir, split: false });
   await build({
-    entryPoints: [CLI_ENTRY],
-    outfile: file,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node24",
-    packages: "external",
+    ...options,
+    outExtension: { ".js": ".mjs" },
     sourcemap: "inline",
+    metafile: false,
     logLevel: "error",
-    plugins: [sourceUrls],
+    plugins: [...(options.plugins ?? []), sourceUrls],
   });
-  return { file, dir };
+  return { file: join(dir, "bin.mjs"), dir };
 }
 
 /**
