@@ -14,6 +14,9 @@ export default defineConfig({
     // Output of passing tests is noise; a failing test's output is printed with its failure.
     silent: "passed-only",
     setupFiles: ["./test/support/quiet-output.ts"],
+    // The Lambda handlers' loggers take their level when their module loads, once per worker
+    // (files share modules): errors only. A test that reads a handler's info lines sets its own.
+    env: { POWERTOOLS_LOG_LEVEL: "ERROR" },
     projects: [
       {
         extends: true,

@@ -145,7 +145,7 @@ describe("janitor run", () => {
     await stack.reseed(sampleOrganization(new Date(), { seed: 10 }), {
       throttle: {
         CancelHandshake: { ratePerSecond: 20, burst: 2 },
-        ListHandshakesForOrganization: { ratePerSecond: 5, burst: 1 },
+        ListHandshakesForOrganization: { ratePerSecond: 20, burst: 1 },
       },
       concurrentModificationRate: 0.15,
       serviceExceptionRate: 0.1,
@@ -162,8 +162,14 @@ describe("janitor run", () => {
 
     expect(result.code, result.stderr).toBe(0);
     expect(canceledIds(stack.org.handshakes(), before)).toEqual(expected);
-    const errors = stack.org.stats().CancelHandshake?.errors ?? {};
-    expect(Object.values(errors).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    // Both operations were refused along the way, and the run still got through.
+    for (const operation of ["CancelHandshake", "ListHandshakesForOrganization"] as const) {
+      const errors = stack.org.stats()[operation]?.errors ?? {};
+      expect(
+        Object.values(errors).reduce((a, b) => a + b, 0),
+        operation,
+      ).toBeGreaterThan(0);
+    }
     const summary = JSON.parse(result.stdout);
     expect(summary.counts.CANCELED).toBe(expected.length);
   });

@@ -4,9 +4,9 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
-import { artifactBuildOptions } from "../../scripts/build.js";
 import type { TestProject } from "vitest/node";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
+import { artifactBuildOptions } from "../../scripts/build.js";
 
 /** What the integration tests share for the whole run; see stack.ts for how they use it. */
 export interface SharedDynamoDbLocal {
@@ -65,7 +65,9 @@ async function buildCli(): Promise<{ file: string; dir: string }> {
   await build({
     ...options,
     outExtension: { ".js": ".mjs" },
-    sourcemap: "inline",
+    // Beside the bundle, read only under --enable-source-maps: an inline map would be parsed at
+    // every start.
+    sourcemap: "linked",
     metafile: false,
     logLevel: "error",
     plugins: [...(options.plugins ?? []), sourceUrls],
