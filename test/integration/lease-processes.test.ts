@@ -20,8 +20,8 @@ import {
 import { newlyCanceled, selectedBy, uncappedDemoConfig } from "../support/sweep-checks.js";
 
 // Two `run` processes on one table, as a CLI run beside the scheduled Lambda. CancelHandshake is
-// held to 3 calls a second, so the first run is still cancelling when the second one starts.
-const SLOW_CANCELS: EmulatorFaults = { throttle: { CancelHandshake: { ratePerSecond: 3, burst: 1 } } };
+// held to 6 calls a second, so the first run is still cancelling when the second one starts.
+const SLOW_CANCELS: EmulatorFaults = { throttle: { CancelHandshake: { ratePerSecond: 6, burst: 1 } } };
 
 let stack: Stack;
 const dir = mkdtempSync(join(tmpdir(), "janitor-lease-"));
