@@ -10,10 +10,10 @@ import type { Settings } from "../src/settings.js";
 import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "./sns-emulator.js";
 import { LOCAL_CREDENTIALS } from "./stack-env.js";
 
-/** 0.002 h is 7.2 s: a grace period the demo can wait out. A real one is hours. */
-const DEMO_GRACE_HOURS = 0.002;
+/** 0.001 h is 3.6 s: a grace period the demo can wait out. A real one is hours. */
+const DEMO_GRACE_HOURS = 0.001;
 /** A run during the grace period is shown only when it can finish inside it, on a busy machine too. */
-const WAIT_RUN_MARGIN_MS = 3_000;
+const WAIT_RUN_MARGIN_MS = 2_000;
 /** The wait for the grace period is bounded: this many polls of half a second at most. */
 const MAX_POLLS = 40;
 
