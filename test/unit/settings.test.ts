@@ -2,6 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
+import { createClients } from "../../src/aws/clients.js";
 import { ConfigError } from "../../src/domain/errors.js";
 import { loadSettings, parseSettings, parseTableSettings, requireTable } from "../../src/settings.js";
 
@@ -19,6 +20,35 @@ describe("settings", () => {
       },
       issues: [],
     });
+  });
+
+  test("takes the access keys of its environment, as the SDK's chain would first, and only both together", async () => {
+    const keys = { AWS_ACCESS_KEY_ID: "AKIDEXAMPLE", AWS_SECRET_ACCESS_KEY: "secret-example" };
+    expect(parseSettings(keys).settings.credentials).toEqual({
+      accessKeyId: "AKIDEXAMPLE",
+      secretAccessKey: "secret-example",
+    });
+    expect(parseSettings({ ...keys, AWS_SESSION_TOKEN: "token" }).settings.credentials?.sessionToken).toBe(
+      "token",
+    );
+    expect(parseSettings({ AWS_ACCESS_KEY_ID: "AKIDEXAMPLE" }).settings.credentials).toBeUndefined();
+    expect(parseSettings({ AWS_SECRET_ACCESS_KEY: "secret-example" }).settings.credentials).toBeUndefined();
+
+    // The clients sign with them, whatever the process's own environment holds.
+    const clients = createClients(parseSettings(keys).settings);
+    try {
+      for (const client of [clients.organizations, clients.dynamodb, clients.sns]) {
+        const credentials = await client.config.credentials();
+        expect([credentials.accessKeyId, credentials.secretAccessKey]).toEqual([
+          "AKIDEXAMPLE",
+          "secret-example",
+        ]);
+      }
+    } finally {
+      clients.organizations.destroy();
+      clients.dynamodb.destroy();
+      clients.sns.destroy();
+    }
   });
 
   test("blank values are absent, like unset ones", () => {
