@@ -13,7 +13,6 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
-import { launchOfflineChromium } from "../../scripts/chromium.js";
 import { retention } from "../../src/app.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../../src/aws/audit-table.js";
@@ -21,6 +20,7 @@ import { parseConfig } from "../../src/core/config.js";
 import { AUDIT_ATTRIBUTES, type AuditAction } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
 import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
+import { offlineBrowser } from "../support/browser.js";
 import { csvObjects, unneutralise } from "../support/csv.js";
 import { auditAction, type Event, FakeOrganizations, handshake } from "../support/fakes.js";
 import { localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
@@ -288,9 +288,9 @@ describe("audit report", () => {
     expect(result.code).toBe(0);
     expect(readFileSync(out, "utf8")).not.toContain("<script>alert");
 
-    const browser = await launchOfflineChromium(mkdtempSync(join(dir, "chromium-")));
+    const browser = await offlineBrowser(mkdtempSync(join(dir, "chromium-")));
     try {
-      const page = await browser.newPage();
+      const page = await browser.context.newPage();
       const requests: string[] = [];
       page.on("request", (request) => requests.push(request.url()));
       const url = pathToFileURL(out).href;

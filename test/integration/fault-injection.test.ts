@@ -77,8 +77,11 @@ interface Scene {
   onCanceled?: (count: number) => void;
 }
 
-/** An emulator with `count` sample handshakes, a fresh audit table, and the environment the CLI reads. */
-async function scene(seed: number, faults: EmulatorFaults = {}, count = 70): Promise<Scene> {
+/**
+ * An emulator with `count` sample handshakes (forty unless a test needs more calls for its faults
+ * to land; each test asserts that they did), a fresh audit table, and the environment the CLI reads.
+ */
+async function scene(seed: number, faults: EmulatorFaults = {}, count = 40): Promise<Scene> {
   const cancelsById = new Map<string, number>();
   let canceled = 0;
   const onResponse = (exchange: EmulatorExchange) => {
@@ -207,16 +210,20 @@ describe("the Organizations service misbehaves", () => {
   });
 
   test("conflicts, HTTP 500s, resets and empty pages: every call retried until the selection is canceled", async () => {
-    const s = await scene(102, {
-      // About one call in four fails: frequent, yet eight failures in a row for one call (all the
-      // adapter's attempts) stay rare, about 2e-5 per call.
-      concurrentModificationRate: 0.1,
-      serviceExceptionRate: 0.1,
-      resetConnectionRate: 0.08,
-      emptyPageEvery: 2,
-      shortPages: true,
-      pageSize: 4,
-    });
+    const s = await scene(
+      102,
+      {
+        // About one call in four fails: frequent, yet eight failures in a row for one call (all the
+        // adapter's attempts) stay rare, about 2e-5 per call.
+        concurrentModificationRate: 0.1,
+        serviceExceptionRate: 0.1,
+        resetConnectionRate: 0.08,
+        emptyPageEvery: 2,
+        shortPages: true,
+        pageSize: 4,
+      },
+      70,
+    );
     const before = s.org.handshakes();
     const selected = selectedIds(before, config);
 

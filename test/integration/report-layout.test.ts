@@ -8,25 +8,28 @@ import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
-import { launchOfflineChromium } from "../../scripts/chromium.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { canonicalConfigJson, configHash, loadConfig, parseConfig } from "../../src/core/config.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import { OUTCOMES } from "../../src/domain/outcomes.js";
 import { renderReport } from "../../src/report/html.js";
+import { offlineBrowser } from "../support/browser.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 const SCREEN = 1280;
 let dir: string;
 let browser: BrowserContext;
+let closeBrowser: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "report-layout-"));
-  browser = await launchOfflineChromium(join(dir, "profile"));
+  const offline = await offlineBrowser(dir);
+  browser = offline.context;
+  closeBrowser = offline.close;
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await closeBrowser?.();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -4,9 +4,12 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
+import type { BrowserServer } from "playwright-core";
 import type { TestProject } from "vitest/node";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { artifactBuildOptions } from "../../scripts/build.js";
+import { launchOfflineChromiumServer } from "../../scripts/chromium.js";
+import { CHROMIUM_PATH } from "./run-services.js";
 
 /** What the integration tests share for the whole run; see stack.ts for how they use it. */
 export interface SharedDynamoDbLocal {
@@ -79,7 +82,8 @@ async function buildCli(): Promise<{ file: string; dir: string }> {
  * Named locks for test files running in parallel workers that share something on disk (the
  * serverless build writes dist/sweep). A request for /<name> is answered with its headers once
  * the lock is free, and holds it until the client closes the connection, which a worker that dies
- * does too; waiting requests are granted in order. Listens on 127.0.0.1 only.
+ * does too; waiting requests are granted in order. At CHROMIUM_PATH it answers with the address of
+ * the run's one browser instead. Listens on 127.0.0.1 only.
  */
 async function startLockService(): Promise<{ url: string; stop: () => Promise<void> }> {
   const queues = new Map<string, ServerResponse[]>();
@@ -89,7 +93,20 @@ async function startLockService(): Promise<{ url: string; stop: () => Promise<vo
     next.writeHead(200, { "content-type": "text/plain" });
     next.flushHeaders();
   };
+  let browser: Promise<BrowserServer> | undefined;
   const server = createServer((request, response) => {
+    if (request.url === CHROMIUM_PATH) {
+      // Started on the first request: a run without a browser test starts no browser.
+      browser ??= launchOfflineChromiumServer();
+      browser.then(
+        (started) => response.end(started.wsEndpoint()),
+        (error: unknown) => {
+          response.writeHead(500).end(String(error));
+        },
+      );
+      request.resume();
+      return;
+    }
     const name = request.url ?? "/";
     const queue = queues.get(name) ?? [];
     queues.set(name, queue);
@@ -108,11 +125,13 @@ async function startLockService(): Promise<{ url: string; stop: () => Promise<vo
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    stop: () =>
-      new Promise<void>((resolve) => {
+    stop: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await (await browser?.catch(() => undefined))?.close();
+    },
   };
 }
 
