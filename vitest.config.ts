@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+import LongestFirst from "./test/support/sequencer.js";
 
 export default defineConfig({
   test: {
@@ -11,6 +12,8 @@ export default defineConfig({
     // so two files at a time fill two cores better than one.
     maxWorkers: availableParallelism() + 1,
     reporters: ["default", "./test/support/summary-reporter.ts"],
+    // Longest files first, from this checkout's last run or, in a fresh clone, test/durations.json.
+    sequence: { sequencer: LongestFirst },
     // Output of passing tests is noise; a failing test's output is printed with its failure.
     silent: "passed-only",
     setupFiles: ["./test/support/quiet-output.ts"],

@@ -1,0 +1,28 @@
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * `npm run test:durations`: after an `npm test` on an idle machine, records each test file's
+ * duration from Vitest's cache into test/durations.json, which orders the files of a run that has
+ * no durations of its own (a fresh clone; see test/support/sequencer.ts).
+ */
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const CACHE = join(ROOT, "node_modules/.vite/vitest");
+
+const newest = readdirSync(CACHE)
+  .map((dir) => join(CACHE, dir, "results.json"))
+  .filter((file) => statSync(file, { throwIfNoEntry: false })?.isFile())
+  .sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs)[0];
+if (newest === undefined) throw new Error(`no test results in ${CACHE}: run npm test first`);
+const { results } = JSON.parse(readFileSync(newest, "utf8")) as {
+  results: [string, { duration?: number }][];
+};
+const seconds = Object.fromEntries(
+  results
+    .filter(([, result]) => typeof result.duration === "number")
+    .map(([file, result]) => [file, Math.round((result.duration ?? 0) / 100) / 10] as const)
+    .sort(([a], [b]) => a.localeCompare(b)),
+);
+writeFileSync(join(ROOT, "test/durations.json"), `${JSON.stringify(seconds, null, 2)}\n`);
+process.stdout.write(`recorded ${Object.keys(seconds).length} files in test/durations.json\n`);
