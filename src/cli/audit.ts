@@ -23,7 +23,7 @@ import {
   parseDate,
 } from "./args.js";
 import { csvField, formatCsv, formatJsonLines, formatTable, type Row, visible } from "./format.js";
-import type { CliIo } from "./io.js";
+import type { CliIo, CommandHandler } from "./io.js";
 
 const FORMATS = ["table", "json", "csv"] as const;
 
@@ -208,10 +208,8 @@ export const AUDIT_EXPORT = defineCommand({
   environment: TABLE_ENV,
 });
 
-type Handler = (argv: string[], io: CliIo) => Promise<number>;
-
 /** The audit subcommands, in the order the help lists them. */
-export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Handler }> = [
+export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: CommandHandler }> = [
   { spec: AUDIT_INIT, handler: init },
   { spec: AUDIT_QUERY, handler: query },
   { spec: AUDIT_RUNS, handler: runs },

@@ -1,12 +1,6 @@
 #!/usr/bin/env node
-import { main, reportError } from "./main.js";
+import { invoke } from "./main.js";
 
-const argv = process.argv.slice(2);
-main(argv).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    process.exitCode = reportError(error, argv.includes("--verbose"));
-  },
-);
+invoke(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

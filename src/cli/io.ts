@@ -14,6 +14,9 @@ export interface CliIo {
   env?: Environment;
 }
 
+/** A command: its own arguments (after the command's words) in, the exit code out. */
+export type CommandHandler = (argv: string[], io: CliIo) => Promise<number>;
+
 export const processIo: CliIo = {
   out: (text) => {
     process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);

@@ -13,14 +13,12 @@ import {
 } from "./args.js";
 import { AUDIT_COMMANDS } from "./audit.js";
 import { visible } from "./format.js";
-import { type CliIo, processIo } from "./io.js";
+import { type CliIo, type CommandHandler, processIo } from "./io.js";
 import { RUN, runCommand } from "./run.js";
-
-type Handler = (argv: string[], io: CliIo) => Promise<number>;
 
 export interface Command {
   spec: CommandSpec;
-  handler: Handler;
+  handler: CommandHandler;
 }
 
 const CONFIG_CHECK = defineCommand({
@@ -224,8 +222,20 @@ function missingTableLine(error: unknown, io: CliIo): string | undefined {
   return undefined;
 }
 
+/**
+ * One invocation as bin.ts runs it: the exit code of `main`, or of the error it failed with,
+ * reported on `io.err`. Never rejects.
+ */
+export async function invoke(argv: string[], io: CliIo = processIo): Promise<number> {
+  try {
+    return await main(argv, io);
+  } catch (error) {
+    return reportError(error, argv.includes("--verbose"), io);
+  }
+}
+
 /** Expected errors are one line each on stderr; a stack trace only with --verbose. */
-export function reportError(error: unknown, verbose: boolean, io: CliIo = processIo): number {
+function reportError(error: unknown, verbose: boolean, io: CliIo = processIo): number {
   if (error instanceof ConfigError) {
     for (const issue of error.issues) io.err(`${issue}\n`);
     return 2;

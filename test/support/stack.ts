@@ -12,7 +12,7 @@ import {
 } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, localStackEnv } from "../../devtools/stack-env.js";
 import type { CliIo } from "../../src/cli/io.js";
-import { main, reportError } from "../../src/cli/main.js";
+import { invoke } from "../../src/cli/main.js";
 
 export { localDynamoDbClient } from "../../devtools/stack-env.js";
 
@@ -148,12 +148,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
     },
     env: { ...env },
   };
-  let code: number;
-  try {
-    code = await main([...args], io);
-  } catch (error) {
-    code = reportError(error, args.includes("--verbose"), io);
-  }
+  const code = await invoke([...args], io);
   return { code, stdout, stderr };
 }
 
