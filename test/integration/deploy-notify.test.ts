@@ -1,9 +1,7 @@
-import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { readFile } from "node:fs/promises";
+import { beforeAll, describe, expect, test } from "vitest";
 import { SNS_ACTIONS } from "../../src/aws/sns.js";
-import { packagedOnce } from "../support/packaged.js";
+import { packagedTemplate } from "../support/packaged.js";
 
 /**
  * The notification topic in the deployment: packaged once, as `npm run package -- --stage prod
@@ -23,20 +21,11 @@ interface Template {
   Outputs: Record<string, { Condition?: string; Value: unknown }>;
 }
 
-let work: string;
 let template: Template;
-let templatePath: string;
 
 beforeAll(async () => {
-  work = await mkdtemp(join(tmpdir(), "janitor-deploy-notify-"));
-  const packaged = await packagedOnce({ stage: "prod", params: { createNotifyTopic: "true" } });
-  if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
-  templatePath = packaged.templatePath;
-  template = JSON.parse(await readFile(templatePath, "utf8")) as Template;
+  ({ template } = await packagedTemplate<Template>({ stage: "prod", params: { createNotifyTopic: "true" } }));
 }, 240_000);
-afterAll(async () => {
-  if (work) await rm(work, { recursive: true, force: true });
-});
 
 /** Just enough of CloudFormation's condition and Fn::If evaluation for these parameters. */
 function deployedAs(parameters: Record<string, string>) {

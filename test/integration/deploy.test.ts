@@ -13,7 +13,7 @@ import {
 } from "../../src/aws/audit-table.js";
 import { ORGANIZATIONS_ACTIONS } from "../../src/aws/organizations.js";
 import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metrics.js";
-import { packagedOnce } from "../support/packaged.js";
+import { packagedTemplate } from "../support/packaged.js";
 import { exclusively } from "../support/stack.js";
 
 interface Statement {
@@ -34,9 +34,7 @@ let template: Template;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "janitor-deploy-"));
   // Once per test run: realtime-deploy.test.ts reads the same package.
-  packaged = await packagedOnce({ stage: "prod" });
-  if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
-  template = JSON.parse(await readFile(packaged.templatePath, "utf8")) as Template;
+  ({ packaged, template } = await packagedTemplate<Template>({ stage: "prod" }));
 }, 240_000);
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
@@ -298,8 +296,10 @@ describe("cfn-lint", () => {
   // every template: the package's, the one with the notification topic (deploy-notify.test.ts),
   // and a broken copy that shows the linter does check.
   test("finds nothing wrong in the packaged templates, and does find a runtime Lambda does not have", async () => {
-    const withTopic = await packagedOnce({ stage: "prod", params: { createNotifyTopic: "true" } });
-    if (withTopic.code !== 0) throw new Error(`packaging failed:\n${withTopic.output}`);
+    const { packaged: withTopic } = await packagedTemplate({
+      stage: "prod",
+      params: { createNotifyTopic: "true" },
+    });
     const broken = structuredClone(template);
     const fn = broken.Resources.SweepLambdaFunction;
     if (!fn) throw new Error("no SweepLambdaFunction");

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -11,7 +11,7 @@ import {
   REALTIME_ORGANIZATIONS_ACTIONS,
 } from "../../scripts/template-parts.js";
 import { AUDIT_INDEXES } from "../../src/aws/audit-table.js";
-import { packagedOnce } from "../support/packaged.js";
+import { packagedTemplate } from "../support/packaged.js";
 
 interface Statement {
   Effect: string;
@@ -38,9 +38,7 @@ let template: Template;
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "janitor-realtime-deploy-"));
   // Once per test run: deploy.test.ts reads the same package.
-  packaged = await packagedOnce({ stage: "prod" });
-  if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
-  template = JSON.parse(await readFile(packaged.templatePath, "utf8")) as Template;
+  ({ packaged, template } = await packagedTemplate<Template>({ stage: "prod" }));
 }, 240_000);
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });

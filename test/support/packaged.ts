@@ -26,3 +26,12 @@ export async function packagedOnce(options: Omit<PackageOptions, "outDir">): Pro
     return result;
   });
 }
+
+/** packagedOnce that fails with the packager's output, and the template it wrote, parsed. */
+export async function packagedTemplate<T>(
+  options: Omit<PackageOptions, "outDir">,
+): Promise<{ packaged: PackageResult; template: T }> {
+  const packaged = await packagedOnce(options);
+  if (packaged.code !== 0) throw new Error(`packaging failed:\n${packaged.output}`);
+  return { packaged, template: JSON.parse(await readFile(packaged.templatePath, "utf8")) as T };
+}
