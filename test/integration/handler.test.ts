@@ -6,6 +6,7 @@ import { sampleOrganization } from "../../devtools/sample-org.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { handler } from "../../src/handlers/sweep.js";
+import { scheduledEvent } from "../support/events.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
@@ -66,16 +67,9 @@ describe("Lambda handler", () => {
   });
 
   test("a scheduled event runs under the event id, and a retried event does nothing twice", async () => {
-    const event = {
-      version: "0",
-      id: `sched-${Date.now()}`,
-      "detail-type": "Scheduled Event",
-      source: "aws.events",
-      account: "123456789012",
-      time: new Date().toISOString(),
-      region: "us-east-1",
-      resources: ["arn:aws:events:us-east-1:123456789012:rule/handshake-janitor-hourly"],
-      detail: {},
+    const event = scheduledEvent({ id: `sched-${Date.now()}`, time: new Date().toISOString() }) as {
+      id: string;
+      resources: string[];
     };
     const open = () =>
       stack.org.handshakes().filter((h) => h.State === "OPEN" || h.State === "REQUESTED").length;
@@ -138,21 +132,7 @@ describe("Lambda handler", () => {
     [{ handshakeIds: [] }, "event.handshakeIds: must not be empty"],
     [{ rules: [] }, "event.rules: must not be empty"],
     [{ dryRun: false, source: "aws.events", "detail-type": "Scheduled Event" }, "unknown key 'dryRun'"],
-    [
-      {
-        version: "0",
-        id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-        "detail-type": "Scheduled Event",
-        source: "aws.events",
-        account: "123456789012",
-        time: "2026-10-08T16:53:06Z",
-        region: "us-east-1",
-        resources: ["arn:aws:events:us-east-1:123456789012:rule/handshake-janitor-hourly"],
-        detail: {},
-        dryRun: true,
-      },
-      "event: unknown key 'dryRun' in a scheduled event",
-    ],
+    [scheduledEvent({ dryRun: true }), "event: unknown key 'dryRun' in a scheduled event"],
   ])("a malformed event %j is rejected naming %s, and nothing is called", async (event, field) => {
     stack.org.resetStats();
 

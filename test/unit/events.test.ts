@@ -1,25 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { ConfigError } from "../../src/domain/errors.js";
 import { parseEvent } from "../../src/handlers/events.js";
+import { scheduledEvent } from "../support/events.js";
 
 const REQUEST_ID = "c0ffee00-0000-4000-8000-000000000001";
 const FUNCTION = "handshake-janitor-test-sweep";
-
-/** EventBridge's scheduled event as documented, and as the console's test template sends it. */
-function scheduled(overrides: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    version: "0",
-    id: "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
-    "detail-type": "Scheduled Event",
-    source: "aws.events",
-    account: "123456789012",
-    time: "2026-10-08T16:53:06Z",
-    region: "us-east-1",
-    resources: ["arn:aws:events:us-east-1:123456789012:rule/handshake-janitor-hourly"],
-    detail: {},
-    ...overrides,
-  };
-}
 
 /** The issues a rejected event produces; fails the test when the event is accepted. */
 function rejection(event: unknown): readonly string[] {
@@ -34,7 +19,7 @@ function rejection(event: unknown): readonly string[] {
 
 describe("a scheduled event", () => {
   test("runs under its id, as the schedule rule", () => {
-    const event = scheduled();
+    const event = scheduledEvent();
 
     const request = parseEvent(event, REQUEST_ID, FUNCTION);
 
@@ -46,7 +31,7 @@ describe("a scheduled event", () => {
   });
 
   test("with dryRun added is rejected, not run live", () => {
-    const issues = rejection(scheduled({ dryRun: true }));
+    const issues = rejection(scheduledEvent({ dryRun: true }));
 
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatch(/^event: unknown key 'dryRun' in a scheduled event/);
@@ -59,7 +44,7 @@ describe("a scheduled event", () => {
     { key: "reason", value: "CHG-1" },
     { key: "extra", value: 1 },
   ])("with '$key' added is rejected naming it", ({ key, value }) => {
-    const issues = rejection(scheduled({ [key]: value }));
+    const issues = rejection(scheduledEvent({ [key]: value }));
 
     expect(issues).toEqual([expect.stringContaining(`unknown key '${key}'`)]);
   });
@@ -67,7 +52,7 @@ describe("a scheduled event", () => {
   test.each(["version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"])(
     "without '%s' is rejected naming it",
     (key) => {
-      const event = scheduled();
+      const event = scheduledEvent();
       delete event[key];
 
       const issues = rejection(event);
@@ -91,7 +76,7 @@ describe("a scheduled event", () => {
     { field: "detail-type", value: "Something Else" },
     { field: "source", value: "my.app" },
   ])("with a bad $field ($value) is rejected naming it", ({ field, value }) => {
-    const issues = rejection(scheduled({ [field]: value }));
+    const issues = rejection(scheduledEvent({ [field]: value }));
 
     expect(issues.length).toBeGreaterThan(0);
     expect(issues.every((line) => line.startsWith(`event.${field}`))).toBe(true);
@@ -116,7 +101,7 @@ describe("an event that is neither scheduled nor manual", () => {
   });
 
   test("a CloudTrail API call from Organizations is not a sweep request", () => {
-    const event = scheduled({
+    const event = scheduledEvent({
       "detail-type": "AWS API Call via CloudTrail",
       source: "aws.organizations",
       resources: [],
