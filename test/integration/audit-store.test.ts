@@ -14,7 +14,7 @@ import { verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import { AuditWriteError } from "../../src/domain/errors.js";
 import { TRIGGERS } from "../../src/domain/outcomes.js";
-import { localDynamoDbClient, sharedDynamoDbLocal } from "../support/stack.js";
+import { chainFailingClient, localDynamoDbClient, sharedDynamoDbLocal } from "../support/stack.js";
 
 const tableName = `audit-store-test-${randomUUID()}`;
 let db: DynamoDbLocal;
@@ -478,16 +478,8 @@ describe("final items in batches", () => {
 
 describe("final items a fault leaves out of the chain", () => {
   it("are stored and marked, answered as unlinked, and linked by linkUnchained", async () => {
-    // The same table through a client whose chain transactions fail while `failChain` is set.
-    let failChain = false;
-    const flaky = localDynamoDbClient(db.endpoint, (name) => {
-      if (failChain && name === "TransactWriteItemsCommand") {
-        throw Object.assign(new Error("chain write failed"), {
-          name: "InternalServerError",
-          $metadata: { httpStatusCode: 500 },
-        });
-      }
-    });
+    // The same table through a client whose chain transactions fail while `failing` is on.
+    const { client: flaky, failing } = chainFailingClient(db.endpoint);
     const audit = createAuditStore({
       client: flaky,
       tableName,
@@ -499,14 +491,14 @@ describe("final items a fault leaves out of the chain", () => {
     const exempted = intent({ runId: started.runId, outcome: "EXEMPTED" });
     await audit.recordAction(canceled);
 
-    failChain = true;
+    failing(true);
     const outcome = await audit.recordOutcome(canceled.runId, canceled.handshakeId, {
       outcome: "CANCELED",
       attempts: 1,
       at: "2026-03-10T12:00:05.000Z",
     });
     const put = await audit.recordAction(exempted);
-    failChain = false;
+    failing(false);
 
     expect(outcome).toEqual({ unlinked: expect.stringContaining("InternalServerError") });
     expect(put).toEqual({ created: true, unlinked: expect.stringContaining("InternalServerError") });

@@ -22,7 +22,7 @@ import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
 import { type SeededTrail, seedTrail } from "../support/audit-trail.js";
 import { auditAction, FakeOrganizations, handshake } from "../support/fakes.js";
-import { localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
+import { chainFailingClient, localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
 
 /**
  * Tampering as someone holding the janitor's own role would: PutItem and UpdateItem on the table
@@ -476,16 +476,8 @@ describe("seals as the janitor writes them", () => {
   });
 
   it("links the run's own waiting item later and seals the finished run again over the new head", async () => {
-    // Chain transactions fail while `failChain` is set: the item is stored, noted by its run, unlinked.
-    let failChain = false;
-    const flaky = localDynamoDbClient(db.endpoint, (name) => {
-      if (failChain && name === "TransactWriteItemsCommand") {
-        throw Object.assign(new Error("chain write failed"), {
-          name: "InternalServerError",
-          $metadata: { httpStatusCode: 500 },
-        });
-      }
-    });
+    // Chain transactions fail while `failing` is on: the item is stored, noted by its run, unlinked.
+    const { client: flaky, failing } = chainFailingClient(db.endpoint);
     try {
       const audit = createAuditStore({
         client: flaky,
@@ -500,9 +492,9 @@ describe("seals as the janitor writes them", () => {
         outcome: "EXEMPTED",
         at: "2026-06-02T06:00:01.000Z",
       });
-      failChain = true;
+      failing(true);
       expect(await audit.recordAction(item)).toEqual({ created: true, unlinked: expect.any(String) });
-      failChain = false;
+      failing(false);
       expect((await raw(runKey(run.runId)))?.awaitingLink?.SS).toEqual(["h-waiting"]);
       await audit.finishRun({
         ...run,

@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { type IncomingMessage, request } from "node:http";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { inject } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import {
@@ -10,11 +11,33 @@ import {
   type OrganizationsEmulator,
   startOrganizationsEmulator,
 } from "../../devtools/org-emulator/index.js";
-import { ensureLocalAuditTable, localStackEnv } from "../../devtools/stack-env.js";
+import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
 import type { CliIo } from "../../src/cli/io.js";
 import { invoke } from "../../src/cli/main.js";
 
 export { localDynamoDbClient } from "../../devtools/stack-env.js";
+
+/**
+ * A DynamoDB Local client whose chain transactions (TransactWriteItems) fail with a 500 while
+ * `failing(true)` is in force: the audit store's items are stored, their chain links are not.
+ */
+export function chainFailingClient(endpoint: string): { client: DynamoDBClient; failing(on: boolean): void } {
+  let on = false;
+  const client = localDynamoDbClient(endpoint, (name) => {
+    if (on && name === "TransactWriteItemsCommand") {
+      throw Object.assign(new Error("chain write failed"), {
+        name: "InternalServerError",
+        $metadata: { httpStatusCode: 500 },
+      });
+    }
+  });
+  return {
+    client,
+    failing: (value) => {
+      on = value;
+    },
+  };
+}
 
 /** The environment the CLI and the handler read: SDK endpoint variables, dummy credentials, the table. */
 export function stackEnv(
