@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organizations";
 import type { Context } from "aws-lambda";
 import { type App, wire } from "../src/app.js";
-import { ensureAuditTable } from "../src/aws/audit-table.js";
+import { ensureAuditTable } from "../src/aws/audit-table-init.js";
 import type { Clients } from "../src/aws/clients.js";
 import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { formatTable } from "../src/cli/format.js";

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import { ensureAuditTable } from "../src/aws/audit-table.js";
+import { ensureAuditTable } from "../src/aws/audit-table-init.js";
 
 /** The dummy credentials DynamoDB Local and the emulators accept (they check none). */
 export const LOCAL_CREDENTIALS = { accessKeyId: "local", secretAccessKey: "local" } as const;

@@ -1,12 +1,15 @@
+import { AUDIT_INDEXES, auditTableCloudFormationProperties } from "../src/aws/audit-table.js";
 import {
   AUDIT_INDEX_ACTIONS,
-  AUDIT_INDEXES,
   AUDIT_STORE_ACTIONS,
-  auditTableCloudFormationProperties,
-} from "../src/aws/audit-table.js";
-import { ORGANIZATIONS_ACTIONS } from "../src/aws/organizations.js";
-import { SNS_ACTIONS } from "../src/aws/sns.js";
-import { METRICS_NAMESPACE, METRICS_SERVICE, RUN_NOT_COMPLETED_METRIC } from "../src/handlers/metrics.js";
+  ORGANIZATIONS_ACTIONS,
+  SNS_ACTIONS,
+} from "../src/aws/iam-actions.js";
+import {
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+  RUN_NOT_COMPLETED_METRIC,
+} from "../src/handlers/metric-names.js";
 
 /**
  * The parts of the CloudFormation template that must follow the code: the role's statements

@@ -14,7 +14,7 @@ import {
   createAuditStore,
   runItem,
 } from "../../src/aws/audit/index.js";
-import { ensureAuditTable } from "../../src/aws/audit-table.js";
+import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 import { verifyRuns } from "../../src/cli/audit.js";
 import { CHAIN_GENESIS, chainHash, runSeal, verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";

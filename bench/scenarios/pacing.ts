@@ -10,7 +10,7 @@ import {
   startOrganizationsEmulator,
 } from "../../devtools/org-emulator/index.js";
 import { wire } from "../../src/app.js";
-import { ensureAuditTable } from "../../src/aws/audit-table.js";
+import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
 import { parseConfig } from "../../src/core/config.js";

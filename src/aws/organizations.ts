@@ -22,13 +22,6 @@ import type { Handshake, HandshakeTarget } from "../domain/handshake.js";
 import type { CancelResult } from "../domain/outcomes.js";
 import { errorName, httpStatus, isAmbiguous, isRetryable, isThrottle } from "./errors.js";
 
-/** The IAM actions this adapter calls; the deployment's policy is derived from this list. */
-export const ORGANIZATIONS_ACTIONS = [
-  "organizations:ListHandshakesForOrganization",
-  "organizations:DescribeHandshake",
-  "organizations:CancelHandshake",
-] as const;
-
 /** The service's page limit for ListHandshakesForOrganization (MaxResults 1..20 in the model). */
 const PAGE_SIZE = 20;
 /** A guard against a service that keeps answering with tokens: 20 * 50,000 handshakes. */

@@ -4,9 +4,6 @@ import type { NotifierPort } from "../core/notify.js";
 import { JanitorError } from "../domain/errors.js";
 import { isRetryable } from "./errors.js";
 
-/** The SNS actions the notifier calls; the deployment's policy grants exactly these, on the topic. */
-export const SNS_ACTIONS = ["sns:Publish"] as const;
-
 /**
  * A notification is worth a few seconds, not the run's remaining time: four attempts, the pauses
  * under two seconds in all, then the failure is recorded on the run.

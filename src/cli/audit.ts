@@ -6,7 +6,8 @@ import {
   chainedActions,
   DEFAULT_QUERY_WINDOW_DAYS,
 } from "../aws/audit/index.js";
-import { AUDIT_TTL_ATTRIBUTE, ensureAuditTable } from "../aws/audit-table.js";
+import { AUDIT_TTL_ATTRIBUTE } from "../aws/audit-table.js";
+import { ensureAuditTable } from "../aws/audit-table-init.js";
 import { compareWithTable, verifyArchive, verifyRun } from "../core/integrity.js";
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { ConfigError } from "../domain/errors.js";

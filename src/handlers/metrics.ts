@@ -1,16 +1,13 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import type { RunSummary } from "../core/sweep.js";
 import { OUTCOMES } from "../domain/outcomes.js";
+import { METRICS_NAMESPACE, METRICS_SERVICE, RUN_NOT_COMPLETED_METRIC } from "./metric-names.js";
 
 /**
  * The janitor's CloudWatch metrics, written as Embedded Metric Format log lines: no PutMetricData
  * call, so no extra IAM permission and no network time inside the run. serverless.yml's alarms
- * read RUN_NOT_COMPLETED_METRIC under these names and dimensions.
+ * read RUN_NOT_COMPLETED_METRIC (metric-names.ts) under these names and dimensions.
  */
-export const METRICS_NAMESPACE = "HandshakeJanitor";
-export const METRICS_SERVICE = "handshake-janitor";
-/** 1 when a run ended BLOCKED or FAILED, 0 otherwise: an alarm on its maximum fires on either. */
-export const RUN_NOT_COMPLETED_METRIC = "RunNotCompleted";
 
 /** `functionName`: AWS_LAMBDA_FUNCTION_NAME, from the settings ("local" outside Lambda). */
 export function createMetrics(functionName: string): Metrics {

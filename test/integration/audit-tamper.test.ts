@@ -15,7 +15,7 @@ import {
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
-import { ensureAuditTable } from "../../src/aws/audit-table.js";
+import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 import { parseConfig } from "../../src/core/config.js";
 import { chainHash, runSeal } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { beforeAll, describe, expect, test } from "vitest";
-import { SNS_ACTIONS } from "../../src/aws/sns.js";
+import { SNS_ACTIONS } from "../../src/aws/iam-actions.js";
 import { packagedTemplate } from "../support/packaged.js";
 
 /**

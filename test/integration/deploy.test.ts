@@ -7,12 +7,11 @@ import { type PackageResult, packageService } from "../../scripts/package.js";
 import { auditTableResource } from "../../scripts/template-parts.js";
 import {
   AUDIT_INDEXES,
-  AUDIT_STORE_ACTIONS,
   auditTableCloudFormationProperties,
   auditTableDefinition,
 } from "../../src/aws/audit-table.js";
-import { ORGANIZATIONS_ACTIONS } from "../../src/aws/organizations.js";
-import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metrics.js";
+import { AUDIT_STORE_ACTIONS, ORGANIZATIONS_ACTIONS } from "../../src/aws/iam-actions.js";
+import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metric-names.js";
 import { packagedTemplate } from "../support/packaged.js";
 import { exclusively } from "../support/stack.js";
 

@@ -1,0 +1,31 @@
+/**
+ * The IAM actions each adapter calls. The deployment's policy is derived from these lists
+ * (scripts/template-parts.ts) and grants nothing else. They import nothing, so the template is
+ * built without loading an SDK client.
+ */
+
+/** What src/aws/organizations.ts calls. */
+export const ORGANIZATIONS_ACTIONS = [
+  "organizations:ListHandshakesForOrganization",
+  "organizations:DescribeHandshake",
+  "organizations:CancelHandshake",
+] as const;
+
+/**
+ * What the audit store calls (src/aws/audit/). `audit init` needs CreateTable, DescribeTable and
+ * the settings calls too; the function never creates the table, the template does.
+ */
+export const AUDIT_STORE_ACTIONS = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:GetItem",
+  "dynamodb:Query",
+] as const;
+
+/** The subset that reads the global secondary indexes, so needs their ARNs as well as the table's. */
+export const AUDIT_INDEX_ACTIONS = [
+  "dynamodb:Query",
+] as const satisfies readonly (typeof AUDIT_STORE_ACTIONS)[number][];
+
+/** What the notifier calls (src/aws/sns.ts); the policy grants it on the topic only. */
+export const SNS_ACTIONS = ["sns:Publish"] as const;

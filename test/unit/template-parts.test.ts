@@ -1,0 +1,60 @@
+import { readFile } from "node:fs/promises";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { describe, expect, test } from "vitest";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
+
+/** The modules a file loads when it runs: type-only imports are erased, so left out. */
+function runtimeImports(text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(/^(?:import|export)\s+([\s\S]*?)\s+from\s+"([^"]+)";/gm)) {
+    const [, clause = "", specifier = ""] = match;
+    if (/^type\s/.test(clause)) continue;
+    const names = /^\{([\s\S]*)\}$/.exec(clause.trim())?.[1];
+    const allTypes = names
+      ?.split(",")
+      .map((name) => name.trim())
+      .filter(Boolean)
+      .every((name) => name.startsWith("type "));
+    if (!allTypes) found.push(specifier);
+  }
+  for (const match of text.matchAll(/^import\s+"([^"]+)";/gm)) found.push(match[1] ?? "");
+  return found;
+}
+
+describe("the deployment template's parts", () => {
+  // serverless.yml reads scripts/template-parts.ts at every package and deploy; an SDK client or
+  // Powertools behind it costs each of them most of a second of loading, for constants.
+  test("load none of the SDK or other packages, only the repository's own modules", async () => {
+    const seen = new Set<string>();
+    const packages: string[] = [];
+    const queue = [join(ROOT, "scripts/template-parts.ts")];
+    while (queue.length > 0 && seen.size < 200) {
+      const file = queue.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      for (const specifier of runtimeImports(await readFile(file, "utf8"))) {
+        if (specifier.startsWith(".")) queue.push(resolve(dirname(file), specifier.replace(/\.js$/, ".ts")));
+        else if (!specifier.startsWith("node:")) packages.push(`${relative(ROOT, file)}: ${specifier}`);
+      }
+    }
+    expect(packages).toEqual([]);
+    // The walk did follow the imports: the parts take the table and the action lists from src/aws.
+    expect([...seen].map((file) => relative(ROOT, file))).toEqual(
+      expect.arrayContaining(["src/aws/audit-table.ts", "src/aws/iam-actions.ts"]),
+    );
+  });
+
+  test("the import reader sees value imports and skips type-only ones", () => {
+    const text = [
+      'import type { A } from "type-only";',
+      'import { type B, type C } from "types-by-name";',
+      'import { type D, e } from "one-value";',
+      'import {\n  f,\n  g,\n} from "multi-line";',
+      'export { h } from "re-export";',
+      'import "side-effect";',
+    ].join("\n");
+    expect(runtimeImports(text).sort()).toEqual(["multi-line", "one-value", "re-export", "side-effect"]);
+  });
+});
