@@ -109,7 +109,11 @@ describe("startDynamoDbLocal", () => {
 
 describe("the loopback launcher", () => {
   it("exits by itself when its stdin closes, as it does when the parent dies", async () => {
-    const { command, args } = dynamoDbLocalCommand();
+    // The compiled launcher, as every start runs it: the source form differs only in who compiles
+    // the class, and would cost this test a compilation.
+    const launcherClassDir = await compiledLauncherDir();
+    expect(launcherClassDir).toBeDefined();
+    const { command, args } = dynamoDbLocalCommand({ launcherClassDir: launcherClassDir ?? "" });
     const child = spawn(command, args, { stdio: ["pipe", "pipe", "inherit"] });
     const exit = once(child, "exit");
     const lines = createInterface({ input: child.stdout });

@@ -147,11 +147,20 @@ const ACTORS = [
 const LONG_EMAIL = `${"first.middle.last-name.with-a-long-suffix.".repeat(1)}and-more+tag@${"sub.".repeat(12)}partner-company.example.co.uk`;
 const LONG_REASON = `${"x".repeat(240)} requested 412.3 days ago, older than 7 days; notes do not match /CHG-[0-9]+/ <script>alert(1)</script> & "quotes"`;
 
+/** Runs in the hostile trail. */
+const HOSTILE_RUNS = 12;
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+/**
+ * An action's run, outcome, target kind (3), action kind (5) and rule (2) each cycle with its index,
+ * so the trail's rows repeat after this many: more would only lay out again what the check met.
+ */
+const EVERY_COMBINATION = [HOSTILE_RUNS, OUTCOMES.length, 3, 5, 2].reduce((a, b) => (a * b) / gcd(a, b));
+
 function hostileTrail(count: number): { actions: AuditAction[]; runs: RunRecord[] } {
   const runs: RunRecord[] = [];
   const actions: AuditAction[] = [];
   const start = Date.UTC(2026, 8, 1, 6);
-  for (let r = 0; r < 12; r += 1) {
+  for (let r = 0; r < HOSTILE_RUNS; r += 1) {
     runs.push({
       runId: randomUUID(),
       trigger: r % 2 ? "manual" : "scheduled",
@@ -196,7 +205,7 @@ function hostileTrail(count: number): { actions: AuditAction[]; runs: RunRecord[
 
 describe("audit report layout in Chromium", () => {
   it("fits 1280 px and an A4 page with hostile data: no cut column, ids and timestamps on one line", async () => {
-    const { actions, runs } = hostileTrail(400);
+    const { actions, runs } = hostileTrail(EVERY_COMBINATION);
     const config = parseConfig(
       `version: 1
 rules:
