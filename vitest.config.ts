@@ -4,6 +4,10 @@ import LongestFirst from "./test/support/sequencer.js";
 
 export default defineConfig({
   test: {
+    // Unit tests (test/unit) and integration tests (test/integration) in one pool: the unit files
+    // fill the workers' last gaps instead of a set of workers of their own starting before the
+    // integration ones. `npm run test:unit` and `npm run test:integration` select by folder.
+    include: ["test/**/*.test.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
@@ -11,6 +15,12 @@ export default defineConfig({
     // integration files spend much of their time waiting on child processes and local servers,
     // so two files at a time fill two cores better than one.
     maxWorkers: availableParallelism() + 1,
+    // Files share their worker's modules instead of a fresh process importing the same modules
+    // for each file: no test may leave state in a module or the environment.
+    isolate: false,
+    // One DynamoDB Local, one CLI build and the lock service for the run, started only when
+    // integration files run: see test/support/global-setup.ts.
+    globalSetup: ["./test/support/global-setup.ts"],
     reporters: ["default", "./test/support/summary-reporter.ts"],
     // Longest files first, from this checkout's last run or, in a fresh clone, test/durations.json.
     sequence: { sequencer: LongestFirst },
@@ -20,29 +30,5 @@ export default defineConfig({
     // The Lambda handlers' loggers take their level when their module loads, once per worker
     // (files share modules): errors only. A test that reads a handler's info lines sets its own.
     env: { POWERTOOLS_LOG_LEVEL: "ERROR" },
-    projects: [
-      {
-        extends: true,
-        test: {
-          name: "unit",
-          include: ["test/**/*.test.ts"],
-          exclude: ["test/integration/**"],
-          // Unit tests keep no state in modules or the environment: one process runs them all,
-          // instead of a fresh one importing the same modules for each file.
-          isolate: false,
-        },
-      },
-      {
-        extends: true,
-        test: {
-          name: "integration",
-          include: ["test/integration/**/*.test.ts"],
-          // One DynamoDB Local and one CLI build for the run, started only when integration
-          // tests run: see test/support/global-setup.ts.
-          globalSetup: ["./test/support/global-setup.ts"],
-          isolate: false,
-        },
-      },
-    ],
   },
 });

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -18,11 +18,18 @@ if (newest === undefined) throw new Error(`no test results in ${CACHE}: run npm 
 const { results } = JSON.parse(readFileSync(newest, "utf8")) as {
   results: [string, { duration?: number }][];
 };
-const seconds = Object.fromEntries(
-  results
-    .filter(([, result]) => typeof result.duration === "number")
-    .map(([file, result]) => [file, Math.round((result.duration ?? 0) / 100) / 10] as const)
-    .sort(([a], [b]) => a.localeCompare(b)),
-);
+// Vitest keys a result by `<project name>:<path>` and keeps results of files and project names
+// that are gone; test/durations.json keys by path, for the files there are.
+const seconds: Record<string, number> = {};
+for (const [key, result] of results.sort(([a], [b]) => a.localeCompare(b))) {
+  const path = key.slice(key.indexOf(":") + 1);
+  if (typeof result.duration !== "number" || !existsSync(join(ROOT, path))) continue;
+  if (path in seconds) {
+    throw new Error(
+      `${newest} holds ${path} twice (an earlier project name): remove ${CACHE} and run npm test again`,
+    );
+  }
+  seconds[path] = Math.round(result.duration / 100) / 10;
+}
 writeFileSync(join(ROOT, "test/durations.json"), `${JSON.stringify(seconds, null, 2)}\n`);
 process.stdout.write(`recorded ${Object.keys(seconds).length} files in test/durations.json\n`);

@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { join, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build, type Plugin } from "esbuild";
 import type { BrowserServer } from "playwright-core";
@@ -136,10 +136,23 @@ async function startLockService(): Promise<{ url: string; stop: () => Promise<vo
 }
 
 /**
- * Runs once before the integration tests: one DynamoDB Local (a JVM takes seconds of CPU to
- * start, so not one per file) and the CLI bundle, both handed to the test files with `provide`.
+ * Whether the run has integration files, the only ones that use what setup() starts. Vitest has
+ * collected the run's paths when it calls setup(); its State API is experimental, so when it
+ * answers nothing the servers start anyway rather than a test finding none.
+ */
+function runsIntegrationFiles(project: TestProject): boolean {
+  const integration = join(ROOT, "test/integration") + sep;
+  const paths = project.vitest.state.getPaths();
+  return paths.length === 0 || paths.some((path) => path.startsWith(integration));
+}
+
+/**
+ * Runs once before the tests: one DynamoDB Local (a JVM takes seconds of CPU to start, so not one
+ * per file), the CLI bundle and the lock service, handed to the test files with `provide`. A run
+ * of unit files alone starts none of them.
  */
 export async function setup(project: TestProject): Promise<() => Promise<void>> {
+  if (!runsIntegrationFiles(project)) return async () => {};
   const [started, built, locking] = await Promise.allSettled([
     startDynamoDbLocal(),
     buildCli(),

@@ -6,29 +6,25 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
 const RECORDED = new URL("../durations.json", import.meta.url);
 
 /**
- * The unit tests first (a few seconds in one worker; Vitest runs one project after the other),
- * then the longest files first, so that no long file starts last and runs on alone while the
- * other workers idle. A file's duration is the one of this checkout's last run, which Vitest keeps
- * in node_modules/.vite. A fresh clone has none, and Vitest's fallback, larger files first, starts
- * the demo's test (a few lines that run for seconds) last: there the recorded durations order the
- * files, as test-splitting tools do with a committed timings file. A file known to neither goes
- * first.
+ * The longest files first, so that no long file starts last and runs on alone while the other
+ * workers idle; the unit files, a fraction of a second each, come last and fill the gaps. A file's
+ * duration is the one of this checkout's last run, which Vitest keeps in node_modules/.vite. A
+ * fresh clone has none, and Vitest's fallback, larger files first, starts the demo's test (a few
+ * lines that run for seconds) last: there the recorded durations order the files, as
+ * test-splitting tools do with a committed timings file. A file known to neither goes first.
  */
 export default class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const { cache, config } = this.ctx;
-    const key = (file: TestSpecification) => `${file.project.name}:${relative(config.root, file.moduleId)}`;
+    const path = (file: TestSpecification) => relative(config.root, file.moduleId);
     const recorded = new Map(Object.entries(readRecorded()));
     const seconds = (file: TestSpecification) => {
-      const last = cache.getFileTestResults(key(file))?.duration;
+      // Vitest's own key for a file's last result.
+      const last = cache.getFileTestResults(`${file.project.name}:${path(file)}`)?.duration;
       if (last !== undefined) return last / 1000;
-      return recorded.get(key(file)) ?? Number.MAX_SAFE_INTEGER;
+      return recorded.get(path(file)) ?? Number.MAX_SAFE_INTEGER;
     };
-    return [...files].sort((a, b) => {
-      const [unitA, unitB] = [a.project.name === "unit", b.project.name === "unit"];
-      if (unitA !== unitB) return unitA ? -1 : 1;
-      return seconds(b) - seconds(a);
-    });
+    return [...files].sort((a, b) => seconds(b) - seconds(a));
   }
 }
 
