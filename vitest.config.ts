@@ -34,5 +34,9 @@ export default defineConfig({
     // The Lambda handlers' loggers take their level when their module loads, once per worker
     // (files share modules): errors only. A test that reads a handler's info lines sets its own.
     env: { POWERTOOLS_LOG_LEVEL: "ERROR" },
+    // Transformed TypeScript kept in node_modules/.experimental-vitest-cache between runs, keyed by
+    // each file's content and the config (the default from Vitest 5). This config has no Vite
+    // plugin, the one thing the key cannot see.
+    experimental: { fsModuleCache: true },
   },
 });
