@@ -17,9 +17,14 @@ export interface CliIo {
 /** A command: its own arguments (after the command's words) in, the exit code out. */
 export type CommandHandler = (argv: string[], io: CliIo) => Promise<number>;
 
+/** A block of `out` as written: ending in one newline, which is added when missing. */
+export function outBlock(text: string): string {
+  return text.endsWith("\n") ? text : `${text}\n`;
+}
+
 export const processIo: CliIo = {
   out: (text) => {
-    process.stdout.write(text.endsWith("\n") ? text : `${text}\n`);
+    process.stdout.write(outBlock(text));
   },
   err: (text) => {
     process.stderr.write(text);

@@ -235,7 +235,7 @@ export async function invoke(argv: string[], io: CliIo = processIo): Promise<num
 }
 
 /** Expected errors are one line each on stderr; a stack trace only with --verbose. */
-function reportError(error: unknown, verbose: boolean, io: CliIo = processIo): number {
+function reportError(error: unknown, verbose: boolean, io: CliIo): number {
   if (error instanceof ConfigError) {
     for (const issue of error.issues) io.err(`${issue}\n`);
     return 2;

@@ -13,8 +13,9 @@ export interface OfflineBrowser {
 
 /**
  * A context in the run's one offline Chromium, started by the lock service on first use (see
- * global-setup.ts): a browser costs seconds of CPU to start, and two files use one. Outside the
- * integration project, a Chromium of the caller's own with its profile in `dir`.
+ * global-setup.ts): a browser costs seconds of CPU to start, and two files use one. Where the run's
+ * setup provided no lock service (a file run under another config), a Chromium of the caller's
+ * own with its profile in `dir`.
  */
 export async function offlineBrowser(dir: string): Promise<OfflineBrowser> {
   const service = inject("lockService");

@@ -12,7 +12,7 @@ import {
   startOrganizationsEmulator,
 } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
-import type { CliIo } from "../../src/cli/io.js";
+import { type CliIo, outBlock } from "../../src/cli/io.js";
 import { invoke } from "../../src/cli/main.js";
 
 export { localDynamoDbClient } from "../../devtools/stack-env.js";
@@ -65,7 +65,7 @@ export async function withEnv<T>(env: Record<string, string | undefined>, fn: ()
 /**
  * The run's DynamoDB Local, started once by test/support/global-setup.ts; its stop() does nothing,
  * as other files are still using it (the global teardown stops it). Where no run-wide server was
- * provided (a test file outside the integration project), one of the caller's own, which its
+ * provided (a file run under another config), one of the caller's own, which its
  * stop() ends. Tests keep apart by using tables of their own.
  */
 export async function sharedDynamoDbLocal(): Promise<DynamoDbLocal> {
@@ -164,7 +164,7 @@ export async function runCli(args: string[], env: Record<string, string>): Promi
   let stderr = "";
   const io: CliIo = {
     out: (text) => {
-      stdout += text.endsWith("\n") ? text : `${text}\n`;
+      stdout += outBlock(text);
     },
     err: (text) => {
       stderr += text;
@@ -200,7 +200,7 @@ export function runCliFromSource(
 /**
  * Runs `fn` while holding the run-wide lock `name`, so that test files in parallel workers take
  * turns at something they share on disk (see the lock service in global-setup.ts). Without the
- * service (a file run outside the integration project) there is no other worker: `fn` runs.
+ * service (a file run under another config) there is no other worker: `fn` runs.
  */
 export async function exclusively<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const service = inject("lockService");
