@@ -311,15 +311,16 @@ export const scenario: Scenario = {
   async run() {
     mkdirSync(OUT, { recursive: true });
     const toRun = variants();
-    // The demo's rules with no cap to speak of: every decision gets its DRY_RUN item written.
+    // The demo's rules with no cap to speak of: every decision gets its DRY_RUN item written. A
+    // cap above 10,000 must say why, as any config must.
     const configPath = join(OUT, "janitor.yaml");
-    writeFileSync(
-      configPath,
-      readFileSync(DEMO_CONFIG, "utf8").replace(
-        /maxCancellationsPerRun: \d+/,
-        "maxCancellationsPerRun: 100000",
-      ),
+    const demo = readFileSync(DEMO_CONFIG, "utf8");
+    const uncapped = demo.replace(
+      /^maxCancellationsPerRun: \d+.*$/m,
+      'maxCancellationsPerRun: 100000\nmaxCancellationsReason: "benchmark: every one of 10,000 handshakes may be selected"',
     );
+    if (uncapped === demo) throw new Error(`${DEMO_CONFIG} has no maxCancellationsPerRun line to raise`);
+    writeFileSync(configPath, uncapped);
     const driver = join(OUT, "handler-driver.mjs");
     writeFileSync(driver, HANDLER_DRIVER);
     // Built before the servers start, so that a failed build leaves none running.

@@ -27,7 +27,7 @@ import { auditAction, type Event, FakeOrganizations, handshake } from "../suppor
 import { localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
 
 const tableName = `compliance-${randomUUID().slice(0, 8)}`;
-const README = new URL("../../README.md", import.meta.url);
+const RECIPES_PAGE = new URL("../../docs/audit.md", import.meta.url);
 let db: DynamoDbLocal;
 let client: DynamoDBClient;
 let env: Record<string, string>;
@@ -362,11 +362,11 @@ describe("audit verify", () => {
 });
 
 describe("real-client recipes", () => {
-  /** The commands as the README shows them, by the comment above each. */
+  /** The commands as docs/audit.md shows them, by the comment above each. */
   function recipes(): Map<string, string> {
-    const text = readFileSync(README, "utf8");
+    const text = readFileSync(RECIPES_PAGE, "utf8");
     const block = /<!-- recipes:start -->\n```sh\n([\s\S]*?)```\n<!-- recipes:end -->/.exec(text)?.[1];
-    if (!block) throw new Error("README has no recipes block");
+    if (!block) throw new Error("docs/audit.md has no recipes block");
     const found = new Map<string, string>();
     for (const part of block.split(/^# /m).filter(Boolean)) {
       const [title, ...rest] = part.split("\n");
@@ -421,7 +421,7 @@ describe("real-client recipes", () => {
           .map((l) => JSON.parse(l) as AuditAction);
   }
 
-  it("gives the same items as audit query for each README recipe", async () => {
+  it("gives the same items as audit query for each recipe of the audit page", async () => {
     const commands = recipes();
     expect([...commands.keys()]).toEqual([
       "by run",
