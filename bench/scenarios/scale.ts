@@ -347,13 +347,22 @@ export const scenario: Scenario = {
       };
       await ensureLocalAuditTable(db.endpoint, tableName);
 
-      const measure = (variant: Variant, cgroup?: string) =>
+      // A cancelling run gets a table of its own as well as an organization: one the kernel killed
+      // under a low limit leaves the organization's lease held in its table until it lapses.
+      let cancellingRuns = 0;
+      const freshTable = async () => {
+        cancellingRuns += 1;
+        const name = `${tableName}-cancel-${cancellingRuns}`;
+        await ensureLocalAuditTable(db.endpoint, name);
+        return name;
+      };
+      const measure = async (variant: Variant, cgroup?: string) =>
         variant.cancels
-          ? withFreshOrganization((endpoint) =>
+          ? withFreshOrganization(async (endpoint) =>
               runChild(
                 [...args.handler, "cancel"],
                 variant,
-                { ...env, AWS_ENDPOINT_URL_ORGANIZATIONS: endpoint },
+                { ...env, AUDIT_TABLE_NAME: await freshTable(), AWS_ENDPOINT_URL_ORGANIZATIONS: endpoint },
                 cgroup,
               ),
             )
