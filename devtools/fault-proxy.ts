@@ -48,7 +48,27 @@ export interface FaultProxyOptions {
   rules?: readonly FaultRule[];
   /** Seeds the `rate` draws; default 1. */
   seed?: number;
+  /** Sees each request and each answer as it passes; see ProxyObserver. */
+  observe?: ProxyObserver;
 }
+
+/** A request as it arrives (`request`), or its answer just before it goes back (`answer`). */
+export interface ProxyEvent {
+  phase: "request" | "answer";
+  /** X-Amz-Target, as the rules match it. */
+  target: string;
+  /** The request's body (for both phases). */
+  body: string;
+  /** The answer's HTTP status (phase `answer`). */
+  status?: number;
+}
+
+/**
+ * Called for every request before it is forwarded or faulted, and for every answer before it is
+ * written back, and awaited: a test can stop the client process at an exact point of its work (a
+ * SIGSTOP here lands before the client has seen that answer) or hold the request meanwhile.
+ */
+export type ProxyObserver = (event: ProxyEvent) => void | Promise<void>;
 
 export interface FaultProxyStats {
   /** Requests received, per X-Amz-Target. */
@@ -62,6 +82,8 @@ export interface FaultProxy {
   endpoint: string;
   /** Replaces the rules; their `times` count starts over. */
   setRules(rules: readonly FaultRule[]): void;
+  /** Replaces the observer; undefined removes it. */
+  observe(observer: ProxyObserver | undefined): void;
   stats(): FaultProxyStats;
   /** Faults injected in all. */
   injected(): number;
@@ -118,6 +140,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const timers = new Set<NodeJS.Timeout>();
   // Its own pool of upstream connections, so that stop() leaves none open behind it.
   const agent = new Agent({ keepAlive: true });
+  let observer = options.observe;
 
   function setRules(next: readonly FaultRule[]): void {
     const problems = ruleProblems(next);
@@ -140,7 +163,22 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     return undefined;
   }
 
-  function forward(incoming: IncomingMessage, body: Buffer, response: ServerResponse, loseAnswer: boolean) {
+  /** Tells the observer, if any; a failing observer must not take the proxy down with it. */
+  async function tell(event: ProxyEvent): Promise<void> {
+    try {
+      await observer?.(event);
+    } catch {
+      // The test that set it learns of its own failure through its own assertions.
+    }
+  }
+
+  function forward(
+    incoming: IncomingMessage,
+    body: Buffer,
+    response: ServerResponse,
+    loseAnswer: boolean,
+    target: string,
+  ) {
     const outgoing = httpRequest(
       {
         host: upstream.hostname,
@@ -154,7 +192,13 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         const chunks: Buffer[] = [];
         answer.on("data", (chunk: Buffer) => chunks.push(chunk));
         answer.on("error", () => incoming.socket.destroy());
-        answer.on("end", () => {
+        answer.on("end", async () => {
+          await tell({
+            phase: "answer",
+            target,
+            body: body.toString("utf8"),
+            status: answer.statusCode ?? 502,
+          });
           if (loseAnswer || response.destroyed) {
             incoming.socket.destroy();
             return;
@@ -181,6 +225,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const body = Buffer.concat(chunks);
     const target = String(incoming.headers["x-amz-target"] ?? "(no target)");
     stats.requests[target] = (stats.requests[target] ?? 0) + 1;
+    await tell({ phase: "request", target, body: body.toString("utf8") });
     const fault = faultFor(target, body.toString("utf8"));
     if (fault !== undefined) {
       const counts = stats.faults[target] ?? {};
@@ -189,21 +234,22 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     }
     switch (fault?.kind) {
       case undefined:
-        return forward(incoming, body, response, false);
+        return forward(incoming, body, response, false, target);
       case "lose-answer":
-        return forward(incoming, body, response, true);
+        return forward(incoming, body, response, true, target);
       case "reset":
         incoming.socket.destroy();
         return;
       case "delay": {
         const timer = setTimeout(() => {
           timers.delete(timer);
-          forward(incoming, body, response, false);
+          forward(incoming, body, response, false, target);
         }, fault.ms);
         timers.add(timer);
         return;
       }
       case "error": {
+        await tell({ phase: "answer", target, body: body.toString("utf8"), status: fault.status });
         const text = JSON.stringify(fault.body);
         const json = target.startsWith("DynamoDB_") ? "1.0" : "1.1";
         response
@@ -238,6 +284,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   return {
     endpoint: `http://127.0.0.1:${port}`,
     setRules,
+    observe(next) {
+      observer = next;
+    },
     stats: () => structuredClone(stats),
     injected: () =>
       Object.values(stats.faults).reduce(

@@ -4,6 +4,7 @@ import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { createSnsNotifier } from "./aws/sns.js";
 import type { BackoffPolicy } from "./core/backoff.js";
 import type { NotifierPort } from "./core/notify.js";
+import { attemptBoundMs } from "./fencing-settings.js";
 import { type Environment, loadSettings, requireTable, type Settings } from "./settings.js";
 
 export interface WireOptions extends ClientOptions {
@@ -30,6 +31,8 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     client: clients.dynamodb,
     tableName,
     ...(settings.auditRetentionDays === undefined ? {} : { retentionDays: settings.auditRetentionDays }),
+    leaseDurationMs: settings.fencing.leaseMs,
+    fenceMarginMs: settings.fencing.marginMs,
   });
   const notifier: NotifierPort | undefined =
     settings.notifyTopicArn === undefined
@@ -48,6 +51,8 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     // Handshake claims live in the audit table beside the runs.
     claims: audit,
     notifier,
+    /** The fencing margin and the bound on one CancelHandshake attempt (docs/fencing.md). */
+    fencing: { marginMs: settings.fencing.marginMs, attemptMs: attemptBoundMs(settings.fencing) },
   };
 }
 

@@ -1,4 +1,5 @@
 import { ConfigError } from "./domain/errors.js";
+import { type FencingSettings, parseFencing } from "./fencing-settings.js";
 
 /**
  * The environment, parsed once into typed settings: the only module that reads `process.env`
@@ -26,6 +27,8 @@ export interface Settings {
    * (profile, container or instance role).
    */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** The fencing margin, the SDK timeouts it outlasts and the lease length (src/fencing-settings.ts). */
+  fencing: FencingSettings;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -111,6 +114,8 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
       ? undefined
       : { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) };
 
+  const fencing = parseFencing((name) => read(env, name), issues);
+
   return {
     settings: {
       auditTableName: issues.some((line) => line.startsWith("AUDIT_TABLE_NAME:"))
@@ -125,6 +130,7 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
       endpoints,
       functionName: read(env, "AWS_LAMBDA_FUNCTION_NAME") ?? DEFAULT_FUNCTION_NAME,
       ...(credentials === undefined ? {} : { credentials }),
+      fencing,
     },
     issues,
   };

@@ -1,6 +1,7 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { SNSClient } from "@aws-sdk/client-sns";
+import { DEFAULT_FENCING, type FencingSettings } from "../fencing-settings.js";
 import { loadSettings, type Settings, topicRegion } from "../settings.js";
 
 /**
@@ -18,7 +19,10 @@ export interface Clients {
   sns: SNSClient;
 }
 
-export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn" | "credentials">;
+export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn" | "credentials"> & {
+  /** The timeouts; absent, the defaults (src/fencing-settings.ts). */
+  fencing?: Pick<FencingSettings, "connectTimeoutMs" | "requestTimeoutMs">;
+};
 
 export interface ClientOptions {
   /**
@@ -36,7 +40,13 @@ export function createClients(
   const credentials = options.credentials ?? settings.credentials;
   // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout. Without
   // throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
-  const requestHandler = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true };
+  // The fencing margin outlasts these two: it is what bounds a CancelHandshake attempt.
+  const timeouts = settings.fencing ?? DEFAULT_FENCING;
+  const requestHandler = {
+    connectionTimeout: timeouts.connectTimeoutMs,
+    requestTimeout: timeouts.requestTimeoutMs,
+    throwOnRequestTimeout: true,
+  };
   const common = {
     maxAttempts: 1,
     requestHandler,

@@ -20,6 +20,8 @@ export const AUDIT_STORE_ACTIONS = [
   "dynamodb:UpdateItem",
   "dynamodb:GetItem",
   "dynamodb:Query",
+  // The fence's transaction checks the lease item without writing it (src/aws/audit/fence.ts).
+  "dynamodb:ConditionCheckItem",
 ] as const;
 
 /** The subset that reads the global secondary indexes, so needs their ARNs as well as the table's. */

@@ -15,6 +15,7 @@ import {
   retry,
   type Sleep,
 } from "../core/backoff.js";
+import { FencedOutcomeUnknownError, FenceRefusedError } from "../core/fence.js";
 import { createPacer, type Pacer } from "../core/pacer.js";
 import type { OrganizationsPort } from "../core/ports.js";
 import { JanitorError, ServiceAnswerError } from "../domain/errors.js";
@@ -58,6 +59,7 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
     gate: Pacer,
     call: () => Promise<T>,
     deadline?: number,
+    beforeAttempt?: () => Promise<boolean>,
   ): Promise<T> {
     let lastError: unknown;
     return retry(
@@ -66,6 +68,13 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
         if (sentAt === undefined) {
           const cause = lastError ?? new Error(`${operation}: no call slot before the deadline`);
           throw new RetriesExhaustedError(cause, attempt, "deadline");
+        }
+        // The fence, after any wait for a slot and right before the call: a retry is a new call.
+        if (beforeAttempt !== undefined && !(await beforeAttempt())) {
+          throw new FenceRefusedError({
+            reason: `${operation}: attempt ${attempt + 1} not made, the fence refused it`,
+            lost: false,
+          });
         }
         try {
           const result = await call();
@@ -155,9 +164,21 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
             }
           },
           cancelOptions.deadline,
+          cancelOptions.beforeAttempt,
         );
         return { outcome: "CANCELED", attempts };
       } catch (caught) {
+        if (caught instanceof FenceRefusedError) {
+          if (ambiguous) {
+            // An earlier attempt, made under its own confirmation, may have canceled it.
+            throw new FencedOutcomeUnknownError(
+              `CancelHandshake ${id}: outcome unknown after ${attempts} attempt(s), an answer was lost and no further attempt was allowed (${caught.message})`,
+              attempts,
+              { cause: caught },
+            );
+          }
+          return { outcome: "DEFERRED", attempts, error: caught.message };
+        }
         const error = unwrap(caught);
         const name = errorName(error);
         const detail = describeError(error);

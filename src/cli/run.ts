@@ -101,7 +101,7 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
   const logger = args.verbose ? jsonLogger(err) : silentLogger;
-  const { organizations, audit, claims, notifier } = wire(settings);
+  const { organizations, audit, claims, notifier, fencing } = wire(settings);
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
   // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
@@ -120,7 +120,7 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
           ...(only.handshakeIds ? { handshakeIds: only.handshakeIds } : {}),
           ...(budgetMs !== undefined ? { deadline: runStarted + budgetMs } : {}),
         },
-        { organizations, audit, claims, now: () => new Date(), logger },
+        { organizations, audit, claims, fencing, now: () => new Date(), logger },
       );
     } catch (error) {
       if (!(error instanceof LeaseHeldError)) throw error;

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { conflictProblems, itemKeyPart } from "./conflicts.js";
 import { AUDIT_ATTRIBUTES, type AuditAction } from "./ports.js";
 
 /**
@@ -85,7 +86,7 @@ export function verifyChain(
     if (chain === undefined) {
       // An intent without an outcome joins the chain only when it gets one.
       if (action.outcome === undefined) continue;
-      if (run.awaitingLink === undefined || run.awaitingLink.has(action.handshakeId)) {
+      if (run.awaitingLink === undefined || run.awaitingLink.has(itemKeyPart(action))) {
         say(`item ${action.handshakeId}: final but not in the chain`);
       } else {
         say(
@@ -226,6 +227,8 @@ export function verifyRun(
   items: readonly KeyedAction[],
 ): string[] {
   const say = (text: string) => `run ${runId}: ${text}`;
+  // A cancel that landed outside its claim is a problem to look into, however intact the chain.
+  const conflicts = conflictProblems(runId, items);
   const problems = verifyChain(
     {
       runId,
@@ -235,7 +238,7 @@ export function verifyRun(
   );
   for (const { action, keys } of items) {
     if (keys === undefined) continue;
-    if (keys.runId !== action.runId || keys.handshakeId !== action.handshakeId) {
+    if (keys.runId !== action.runId || keys.handshakeId !== itemKeyPart(action)) {
       problems.push(
         say(
           `item ${keys.handshakeId}: stored under RUN#${keys.runId}/ACTION#${keys.handshakeId} but holds ${action.runId}/${action.handshakeId}`,
@@ -251,6 +254,7 @@ export function verifyRun(
       );
     }
   }
+  problems.push(...conflicts);
   if (run === undefined) return problems;
   if (run.timeKey !== undefined && run.timeKey !== `RUN#${monthOf(run.record.startedAt)}`) {
     problems.push(
@@ -417,9 +421,9 @@ export function compareWithTable(
     else if (table.run.seal !== archived.evidence.seal)
       say("seal differs from the archive's: run rewritten since");
   }
-  const inTable = new Map(table.items.map((item) => [item.action.handshakeId, item]));
+  const inTable = new Map(table.items.map((item) => [itemKeyPart(item.action), item]));
   for (const item of archived.items) {
-    const stored = inTable.get(item.action.handshakeId);
+    const stored = inTable.get(itemKeyPart(item.action));
     if (stored === undefined) say(`item ${item.action.handshakeId}: in the archive, missing from the table`);
     else if (
       actionFingerprint({ action: stored.action }) !== actionFingerprint({ action: item.action }) ||

@@ -1,8 +1,9 @@
 import type { Handshake } from "../domain/handshake.js";
 import { describeError, sleep as realSleep, type Sleep } from "./backoff.js";
 import type { JanitorConfig } from "./config.js";
+import { marksByHandshake } from "./grace.js";
 import { plan } from "./plan.js";
-import type { ClaimResult, HandshakeClaims, OrganizationsPort } from "./ports.js";
+import type { ClaimResult, HandshakeClaims, OpenMark, OrganizationsPort } from "./ports.js";
 import { type RunSummary, type SweepDeps, silentLogger, sweep } from "./sweep.js";
 
 /** An OrganizationsPort whose listing is exactly the given handshakes, as DescribeHandshake tells them. */
@@ -96,7 +97,7 @@ export async function judge(request: JudgeRequest, deps: JudgeDeps): Promise<Run
   const dryRun = request.config.dryRun || request.dryRun === true;
 
   let claim: ClaimResult | undefined;
-  if (!dryRun && (await wouldCancel(organizations, request, deps.now()))) {
+  if (!dryRun && (await wouldCancel(organizations, request, deps))) {
     claim = await takeClaim(request, deps);
     if (!claim.taken && claim.holder.startsWith(`${request.runId}/`)) {
       log.info("the same event is being judged by another invocation; nothing done here", {
@@ -118,6 +119,8 @@ export async function judge(request: JudgeRequest, deps: JudgeDeps): Promise<Run
         handshakeIds: [request.handshakeId],
         concurrency: 1,
         scope: "handshake",
+        // Its fence confirms this invocation's claim: without it, no CancelHandshake is made.
+        claimHolder: request.holder,
         ...(request.dryRun ? { dryRun: true } : {}),
         ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
       },
@@ -141,17 +144,23 @@ export async function judge(request: JudgeRequest, deps: JudgeDeps): Promise<Run
 }
 
 /**
- * Whether the sweep would cancel the handshake now, from the same description it will plan on.
- * A description that fails is left for the sweep, which records the run as FAILED.
+ * Whether the sweep would cancel the handshake now, from the same description it will plan on
+ * and the handshake's open mark, as the sweep plans with it: a mark that is due is cancelled, and
+ * under this judgement's claim, as a sweep's cancel is under its own (one actor per handshake).
+ * A description or a read of the marks that fails is left for the sweep, which records it.
  */
 async function wouldCancel(
   organizations: DescribedHandshakes,
   request: JudgeRequest,
-  now: Date,
+  deps: JudgeDeps,
 ): Promise<boolean> {
   let handshake: Handshake | undefined;
+  let marks: ReadonlyMap<string, OpenMark>;
   try {
     handshake = await organizations.described(request.handshakeId);
+    marks = marksByHandshake(
+      (await deps.audit.listOpenMarks()).filter((mark) => mark.handshakeId === request.handshakeId),
+    );
   } catch {
     return false;
   }
@@ -159,8 +168,9 @@ async function wouldCancel(
   const decided = plan({
     handshakes: [handshake],
     config: request.config,
-    now,
+    now: deps.now(),
     only: { handshakeIds: [request.handshakeId] },
+    marks,
   });
   return decided.selected > 0 && !decided.blocked;
 }

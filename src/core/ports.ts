@@ -1,6 +1,7 @@
 import type { LeaseHolder } from "../domain/errors.js";
 import type { Handshake } from "../domain/handshake.js";
 import type { CancelResult, Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
+import type { FenceStore } from "./fence.js";
 
 /** Everything the sweep needs from AWS Organizations. Implemented in src/aws/organizations.ts. */
 export interface OrganizationsPort {
@@ -18,7 +19,17 @@ export interface OrganizationsPort {
    * leaves the intent pending for the next run to look up.
    * `deadline` is an epoch-millisecond instant after which no new attempt is started.
    */
-  cancelHandshake(id: string, options?: { deadline?: number }): Promise<CancelResult>;
+  cancelHandshake(
+    id: string,
+    options?: {
+      deadline?: number;
+      /**
+       * Asked before each attempt, retries included (src/core/fence.ts): false, and that attempt
+       * is not sent; the cancel ends DEFERRED, or unknown when an earlier attempt's answer was lost.
+       */
+      beforeAttempt?: () => Promise<boolean>;
+    },
+  ): Promise<CancelResult>;
 }
 
 /** One audit item: a decision that acts or would act. Attribute names are the audit contract. */
@@ -43,6 +54,11 @@ export interface AuditAction {
   error?: string;
   /** On a MARKED item: the ISO-8601 UTC instant from which a later run cancels, if it still matches. */
   cancelAfter?: string;
+  /**
+   * On a conflict record only (src/core/conflicts.ts): a cancel that landed after its run's claim
+   * had lapsed, against the outcome already recorded for its intent: `<runId>/<handshakeId> <OUTCOME>`.
+   */
+  contradicts?: string;
 }
 
 /**
@@ -67,6 +83,7 @@ export const AUDIT_ATTRIBUTES = [
   "attempts",
   "error",
   "cancelAfter",
+  "contradicts",
 ] as const satisfies readonly (keyof AuditAction)[];
 
 /**
@@ -212,14 +229,16 @@ export type ClaimResult = { taken: true } | { taken: false; holder: string; unti
 /**
  * One actor at a time per handshake, across processes: a run takes the handshake's claim before
  * it writes the intent to cancel it and releases it after the outcome is recorded. A claim
- * expires by itself (`ttlMs`), so a holder that dies never blocks the handshake for good; an
- * expired claim may be taken over. Implemented in src/aws/audit/ beside the audit items.
+ * expires by itself (`ttlMs`), so a holder that dies never blocks the handshake for good; a
+ * claim lapsed by more than the fencing margin may be taken over. Before each CancelHandshake
+ * attempt its holder confirms it (FenceStore, src/core/fence.ts). Implemented in src/aws/audit/
+ * beside the audit items.
  */
-export interface HandshakeClaims {
+export interface HandshakeClaims extends FenceStore {
   /**
    * Takes the claim, or renews it when `holder` already holds it. `replacing` names a holder
    * known to be gone (a sweep run that lost the organization's lease): its claim is taken over
-   * before it expires.
+   * before it expires, once its last confirmation has lapsed by more than the fencing margin.
    */
   claimHandshake(
     handshakeId: string,

@@ -2,9 +2,16 @@ import { OutcomeConflictError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
 import { describeError } from "./backoff.js";
 import type { Decision } from "./plan.js";
-import type { AuditAction, ClaimResult, HandshakeClaims, OrganizationsPort } from "./ports.js";
+import type { AuditAction, ClaimResult, HandshakeClaims } from "./ports.js";
 import type { RunState } from "./sweep.js";
 import { takeClaim } from "./sweep-claims.js";
+import {
+  fencedResult,
+  fenceFor,
+  foundAfterLostAnswer,
+  recordConflict,
+  stoppedReason,
+} from "./sweep-fence.js";
 import { baseItem, recordFinalAlone, remember, warnUnlinked } from "./sweep-record.js";
 
 /**
@@ -39,6 +46,14 @@ async function cancelOne(run: RunState, decision: Decision): Promise<void> {
       decision,
       outcome: "DEFERRED",
       reason: `${decision.reason}; ${run.lease.lapse() ?? "the lease is lost"}, left for the next run`,
+    });
+  }
+  const stopped = stoppedReason(run);
+  if (stopped !== undefined) {
+    return recordFinalAlone(run, {
+      decision,
+      outcome: "DEFERRED",
+      reason: `${decision.reason}; ${stopped}, left for the next run`,
     });
   }
 
@@ -114,16 +129,25 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
     return false;
   }
 
-  let result: Awaited<ReturnType<OrganizationsPort["cancelHandshake"]>>;
+  let result: Awaited<ReturnType<typeof fencedResult>>;
+  const fence = fenceFor(run, decision.handshake.id);
   try {
-    result = await organizations.cancelHandshake(
-      decision.handshake.id,
-      deadline === undefined ? {} : { deadline },
+    result = fencedResult(
+      run,
+      fence,
+      await organizations.cancelHandshake(decision.handshake.id, {
+        ...(deadline === undefined ? {} : { deadline }),
+        ...(fence === undefined ? {} : { beforeAttempt: fence.beforeAttempt }),
+      }),
     );
   } catch (failure) {
-    // Whether the cancel happened is unknown: the intent stays pending for the next run to resolve.
-    remember(run, { ...intent, error: `cancel interrupted: ${describeError(failure)}` }, "FAILED");
-    return true;
+    const found = await foundAfterLostAnswer(run, fence, decision.handshake.id, failure);
+    if (found === undefined) {
+      // Whether the cancel happened is unknown: the intent stays pending for the next run to resolve.
+      remember(run, { ...intent, error: `cancel interrupted: ${describeError(failure)}` }, "FAILED");
+      return true;
+    }
+    result = found;
   }
   const final: AuditAction = {
     ...intent,
@@ -131,6 +155,7 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
     attempts: result.attempts,
     at: run.deps.now().toISOString(),
     ...(result.error ? { error: result.error } : {}),
+    ...(result.reason ? { reason: `${intent.reason}; ${result.reason}` } : {}),
   };
   try {
     const linking = await audit.recordOutcome(intent.runId, intent.handshakeId, {
@@ -138,10 +163,16 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
       attempts: result.attempts,
       at: final.at,
       ...(result.error ? { error: result.error } : {}),
+      ...(result.reason ? { reason: final.reason } : {}),
     });
     warnUnlinked(run.log, final, linking.unlinked);
     remember(run, final, result.outcome);
   } catch (failure) {
+    if (failure instanceof OutcomeConflictError && result.outcome === "CANCELED") {
+      // The cancel landed, and another run recorded another outcome for the intent meanwhile.
+      await recordConflict(run, final, failure.existing);
+      return false;
+    }
     if (failure instanceof OutcomeConflictError) {
       // Not pending, and no run will fix it: another run (one that took the lease after this
       // run's lapsed) completed the intent meanwhile. Said as it is, never as "left pending".

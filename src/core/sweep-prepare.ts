@@ -1,6 +1,8 @@
+import { OutcomeConflictError } from "../domain/errors.js";
 import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
 import type { Outcome } from "../domain/outcomes.js";
 import { describeError } from "./backoff.js";
+import type { AuditAction, AuditPort } from "./ports.js";
 import type { RunState } from "./sweep.js";
 import { isLive, takeClaim } from "./sweep-claims.js";
 
@@ -70,12 +72,13 @@ async function reconcile(run: RunState): Promise<number> {
       const open = current !== undefined && CANDIDATE_STATES.includes(current.state);
       if (open && intent.runId === runId) continue;
       const { outcome, note } = reconciledOutcome(current, runId);
-      await deps.audit.recordOutcome(intent.runId, intent.handshakeId, {
+      const completed = await completeUnlessRecorded(run, intent, {
         outcome,
         attempts: intent.attempts,
         at: deps.now().toISOString(),
         reason: `${intent.reason}; ${note}`,
       });
+      if (!completed) continue;
       log.info("reconciled an interrupted intent", {
         runId: intent.runId,
         handshakeId: intent.handshakeId,
@@ -87,6 +90,30 @@ async function reconcile(run: RunState): Promise<number> {
     }
   }
   return done;
+}
+
+/**
+ * Completes another run's intent; false when its own run completed it meanwhile (its cancel's
+ * answer came back between this run's look and its write): that record stands, as it was first.
+ */
+async function completeUnlessRecorded(
+  { deps, log }: RunState,
+  intent: AuditAction,
+  result: Parameters<AuditPort["recordOutcome"]>[2],
+): Promise<boolean> {
+  try {
+    await deps.audit.recordOutcome(intent.runId, intent.handshakeId, result);
+    return true;
+  } catch (error) {
+    if (!(error instanceof OutcomeConflictError)) throw error;
+    log.warn("pending intent completed by its own run meanwhile: its record stands", {
+      runId: intent.runId,
+      handshakeId: intent.handshakeId,
+      recorded: error.existing.outcome,
+      found: result.outcome,
+    });
+    return false;
+  }
 }
 
 /** Reconciling one intent is a DescribeHandshake and a write; its claim lasts well beyond that. */

@@ -3,6 +3,7 @@ import { maskEmails } from "../domain/mask.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
 import { describeError } from "./backoff.js";
 import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
+import type { FenceTiming } from "./fence.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
 import type { AuditPort, HandshakeClaims, OrganizationsPort, RunRecord } from "./ports.js";
 import { cancelAll } from "./sweep-cancel.js";
@@ -43,6 +44,8 @@ export interface SweepRequest {
    * another's intent while that one's cancel is in flight).
    */
   scope?: "organization" | "handshake";
+  /** A real-time run: who holds the handshake's claim for it (its fence confirms that holder's claim). */
+  claimHolder?: string;
 }
 
 export interface SweepDeps {
@@ -56,6 +59,8 @@ export interface SweepDeps {
   claims?: HandshakeClaims;
   now: () => Date;
   logger?: SweepLogger;
+  /** The fencing margin and the bound on one CancelHandshake attempt; default DEFAULT_FENCE_TIMING. */
+  fencing?: FenceTiming;
 }
 
 export interface ActionSummary {

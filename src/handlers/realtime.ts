@@ -83,7 +83,7 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
   const app = application();
   const config = await loadConfig(app.settings.janitorConfig ?? "janitor.yaml");
-  const { organizations, audit, notifier } = app;
+  const { organizations, audit, notifier, fencing } = app;
   const remaining = context.getRemainingTimeInMillis();
   const result = await judge(
     {
@@ -93,10 +93,11 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
       handshakeId: parsed.handshakeId,
       deadline: started + remaining - SAFETY_MARGIN_MS,
       holder: `${parsed.runId}/${context.awsRequestId}`,
-      claimTtlMs: remaining + CLAIM_MARGIN_MS,
+      // The claim outlives the invocation by the fencing margin too: a confirmation asks for M left.
+      claimTtlMs: remaining + fencing.marginMs + CLAIM_MARGIN_MS,
       claimWaitMs: CLAIM_WAIT_MS,
     },
-    { organizations, audit, claims: audit, now: () => new Date(), logger: asSweepLogger(logger) },
+    { organizations, audit, claims: audit, fencing, now: () => new Date(), logger: asSweepLogger(logger) },
   );
   if ("inProgress" in result) {
     logger.info("another invocation is judging this event", result.inProgress);

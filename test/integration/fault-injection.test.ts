@@ -30,6 +30,7 @@ import { verifyChain } from "../../src/core/integrity.js";
 import { plan } from "../../src/core/plan.js";
 import type { OrganizationsPort } from "../../src/core/ports.js";
 import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { DEFAULT_FENCING } from "../../src/fencing-settings.js";
 import { loadSettings } from "../../src/settings.js";
 import { cliNodeArgs, runCli, sharedDynamoDbLocal, withEnv } from "../support/stack.js";
 import {
@@ -513,7 +514,10 @@ describe("a killed process", () => {
 
     // The lease lapses LEASE_DURATION_MS after the killed run's last renewal. Rather than wait that
     // out, the rerun is the run an operator starts a lease's length later: its clock runs ahead.
-    const summary = await runSweep(s.env, "after-kill", { aheadMs: LEASE_DURATION_MS + 1_000, claims: true });
+    const summary = await runSweep(s.env, "after-kill", {
+      aheadMs: LEASE_DURATION_MS + DEFAULT_FENCING.marginMs + 1_000,
+      claims: true,
+    });
 
     expectStatus(summary, "COMPLETED");
     expect(summary.reconciled).toBeGreaterThan(0);

@@ -9,6 +9,7 @@ import { loadConfig } from "../../src/core/config.js";
 import type { RunRecord } from "../../src/core/ports.js";
 import { sweep } from "../../src/core/sweep.js";
 import { LeaseHeldError, LeaseLostError } from "../../src/domain/errors.js";
+import { DEFAULT_FENCING } from "../../src/fencing-settings.js";
 import { handler } from "../../src/handlers/sweep.js";
 import { loadSettings } from "../../src/settings.js";
 import { auditAction } from "../support/fakes.js";
@@ -78,17 +79,20 @@ describe("the lease item", () => {
     );
   });
 
-  test("of a holder that died is taken over once it expired, and not a millisecond before", async () => {
+  test("of a holder that died is taken over once it lapsed by more than the fencing margin, and not a millisecond before", async () => {
     const table = await stack.newTable();
     await storeAt(table, () => T0).acquireLease("crashed");
+    // The crashed holder may have confirmed its lease with M left just before it lapsed: a cancel
+    // it started then can land until M after the lapse.
+    const lapsed = T0.getTime() + 60_000 + DEFAULT_FENCING.marginMs;
 
-    const early = await storeAt(table, () => new Date(T0.getTime() + 59_999)).acquireLease("next");
-    const late = await storeAt(table, () => new Date(T0.getTime() + 60_000)).acquireLease("next");
+    const early = await storeAt(table, () => new Date(lapsed - 1)).acquireLease("next");
+    const late = await storeAt(table, () => new Date(lapsed)).acquireLease("next");
 
     expect(early.acquired).toBe(false);
     expect(late).toEqual({
       acquired: true,
-      lease: { runId: "next", since: "2026-11-29T18:01:00.000Z", expiresAt: T0.getTime() + 120_000 },
+      lease: { runId: "next", since: new Date(lapsed).toISOString(), expiresAt: lapsed + 60_000 },
     });
   });
 

@@ -1,3 +1,5 @@
+import { itemKeyPart } from "../../src/core/conflicts.js";
+import type { FenceAnswer, FenceRequest } from "../../src/core/fence.js";
 import type {
   AuditAction,
   AuditPort,
@@ -48,7 +50,8 @@ export class FakeAudit implements AuditPort {
   async recordAction(item: AuditAction): Promise<PutResult> {
     if (item.outcome === undefined && this.failIntents)
       throw new Error("ProvisionedThroughputExceededException");
-    const key = this.key(item.runId, item.handshakeId);
+    // A conflict record sits beside its run's item for the handshake, as the store keeps it.
+    const key = this.key(item.runId, itemKeyPart(item));
     const existing = this.items.get(key);
     if (existing) return { created: false, existing: structuredClone(existing) };
     this.items.set(key, structuredClone(item));
@@ -195,7 +198,7 @@ export class FakeAudit implements AuditPort {
 
   async runOutcomes(runId: string) {
     if (this.failOutcomeReads) throw new Error("TimeoutError");
-    return new Map(this.ofRun(runId).map((item) => [item.handshakeId, item.outcome]));
+    return new Map(this.ofRun(runId).map((item) => [itemKeyPart(item), item.outcome]));
   }
 
   ofRun(runId: string): AuditAction[] {
@@ -298,9 +301,15 @@ export function auditAction(overrides: Partial<AuditAction> = {}): AuditAction {
  */
 export class FakeClaims implements HandshakeClaims {
   readonly log: string[] = [];
-  readonly held = new Map<string, { holder: string; until: Date }>();
+  readonly held = new Map<string, { holder: string; until: Date; fencedUntil?: number }>();
   now: () => Date = () => new Date();
   failRelease = false;
+  /** The fencing margin the store applies to takeovers (src/aws/audit/claims.ts). */
+  marginMs = 0;
+  /** The organization's lease, for the fence's lease check; absent, no lease is held. */
+  lease: () => LeaseHolder | undefined = () => undefined;
+  /** Every confirmation asked for, in order: `confirm <id> <holder>` and what it answered. */
+  readonly confirmations: string[] = [];
   async claimHandshake(
     id: string,
     holder: string,
@@ -309,14 +318,33 @@ export class FakeClaims implements HandshakeClaims {
   ): Promise<ClaimResult> {
     this.log.push(`claim ${id} ${holder}${options.replacing ? ` replacing ${options.replacing}` : ""}`);
     const current = this.held.get(id);
+    const lapsed = this.now().getTime() - this.marginMs;
     const free =
       current === undefined ||
       current.holder === holder ||
-      current.holder === options.replacing ||
-      current.until <= this.now();
-    if (!free) return { taken: false, ...current };
+      (current.holder === options.replacing && (current.fencedUntil ?? 0) <= lapsed) ||
+      current.until.getTime() <= lapsed;
+    if (!free) return { taken: false, holder: current.holder, until: current.until };
     this.held.set(id, { holder, until: new Date(this.now().getTime() + ttlMs) });
     return { taken: true };
+  }
+  async confirmClaim(request: FenceRequest): Promise<FenceAnswer> {
+    const until = request.at + request.marginMs;
+    const lease = this.lease();
+    const claim = this.held.get(request.handshakeId);
+    let answer: FenceAnswer = { confirmed: true };
+    if (
+      request.leaseRunId !== undefined &&
+      (lease?.runId !== request.leaseRunId || lease.expiresAt < until)
+    ) {
+      answer = { confirmed: false, lost: "lease", detail: `lease is ${lease?.runId ?? "nobody"}'s` };
+    } else if (claim?.holder !== request.holder || claim.until.getTime() < until) {
+      answer = { confirmed: false, lost: "claim", detail: `claim is ${claim?.holder ?? "nobody"}'s` };
+    } else claim.fencedUntil = until;
+    this.confirmations.push(
+      `confirm ${request.handshakeId} ${request.holder}: ${answer.confirmed ? "confirmed" : `lost ${answer.lost}`}`,
+    );
+    return answer;
   }
   async releaseHandshake(id: string, holder: string): Promise<void> {
     this.log.push(`release ${id} ${holder}`);

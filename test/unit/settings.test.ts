@@ -17,6 +17,7 @@ describe("settings", () => {
         region: "us-east-1",
         endpoints: {},
         functionName: "local",
+        fencing: { marginMs: 20_000, connectTimeoutMs: 3_000, requestTimeoutMs: 10_000, leaseMs: 60_000 },
       },
       issues: [],
     });
@@ -78,6 +79,10 @@ describe("settings", () => {
       AWS_ENDPOINT_URL_DYNAMODB: "http://127.0.0.1:4001",
       AWS_ENDPOINT_URL_SNS: "https://sns.example",
       AWS_LAMBDA_FUNCTION_NAME: "handshake-janitor-prod-sweep",
+      JANITOR_FENCE_MARGIN_MS: " 9000 ",
+      JANITOR_CONNECT_TIMEOUT_MS: "1000",
+      JANITOR_REQUEST_TIMEOUT_MS: "4000",
+      JANITOR_LEASE_MS: "18000",
     });
     expect(settings).toEqual({
       auditTableName: "handshake-janitor-prod-audit",
@@ -91,7 +96,51 @@ describe("settings", () => {
         sns: "https://sns.example",
       },
       functionName: "handshake-janitor-prod-sweep",
+      fencing: { marginMs: 9_000, connectTimeoutMs: 1_000, requestTimeoutMs: 4_000, leaseMs: 18_000 },
     });
+  });
+
+  test("the fencing margin must exceed one attempt's timeouts, and the lease twice the margin", () => {
+    expect(
+      parseSettings({
+        JANITOR_FENCE_MARGIN_MS: "5000",
+        JANITOR_REQUEST_TIMEOUT_MS: "5000",
+        JANITOR_LEASE_MS: "9000",
+      }).issues,
+    ).toEqual([
+      "JANITOR_FENCE_MARGIN_MS: 5000 must exceed JANITOR_CONNECT_TIMEOUT_MS + JANITOR_REQUEST_TIMEOUT_MS (8000), the longest one CancelHandshake attempt may take",
+      "JANITOR_LEASE_MS: 9000 must be at least twice JANITOR_FENCE_MARGIN_MS (10000), or a renewed lease would not have M left",
+    ]);
+    expect(parseSettings({ JANITOR_FENCE_MARGIN_MS: "soon", JANITOR_LEASE_MS: "0" }).issues).toEqual([
+      "JANITOR_FENCE_MARGIN_MS: 'soon' is not a whole number of milliseconds greater than 0",
+      "JANITOR_LEASE_MS: '0' is not a whole number of milliseconds greater than 0",
+    ]);
+  });
+
+  test("the clients' request handler takes the timeouts the fencing margin outlasts", async () => {
+    const clients = createClients(
+      parseSettings({ JANITOR_CONNECT_TIMEOUT_MS: "1500", JANITOR_REQUEST_TIMEOUT_MS: "2500" }).settings,
+    );
+    try {
+      for (const client of [clients.organizations, clients.dynamodb, clients.sns]) {
+        const handler = client.config.requestHandler as unknown as {
+          configProvider: Promise<{
+            connectionTimeout?: number;
+            requestTimeout?: number;
+            throwOnRequestTimeout?: boolean;
+          }>;
+        };
+        expect(await handler.configProvider).toMatchObject({
+          connectionTimeout: 1500,
+          requestTimeout: 2500,
+          throwOnRequestTimeout: true,
+        });
+      }
+    } finally {
+      clients.organizations.destroy();
+      clients.dynamodb.destroy();
+      clients.sns.destroy();
+    }
   });
 
   test("AWS_DEFAULT_REGION is the region when AWS_REGION is unset", () => {

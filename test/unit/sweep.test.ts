@@ -460,7 +460,7 @@ describe("the organization's lease", () => {
 });
 
 describe("outcomes another run recorded first", () => {
-  test("a refused outcome write is reported as FAILED with what the record holds, never as left pending", async () => {
+  test("a cancel whose outcome write is refused is recorded as a conflict of its own, never only logged", async () => {
     const target = outsider();
     const { organizations, audit, deps } = setup([target]);
     const { logger, lines, messages } = recordingLogger();
@@ -477,15 +477,23 @@ describe("outcomes another run recorded first", () => {
     const summary = await sweep(request(), { ...deps, logger });
 
     expect(organizations.cancels()).toEqual([target.id]);
+    const recorded =
+      "DEFERRED (written 2026-11-25T12:01:00.000Z, reason: stale; reconciled by run run-2: still OPEN, decided again)";
     expect(summary.actions.map((a) => [a.outcome, a.error])).toEqual([
       [
-        "FAILED",
-        "CancelHandshake answered CANCELED to this run, but the record already holds DEFERRED " +
-          "(written 2026-11-25T12:01:00.000Z, reason: stale; reconciled by run run-2: still OPEN, decided again); not overwritten",
+        "CANCELED",
+        `conflict: the record already held ${recorded.replace("DEFERRED ", "DEFERRED for this intent ")}`,
       ],
     ]);
-    expect(summary.status).toBe("PARTIAL");
-    expect(messages()).toContain("error: outcome refused: another outcome is recorded for this intent");
+    // The intent keeps what the other run recorded; the cancel is an item of its own beside it.
+    expect(audit.ofRun("run-1").map((item) => [item.handshakeId, item.outcome, item.contradicts])).toEqual([
+      [target.id, "DEFERRED", undefined],
+      [target.id, "CANCELED", `run-1/${target.id} DEFERRED`],
+    ]);
+    expect(summary.counts).toEqual({ DEFERRED: 1, CANCELED: 1 });
+    expect(messages()).toContain(
+      "error: conflict: a cancel landed after this run's claim had lapsed; recorded as a conflict",
+    );
     expect(lines.some((line) => line.message.includes("left pending"))).toBe(false);
   });
 });

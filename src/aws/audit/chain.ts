@@ -7,9 +7,10 @@
  */
 import { createHash } from "node:crypto";
 import { type BackoffPolicy, describeError, RetriesExhaustedError, retry } from "../../core/backoff.js";
+import { itemKeyPart } from "../../core/conflicts.js";
 import { chainHash } from "../../core/integrity.js";
 import type { AuditAction, Linking } from "../../core/ports.js";
-import { actionKey, type Item, isOpenMark, MARKED, runKey, toItem, UNLINKED } from "./items.js";
+import { actionKeyOf, type Item, isOpenMark, MARKED, runKey, toItem, UNLINKED } from "./items.js";
 import type { Seals } from "./seal.js";
 import { isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";
 
@@ -217,7 +218,7 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
           // Never linkable, so not left waiting on the pending index either.
           await io
             .update({
-              Key: actionKey(action.runId, action.handshakeId),
+              Key: actionKeyOf(action),
               UpdateExpression: isOpenMark(action) ? `SET pendingKey = :marked` : "REMOVE pendingKey",
               ConditionExpression: "pendingKey = :unlinked",
               ExpressionAttributeValues: toItem({ ":unlinked": UNLINKED, ...marked }),
@@ -235,7 +236,7 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
             {
               Update: {
                 TableName: io.tableName,
-                Key: actionKey(action.runId, action.handshakeId),
+                Key: actionKeyOf(action),
                 // Linked: off the pending index, where an unlinked final item waits.
                 // An open mark moves from UNLINKED to MARKED, where the next runs find it.
                 UpdateExpression: isOpenMark(action)
@@ -250,7 +251,7 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
                 }),
               },
             },
-            advanceHead(action.runId, length, seq, hash, action.handshakeId),
+            advanceHead(action.runId, length, seq, hash, itemKeyPart(action)),
           ],
         });
         knownHeads.set(action.runId, { length: String(seq), hash });

@@ -3,7 +3,10 @@
  * the same one. A claim is one item beside the runs, `CLAIM#<handshakeId>` / `CLAIM`, with none
  * of the attributes any index keys on (no timeKey, handshakeId, ruleId or pendingKey): no audit
  * query, report, export or verification ever reads it. Taking it is one conditional put;
- * releasing it sets its expiry to 0 (an update, so the role needs no DeleteItem).
+ * releasing it sets its expiry to 0 (an update, so the role needs no DeleteItem). A claim that
+ * lapsed is taken over only once it has lapsed by more than the fencing margin M, and a holder
+ * known to be gone only once its last confirmation (`fencedUntil`, src/aws/audit/fence.ts) has:
+ * a cancel its holder confirmed may still land until then (docs/fencing.md).
  */
 import type { ClaimResult, HandshakeClaims } from "../../core/ports.js";
 import { AuditWriteError } from "../../domain/errors.js";
@@ -11,7 +14,11 @@ import { AUDIT_TTL_ATTRIBUTE } from "../audit-table.js";
 import { claimKey, requireKeyPart, toItem } from "./items.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
-export function createClaims(io: TableIo, now: () => Date): HandshakeClaims {
+export function createClaims(
+  io: TableIo,
+  now: () => Date,
+  marginMs: number,
+): Omit<HandshakeClaims, "confirmClaim"> {
   return {
     async claimHandshake(
       handshakeId: string,
@@ -40,14 +47,17 @@ export function createClaims(io: TableIo, now: () => Date): HandshakeClaims {
       try {
         await io.put({
           Item: item,
-          // Free, ours already (a renewal, or a retried put whose answer was lost), or expired.
-          // Or held by a holder the caller knows to be gone (a sweep that lost the lease).
-          ConditionExpression: `attribute_not_exists(pk) OR holder = :holder OR claimedUntil <= :now${
-            options.replacing === undefined ? "" : " OR holder = :replacing"
+          // Free, ours already (a renewal, or a retried put whose answer was lost), or lapsed by
+          // more than M. Or held by a holder the caller knows to be gone (a sweep that lost the
+          // lease) whose last confirmation has lapsed by more than M.
+          ConditionExpression: `attribute_not_exists(pk) OR holder = :holder OR claimedUntil <= :lapsed${
+            options.replacing === undefined
+              ? ""
+              : " OR (holder = :replacing AND (attribute_not_exists(fencedUntil) OR fencedUntil <= :lapsed))"
           }`,
           ExpressionAttributeValues: toItem({
             ":holder": holder,
-            ":now": at.getTime(),
+            ":lapsed": at.getTime() - marginMs,
             ...(options.replacing === undefined ? {} : { ":replacing": options.replacing }),
           }),
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",

@@ -6,10 +6,13 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { BackoffPolicy, Sleep } from "../../core/backoff.js";
+import type { FenceStore } from "../../core/fence.js";
 import type { AuditPort, HandshakeClaims } from "../../core/ports.js";
 import { ConfigError } from "../../domain/errors.js";
+import { DEFAULT_FENCING } from "../../fencing-settings.js";
 import { createChainWriter } from "./chain.js";
 import { createClaims } from "./claims.js";
+import { createFenceStore } from "./fence.js";
 import { createLease } from "./lease.js";
 import { type AuditQueries, createAuditQueries } from "./queries.js";
 import { createSeals } from "./seal.js";
@@ -43,10 +46,15 @@ export interface AuditStoreOptions {
    * this): how long a crashed holder can keep the next live run waiting. Default LEASE_DURATION_MS.
    */
   leaseDurationMs?: number;
+  /**
+   * The fencing margin M (docs/fencing.md): a lapsed lease or claim is taken over only once it has
+   * lapsed by more than this. Default DEFAULT_FENCING.marginMs.
+   */
+  fenceMarginMs?: number;
 }
 
-/** A crashed run blocks the next live run for at most this long. */
-export const LEASE_DURATION_MS = 60_000;
+/** A crashed run blocks the next live run for at most this long, and the fencing margin after it. */
+export const LEASE_DURATION_MS = DEFAULT_FENCING.leaseMs;
 
 /** AUDIT_RETENTION_DAYS: unset or empty means keep forever; otherwise a whole number of days > 0. */
 export function retentionDaysFromEnv(env: NodeJS.ProcessEnv): number | undefined {
@@ -58,9 +66,12 @@ export function retentionDaysFromEnv(env: NodeJS.ProcessEnv): number | undefined
   return Number(raw);
 }
 
-export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQueries & HandshakeClaims {
+export function createAuditStore(
+  options: AuditStoreOptions,
+): AuditPort & AuditQueries & HandshakeClaims & FenceStore {
   const now = options.now ?? (() => new Date());
   const io = createTableIo(options.client, options.tableName, options.retry);
+  const margin = options.fenceMarginMs ?? DEFAULT_FENCING.marginMs;
   // The chain's conflict retries keep their own attempts (chain.ts); only the pauses are shared.
   // Run seals and the runs' waiting sets: written by the writer, rewritten by a later link.
   const seals = createSeals(io);
@@ -74,8 +85,9 @@ export function createAuditStore(options: AuditStoreOptions): AuditPort & AuditQ
   );
   return {
     ...createAuditWriter(io, chain, { now, retentionDays: options.retentionDays }, seals),
-    ...createLease(io, now, options.leaseDurationMs ?? LEASE_DURATION_MS),
-    ...createClaims(io, now),
+    ...createLease(io, now, options.leaseDurationMs ?? LEASE_DURATION_MS, margin),
+    ...createClaims(io, now, margin),
+    ...createFenceStore(io),
     ...createAuditQueries(io, now),
   };
 }

@@ -7,6 +7,7 @@
  */
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
+import { itemKeyPart } from "../../core/conflicts.js";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../../core/ports.js";
 import { AuditWriteError, JanitorError } from "../../domain/errors.js";
 import {
@@ -60,6 +61,11 @@ export function runKey(runId: string): Item {
 
 export function actionKey(runId: string, handshakeId: string): Item {
   return toItem({ pk: `RUN#${runId}`, sk: `ACTION#${handshakeId}` });
+}
+
+/** The key of an action's item: its run's own item for the handshake, or a conflict record. */
+export function actionKeyOf(action: Pick<AuditAction, "runId" | "handshakeId" | "contradicts">): Item {
+  return actionKey(action.runId, itemKeyPart(action));
 }
 
 export function claimKey(handshakeId: string): Item {
@@ -150,7 +156,7 @@ export function finiteCounts(counts: OutcomeCounts): Record<string, number> {
 export function actionItem(action: AuditAction): Item {
   return toItem({
     pk: `RUN#${action.runId}`,
-    sk: `ACTION#${action.handshakeId}`,
+    sk: `ACTION#${itemKeyPart(action)}`,
     itemType: "action",
     timeKey: timeKey("ACTION", action.at),
     runId: action.runId,
@@ -171,6 +177,7 @@ export function actionItem(action: AuditAction): Item {
     cancelAfter: action.cancelAfter,
     requestedAt: action.requestedAt,
     error: action.error,
+    contradicts: action.contradicts,
   });
 }
 
@@ -328,6 +335,7 @@ function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
       requestedAt: () => read.optionalString("requestedAt"),
       error: () => read.optionalString("error"),
       cancelAfter: () => read.optionalString("cancelAfter"),
+      contradicts: () => read.optionalString("contradicts"),
     },
     problems,
   );

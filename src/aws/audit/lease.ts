@@ -10,7 +10,12 @@ import { conditionItem, isConditionFailure, type TableIo, writeError } from "./t
 
 export type LeaseMethods = Pick<AuditPort, "acquireLease" | "renewLease" | "releaseLease">;
 
-export function createLease(io: TableIo, now: () => Date, leaseDurationMs: number): LeaseMethods {
+export function createLease(
+  io: TableIo,
+  now: () => Date,
+  leaseDurationMs: number,
+  marginMs: number,
+): LeaseMethods {
   const names = { "#runId": "runId", "#expires": "leaseExpiresAt" };
   const holderOf = (item: Item | undefined): LeaseHolder | undefined =>
     item?.runId?.S === undefined
@@ -35,10 +40,17 @@ export function createLease(io: TableIo, now: () => Date, leaseDurationMs: numbe
             ...LEASE_KEY,
             ...toItem({ itemType: "lease", runId, since: lease.since, leaseExpiresAt: lease.expiresAt }),
           },
-          // Free, lapsed, or already this run's (a retried request, or a retried event).
-          ConditionExpression: "attribute_not_exists(pk) OR #expires <= :now OR #runId = :runId",
+          // Free, released, lapsed by more than the fencing margin (a holder confirmed its lease
+          // with M left before each cancel: one may land until M after the lease lapsed), or
+          // already this run's (a retried request, or a retried event).
+          ConditionExpression:
+            "attribute_not_exists(pk) OR #expires <= :lapsed OR (attribute_exists(releasedAt) AND #expires <= :now) OR #runId = :runId",
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: toItem({ ":now": at.getTime(), ":runId": runId }),
+          ExpressionAttributeValues: toItem({
+            ":now": at.getTime(),
+            ":lapsed": at.getTime() - marginMs,
+            ":runId": runId,
+          }),
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         });
         return { acquired: true, lease };

@@ -163,16 +163,15 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditQueries {
       let items: AsyncIterable<Item>;
       if (filter.runId !== undefined) {
         const range = timeRange(filter, false);
-        const sk =
-          filter.handshakeId !== undefined
-            ? eq("sk", `ACTION#${filter.handshakeId}`)
-            : beginsWith("sk", "ACTION#");
+        // The run's item for the handshake and its conflict record, if any (src/core/conflicts.ts);
+        // the handshakeId filter keeps out a longer id that begins with this one.
+        const sk = beginsWith("sk", `ACTION#${filter.handshakeId ?? ""}`);
         // `at` is not a key of the base table, so a range with runId is a filter.
         items = io.query(
           queryInput(
             undefined,
             [eq("pk", `RUN#${filter.runId}`), sk],
-            [...filtersExcept("runId", "handshakeId"), ...atRange(range)],
+            [...filtersExcept("runId"), ...atRange(range)],
           ),
         );
       } else if (filter.handshakeId !== undefined) {

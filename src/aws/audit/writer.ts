@@ -5,6 +5,7 @@
  * finds what is stored instead of overwriting it.
  */
 import { describeError } from "../../core/backoff.js";
+import { itemKeyPart } from "../../core/conflicts.js";
 import { CHAIN_GENESIS } from "../../core/integrity.js";
 import type { AuditAction, AuditPort, FinalResult, OpenMark, PutResult } from "../../core/ports.js";
 import { AuditWriteError, JanitorError, OutcomeConflictError } from "../../domain/errors.js";
@@ -59,7 +60,7 @@ export function createAuditWriter(
     const normalized = normalizeAction(action);
     // A final item waits on the pending index as UNLINKED until its chain link removes the mark.
     const mark = normalized.outcome === undefined ? {} : { pendingKey: UNLINKED };
-    if (normalized.outcome !== undefined) await seals.noteAwaiting(normalized.runId, normalized.handshakeId);
+    if (normalized.outcome !== undefined) await seals.noteAwaiting(normalized.runId, itemKeyPart(normalized));
     const result = await io.putNew({
       ...actionItem(normalized),
       ...toItem({ ...mark, ...expiry(normalized.at, retentionDays) }),
@@ -251,7 +252,7 @@ export function createAuditWriter(
           waiting.set(action.runId, noted);
         }
         // Not the janitor's own pending work (its run never noted it): left alone, verify names it.
-        if (!noted.has(action.handshakeId)) continue;
+        if (!noted.has(itemKeyPart(action))) continue;
         // A finished run's head moves: link writes its seal again over the new end.
         if ((await link(action)).unlinked === undefined) linked += 1;
       }
