@@ -10,6 +10,13 @@ import { isRetryable } from "./errors.js";
  */
 export const SNS_BACKOFF: BackoffPolicy = { baseMs: 100, capMs: 1_000, maxAttempts: 4 };
 
+/**
+ * The most a publish may take, attempts and pauses together, whatever the endpoint does: a hung
+ * connection or one that drips its answer a byte at a time (which no socket timeout ends) is cut
+ * off here, and the failure is recorded on the run.
+ */
+export const SNS_PUBLISH_BOUND_MS = 8_000;
+
 /** The region in a topic ARN: SNS answers only in the topic's own region. */
 export { topicRegion } from "../settings.js";
 
@@ -24,30 +31,50 @@ export interface SnsNotifierOptions {
   client: SNSClient;
   topicArn: string;
   retry?: { policy?: BackoffPolicy; sleep?: Sleep; random?: () => number };
+  /** The bound on one publish, all attempts together; default SNS_PUBLISH_BOUND_MS. */
+  boundMs?: number;
+  now?: () => number;
 }
 
 export function createSnsNotifier(options: SnsNotifierOptions): NotifierPort {
   const { client, topicArn } = options;
+  const now = options.now ?? Date.now;
+  const bound = options.boundMs ?? SNS_PUBLISH_BOUND_MS;
   return {
-    async publish({ subject, message }) {
+    async publish({ subject, message }, { deadline } = {}) {
+      const end = Math.min(now() + bound, deadline ?? Number.POSITIVE_INFINITY);
+      const budget = Math.max(0, end - now());
+      // One signal for every attempt: when the budget is spent, the request in flight is aborted.
+      const controller = new AbortController();
+      const timer = setTimeout(() => controller.abort(), budget);
       try {
         const answer = await retry(
-          () => client.send(new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: message })),
+          () =>
+            client.send(new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: message }), {
+              abortSignal: controller.signal,
+            }),
           {
             policy: options.retry?.policy ?? SNS_BACKOFF,
-            isRetryable: isRetryableSnsError,
+            isRetryable: (error) => !controller.signal.aborted && isRetryableSnsError(error),
+            deadline: end,
+            now,
             ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
             ...(options.retry?.random ? { random: options.retry.random } : {}),
           },
         );
         return { messageId: answer.MessageId ?? "", attempts: 1 };
       } catch (error) {
+        if (controller.signal.aborted) {
+          throw new NotifyError(`SNS Publish gave up: no answer within ${budget} ms`, { cause: error });
+        }
         const cause = error instanceof RetriesExhaustedError ? error.cause : error;
         const name = cause instanceof Error ? cause.name : "Error";
         const detail =
           cause instanceof Error && cause.message && cause.message !== name ? `: ${cause.message}` : "";
         const attempts = error instanceof RetriesExhaustedError ? ` after ${error.attempts} attempts` : "";
         throw new NotifyError(`SNS Publish failed${attempts}: ${name}${detail}`, { cause: error });
+      } finally {
+        clearTimeout(timer);
       }
     },
   };

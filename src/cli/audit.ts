@@ -12,6 +12,7 @@ import { compareWithTable, verifyArchive, verifyRun } from "../core/integrity.js
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
+import { jsonText } from "../domain/visible.js";
 import { type ConfigOnRecord, renderReport } from "../report/html.js";
 import { type Environment, loadSettings, parseTableSettings, type Settings } from "../settings.js";
 import {
@@ -507,7 +508,7 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
   try {
     const line = (row: Row) =>
       format === "jsonl"
-        ? `${JSON.stringify(row)}\n`
+        ? `${jsonText(row)}\n`
         : `${EXPORT_COLUMNS.map((c) => csvField(row[c])).join(",")}\r\n`;
     if (format === "csv") await file.write(`${EXPORT_COLUMNS.map(csvField).join(",")}\r\n`);
     // Written as the pages arrive: an archive of years of audit never has to fit in memory.

@@ -1,3 +1,7 @@
+import { jsonText, visible } from "../domain/visible.js";
+
+export { visible };
+
 /** Text output of the CLI: aligned tables for people, JSON lines and CSV for programs. */
 export type Row = Record<string, unknown>;
 
@@ -6,26 +10,6 @@ function cell(value: unknown): string {
   if (Array.isArray(value)) return value.join(",");
   if (typeof value === "object") return JSON.stringify(value);
   return String(value);
-}
-
-/**
- * C0 controls, DEL and C1 controls (a terminal acts on them: ESC starts a sequence that can clear
- * the screen or set the window title, U+009B is a one-character CSI) and the bidi embeddings,
- * overrides and isolates, which reorder what a person reads.
- */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
-
-/**
- * Text as people may safely see it on a terminal: every control character shown as an escape,
- * `\x1b` for C0, DEL and C1, `\u202e` for the bidi controls. A backslash is left as it is, so a
- * value that spells `\x1b` reads the same as an escaped ESC; either way nothing is acted on.
- */
-export function visible(text: string): string {
-  return text.replace(CONTROL, (c) => {
-    const code = c.charCodeAt(0);
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, "0")}` : `\\u${code.toString(16)}`;
-  });
 }
 
 /**
@@ -82,5 +66,5 @@ export function formatCsv(rows: readonly Row[], columns: readonly string[]): str
 }
 
 export function formatJsonLines(rows: readonly Row[]): string {
-  return rows.map((row) => JSON.stringify(row)).join("\n") + (rows.length > 0 ? "\n" : "");
+  return rows.map((row) => jsonText(row)).join("\n") + (rows.length > 0 ? "\n" : "");
 }

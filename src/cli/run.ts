@@ -7,6 +7,7 @@ import { notifyRun } from "../core/notify.js";
 import { type SelectionProblem, validateSelection } from "../core/plan.js";
 import { type RunSummary, type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
 import { ConfigError, LeaseHeldError } from "../domain/errors.js";
+import { jsonText } from "../domain/visible.js";
 import { parseTableSettings } from "../settings.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { EXIT_LEASE_HELD, exitCodeFor } from "./exit-codes.js";
@@ -144,7 +145,7 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
       err(`notification not published (recorded on the run): ${notified.error}\n`);
     }
   }
-  out(args.json ? JSON.stringify(summary) : renderSummary(summary, { wide: args.wide === true }));
+  out(args.json ? jsonText(summary) : renderSummary(summary, { wide: args.wide === true }));
   return exitCodeFor(summary.status);
 }
 
@@ -175,7 +176,7 @@ function jsonLogger(err: CliIo["err"]): SweepLogger {
     (["debug", "info", "warn", "error"] as const).map((level) => [
       level,
       (message: string, extra?: Record<string, unknown>) =>
-        err(`${JSON.stringify({ level, message, ...extra })}\n`),
+        err(`${jsonText({ level, message, ...extra })}\n`),
     ]),
   ) as unknown as SweepLogger;
 }

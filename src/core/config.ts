@@ -7,7 +7,13 @@ import { matchesEveryAddress } from "../domain/glob.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, KNOWN_ACTION_TYPES } from "../domain/handshake.js";
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
-import { describeRule, findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
+import {
+  describeGrace,
+  describeRule,
+  findRuleKind,
+  RULE_KIND_NAMES,
+  type RuleConfig,
+} from "../rules/index.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 export type { RuleConfig };
@@ -445,7 +451,9 @@ export function describeConfig(config: JanitorConfig, now: Date): string {
       : "dryRun: false (matching handshakes are canceled)",
     `maxCancellationsPerRun: ${config.maxCancellationsPerRun}${config.maxCancellationsReason ? ` (${config.maxCancellationsReason})` : ""}`,
     `rules (${config.rules.length}, in order; the first match names the rule):`,
-    ...config.rules.map((rule) => `  ${rule.id} [${rule.type}]: ${describeRule(rule)}`),
+    ...config.rules.map(
+      (rule) => `  ${rule.id} [${rule.type}]: ${describeRule(rule)}${describeGrace(rule.graceHours)}`,
+    ),
     `exemptions (${config.exemptions.length}):`,
     ...config.exemptions.map((exemption) => {
       const expiry =

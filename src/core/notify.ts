@@ -6,7 +6,14 @@ import { type SweepLogger, silentLogger } from "./sweep.js";
 
 /** Publishes one message; implemented over SNS in src/aws/sns.ts. It retries by itself. */
 export interface NotifierPort {
-  publish(message: { subject: string; message: string }): Promise<{ messageId: string }>;
+  /**
+   * Publishes one message, giving up by `deadline` (epoch ms) if one is given, and within the
+   * adapter's own bound in any case: a digest is worth seconds, never the run's exit.
+   */
+  publish(
+    message: { subject: string; message: string },
+    options?: { deadline?: number },
+  ): Promise<{ messageId: string }>;
 }
 
 export interface NotifyDeps {
@@ -15,6 +22,8 @@ export interface NotifyDeps {
   logger?: SweepLogger;
   /** Hears each failed publish, for the NotifyFailed metric. */
   onFailure?: (error: string) => void;
+  /** Epoch ms by which the publish gives up: the invocation's time left, less what the end needs. */
+  deadline?: number;
 }
 
 export type NotifyResult =
@@ -36,7 +45,10 @@ export async function notifyRun(
   const digest = buildDigest(run, options);
   if (digest === undefined) return { published: false, reason: "no news" };
   try {
-    const { messageId } = await deps.notifier.publish({ subject: digest.subject, message: digest.message });
+    const { messageId } = await deps.notifier.publish(
+      { subject: digest.subject, message: digest.message },
+      deps.deadline === undefined ? {} : { deadline: deps.deadline },
+    );
     log.info("notification published", { messageId, summarised: digest.summarised });
     return { published: true, messageId, subject: digest.subject, summarised: digest.summarised };
   } catch (failure) {

@@ -16,6 +16,16 @@ export interface AfterRunDeps {
   logger: SweepLogger;
   /** Undefined when NOTIFY_TOPIC_ARN is unset: no digest. */
   notifier?: NotifierPort;
+  /** Epoch ms by which the digest gives up, so the invocation ends inside Lambda's timeout. */
+  deadline?: number;
+}
+
+/** What the invocation keeps after the digest's deadline: the summary log line and the metrics. */
+export const AFTER_NOTIFY_MS = 1_000;
+
+/** The digest's deadline in an invocation with `remainingMs` left now. */
+export function notifyDeadline(remainingMs: number, now = Date.now()): number {
+  return now + remainingMs - AFTER_NOTIFY_MS;
 }
 
 /**
@@ -31,7 +41,12 @@ export async function afterRun(
   if (deps.notifier === undefined) return;
   const notified = await notifyRun(
     summary,
-    { notifier: deps.notifier, audit: deps.audit, logger: deps.logger },
+    {
+      notifier: deps.notifier,
+      audit: deps.audit,
+      logger: deps.logger,
+      ...(deps.deadline === undefined ? {} : { deadline: deps.deadline }),
+    },
     digest,
   );
   if (notified.published || notified.reason === "failed") recordNotify(deps.metrics, !notified.published);

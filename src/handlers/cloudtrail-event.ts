@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, type Handshake } from "../domain/handshake.js";
+import { eventDepthProblem } from "./event-depth.js";
 
 /**
  * The EventBridge event for an Organizations API call recorded by CloudTrail, as the janitor
@@ -100,6 +101,8 @@ export type RealtimeEvent =
  * event, which throws ConfigError with one line per problem before anything is called.
  */
 export function parseRealtimeEvent(event: unknown): RealtimeEvent {
+  const deep = eventDepthProblem(event);
+  if (deep !== undefined) throw new ConfigError([deep]);
   const kind = otherKind(event);
   if (kind !== undefined) throw new ConfigError([kind]);
   const outer = envelope.safeParse(event);

@@ -3,6 +3,7 @@ import type { SelectionProblem } from "../core/plan.js";
 import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import type { Trigger } from "../domain/outcomes.js";
+import { eventDepthProblem } from "./event-depth.js";
 
 /** What one invocation asks for, whichever way it came. */
 export interface InvocationRequest {
@@ -100,6 +101,8 @@ function isRecord(value: unknown): value is EventRecord {
  * complete scheduled event; only IAM on lambda:InvokeFunction decides who that is.)
  */
 export function parseEvent(event: unknown, requestId: string, functionName: string): InvocationRequest {
+  const deep = eventDepthProblem(event);
+  if (deep !== undefined) throw new ConfigError([deep]);
   if (isRecord(event) && SCHEDULED_KEYS.some((key) => Object.hasOwn(event, key))) {
     const foreign = notASweepRequest(event);
     if (foreign !== undefined) throw new ConfigError([foreign]);

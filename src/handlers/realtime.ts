@@ -10,7 +10,7 @@ import { type InProgress, judge } from "../core/judge.js";
 import type { RunSummary } from "../core/sweep.js";
 import { maskEmails } from "../domain/mask.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
-import { afterRun, failUnlessCompleted, logInvocationError } from "./after-run.js";
+import { afterRun, failUnlessCompleted, logInvocationError, notifyDeadline } from "./after-run.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
 import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordThrottle } from "./metrics.js";
@@ -106,7 +106,13 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
   // As the sweep does; the digest names who sent the invitation.
   await afterRun(
     result,
-    { metrics, audit, logger: asSweepLogger(logger), ...(notifier ? { notifier } : {}) },
+    {
+      metrics,
+      audit,
+      logger: asSweepLogger(logger),
+      deadline: notifyDeadline(context.getRemainingTimeInMillis()),
+      ...(notifier ? { notifier } : {}),
+    },
     { showTargets: config.notify?.showTargets === true, sender: parsed.actor },
   );
   const decision = result.actions[0];

@@ -10,7 +10,7 @@ import { validateSelection } from "../core/plan.js";
 import { type RunSummary, sweep } from "../core/sweep.js";
 import { ConfigError } from "../domain/errors.js";
 import { loadSettings, parseSettings, type Settings } from "../settings.js";
-import { afterRun, failUnlessCompleted, logInvocationError } from "./after-run.js";
+import { afterRun, failUnlessCompleted, logInvocationError, notifyDeadline } from "./after-run.js";
 import { eventSelectionIssue, parseEvent } from "./events.js";
 import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordThrottle } from "./metrics.js";
@@ -60,7 +60,13 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
   );
   await afterRun(
     summary,
-    { metrics, audit, logger: asSweepLogger(logger), ...(notifier ? { notifier } : {}) },
+    {
+      metrics,
+      audit,
+      logger: asSweepLogger(logger),
+      deadline: notifyDeadline(context.getRemainingTimeInMillis()),
+      ...(notifier ? { notifier } : {}),
+    },
     { showTargets: config.notify?.showTargets === true },
   );
   logger.info("summary", { status: summary.status, counts: summary.counts, listed: summary.listed });

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../core/ports.js";
 import { OUTCOMES, type Outcome } from "../domain/outcomes.js";
-import { describeRule, findRuleKind, type RuleConfig } from "../rules/index.js";
+import { visibleOnPage } from "../domain/visible.js";
+import { describeGrace, describeRule, findRuleKind, type RuleConfig } from "../rules/index.js";
 import { describeScope } from "../rules/scope.js";
 
 /** What the audit table holds for one config hash: its canonical JSON, or why it could not be read. */
@@ -44,7 +45,9 @@ function verdictBlock(verdict: ReportInput["verdict"]): string {
 /** Everything that reaches the page passes through here: audit values are free text from outside. */
 export function escapeHtml(value: unknown): string {
   const text = value === undefined || value === null ? "" : String(value);
-  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // Control characters are shown as escapes, as the CLI's tables show them: a bidi override in a
+  // note must not reorder what the reader sees, nor a C1 control hide in the page.
+  return visibleOnPage(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
 /**
@@ -284,6 +287,7 @@ interface StoredRule {
   id?: unknown;
   type?: unknown;
   options?: unknown;
+  graceHours?: unknown;
 }
 
 interface StoredExemption {
@@ -321,7 +325,7 @@ function ruleRow(rule: StoredRule, index: number): string[] {
     `<span class="mono">${escapeHtml(id)}</span>`,
     escapeHtml(type),
     escapeHtml(describeScope(actionTypes)),
-    escapeHtml(description),
+    escapeHtml(`${description}${describeGrace(rule.graceHours)}`),
   ];
 }
 

@@ -38,3 +38,12 @@ export function evaluateRule(rule: RuleConfig, handshake: Handshake, ctx: RuleCo
 export function describeRule(rule: RuleConfig): string {
   return kindOf(rule).describe(rule.options);
 }
+
+/**
+ * What a rule's `graceHours` adds to its description, for `config check` and the report's config
+ * in force: nothing without one (or with a stored value that is not a positive number).
+ */
+export function describeGrace(graceHours: unknown): string {
+  if (typeof graceHours !== "number" || !(graceHours > 0)) return "";
+  return `; grace ${graceHours} h: marked first, canceled ${graceHours} h later if it still matches`;
+}

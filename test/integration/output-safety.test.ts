@@ -102,6 +102,38 @@ describe("table output", () => {
   }, 120_000);
 });
 
+describe("JSON output and the HTML report", () => {
+  it("write C1 and bidi controls as \\u escapes in JSON, exact when parsed, and show them escaped in the report", async () => {
+    const env = stackEnv(stack.org, stack.db, await stack.newTable());
+    await dryRun(env, "bidi-run", ESCAPE_ACTOR);
+    const out = join(dir, "bidi.jsonl");
+    const page = join(dir, "bidi.html");
+
+    const [query, exported, runJson, report] = await Promise.all([
+      runCli(["audit", "query", "--run", "bidi-run", "--format", "json"], env),
+      runCli(["audit", "export", "--since", SINCE, "--format", "jsonl", "--out", out], env),
+      runCli(["run", "--config", DEMO_CONFIG, "--dry-run", "--json", "--actor", ESCAPE_ACTOR], env),
+      runCli(["audit", "report", "--since", SINCE, "--out", page], env),
+    ]);
+
+    for (const result of [query, exported, runJson, report]) expect(result.code, result.stderr).toBe(0);
+    for (const text of [query.stdout, readFileSync(out, "utf8"), runJson.stdout]) {
+      expect(text).not.toMatch(RAW_CONTROL);
+      const values = text
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      expect(values.some((value) => value.actor === ESCAPE_ACTOR)).toBe(true);
+    }
+    expect(query.stdout).toContain("\\u202eevil");
+    expect(query.stdout).toContain("x\\u009b31m@gmail.com");
+    const html = readFileSync(page, "utf8");
+    expect(html).not.toMatch(RAW_CONTROL);
+    expect(html).toContain("hidden\\u202eevil");
+    expect(html).toContain("\\x1b[2Jx\\x9b31m@gmail.com");
+  }, 120_000);
+});
+
 describe("CSV output", () => {
   it("neutralises an actor and a target that begin like a formula in query, runs and export; JSON stays exact", async () => {
     const env = stackEnv(stack.org, stack.db, await stack.newTable());

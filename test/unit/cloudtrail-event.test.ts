@@ -59,6 +59,26 @@ function event(detail: Record<string, unknown> = {}) {
 }
 
 describe("parseRealtimeEvent", () => {
+  test("rejects a handshake's resources nested 1,000 deep with one line naming the field, not a RangeError", () => {
+    let resources: unknown[] = [];
+    for (let i = 0; i < 1_000; i++) resources = [{ type: "NOTES", value: "v", resources }];
+    let issues: readonly string[] = [];
+    try {
+      parseRealtimeEvent(
+        event({ responseElements: { handshake: { id: "h-examplehandshakeid111", resources } } }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues = error.issues;
+    }
+
+    expect(issues).toEqual([
+      expect.stringMatching(
+        /^event\.detail\.responseElements\.handshake\.resources\.0\.resources\.0\.resources\.…: nested more than 64 levels deep/,
+      ),
+    ]);
+  });
+
   test("reads the handshake id, the caller and the event's copy as a hint", () => {
     const parsed = parseRealtimeEvent(event());
 

@@ -14,7 +14,7 @@ import {
   parseConfig,
 } from "../../src/core/config.js";
 import { ConfigError } from "../../src/domain/errors.js";
-import { describeRule, RULE_KIND_NAMES } from "../../src/rules/index.js";
+import { describeRule, RULE_KIND_NAMES, type RuleConfig } from "../../src/rules/index.js";
 
 const SOURCE = "janitor.yaml";
 const now = new Date("2026-03-01T12:00:00Z");
@@ -413,6 +413,22 @@ describe("configHash", () => {
     { name: "an exemption", change: { exemptions: [{ accountId: "222222222222", reason: "vendor" }] } },
   ])("changes with $name", ({ change }) => {
     expect(configHash(parse(doc(change)))).not.toBe(configHash(parse(doc())));
+  });
+});
+
+describe("describeConfig with grace periods", () => {
+  test("names each rule's graceHours, and none for a rule without one", () => {
+    const graced = parseConfig(
+      stringify(doc({ rules: [{ ...staleRule, graceHours: 36 }, emailRule] })),
+      SOURCE,
+    );
+    const lines = describeConfig(graced, now).split("\n");
+    const [stale, email] = graced.rules;
+
+    expect(lines).toContain(
+      `  ${stale?.id} [stale]: ${describeRule(stale as RuleConfig)}; grace 36 h: marked first, canceled 36 h later if it still matches`,
+    );
+    expect(lines.find((line) => line.startsWith(`  ${email?.id} [`))).not.toContain("grace");
   });
 });
 

@@ -4,7 +4,7 @@ import { canonicalConfigJson, configHash, parseConfig } from "../../src/core/con
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import type { Outcome } from "../../src/domain/outcomes.js";
 import { daysBetween, escapeHtml, type ReportInput, renderReport } from "../../src/report/html.js";
-import { describeRule } from "../../src/rules/index.js";
+import { describeRule, type RuleConfig } from "../../src/rules/index.js";
 import { describeScope } from "../../src/rules/scope.js";
 
 const action: AuditAction = {
@@ -296,5 +296,25 @@ exemptions:
     expect(section(hash)).toContain("dryRun: false · maxCancellationsPerRun: 25");
     expect(section("feedfacecafe")).toContain("config not on record (runs before configs were stored)");
     expect(section("0000000000aa")).toContain(`does not hash to 0000000000aa (it hashes to ${hash})`);
+  });
+
+  it("shows a rule's grace period in the config in force", () => {
+    const config = parseConfig(
+      "version: 1\nrules:\n  - id: stale-invitations\n    type: stale\n    olderThanDays: 7\n    graceHours: 48\n  - id: outside-email\n    type: email\n    deny: ['*@gmail.com']\n",
+      "janitor.yaml",
+    );
+    const hash = configHash(config);
+    const html = renderReport(
+      input({
+        runs: [{ ...run, configHash: hash }],
+        configs: new Map([[hash, { json: canonicalConfigJson(config) }]]),
+      }),
+    );
+
+    const [stale, email] = tableRows(html, `config-${hash}-rules`).rows;
+    expect(stale?.[4]).toBe(
+      `${describeRule(config.rules[0] as RuleConfig)}; grace 48 h: marked first, canceled 48 h later if it still matches`,
+    );
+    expect(email?.[4]).toBe(describeRule(config.rules[1] as RuleConfig));
   });
 });
