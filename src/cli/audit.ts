@@ -24,6 +24,7 @@ import {
   parseCommandArgs,
   parseDate,
 } from "./args.js";
+import { ExitCode } from "./exit-codes.js";
 import { csvField, formatCsv, formatJsonLines, formatTable, type Row, visible } from "./format.js";
 import type { CliIo, CommandHandler } from "./io.js";
 
@@ -81,8 +82,6 @@ const EXPORT_COLUMNS = [
   ...RUN_DATA_COLUMNS.filter((c) => !(AUDIT_ATTRIBUTES as readonly string[]).includes(c)),
   UNREADABLE,
 ];
-/** `audit verify` found a missing or altered item: distinct from 1 (could not check at all). */
-export const EXIT_INTEGRITY = 5;
 
 const TABLE_ENV =
   "AUDIT_TABLE_NAME (required), AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_DYNAMODB";
@@ -227,7 +226,7 @@ async function init(argv: string[], { out, env }: CliIo): Promise<number> {
   const ttl = settings.auditRetentionDays === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
   const result = await ensureAuditTable(clients.dynamodb, tableName, ttl);
   out(result === "created" ? `created audit table ${tableName}` : `audit table ${tableName} already exists`);
-  return 0;
+  return ExitCode.Done;
 }
 
 async function query(argv: string[], io: CliIo): Promise<number> {
@@ -262,7 +261,7 @@ async function query(argv: string[], io: CliIo): Promise<number> {
       : TABLE_COLUMNS;
   out(render(rows, format, AUDIT_ATTRIBUTES, columns, "no audit items match", args.wide === true));
   warnUnreadable(io, rows.filter(isUnreadable).length);
-  return 0;
+  return ExitCode.Done;
 }
 
 async function runs(argv: string[], io: CliIo): Promise<number> {
@@ -280,7 +279,7 @@ async function runs(argv: string[], io: CliIo): Promise<number> {
   }
   out(render(rows, format, RUN_DATA_COLUMNS, RUN_COLUMNS, "no runs in that period", args.wide === true));
   warnUnreadable(io, rows.filter(isUnreadable).length);
-  return 0;
+  return ExitCode.Done;
 }
 
 function durationSeconds(run: ReadRun): number | undefined {
@@ -364,7 +363,7 @@ async function report(argv: string[], io: CliIo): Promise<number> {
       `warning: the period does not verify: ${verdict.problems.length} problems, listed at the top of the report (audit verify names them)\n`,
     );
   }
-  return 0;
+  return ExitCode.Done;
 }
 
 /** The config each distinct hash of the runs names, as recorded; a hash without one is left out. */
@@ -409,12 +408,12 @@ async function verify(argv: string[], io: CliIo): Promise<number> {
     out(
       `nothing to verify: no run started between ${range.since.toISOString()} (included) and ${range.until.toISOString()} (excluded)`,
     );
-    return 0;
+    return ExitCode.Done;
   }
   // Keys and read errors come from the table: shown like table cells, never acted on.
   for (const line of result.problems) out(visible(line));
   out(verdictLine(result));
-  return result.problems.length === 0 ? 0 : EXIT_INTEGRITY;
+  return result.problems.length === 0 ? ExitCode.Done : ExitCode.IntegrityProblem;
 }
 
 export interface Verification {
@@ -485,7 +484,7 @@ async function verifyFile(store: AuditQueries, file: string, out: (text: string)
   // The archive's text is as untrusted as the table's: shown as cells, never acted on.
   for (const line of problems) out(visible(line));
   out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);
-  return problems.length === 0 ? 0 : EXIT_INTEGRITY;
+  return problems.length === 0 ? ExitCode.Done : ExitCode.IntegrityProblem;
 }
 
 const EXPORT_FORMATS = ["jsonl", "csv"] as const;
@@ -542,7 +541,7 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
   }
   out(`wrote ${args.out}: ${runCount} runs, ${actions} actions`);
   warnUnreadable(io, unreadable);
-  return 0;
+  return ExitCode.Done;
 }
 
 function render(

@@ -10,7 +10,7 @@ import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { jsonText } from "../domain/visible.js";
 import { parseTableSettings } from "../settings.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
-import { EXIT_LEASE_HELD, exitCodeFor } from "./exit-codes.js";
+import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { renderSummary } from "./render.js";
 
@@ -128,7 +128,7 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
       const left = waitUntil - Date.now();
       if (left <= 0 || look > waitMs / 100) {
         err(`${error.message}\n`);
-        return EXIT_LEASE_HELD;
+        return ExitCode.LeaseHeld;
       }
       logger.info("waiting for the lease", { holder: error.holder.runId, since: error.holder.since });
       await sleep(Math.max(100, Math.min(left, LEASE_POLL_MS, error.holder.expiresAt - Date.now())));

@@ -19,7 +19,7 @@ const logger = new Logger({ serviceName: "handshake-janitor" });
 const metrics = createMetrics(parseSettings().settings.functionName);
 
 /** Stop starting cancellations this long before Lambda's timeout, to write the outcomes. */
-const SAFETY_MARGIN_MS = 20_000;
+export const SAFETY_MARGIN_MS = 20_000;
 
 // Clients are built once per container, on first use, and reused by later invocations (built
 // again only if the settings differ, as they can in a test); each invocation wires its own adapters.
