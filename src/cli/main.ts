@@ -79,7 +79,7 @@ export function overview(): string {
     "",
     `'${PROGRAM} COMMAND --help' (or -h) shows a command's options.`,
     `exit codes: ${exitCodesLine()}`,
-    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, NOTIFY_TOPIC_ARN (unset: no notifications), AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS",
+    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, AUDIT_CHECKPOINT_BUCKET, JANITOR_CONFIG, NOTIFY_TOPIC_ARN (unset: no notifications), AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_S3",
   ].join("\n");
 }
 

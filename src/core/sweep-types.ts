@@ -1,4 +1,5 @@
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
+import type { CheckpointPort } from "./checkpoints.js";
 import type { JanitorConfig } from "./config.js";
 import type { FenceTiming } from "./fence.js";
 import type { LeaseKeeper } from "./lease.js";
@@ -51,6 +52,8 @@ export interface SweepDeps {
   logger?: SweepLogger;
   /** The fencing margin and the bound on one CancelHandshake attempt; default DEFAULT_FENCE_TIMING. */
   fencing?: FenceTiming;
+  /** Where a live run's checkpoint goes once it is sealed; absent, none is written. */
+  checkpoints?: CheckpointPort;
 }
 
 export interface ActionSummary {
@@ -90,6 +93,9 @@ export interface RunSummary {
   error?: string;
   /** The counts are what the run saw, not read back from the stored items (the read failed). */
   countsStale?: true;
+  /** The key of the checkpoint written for the run, or why none could be. */
+  checkpoint?: string;
+  checkpointError?: string;
 }
 
 /**

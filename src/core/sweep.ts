@@ -4,7 +4,7 @@ import type { Outcome, OutcomeCounts, RunStatus } from "../domain/outcomes.js";
 import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
 import { type SweepLogger, silentLogger } from "./logger.js";
-import type { AuditPort, RunRecord } from "./ports.js";
+import type { AuditPort, RunRecord, RunSealed } from "./ports.js";
 import { cancelAll } from "./sweep-cancel.js";
 import { type PlannedSweep, planSweep } from "./sweep-plan.js";
 import { prepare } from "./sweep-prepare.js";
@@ -185,10 +185,12 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
       error: describeError(error),
     });
   }
+  let checkpoint: { checkpoint: string } | { checkpointError: string } | undefined;
   try {
     const sealed = await audit.finishRun(record);
     // An anchor outside the table: the logs keep what the run item was when the run ended.
     if (sealed) log.info("run sealed", { ...sealed });
+    if (sealed && !run.dryRun) checkpoint = await writeCheckpoint(run, record, sealed);
   } catch (error) {
     // The actions are on record; only the run item's totals are missing. Say so, don't hide it.
     log.error("could not record the end of the run", { error: describeError(error) });
@@ -206,6 +208,7 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
     ...summary,
     limit: run.request.config.maxCancellationsPerRun,
     ...(record.countsStale ? { countsStale: true } : {}),
+    ...checkpoint,
   };
 }
 
@@ -269,4 +272,35 @@ function summaryOf(
     actions,
     ...(run.error ? { error: run.error } : {}),
   };
+}
+
+/**
+ * The run's checkpoint, outside the table (docs/checkpoints.md). Its failure loses nothing: the
+ * run's records are in the table and sealed; `audit verify` then finds the run without one.
+ */
+async function writeCheckpoint(
+  run: RunState,
+  record: RunRecord,
+  sealed: RunSealed,
+): Promise<{ checkpoint: string } | { checkpointError: string } | undefined> {
+  const store = run.deps.checkpoints;
+  if (store === undefined) return undefined;
+  try {
+    const { key } = await store.write({
+      runId: record.runId,
+      startedAt: record.startedAt,
+      endedAt: record.endedAt ?? run.deps.now().toISOString(),
+      status: record.status,
+      seal: sealed.seal,
+      chainHead: sealed.chainHead,
+      chainLength: sealed.chainLength,
+      counts: record.counts,
+    });
+    run.log.info("checkpoint written", { key });
+    return { checkpoint: key };
+  } catch (error) {
+    const checkpointError = describeError(error);
+    run.log.error("checkpoint not written; the run's records stand in the table", { error: checkpointError });
+    return { checkpointError };
+  }
 }
