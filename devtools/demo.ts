@@ -5,6 +5,7 @@ import type { Context } from "aws-lambda";
 import { type App, wire } from "../src/app.js";
 import { ensureAuditTable } from "../src/aws/audit-table-init.js";
 import type { Clients } from "../src/aws/clients.js";
+import { verifyRuns } from "../src/cli/audit.js";
 import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { formatTable } from "../src/cli/format.js";
 import { renderSummary } from "../src/cli/render.js";
@@ -14,6 +15,7 @@ import { loadSettings, type Settings } from "../src/settings.js";
 import { graceAndNotifyDemo } from "./demo-notify.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator/index.js";
+import { startS3Emulator } from "./s3-emulator.js";
 import { sampleOrganization } from "./sample-org.js";
 import { LOCAL_CREDENTIALS, localStackEnv } from "./stack-env.js";
 
@@ -28,10 +30,13 @@ const DEMO_TABLE = "handshake-janitor-demo";
 export async function demoCommand(out: (text: string) => void): Promise<number> {
   const now = new Date();
   const config = await loadConfig(DEMO_CONFIG);
-  out("starting the local Organizations emulator and DynamoDB Local (127.0.0.1 only)…");
-  const [organizations, dynamodb] = await Promise.all([
+  out(
+    "starting the local Organizations emulator, DynamoDB Local and an S3 endpoint for checkpoints (127.0.0.1 only)…",
+  );
+  const [organizations, dynamodb, bucket] = await Promise.all([
     startOrganizationsEmulator({ handshakes: sampleOrganization(now) }),
     startDynamoDbLocal(),
+    startS3Emulator({ defaultRetention: { mode: "COMPLIANCE", days: 1 } }),
   ]);
   try {
     // The settings of the variables a user sets to point the janitor at these servers (what
@@ -40,6 +45,8 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     const settings = loadSettings({
       ...localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, DEMO_TABLE),
       JANITOR_CONFIG: DEMO_CONFIG,
+      AWS_ENDPOINT_URL_S3: bucket.endpoint,
+      AUDIT_CHECKPOINT_BUCKET: bucket.bucket,
     });
     const app = wire(settings, { credentials: LOCAL_CREDENTIALS });
     const { clients } = app;
@@ -63,13 +70,26 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     for await (const item of ports.audit.queryActions({ runId: live.runId })) trail.push({ ...item });
     out(`== audit trail of ${live.runId} (DynamoDB table ${DEMO_TABLE}) ==`);
     out(formatTable(trail, ["at", "handshakeId", "outcome", "ruleId", "matchedRules", "attempts", "actor"]));
+    const verified = await verifyRuns(
+      ports.audit,
+      [],
+      { since: new Date(now.getTime() - 60_000), until: new Date(Date.now() + 60_000) },
+      app.checkpoints,
+    );
+    out(
+      `\n== audit verify, against the checkpoints in s3://${bucket.bucket} (Object Lock, compliance mode) ==\n` +
+        (verified.problems.length === 0
+          ? `intact: ${verified.runs} runs, ${verified.items} action items; compared with ${verified.checkpoints ?? 0} checkpoints`
+          : verified.problems.join("\n")),
+    );
+    if (verified.problems.length > 0) return 5;
 
     const realtime = await realtimeStep(settings, clients.organizations, organizations, ports.audit, out);
     out("\nnext: npm run janitor -- help   ·   README.md explains running against a real organization");
     if (exitCodeFor(live.status) !== 0) return exitCodeFor(live.status);
     return exitCodeFor(dry.status) === 0 && realtime ? 0 : 1;
   } finally {
-    await Promise.all([organizations.stop(), dynamodb.stop()]);
+    await Promise.all([organizations.stop(), dynamodb.stop(), bucket.stop()]);
   }
 }
 

@@ -10,7 +10,9 @@ import { exportLines, startLocalStack } from "./local-stack.js";
  */
 const write = (text: string) => process.stdout.write(`${text}\n`);
 
-process.stdout.write("starting the local Organizations emulator and DynamoDB Local (127.0.0.1 only)…\n");
+process.stdout.write(
+  "starting the local Organizations emulator, DynamoDB Local and the checkpoint bucket's S3 endpoint (127.0.0.1 only)…\n",
+);
 const stack = await startLocalStack().catch((error: unknown) => {
   process.stderr.write(`local stack: ${error instanceof Error ? error.message.split("\n")[0] : error}\n`);
   process.exit(1);
@@ -22,6 +24,7 @@ write(
     "",
     `Organizations emulator  ${stack.organizations.endpoint}  (sample organization, ${handshakes} handshakes)`,
     `DynamoDB Local          ${stack.dynamodb.endpoint}  (java pid ${stack.dynamodb.pid}, in memory)`,
+    `S3 (checkpoints)        ${stack.s3.endpoint}  (bucket ${stack.s3.bucket}, Object Lock in compliance mode)`,
     `audit table             ${stack.tableName}`,
     "",
     "In a second terminal, in this directory, paste:",

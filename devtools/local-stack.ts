@@ -1,6 +1,7 @@
 import { fileURLToPath } from "node:url";
 import { type DynamoDbLocal, startDynamoDbLocal } from "./dynamodb-local.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator/index.js";
+import { type S3Emulator, startS3Emulator } from "./s3-emulator.js";
 import { sampleOrganization } from "./sample-org.js";
 import { ensureLocalAuditTable, localStackEnv } from "./stack-env.js";
 
@@ -11,6 +12,8 @@ export const LOCAL_CONFIG = fileURLToPath(new URL("../examples/janitor.yaml", im
 export interface LocalStack {
   organizations: OrganizationsEmulator;
   dynamodb: DynamoDbLocal;
+  /** The checkpoint bucket's S3 endpoint, with Object Lock (docs/checkpoints.md). */
+  s3: S3Emulator;
   tableName: string;
   /** What a second terminal needs to use the CLI against this stack. */
   env: Record<string, string>;
@@ -24,20 +27,26 @@ export interface LocalStack {
  * cannot start, the other is stopped before the error is thrown.
  */
 export async function startLocalStack(now: Date = new Date()): Promise<LocalStack> {
-  const [org, db] = await Promise.allSettled([
+  const [org, db, bucket] = await Promise.allSettled([
     startOrganizationsEmulator({ handshakes: sampleOrganization(now) }),
     startDynamoDbLocal(),
+    startS3Emulator({ defaultRetention: { mode: "COMPLIANCE", days: 1 } }),
   ]);
-  if (org.status === "rejected" || db.status === "rejected") {
+  if (org.status === "rejected" || db.status === "rejected" || bucket.status === "rejected") {
     await Promise.all([
       org.status === "fulfilled" ? org.value.stop() : undefined,
       db.status === "fulfilled" ? db.value.stop() : undefined,
+      bucket.status === "fulfilled" ? bucket.value.stop() : undefined,
     ]);
-    throw org.status === "rejected" ? org.reason : (db as PromiseRejectedResult).reason;
+    const failed = [org, db, bucket].find(
+      (started) => started.status === "rejected",
+    ) as PromiseRejectedResult;
+    throw failed.reason;
   }
   const organizations = org.value;
   const dynamodb = db.value;
-  const stop = () => Promise.all([organizations.stop(), dynamodb.stop()]).then(() => undefined);
+  const s3 = bucket.value;
+  const stop = () => Promise.all([organizations.stop(), dynamodb.stop(), s3.stop()]).then(() => undefined);
   try {
     await ensureLocalAuditTable(dynamodb.endpoint, LOCAL_TABLE);
   } catch (error) {
@@ -47,8 +56,10 @@ export async function startLocalStack(now: Date = new Date()): Promise<LocalStac
   const env = {
     ...localStackEnv({ organizations: organizations.endpoint, dynamodb: dynamodb.endpoint }, LOCAL_TABLE),
     JANITOR_CONFIG: LOCAL_CONFIG,
+    AWS_ENDPOINT_URL_S3: s3.endpoint,
+    AUDIT_CHECKPOINT_BUCKET: s3.bucket,
   };
-  return { organizations, dynamodb, tableName: LOCAL_TABLE, env, stop };
+  return { organizations, dynamodb, s3, tableName: LOCAL_TABLE, env, stop };
 }
 
 /** A value as one shell word: bare when it is plain, else single-quoted. */

@@ -24,7 +24,8 @@ class JanitorBuildPlugin {
    * `invoke local` resolves a function's environment itself and knows no CloudFormation condition,
    * so NOTIFY_TOPIC_ARN (an Fn::If over the topic the stack may create) stops it. Locally the
    * function sees the stage's existing topic, or none: a topic the stack creates exists only once
-   * deployed. `--env NOTIFY_TOPIC_ARN=…` still overrides it.
+   * deployed. `--env NOTIFY_TOPIC_ARN=…` still overrides it. AUDIT_CHECKPOINT_BUCKET (a Ref to
+   * the stack's bucket) is left out for the same reason: no checkpoint unless `--env` names one.
    */
   plainLocalEnvironment() {
     const commands = this.serverless.processedInput?.commands ?? [];
@@ -33,6 +34,8 @@ class JanitorBuildPlugin {
     for (const fn of Object.values(this.serverless.service.functions ?? {})) {
       const value = fn.environment?.NOTIFY_TOPIC_ARN;
       if (value !== undefined && typeof value === "object") fn.environment.NOTIFY_TOPIC_ARN = topic;
+      if (typeof fn.environment?.AUDIT_CHECKPOINT_BUCKET === "object")
+        delete fn.environment.AUDIT_CHECKPOINT_BUCKET;
     }
   }
 

@@ -18,5 +18,6 @@ module.exports = async ({ resolveVariable }) => {
     notifyPolicy: parts.notifyPolicyResource(),
     notifyTopicEnvironment: parts.notifyTopicEnvironment(),
     notifyTopicArn: parts.notifyTopicArnValue(),
+    checkpointBucket: parts.checkpointBucketResource(),
   };
 };

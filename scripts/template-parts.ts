@@ -2,6 +2,7 @@ import { AUDIT_INDEXES, auditTableCloudFormationProperties } from "../src/aws/au
 import {
   AUDIT_INDEX_ACTIONS,
   AUDIT_STORE_ACTIONS,
+  CHECKPOINT_ACTIONS,
   ORGANIZATIONS_ACTIONS,
   SNS_ACTIONS,
 } from "../src/aws/iam-actions.js";
@@ -56,6 +57,7 @@ export function iamStatements(): IamStatement[] {
     { Effect: "Allow", Action: byScope("organization"), Resource: "*" },
     { Effect: "Allow", Action: byScope("handshake"), Resource: { "Fn::Sub": HANDSHAKE_ARN } },
     { Effect: "Allow", Action: [...AUDIT_STORE_ACTIONS], Resource: tableArn },
+    checkpointStatement(),
     {
       Effect: "Allow",
       Action: [...AUDIT_INDEX_ACTIONS],
@@ -132,7 +134,50 @@ export function realtimeIamStatements(): IamStatement[] {
         "Fn::Sub": `\${${AUDIT_TABLE_LOGICAL_ID}.Arn}/index/${name}`,
       })),
     },
+    checkpointStatement(),
   ];
+}
+
+/** CloudFormation logical id of the checkpoint bucket (serverless.yml `resources`). */
+export const CHECKPOINT_BUCKET_LOGICAL_ID = "CheckpointBucket";
+
+/** PutObject on the checkpoint keys of the stack's bucket, and nothing else there. */
+function checkpointStatement(): IamStatement {
+  return {
+    Effect: "Allow",
+    Action: [...CHECKPOINT_ACTIONS],
+    Resource: { "Fn::Sub": `\${${CHECKPOINT_BUCKET_LOGICAL_ID}.Arn}/checkpoints/*` },
+  };
+}
+
+/**
+ * The checkpoint bucket (docs/checkpoints.md): versioned, Object Lock in COMPLIANCE mode with a
+ * default retention of the CheckpointRetentionDays parameter, encrypted, public access blocked,
+ * kept when the stack is deleted. Object Lock is set at creation and cannot be turned off.
+ */
+export function checkpointBucketResource(): Record<string, unknown> {
+  return {
+    Type: "AWS::S3::Bucket",
+    DeletionPolicy: "Retain",
+    UpdateReplacePolicy: "Retain",
+    Properties: {
+      ObjectLockEnabled: true,
+      ObjectLockConfiguration: {
+        ObjectLockEnabled: "Enabled",
+        Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: { Ref: "CheckpointRetentionDays" } } },
+      },
+      VersioningConfiguration: { Status: "Enabled" },
+      BucketEncryption: {
+        ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: "AES256" } }],
+      },
+      PublicAccessBlockConfiguration: {
+        BlockPublicAcls: true,
+        BlockPublicPolicy: true,
+        IgnorePublicAcls: true,
+        RestrictPublicBuckets: true,
+      },
+    },
+  };
 }
 
 /** CloudFormation logical id of the realtime function's role (serverless.yml `resources`). */

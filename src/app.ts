@@ -1,4 +1,5 @@
 import { createAuditStore } from "./aws/audit/index.js";
+import { createCheckpointStore } from "./aws/checkpoints.js";
 import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { createSnsNotifier } from "./aws/sns.js";
@@ -51,6 +52,22 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     // Handshake claims live in the audit table beside the runs.
     claims: audit,
     notifier,
+    /** Each live run's checkpoint, when AUDIT_CHECKPOINT_BUCKET is set (docs/checkpoints.md). */
+    checkpoints:
+      settings.checkpointBucket === undefined
+        ? undefined
+        : createCheckpointStore({
+            bucket: settings.checkpointBucket,
+            table: tableName,
+            region: settings.region,
+            ...(settings.endpoints.s3 === undefined ? {} : { endpoint: settings.endpoints.s3 }),
+            ...((options.credentials ?? settings.credentials) === undefined
+              ? {}
+              : { credentials: options.credentials ?? settings.credentials }),
+            ...(settings.auditRetentionDays === undefined
+              ? {}
+              : { retentionDays: settings.auditRetentionDays }),
+          }),
     /** The fencing margin and the bound on one CancelHandshake attempt (docs/fencing.md). */
     fencing: { marginMs: settings.fencing.marginMs, attemptMs: attemptBoundMs(settings.fencing) },
   };

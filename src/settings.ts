@@ -15,10 +15,15 @@ export interface Settings {
   janitorConfig: string | undefined;
   /** NOTIFY_TOPIC_ARN: the standard SNS topic of the run's digest; unset, no notification. */
   notifyTopicArn: string | undefined;
+  /**
+   * AUDIT_CHECKPOINT_BUCKET: the S3 bucket, with Object Lock, that takes each live run's
+   * checkpoint (docs/checkpoints.md); unset, no checkpoints.
+   */
+  checkpointBucket?: string;
   /** AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1 (where Organizations' endpoint lives). */
   region: string;
   /** AWS_ENDPOINT_URL_ORGANIZATIONS / _DYNAMODB / _SNS: where each client sends its calls instead of AWS. */
-  endpoints: { organizations?: string; dynamodb?: string; sns?: string };
+  endpoints: { organizations?: string; dynamodb?: string; sns?: string; s3?: string };
   /** AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension; "local" outside Lambda. */
   functionName: string;
   /**
@@ -41,10 +46,14 @@ export const TOPIC_ARN_PATTERN = /^arn:aws[a-z-]*:sns:([a-z0-9-]+):(\d{12}):([A-
 const TABLE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{3,255}$/;
 const REGION_PATTERN = /^[a-z]{2}(-[a-z0-9]+)+$/;
 
+/** An S3 bucket name: 3-63 characters, lower case, digits, dots and hyphens, letters or digits at the ends. */
+const BUCKET_NAME_PATTERN = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
 const ENDPOINT_VARIABLES = {
   organizations: "AWS_ENDPOINT_URL_ORGANIZATIONS",
   dynamodb: "AWS_ENDPOINT_URL_DYNAMODB",
   sns: "AWS_ENDPOINT_URL_SNS",
+  s3: "AWS_ENDPOINT_URL_S3",
 } as const;
 
 /** A value shown in a problem line: quoted, cut at 300 characters, control characters escaped. */
@@ -79,6 +88,12 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
     }
   }
 
+  const checkpointBucket = read(env, "AUDIT_CHECKPOINT_BUCKET");
+  if (checkpointBucket !== undefined && !BUCKET_NAME_PATTERN.test(checkpointBucket)) {
+    issues.push(
+      `AUDIT_CHECKPOINT_BUCKET: ${shown(checkpointBucket)} is not an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)`,
+    );
+  }
   const notifyTopicArn = read(env, "NOTIFY_TOPIC_ARN");
   if (notifyTopicArn !== undefined && !TOPIC_ARN_PATTERN.test(notifyTopicArn)) {
     issues.push(
@@ -129,6 +144,9 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
       region,
       endpoints,
       functionName: read(env, "AWS_LAMBDA_FUNCTION_NAME") ?? DEFAULT_FUNCTION_NAME,
+      ...(checkpointBucket === undefined || issues.some((line) => line.startsWith("AUDIT_CHECKPOINT_BUCKET:"))
+        ? {}
+        : { checkpointBucket }),
       ...(credentials === undefined ? {} : { credentials }),
       fencing,
     },

@@ -29,5 +29,13 @@ export const AUDIT_INDEX_ACTIONS = [
   "dynamodb:Query",
 ] as const satisfies readonly (typeof AUDIT_STORE_ACTIONS)[number][];
 
+/**
+ * What a run sends to the checkpoint bucket (src/aws/checkpoints.ts): one PutObject per live run,
+ * on the bucket's checkpoint keys only. Nothing that deletes an object or a version, changes or
+ * bypasses a retention, or touches the bucket's lock configuration; reading them back is for
+ * `audit verify`, run with the auditor's own credentials.
+ */
+export const CHECKPOINT_ACTIONS = ["s3:PutObject"] as const;
+
 /** What the notifier calls (src/aws/sns.ts); the policy grants it on the topic only. */
 export const SNS_ACTIONS = ["sns:Publish"] as const;

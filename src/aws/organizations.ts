@@ -10,7 +10,6 @@ import {
   type BackoffPolicy,
   backoffDelay,
   DEFAULT_BACKOFF,
-  describeError,
   RetriesExhaustedError,
   retry,
   type Sleep,
@@ -18,7 +17,7 @@ import {
 import { FencedOutcomeUnknownError, FenceRefusedError } from "../core/fence.js";
 import { createPacer, type Pacer } from "../core/pacer.js";
 import type { OrganizationsPort } from "../core/ports.js";
-import { JanitorError, ServiceAnswerError } from "../domain/errors.js";
+import { describeError, JanitorError, ServiceAnswerError } from "../domain/errors.js";
 import type { Handshake, HandshakeTarget } from "../domain/handshake.js";
 import type { CancelResult } from "../domain/outcomes.js";
 import { errorName, httpStatus, isAmbiguous, isRetryable, isThrottle } from "./errors.js";

@@ -8,7 +8,8 @@ import {
 } from "../aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE } from "../aws/audit-table.js";
 import { ensureAuditTable } from "../aws/audit-table-init.js";
-import { compareWithTable, verifyArchive, verifyRun } from "../core/integrity.js";
+import { type CheckpointPort, checkpointProblems } from "../core/checkpoints.js";
+import { compareWithTable, type RunEvidence, verifyArchive, verifyRun } from "../core/integrity.js";
 import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
@@ -24,6 +25,7 @@ import {
   parseCommandArgs,
   parseDate,
 } from "./args.js";
+import { ExitCode } from "./exit-codes.js";
 import { csvField, formatCsv, formatJsonLines, formatTable, type Row, visible } from "./format.js";
 import type { CliIo, CommandHandler } from "./io.js";
 
@@ -81,8 +83,6 @@ const EXPORT_COLUMNS = [
   ...RUN_DATA_COLUMNS.filter((c) => !(AUDIT_ATTRIBUTES as readonly string[]).includes(c)),
   UNREADABLE,
 ];
-/** `audit verify` found a missing or altered item: distinct from 1 (could not check at all). */
-export const EXIT_INTEGRITY = 5;
 
 const TABLE_ENV =
   "AUDIT_TABLE_NAME (required), AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_DYNAMODB";
@@ -192,9 +192,10 @@ export const AUDIT_VERIFY = defineCommand({
     PERIOD_NOTE,
     `Without --run, verifies the runs of the period (default: the last ${DEFAULT_QUERY_WINDOW_DAYS} days): those with a run item in the period and those with an action item in it; with --run and a period, both. A period without runs says "nothing to verify".`,
     "With --file, the archive's runs instead: every chain and seal recomputed from the file, then every run's seal and every action compared with the table's.",
+    "With AUDIT_CHECKPOINT_BUCKET, a period's runs are also compared with the checkpoints the live runs left in that bucket (docs/checkpoints.md): a run erased from the table, or rewritten with every hash recomputed, is caught. Unset, a note on stderr says that the verdict covers only what the table says of itself.",
   ],
-  exitCodes: `0 intact (or nothing to verify); 5 a problem found, one line each; 1 error (e.g. the audit table does not exist); 2 invalid arguments, nothing called`,
-  environment: TABLE_ENV,
+  exitCodes: `${ExitCode.Done} intact (or nothing to verify); ${ExitCode.IntegrityProblem} a problem found, one line each; ${ExitCode.Error} error (e.g. the audit table does not exist); ${ExitCode.Invalid} invalid arguments, nothing called`,
+  environment: `${TABLE_ENV}, AUDIT_CHECKPOINT_BUCKET, AWS_ENDPOINT_URL_S3`,
 });
 
 export const AUDIT_EXPORT = defineCommand({
@@ -227,7 +228,7 @@ async function init(argv: string[], { out, env }: CliIo): Promise<number> {
   const ttl = settings.auditRetentionDays === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
   const result = await ensureAuditTable(clients.dynamodb, tableName, ttl);
   out(result === "created" ? `created audit table ${tableName}` : `audit table ${tableName} already exists`);
-  return 0;
+  return ExitCode.Done;
 }
 
 async function query(argv: string[], io: CliIo): Promise<number> {
@@ -262,7 +263,7 @@ async function query(argv: string[], io: CliIo): Promise<number> {
       : TABLE_COLUMNS;
   out(render(rows, format, AUDIT_ATTRIBUTES, columns, "no audit items match", args.wide === true));
   warnUnreadable(io, rows.filter(isUnreadable).length);
-  return 0;
+  return ExitCode.Done;
 }
 
 async function runs(argv: string[], io: CliIo): Promise<number> {
@@ -280,7 +281,7 @@ async function runs(argv: string[], io: CliIo): Promise<number> {
   }
   out(render(rows, format, RUN_DATA_COLUMNS, RUN_COLUMNS, "no runs in that period", args.wide === true));
   warnUnreadable(io, rows.filter(isUnreadable).length);
-  return 0;
+  return ExitCode.Done;
 }
 
 function durationSeconds(run: ReadRun): number | undefined {
@@ -364,7 +365,7 @@ async function report(argv: string[], io: CliIo): Promise<number> {
       `warning: the period does not verify: ${verdict.problems.length} problems, listed at the top of the report (audit verify names them)\n`,
     );
   }
-  return 0;
+  return ExitCode.Done;
 }
 
 /** The config each distinct hash of the runs names, as recorded; a hash without one is left out. */
@@ -402,25 +403,35 @@ async function verify(argv: string[], io: CliIo): Promise<number> {
   const range = periodWanted ? period(args, issues) : undefined;
   const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0) throw new ConfigError(issues);
-  const { audit: store } = wire(settings);
+  const { audit: store, checkpoints } = wire(settings);
   if (args.file !== undefined) return verifyFile(store, args.file, out);
-  const result = await verifyRuns(store, runIds, range);
+  const result = await verifyRuns(store, runIds, range, range ? checkpoints : undefined);
   if (result.runs === 0 && range) {
     out(
       `nothing to verify: no run started between ${range.since.toISOString()} (included) and ${range.until.toISOString()} (excluded)`,
     );
-    return 0;
+    return ExitCode.Done;
   }
   // Keys and read errors come from the table: shown like table cells, never acted on.
   for (const line of result.problems) out(visible(line));
   out(verdictLine(result));
-  return result.problems.length === 0 ? 0 : EXIT_INTEGRITY;
+  // What the verdict rests on, on stderr beside it: the verdict's own line stays one line.
+  const basis =
+    checkpoints === undefined
+      ? "no checkpoints (AUDIT_CHECKPOINT_BUCKET unset): this verdict covers only what the table says of itself"
+      : range === undefined
+        ? "checkpoints are compared for a period (--since/--until), not for --run alone"
+        : `compared with ${result.checkpoints ?? 0} checkpoints in s3://${settings.checkpointBucket}`;
+  io.err(`note: ${basis}\n`);
+  return result.problems.length === 0 ? ExitCode.Done : ExitCode.IntegrityProblem;
 }
 
 export interface Verification {
   runs: number;
   items: number;
   problems: string[];
+  /** How many checkpoints the table was compared with; undefined when none were read. */
+  checkpoints?: number;
 }
 
 function verdictLine({ runs, items, problems }: Verification): string {
@@ -437,24 +448,53 @@ export async function verifyRuns(
   store: AuditQueries,
   runIds: readonly string[],
   range: { since: Date; until: Date } | undefined,
+  checkpoints?: CheckpointPort,
 ): Promise<Verification> {
   const ids = [...runIds];
   const add = (runId: string) => {
     if (!ids.includes(runId)) ids.push(runId);
   };
+  // A checkpointed run is checked even when nothing of it is left in the table.
+  const saved = range && checkpoints ? await checkpoints.list(range) : [];
   if (range) {
     for await (const run of store.listRuns(range)) add(run.runId);
     for await (const action of store.exportActions(range)) add(action.keyRunId);
   }
+  for (const stored of saved) if (stored.checkpoint) add(stored.checkpoint.runId);
   let items = 0;
   const problems: string[] = [];
+  const evidence = new Map<string, RunEvidence | undefined>();
   for (const runId of ids) {
     const chain = await store.readChain(runId);
+    evidence.set(runId, chain.run);
     items += chain.actions.length;
     const { items: chained, unreadable } = chainedActions(chain.actions);
     problems.push(...unreadable, ...verifyRun(runId, chain.run, chained));
   }
-  return { runs: ids.length, items, problems };
+  if (checkpoints === undefined || range === undefined) return { runs: ids.length, items, problems };
+  for (const stored of saved) {
+    problems.push(...checkpointProblems(stored, stored.checkpoint && evidence.get(stored.checkpoint.runId)));
+  }
+  // A live run that ended sealed while checkpoints were kept has one; one without is named.
+  const checkpointed = new Set(
+    saved.flatMap((stored) => (stored.checkpoint ? [stored.checkpoint.runId] : [])),
+  );
+  const firstKept = saved.reduce<string | undefined>(
+    (first, stored) =>
+      stored.checkpoint && (first === undefined || stored.checkpoint.startedAt < first)
+        ? stored.checkpoint.startedAt
+        : first,
+    undefined,
+  );
+  for (const [runId, run] of evidence) {
+    const started = String(run?.record.startedAt ?? "");
+    if (run?.seal === undefined || run.record.dryRun !== false || checkpointed.has(runId)) continue;
+    if (firstKept === undefined || started < firstKept) continue;
+    problems.push(
+      `run ${runId}: a live run that ended sealed, with no checkpoint in the bucket (its write failed, or it was removed)`,
+    );
+  }
+  return { runs: ids.length, items, problems, checkpoints: saved.length };
 }
 
 /** An archive checked from the file alone, then against the table. */
@@ -485,7 +525,7 @@ async function verifyFile(store: AuditQueries, file: string, out: (text: string)
   // The archive's text is as untrusted as the table's: shown as cells, never acted on.
   for (const line of problems) out(visible(line));
   out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);
-  return problems.length === 0 ? 0 : EXIT_INTEGRITY;
+  return problems.length === 0 ? ExitCode.Done : ExitCode.IntegrityProblem;
 }
 
 const EXPORT_FORMATS = ["jsonl", "csv"] as const;
@@ -542,7 +582,7 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
   }
   out(`wrote ${args.out}: ${runCount} runs, ${actions} actions`);
   warnUnreadable(io, unreadable);
-  return 0;
+  return ExitCode.Done;
 }
 
 function render(

@@ -12,6 +12,7 @@ import {
   synopsis,
 } from "./args.js";
 import { AUDIT_COMMANDS } from "./audit.js";
+import { ExitCode, exitCodesLine } from "./exit-codes.js";
 import { visible } from "./format.js";
 import { type CliIo, type CommandHandler, processIo } from "./io.js";
 import { RUN, runCommand } from "./run.js";
@@ -77,8 +78,8 @@ export function overview(): string {
     ...COMMANDS.map(({ spec }) => `  ${spec.name.padEnd(width)}  ${spec.summary}`),
     "",
     `'${PROGRAM} COMMAND --help' (or -h) shows a command's options.`,
-    "exit codes: 0 done; 1 error; 2 invalid config or arguments, nothing called; 3 partial; 4 blocked by the safety cap; 5 audit verify found a problem; 6 another live run holds the organization's lease",
-    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, JANITOR_CONFIG, NOTIFY_TOPIC_ARN (unset: no notifications), AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS",
+    `exit codes: ${exitCodesLine()}`,
+    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, AUDIT_CHECKPOINT_BUCKET, JANITOR_CONFIG, NOTIFY_TOPIC_ARN (unset: no notifications), AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_S3",
   ].join("\n");
 }
 
@@ -117,7 +118,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   if (argv.length === 0) return usageError(io, overview());
   if (isHelpFlag(argv[0])) {
     out(overview());
-    return 0;
+    return ExitCode.Done;
   }
   const resolved = resolve(argv);
   if ("unknown" in resolved) {
@@ -128,7 +129,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
     const [sub] = resolved.rest;
     if (isHelpFlag(sub)) {
       out(groupHelp(resolved.group));
-      return 0;
+      return ExitCode.Done;
     }
     if (sub === undefined) return usageError(io, groupHelp(resolved.group));
     const known = COMMANDS.filter(({ spec }) => spec.name.startsWith(`${resolved.group} `))
@@ -139,7 +140,7 @@ export async function main(argv: string[], io: CliIo = processIo): Promise<numbe
   // Help is answered before the command runs: nothing is called, no variable is needed.
   if (helpRequested(resolved.command.spec, resolved.rest)) {
     out(commandHelp(resolved.command.spec));
-    return 0;
+    return ExitCode.Done;
   }
   return resolved.command.handler(resolved.rest, io);
 }
@@ -151,7 +152,7 @@ async function configCheck(argv: string[], { out, env }: CliIo): Promise<number>
   // Reasons and globs are free text from the file: a control character is shown, not obeyed.
   const described = describeConfig(await loadConfig(path), new Date());
   out(described.split("\n").map(visible).join("\n"));
-  return 0;
+  return ExitCode.Done;
 }
 
 /**
@@ -170,7 +171,7 @@ async function demo(argv: string[], { out, err }: CliIo): Promise<number> {
       err(
         "demo: not part of the installed command: it runs the repository's local emulator and DynamoDB Local (Java 17 or later); in a clone of the repository: npm ci && npm start\n",
       );
-      return 1;
+      return ExitCode.Error;
     }
     throw error;
   }
@@ -182,23 +183,23 @@ async function help(argv: string[], io: CliIo): Promise<number> {
   const { positionals } = parseCommandArgs(HELP, argv);
   if (positionals.length === 0) {
     out(overview());
-    return 0;
+    return ExitCode.Done;
   }
   const resolved = resolve(positionals);
   if ("command" in resolved && resolved.rest.length === 0) {
     out(commandHelp(resolved.command.spec));
-    return 0;
+    return ExitCode.Done;
   }
   if ("group" in resolved && resolved.rest.length === 0) {
     out(groupHelp(resolved.group));
-    return 0;
+    return ExitCode.Done;
   }
   return usageError(io, `help: no command '${positionals.join(" ")}' (see '${PROGRAM} --help')`);
 }
 
 function usageError(io: CliIo, text: string): number {
   io.err(`${text}\n`);
-  return 2;
+  return ExitCode.Invalid;
 }
 
 /**
@@ -238,11 +239,11 @@ export async function invoke(argv: string[], io: CliIo = processIo): Promise<num
 function reportError(error: unknown, verbose: boolean, io: CliIo): number {
   if (error instanceof ConfigError) {
     for (const issue of error.issues) io.err(`${issue}\n`);
-    return 2;
+    return ExitCode.Invalid;
   }
   const missing = missingTableLine(error, io);
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   io.err(missing ? `${missing}\n` : `error: ${message.split("\n")[0]}\n`);
   if (verbose && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
-  return 1;
+  return ExitCode.Error;
 }

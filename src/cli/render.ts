@@ -23,6 +23,12 @@ export function renderSummary(summary: RunSummary, options: { wide?: boolean } =
       (summary.countsStale ? " (counts may be stale: the run's items could not be read back)" : ""),
   ];
   if (summary.error) lines.push(`error: ${visible(summary.error)}`);
+  if (summary.checkpoint) lines.push(`checkpoint: ${visible(summary.checkpoint)}`);
+  if (summary.checkpointError) {
+    lines.push(
+      `checkpoint not written: ${visible(summary.checkpointError)} (the run's records stand in the table)`,
+    );
+  }
   if (summary.actions.length > 0) {
     const rows = [...summary.actions].sort((a, b) => a.handshakeId.localeCompare(b.handshakeId));
     lines.push("", formatTable(rows, ACTION_COLUMNS, options.wide ? Number.POSITIVE_INFINITY : undefined));

@@ -10,7 +10,7 @@ import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { jsonText } from "../domain/visible.js";
 import { parseTableSettings } from "../settings.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
-import { EXIT_LEASE_HELD, exitCodeFor } from "./exit-codes.js";
+import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
 import { renderSummary } from "./render.js";
 
@@ -64,7 +64,7 @@ export const RUN = defineCommand({
   exitCodes:
     "0 done, every match final; 1 the run failed (or the audit table does not exist); 2 invalid config or arguments, nothing called; 3 partial (deferred or failed matches); 4 blocked by the safety cap, nothing canceled; 6 another live run holds the organization's lease, nothing done",
   environment:
-    "AUDIT_TABLE_NAME (required), JANITOR_CONFIG, AUDIT_RETENTION_DAYS, NOTIFY_TOPIC_ARN (one SNS digest per run with news; unset: none), AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS",
+    "AUDIT_TABLE_NAME (required), JANITOR_CONFIG, AUDIT_RETENTION_DAYS, NOTIFY_TOPIC_ARN (one SNS digest per run with news; unset: none), AUDIT_CHECKPOINT_BUCKET (a checkpoint per live run; unset: none), AWS_REGION, the SDK's credential chain, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_S3",
 });
 
 /** While waiting for the lease, it is looked at again this often at most. */
@@ -102,7 +102,7 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
   const logger = args.verbose ? jsonLogger(err) : silentLogger;
-  const { organizations, audit, claims, notifier, fencing } = wire(settings);
+  const { organizations, audit, claims, notifier, fencing, checkpoints } = wire(settings);
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
   // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
@@ -121,14 +121,22 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
           ...(only.handshakeIds ? { handshakeIds: only.handshakeIds } : {}),
           ...(budgetMs !== undefined ? { deadline: runStarted + budgetMs } : {}),
         },
-        { organizations, audit, claims, fencing, now: () => new Date(), logger },
+        {
+          organizations,
+          audit,
+          claims,
+          fencing,
+          now: () => new Date(),
+          logger,
+          ...(checkpoints ? { checkpoints } : {}),
+        },
       );
     } catch (error) {
       if (!(error instanceof LeaseHeldError)) throw error;
       const left = waitUntil - Date.now();
       if (left <= 0 || look > waitMs / 100) {
         err(`${error.message}\n`);
-        return EXIT_LEASE_HELD;
+        return ExitCode.LeaseHeld;
       }
       logger.info("waiting for the lease", { holder: error.holder.runId, since: error.holder.since });
       await sleep(Math.max(100, Math.min(left, LEASE_POLL_MS, error.holder.expiresAt - Date.now())));

@@ -1,4 +1,4 @@
-import { JanitorError } from "../domain/errors.js";
+import { describeError, JanitorError } from "../domain/errors.js";
 
 /**
  * The one retry mechanism of the project. SDK clients are built with maxAttempts: 1, so every
@@ -81,13 +81,4 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, options: Ret
       await wait(delay);
     }
   }
-}
-
-/** `Name: message` for an error of any shape, for audit records and log lines. */
-export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const message = error.message && error.message !== error.name ? `: ${error.message}` : "";
-    return `${error.name}${message}`;
-  }
-  return String(error);
 }

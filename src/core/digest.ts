@@ -1,6 +1,6 @@
 import { maskEmails } from "../domain/mask.js";
 import type { Outcome } from "../domain/outcomes.js";
-import type { ActionSummary, RunSummary } from "./sweep.js";
+import type { ActionSummary, RunSummary } from "./sweep-types.js";
 
 /**
  * The one message a run sends (src/core/notify.ts publishes it to SNS), as a pure function of the

@@ -7,9 +7,8 @@
  * nobody takes the claim over until it has lapsed by more than M. A refusal means no call.
  */
 
-import { JanitorError } from "../domain/errors.js";
+import { describeError, JanitorError } from "../domain/errors.js";
 import { attemptBoundMs, DEFAULT_FENCING } from "../fencing-settings.js";
-import { describeError } from "./backoff.js";
 
 /** One confirmation, as the store writes it: the condition is written against `at`. */
 export interface FenceRequest {

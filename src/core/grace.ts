@@ -1,5 +1,5 @@
 import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
-import type { Decision } from "./plan.js";
+import type { Decision } from "./decision.js";
 import type { OpenMark } from "./ports.js";
 
 /**

@@ -1,5 +1,6 @@
+import { describeError } from "../domain/errors.js";
 import type { Handshake } from "../domain/handshake.js";
-import { describeError, sleep as realSleep, type Sleep } from "./backoff.js";
+import { sleep as realSleep, type Sleep } from "./backoff.js";
 import type { JanitorConfig } from "./config.js";
 import { marksByHandshake } from "./grace.js";
 import { plan } from "./plan.js";

@@ -1,7 +1,6 @@
-import { type LeaseHolder, LeaseLostError } from "../domain/errors.js";
-import { describeError } from "./backoff.js";
+import { describeError, type LeaseHolder, LeaseLostError } from "../domain/errors.js";
+import type { SweepLogger } from "./logger.js";
 import type { AuditPort } from "./ports.js";
-import type { SweepLogger } from "./sweep.js";
 
 /** A live run's hold on the organization's lease, renewed in the background while it works. */
 export interface LeaseKeeper {

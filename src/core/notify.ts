@@ -1,8 +1,8 @@
+import { describeError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
-import { describeError } from "./backoff.js";
 import { buildDigest, type DigestOptions, type DigestRun } from "./digest.js";
+import { type SweepLogger, silentLogger } from "./logger.js";
 import type { AuditPort } from "./ports.js";
-import { type SweepLogger, silentLogger } from "./sweep.js";
 
 /** Publishes one message; implemented over SNS in src/aws/sns.ts. It retries by itself. */
 export interface NotifierPort {

@@ -7,8 +7,11 @@ import {
 } from "../domain/handshake.js";
 import { evaluateRule, type RuleConfig } from "../rules/index.js";
 import { type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
+import type { Decision } from "./decision.js";
 import { applyGrace, closeMarkOf } from "./grace.js";
 import type { OpenMark } from "./ports.js";
+
+export type { Decision } from "./decision.js";
 
 /**
  * Narrowing from `--rule` / `--handshake` or a manual event. Absent (undefined) means no narrowing;
@@ -29,58 +32,6 @@ export interface PlanInput {
   /** Open marks by handshake id (src/core/grace.ts); none: no grace period is running. */
   marks?: ReadonlyMap<string, OpenMark>;
 }
-
-export type Decision =
-  | {
-      kind: "cancel";
-      handshake: Handshake;
-      ruleId: string;
-      matchedRules: string[];
-      reason: string;
-      /** The open mark this cancel fulfils or supersedes: closed once the outcome is final. */
-      closesMark?: OpenMark;
-    }
-  | {
-      /** Selected by a rule with a grace period: recorded as MARKED, cancelled by a later run. */
-      kind: "mark";
-      handshake: Handshake;
-      ruleId: string;
-      matchedRules: string[];
-      reason: string;
-      cancelAfter: string;
-      closesMark?: OpenMark;
-    }
-  | {
-      /** A marked handshake that is not cancelled after all: its mark is closed with `outcome`. */
-      kind: "close";
-      handshake: Handshake;
-      ruleId: string;
-      matchedRules: string[];
-      reason: string;
-      outcome: "EXEMPTED" | "STATE_CHANGED" | "ALREADY_CLOSED";
-      closesMark: OpenMark;
-    }
-  | {
-      kind: "exempted";
-      handshake: Handshake;
-      ruleId: string;
-      matchedRules: string[];
-      /** The first matching rule's reason, then `; exempted: ` and the exemption's reason. */
-      reason: string;
-      exemption: Exemption;
-      closesMark?: OpenMark;
-    }
-  | {
-      /** A rule threw on this handshake: doubt, so it is never canceled. */
-      kind: "failed";
-      handshake: Handshake;
-      /** The first rule that threw. */
-      ruleId: string;
-      /** The rules that did match, if any. */
-      matchedRules: string[];
-      reason: string;
-      error: string;
-    };
 
 export interface Plan {
   listed: number;

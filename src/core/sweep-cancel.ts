@@ -1,9 +1,7 @@
-import { OutcomeConflictError } from "../domain/errors.js";
+import { describeError, OutcomeConflictError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
-import { describeError } from "./backoff.js";
 import type { Decision } from "./plan.js";
 import type { AuditAction, ClaimResult, HandshakeClaims } from "./ports.js";
-import type { RunState } from "./sweep.js";
 import { takeClaim } from "./sweep-claims.js";
 import {
   fencedResult,
@@ -13,6 +11,7 @@ import {
   stoppedReason,
 } from "./sweep-fence.js";
 import { baseItem, recordFinalAlone, remember, warnUnlinked } from "./sweep-record.js";
+import type { RunState } from "./sweep-types.js";
 
 /**
  * The cancel phase: `concurrency` workers take the decisions to cancel one at a time, each

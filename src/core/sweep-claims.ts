@@ -1,6 +1,6 @@
 import type { RunStatus } from "../domain/outcomes.js";
 import type { ClaimResult, HandshakeClaims } from "./ports.js";
-import type { SweepDeps } from "./sweep.js";
+import type { SweepDeps } from "./sweep-types.js";
 
 /** RUNNING with a lease expiry still ahead: a run that may still be cancelling. */
 export function isLive(liveness: { status: RunStatus; leaseExpiresAt?: number }, now: Date): boolean {

@@ -3,10 +3,11 @@
  * Organizations adapter, what a refusal does to the decision and to the rest of the run, and the
  * conflict record of a cancel that landed after its claim had lapsed.
  */
+
+import { describeError } from "../domain/errors.js";
 import { CANDIDATE_STATES } from "../domain/handshake.js";
 import { maskEmails } from "../domain/mask.js";
 import type { CancelResult } from "../domain/outcomes.js";
-import { describeError } from "./backoff.js";
 import { conflictRecord, type RecordedOutcome } from "./conflicts.js";
 import {
   cancellingStopped,
@@ -17,8 +18,8 @@ import {
   stopCancelling,
 } from "./fence.js";
 import type { AuditAction } from "./ports.js";
-import type { RunState } from "./sweep.js";
 import { remember, warnUnlinked } from "./sweep-record.js";
+import type { RunState } from "./sweep-types.js";
 
 /**
  * The fence of one cancellation: the claim's holder (the run, or the real-time caller's

@@ -1,8 +1,8 @@
 import { marksByHandshake } from "./grace.js";
 import { createPlanner, type Decision } from "./plan.js";
 import type { OpenMark, RunRecord } from "./ports.js";
-import type { RunState } from "./sweep.js";
 import { type Final, finalOf } from "./sweep-record.js";
+import type { RunState } from "./sweep-types.js";
 
 /** What the plan phase hands on: the decisions, split into what calls nothing and what cancels. */
 export interface PlannedSweep {

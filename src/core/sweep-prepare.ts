@@ -1,10 +1,9 @@
-import { OutcomeConflictError } from "../domain/errors.js";
+import { describeError, OutcomeConflictError } from "../domain/errors.js";
 import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
 import type { Outcome } from "../domain/outcomes.js";
-import { describeError } from "./backoff.js";
 import type { AuditAction, AuditPort } from "./ports.js";
-import type { RunState } from "./sweep.js";
 import { isLive, takeClaim } from "./sweep-claims.js";
+import type { RunState } from "./sweep-types.js";
 
 /**
  * The prepare phase: items a fault left out of their chains are linked, then (a live sweep of

@@ -1,9 +1,10 @@
+import { describeError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
 import type { Outcome } from "../domain/outcomes.js";
-import { describeError } from "./backoff.js";
+import type { SweepLogger } from "./logger.js";
 import type { Decision } from "./plan.js";
 import type { AuditAction, FinalResult } from "./ports.js";
-import type { ActionSummary, RunState, SweepLogger } from "./sweep.js";
+import type { ActionSummary, RunState } from "./sweep-types.js";
 
 /** A decision whose outcome is known without calling CancelHandshake. */
 export interface Final {

@@ -1,123 +1,21 @@
-import { LeaseHeldError } from "../domain/errors.js";
+import { describeError, LeaseHeldError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
-import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
-import { describeError } from "./backoff.js";
+import type { Outcome, OutcomeCounts, RunStatus } from "../domain/outcomes.js";
 import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
-import type { FenceTiming } from "./fence.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
-import type { AuditPort, HandshakeClaims, OrganizationsPort, RunRecord } from "./ports.js";
+import { type SweepLogger, silentLogger } from "./logger.js";
+import type { AuditPort, RunRecord, RunSealed } from "./ports.js";
 import { cancelAll } from "./sweep-cancel.js";
 import { type PlannedSweep, planSweep } from "./sweep-plan.js";
 import { prepare } from "./sweep-prepare.js";
 import { closeMarks, recordFinalsTogether } from "./sweep-record.js";
+import type { ActionSummary, RunState, RunSummary, SweepDeps, SweepRequest } from "./sweep-types.js";
 
-/** Structured logging as Powertools' Logger offers it; the CLI passes a quiet one. */
-export interface SweepLogger {
-  debug(message: string, extra?: Record<string, unknown>): void;
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
-}
-
-export const silentLogger: SweepLogger = { debug() {}, info() {}, warn() {}, error() {} };
-
-export interface SweepRequest {
-  config: JanitorConfig;
-  runId: string;
-  trigger: Trigger;
-  actor: string;
-  /** Forces a dry run even when the config says dryRun: false; never the other way round. */
-  dryRun?: boolean;
-  ruleIds?: string[];
-  handshakeIds?: string[];
-  note?: string;
-  /** Epoch ms after which no new cancellation starts; the rest is DEFERRED. */
-  deadline?: number;
-  /** CancelHandshake calls in flight at once; the pacer sets the rate. */
-  concurrency?: number;
-  /**
-   * What the run acts on. `organization` (the default: schedule, manual invoke, CLI) takes the
-   * organization's lease when live, completes the intents interrupted runs left pending, and
-   * claims each handshake (SweepDeps.claims) while cancelling it. `handshake` is the real-time
-   * path: its caller holds the one handshake's claim, it takes no lease (an invitation must not
-   * wait for a whole sweep) and reconciles nothing (many such runs go at once; none may complete
-   * another's intent while that one's cancel is in flight).
-   */
-  scope?: "organization" | "handshake";
-  /** A real-time run: who holds the handshake's claim for it (its fence confirms that holder's claim). */
-  claimHolder?: string;
-}
-
-export interface SweepDeps {
-  organizations: OrganizationsPort;
-  audit: AuditPort;
-  /**
-   * Per-handshake claims, shared with the real-time path: a sweep claims a handshake before its
-   * intent and releases it after the outcome, and reconciles another run's intent only under its
-   * claim. Without it (unit tests of the loop alone) nothing is claimed.
-   */
-  claims?: HandshakeClaims;
-  now: () => Date;
-  logger?: SweepLogger;
-  /** The fencing margin and the bound on one CancelHandshake attempt; default DEFAULT_FENCE_TIMING. */
-  fencing?: FenceTiming;
-}
-
-export interface ActionSummary {
-  handshakeId: string;
-  outcome: Outcome;
-  ruleId: string;
-  matchedRules: string[];
-  action: string;
-  target: string;
-  reason: string;
-  attempts: number;
-  error?: string;
-  /** On a MARKED action: when a later run cancels it, if it still matches then. */
-  cancelAfter?: string;
-}
-
-export interface RunSummary {
-  runId: string;
-  status: RunStatus;
-  dryRun: boolean;
-  trigger: Trigger;
-  actor: string;
-  startedAt: string;
-  endedAt: string;
-  durationMs: number;
-  listed: number;
-  candidates: number;
-  matched: number;
-  limit: number;
-  counts: OutcomeCounts;
-  /** Intents of earlier, interrupted runs that this run completed. */
-  reconciled: number;
-  configHash: string;
-  /** True when the run id had already finished and nothing was done again. */
-  replayed: boolean;
-  actions: ActionSummary[];
-  error?: string;
-  /** The counts are what the run saw, not read back from the stored items (the read failed). */
-  countsStale?: true;
-}
+export { type SweepLogger, silentLogger } from "./logger.js";
+export type { ActionSummary, RunState, RunSummary, SweepDeps, SweepRequest } from "./sweep-types.js";
 
 /** Outcomes that leave a match unresolved: the run is partial (exit 3). */
 const UNFINISHED: readonly Outcome[] = ["DEFERRED", "FAILED"];
-
-/**
- * A run under way: what it was asked, what it works with, and the one thing its phases add to,
- * the decisions it has reported so far, in order.
- */
-export interface RunState {
-  readonly request: SweepRequest;
-  readonly deps: SweepDeps;
-  readonly dryRun: boolean;
-  readonly log: SweepLogger;
-  /** Undefined in a dry run or a real-time run, which take no lease. */
-  readonly lease: LeaseKeeper | undefined;
-  readonly actions: ActionSummary[];
-}
 
 /**
  * One sweep: list, decide, and for each decision record the intent, act, record the outcome.
@@ -287,10 +185,12 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
       error: describeError(error),
     });
   }
+  let checkpoint: { checkpoint: string } | { checkpointError: string } | undefined;
   try {
     const sealed = await audit.finishRun(record);
     // An anchor outside the table: the logs keep what the run item was when the run ended.
     if (sealed) log.info("run sealed", { ...sealed });
+    if (sealed && !run.dryRun) checkpoint = await writeCheckpoint(run, record, sealed);
   } catch (error) {
     // The actions are on record; only the run item's totals are missing. Say so, don't hide it.
     log.error("could not record the end of the run", { error: describeError(error) });
@@ -308,6 +208,7 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
     ...summary,
     limit: run.request.config.maxCancellationsPerRun,
     ...(record.countsStale ? { countsStale: true } : {}),
+    ...checkpoint,
   };
 }
 
@@ -371,4 +272,35 @@ function summaryOf(
     actions,
     ...(run.error ? { error: run.error } : {}),
   };
+}
+
+/**
+ * The run's checkpoint, outside the table (docs/checkpoints.md). Its failure loses nothing: the
+ * run's records are in the table and sealed; `audit verify` then finds the run without one.
+ */
+async function writeCheckpoint(
+  run: RunState,
+  record: RunRecord,
+  sealed: RunSealed,
+): Promise<{ checkpoint: string } | { checkpointError: string } | undefined> {
+  const store = run.deps.checkpoints;
+  if (store === undefined) return undefined;
+  try {
+    const { key } = await store.write({
+      runId: record.runId,
+      startedAt: record.startedAt,
+      endedAt: record.endedAt ?? run.deps.now().toISOString(),
+      status: record.status,
+      seal: sealed.seal,
+      chainHead: sealed.chainHead,
+      chainLength: sealed.chainLength,
+      counts: record.counts,
+    });
+    run.log.info("checkpoint written", { key });
+    return { checkpoint: key };
+  } catch (error) {
+    const checkpointError = describeError(error);
+    run.log.error("checkpoint not written; the run's records stand in the table", { error: checkpointError });
+    return { checkpointError };
+  }
 }

@@ -18,17 +18,6 @@ export class ConfigError extends JanitorError {
   }
 }
 
-/** More handshakes selected than maxCancellationsPerRun allows. */
-export class LimitExceededError extends JanitorError {
-  readonly limit: number;
-  readonly selected: number;
-  constructor(limit: number, selected: number) {
-    super(`${selected} handshakes selected, more than maxCancellationsPerRun ${limit}: nothing canceled`);
-    this.limit = limit;
-    this.selected = selected;
-  }
-}
-
 /** An audit write failed after retries: the cancellation it guards must not happen. */
 export class AuditWriteError extends JanitorError {}
 
@@ -81,3 +70,12 @@ export class OutcomeConflictError extends AuditWriteError {
 
 /** A service answered in a way the janitor cannot go on from (a paging token that loops): nothing is decided on it. */
 export class ServiceAnswerError extends JanitorError {}
+
+/** `Name: message` for an error of any shape, for audit records and log lines. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const message = error.message && error.message !== error.name ? `: ${error.message}` : "";
+    return `${error.name}${message}`;
+  }
+  return String(error);
+}

@@ -83,7 +83,7 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
   const app = application();
   const config = await loadConfig(app.settings.janitorConfig ?? "janitor.yaml");
-  const { organizations, audit, notifier, fencing } = app;
+  const { organizations, audit, notifier, fencing, checkpoints } = app;
   const remaining = context.getRemainingTimeInMillis();
   const result = await judge(
     {
@@ -97,7 +97,15 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
       claimTtlMs: remaining + fencing.marginMs + CLAIM_MARGIN_MS,
       claimWaitMs: CLAIM_WAIT_MS,
     },
-    { organizations, audit, claims: audit, fencing, now: () => new Date(), logger: asSweepLogger(logger) },
+    {
+      organizations,
+      audit,
+      claims: audit,
+      fencing,
+      now: () => new Date(),
+      logger: asSweepLogger(logger),
+      ...(checkpoints ? { checkpoints } : {}),
+    },
   );
   if ("inProgress" in result) {
     logger.info("another invocation is judging this event", result.inProgress);

@@ -19,7 +19,7 @@ const logger = new Logger({ serviceName: "handshake-janitor" });
 const metrics = createMetrics(parseSettings().settings.functionName);
 
 /** Stop starting cancellations this long before Lambda's timeout, to write the outcomes. */
-const SAFETY_MARGIN_MS = 20_000;
+export const SAFETY_MARGIN_MS = 20_000;
 
 // Clients are built once per container, on first use, and reused by later invocations (built
 // again only if the settings differ, as they can in a test); each invocation wires its own adapters.
@@ -43,7 +43,7 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     handshakeIds: request.handshakeIds,
   });
   if (problems.length > 0) throw new ConfigError(problems.map(eventSelectionIssue));
-  const { organizations, audit, claims, notifier, fencing } = application(settings);
+  const { organizations, audit, claims, notifier, fencing, checkpoints } = application(settings);
   const summary = await sweep(
     {
       config,
@@ -56,7 +56,15 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
       ...(request.note ? { note: request.note } : {}),
       deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
     },
-    { organizations, audit, claims, fencing, now: () => new Date(), logger: asSweepLogger(logger) },
+    {
+      organizations,
+      audit,
+      claims,
+      fencing,
+      now: () => new Date(),
+      logger: asSweepLogger(logger),
+      ...(checkpoints ? { checkpoints } : {}),
+    },
   );
   await afterRun(
     summary,

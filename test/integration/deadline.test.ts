@@ -6,7 +6,7 @@ import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { loadConfig } from "../../src/core/config.js";
 import type { RunSummary } from "../../src/core/sweep.js";
-import { handler } from "../../src/handlers/sweep.js";
+import { handler, SAFETY_MARGIN_MS } from "../../src/handlers/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 import {
@@ -23,8 +23,8 @@ let stack: Stack;
 let table: string;
 const dir = mkdtempSync(join(tmpdir(), "janitor-deadline-"));
 const configPath = uncappedDemoConfig(dir);
-/** The handler's safety margin (src/handlers/sweep.ts): no cancel starts closer to the timeout. */
-const MARGIN_MS = 20_000;
+/** The handler's safety margin: no cancel starts closer to the timeout. */
+const MARGIN_MS = SAFETY_MARGIN_MS;
 /** A few calls a second: a run of a few dozen cancels cannot finish inside the short budgets below. */
 const SLOW = { throttle: { CancelHandshake: { ratePerSecond: 5, burst: 1 } }, latencyMs: 20 };
 

@@ -10,7 +10,7 @@ import {
   auditTableCloudFormationProperties,
   auditTableDefinition,
 } from "../../src/aws/audit-table.js";
-import { AUDIT_STORE_ACTIONS, ORGANIZATIONS_ACTIONS } from "../../src/aws/iam-actions.js";
+import { AUDIT_STORE_ACTIONS, CHECKPOINT_ACTIONS, ORGANIZATIONS_ACTIONS } from "../../src/aws/iam-actions.js";
 import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metric-names.js";
 import { packagedTemplate } from "../support/packaged.js";
 import { exclusively } from "../support/stack.js";
@@ -94,12 +94,13 @@ describe("the role", () => {
     for (const action of actions) {
       expect(action).not.toContain("*");
       expect(action).not.toMatch(/:Delete/);
-      expect(action).toMatch(/^(organizations|dynamodb|logs):/);
+      expect(action).toMatch(/^(organizations|dynamodb|logs|s3):/);
     }
     const granted = (service: string) =>
       [...new Set(actions.filter((a) => a.startsWith(`${service}:`)))].sort();
     expect(granted("organizations")).toEqual([...ORGANIZATIONS_ACTIONS].sort());
     expect(granted("dynamodb")).toEqual([...AUDIT_STORE_ACTIONS].sort());
+    expect(granted("s3")).toEqual([...CHECKPOINT_ACTIONS].sort());
     // The exported lists are what the code really sends.
     expect(await commandsSent("src/aws/audit", "@aws-sdk/client-dynamodb", "dynamodb")).toEqual(
       [...AUDIT_STORE_ACTIONS].sort(),
@@ -186,6 +187,56 @@ describe("the audit table", () => {
   });
 });
 
+describe("the checkpoint bucket", () => {
+  test("is versioned, under Object Lock in compliance mode for the retention parameter, encrypted, private and retained", () => {
+    const bucket = resource("CheckpointBucket");
+    expect(bucket.Type).toBe("AWS::S3::Bucket");
+    expect(bucket.DeletionPolicy).toBe("Retain");
+    expect(bucket.UpdateReplacePolicy).toBe("Retain");
+    expect(bucket.Properties.ObjectLockEnabled).toBe(true);
+    expect(bucket.Properties.ObjectLockConfiguration).toEqual({
+      ObjectLockEnabled: "Enabled",
+      Rule: { DefaultRetention: { Mode: "COMPLIANCE", Days: { Ref: "CheckpointRetentionDays" } } },
+    });
+    expect(bucket.Properties.VersioningConfiguration).toEqual({ Status: "Enabled" });
+    expect(bucket.Properties.BucketEncryption).toBeDefined();
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({
+      BlockPublicAcls: true,
+      BlockPublicPolicy: true,
+      IgnorePublicAcls: true,
+      RestrictPublicBuckets: true,
+    });
+    const parameter = (
+      template as unknown as { Parameters: Record<string, { Type: string; MinValue: number }> }
+    ).Parameters.CheckpointRetentionDays;
+    expect(parameter?.Type).toBe("Number");
+    expect(parameter?.MinValue).toBe(1);
+  });
+
+  test("takes PutObject from both roles on its checkpoint keys, and nothing that deletes, overwrites a retention or unlocks", () => {
+    const realtime = (
+      resource("RealtimeRole").Properties.Policies as { PolicyDocument: { Statement: Statement[] } }[]
+    ).flatMap((p) => p.PolicyDocument.Statement);
+    for (const role of [statements(), realtime]) {
+      const s3 = role.filter((statement) =>
+        asList(statement.Action).some((action) => action.startsWith("s3:")),
+      );
+      expect(s3.map((statement) => [asList(statement.Action), statement.Resource])).toEqual([
+        [
+          ["s3:PutObject"],
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not JavaScript
+          { "Fn::Sub": "${CheckpointBucket.Arn}/checkpoints/*" },
+        ],
+      ]);
+    }
+    for (const fn of ["SweepLambdaFunction", "RealtimeLambdaFunction"]) {
+      const variables = (resource(fn).Properties.Environment as { Variables: Record<string, unknown> })
+        .Variables;
+      expect(variables.AUDIT_CHECKPOINT_BUCKET).toEqual({ Ref: "CheckpointBucket" });
+    }
+  });
+});
+
 describe("the function", () => {
   test("runs the bundle on nodejs24.x/arm64, one at a time, without async retries", () => {
     const fn = resource("SweepLambdaFunction").Properties;
@@ -197,7 +248,13 @@ describe("the function", () => {
     expect(fn.Timeout as number).toBeGreaterThanOrEqual(120);
     const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
     expect(Object.keys(env).sort()).toEqual(
-      ["AUDIT_TABLE_NAME", "JANITOR_CONFIG", "POWERTOOLS_LOGGER_SAMPLE_RATE", "NOTIFY_TOPIC_ARN"].sort(),
+      [
+        "AUDIT_TABLE_NAME",
+        "AUDIT_CHECKPOINT_BUCKET",
+        "JANITOR_CONFIG",
+        "POWERTOOLS_LOGGER_SAMPLE_RATE",
+        "NOTIFY_TOPIC_ARN",
+      ].sort(),
     );
     expect(env.AUDIT_TABLE_NAME).toBe(resource("AuditTable").Properties.TableName);
     expect(resource("SweepLogGroup").Properties.RetentionInDays).toEqual(expect.any(Number));

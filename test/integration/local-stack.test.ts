@@ -98,15 +98,17 @@ test("the local stack prints exports the CLI works with, and Ctrl-C stops everyt
 
   const env: Record<string, string> = {};
   for (const line of lines) {
-    const match = /^export ([A-Z_]+)=(\S+)$/.exec(line);
+    const match = /^export ([A-Z0-9_]+)=(\S+)$/.exec(line);
     if (match?.[1] && match[2]) env[match[1]] = match[2];
   }
   expect(Object.keys(env).sort()).toEqual(
     [
+      "AUDIT_CHECKPOINT_BUCKET",
       "AUDIT_TABLE_NAME",
       "AWS_ACCESS_KEY_ID",
       "AWS_ENDPOINT_URL_DYNAMODB",
       "AWS_ENDPOINT_URL_ORGANIZATIONS",
+      "AWS_ENDPOINT_URL_S3",
       "AWS_REGION",
       "AWS_SECRET_ACCESS_KEY",
       "JANITOR_CONFIG",

@@ -143,6 +143,22 @@ describe("settings", () => {
     }
   });
 
+  test("AUDIT_CHECKPOINT_BUCKET names the checkpoint bucket, AWS_ENDPOINT_URL_S3 its endpoint; a bad name is one line", () => {
+    const { settings } = parseSettings({
+      AUDIT_CHECKPOINT_BUCKET: "org-audit-checkpoints",
+      AWS_ENDPOINT_URL_S3: "http://127.0.0.1:9000",
+    });
+    const bad = parseSettings({ AUDIT_CHECKPOINT_BUCKET: "Not_A_Bucket" });
+
+    expect(settings.checkpointBucket).toBe("org-audit-checkpoints");
+    expect(settings.endpoints.s3).toBe("http://127.0.0.1:9000");
+    expect(parseSettings({}).settings.checkpointBucket).toBeUndefined();
+    expect(bad.issues).toEqual([
+      'AUDIT_CHECKPOINT_BUCKET: "Not_A_Bucket" is not an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)',
+    ]);
+    expect(bad.settings.checkpointBucket).toBeUndefined();
+  });
+
   test("AWS_DEFAULT_REGION is the region when AWS_REGION is unset", () => {
     expect(loadSettings({ AWS_DEFAULT_REGION: "ap-southeast-2" }).region).toBe("ap-southeast-2");
   });

@@ -8,7 +8,6 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { BackoffPolicy, Sleep } from "../../core/backoff.js";
 import type { FenceStore } from "../../core/fence.js";
 import type { AuditPort, HandshakeClaims } from "../../core/ports.js";
-import { ConfigError } from "../../domain/errors.js";
 import { DEFAULT_FENCING } from "../../fencing-settings.js";
 import { createChainWriter } from "./chain.js";
 import { createClaims } from "./claims.js";
@@ -55,16 +54,6 @@ export interface AuditStoreOptions {
 
 /** A crashed run blocks the next live run for at most this long, and the fencing margin after it. */
 export const LEASE_DURATION_MS = DEFAULT_FENCING.leaseMs;
-
-/** AUDIT_RETENTION_DAYS: unset or empty means keep forever; otherwise a whole number of days > 0. */
-export function retentionDaysFromEnv(env: NodeJS.ProcessEnv): number | undefined {
-  const raw = env.AUDIT_RETENTION_DAYS?.trim();
-  if (raw === undefined || raw === "") return undefined;
-  if (!/^[1-9][0-9]*$/.test(raw)) {
-    throw new ConfigError([`AUDIT_RETENTION_DAYS: '${raw}' is not a whole number of days greater than 0`]);
-  }
-  return Number(raw);
-}
 
 export function createAuditStore(
   options: AuditStoreOptions,

@@ -19,14 +19,8 @@ import {
   type UpdateItemCommandInput,
   type UpdateItemCommandOutput,
 } from "@aws-sdk/client-dynamodb";
-import {
-  type BackoffPolicy,
-  describeError,
-  RetriesExhaustedError,
-  retry,
-  type Sleep,
-} from "../../core/backoff.js";
-import { AuditWriteError, JanitorError } from "../../domain/errors.js";
+import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../../core/backoff.js";
+import { AuditWriteError, describeError, JanitorError } from "../../domain/errors.js";
 import { isRetryable } from "../errors.js";
 import type { QueryInput } from "./expressions.js";
 import { describeKey, type Item } from "./items.js";

@@ -4,11 +4,11 @@
  * a run's outcomes and liveness). Each write is conditional, so a retried event or a second writer
  * finds what is stored instead of overwriting it.
  */
-import { describeError } from "../../core/backoff.js";
+
 import { itemKeyPart } from "../../core/conflicts.js";
 import { CHAIN_GENESIS } from "../../core/integrity.js";
 import type { AuditAction, AuditPort, FinalResult, OpenMark, PutResult } from "../../core/ports.js";
-import { AuditWriteError, JanitorError, OutcomeConflictError } from "../../domain/errors.js";
+import { AuditWriteError, describeError, JanitorError, OutcomeConflictError } from "../../domain/errors.js";
 import { type Outcome, RUN_STATUSES, type RunStatus } from "../../domain/outcomes.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import {

@@ -1,0 +1,113 @@
+import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
+import type { CheckpointPort } from "./checkpoints.js";
+import type { JanitorConfig } from "./config.js";
+import type { FenceTiming } from "./fence.js";
+import type { LeaseKeeper } from "./lease.js";
+import type { SweepLogger } from "./logger.js";
+import type { AuditPort, HandshakeClaims, OrganizationsPort } from "./ports.js";
+
+/**
+ * The sweep's vocabulary: what a run is asked, what it works with, what it reports, and the state
+ * its phases share. The orchestrator (sweep.ts) and its phases (sweep-*.ts) import it from here,
+ * so that no phase imports the orchestrator.
+ */
+
+export interface SweepRequest {
+  config: JanitorConfig;
+  runId: string;
+  trigger: Trigger;
+  actor: string;
+  /** Forces a dry run even when the config says dryRun: false; never the other way round. */
+  dryRun?: boolean;
+  ruleIds?: string[];
+  handshakeIds?: string[];
+  note?: string;
+  /** Epoch ms after which no new cancellation starts; the rest is DEFERRED. */
+  deadline?: number;
+  /** CancelHandshake calls in flight at once; the pacer sets the rate. */
+  concurrency?: number;
+  /**
+   * What the run acts on. `organization` (the default: schedule, manual invoke, CLI) takes the
+   * organization's lease when live, completes the intents interrupted runs left pending, and
+   * claims each handshake (SweepDeps.claims) while cancelling it. `handshake` is the real-time
+   * path: its caller holds the one handshake's claim, it takes no lease (an invitation must not
+   * wait for a whole sweep) and reconciles nothing (many such runs go at once; none may complete
+   * another's intent while that one's cancel is in flight).
+   */
+  scope?: "organization" | "handshake";
+  /** A real-time run: who holds the handshake's claim for it (its fence confirms that holder's claim). */
+  claimHolder?: string;
+}
+
+export interface SweepDeps {
+  organizations: OrganizationsPort;
+  audit: AuditPort;
+  /**
+   * Per-handshake claims, shared with the real-time path: a sweep claims a handshake before its
+   * intent and releases it after the outcome, and reconciles another run's intent only under its
+   * claim. Without it (unit tests of the loop alone) nothing is claimed.
+   */
+  claims?: HandshakeClaims;
+  now: () => Date;
+  logger?: SweepLogger;
+  /** The fencing margin and the bound on one CancelHandshake attempt; default DEFAULT_FENCE_TIMING. */
+  fencing?: FenceTiming;
+  /** Where a live run's checkpoint goes once it is sealed; absent, none is written. */
+  checkpoints?: CheckpointPort;
+}
+
+export interface ActionSummary {
+  handshakeId: string;
+  outcome: Outcome;
+  ruleId: string;
+  matchedRules: string[];
+  action: string;
+  target: string;
+  reason: string;
+  attempts: number;
+  error?: string;
+  /** On a MARKED action: when a later run cancels it, if it still matches then. */
+  cancelAfter?: string;
+}
+
+export interface RunSummary {
+  runId: string;
+  status: RunStatus;
+  dryRun: boolean;
+  trigger: Trigger;
+  actor: string;
+  startedAt: string;
+  endedAt: string;
+  durationMs: number;
+  listed: number;
+  candidates: number;
+  matched: number;
+  limit: number;
+  counts: OutcomeCounts;
+  /** Intents of earlier, interrupted runs that this run completed. */
+  reconciled: number;
+  configHash: string;
+  /** True when the run id had already finished and nothing was done again. */
+  replayed: boolean;
+  actions: ActionSummary[];
+  error?: string;
+  /** The counts are what the run saw, not read back from the stored items (the read failed). */
+  countsStale?: true;
+  /** The key of the checkpoint written for the run, or why none could be. */
+  checkpoint?: string;
+  checkpointError?: string;
+}
+
+/**
+ * A run under way: what it was asked, what it works with, and the one thing its phases add to,
+ * the decisions it has reported so far, in order.
+ */
+export interface RunState {
+  readonly request: SweepRequest;
+  readonly deps: SweepDeps;
+  readonly dryRun: boolean;
+  readonly log: SweepLogger;
+  /** Undefined in a dry run or a real-time run, which take no lease. */
+  readonly lease: LeaseKeeper | undefined;
+  readonly actions: ActionSummary[];
+}

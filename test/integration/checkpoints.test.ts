@@ -1,0 +1,181 @@
+import {
+  DeleteItemCommand,
+  type DynamoDBClient,
+  GetItemCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEMO_CONFIG } from "../../devtools/demo.js";
+import { type S3Emulator, startS3Emulator } from "../../devtools/s3-emulator.js";
+import { sampleOrganization } from "../../devtools/sample-org.js";
+import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
+import { actionKey, runKey } from "../../src/aws/audit/items.js";
+import { chainHash, runSeal } from "../../src/core/integrity.js";
+import type { RunSummary } from "../../src/core/sweep.js";
+import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
+
+/**
+ * Checkpoints through the CLI, against DynamoDB Local and the local S3 endpoint with Object Lock:
+ * each live run leaves one, locked, and `audit verify` compares the table with them. What the
+ * table alone cannot show, they do: the latest run erased, a run rewritten with every hash
+ * recomputed.
+ */
+let stack: Stack;
+let s3: S3Emulator;
+let client: DynamoDBClient;
+const since = () => new Date(Date.now() - 3_600_000).toISOString();
+
+beforeAll(async () => {
+  [stack, s3] = await Promise.all([
+    startStack(sampleOrganization(new Date())),
+    startS3Emulator({ defaultRetention: { mode: "COMPLIANCE", days: 1 } }),
+  ]);
+  client = localDynamoDbClient(stack.db.endpoint);
+}, 120_000);
+afterAll(async () => {
+  client?.destroy();
+  await Promise.all([stack?.stop(), s3?.stop()]);
+});
+
+/** A fresh table and organization; the environment with checkpoints and the same one without. */
+async function scene() {
+  const org = await stack.reseed(sampleOrganization(new Date()));
+  const table = await stack.newTable();
+  const plain = stackEnv(org, stack.db, table);
+  const kept = { ...plain, AUDIT_CHECKPOINT_BUCKET: s3.bucket, AWS_ENDPOINT_URL_S3: s3.endpoint };
+  return { table, plain, kept };
+}
+
+async function liveRun(
+  env: Record<string, string>,
+  runId: string,
+  extra: string[] = [],
+): Promise<RunSummary> {
+  const result = await runCli(["run", "--config", DEMO_CONFIG, "--json", "--run-id", runId, ...extra], env);
+  expect([0, 3], result.stderr).toContain(result.code);
+  return JSON.parse(result.stdout) as RunSummary;
+}
+
+async function verify(env: Record<string, string>) {
+  const result = await runCli(["audit", "verify", "--since", since()], env);
+  const lines = result.stdout.trim().split("\n");
+  return { ...result, lines };
+}
+
+async function item(table: string, key: ReturnType<typeof runKey>) {
+  return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+}
+
+describe("a live run's checkpoint", () => {
+  it("is written once the run is sealed, locked in compliance mode, and says what the table holds", async () => {
+    const { table, kept } = await scene();
+
+    const summary = await liveRun(kept, "cp-live");
+    const dry = await liveRun(kept, "cp-dry", ["--dry-run"]);
+    const versions = s3.versions(summary.checkpoint ?? "");
+    const runItem = await item(table, runKey("cp-live"));
+    const result = await verify(kept);
+
+    expect(summary.checkpointError).toBeUndefined();
+    expect(summary.checkpoint).toMatch(new RegExp(`^checkpoints/${table}/\\d{4}-\\d{2}/.*_cp-live\\.json$`));
+    expect(dry.checkpoint).toBeUndefined();
+    expect(versions).toHaveLength(1);
+    expect(versions[0]?.lockMode).toBe("COMPLIANCE");
+    expect(versions[0]?.retainUntil?.getTime()).toBeGreaterThan(Date.now() + 23 * 3_600_000);
+    const saved = JSON.parse(versions[0]?.body.toString("utf8") ?? "{}");
+    expect(saved).toMatchObject({
+      table,
+      runId: "cp-live",
+      seal: runItem?.seal?.S,
+      chainHead: runItem?.chainHead?.S,
+      chainLength: Number(runItem?.chainLength?.N),
+      counts: summary.counts,
+    });
+    expect(result.code, result.stdout).toBe(0);
+    expect(result.stderr).toBe(`note: compared with 1 checkpoints in s3://${s3.bucket}\n`);
+  });
+});
+
+describe("audit verify with checkpoints", () => {
+  it("catches the latest run erased from the table, which the table alone cannot", async () => {
+    const { table, plain, kept } = await scene();
+    await liveRun(kept, "cp-first");
+    const latest = await liveRun(kept, "cp-latest", ["--rule", "stale-invitations"]);
+
+    // A table administrator removes every item of the latest run.
+    const erased = latest.runId;
+    for (const action of latest.actions) {
+      await client.send(
+        new DeleteItemCommand({ TableName: table, Key: actionKey(erased, action.handshakeId) }),
+      );
+    }
+    await client.send(new DeleteItemCommand({ TableName: table, Key: runKey(erased) }));
+
+    const alone = await verify(plain);
+    const compared = await verify(kept);
+
+    expect(alone.code, alone.stdout).toBe(0);
+    expect(alone.stderr).toBe(
+      "note: no checkpoints (AUDIT_CHECKPOINT_BUCKET unset): this verdict covers only what the table says of itself\n",
+    );
+    expect(compared.code).toBe(5);
+    expect(compared.lines.filter((line) => line.startsWith(`run ${erased}:`))).toEqual([
+      `run ${erased}: run item missing`,
+      expect.stringMatching(
+        new RegExp(
+          `^run ${erased}: its checkpoint \\(.*\\) says it ended COMPLETED at .* but the table has no run item for it: erased$`,
+        ),
+      ),
+    ]);
+  });
+
+  it("catches a run rewritten with every hash recomputed, which the table alone cannot", async () => {
+    const { table, plain, kept } = await scene();
+    const summary = await liveRun(kept, "cp-rewritten");
+    const store = createAuditStore({ client, tableName: table });
+    const { items } = chainedActions((await store.readChain("cp-rewritten")).actions);
+    const last = items
+      .filter((i) => i.chain !== undefined)
+      .sort((a, b) => (a.chain?.seq ?? 0) - (b.chain?.seq ?? 0))
+      .at(-1);
+    if (last?.chain === undefined) throw new Error("the run recorded no chained action to rewrite");
+    const key = actionKey("cp-rewritten", last.action.handshakeId);
+    // The attacker rewrites the last item's reason and recomputes its hash, the head and the seal.
+    const forged = { ...last.action, reason: "rewritten" };
+    const seq = last.chain.seq;
+    const hash = chainHash(last.chain.prevHash, forged, seq);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: key,
+        UpdateExpression: "SET reason = :r, chainHash = :h",
+        ExpressionAttributeValues: { ":r": { S: forged.reason }, ":h": { S: hash } },
+      }),
+    );
+    const runItem = await item(table, runKey("cp-rewritten"));
+    const record = await store.getRun("cp-rewritten");
+    const seal = runSeal({ ...record }, { hash, length: seq }, runItem?.awaitingLink?.SS ?? []);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: runKey("cp-rewritten"),
+        UpdateExpression: "SET chainHead = :h, seal = :s",
+        ExpressionAttributeValues: { ":h": { S: hash }, ":s": { S: seal } },
+      }),
+    );
+
+    const alone = await verify(plain);
+    const compared = await verify(kept);
+
+    expect(alone.code, alone.stdout).toBe(0);
+    expect(compared.code).toBe(5);
+    const where = `checkpoint ${summary.checkpoint}`;
+    expect(compared.lines.filter((line) => line.startsWith("run cp-rewritten:"))).toEqual([
+      expect.stringContaining(`run cp-rewritten: seal differs from its checkpoint (${summary.checkpoint})`),
+      expect.stringContaining(
+        `run cp-rewritten: chain head differs from its checkpoint (${summary.checkpoint})`,
+      ),
+    ]);
+    expect(where).toContain("_cp-rewritten.json");
+  });
+});
