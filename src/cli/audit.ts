@@ -517,10 +517,15 @@ async function verifyFile(store: AuditQueries, file: string, out: (text: string)
   for (const [runId, archived] of runs) {
     items += archived.items.length;
     const chain = await store.readChain(runId);
-    const { items: chained } = chainedActions(chain.actions);
-    problems.push(
-      ...compareWithTable(runId, archived, { ...(chain.run ? { run: chain.run } : {}), items: chained }),
-    );
+    const { items: chained, unreadable } = chainedActions(chain.actions);
+    // Never weaker than verifying the table: the run's own checks first (an item forged after the
+    // export shows there), then the comparison with the archive.
+    const own = [...unreadable, ...verifyRun(runId, chain.run, chained)];
+    const compared = compareWithTable(runId, archived, {
+      ...(chain.run ? { run: chain.run } : {}),
+      items: chained,
+    });
+    for (const line of [...own, ...compared]) if (!problems.includes(line)) problems.push(line);
   }
   // The archive's text is as untrusted as the table's: shown as cells, never acted on.
   for (const line of problems) out(visible(line));

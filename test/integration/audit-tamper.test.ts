@@ -118,6 +118,30 @@ const runOf = (index: number) => trail.runs[index] as RunRecord;
 const actionsOf = (run: RunRecord) => trail.actions.filter((a) => a.runId === run.runId);
 
 /** verify's problem lines, without its closing summary. */
+/** A CANCELED action item put into `run` by someone with PutItem and no hashing: never chained. */
+function forgedCancel(run: RunRecord, handshakeId: string, extra: Item = {}): Item {
+  return {
+    ...actionKey({ runId: run.runId, handshakeId }),
+    itemType: { S: "action" },
+    timeKey: { S: "ACTION#2026-06" },
+    runId: { S: run.runId },
+    handshakeId: { S: handshakeId },
+    ruleId: { S: "stale-invitations" },
+    matchedRules: { L: [{ S: "stale-invitations" }] },
+    dryRun: { BOOL: false },
+    at: { S: "2026-06-03T19:00:09.000Z" },
+    trigger: { S: run.trigger },
+    actor: { S: run.actor },
+    action: { S: "INVITE" },
+    target: { S: "someone@example.com" },
+    targetType: { S: "EMAIL" },
+    reason: { S: "open for 9 days, more than 7" },
+    attempts: { N: "1" },
+    outcome: { S: "CANCELED" },
+    ...extra,
+  };
+}
+
 async function verify(args: string[] = PERIOD) {
   const result = await runCli(["audit", "verify", ...args], env);
   const lines = result.stdout.trim().split("\n");
@@ -150,26 +174,7 @@ describe("audit verify against someone with the janitor's write access", () => {
 
   it("does not link a forged UNLINKED item its run never noted, and names it possibly forged", async () => {
     const run = runOf(1);
-    const forged: Item = {
-      ...actionKey({ runId: run.runId, handshakeId: "h-forged" }),
-      itemType: { S: "action" },
-      timeKey: { S: "ACTION#2026-06" },
-      runId: { S: run.runId },
-      handshakeId: { S: "h-forged" },
-      ruleId: { S: "stale-invitations" },
-      matchedRules: { L: [{ S: "stale-invitations" }] },
-      dryRun: { BOOL: false },
-      at: { S: "2026-06-03T19:00:09.000Z" },
-      trigger: { S: run.trigger },
-      actor: { S: run.actor },
-      action: { S: "INVITE" },
-      target: { S: "someone@example.com" },
-      targetType: { S: "EMAIL" },
-      reason: { S: "open for 9 days, more than 7" },
-      attempts: { N: "1" },
-      outcome: { S: "CANCELED" },
-      pendingKey: { S: "UNLINKED" },
-    };
+    const forged = forgedCancel(run, "h-forged", { pendingKey: { S: "UNLINKED" } });
     await client.send(new PutItemCommand({ TableName: tableName, Item: forged }));
     // What the next run does first.
     expect(await store().linkUnchained()).toBe(0);
@@ -381,6 +386,21 @@ describe("audit export and verify --file", () => {
     ]);
   });
 
+  it("is never weaker than verifying the table: an item forged after the export is named by both", async () => {
+    const file = await exported();
+    const run = runOf(1);
+    const forged = forgedCancel(run, "h-forgedlater");
+    await client.send(new PutItemCommand({ TableName: tableName, Item: forged }));
+
+    const table = await verify();
+    const archive = await verify(["--file", file]);
+
+    expect(table.code).toBe(5);
+    expect(archive.code).toBe(5);
+    expect(table.problems.length).toBeGreaterThan(0);
+    for (const line of table.problems) expect(archive.problems).toContain(line);
+  });
+
   it("catches a whole run and all its actions deleted from the period", async () => {
     const file = await exported();
     const run = runOf(1);
@@ -392,6 +412,8 @@ describe("audit export and verify --file", () => {
     const result = await verify(["--file", file]);
     expect(result.code).toBe(5);
     expect(result.problems).toEqual([
+      // The table check of the archived run, then the comparison with the archive.
+      `run ${run.runId}: run item missing`,
       `run ${run.runId}: in the archive, run item missing from the table`,
       ...actionsOf(run).map(
         (a) => `run ${run.runId}: item ${a.handshakeId}: in the archive, missing from the table`,
