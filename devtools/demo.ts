@@ -5,7 +5,7 @@ import type { Context } from "aws-lambda";
 import { type App, wire } from "../src/app.js";
 import { ensureAuditTable } from "../src/aws/audit-table-init.js";
 import type { Clients } from "../src/aws/clients.js";
-import { verifyRuns } from "../src/cli/audit.js";
+import { verifyRuns } from "../src/cli/audit-verify.js";
 import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { formatTable } from "../src/cli/format.js";
 import { renderSummary } from "../src/cli/render.js";

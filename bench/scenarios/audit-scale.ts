@@ -15,7 +15,7 @@ import {
   runItem,
 } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
-import { verifyRuns } from "../../src/cli/audit.js";
+import { verifyRuns } from "../../src/cli/audit-verify.js";
 import { CHAIN_GENESIS, chainHash, runSeal, verifyChain } from "../../src/core/integrity.js";
 import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import type { Outcome, OutcomeCounts } from "../../src/domain/outcomes.js";

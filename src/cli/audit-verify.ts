@@ -1,0 +1,184 @@
+import { readFile } from "node:fs/promises";
+import { wire } from "../app.js";
+import { type AuditQueries, chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
+import { type CheckpointPort, checkpointProblems } from "../core/checkpoints.js";
+import { compareWithTable, type RunEvidence, verifyArchive, verifyRun } from "../core/integrity.js";
+import { ConfigError } from "../domain/errors.js";
+import { defineCommand, parseCommandArgs } from "./args.js";
+import { PERIOD_NOTE, PERIOD_OPTIONS, period, settingsOrIssues, TABLE_ENV } from "./audit-shared.js";
+import { ExitCode } from "./exit-codes.js";
+import { visible } from "./format.js";
+import type { CliIo } from "./io.js";
+
+/** `audit verify`: the runs' chains, seals, keys and counts, the checkpoints, or an archive. */
+
+export const AUDIT_VERIFY = defineCommand({
+  name: "audit verify",
+  summary:
+    "check the runs' hash chains, seals, keys and counts; one line per altered, missing or unlinked item",
+  options: {
+    run: { type: "string", multiple: true, value: "ID", description: "verify run ID (instead of a period)" },
+    ...PERIOD_OPTIONS,
+    file: {
+      type: "string",
+      value: "EXPORT",
+      description:
+        "verify an archive `audit export` wrote as JSON lines: offline from the file alone, then against the table",
+    },
+  },
+  details: [
+    PERIOD_NOTE,
+    `Without --run, verifies the runs of the period (default: the last ${DEFAULT_QUERY_WINDOW_DAYS} days): those with a run item in the period and those with an action item in it; with --run and a period, both. A period without runs says "nothing to verify".`,
+    "With --file, the archive's runs instead: every chain and seal recomputed from the file, then every run's seal and every action compared with the table's.",
+    "With AUDIT_CHECKPOINT_BUCKET, a period's runs are also compared with the checkpoints the live runs left in that bucket (docs/checkpoints.md): a run erased from the table, or rewritten with every hash recomputed, is caught. Unset, a note on stderr says that the verdict covers only what the table says of itself.",
+  ],
+  exitCodes: `${ExitCode.Done} intact (or nothing to verify); ${ExitCode.IntegrityProblem} a problem found, one line each; ${ExitCode.Error} error (e.g. the audit table does not exist); ${ExitCode.Invalid} invalid arguments, nothing called`,
+  environment: `${TABLE_ENV}, AUDIT_CHECKPOINT_BUCKET, AWS_ENDPOINT_URL_S3`,
+});
+
+export async function verify(argv: string[], io: CliIo): Promise<number> {
+  const { out } = io;
+  const args = parseCommandArgs(AUDIT_VERIFY, argv).values;
+  const issues: string[] = [];
+  const runIds = args.run ?? [];
+  if (
+    args.file !== undefined &&
+    (runIds.length > 0 || args.since !== undefined || args.until !== undefined)
+  ) {
+    issues.push("--file: verifies the archive's runs; give it without --run, --since or --until");
+  }
+  // --run alone verifies those runs; otherwise the period's runs too (by default the last days).
+  const periodWanted =
+    args.file === undefined && (runIds.length === 0 || args.since !== undefined || args.until !== undefined);
+  const range = periodWanted ? period(args, issues) : undefined;
+  const settings = settingsOrIssues(io.env, issues);
+  if (issues.length > 0) throw new ConfigError(issues);
+  const { audit: store, checkpoints } = wire(settings);
+  if (args.file !== undefined) return verifyFile(store, args.file, out);
+  const result = await verifyRuns(store, runIds, range, range ? checkpoints : undefined);
+  if (result.runs === 0 && range) {
+    out(
+      `nothing to verify: no run started between ${range.since.toISOString()} (included) and ${range.until.toISOString()} (excluded)`,
+    );
+    return ExitCode.Done;
+  }
+  // Keys and read errors come from the table: shown like table cells, never acted on.
+  for (const line of result.problems) out(visible(line));
+  out(verdictLine(result));
+  // What the verdict rests on, on stderr beside it: the verdict's own line stays one line.
+  const basis =
+    checkpoints === undefined
+      ? "no checkpoints (AUDIT_CHECKPOINT_BUCKET unset): this verdict covers only what the table says of itself"
+      : range === undefined
+        ? "checkpoints are compared for a period (--since/--until), not for --run alone"
+        : `compared with ${result.checkpoints ?? 0} checkpoints in s3://${settings.checkpointBucket}`;
+  io.err(`note: ${basis}\n`);
+  return result.problems.length === 0 ? ExitCode.Done : ExitCode.IntegrityProblem;
+}
+
+export interface Verification {
+  runs: number;
+  items: number;
+  problems: string[];
+  /** How many checkpoints the table was compared with; undefined when none were read. */
+  checkpoints?: number;
+}
+
+function verdictLine({ runs, items, problems }: Verification): string {
+  return problems.length === 0
+    ? `intact: ${runs} runs, ${items} action items`
+    : `${problems.length} problems in ${runs} runs, ${items} action items`;
+}
+
+/**
+ * The runs named, and those of the period: found through their run items (RUN months) and through
+ * their action items (ACTION months), so a run whose run item is gone or re-dated is still checked.
+ */
+export async function verifyRuns(
+  store: AuditQueries,
+  runIds: readonly string[],
+  range: { since: Date; until: Date } | undefined,
+  checkpoints?: CheckpointPort,
+): Promise<Verification> {
+  const ids = [...runIds];
+  const add = (runId: string) => {
+    if (!ids.includes(runId)) ids.push(runId);
+  };
+  // A checkpointed run is checked even when nothing of it is left in the table.
+  const saved = range && checkpoints ? await checkpoints.list(range) : [];
+  if (range) {
+    for await (const run of store.listRuns(range)) add(run.runId);
+    for await (const action of store.exportActions(range)) add(action.keyRunId);
+  }
+  for (const stored of saved) if (stored.checkpoint) add(stored.checkpoint.runId);
+  let items = 0;
+  const problems: string[] = [];
+  const evidence = new Map<string, RunEvidence | undefined>();
+  for (const runId of ids) {
+    const chain = await store.readChain(runId);
+    evidence.set(runId, chain.run);
+    items += chain.actions.length;
+    const { items: chained, unreadable } = chainedActions(chain.actions);
+    problems.push(...unreadable, ...verifyRun(runId, chain.run, chained));
+  }
+  if (checkpoints === undefined || range === undefined) return { runs: ids.length, items, problems };
+  for (const stored of saved) {
+    problems.push(...checkpointProblems(stored, stored.checkpoint && evidence.get(stored.checkpoint.runId)));
+  }
+  // A live run that ended sealed while checkpoints were kept has one; one without is named.
+  const checkpointed = new Set(
+    saved.flatMap((stored) => (stored.checkpoint ? [stored.checkpoint.runId] : [])),
+  );
+  const firstKept = saved.reduce<string | undefined>(
+    (first, stored) =>
+      stored.checkpoint && (first === undefined || stored.checkpoint.startedAt < first)
+        ? stored.checkpoint.startedAt
+        : first,
+    undefined,
+  );
+  for (const [runId, run] of evidence) {
+    const started = String(run?.record.startedAt ?? "");
+    if (run?.seal === undefined || run.record.dryRun !== false || checkpointed.has(runId)) continue;
+    if (firstKept === undefined || started < firstKept) continue;
+    problems.push(
+      `run ${runId}: a live run that ended sealed, with no checkpoint in the bucket (its write failed, or it was removed)`,
+    );
+  }
+  return { runs: ids.length, items, problems, checkpoints: saved.length };
+}
+
+/** An archive checked from the file alone, then against the table. */
+async function verifyFile(store: AuditQueries, file: string, out: (text: string) => void): Promise<number> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (error) {
+    throw new ConfigError([
+      `--file: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+  if (text.startsWith("itemType,")) {
+    throw new ConfigError([
+      `--file: ${file} is a CSV export; verify reads the JSON lines one (audit export --format jsonl)`,
+    ]);
+  }
+  const { runs, problems } = verifyArchive(text);
+  let items = 0;
+  for (const [runId, archived] of runs) {
+    items += archived.items.length;
+    const chain = await store.readChain(runId);
+    const { items: chained, unreadable } = chainedActions(chain.actions);
+    // Never weaker than verifying the table: the run's own checks first (an item forged after the
+    // export shows there), then the comparison with the archive.
+    const own = [...unreadable, ...verifyRun(runId, chain.run, chained)];
+    const compared = compareWithTable(runId, archived, {
+      ...(chain.run ? { run: chain.run } : {}),
+      items: chained,
+    });
+    for (const line of [...own, ...compared]) if (!problems.includes(line)) problems.push(line);
+  }
+  // The archive's text is as untrusted as the table's: shown as cells, never acted on.
+  for (const line of problems) out(visible(line));
+  out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);
+  return problems.length === 0 ? ExitCode.Done : ExitCode.IntegrityProblem;
+}
