@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { canonicalJson } from "../domain/canonical-json.js";
 import { ConfigError } from "../domain/errors.js";
 import { matchesEveryAddress } from "../domain/glob.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, KNOWN_ACTION_TYPES } from "../domain/handshake.js";
@@ -403,29 +404,12 @@ export function isExemptionActive(exemption: Exemption, now: Date): boolean {
 // ---------------------------------------------------------------------------------------------
 // Hash, description, warnings
 
-function canonical(value: unknown): unknown {
-  if (value instanceof Date) return value.toISOString();
-  if (Array.isArray(value)) return value.map(canonical);
-  if (isRecord(value)) {
-    return Object.fromEntries(
-      Object.keys(value)
-        .filter((key) => value[key] !== undefined)
-        .sort()
-        .map((key) => [key, canonical(value[key])]),
-    );
-  }
-  return value;
-}
-
 /**
  * First 12 hex digits of the SHA-256 of the config as parsed (defaults applied, keys sorted), so
  * reformatting the file or spelling out a default does not change it; the run record carries it.
  */
 export function configHash(config: JanitorConfig): string {
-  return createHash("sha256")
-    .update(JSON.stringify(canonical(config)))
-    .digest("hex")
-    .slice(0, 12);
+  return createHash("sha256").update(canonicalJson(config)).digest("hex").slice(0, 12);
 }
 
 /**
@@ -433,7 +417,7 @@ export function configHash(config: JanitorConfig): string {
  * what the audit table keeps once per hash, so a report can show the rules a run applied.
  */
 export function canonicalConfigJson(config: JanitorConfig): string {
-  return JSON.stringify(canonical(config));
+  return canonicalJson(config);
 }
 
 function describeTarget(exemption: Exemption): string {

@@ -1,6 +1,9 @@
 import { createHash } from "node:crypto";
+import { canonicalJson } from "../domain/canonical-json.js";
 import { conflictProblems, itemKeyPart } from "./conflicts.js";
 import { AUDIT_ATTRIBUTES, type AuditAction } from "./ports.js";
+
+export { canonicalJson };
 
 /**
  * Tamper evidence for the audit trail, as pure functions (the store writes the chain, `audit
@@ -24,32 +27,6 @@ export const CHAIN_GENESIS = "0".repeat(64);
 export interface ChainedAction {
   action: AuditAction;
   chain?: { seq: number; hash: string; prevHash: string };
-}
-
-/**
- * JSON with object keys sorted by UTF-16 code unit, undefined members dropped, no whitespace.
- * For the values audit items hold (strings, integers, booleans, arrays) this is the text RFC 8785
- * (JSON Canonicalization Scheme) gives, so a hash can be recomputed without this code.
- */
-export function canonicalJson(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return `[${value.map((entry) => canonicalJson(entry ?? null)).join(",")}]`;
-  switch (typeof value) {
-    case "string":
-    case "boolean":
-      return JSON.stringify(value);
-    case "number":
-      if (!Number.isFinite(value)) throw new TypeError(`canonicalJson: ${value} has no JSON form`);
-      return JSON.stringify(value);
-    case "object": {
-      const entries = Object.entries(value as Record<string, unknown>)
-        .filter(([, inner]) => inner !== undefined)
-        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-      return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(",")}}`;
-    }
-    default:
-      throw new TypeError(`canonicalJson: a ${typeof value} has no JSON form`);
-  }
 }
 
 /** The hash of `action` as item number `seq` of its run, following `prevHash`. */
