@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { describeConfig, loadConfig } from "../core/config.js";
+import { loadConfig } from "../core/config.js";
+import { describeConfig } from "../core/config-describe.js";
 import { ConfigError } from "../domain/errors.js";
 import { parseSettings } from "../settings.js";
 import {

@@ -4,107 +4,20 @@ import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
 import { canonicalJson } from "../domain/canonical-json.js";
 import { ConfigError } from "../domain/errors.js";
-import { matchesEveryAddress } from "../domain/glob.js";
-import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, KNOWN_ACTION_TYPES } from "../domain/handshake.js";
+import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
-import {
-  describeGrace,
-  describeRule,
-  findRuleKind,
-  RULE_KIND_NAMES,
-  type RuleConfig,
-} from "../rules/index.js";
+import { findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
+import { describeValue, errorMap, formatProblem, problemsOf } from "./config-messages.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
+export { formatPath, formatProblem, type Problem } from "./config-messages.js";
 export type { RuleConfig };
 
 const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
 const DEFAULT_MAX_CANCELLATIONS = 25;
 /** Above this, a safety cap protects nothing unless the config says why it is that high. */
 const MAX_CANCELLATIONS_WITHOUT_REASON = 10_000;
-
-// ---------------------------------------------------------------------------------------------
-// Messages. Every issue becomes one line `<source>: <path>: <problem>`; zod's default wording is
-// replaced here so that the problem reads as plain English about the user's file.
-
-interface Problem {
-  path: readonly PropertyKey[];
-  message: string;
-}
-
-const EXPECTED: Record<string, string> = {
-  string: "a string",
-  number: "a number",
-  int: "a whole number",
-  boolean: "true or false",
-  array: "a list",
-  object: "a mapping",
-  date: "a date",
-};
-
-function describeValue(value: unknown): string {
-  if (value === null) return "an empty value";
-  if (typeof value === "string")
-    return value.length > 40 ? `${JSON.stringify(value.slice(0, 40))}…` : JSON.stringify(value);
-  if (typeof value === "number" || typeof value === "boolean") return String(value);
-  if (Array.isArray(value)) return "a list";
-  if (value instanceof Date) return "a date";
-  if (typeof value === "object") return "a mapping";
-  return `a ${typeof value}`;
-}
-
-const errorMap: z.core.$ZodErrorMap = (issue) => {
-  switch (issue.code) {
-    case "invalid_type":
-      if (issue.input === undefined) return "is required";
-      return `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
-    case "too_small":
-      if (issue.origin === "array")
-        return issue.minimum === 1 ? "must not be empty" : `must have at least ${issue.minimum} items`;
-      if (issue.origin === "string")
-        return issue.minimum === 1 ? "must not be empty" : `must be at least ${issue.minimum} characters`;
-      return issue.inclusive ? `must be at least ${issue.minimum}` : `must be greater than ${issue.minimum}`;
-    case "too_big":
-      if (issue.origin === "array") return `must have at most ${issue.maximum} items`;
-      if (issue.origin === "string") return `must be at most ${issue.maximum} characters`;
-      return issue.inclusive ? `must be at most ${issue.maximum}` : `must be less than ${issue.maximum}`;
-    case "invalid_value":
-      if (issue.input === undefined) return "is required";
-      return `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
-    case "not_multiple_of":
-      return `must be a multiple of ${issue.divisor}`;
-    case "unrecognized_keys":
-      return "unknown key";
-    default:
-      return undefined;
-  }
-};
-
-function problemsOf(issues: readonly z.core.$ZodIssue[]): Problem[] {
-  return issues.flatMap((issue) =>
-    // One line per unknown key, so each names the key it is about.
-    issue.code === "unrecognized_keys"
-      ? issue.keys.map((key) => ({ path: [...issue.path, key], message: "unknown key" }))
-      : [{ path: issue.path, message: issue.message }],
-  );
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const segment of path) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else if (typeof segment === "string" && /^[A-Za-z_$][\w$]*$/.test(segment))
-      out += out ? `.${segment}` : segment;
-    else out += `[${JSON.stringify(String(segment))}]`;
-  }
-  return out;
-}
-
-function formatProblem(source: string, problem: Problem): string {
-  const path = formatPath(problem.path);
-  return path ? `${source}: ${path}: ${problem.message}` : `${source}: ${problem.message}`;
-}
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value) && !(value instanceof Date);
@@ -418,92 +331,4 @@ export function configHash(config: JanitorConfig): string {
  */
 export function canonicalConfigJson(config: JanitorConfig): string {
   return canonicalJson(config);
-}
-
-function describeTarget(exemption: Exemption): string {
-  if (exemption.handshakeId !== undefined) return `handshake ${exemption.handshakeId}`;
-  if (exemption.email !== undefined) return `email ${exemption.email}`;
-  return `account ${exemption.accountId}`;
-}
-
-/** The effective config as `config check` prints it, warnings (see configWarnings) last. */
-export function describeConfig(config: JanitorConfig, now: Date): string {
-  const lines = [
-    `version: ${config.version} (hash ${configHash(config)})`,
-    config.dryRun
-      ? "dryRun: true (nothing is canceled; set dryRun: false to cancel)"
-      : "dryRun: false (matching handshakes are canceled)",
-    `maxCancellationsPerRun: ${config.maxCancellationsPerRun}${config.maxCancellationsReason ? ` (${config.maxCancellationsReason})` : ""}`,
-    `rules (${config.rules.length}, in order; the first match names the rule):`,
-    ...config.rules.map(
-      (rule) => `  ${rule.id} [${rule.type}]: ${describeRule(rule)}${describeGrace(rule.graceHours)}`,
-    ),
-    `exemptions (${config.exemptions.length}):`,
-    ...config.exemptions.map((exemption) => {
-      const expiry =
-        exemption.until === undefined
-          ? "no expiry"
-          : `until ${exemption.until}${isExemptionActive(exemption, now) ? "" : ", EXPIRED"}`;
-      return `  ${describeTarget(exemption)}: ${exemption.reason} (${expiry})`;
-    }),
-  ];
-  const warnings = configWarnings(config, now);
-  if (warnings.length > 0) lines.push(`warnings (${warnings.length}):`, ...warnings.map((w) => `  ${w}`));
-  return lines.join("\n");
-}
-
-/**
- * Things that are valid but probably not meant: exemptions already expired, email globs that match
- * every address (`*@*`, `*@*.*`), action types the
- * service does not (yet) have. `config check` prints them; a run does not stop for them.
- */
-export function configWarnings(config: JanitorConfig, now: Date, source?: string): string[] {
-  const problems: Problem[] = [];
-  config.rules.forEach((rule, index) => {
-    const actionTypes = "actionTypes" in rule.options ? rule.options.actionTypes : undefined;
-    actionTypes?.forEach((action, at) => {
-      if (!KNOWN_ACTION_TYPES.includes(action)) {
-        problems.push({
-          path: ["rules", index, "actionTypes", at],
-          message: `'${action}' is not an action type the service has today (${KNOWN_ACTION_TYPES.join(", ")})`,
-        });
-      }
-    });
-  });
-  config.rules.forEach((rule, index) => {
-    if (rule.type !== "email") return;
-    const lists = [
-      ["allow", rule.options.allow, "this allow list lets every email target through"],
-      ["deny", rule.options.deny, "every email invitation in scope is canceled"],
-    ] as const;
-    for (const [list, patterns, consequence] of lists) {
-      patterns?.forEach((pattern, at) => {
-        if (matchesEveryAddress(pattern)) {
-          problems.push({
-            path: ["rules", index, list, at],
-            message: `'${pattern}' matches every address: ${consequence}`,
-          });
-        }
-      });
-    }
-  });
-  config.exemptions.forEach((exemption, index) => {
-    if (exemption.email !== undefined && matchesEveryAddress(exemption.email)) {
-      problems.push({
-        path: ["exemptions", index, "email"],
-        message: `'${exemption.email}' matches every address: this exemption protects every email target`,
-      });
-    }
-  });
-  config.exemptions.forEach((exemption, index) => {
-    if (!isExemptionActive(exemption, now)) {
-      problems.push({
-        path: ["exemptions", index, "until"],
-        message: `${exemption.until} has passed; this exemption no longer protects anything`,
-      });
-    }
-  });
-  return problems.map((p) =>
-    source === undefined ? `${formatPath(p.path)}: ${p.message}` : formatProblem(source, p),
-  );
 }

@@ -5,14 +5,13 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { stringify } from "yaml";
 import {
   configHash,
-  configWarnings,
-  describeConfig,
   exemptionEnd,
   isExemptionActive,
   type JanitorConfig,
   loadConfig,
   parseConfig,
 } from "../../src/core/config.js";
+import { configWarnings, describeConfig } from "../../src/core/config-describe.js";
 import { ConfigError } from "../../src/domain/errors.js";
 import { describeRule, RULE_KIND_NAMES, type RuleConfig } from "../../src/rules/index.js";
 
