@@ -1,8 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { wire } from "../app.js";
 import { type AuditQueries, chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
+import { compareWithTable, verifyArchive } from "../core/archive.js";
 import { type CheckpointPort, checkpointProblems } from "../core/checkpoints.js";
-import { compareWithTable, type RunEvidence, verifyArchive, verifyRun } from "../core/integrity.js";
+import { type RunEvidence, verifyRun } from "../core/integrity.js";
 import { ConfigError } from "../domain/errors.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { PERIOD_NOTE, PERIOD_OPTIONS, period, settingsOrIssues, TABLE_ENV } from "./audit-shared.js";

@@ -1,14 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { compareWithTable, verifyArchive } from "../../src/core/archive.js";
 import {
   CHAIN_GENESIS,
   type ChainedAction,
   canonicalJson,
   chainHash,
-  compareWithTable,
   RUN_SEALED_ATTRIBUTES,
   type RunEvidence,
   runSeal,
-  verifyArchive,
   verifyChain,
   verifyCounts,
   verifyRun,

@@ -19,7 +19,8 @@ import { createTableIo } from "./table-io.js";
 import { createAuditWriter } from "./writer.js";
 
 export { monthsBetween } from "./expressions.js";
-export { actionItem, runItem, type StoredAction } from "./items.js";
+export type { StoredAction } from "./item-reading.js";
+export { actionItem, runItem } from "./items.js";
 export {
   type ActionFilter,
   type AuditQueries,

@@ -10,17 +10,14 @@ import { ConfigError, JanitorError } from "../../domain/errors.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { atRange, beginsWith, type Condition, eq, monthsBetween, queryInput } from "./expressions.js";
 import {
-  configKey,
-  describeKey,
-  type Item,
   parseAction,
   parseRun,
   readAction,
   readRun,
-  runKey,
   type StoredAction,
   storedAction,
-} from "./items.js";
+} from "./item-reading.js";
+import { configKey, describeKey, type Item, runKey } from "./items.js";
 import { runEvidence } from "./seal.js";
 import type { TableIo } from "./table-io.js";
 

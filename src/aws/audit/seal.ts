@@ -8,7 +8,8 @@ import { CHAIN_GENESIS, type RunEvidence, runSeal } from "../../core/integrity.j
 import type { RunRecord, RunSealed } from "../../core/ports.js";
 import { AuditWriteError } from "../../domain/errors.js";
 import { updateExpression } from "./expressions.js";
-import { type Item, runFields, runKey } from "./items.js";
+import { runFields } from "./item-reading.js";
+import { type Item, runKey } from "./items.js";
 import { isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
 /** Sealing retries when a link lands between the read and the conditional write. */

@@ -18,6 +18,7 @@ import {
   type FinalEntry,
 } from "./chain.js";
 import { eq, queryInput, updateExpression } from "./expressions.js";
+import { isOutcome, parseAction, parseRun } from "./item-reading.js";
 import {
   actionItem,
   actionKey,
@@ -27,14 +28,11 @@ import {
   finite,
   finiteCounts,
   type Item,
-  isOutcome,
   isoInstant,
   MARKED,
   normalizeAction,
   normalizeRun,
   PENDING,
-  parseAction,
-  parseRun,
   requireKeyPart,
   runItem,
   runKey,

@@ -1,0 +1,131 @@
+import { canonicalJson } from "../domain/canonical-json.js";
+import { itemKeyPart } from "./conflicts.js";
+import { type ChainedAction, type RunEvidence, verifyRun } from "./integrity.js";
+import { AUDIT_ATTRIBUTES, type AuditAction } from "./ports.js";
+
+/**
+ * Archives: an `audit export` file checked from the file alone, and compared with the table.
+ */
+
+/** What an archive holds of one run, as `audit export` wrote it. */
+export interface ArchivedRun {
+  evidence: RunEvidence;
+  items: ChainedAction[];
+}
+
+/**
+ * Reads an `audit export` JSON-lines archive and checks it from the file alone: every run's chain
+ * and seal are recomputed. Returns the runs found (for the comparison with the table) and one line
+ * per problem; a line that is not an archive row is a problem too, named by its line number.
+ */
+export function verifyArchive(text: string): { runs: Map<string, ArchivedRun>; problems: string[] } {
+  const problems: string[] = [];
+  const runs = new Map<string, ArchivedRun>();
+  const entry = (runId: string) => {
+    let found = runs.get(runId);
+    if (found === undefined) {
+      found = {
+        evidence: { runId, record: {}, head: { hash: "", length: -1 }, awaitingLink: [] },
+        items: [],
+      };
+      runs.set(runId, found);
+    }
+    return found;
+  };
+  const runRows = new Set<string>();
+  for (const [index, line] of text.split("\n").entries()) {
+    if (line.trim() === "") continue;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      problems.push(`line ${index + 1}: not JSON`);
+      continue;
+    }
+    if (row === null || typeof row !== "object" || typeof row.runId !== "string") {
+      problems.push(`line ${index + 1}: not an audit export row (no runId)`);
+      continue;
+    }
+    if (row.unreadable !== undefined) {
+      problems.push(`line ${index + 1}: exported unreadable: ${String(row.unreadable)}`);
+      continue;
+    }
+    if (row.itemType === "run") {
+      const { itemType: _t, durationS: _d, seal, chainHead, chainLength, awaitingLink, ...record } = row;
+      runRows.add(row.runId);
+      entry(row.runId).evidence = {
+        runId: row.runId,
+        record,
+        head: {
+          hash: typeof chainHead === "string" ? chainHead : "",
+          length: typeof chainLength === "number" ? chainLength : -1,
+        },
+        ...(typeof seal === "string" ? { seal } : {}),
+        awaitingLink: Array.isArray(awaitingLink) ? awaitingLink.map(String) : [],
+      };
+    } else if (row.itemType === "action") {
+      const { itemType: _t, chainSeq, chainHash: hash, chainPrev, ...action } = row;
+      const linked = chainSeq !== undefined || hash !== undefined || chainPrev !== undefined;
+      entry(row.runId).items.push({
+        action: action as unknown as AuditAction,
+        ...(linked
+          ? {
+              chain: {
+                seq: typeof chainSeq === "number" ? chainSeq : 0,
+                hash: typeof hash === "string" ? hash : "",
+                prevHash: typeof chainPrev === "string" ? chainPrev : "",
+              },
+            }
+          : {}),
+      });
+    } else {
+      problems.push(`line ${index + 1}: itemType is neither run nor action`);
+    }
+  }
+  for (const [runId, { evidence, items }] of runs) {
+    // An archive of a period holds the actions of that period: a run that started before it has
+    // actions outside it, so only a run exported whole (its run row is in the file) is checked whole.
+    if (!runRows.has(runId)) continue;
+    problems.push(...verifyRun(runId, evidence, items).map((line) => `archive: ${line}`));
+  }
+  return { runs, problems };
+}
+
+/** The identity of an action's content: its contract attributes, and its link when it has one. */
+export function actionFingerprint(item: ChainedAction): string {
+  const content: Record<string, unknown> = {};
+  for (const name of AUDIT_ATTRIBUTES) content[name] = item.action[name];
+  return canonicalJson({ content, chain: item.chain ?? null });
+}
+
+/**
+ * An archived run against the same run in the table: the run's seal must be the table's, and every
+ * archived action must be in the table, unchanged. Items added to the table since (a later link)
+ * are not problems: the table's own checks cover them.
+ */
+export function compareWithTable(
+  runId: string,
+  archived: ArchivedRun,
+  table: { run?: RunEvidence; items: readonly ChainedAction[] },
+): string[] {
+  const problems: string[] = [];
+  const say = (text: string) => problems.push(`run ${runId}: ${text}`);
+  if (archived.evidence.seal !== undefined) {
+    if (table.run === undefined) say("in the archive, run item missing from the table");
+    else if (table.run.seal !== archived.evidence.seal)
+      say("seal differs from the archive's: run rewritten since");
+  }
+  const inTable = new Map(table.items.map((item) => [itemKeyPart(item.action), item]));
+  for (const item of archived.items) {
+    const stored = inTable.get(itemKeyPart(item.action));
+    if (stored === undefined) say(`item ${item.action.handshakeId}: in the archive, missing from the table`);
+    else if (
+      actionFingerprint({ action: stored.action }) !== actionFingerprint({ action: item.action }) ||
+      // An item unlinked when archived may have been linked since; a link archived must stay.
+      (item.chain !== undefined && actionFingerprint(stored) !== actionFingerprint(item))
+    ) {
+      say(`item ${item.action.handshakeId}: differs from the archive`);
+    }
+  }
+  return problems;
+}
