@@ -1,16 +1,13 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
-import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
-import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import { type App, type WireOptions, wire } from "../app.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
-import { loadConfig } from "../core/config.js";
 import { type InProgress, judge } from "../core/judge.js";
 import type { RunSummary } from "../core/sweep.js";
 import { maskEmails } from "../domain/mask.js";
-import { loadSettings, parseSettings, type Settings } from "../settings.js";
-import { afterRun, failUnlessCompleted, logInvocationError, notifyDeadline } from "./after-run.js";
+import { parseSettings, type Settings } from "../settings.js";
+import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
+import { keptApplication, keptConfig, lambdaHandler } from "./bootstrap.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
 import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordThrottle } from "./metrics.js";
@@ -50,16 +47,10 @@ export function wireRealtime(settings: Settings, options: WireOptions = {}): App
   });
 }
 
-// The application is wired once per container: the CancelHandshake pacer then keeps what it
-// learned of the service's rate from one invocation to the next.
-let wired: { key: string; app: App } | undefined;
-
-function fromEnvironment(): App {
-  const settings = loadSettings();
-  const key = JSON.stringify(settings);
-  if (wired?.key !== key) wired = { key, app: wireRealtime(settings) };
-  return wired.app;
-}
+// The application is wired once per execution environment (./bootstrap.ts): the CancelHandshake
+// pacer then keeps what it learned of the service's rate from one invocation to the next.
+const fromEnvironment = keptApplication((settings) => wireRealtime(settings));
+const config = keptConfig();
 
 /**
  * The handler over an application: the deployed one wires it from the environment's settings,
@@ -82,12 +73,12 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
   }
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
   const app = application();
-  const config = await loadConfig(app.settings.janitorConfig ?? "janitor.yaml");
+  const rules = await config(app.settings.janitorConfig ?? "janitor.yaml");
   const { organizations, audit, notifier, fencing, checkpoints } = app;
   const remaining = context.getRemainingTimeInMillis();
   const result = await judge(
     {
-      config,
+      config: rules,
       runId: parsed.runId,
       actor: parsed.actor,
       handshakeId: parsed.handshakeId,
@@ -121,7 +112,7 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
       deadline: notifyDeadline(context.getRemainingTimeInMillis()),
       ...(notifier ? { notifier } : {}),
     },
-    { showTargets: config.notify?.showTargets === true, sender: parsed.actor },
+    { showTargets: rules.notify?.showTargets === true, sender: parsed.actor },
   );
   const decision = result.actions[0];
   logger.info("judged", {
@@ -135,7 +126,4 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
   return result;
 }
 
-export const handler = middy(realtimeHandler)
-  .use(injectLambdaContext(logger, { resetKeys: true }))
-  .use(logMetrics(metrics))
-  .onError((request) => logInvocationError(logger, request.error));
+export const handler = lambdaHandler(realtimeHandler, logger, metrics);
