@@ -31,9 +31,27 @@ module.exports = {
       name: "core-knows-no-adapter",
       severity: "error",
       comment: "The core decides through its ports; it never imports an adapter, a handler or the CLI.",
-      from: { path: "^src/(core|rules|domain)/" },
-      to: { path: "^src/(aws|handlers|cli|report)/" },
+      from: { path: "^src/(domain|ports|rules|resilience|config|policy|evidence|sweep|notify)/" },
+      to: { path: "^src/(aws|handlers|cli|report|app)" },
     },
+    // The core's folders import downward only: domain < ports, rules, resilience < config < policy;
+    // evidence sees the ports; the sweep sees all of these; notify sees the sweep's vocabulary.
+    ...[
+      ["ports", "domain|ports"],
+      ["rules", "domain|rules"],
+      ["resilience", "domain|resilience"],
+      ["config", "domain|rules|config"],
+      ["policy", "domain|ports|rules|config|policy"],
+      ["evidence", "domain|ports|evidence"],
+      ["sweep", "domain|ports|rules|resilience|config|policy|evidence|sweep|fencing-settings"],
+      ["notify", "domain|ports|sweep|notify"],
+    ].map(([folder, allowed]) => ({
+      name: `${folder}-imports-downward`,
+      severity: "error",
+      comment: `src/${folder} imports only from src/(${allowed}).`,
+      from: { path: `^src/${folder}/` },
+      to: { path: "^src/", pathNot: `^src/(${allowed})[/.]` },
+    })),
     {
       name: "no-devtools-in-src",
       severity: "error",

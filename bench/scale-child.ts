@@ -12,8 +12,8 @@
  */
 import { createClients } from "../src/aws/clients.js";
 import { createOrganizationsAdapter } from "../src/aws/organizations.js";
-import { loadConfig } from "../src/core/config.js";
-import { createPlanner } from "../src/core/plan.js";
+import { loadConfig } from "../src/config/config.js";
+import { createPlanner } from "../src/policy/plan.js";
 
 // bench/scenarios/scale.ts looks for this prefix (not imported from here: that would run this module).
 const RESULT_PREFIX = "SCALE_RESULT ";

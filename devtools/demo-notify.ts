@@ -2,11 +2,11 @@ import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organization
 import { wire } from "../src/app.js";
 import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { renderSummary } from "../src/cli/render.js";
-import { sleep } from "../src/core/backoff.js";
-import { parseConfig } from "../src/core/config.js";
-import { notifyRun } from "../src/core/notify.js";
-import { type RunSummary, sweep } from "../src/core/sweep.js";
+import { parseConfig } from "../src/config/config.js";
+import { notifyRun } from "../src/notify/notify.js";
+import { sleep } from "../src/resilience/backoff.js";
 import type { Settings } from "../src/settings.js";
+import { type RunSummary, sweep } from "../src/sweep/sweep.js";
 import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "./sns-emulator.js";
 import { LOCAL_CREDENTIALS } from "./stack-env.js";
 

@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build, type BuildOptions as EsbuildOptions, type Metafile, type Plugin } from "esbuild";
-import { configHash, loadConfig, parseConfig } from "../src/core/config.js";
+import { configHash, loadConfig, parseConfig } from "../src/config/config.js";
 import { ConfigError } from "../src/domain/errors.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -30,7 +30,7 @@ export const CHUNK_DIR = "chunks";
  * modules, not whole packages.
  */
 const SPLIT_POINTS = [
-  "src/core/config.ts", // zod and yaml
+  "src/config/config.ts", // zod and yaml
   "src/handlers/events.ts", // zod without yaml
   "src/aws/organizations.ts", // the Organizations client's commands
   "src/aws/audit/index.ts", // the DynamoDB client's commands
@@ -76,7 +76,7 @@ export interface BuildResult {
 /**
  * zod's classic namespace re-exports every locale (`z.locales`), so no tree shaker can drop the
  * forty-odd translations, about a quarter of a megabyte of minified code that the handler parses
- * at every cold start. The janitor words its own messages (src/core/config.ts) and zod itself
+ * at every cold start. The janitor words its own messages (src/config/config.ts) and zod itself
  * falls back to English, which stays available under its own name.
  */
 const zodEnglishOnly: Plugin = {

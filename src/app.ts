@@ -3,10 +3,11 @@ import { createCheckpointStore } from "./aws/checkpoints.js";
 import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { createSnsNotifier } from "./aws/sns.js";
-import type { BackoffPolicy } from "./core/backoff.js";
-import type { NotifierPort } from "./core/notify.js";
 import { attemptBoundMs } from "./fencing-settings.js";
+import type { NotifierPort } from "./notify/notify.js";
+import type { BackoffPolicy } from "./resilience/backoff.js";
 import { type Environment, loadSettings, requireTable, type Settings } from "./settings.js";
+import { sweepPorts } from "./sweep/types.js";
 
 export interface WireOptions extends ClientOptions {
   /** Clients built earlier (a Lambda container keeps its own); absent, they are built from the settings. */
@@ -48,7 +49,10 @@ export function wire(settings: Settings, options: WireOptions = {}) {
       ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
       ...(options.organizationsPolicy ? { policy: options.organizationsPolicy } : {}),
     }),
+    /** The audit table, whose reader the CLI's audit commands use. */
     audit,
+    // The audit ports a sweep is handed, each of one concern, all kept in the audit table.
+    ...sweepPorts(audit),
     // Handshake claims live in the audit table beside the runs.
     claims: audit,
     notifier,

@@ -7,18 +7,13 @@ import {
   type QueryCommandOutput,
 } from "@aws-sdk/client-dynamodb";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
-import {
-  type ActionFilter,
-  actionItem,
-  chainedActions,
-  createAuditStore,
-  runItem,
-} from "../../src/aws/audit/index.js";
+import { actionItem, chainedActions, createAuditStore, runItem } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 import { verifyRuns } from "../../src/cli/audit-verify.js";
-import { CHAIN_GENESIS, chainHash, runSeal, verifyChain } from "../../src/core/integrity.js";
-import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import type { Outcome, OutcomeCounts } from "../../src/domain/outcomes.js";
+import { CHAIN_GENESIS, chainHash, runSeal, verifyChain } from "../../src/evidence/integrity.js";
+import type { ActionFilter } from "../../src/evidence/reader.js";
+import type { AuditAction, RunRecord } from "../../src/ports/records.js";
 import type { BenchRow, Scenario } from "../lib.js";
 
 /**

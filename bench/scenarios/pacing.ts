@@ -13,9 +13,9 @@ import { wire } from "../../src/app.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
-import { parseConfig } from "../../src/core/config.js";
-import { sweep } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
 import { loadSettings } from "../../src/settings.js";
+import { sweep } from "../../src/sweep/sweep.js";
 import { type BenchRow, median, type Scenario } from "../lib.js";
 
 /**

@@ -8,8 +8,8 @@ import {
   UpdateTimeToLiveCommand,
   waitUntilTableExists,
 } from "@aws-sdk/client-dynamodb";
-import { retry } from "../core/backoff.js";
 import { describeError, JanitorError } from "../domain/errors.js";
+import { retry } from "../resilience/backoff.js";
 import { type AuditTableOptions, auditTableDefinition } from "./audit-table.js";
 
 export interface EnsureAuditTableOptions extends AuditTableOptions {

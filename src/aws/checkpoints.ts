@@ -1,5 +1,5 @@
 /**
- * The checkpoint store (src/core/checkpoints.ts) on S3: one object per live run, written with
+ * The checkpoint store (src/evidence/checkpoints.ts) on S3: one object per live run, written with
  * Object Lock in compliance mode, read back by `audit verify`. The S3 client is loaded only when a
  * checkpoint is first written or read: a run without AUDIT_CHECKPOINT_BUCKET never loads it.
  */
@@ -10,7 +10,7 @@ import {
   checkpointKey,
   monthPrefixes,
   type StoredCheckpoint,
-} from "../core/checkpoints.js";
+} from "../evidence/checkpoints.js";
 
 export interface CheckpointStoreOptions {
   bucket: string;

@@ -6,6 +6,10 @@ import {
   type OrganizationsClient,
   type Handshake as SdkHandshake,
 } from "@aws-sdk/client-organizations";
+import { describeError, JanitorError, ServiceAnswerError } from "../domain/errors.js";
+import type { Handshake, HandshakeTarget } from "../domain/handshake.js";
+import type { CancelResult } from "../domain/outcomes.js";
+import type { OrganizationsPort } from "../ports/organizations.js";
 import {
   type BackoffPolicy,
   backoffDelay,
@@ -13,13 +17,9 @@ import {
   RetriesExhaustedError,
   retry,
   type Sleep,
-} from "../core/backoff.js";
-import { FencedOutcomeUnknownError, FenceRefusedError } from "../core/fence.js";
-import { createPacer, type Pacer } from "../core/pacer.js";
-import type { OrganizationsPort } from "../core/ports.js";
-import { describeError, JanitorError, ServiceAnswerError } from "../domain/errors.js";
-import type { Handshake, HandshakeTarget } from "../domain/handshake.js";
-import type { CancelResult } from "../domain/outcomes.js";
+} from "../resilience/backoff.js";
+import { createPacer, type Pacer } from "../resilience/pacer.js";
+import { FencedOutcomeUnknownError, FenceRefusedError } from "../sweep/fence.js";
 import { errorName, httpStatus, isAmbiguous, isRetryable, isThrottle } from "./errors.js";
 
 /** The service's page limit for ListHandshakesForOrganization (MaxResults 1..20 in the model). */

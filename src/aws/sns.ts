@@ -1,7 +1,7 @@
 import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
-import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../core/backoff.js";
-import type { NotifierPort } from "../core/notify.js";
 import { JanitorError } from "../domain/errors.js";
+import type { NotifierPort } from "../notify/notify.js";
+import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../resilience/backoff.js";
 import { isRetryable } from "./errors.js";
 
 /**

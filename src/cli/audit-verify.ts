@@ -1,10 +1,11 @@
 import { readFile } from "node:fs/promises";
 import { wire } from "../app.js";
-import { type AuditQueries, chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
-import { compareWithTable, verifyArchive } from "../core/archive.js";
-import { type CheckpointPort, checkpointProblems } from "../core/checkpoints.js";
-import { type RunEvidence, verifyRun } from "../core/integrity.js";
+import { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
 import { ConfigError } from "../domain/errors.js";
+import { compareWithTable, verifyArchive } from "../evidence/archive.js";
+import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
+import { type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import type { AuditReader } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { PERIOD_NOTE, PERIOD_OPTIONS, period, settingsOrIssues, TABLE_ENV } from "./audit-shared.js";
 import { ExitCode } from "./exit-codes.js";
@@ -96,7 +97,7 @@ function verdictLine({ runs, items, problems }: Verification): string {
  * their action items (ACTION months), so a run whose run item is gone or re-dated is still checked.
  */
 export async function verifyRuns(
-  store: AuditQueries,
+  store: AuditReader,
   runIds: readonly string[],
   range: { since: Date; until: Date } | undefined,
   checkpoints?: CheckpointPort,
@@ -149,7 +150,7 @@ export async function verifyRuns(
 }
 
 /** An archive checked from the file alone, then against the table. */
-async function verifyFile(store: AuditQueries, file: string, out: (text: string) => void): Promise<number> {
+async function verifyFile(store: AuditReader, file: string, out: (text: string) => void): Promise<number> {
   let text: string;
   try {
     text = await readFile(file, "utf8");

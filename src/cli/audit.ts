@@ -1,12 +1,13 @@
 import { open, writeFile } from "node:fs/promises";
 import { wire } from "../app.js";
-import { type ActionFilter, type AuditQueries, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
+import { DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE } from "../aws/audit-table.js";
 import { ensureAuditTable } from "../aws/audit-table-init.js";
-import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../core/ports.js";
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
 import { jsonText } from "../domain/visible.js";
+import type { ActionFilter, AuditReader } from "../evidence/reader.js";
+import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../ports/records.js";
 import { type ConfigOnRecord, renderReport } from "../report/html.js";
 import { loadSettings } from "../settings.js";
 import {
@@ -307,7 +308,7 @@ async function report(argv: string[], io: CliIo): Promise<number> {
 
 /** The config each distinct hash of the runs names, as recorded; a hash without one is left out. */
 async function configsOnRecord(
-  store: AuditQueries,
+  store: AuditReader,
   runList: readonly ReadRun[],
 ): Promise<Map<string, ConfigOnRecord>> {
   const configs = new Map<string, ConfigOnRecord>();

@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
-import { loadConfig } from "../core/config.js";
-import { describeConfig } from "../core/config-describe.js";
+import { loadConfig } from "../config/config.js";
+import { describeConfig } from "../config/describe.js";
 import { ConfigError } from "../domain/errors.js";
 import { parseSettings } from "../settings.js";
 import {

@@ -1,4 +1,4 @@
-import type { RunSummary } from "../core/sweep.js";
+import type { RunSummary } from "../sweep/sweep.js";
 import { formatTable, visible } from "./format.js";
 
 export const ACTION_COLUMNS = ["handshakeId", "action", "target", "outcome", "ruleId", "reason"] as const;

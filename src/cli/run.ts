@@ -2,13 +2,13 @@ import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { wire } from "../app.js";
-import { loadConfig } from "../core/config.js";
-import { notifyRun } from "../core/notify.js";
-import { type SelectionProblem, validateSelection } from "../core/plan.js";
-import { type RunSummary, type SweepLogger, silentLogger, sweep } from "../core/sweep.js";
+import { loadConfig } from "../config/config.js";
 import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { jsonText } from "../domain/visible.js";
+import { notifyRun } from "../notify/notify.js";
+import { type SelectionProblem, validateSelection } from "../policy/plan.js";
 import { parseTableSettings } from "../settings.js";
+import { type RunSummary, type SweepLogger, silentLogger, sweep } from "../sweep/sweep.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { ExitCode, exitCodeFor } from "./exit-codes.js";
 import type { CliIo } from "./io.js";
@@ -102,7 +102,8 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
   const logger = args.verbose ? jsonLogger(err) : silentLogger;
-  const { organizations, audit, claims, notifier, fencing, checkpoints } = wire(settings);
+  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
+    wire(settings);
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
   // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
@@ -123,7 +124,10 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
         },
         {
           organizations,
-          audit,
+          journal,
+          actions,
+          lease,
+          marks,
           claims,
           fencing,
           now: () => new Date(),

@@ -1,6 +1,6 @@
 /**
- * The one canonical JSON of the project: what the audit chain hashes (src/core/integrity.ts) and
- * what a config's hash is taken over (src/core/config.ts).
+ * The one canonical JSON of the project: what the audit chain hashes (src/evidence/integrity.ts) and
+ * what a config's hash is taken over (src/config/config.ts).
  */
 
 /**

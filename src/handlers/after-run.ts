@@ -1,10 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
 import type { Metrics } from "@aws-lambda-powertools/metrics";
-import type { DigestOptions } from "../core/digest.js";
-import { type NotifierPort, notifyRun } from "../core/notify.js";
-import type { AuditPort } from "../core/ports.js";
-import type { RunSummary, SweepLogger } from "../core/sweep.js";
 import { ConfigError, JanitorError, LeaseHeldError } from "../domain/errors.js";
+import type { DigestOptions } from "../notify/digest.js";
+import { type NotifierPort, notifyRun } from "../notify/notify.js";
+import type { RunJournal } from "../ports/run-journal.js";
+import type { RunSummary, SweepLogger } from "../sweep/sweep.js";
 import { recordNotify, recordSummary } from "./metrics.js";
 
 /** The run was blocked or failed: the invocation fails so that the error alarm fires. */
@@ -12,7 +12,7 @@ export class RunNotCompletedError extends JanitorError {}
 
 export interface AfterRunDeps {
   metrics: Metrics;
-  audit: Pick<AuditPort, "recordNotifyFailure">;
+  audit: Pick<RunJournal, "recordNotifyFailure">;
   logger: SweepLogger;
   /** Undefined when NOTIFY_TOPIC_ARN is unset: no digest. */
   notifier?: NotifierPort;

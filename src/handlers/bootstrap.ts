@@ -6,7 +6,7 @@ import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { App } from "../app.js";
-import { type JanitorConfig, loadConfig } from "../core/config.js";
+import { type JanitorConfig, loadConfig } from "../config/config.js";
 import { loadSettings, type Settings } from "../settings.js";
 import { logInvocationError } from "./after-run.js";
 

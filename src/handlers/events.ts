@@ -1,8 +1,8 @@
 import { z } from "zod";
-import type { SelectionProblem } from "../core/plan.js";
 import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import type { Trigger } from "../domain/outcomes.js";
+import type { SelectionProblem } from "../policy/plan.js";
 import { eventDepthProblem } from "./event-depth.js";
 
 /** What one invocation asks for, whichever way it came. */

@@ -1,5 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import type { SweepLogger } from "../core/sweep.js";
+import type { SweepLogger } from "../sweep/sweep.js";
 
 /** Powertools' Logger as the core's SweepLogger, for both Lambda entry points. */
 export function asSweepLogger(log: Logger): SweepLogger {

@@ -1,6 +1,6 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import type { RunSummary } from "../core/sweep.js";
 import { OUTCOMES } from "../domain/outcomes.js";
+import type { RunSummary } from "../sweep/sweep.js";
 import { METRICS_NAMESPACE, METRICS_SERVICE, RUN_NOT_COMPLETED_METRIC } from "./metric-names.js";
 
 /**

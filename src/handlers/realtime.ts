@@ -1,11 +1,11 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import { type App, type WireOptions, wire } from "../app.js";
-import { type BackoffPolicy, DEFAULT_BACKOFF } from "../core/backoff.js";
-import { type InProgress, judge } from "../core/judge.js";
-import type { RunSummary } from "../core/sweep.js";
 import { maskEmails } from "../domain/mask.js";
+import { type BackoffPolicy, DEFAULT_BACKOFF } from "../resilience/backoff.js";
 import { parseSettings, type Settings } from "../settings.js";
+import { type InProgress, judge } from "../sweep/judge.js";
+import type { RunSummary } from "../sweep/sweep.js";
 import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
 import { keptApplication, keptConfig, lambdaHandler } from "./bootstrap.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
@@ -74,7 +74,8 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
   const app = application();
   const rules = await config(app.settings.janitorConfig ?? "janitor.yaml");
-  const { organizations, audit, notifier, fencing, checkpoints } = app;
+  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
+    app;
   const remaining = context.getRemainingTimeInMillis();
   const result = await judge(
     {
@@ -90,8 +91,11 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
     },
     {
       organizations,
-      audit,
-      claims: audit,
+      journal,
+      actions,
+      lease,
+      marks,
+      claims,
       fencing,
       now: () => new Date(),
       logger: asSweepLogger(logger),

@@ -1,10 +1,10 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import { wire } from "../app.js";
-import { validateSelection } from "../core/plan.js";
-import { type RunSummary, sweep } from "../core/sweep.js";
 import { ConfigError } from "../domain/errors.js";
+import { validateSelection } from "../policy/plan.js";
 import { parseSettings } from "../settings.js";
+import { type RunSummary, sweep } from "../sweep/sweep.js";
 import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
 import { keptApplication, keptConfig, lambdaHandler } from "./bootstrap.js";
 import { eventSelectionIssue, parseEvent } from "./events.js";
@@ -33,7 +33,8 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     handshakeIds: request.handshakeIds,
   });
   if (problems.length > 0) throw new ConfigError(problems.map(eventSelectionIssue));
-  const { organizations, audit, claims, notifier, fencing, checkpoints } = app;
+  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
+    app;
   const summary = await sweep(
     {
       config: rules,
@@ -48,7 +49,10 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
     },
     {
       organizations,
-      audit,
+      journal,
+      actions,
+      lease,
+      marks,
       claims,
       fencing,
       now: () => new Date(),

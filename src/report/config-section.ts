@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import type { RunRecord } from "../core/ports.js";
+import type { RunRecord } from "../ports/records.js";
 import { describeGrace, describeRule, findRuleKind, type RuleConfig } from "../rules/index.js";
 import { describeScope } from "../rules/scope.js";
 import { escapeHtml, table } from "./html-parts.js";

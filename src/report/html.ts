@@ -1,5 +1,5 @@
-import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../core/ports.js";
 import { OUTCOMES, type Outcome } from "../domain/outcomes.js";
+import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
 import { type ConfigOnRecord, configSection } from "./config-section.js";
 import { escapeHtml, table } from "./html-parts.js";
 
@@ -17,7 +17,7 @@ export interface ReportInput {
   actions: readonly ReadAction[];
   runs: readonly ReadRun[];
   /**
-   * The configs on record by hash (AuditQueries.getConfig), for the hashes of `runs`. A hash
+   * The configs on record by hash (AuditReader.getConfig), for the hashes of `runs`. A hash
    * absent from the map is reported as not on record.
    */
   configs?: ReadonlyMap<string, ConfigOnRecord>;

@@ -17,9 +17,10 @@ import { retention } from "../../src/app.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE } from "../../src/aws/audit-table.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
-import { parseConfig } from "../../src/core/config.js";
-import { AUDIT_ATTRIBUTES, type AuditAction } from "../../src/core/ports.js";
-import { sweep } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
+import { AUDIT_ATTRIBUTES, type AuditAction } from "../../src/ports/records.js";
+import { sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import { type SeededTrail, seedTrail, TRICKY } from "../support/audit-trail.js";
 import { offlineBrowser } from "../support/browser.js";
 import { csvObjects, unneutralise } from "../support/csv.js";
@@ -543,7 +544,7 @@ describe("hash chain under concurrency", () => {
       },
       {
         organizations: new FakeOrganizations(handshakes, events),
-        audit: createAuditStore({ client, tableName }),
+        ...sweepPorts(createAuditStore({ client, tableName })),
         now: stamp,
       },
     );

@@ -10,10 +10,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
-import { verifyChain } from "../../src/core/integrity.js";
-import type { AuditAction, RunRecord } from "../../src/core/ports.js";
 import { AuditWriteError } from "../../src/domain/errors.js";
 import { TRIGGERS } from "../../src/domain/outcomes.js";
+import { verifyChain } from "../../src/evidence/integrity.js";
+import type { AuditAction, RunRecord } from "../../src/ports/records.js";
 import { chainFailingClient, localDynamoDbClient, sharedDynamoDbLocal } from "../support/stack.js";
 
 const tableName = `audit-store-test-${randomUUID()}`;

@@ -16,10 +16,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
-import { parseConfig } from "../../src/core/config.js";
-import { chainHash, runSeal } from "../../src/core/integrity.js";
-import type { AuditAction, RunRecord } from "../../src/core/ports.js";
-import { sweep } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
+import { chainHash, runSeal } from "../../src/evidence/integrity.js";
+import type { AuditAction, RunRecord } from "../../src/ports/records.js";
+import { sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import { type SeededTrail, seedTrail } from "../support/audit-trail.js";
 import { auditAction, FakeOrganizations, handshake } from "../support/fakes.js";
 import { chainFailingClient, localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
@@ -474,7 +475,7 @@ describe("seals as the janitor writes them", () => {
           ),
           [],
         ),
-        audit: store(),
+        ...sweepPorts(store()),
         now: () => new Date("2026-06-20T10:00:00Z"),
         logger: { debug: log, info: log, warn: log, error: log },
       },

@@ -10,8 +10,8 @@ import { type S3Emulator, startS3Emulator } from "../../devtools/s3-emulator.js"
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
 import { actionKey, runKey } from "../../src/aws/audit/items.js";
-import { chainHash, runSeal } from "../../src/core/integrity.js";
-import type { RunSummary } from "../../src/core/sweep.js";
+import { chainHash, runSeal } from "../../src/evidence/integrity.js";
+import type { RunSummary } from "../../src/sweep/sweep.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 /**

@@ -7,8 +7,8 @@ import { DEMO_CONFIG } from "../../devtools/demo.js";
 import type { EmulatorHandshake } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { toHandshake } from "../../src/aws/organizations.js";
-import { loadConfig } from "../../src/core/config.js";
-import { plan } from "../../src/core/plan.js";
+import { loadConfig } from "../../src/config/config.js";
+import { plan } from "../../src/policy/plan.js";
 import {
   runCli,
   runCliFromSource,

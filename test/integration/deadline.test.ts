@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
-import { loadConfig } from "../../src/core/config.js";
-import type { RunSummary } from "../../src/core/sweep.js";
+import { loadConfig } from "../../src/config/config.js";
 import { handler, SAFETY_MARGIN_MS } from "../../src/handlers/sweep.js";
+import type { RunSummary } from "../../src/sweep/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 import {

@@ -25,13 +25,14 @@ import { wire } from "../../src/app.js";
 import { chainedActions, createAuditStore, LEASE_DURATION_MS } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
-import { type JanitorConfig, loadConfig } from "../../src/core/config.js";
-import { verifyChain } from "../../src/core/integrity.js";
-import { plan } from "../../src/core/plan.js";
-import type { OrganizationsPort } from "../../src/core/ports.js";
-import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { type JanitorConfig, loadConfig } from "../../src/config/config.js";
+import { verifyChain } from "../../src/evidence/integrity.js";
 import { DEFAULT_FENCING } from "../../src/fencing-settings.js";
+import { plan } from "../../src/policy/plan.js";
+import type { OrganizationsPort } from "../../src/ports/organizations.js";
 import { loadSettings } from "../../src/settings.js";
+import { type RunSummary, sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import { cliNodeArgs, runCli, sharedDynamoDbLocal, withEnv } from "../support/stack.js";
 import {
   auditItems,
@@ -150,7 +151,7 @@ async function runSweep(env: Record<string, string>, runId: string, options: Swe
         },
         {
           organizations: options.around?.(port) ?? port,
-          audit,
+          ...sweepPorts(audit),
           ...(options.claims ? { claims: audit } : {}),
           now,
         },

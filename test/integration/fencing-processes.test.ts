@@ -9,8 +9,8 @@ import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { type FaultProxy, type ProxyEvent, startFaultProxy } from "../../devtools/fault-proxy.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, LOCAL_CREDENTIALS, localStackEnv } from "../../devtools/stack-env.js";
-import type { AuditAction } from "../../src/core/ports.js";
-import type { ActionSummary, RunSummary } from "../../src/core/sweep.js";
+import type { AuditAction } from "../../src/ports/records.js";
+import type { ActionSummary, RunSummary } from "../../src/sweep/sweep.js";
 import { cliNodeArgs, runCli, sharedDynamoDbLocal } from "../support/stack.js";
 import { auditItems, newlyCanceled } from "../support/sweep-checks.js";
 

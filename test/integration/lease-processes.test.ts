@@ -5,9 +5,9 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { EmulatorFaults } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
-import type { AuditAction } from "../../src/core/ports.js";
-import type { RunSummary } from "../../src/core/sweep.js";
 import type { Outcome } from "../../src/domain/outcomes.js";
+import type { AuditAction } from "../../src/ports/records.js";
+import type { RunSummary } from "../../src/sweep/sweep.js";
 import {
   type CliResult,
   localDynamoDbClient,

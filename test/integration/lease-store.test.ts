@@ -5,13 +5,14 @@ import { sampleOrganization } from "../../devtools/sample-org.js";
 import { wire } from "../../src/app.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
-import { loadConfig } from "../../src/core/config.js";
-import type { RunRecord } from "../../src/core/ports.js";
-import { sweep } from "../../src/core/sweep.js";
+import { loadConfig } from "../../src/config/config.js";
 import { LeaseHeldError, LeaseLostError } from "../../src/domain/errors.js";
 import { DEFAULT_FENCING } from "../../src/fencing-settings.js";
 import { handler } from "../../src/handlers/sweep.js";
+import type { RunRecord } from "../../src/ports/records.js";
 import { loadSettings } from "../../src/settings.js";
+import { sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import { auditAction } from "../support/fakes.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
@@ -190,7 +191,7 @@ describe("reconciliation beside a live run", () => {
         const { organizations, audit } = wire({ ...loadSettings(), auditTableName: table }, { clients });
         return await sweep(
           { config: { ...config, rules: [] }, runId: "run-next", trigger: "cli", actor: "bob" },
-          { organizations, audit, now: () => new Date() },
+          { organizations, ...sweepPorts(audit), now: () => new Date() },
         );
       } finally {
         clients.dynamodb.destroy();

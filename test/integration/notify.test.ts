@@ -15,14 +15,15 @@ import { wire } from "../../src/app.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
 import type { Clients } from "../../src/aws/clients.js";
 import { createSnsNotifier, SNS_BACKOFF } from "../../src/aws/sns.js";
-import { parseConfig } from "../../src/core/config.js";
-import { MESSAGE_MAX_BYTES } from "../../src/core/digest.js";
-import { verifyChain } from "../../src/core/integrity.js";
-import { notifyRun } from "../../src/core/notify.js";
-import { type RunSummary, sweep } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
 import { ConfigError } from "../../src/domain/errors.js";
+import { verifyChain } from "../../src/evidence/integrity.js";
 import { handler } from "../../src/handlers/sweep.js";
+import { MESSAGE_MAX_BYTES } from "../../src/notify/digest.js";
+import { notifyRun } from "../../src/notify/notify.js";
 import { loadSettings } from "../../src/settings.js";
+import { type RunSummary, sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 
@@ -139,7 +140,7 @@ describe("grace period", () => {
     let clock = start;
     // The store keeps the run's clock too: the organization's lease expires by it.
     const audit = createAuditStore({ client: clients.dynamodb, tableName, now: () => clock });
-    const ports = { organizations, audit, now: () => clock };
+    const ports = { organizations, ...sweepPorts(audit), now: () => clock };
     const states = () => new Map(stack.org.handshakes().map((h) => [h.Id, h.State]));
     const before = sns.published().length;
     const runs: RunSummary[] = [];
@@ -255,7 +256,7 @@ describe("grace period", () => {
         actor: "test",
         dryRun: true,
       },
-      { organizations, audit, now: () => new Date() },
+      { organizations, ...sweepPorts(audit), now: () => new Date() },
     );
     expect(summary.counts).toEqual({ DRY_RUN: 1 });
     expect(summary.actions[0]?.reason).toMatch(/^would mark, due at \d{4}-/);
@@ -268,7 +269,7 @@ describe("grace period", () => {
     const { organizations, audit } = realPorts(tableName);
     const summary = await sweep(
       { config: DENY_GMAIL("    graceHours: 24"), runId: "mark-1", trigger: "cli", actor: "test" },
-      { organizations, audit, now: () => new Date() },
+      { organizations, ...sweepPorts(audit), now: () => new Date() },
     );
     const cancelAfter = summary.actions[0]?.cancelAfter ?? "missing";
     const shown = await runCli(["audit", "query", "--outcome", "MARKED"], env(tableName));
@@ -300,7 +301,7 @@ describe("publish failures", () => {
       const runId = `fail-${faults.down ? "down" : "throttle"}`;
       const summary = await sweep(
         { config: DENY_GMAIL(), runId, trigger: "cli", actor: "test" },
-        { organizations, audit, now: () => new Date() },
+        { organizations, ...sweepPorts(audit), now: () => new Date() },
       );
       const beforeRequests = sns.requests();
       const beforeMessages = sns.published().length;
@@ -367,7 +368,7 @@ describe("size limit", () => {
     );
     const summary = await sweep(
       { config, runId: "big-1", trigger: "cli", actor: "test" },
-      { organizations, audit, now: () => new Date() },
+      { organizations, ...sweepPorts(audit), now: () => new Date() },
     );
     expect(summary.counts).toEqual({ MARKED: 300 });
     const before = sns.published().length;

@@ -5,10 +5,10 @@ import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../devtools/sns-emulator.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
-import type { RunSummary } from "../../src/core/sweep.js";
 import { HANDSHAKE_ID_PROBLEM } from "../../src/domain/handshake.js";
 import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
 import { handler, type RealtimeResult } from "../../src/handlers/realtime.js";
+import type { RunSummary } from "../../src/sweep/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
 

@@ -1,5 +1,7 @@
-import type { AuditAction, AuditPort, RunRecord } from "../../src/core/ports.js";
 import type { Outcome, OutcomeCounts, Trigger } from "../../src/domain/outcomes.js";
+import type { ActionLog } from "../../src/ports/action-log.js";
+import type { AuditAction, RunRecord } from "../../src/ports/records.js";
+import type { RunJournal } from "../../src/ports/run-journal.js";
 
 /** Values that break naive CSV, HTML and shell handling, as real emails, notes and errors can. */
 export const TRICKY = {
@@ -41,7 +43,7 @@ export interface SeededTrail {
  * the run's end with its counts. Deterministic, so tests can compute what to expect.
  */
 export async function seedTrail(
-  audit: AuditPort,
+  audit: RunJournal & ActionLog,
   options: { prefix: string; runs: number; start: Date; everyHours?: number; actionsPerRun?: number },
 ): Promise<SeededTrail> {
   const runs: RunRecord[] = [];

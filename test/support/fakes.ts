@@ -1,20 +1,15 @@
-import { itemKeyPart } from "../../src/core/conflicts.js";
-import type { FenceAnswer, FenceRequest } from "../../src/core/fence.js";
-import type {
-  AuditAction,
-  AuditPort,
-  ClaimResult,
-  FinalResult,
-  HandshakeClaims,
-  LeaseClaim,
-  OpenMark,
-  OrganizationsPort,
-  PutResult,
-  RunRecord,
-} from "../../src/core/ports.js";
 import { type LeaseHolder, LeaseLostError, OutcomeConflictError } from "../../src/domain/errors.js";
 import type { Handshake } from "../../src/domain/handshake.js";
 import type { CancelResult, Outcome } from "../../src/domain/outcomes.js";
+import { itemKeyPart } from "../../src/evidence/conflicts.js";
+import type { ActionLog } from "../../src/ports/action-log.js";
+import type { ClaimResult, HandshakeClaims } from "../../src/ports/claims.js";
+import type { FenceAnswer, FenceRequest } from "../../src/ports/fence.js";
+import type { LeaseClaim, LeaseStore } from "../../src/ports/lease.js";
+import type { MarkStore } from "../../src/ports/marks.js";
+import type { OrganizationsPort } from "../../src/ports/organizations.js";
+import type { AuditAction, FinalResult, OpenMark, PutResult, RunRecord } from "../../src/ports/records.js";
+import type { RunJournal } from "../../src/ports/run-journal.js";
 
 /** Events in the order they happened across both fakes, to check "intent before cancel". */
 export type Event =
@@ -22,7 +17,7 @@ export type Event =
   | { kind: "outcome"; handshakeId: string; outcome: Outcome }
   | { kind: "cancel"; handshakeId: string };
 
-export class FakeAudit implements AuditPort {
+export class FakeAudit implements RunJournal, ActionLog, LeaseStore, MarkStore {
   readonly runs = new Map<string, RunRecord>();
   readonly items = new Map<string, AuditAction>();
   /** Make the next writes of these kinds fail, to test that a failed write blocks the cancel. */
@@ -91,6 +86,8 @@ export class FakeAudit implements AuditPort {
     }
     const item = this.items.get(key);
     if (!item) throw new Error(`no intent for ${key}`);
+    // The same outcome again is a retried write that had landed, as the store takes it.
+    if (item.outcome === result.outcome) return {};
     if (item.outcome !== undefined) {
       throw new OutcomeConflictError(`outcome ${item.outcome} already recorded for ${key}`, {
         outcome: item.outcome,
@@ -157,9 +154,11 @@ export class FakeAudit implements AuditPort {
   }
 
   /** The lease item as the store keeps it, with the store's clock and lease length. */
-  lease: LeaseHolder | undefined;
+  lease: (LeaseHolder & { released?: boolean }) | undefined;
   now: () => Date = () => new Date();
   leaseDurationMs = 60_000;
+  /** The fencing margin: a lapsed lease is taken over once it has lapsed by more than this. */
+  marginMs = 0;
   /** Lease expiries noted on run items by renewals, as the store does. */
   readonly runLeases = new Map<string, number>();
   renewals = 0;
@@ -169,8 +168,13 @@ export class FakeAudit implements AuditPort {
   async acquireLease(runId: string): Promise<LeaseClaim> {
     const at = this.now();
     const held = this.lease;
-    if (held && held.expiresAt > at.getTime() && held.runId !== runId)
-      return { acquired: false, holder: { ...held } };
+    const free =
+      held === undefined ||
+      held.runId === runId ||
+      held.expiresAt <= at.getTime() - this.marginMs ||
+      (held.released === true && held.expiresAt <= at.getTime());
+    if (!free)
+      return { acquired: false, holder: { runId: held.runId, since: held.since, expiresAt: held.expiresAt } };
     this.lease = { runId, since: at.toISOString(), expiresAt: at.getTime() + this.leaseDurationMs };
     return { acquired: true, lease: { ...this.lease } };
   }
@@ -186,6 +190,7 @@ export class FakeAudit implements AuditPort {
   async releaseLease(runId: string): Promise<boolean> {
     if (this.lease?.runId !== runId) return false;
     this.lease.expiresAt = this.now().getTime();
+    this.lease.released = true;
     return true;
   }
 

@@ -7,10 +7,10 @@ import type { EmulatorHandshake } from "../../devtools/org-emulator/index.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
 import { toHandshake } from "../../src/aws/organizations.js";
-import { type JanitorConfig, loadConfig } from "../../src/core/config.js";
-import { plan } from "../../src/core/plan.js";
-import type { AuditAction } from "../../src/core/ports.js";
+import { type JanitorConfig, loadConfig } from "../../src/config/config.js";
 import type { Outcome } from "../../src/domain/outcomes.js";
+import { plan } from "../../src/policy/plan.js";
+import type { AuditAction } from "../../src/ports/records.js";
 import { withEnv } from "./stack.js";
 
 /** Outcomes after which a selected handshake needs nothing more from any run. */

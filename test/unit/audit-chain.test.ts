@@ -2,9 +2,9 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 import { CHAIN_BACKOFF } from "../../src/aws/audit/chain.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
-import { backoffDelay } from "../../src/core/backoff.js";
-import { CHAIN_GENESIS, chainHash } from "../../src/core/integrity.js";
-import type { AuditAction } from "../../src/core/ports.js";
+import { CHAIN_GENESIS, chainHash } from "../../src/evidence/integrity.js";
+import type { AuditAction } from "../../src/ports/records.js";
+import { backoffDelay } from "../../src/resilience/backoff.js";
 import { auditAction } from "../support/fakes.js";
 
 const action: AuditAction = auditAction({

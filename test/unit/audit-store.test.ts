@@ -1,8 +1,8 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 import { createAuditStore, isRetryableDynamoDbError, monthsBetween } from "../../src/aws/audit/index.js";
-import type { AuditAction } from "../../src/core/ports.js";
 import { AuditWriteError, ConfigError } from "../../src/domain/errors.js";
+import type { AuditAction } from "../../src/ports/records.js";
 import { auditAction } from "../support/fakes.js";
 
 interface SentCommand {

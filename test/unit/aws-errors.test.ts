@@ -2,8 +2,8 @@ import { describe, expect, test } from "vitest";
 import { isRetryableDynamoDbError } from "../../src/aws/audit/index.js";
 import { isAmbiguous, isRetryable, isThrottle } from "../../src/aws/errors.js";
 import { isRetryableSnsError } from "../../src/aws/sns.js";
-import { RetriesExhaustedError } from "../../src/core/backoff.js";
 import { AuditWriteError, JanitorError } from "../../src/domain/errors.js";
+import { RetriesExhaustedError } from "../../src/resilience/backoff.js";
 
 function sdkError(name: string, extra: Record<string, unknown> = {}): Error {
   return Object.assign(new Error(`${name} happened`), { name, ...extra });

@@ -10,8 +10,8 @@ import {
   type JanitorConfig,
   loadConfig,
   parseConfig,
-} from "../../src/core/config.js";
-import { configWarnings, describeConfig } from "../../src/core/config-describe.js";
+} from "../../src/config/config.js";
+import { configWarnings, describeConfig } from "../../src/config/describe.js";
 import { ConfigError } from "../../src/domain/errors.js";
 import { describeRule, RULE_KIND_NAMES, type RuleConfig } from "../../src/rules/index.js";
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { Outcome } from "../../src/domain/outcomes.js";
 import {
   buildDigest,
   type DigestRun,
@@ -6,9 +7,8 @@ import {
   MESSAGE_MAX_BYTES,
   SUBJECT_MAX,
   safeSubject,
-} from "../../src/core/digest.js";
-import type { ActionSummary } from "../../src/core/sweep.js";
-import type { Outcome } from "../../src/domain/outcomes.js";
+} from "../../src/notify/digest.js";
+import type { ActionSummary } from "../../src/sweep/sweep.js";
 
 function action(n: number, outcome: Outcome, overrides: Partial<ActionSummary> = {}): ActionSummary {
   return {

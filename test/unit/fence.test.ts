@@ -1,11 +1,6 @@
 import { describe, expect, test } from "vitest";
-import {
-  createFence,
-  type FenceAnswer,
-  type FenceOptions,
-  type FenceRequest,
-  type FenceStore,
-} from "../../src/core/fence.js";
+import type { FenceAnswer, FenceRequest, FenceStore } from "../../src/ports/fence.js";
+import { createFence, type FenceOptions } from "../../src/sweep/fence.js";
 
 /** A store answering as told, recording what it was asked; `took` ms pass on the clock per answer. */
 function store(answers: (FenceAnswer | Error)[], clock: { t: number }, took = 0) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { csvField, formatCsv, formatJsonLines, formatTable, visible } from "../../src/cli/format.js";
 import { renderSummary } from "../../src/cli/render.js";
-import type { RunSummary } from "../../src/core/sweep.js";
+import type { RunSummary } from "../../src/sweep/sweep.js";
 
 /** Every character a terminal acts on instead of showing, and the bidi controls that reorder text. */
 // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point

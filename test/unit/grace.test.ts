@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "../../src/core/config.js";
-import { applyGrace, cancelAfterOf, closeMarkOf, isDue, marksByHandshake } from "../../src/core/grace.js";
-import { type Decision, plan } from "../../src/core/plan.js";
-import type { OpenMark } from "../../src/core/ports.js";
+import { parseConfig } from "../../src/config/config.js";
 import type { Handshake } from "../../src/domain/handshake.js";
+import { applyGrace, cancelAfterOf, closeMarkOf, isDue, marksByHandshake } from "../../src/policy/grace.js";
+import { type Decision, plan } from "../../src/policy/plan.js";
+import type { OpenMark } from "../../src/ports/records.js";
 
 const NOW = new Date("2026-11-29T12:00:00.000Z");
 const HOUR = 3_600_000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareWithTable, verifyArchive } from "../../src/core/archive.js";
+import { compareWithTable, verifyArchive } from "../../src/evidence/archive.js";
 import {
   CHAIN_GENESIS,
   type ChainedAction,
@@ -11,8 +11,8 @@ import {
   verifyChain,
   verifyCounts,
   verifyRun,
-} from "../../src/core/integrity.js";
-import type { AuditAction } from "../../src/core/ports.js";
+} from "../../src/evidence/integrity.js";
+import type { AuditAction } from "../../src/ports/records.js";
 import { auditAction } from "../support/fakes.js";
 
 function action(handshakeId: string, overrides: Partial<AuditAction> = {}): AuditAction {

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "vitest";
-import { parseConfig } from "../../src/core/config.js";
-import { describedHandshakes, type JudgeRequest, judge } from "../../src/core/judge.js";
-import type { RunSummary } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
 import type { Handshake } from "../../src/domain/handshake.js";
+import { describedHandshakes, type JudgeRequest, judge } from "../../src/sweep/judge.js";
+import type { RunSummary } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import {
   auditAction,
   type Event,
@@ -38,7 +39,7 @@ function setup(handshakes: Handshake[]) {
   const warnings: string[] = [];
   const deps = {
     organizations,
-    audit,
+    ...sweepPorts(audit),
     claims,
     now: () => NOW,
     sleep: async (ms: number) => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { isRetryableSnsError, topicRegion } from "../../src/aws/sns.js";
-import type { DigestRun } from "../../src/core/digest.js";
-import { type NotifierPort, notifyRun } from "../../src/core/notify.js";
 import { ConfigError } from "../../src/domain/errors.js";
+import type { DigestRun } from "../../src/notify/digest.js";
+import { type NotifierPort, notifyRun } from "../../src/notify/notify.js";
 import { loadSettings } from "../../src/settings.js";
 
 const run: DigestRun = {

@@ -1,9 +1,9 @@
 import type { OrganizationsClient } from "@aws-sdk/client-organizations";
 import { describe, expect, test } from "vitest";
 import { createOrganizationsAdapter, toHandshake } from "../../src/aws/organizations.js";
-import { DEFAULT_BACKOFF } from "../../src/core/backoff.js";
-import { createPacer } from "../../src/core/pacer.js";
 import type { Handshake } from "../../src/domain/handshake.js";
+import { DEFAULT_BACKOFF } from "../../src/resilience/backoff.js";
+import { createPacer } from "../../src/resilience/pacer.js";
 
 /** An SDK-like error as the client throws it: name, message and HTTP metadata. */
 function awsError(name: string, status = 400): Error {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
-import { backoffDelay, RetriesExhaustedError, retry } from "../../src/core/backoff.js";
-import { createPacer, DEFAULT_PACER } from "../../src/core/pacer.js";
+import { backoffDelay, RetriesExhaustedError, retry } from "../../src/resilience/backoff.js";
+import { createPacer, DEFAULT_PACER } from "../../src/resilience/pacer.js";
 import { simulatedService, virtualTime } from "../support/virtual-time.js";
 
 /** A virtual clock: sleeping advances time, so pacing is checked without waiting. */

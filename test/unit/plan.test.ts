@@ -1,8 +1,8 @@
 import { describe, expect, test } from "vitest";
 import { stringify } from "yaml";
-import { type JanitorConfig, parseConfig } from "../../src/core/config.js";
-import { createPlanner, plan, validateSelection } from "../../src/core/plan.js";
+import { type JanitorConfig, parseConfig } from "../../src/config/config.js";
 import type { Handshake } from "../../src/domain/handshake.js";
+import { createPlanner, plan, validateSelection } from "../../src/policy/plan.js";
 import type { RuleVerdict } from "../../src/rules/contract.js";
 import { evaluateRule } from "../../src/rules/index.js";
 

@@ -1,8 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { canonicalConfigJson, configHash, parseConfig } from "../../src/core/config.js";
-import type { AuditAction, RunRecord } from "../../src/core/ports.js";
+import { canonicalConfigJson, configHash, parseConfig } from "../../src/config/config.js";
 import type { Outcome } from "../../src/domain/outcomes.js";
+import type { AuditAction, RunRecord } from "../../src/ports/records.js";
 import { daysBetween, escapeHtml, type ReportInput, renderReport } from "../../src/report/html.js";
 import { describeRule, type RuleConfig } from "../../src/rules/index.js";
 import { describeScope } from "../../src/rules/scope.js";

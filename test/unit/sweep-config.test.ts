@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { describe, expect, test } from "vitest";
-import { parseConfig } from "../../src/core/config.js";
-import { type SweepLogger, sweep } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
+import { type SweepLogger, sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import { FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
@@ -39,7 +40,7 @@ describe("the config a run applies", () => {
     const organizations = new FakeOrganizations([
       handshake({ target: { type: "EMAIL", value: "x@gmail.com" } }),
     ]);
-    const deps = { organizations, audit, now: () => NOW };
+    const deps = { organizations, ...sweepPorts(audit), now: () => NOW };
 
     const first = await sweep({ config, runId: "run-1", trigger: "cli", actor: "t" }, deps);
     await sweep({ config, runId: "run-2", trigger: "cli", actor: "t", dryRun: true }, deps);
@@ -66,7 +67,7 @@ describe("the config a run applies", () => {
 
     const summary = await sweep(
       { config, runId: "run-1", trigger: "cli", actor: "t" },
-      { organizations, audit, now: () => NOW, logger: log },
+      { organizations, ...sweepPorts(audit), now: () => NOW, logger: log },
     );
 
     expect(summary.status).toBe("COMPLETED");

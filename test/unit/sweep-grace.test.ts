@@ -1,7 +1,8 @@
 import { describe, expect, test } from "vitest";
-import { parseConfig } from "../../src/core/config.js";
-import { sweep } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
 import type { Handshake } from "../../src/domain/handshake.js";
+import { sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import { auditAction, FakeAudit, FakeOrganizations, handshake } from "../support/fakes.js";
 
 const NOW = new Date("2026-11-25T12:00:00Z");
@@ -41,7 +42,7 @@ function marked(handshakes: Handshake[]) {
     });
   }
   const organizations = new FakeOrganizations(handshakes);
-  return { audit, organizations, deps: { audit, organizations, now: () => NOW } };
+  return { audit, organizations, deps: { ...sweepPorts(audit), organizations, now: () => NOW } };
 }
 
 const request = (overrides = {}) => ({
@@ -57,7 +58,7 @@ describe("sweep with grace periods", () => {
     const h = gmail();
     const audit = new FakeAudit();
     const organizations = new FakeOrganizations([h]);
-    const summary = await sweep(request(), { audit, organizations, now: () => NOW });
+    const summary = await sweep(request(), { ...sweepPorts(audit), organizations, now: () => NOW });
     const due = new Date(NOW.getTime() + 2 * HOUR).toISOString();
     expect(summary.counts).toEqual({ MARKED: 1 });
     expect(summary.actions[0]?.cancelAfter).toBe(due);

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { parseConfig } from "../../src/core/config.js";
-import { keepLease } from "../../src/core/lease.js";
-import { type SweepLogger, type SweepRequest, sweep } from "../../src/core/sweep.js";
+import { parseConfig } from "../../src/config/config.js";
 import { LeaseHeldError } from "../../src/domain/errors.js";
 import type { Handshake } from "../../src/domain/handshake.js";
 import { stale as staleRule } from "../../src/rules/stale.js";
+import { keepLease } from "../../src/sweep/lease.js";
+import { type SweepLogger, type SweepRequest, sweep } from "../../src/sweep/sweep.js";
+import { sweepPorts } from "../../src/sweep/types.js";
 import {
   auditAction,
   type Event,
@@ -39,7 +40,7 @@ function setup(handshakes: Handshake[]) {
   const organizations = new FakeOrganizations(handshakes, events);
   const audit = new FakeAudit(events);
   audit.now = () => NOW;
-  return { events, organizations, audit, deps: { organizations, audit, now: () => NOW } };
+  return { events, organizations, audit, deps: { organizations, ...sweepPorts(audit), now: () => NOW } };
 }
 
 function request(overrides: Partial<SweepRequest> = {}): SweepRequest {
@@ -335,7 +336,12 @@ describe("the organization's lease", () => {
     expect(summary.status).toBe("COMPLETED");
     expect(organizations.cancels()).toEqual([target.id]);
     // Released: free from now on, last held by this run.
-    expect(audit.lease).toEqual({ runId: "run-1", since: NOW.toISOString(), expiresAt: NOW.getTime() });
+    expect(audit.lease).toEqual({
+      runId: "run-1",
+      since: NOW.toISOString(),
+      expiresAt: NOW.getTime(),
+      released: true,
+    });
   });
 
   test("a live run notes its lease on its run item as it starts its work", async () => {
@@ -361,7 +367,7 @@ describe("the organization's lease", () => {
     audit.runs.set("run-1", { ...runRecord("run-1"), status: "RUNNING" });
     const { logger } = recordingLogger();
 
-    const keeper = keepLease({ audit, runId: "run-1", lease: claim.lease, now: clock, log: logger });
+    const keeper = keepLease({ store: audit, runId: "run-1", lease: claim.lease, now: clock, log: logger });
     await vi.advanceTimersByTimeAsync(0);
     expect(audit.renewals).toBe(1);
     expect(audit.runLeases.get("run-1")).toBe(NOW.getTime() + 60_000);

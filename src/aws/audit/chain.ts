@@ -6,11 +6,11 @@
  * a head another writer moved is read afresh and tried again under the one retry policy.
  */
 import { createHash } from "node:crypto";
-import { type BackoffPolicy, RetriesExhaustedError, retry } from "../../core/backoff.js";
-import { itemKeyPart } from "../../core/conflicts.js";
-import { chainHash } from "../../core/integrity.js";
-import type { AuditAction, Linking } from "../../core/ports.js";
 import { describeError } from "../../domain/errors.js";
+import { itemKeyPart } from "../../evidence/conflicts.js";
+import { chainHash } from "../../evidence/integrity.js";
+import type { AuditAction, Linking } from "../../ports/records.js";
+import { type BackoffPolicy, RetriesExhaustedError, retry } from "../../resilience/backoff.js";
 import { actionKeyOf, type Item, isOpenMark, MARKED, runKey, toItem, UNLINKED } from "./items.js";
 import type { Seals } from "./seal.js";
 import { isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";

@@ -8,8 +8,9 @@
  * known to be gone only once its last confirmation (`fencedUntil`, src/aws/audit/fence.ts) has:
  * a cancel its holder confirmed may still land until then (docs/fencing.md).
  */
-import type { ClaimResult, HandshakeClaims } from "../../core/ports.js";
+
 import { AuditWriteError } from "../../domain/errors.js";
+import type { ClaimResult, HandshakeClaims } from "../../ports/claims.js";
 import { AUDIT_TTL_ATTRIBUTE } from "../audit-table.js";
 import { claimKey, requireKeyPart, toItem } from "./items.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";

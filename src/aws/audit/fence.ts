@@ -1,10 +1,10 @@
 /**
- * The fence's one conditional write (src/core/fence.ts, docs/fencing.md): a transaction of a
+ * The fence's one conditional write (src/sweep/fence.ts, docs/fencing.md): a transaction of a
  * ConditionCheck on the organization's lease (a sweep's only) and a conditional Update of the
  * handshake's claim, which records how long this confirmation lasts (`fencedUntil`). Either
  * condition failing cancels both: nothing is written, and the holder makes no call.
  */
-import type { FenceAnswer, FenceRequest, FenceStore } from "../../core/fence.js";
+import type { FenceAnswer, FenceRequest, FenceStore } from "../../ports/fence.js";
 import { claimKey, type Item, LEASE_KEY, requireKeyPart, toItem } from "./items.js";
 import { type TableIo, writeError } from "./table-io.js";
 

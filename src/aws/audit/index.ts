@@ -5,29 +5,27 @@
  * exported from here.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
-import type { BackoffPolicy, Sleep } from "../../core/backoff.js";
-import type { FenceStore } from "../../core/fence.js";
-import type { AuditPort, HandshakeClaims } from "../../core/ports.js";
+import type { AuditReader } from "../../evidence/reader.js";
 import { DEFAULT_FENCING } from "../../fencing-settings.js";
+import type { ActionLog } from "../../ports/action-log.js";
+import type { HandshakeClaims } from "../../ports/claims.js";
+import type { FenceStore } from "../../ports/fence.js";
+import type { LeaseStore } from "../../ports/lease.js";
+import type { MarkStore } from "../../ports/marks.js";
+import type { RunJournal } from "../../ports/run-journal.js";
+import type { BackoffPolicy, Sleep } from "../../resilience/backoff.js";
 import { createChainWriter } from "./chain.js";
 import { createClaims } from "./claims.js";
 import { createFenceStore } from "./fence.js";
 import { createLease } from "./lease.js";
-import { type AuditQueries, createAuditQueries } from "./queries.js";
+import { createAuditQueries } from "./queries.js";
 import { createSeals } from "./seal.js";
 import { createTableIo } from "./table-io.js";
 import { createAuditWriter } from "./writer.js";
 
 export { monthsBetween } from "./expressions.js";
-export type { StoredAction } from "./item-reading.js";
 export { actionItem, runItem } from "./items.js";
-export {
-  type ActionFilter,
-  type AuditQueries,
-  chainedActions,
-  DEFAULT_QUERY_WINDOW_DAYS,
-  type RunFilter,
-} from "./queries.js";
+export { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "./queries.js";
 export { AUDIT_BACKOFF, isRetryableDynamoDbError } from "./table-io.js";
 
 export interface AuditStoreOptions {
@@ -56,9 +54,20 @@ export interface AuditStoreOptions {
 /** A crashed run blocks the next live run for at most this long, and the fencing margin after it. */
 export const LEASE_DURATION_MS = DEFAULT_FENCING.leaseMs;
 
-export function createAuditStore(
-  options: AuditStoreOptions,
-): AuditPort & AuditQueries & HandshakeClaims & FenceStore {
+/**
+ * One table holds every port of the audit trail: the run journal, the action log, the lease, the
+ * handshake claims with their fence, the marks and the reader. Each part of the janitor is handed
+ * only the ports it uses (src/sweep/types.ts sweepPorts).
+ */
+export type AuditStore = RunJournal &
+  ActionLog &
+  LeaseStore &
+  MarkStore &
+  HandshakeClaims &
+  FenceStore &
+  AuditReader;
+
+export function createAuditStore(options: AuditStoreOptions): AuditStore {
   const now = options.now ?? (() => new Date());
   const io = createTableIo(options.client, options.tableName, options.retry);
   const margin = options.fenceMarginMs ?? DEFAULT_FENCING.marginMs;

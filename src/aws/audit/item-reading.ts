@@ -4,7 +4,7 @@
  * readers of the trail see: an item that does not read in full comes back as what could be read
  * of it, flagged.
  */
-import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../../core/ports.js";
+
 import { JanitorError } from "../../domain/errors.js";
 import {
   OUTCOMES,
@@ -14,21 +14,9 @@ import {
   type RunStatus,
   TRIGGERS,
 } from "../../domain/outcomes.js";
+import type { StoredAction } from "../../evidence/reader.js";
+import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../../ports/records.js";
 import { describeKey, type Item } from "./items.js";
-
-/** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
-export interface StoredAction {
-  keyRunId: string;
-  keyHandshakeId: string;
-  /** undefined when the item no longer reads as an audit action; readError says why. */
-  action?: AuditAction;
-  readError?: string;
-  /** What a reader shows: the action, or what could be read of it, flagged. */
-  record: ReadAction;
-  link: { seq?: number; prev?: string; hash?: string };
-  /** The item's byTime key as stored, checked by verify as a value derived from `at`. */
-  timeKey?: string;
-}
 
 /** One attribute that does not read as expected; `problem` says which and why, without the key. */
 class UnreadableAttributeError extends JanitorError {

@@ -4,10 +4,10 @@
  */
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { itemKeyPart } from "../../core/conflicts.js";
-import type { AuditAction, RunRecord } from "../../core/ports.js";
 import { AuditWriteError } from "../../domain/errors.js";
 import type { OutcomeCounts } from "../../domain/outcomes.js";
+import { itemKeyPart } from "../../evidence/conflicts.js";
+import type { AuditAction, RunRecord } from "../../ports/records.js";
 import { AUDIT_TTL_ATTRIBUTE } from "../audit-table.js";
 
 export type Item = Record<string, AttributeValue>;
@@ -33,7 +33,7 @@ export function finite(value: number): number {
 
 /** pendingKey of an intent: an action item that has no outcome yet. */
 export const PENDING = "PENDING";
-/** On the pending index too: a MARKED item no later run has closed (src/core/grace.ts). */
+/** On the pending index too: a MARKED item no later run has closed (src/policy/grace.ts). */
 export const MARKED = "MARKED";
 /** On the pending index too: a final item whose chain link a fault prevented. */
 export const UNLINKED = "UNLINKED";

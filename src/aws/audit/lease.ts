@@ -3,12 +3,13 @@
  * writes so that at most one live run acts at a time. A holder that dies stops renewing, and the
  * lease lapses on its own after its duration. Times are the writer's clock (epoch ms).
  */
-import type { AuditPort } from "../../core/ports.js";
+
 import { type LeaseHolder, LeaseLostError } from "../../domain/errors.js";
+import type { LeaseStore } from "../../ports/lease.js";
 import { type Item, LEASE_KEY, requireKeyPart, runKey, toItem } from "./items.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
-export type LeaseMethods = Pick<AuditPort, "acquireLease" | "renewLease" | "releaseLease">;
+export type LeaseMethods = LeaseStore;
 
 export function createLease(
   io: TableIo,

@@ -1,74 +1,23 @@
 /**
- * The read side for `audit query`, reports, export and verification (AuditQueries): every method
+ * The read side for `audit query`, reports, export and verification (AuditReader): every method
  * is a Query or GetItem, never a Scan, served by the most selective key the filter allows. The
  * readers of a period yield an item that does not read in full as what could be read of it,
  * flagged `unreadable`, and carry on.
  */
-import type { KeyedAction, RunEvidence } from "../../core/integrity.js";
-import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../../core/ports.js";
+
 import { ConfigError, JanitorError } from "../../domain/errors.js";
+import type { KeyedAction } from "../../evidence/integrity.js";
+import type { ActionFilter, AuditReader, RunFilter, StoredAction } from "../../evidence/reader.js";
+import type { AuditAction } from "../../ports/records.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { atRange, beginsWith, type Condition, eq, monthsBetween, queryInput } from "./expressions.js";
-import {
-  parseAction,
-  parseRun,
-  readAction,
-  readRun,
-  type StoredAction,
-  storedAction,
-} from "./item-reading.js";
+import { parseAction, parseRun, readAction, readRun, storedAction } from "./item-reading.js";
 import { configKey, describeKey, type Item, runKey } from "./items.js";
 import { runEvidence } from "./seal.js";
 import type { TableIo } from "./table-io.js";
 
 /** A time-range query with no lower bound reads this far back. */
 export const DEFAULT_QUERY_WINDOW_DAYS = 30;
-
-export interface ActionFilter {
-  since?: Date;
-  until?: Date;
-  /** The first matching rule (`ruleId`); handshakes a rule matched second are not found by it. */
-  ruleId?: string;
-  handshakeId?: string;
-  runId?: string;
-  outcome?: string;
-}
-
-export interface RunFilter {
-  since?: Date;
-  until?: Date;
-}
-
-/**
- * Read side for `audit query` and compliance: every method is a Query or GetItem, never a Scan.
- * The readers of a period (queryActions, listRuns, exportActions) yield an item that does not
- * read in full as what could be read of it, flagged `unreadable`, and carry on.
- */
-export interface AuditQueries {
-  /**
-   * Served by the most selective key available: runId (the run's partition), then handshakeId
-   * (byHandshake), then ruleId (byRule), else the time range (byTime, one Query per month, since
-   * defaulting to DEFAULT_QUERY_WINDOW_DAYS before until). Other criteria filter the results.
-   */
-  queryActions(filter?: ActionFilter): AsyncIterable<ReadAction>;
-  /** Runs that started in the range; the same defaults as the time path of queryActions. */
-  listRuns(filter?: RunFilter): AsyncIterable<ReadRun>;
-  getRun(runId: string): Promise<RunRecord | undefined>;
-  getRunActions(runId: string): Promise<AuditAction[]>;
-  /** A run's chain head and its action items with their links, for `audit verify`. */
-  readChain(runId: string): Promise<{
-    head?: { hash: string; length: number };
-    actions: StoredAction[];
-    /** The run item with its seal, for verifyRun; undefined when the run item is missing. */
-    run?: RunEvidence;
-  }>;
-  /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
-  exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
-  /** Every action item of the period once, with its chain link, page by page (byTime). */
-  exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
-  /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
-  getConfig(hash: string): Promise<string | undefined>;
-}
 
 /** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
 export function chainedActions(actions: readonly StoredAction[]): {
@@ -101,7 +50,7 @@ export function chainedActions(actions: readonly StoredAction[]): {
   return { items, unreadable };
 }
 
-export function createAuditQueries(io: TableIo, now: () => Date): AuditQueries {
+export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
   function timeRange(
     filter: { since?: Date; until?: Date },
     defaults: boolean,
@@ -160,7 +109,7 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditQueries {
       let items: AsyncIterable<Item>;
       if (filter.runId !== undefined) {
         const range = timeRange(filter, false);
-        // The run's item for the handshake and its conflict record, if any (src/core/conflicts.ts);
+        // The run's item for the handshake and its conflict record, if any (src/evidence/conflicts.ts);
         // the handshakeId filter keeps out a longer id that begins with this one.
         const sk = beginsWith("sk", `ACTION#${filter.handshakeId ?? ""}`);
         // `at` is not a key of the base table, so a range with runId is a filter.

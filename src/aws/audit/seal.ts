@@ -1,12 +1,13 @@
 /**
- * Run seals and the run's record of its items waiting to be linked (src/core/integrity.ts runSeal,
+ * Run seals and the run's record of its items waiting to be linked (src/evidence/integrity.ts runSeal,
  * verifyRun). A finished run's item carries `seal`, a hash over its attributes, its chain's end
  * and `awaitingLink`, the string set of its final items written to wait for their link
  * (UNLINKED): linkUnchained links only items their run noted there.
  */
-import { CHAIN_GENESIS, type RunEvidence, runSeal } from "../../core/integrity.js";
-import type { RunRecord, RunSealed } from "../../core/ports.js";
+
 import { AuditWriteError } from "../../domain/errors.js";
+import { CHAIN_GENESIS, type RunEvidence, runSeal } from "../../evidence/integrity.js";
+import type { RunRecord, RunSealed } from "../../ports/records.js";
 import { updateExpression } from "./expressions.js";
 import { runFields } from "./item-reading.js";
 import { type Item, runKey } from "./items.js";

@@ -1,6 +1,6 @@
 /**
  * Calls to one audit table over one client: every command is sent through the one retry policy
- * (src/core/backoff.ts), failures are turned into the store's errors, and the patterns the store
+ * (src/resilience/backoff.ts), failures are turned into the store's errors, and the patterns the store
  * repeats (a conditional put that answers what is stored, a consistent get, a paged query) are
  * here once. The only module that sends DynamoDB commands.
  */
@@ -19,8 +19,8 @@ import {
   type UpdateItemCommandInput,
   type UpdateItemCommandOutput,
 } from "@aws-sdk/client-dynamodb";
-import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../../core/backoff.js";
 import { AuditWriteError, describeError, JanitorError } from "../../domain/errors.js";
+import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../../resilience/backoff.js";
 import { isRetryable } from "../errors.js";
 import type { QueryInput } from "./expressions.js";
 import { describeKey, type Item } from "./items.js";

@@ -5,11 +5,14 @@
  * finds what is stored instead of overwriting it.
  */
 
-import { itemKeyPart } from "../../core/conflicts.js";
-import { CHAIN_GENESIS } from "../../core/integrity.js";
-import type { AuditAction, AuditPort, FinalResult, OpenMark, PutResult } from "../../core/ports.js";
 import { AuditWriteError, describeError, JanitorError, OutcomeConflictError } from "../../domain/errors.js";
 import { type Outcome, RUN_STATUSES, type RunStatus } from "../../domain/outcomes.js";
+import { itemKeyPart } from "../../evidence/conflicts.js";
+import { CHAIN_GENESIS } from "../../evidence/integrity.js";
+import type { ActionLog } from "../../ports/action-log.js";
+import type { MarkStore } from "../../ports/marks.js";
+import type { AuditAction, FinalResult, OpenMark, PutResult } from "../../ports/records.js";
+import type { RunJournal } from "../../ports/run-journal.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import {
   type ChainWriter,
@@ -43,7 +46,7 @@ import {
 import type { Seals } from "./seal.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
-export type AuditWriter = Omit<AuditPort, "acquireLease" | "renewLease" | "releaseLease">;
+export type AuditWriter = RunJournal & ActionLog & MarkStore;
 
 export function createAuditWriter(
   io: TableIo,

@@ -1,6 +1,6 @@
+import type { Exemption } from "../config/config.js";
 import type { Handshake } from "../domain/handshake.js";
-import type { Exemption } from "./config.js";
-import type { OpenMark } from "./ports.js";
+import type { OpenMark } from "../ports/records.js";
 
 /**
  * What the planner decided about one handshake some rule matched (or failed on). Its own module,

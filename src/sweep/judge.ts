@@ -1,10 +1,12 @@
+import type { JanitorConfig } from "../config/config.js";
 import { describeError } from "../domain/errors.js";
 import type { Handshake } from "../domain/handshake.js";
-import { sleep as realSleep, type Sleep } from "./backoff.js";
-import type { JanitorConfig } from "./config.js";
-import { marksByHandshake } from "./grace.js";
-import { plan } from "./plan.js";
-import type { ClaimResult, HandshakeClaims, OpenMark, OrganizationsPort } from "./ports.js";
+import { marksByHandshake } from "../policy/grace.js";
+import { plan } from "../policy/plan.js";
+import type { ClaimResult, HandshakeClaims } from "../ports/claims.js";
+import type { OrganizationsPort } from "../ports/organizations.js";
+import type { OpenMark } from "../ports/records.js";
+import { sleep as realSleep, type Sleep } from "../resilience/backoff.js";
 import { type RunSummary, type SweepDeps, silentLogger, sweep } from "./sweep.js";
 
 /** An OrganizationsPort whose listing is exactly the given handshakes, as DescribeHandshake tells them. */
@@ -160,7 +162,7 @@ async function wouldCancel(
   try {
     handshake = await organizations.described(request.handshakeId);
     marks = marksByHandshake(
-      (await deps.audit.listOpenMarks()).filter((mark) => mark.handshakeId === request.handshakeId),
+      (await deps.marks.listOpenMarks()).filter((mark) => mark.handshakeId === request.handshakeId),
     );
   } catch {
     return false;

@@ -1,7 +1,7 @@
 import { canonicalJson } from "../domain/canonical-json.js";
+import { AUDIT_ATTRIBUTES, type AuditAction } from "../ports/records.js";
 import { itemKeyPart } from "./conflicts.js";
 import { type ChainedAction, type RunEvidence, verifyRun } from "./integrity.js";
-import { AUDIT_ATTRIBUTES, type AuditAction } from "./ports.js";
 
 /**
  * Archives: an `audit export` file checked from the file alone, and compared with the table.

@@ -1,8 +1,8 @@
 import { describeError } from "../domain/errors.js";
+import { type SweepLogger, silentLogger } from "../domain/logger.js";
 import { maskEmails } from "../domain/mask.js";
+import type { RunJournal } from "../ports/run-journal.js";
 import { buildDigest, type DigestOptions, type DigestRun } from "./digest.js";
-import { type SweepLogger, silentLogger } from "./logger.js";
-import type { AuditPort } from "./ports.js";
 
 /** Publishes one message; implemented over SNS in src/aws/sns.ts. It retries by itself. */
 export interface NotifierPort {
@@ -18,7 +18,7 @@ export interface NotifierPort {
 
 export interface NotifyDeps {
   notifier: NotifierPort;
-  audit: Pick<AuditPort, "recordNotifyFailure">;
+  audit: Pick<RunJournal, "recordNotifyFailure">;
   logger?: SweepLogger;
   /** Hears each failed publish, for the NotifyFailed metric. */
   onFailure?: (error: string) => void;

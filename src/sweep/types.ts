@@ -1,10 +1,15 @@
+import type { JanitorConfig } from "../config/config.js";
+import type { SweepLogger } from "../domain/logger.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
-import type { CheckpointPort } from "./checkpoints.js";
-import type { JanitorConfig } from "./config.js";
+import type { CheckpointPort } from "../evidence/checkpoints.js";
+import type { ActionLog } from "../ports/action-log.js";
+import type { HandshakeClaims } from "../ports/claims.js";
+import type { LeaseStore } from "../ports/lease.js";
+import type { MarkStore } from "../ports/marks.js";
+import type { OrganizationsPort } from "../ports/organizations.js";
+import type { RunJournal } from "../ports/run-journal.js";
 import type { FenceTiming } from "./fence.js";
 import type { LeaseKeeper } from "./lease.js";
-import type { SweepLogger } from "./logger.js";
-import type { AuditPort, HandshakeClaims, OrganizationsPort } from "./ports.js";
 
 /**
  * The sweep's vocabulary: what a run is asked, what it works with, what it reports, and the state
@@ -41,7 +46,14 @@ export interface SweepRequest {
 
 export interface SweepDeps {
   organizations: OrganizationsPort;
-  audit: AuditPort;
+  /** The run item: begun, counted, finished and sealed. */
+  journal: RunJournal;
+  /** The action items: intents, outcomes and final decisions, chained. */
+  actions: ActionLog;
+  /** The organization's lease, taken by a live sweep of the organization. */
+  lease: LeaseStore;
+  /** The grace periods running. */
+  marks: MarkStore;
   /**
    * Per-handshake claims, shared with the real-time path: a sweep claims a handshake before its
    * intent and releases it after the outcome, and reconciles another run's intent only under its
@@ -110,4 +122,11 @@ export interface RunState {
   /** Undefined in a dry run or a real-time run, which take no lease. */
   readonly lease: LeaseKeeper | undefined;
   readonly actions: ActionSummary[];
+}
+
+/** The audit ports a sweep uses, of one store that implements them all (the audit table). */
+export function sweepPorts(
+  store: RunJournal & ActionLog & LeaseStore & MarkStore,
+): Pick<SweepDeps, "journal" | "actions" | "lease" | "marks"> {
+  return { journal: store, actions: store, lease: store, marks: store };
 }

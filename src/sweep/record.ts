@@ -1,10 +1,10 @@
 import { describeError } from "../domain/errors.js";
+import type { SweepLogger } from "../domain/logger.js";
 import { maskEmails } from "../domain/mask.js";
 import type { Outcome } from "../domain/outcomes.js";
-import type { SweepLogger } from "./logger.js";
-import type { Decision } from "./plan.js";
-import type { AuditAction, FinalResult } from "./ports.js";
-import type { ActionSummary, RunState } from "./sweep-types.js";
+import type { Decision } from "../policy/plan.js";
+import type { AuditAction, FinalResult } from "../ports/records.js";
+import type { ActionSummary, RunState } from "./types.js";
 
 /** A decision whose outcome is known without calling CancelHandshake. */
 export interface Final {
@@ -105,7 +105,7 @@ export async function recordFinalsTogether(run: RunState, finals: readonly Final
   const items = finals.map((final) => finalItem(run, final));
   let results: FinalResult[];
   try {
-    results = await run.deps.audit.recordFinals(items);
+    results = await run.deps.actions.recordFinals(items);
   } catch (failure) {
     results = items.map(() => ({ failed: describeError(failure) }));
   }
@@ -119,7 +119,7 @@ export async function recordFinalAlone(run: RunState, final: Final): Promise<voi
   const item = finalItem(run, final);
   let result: FinalResult;
   try {
-    result = await run.deps.audit.recordAction(item);
+    result = await run.deps.actions.recordAction(item);
   } catch (failure) {
     result = { failed: describeError(failure) };
   }
@@ -163,7 +163,7 @@ export async function closeMarks(run: RunState, decisions: readonly Decision[]):
     const outcome = outcomes.get(decision.handshake.id);
     if (mark === undefined || outcome === undefined || !CLOSING.includes(outcome)) continue;
     try {
-      await run.deps.audit.closeMark(mark, run.request.runId);
+      await run.deps.marks.closeMark(mark, run.request.runId);
     } catch (error) {
       run.log.warn("could not close a mark; the next run closes it", {
         markRunId: mark.runId,

@@ -1,17 +1,18 @@
 import { describeError, OutcomeConflictError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
-import type { Decision } from "./plan.js";
-import type { AuditAction, ClaimResult, HandshakeClaims } from "./ports.js";
-import { takeClaim } from "./sweep-claims.js";
+import type { Decision } from "../policy/plan.js";
+import type { ClaimResult, HandshakeClaims } from "../ports/claims.js";
+import type { AuditAction } from "../ports/records.js";
 import {
   fencedResult,
   fenceFor,
   foundAfterLostAnswer,
   recordConflict,
   stoppedReason,
-} from "./sweep-fence.js";
-import { baseItem, recordFinalAlone, remember, warnUnlinked } from "./sweep-record.js";
-import type { RunState } from "./sweep-types.js";
+} from "./cancel-fence.js";
+import { takeClaim } from "./claims.js";
+import { baseItem, recordFinalAlone, remember, warnUnlinked } from "./record.js";
+import type { RunState } from "./types.js";
 
 /**
  * The cancel phase: `concurrency` workers take the decisions to cancel one at a time, each
@@ -113,10 +114,10 @@ async function releaseClaim(claims: HandshakeClaims, handshakeId: string, run: R
  */
 async function cancelUnderClaim(run: RunState, decision: Decision): Promise<boolean> {
   const { deadline } = run.request;
-  const { audit, organizations } = run.deps;
+  const { actions, organizations } = run.deps;
   const intent = baseItem(run, decision);
   try {
-    const put = await audit.recordAction(intent);
+    const put = await actions.recordAction(intent);
     if (!put.created && put.existing.outcome) {
       // This run already decided this handshake (a retried event): report, never act twice.
       remember(run, put.existing, put.existing.outcome);
@@ -157,7 +158,7 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
     ...(result.reason ? { reason: `${intent.reason}; ${result.reason}` } : {}),
   };
   try {
-    const linking = await audit.recordOutcome(intent.runId, intent.handshakeId, {
+    const linking = await actions.recordOutcome(intent.runId, intent.handshakeId, {
       outcome: result.outcome,
       attempts: result.attempts,
       at: final.at,

@@ -8,7 +8,8 @@ import { describeError } from "../domain/errors.js";
 import { CANDIDATE_STATES } from "../domain/handshake.js";
 import { maskEmails } from "../domain/mask.js";
 import type { CancelResult } from "../domain/outcomes.js";
-import { conflictRecord, type RecordedOutcome } from "./conflicts.js";
+import { conflictRecord, type RecordedOutcome } from "../evidence/conflicts.js";
+import type { AuditAction } from "../ports/records.js";
 import {
   cancellingStopped,
   createFence,
@@ -17,9 +18,8 @@ import {
   FencedOutcomeUnknownError,
   stopCancelling,
 } from "./fence.js";
-import type { AuditAction } from "./ports.js";
-import { remember, warnUnlinked } from "./sweep-record.js";
-import type { RunState } from "./sweep-types.js";
+import { remember, warnUnlinked } from "./record.js";
+import type { RunState } from "./types.js";
 
 /**
  * The fence of one cancellation: the claim's holder (the run, or the real-time caller's
@@ -117,7 +117,7 @@ export async function recordConflict(
     contradicts: record.contradicts,
   });
   try {
-    const put = await run.deps.audit.recordAction(record);
+    const put = await run.deps.actions.recordAction(record);
     if (put.created) warnUnlinked(run.log, record, put.unlinked);
     remember(run, record, "CANCELED");
   } catch (failure) {

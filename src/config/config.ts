@@ -8,10 +8,10 @@ import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
 import { findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
-import { describeValue, errorMap, formatProblem, problemsOf } from "./config-messages.js";
+import { describeValue, errorMap, formatProblem, problemsOf } from "./messages.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
-export { formatPath, formatProblem, type Problem } from "./config-messages.js";
+export { formatPath, formatProblem, type Problem } from "./messages.js";
 export type { RuleConfig };
 
 const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;

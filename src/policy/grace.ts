@@ -1,6 +1,6 @@
 import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
+import type { OpenMark } from "../ports/records.js";
 import type { Decision } from "./decision.js";
-import type { OpenMark } from "./ports.js";
 
 /**
  * Grace periods, as pure functions. A rule with `graceHours > 0` does not cancel what it selects:

@@ -1,6 +1,6 @@
 import type { RunStatus } from "../domain/outcomes.js";
-import type { ClaimResult, HandshakeClaims } from "./ports.js";
-import type { SweepDeps } from "./sweep-types.js";
+import type { ClaimResult, HandshakeClaims } from "../ports/claims.js";
+import type { SweepDeps } from "./types.js";
 
 /** RUNNING with a lease expiry still ahead: a run that may still be cancelling. */
 export function isLive(liveness: { status: RunStatus; leaseExpiresAt?: number }, now: Date): boolean {
@@ -23,11 +23,11 @@ export async function takeClaim(
   handshakeId: string,
   runId: string,
   ttlMs: number,
-  deps: Pick<SweepDeps, "audit" | "now">,
+  deps: Pick<SweepDeps, "journal" | "now">,
 ): Promise<ClaimResult> {
   const first = await claims.claimHandshake(handshakeId, runId, ttlMs);
   if (first.taken) return first;
-  const liveness = await deps.audit.runLiveness(first.holder);
+  const liveness = await deps.journal.runLiveness(first.holder);
   if (liveness === undefined || isLive(liveness, deps.now())) return first;
   return claims.claimHandshake(handshakeId, runId, ttlMs, { replacing: first.holder });
 }

@@ -1,3 +1,4 @@
+import { type Exemption, isExemptionActive, type JanitorConfig } from "../config/config.js";
 import { vouchesFor } from "../domain/glob.js";
 import {
   CANDIDATE_STATES,
@@ -5,11 +6,10 @@ import {
   HANDSHAKE_ID_PROBLEM,
   type Handshake,
 } from "../domain/handshake.js";
+import type { OpenMark } from "../ports/records.js";
 import { evaluateRule, type RuleConfig } from "../rules/index.js";
-import { type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
 import type { Decision } from "./decision.js";
 import { applyGrace, closeMarkOf } from "./grace.js";
-import type { OpenMark } from "./ports.js";
 
 export type { Decision } from "./decision.js";
 
@@ -29,7 +29,7 @@ export interface PlanInput {
   config: JanitorConfig;
   now: Date;
   only?: Selection;
-  /** Open marks by handshake id (src/core/grace.ts); none: no grace period is running. */
+  /** Open marks by handshake id (src/policy/grace.ts); none: no grace period is running. */
   marks?: ReadonlyMap<string, OpenMark>;
 }
 

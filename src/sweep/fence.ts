@@ -9,26 +9,7 @@
 
 import { describeError, JanitorError } from "../domain/errors.js";
 import { attemptBoundMs, DEFAULT_FENCING } from "../fencing-settings.js";
-
-/** One confirmation, as the store writes it: the condition is written against `at`. */
-export interface FenceRequest {
-  handshakeId: string;
-  /** The claim's holder: the run id of a sweep, `<run id>/<invocation>` of a real-time judgement. */
-  holder: string;
-  /** A sweep of the organization also confirms the lease is this run's; absent, no lease is checked. */
-  leaseRunId?: string;
-  /** Epoch ms on the holder's clock: the claim and the lease must last until at + marginMs. */
-  at: number;
-  marginMs: number;
-}
-
-/** Confirmed, or refused because the claim or the lease is not the holder's with M left. */
-export type FenceAnswer = { confirmed: true } | { confirmed: false; lost: "claim" | "lease"; detail: string };
-
-/** The store's side of the fence: one conditional write (src/aws/audit/fence.ts). */
-export interface FenceStore {
-  confirmClaim(request: FenceRequest): Promise<FenceAnswer>;
-}
+import type { FenceAnswer, FenceStore } from "../ports/fence.js";
 
 /** The margin and the bound on one attempt, in milliseconds. */
 export interface FenceTiming {
@@ -56,7 +37,7 @@ export class FenceRefusedError extends JanitorError {
 
 /**
  * An attempt's answer was lost and the fence refused the next attempt: whether the handshake was
- * canceled is unknown to the adapter. The sweep looks the handshake up (src/core/sweep-fence.ts).
+ * canceled is unknown to the adapter. The sweep looks the handshake up (src/sweep/cancel-fence.ts).
  */
 export class FencedOutcomeUnknownError extends JanitorError {
   constructor(

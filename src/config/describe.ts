@@ -7,7 +7,7 @@ import { matchesEveryAddress } from "../domain/glob.js";
 import { KNOWN_ACTION_TYPES } from "../domain/handshake.js";
 import { describeGrace, describeRule } from "../rules/index.js";
 import { configHash, type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
-import { formatPath, formatProblem, type Problem } from "./config-messages.js";
+import { formatPath, formatProblem, type Problem } from "./messages.js";
 
 function describeTarget(exemption: Exemption): string {
   if (exemption.handshakeId !== undefined) return `handshake ${exemption.handshakeId}`;

@@ -6,7 +6,7 @@
  * stored beside the intent under `ACTION#<handshakeId>#CONFLICT`. `audit verify` names each one as
  * a problem (exit 5) until an operator has looked into it; the report shows verify's lines.
  */
-import type { AuditAction } from "./ports.js";
+import type { AuditAction } from "../ports/records.js";
 
 /** What a conflict record's sort key adds after the handshake id. */
 export const CONFLICT_KEY_SUFFIX = "#CONFLICT";

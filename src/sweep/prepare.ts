@@ -1,9 +1,10 @@
 import { describeError, OutcomeConflictError } from "../domain/errors.js";
 import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
 import type { Outcome } from "../domain/outcomes.js";
-import type { AuditAction, AuditPort } from "./ports.js";
-import { isLive, takeClaim } from "./sweep-claims.js";
-import type { RunState } from "./sweep-types.js";
+import type { ActionLog } from "../ports/action-log.js";
+import type { AuditAction } from "../ports/records.js";
+import { isLive, takeClaim } from "./claims.js";
+import type { RunState } from "./types.js";
 
 /**
  * The prepare phase: items a fault left out of their chains are linked, then (a live sweep of
@@ -22,7 +23,7 @@ export async function prepare(run: RunState): Promise<number> {
  */
 async function linkLeftOut({ deps, log }: RunState): Promise<void> {
   try {
-    const linked = await deps.audit.linkUnchained();
+    const linked = await deps.actions.linkUnchained();
     if (linked > 0) log.info("linked audit items a fault had left out of their chains", { linked });
   } catch (error) {
     log.warn("could not link the audit items left out of their chains", { error: describeError(error) });
@@ -36,7 +37,7 @@ async function linkLeftOut({ deps, log }: RunState): Promise<void> {
 async function reconcile(run: RunState): Promise<number> {
   const { deps, log, lease } = run;
   const { runId, deadline } = run.request;
-  const pending = await deps.audit.listPendingIntents();
+  const pending = await deps.actions.listPendingIntents();
   const live = new Map<string, boolean>();
   let done = 0;
   for (const intent of pending) {
@@ -98,10 +99,10 @@ async function reconcile(run: RunState): Promise<number> {
 async function completeUnlessRecorded(
   { deps, log }: RunState,
   intent: AuditAction,
-  result: Parameters<AuditPort["recordOutcome"]>[2],
+  result: Parameters<ActionLog["recordOutcome"]>[2],
 ): Promise<boolean> {
   try {
-    await deps.audit.recordOutcome(intent.runId, intent.handshakeId, result);
+    await deps.actions.recordOutcome(intent.runId, intent.handshakeId, result);
     return true;
   } catch (error) {
     if (!(error instanceof OutcomeConflictError)) throw error;
@@ -126,7 +127,7 @@ const RECONCILE_CLAIM_MS = 60_000;
 async function stillLive(runId: string, cache: Map<string, boolean>, { deps }: RunState): Promise<boolean> {
   const known = cache.get(runId);
   if (known !== undefined) return known;
-  const liveness = await deps.audit.runLiveness(runId);
+  const liveness = await deps.journal.runLiveness(runId);
   const live = liveness !== undefined && isLive(liveness, deps.now());
   cache.set(runId, live);
   return live;

@@ -1,18 +1,19 @@
+import { canonicalConfigJson, configHash, type JanitorConfig } from "../config/config.js";
 import { describeError, LeaseHeldError } from "../domain/errors.js";
+import { type SweepLogger, silentLogger } from "../domain/logger.js";
 import { maskEmails } from "../domain/mask.js";
 import type { Outcome, OutcomeCounts, RunStatus } from "../domain/outcomes.js";
-import { canonicalConfigJson, configHash, type JanitorConfig } from "./config.js";
+import type { RunRecord, RunSealed } from "../ports/records.js";
+import type { RunJournal } from "../ports/run-journal.js";
+import { cancelAll } from "./cancel.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
-import { type SweepLogger, silentLogger } from "./logger.js";
-import type { AuditPort, RunRecord, RunSealed } from "./ports.js";
-import { cancelAll } from "./sweep-cancel.js";
-import { type PlannedSweep, planSweep } from "./sweep-plan.js";
-import { prepare } from "./sweep-prepare.js";
-import { closeMarks, recordFinalsTogether } from "./sweep-record.js";
-import type { ActionSummary, RunState, RunSummary, SweepDeps, SweepRequest } from "./sweep-types.js";
+import { type PlannedSweep, planSweep } from "./plan.js";
+import { prepare } from "./prepare.js";
+import { closeMarks, recordFinalsTogether } from "./record.js";
+import type { ActionSummary, RunState, RunSummary, SweepDeps, SweepRequest } from "./types.js";
 
-export { type SweepLogger, silentLogger } from "./logger.js";
-export type { ActionSummary, RunState, RunSummary, SweepDeps, SweepRequest } from "./sweep-types.js";
+export { type SweepLogger, silentLogger } from "../domain/logger.js";
+export type { ActionSummary, RunState, RunSummary, SweepDeps, SweepRequest } from "./types.js";
 
 /** Outcomes that leave a match unresolved: the run is partial (exit 3). */
 const UNFINISHED: readonly Outcome[] = ["DEFERRED", "FAILED"];
@@ -73,20 +74,20 @@ const NO_LEASE: LeaseHold = { keep: () => undefined, release: async () => {} };
  * its one handshake's claim: neither takes the lease.
  */
 async function takeLease(request: SweepRequest, deps: SweepDeps, log: SweepLogger): Promise<LeaseHold> {
-  const { audit, now } = deps;
+  const { lease: store, now } = deps;
   if (isDryRun(request) || request.scope === "handshake") return NO_LEASE;
-  const claim = await audit.acquireLease(request.runId);
+  const claim = await store.acquireLease(request.runId);
   if (!claim.acquired) throw new LeaseHeldError(claim.holder, now().getTime());
   let keeper: LeaseKeeper | undefined;
   return {
     keep() {
-      keeper = keepLease({ audit, runId: request.runId, lease: claim.lease, now, log });
+      keeper = keepLease({ store, runId: request.runId, lease: claim.lease, now, log });
       return keeper;
     },
     async release() {
       if (keeper) await keeper.release();
       // A replayed run never started renewing; the lease is freed all the same.
-      else await audit.releaseLease(request.runId).catch(() => false);
+      else await store.releaseLease(request.runId).catch(() => false);
     },
   };
 }
@@ -114,8 +115,8 @@ async function startOrReplay(request: SweepRequest, deps: SweepDeps, log: SweepL
     configHash: configHash(request.config),
     ...(request.note ? { note: request.note } : {}),
   };
-  const begun = await deps.audit.startRun(record);
-  await noteConfig(deps.audit, request.config, record.configHash, log);
+  const begun = await deps.journal.startRun(record);
+  await noteConfig(deps.journal, request.config, record.configHash, log);
   if (!begun.created && begun.run.status !== "RUNNING") {
     log.info("run already finished; nothing done again", { status: begun.run.status });
     const summary = summaryOf(
@@ -135,13 +136,13 @@ async function startOrReplay(request: SweepRequest, deps: SweepDeps, log: SweepL
  * a failure is logged and the run goes on, and the report then says the config is not on record.
  */
 async function noteConfig(
-  audit: AuditPort,
+  journal: Pick<RunJournal, "recordConfig">,
   config: JanitorConfig,
   hash: string,
   log: SweepLogger,
 ): Promise<void> {
   try {
-    await audit.recordConfig(hash, canonicalConfigJson(config));
+    await journal.recordConfig(hash, canonicalConfigJson(config));
   } catch (error) {
     log.warn("could not record the config in the audit table", {
       configHash: hash,
@@ -170,13 +171,13 @@ interface FinishInput extends Ending {
  * summary. The lease is released after it, by the caller.
  */
 async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummary> {
-  const { audit, now } = run.deps;
+  const { journal, now } = run.deps;
   const { log, actions } = run;
   const record: RunRecord = { ...input.record, ...input.listing, status: input.status };
   if (input.error !== undefined) record.error = input.error;
   record.endedAt = now().toISOString();
   try {
-    record.counts = countStored(actions, await audit.runOutcomes(record.runId));
+    record.counts = countStored(actions, await journal.runOutcomes(record.runId));
   } catch (error) {
     // A write that timed out may have landed after all: these counts may not match the items.
     record.counts = countOutcomes(actions);
@@ -187,7 +188,7 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
   }
   let checkpoint: { checkpoint: string } | { checkpointError: string } | undefined;
   try {
-    const sealed = await audit.finishRun(record);
+    const sealed = await journal.finishRun(record);
     // An anchor outside the table: the logs keep what the run item was when the run ended.
     if (sealed) log.info("run sealed", { ...sealed });
     if (sealed && !run.dryRun) checkpoint = await writeCheckpoint(run, record, sealed);

@@ -1,6 +1,6 @@
 import { describeError, type LeaseHolder, LeaseLostError } from "../domain/errors.js";
-import type { SweepLogger } from "./logger.js";
-import type { AuditPort } from "./ports.js";
+import type { SweepLogger } from "../domain/logger.js";
+import type { LeaseStore } from "../ports/lease.js";
 
 /** A live run's hold on the organization's lease, renewed in the background while it works. */
 export interface LeaseKeeper {
@@ -16,7 +16,7 @@ export interface LeaseKeeper {
 }
 
 export interface KeepLeaseOptions {
-  audit: AuditPort;
+  store: Pick<LeaseStore, "renewLease" | "releaseLease">;
   runId: string;
   lease: LeaseHolder;
   now: () => Date;
@@ -31,7 +31,7 @@ export interface KeepLeaseOptions {
  * no new cancellation. A renewal that fails otherwise is tried again at the next tick.
  */
 export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
-  const { audit, runId, now, log } = options;
+  const { store, runId, now, log } = options;
   const period = options.everyMs ?? Math.max(1, Math.floor((options.lease.expiresAt - now().getTime()) / 3));
   let expiresAt = options.lease.expiresAt;
   let lost: string | undefined;
@@ -42,7 +42,7 @@ export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
 
   const renew = async () => {
     try {
-      expiresAt = (await audit.renewLease(runId)).expiresAt;
+      expiresAt = (await store.renewLease(runId)).expiresAt;
     } catch (error) {
       if (error instanceof LeaseLostError) {
         lost = error.message;
@@ -88,7 +88,7 @@ export function keepLease(options: KeepLeaseOptions): LeaseKeeper {
       await renewing;
       if (lost !== undefined) return;
       try {
-        if (!(await audit.releaseLease(runId))) log.warn("lease was no longer this run's to release");
+        if (!(await store.releaseLease(runId))) log.warn("lease was no longer this run's to release");
       } catch (error) {
         // It lapses on its own within its length.
         log.warn("could not release the lease; it lapses on its own", { error: describeError(error) });

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../domain/canonical-json.js";
+import { AUDIT_ATTRIBUTES, type AuditAction } from "../ports/records.js";
 import { conflictProblems, itemKeyPart } from "./conflicts.js";
-import { AUDIT_ATTRIBUTES, type AuditAction } from "./ports.js";
 
 export { canonicalJson };
 

@@ -1,9 +1,9 @@
 import { maskEmails } from "../domain/mask.js";
 import type { Outcome } from "../domain/outcomes.js";
-import type { ActionSummary, RunSummary } from "./sweep-types.js";
+import type { ActionSummary, RunSummary } from "../sweep/types.js";
 
 /**
- * The one message a run sends (src/core/notify.ts publishes it to SNS), as a pure function of the
+ * The one message a run sends (src/notify/notify.ts publishes it to SNS), as a pure function of the
  * run summary. Only a run with news has one: something marked, canceled, failed or blocked, or the
  * run itself failed. Every text that came from a handshake, the config or the table is hostile
  * input on its way to a mail client or a chat window: control characters are escaped, emails are

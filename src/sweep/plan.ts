@@ -1,8 +1,8 @@
-import { marksByHandshake } from "./grace.js";
-import { createPlanner, type Decision } from "./plan.js";
-import type { OpenMark, RunRecord } from "./ports.js";
-import { type Final, finalOf } from "./sweep-record.js";
-import type { RunState } from "./sweep-types.js";
+import { marksByHandshake } from "../policy/grace.js";
+import { createPlanner, type Decision } from "../policy/plan.js";
+import type { OpenMark, RunRecord } from "../ports/records.js";
+import { type Final, finalOf } from "./record.js";
+import type { RunState } from "./types.js";
 
 /** What the plan phase hands on: the decisions, split into what calls nothing and what cancels. */
 export interface PlannedSweep {
@@ -21,7 +21,7 @@ export interface PlannedSweep {
 /** The plan phase: the open marks, then the listing, planned page by page. */
 export async function planSweep(run: RunState, started: Date): Promise<PlannedSweep> {
   const { log, dryRun } = run;
-  const marks = marksByHandshake(await run.deps.audit.listOpenMarks());
+  const marks = marksByHandshake(await run.deps.marks.listOpenMarks());
   const decided = await listAndPlan(run, started, marks);
   const listing = {
     listed: decided.listed,

@@ -1,0 +1,66 @@
+/**
+ * The read port of the audit trail: what `audit query`, the report, export and `audit verify` read.
+ * Implemented in src/aws/audit/queries.ts with Query and GetItem only, never a Scan.
+ */
+import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
+import type { RunEvidence } from "./integrity.js";
+
+/** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
+export interface StoredAction {
+  keyRunId: string;
+  keyHandshakeId: string;
+  /** undefined when the item no longer reads as an audit action; readError says why. */
+  action?: AuditAction;
+  readError?: string;
+  /** What a reader shows: the action, or what could be read of it, flagged. */
+  record: ReadAction;
+  link: { seq?: number; prev?: string; hash?: string };
+  /** The item's byTime key as stored, checked by verify as a value derived from `at`. */
+  timeKey?: string;
+}
+
+export interface ActionFilter {
+  since?: Date;
+  until?: Date;
+  /** The first matching rule (`ruleId`); handshakes a rule matched second are not found by it. */
+  ruleId?: string;
+  handshakeId?: string;
+  runId?: string;
+  outcome?: string;
+}
+
+export interface RunFilter {
+  since?: Date;
+  until?: Date;
+}
+
+/**
+ * Read side for `audit query` and compliance: every method is a Query or GetItem, never a Scan.
+ * The readers of a period (queryActions, listRuns, exportActions) yield an item that does not
+ * read in full as what could be read of it, flagged `unreadable`, and carry on.
+ */
+export interface AuditReader {
+  /**
+   * Served by the most selective key available: runId (the run's partition), then handshakeId
+   * (byHandshake), then ruleId (byRule), else the time range (byTime, one Query per month, since
+   * defaulting to DEFAULT_QUERY_WINDOW_DAYS before until). Other criteria filter the results.
+   */
+  queryActions(filter?: ActionFilter): AsyncIterable<ReadAction>;
+  /** Runs that started in the range; the same defaults as the time path of queryActions. */
+  listRuns(filter?: RunFilter): AsyncIterable<ReadRun>;
+  getRun(runId: string): Promise<RunRecord | undefined>;
+  getRunActions(runId: string): Promise<AuditAction[]>;
+  /** A run's chain head and its action items with their links, for `audit verify`. */
+  readChain(runId: string): Promise<{
+    head?: { hash: string; length: number };
+    actions: StoredAction[];
+    /** The run item with its seal, for verifyRun; undefined when the run item is missing. */
+    run?: RunEvidence;
+  }>;
+  /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
+  exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
+  /** Every action item of the period once, with its chain link, page by page (byTime). */
+  exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+  /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
+  getConfig(hash: string): Promise<string | undefined>;
+}
