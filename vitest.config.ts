@@ -33,7 +33,9 @@ export default defineConfig({
     setupFiles: ["./test/support/quiet-output.ts"],
     // The Lambda handlers' loggers take their level when their module loads, once per worker
     // (files share modules): errors only. A test that reads a handler's info lines sets its own.
-    env: { POWERTOOLS_LOG_LEVEL: "ERROR" },
+    // Settings carry no credentials: the SDK's own chain finds these, the dummy keys the local
+    // servers accept, for a CLI run in this process as for the clients tests build.
+    env: { POWERTOOLS_LOG_LEVEL: "ERROR", AWS_ACCESS_KEY_ID: "local", AWS_SECRET_ACCESS_KEY: "local" },
     // Transformed TypeScript kept in node_modules/.experimental-vitest-cache between runs, keyed by
     // each file's content and the config (the default from Vitest 5). This config has no Vite
     // plugin, the one thing the key cannot see.

@@ -65,9 +65,7 @@ export function wire(settings: Settings, options: WireOptions = {}) {
             table: tableName,
             region: settings.region,
             ...(settings.endpoints.s3 === undefined ? {} : { endpoint: settings.endpoints.s3 }),
-            ...((options.credentials ?? settings.credentials) === undefined
-              ? {}
-              : { credentials: options.credentials ?? settings.credentials }),
+            ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
             ...(settings.auditRetentionDays === undefined
               ? {}
               : { retentionDays: settings.auditRetentionDays }),

@@ -26,12 +26,6 @@ export interface Settings {
   endpoints: { organizations?: string; dynamodb?: string; sns?: string; s3?: string };
   /** AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension; "local" outside Lambda. */
   functionName: string;
-  /**
-   * AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN): the keys the SDK's own
-   * chain would take first, read from these settings' environment. Absent, the SDK's chain
-   * (profile, container or instance role).
-   */
-  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** The fencing margin, the SDK timeouts it outlasts and the lease length (src/fencing-settings.ts). */
   fencing: FencingSettings;
 }
@@ -121,14 +115,6 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
     else issues.push(`${name}: ${shown(value)} is not an http or https URL`);
   }
 
-  const accessKeyId = read(env, "AWS_ACCESS_KEY_ID");
-  const secretAccessKey = read(env, "AWS_SECRET_ACCESS_KEY");
-  const sessionToken = read(env, "AWS_SESSION_TOKEN");
-  const credentials =
-    accessKeyId === undefined || secretAccessKey === undefined
-      ? undefined
-      : { accessKeyId, secretAccessKey, ...(sessionToken === undefined ? {} : { sessionToken }) };
-
   const fencing = parseFencing((name) => read(env, name), issues);
 
   return {
@@ -147,7 +133,6 @@ export function parseSettings(env: Environment = process.env): { settings: Setti
       ...(checkpointBucket === undefined || issues.some((line) => line.startsWith("AUDIT_CHECKPOINT_BUCKET:"))
         ? {}
         : { checkpointBucket }),
-      ...(credentials === undefined ? {} : { credentials }),
       fencing,
     },
     issues,

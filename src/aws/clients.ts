@@ -19,15 +19,15 @@ export interface Clients {
   sns: SNSClient;
 }
 
-export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn" | "credentials"> & {
+export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn"> & {
   /** The timeouts; absent, the defaults (src/fencing-settings.ts). */
   fencing?: Pick<FencingSettings, "connectTimeoutMs" | "requestTimeoutMs">;
 };
 
 export interface ClientOptions {
   /**
-   * Explicit credentials (the demo's dummy ones for its local servers); absent, the settings' keys,
-   * else the SDK's chain.
+   * Explicit credentials (the demo's dummy ones for its local servers); absent, the SDK's own
+   * chain (environment, profile, container or instance role): settings carry no secrets.
    */
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
@@ -37,7 +37,7 @@ export function createClients(
   options: ClientOptions = {},
 ): Clients {
   const { region, endpoints } = settings;
-  const credentials = options.credentials ?? settings.credentials;
+  const { credentials } = options;
   // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout. Without
   // throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
   // The fencing margin outlasts these two: it is what bounds a CancelHandshake attempt.

@@ -16,12 +16,11 @@ import { logInvocationError } from "./after-run.js";
  */
 
 /**
- * What tells one environment's settings from another's: every setting but the credentials, so
- * that no secret is ever kept as a key (credentials are the SDK's to read and refresh).
+ * What tells one environment's settings from another's. Settings hold no secret (credentials are
+ * the SDK's to read and refresh), so the key holds none either.
  */
 export function settingsKey(settings: Settings): string {
-  const { credentials: _credentials, ...rest } = settings;
-  return JSON.stringify(rest);
+  return JSON.stringify(settings);
 }
 
 /**
