@@ -7,7 +7,7 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { App } from "../app.js";
 import { type JanitorConfig, loadConfig } from "../config/config.js";
-import { loadSettings, type Settings } from "../settings.js";
+import { type Environment, loadSettings, type Settings } from "../settings.js";
 import { logInvocationError } from "./after-run.js";
 
 /**
@@ -28,10 +28,13 @@ export function settingsKey(settings: Settings): string {
  * their connections and the CancelHandshake pacer keeps what it learned of the service's rate.
  * Wired again only when the settings differ (a test changes them; a deployed function never does).
  */
-export function keptApplication(wireApp: (settings: Settings) => App): () => App {
+export function keptApplication(
+  env: Environment | undefined,
+  wireApp: (settings: Settings) => App,
+): () => App {
   let kept: { key: string; app: App } | undefined;
   return () => {
-    const settings = loadSettings();
+    const settings = loadSettings(env);
     const key = settingsKey(settings);
     if (kept?.key !== key) kept = { key, app: wireApp(settings) };
     return kept.app;

@@ -1,9 +1,11 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { type App, type WireOptions, wire } from "../app.js";
+import type { JanitorConfig } from "../config/config.js";
 import { maskEmails } from "../domain/mask.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../resilience/backoff.js";
-import { parseSettings, type Settings } from "../settings.js";
+import { type Environment, parseSettings, type Settings } from "../settings.js";
 import { type InProgress, judge } from "../sweep/judge.js";
 import type { RunSummary } from "../sweep/sweep.js";
 import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
@@ -13,7 +15,6 @@ import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
-const metrics = createMetrics(parseSettings().settings.functionName);
 
 /** Stop starting a cancellation this long before Lambda's timeout, to write the outcome. */
 const SAFETY_MARGIN_MS = 5_000;
@@ -40,31 +41,54 @@ export type RealtimeResult = RunSummary | InProgress | { ignored: string };
 
 /** The real-time handler's application: an Organizations adapter that retries a throttled cancel longer. */
 export function wireRealtime(settings: Settings, options: WireOptions = {}): App {
-  return wire(settings, {
-    ...options,
-    onThrottle: () => recordThrottle(metrics),
-    organizationsPolicy: REALTIME_BACKOFF,
-  });
+  return wire(settings, { ...options, organizationsPolicy: REALTIME_BACKOFF });
 }
 
-// The application is wired once per execution environment (./bootstrap.ts): the CancelHandshake
-// pacer then keeps what it learned of the service's rate from one invocation to the next.
-const fromEnvironment = keptApplication((settings) => wireRealtime(settings));
-const config = keptConfig();
+interface Kept {
+  metrics: Metrics;
+  application: () => App;
+  config: (path: string) => Promise<JanitorConfig>;
+}
 
 /**
- * The handler over an application: the deployed one wires it from the environment's settings,
- * the demo hands in one wired for its local servers.
+ * The handler without the Lambda middleware, over an application: the demo hands in one wired
+ * for its local servers.
  */
-export function createRealtimeHandler(application: () => App) {
+export function createRealtimeHandler(application: () => App, env?: Environment) {
+  const kept: Kept = {
+    metrics: createMetrics(parseSettings(env).settings.functionName),
+    application,
+    config: keptConfig(),
+  };
   return async function realtimeHandler(event: unknown, context: Context): Promise<RealtimeResult> {
-    return judgeEvent(event, context, application);
+    return judgeEvent(event, context, kept);
   };
 }
 
-export const realtimeHandler = createRealtimeHandler(fromEnvironment);
+/**
+ * The real-time Lambda handler over one environment's settings: the deployed one reads the
+ * process's; a test builds its own, and no test changes process.env. The application is wired
+ * once per execution environment (./bootstrap.ts): the CancelHandshake pacer then keeps what it
+ * learned of the service's rate from one invocation to the next.
+ */
+export function createRealtimeLambdaHandler(env?: Environment) {
+  const metrics = createMetrics(parseSettings(env).settings.functionName);
+  const kept: Kept = {
+    metrics,
+    application: keptApplication(env, (settings) =>
+      wireRealtime(settings, { onThrottle: () => recordThrottle(metrics) }),
+    ),
+    config: keptConfig(),
+  };
+  return lambdaHandler(
+    (event: unknown, context: Context) => judgeEvent(event, context, kept),
+    logger,
+    metrics,
+  );
+}
 
-async function judgeEvent(event: unknown, context: Context, application: () => App): Promise<RealtimeResult> {
+async function judgeEvent(event: unknown, context: Context, kept: Kept): Promise<RealtimeResult> {
+  const { metrics, application, config } = kept;
   const started = Date.now();
   const parsed = parseRealtimeEvent(event);
   if (parsed.kind === "ignored") {
@@ -130,4 +154,4 @@ async function judgeEvent(event: unknown, context: Context, application: () => A
   return result;
 }
 
-export const handler = lambdaHandler(realtimeHandler, logger, metrics);
+export const handler = createRealtimeLambdaHandler();

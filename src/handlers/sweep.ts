@@ -1,9 +1,11 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { wire } from "../app.js";
+import { type App, wire } from "../app.js";
+import type { JanitorConfig } from "../config/config.js";
 import { ConfigError } from "../domain/errors.js";
 import { validateSelection } from "../policy/plan.js";
-import { parseSettings } from "../settings.js";
+import { type Environment, parseSettings } from "../settings.js";
 import { type RunSummary, sweep } from "../sweep/sweep.js";
 import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
 import { keptApplication, keptConfig, lambdaHandler } from "./bootstrap.js";
@@ -12,18 +14,39 @@ import { asSweepLogger } from "./logging.js";
 import { createMetrics, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
-const metrics = createMetrics(parseSettings().settings.functionName);
 
 /** Stop starting cancellations this long before Lambda's timeout, to write the outcomes. */
 export const SAFETY_MARGIN_MS = 20_000;
 
-// The application and the config, once per execution environment (./bootstrap.ts).
-const application = keptApplication((settings) =>
-  wire(settings, { onThrottle: () => recordThrottle(metrics) }),
-);
-const config = keptConfig();
+/**
+ * The sweep's Lambda handler over one environment's settings: the deployed one reads the
+ * process's; a test builds its own, and no test changes process.env. The application and the
+ * config are kept for the life of the handler, once per execution environment (./bootstrap.ts).
+ */
+export function createSweepHandler(env?: Environment) {
+  const metrics = createMetrics(parseSettings(env).settings.functionName);
+  const kept: Kept = {
+    metrics,
+    application: keptApplication(env, (settings) =>
+      wire(settings, { onThrottle: () => recordThrottle(metrics) }),
+    ),
+    config: keptConfig(),
+  };
+  return lambdaHandler(
+    (event: unknown, context: Context) => sweepHandler(event, context, kept),
+    logger,
+    metrics,
+  );
+}
 
-export async function sweepHandler(event: unknown, context: Context): Promise<RunSummary> {
+interface Kept {
+  metrics: Metrics;
+  application: () => App;
+  config: (path: string) => Promise<JanitorConfig>;
+}
+
+async function sweepHandler(event: unknown, context: Context, kept: Kept): Promise<RunSummary> {
+  const { metrics, application, config } = kept;
   const request = parseEvent(event, context.awsRequestId, context.functionName);
   logger.appendKeys({ runId: request.runId, trigger: request.trigger });
   const app = application();
@@ -76,4 +99,4 @@ export async function sweepHandler(event: unknown, context: Context): Promise<Ru
   return summary;
 }
 
-export const handler = lambdaHandler(sweepHandler, logger, metrics);
+export const handler = createSweepHandler();

@@ -5,10 +5,10 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { loadConfig } from "../../src/config/config.js";
-import { handler, SAFETY_MARGIN_MS } from "../../src/handlers/sweep.js";
+import { createSweepHandler, SAFETY_MARGIN_MS } from "../../src/handlers/sweep.js";
 import type { RunSummary } from "../../src/sweep/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";
-import { runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+import { runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
 import {
   auditItems,
   expectOneFinalRecordEach,
@@ -48,7 +48,7 @@ function env() {
 }
 
 async function invoke(remainingMs: number): Promise<RunSummary> {
-  return withEnv(env(), () => handler({ reason: "CHG-1" }, context(remainingMs)));
+  return createSweepHandler(env())({ reason: "CHG-1" }, context(remainingMs));
 }
 
 /** Every handshake open again and a full token bucket: each test starts from the same organization. */

@@ -33,7 +33,7 @@ import type { OrganizationsPort } from "../../src/ports/organizations.js";
 import { loadSettings } from "../../src/settings.js";
 import { type RunSummary, sweep } from "../../src/sweep/sweep.js";
 import { sweepPorts } from "../../src/sweep/types.js";
-import { cliNodeArgs, runCli, sharedDynamoDbLocal, withEnv } from "../support/stack.js";
+import { cliNodeArgs, runCli, sharedDynamoDbLocal } from "../support/stack.js";
 import {
   auditItems,
   expectOneFinalRecordEach,
@@ -128,39 +128,38 @@ interface SweepOptions {
 
 /** One sweep in-process with the composition root's clients, as the CLI runs it. */
 async function runSweep(env: Record<string, string>, runId: string, options: SweepOptions = {}) {
-  return withEnv(env, async (): Promise<RunSummary> => {
-    const clients = createClients();
-    try {
-      const wired = wire(loadSettings(env), { clients });
-      const now = () => new Date(Date.now() + (options.aheadMs ?? 0));
-      const audit =
-        options.aheadMs === undefined
-          ? wired.audit
-          : createAuditStore({ client: clients.dynamodb, tableName: wired.tableName, now });
-      const port = options.organizationsClient
-        ? createOrganizationsAdapter({ client: options.organizationsClient })
-        : wired.organizations;
-      return await sweep(
-        {
-          config,
-          runId,
-          trigger: "cli",
-          actor: "faults-test",
-          concurrency: 4,
-          ...(options.dryRun ? { dryRun: true } : {}),
-        },
-        {
-          organizations: options.around?.(port) ?? port,
-          ...sweepPorts(audit),
-          ...(options.claims ? { claims: audit } : {}),
-          now,
-        },
-      );
-    } finally {
-      clients.organizations.destroy();
-      clients.dynamodb.destroy();
-    }
-  });
+  const settings = loadSettings(env);
+  const clients = createClients(settings);
+  try {
+    const wired = wire(settings, { clients });
+    const now = () => new Date(Date.now() + (options.aheadMs ?? 0));
+    const audit =
+      options.aheadMs === undefined
+        ? wired.audit
+        : createAuditStore({ client: clients.dynamodb, tableName: wired.tableName, now });
+    const port = options.organizationsClient
+      ? createOrganizationsAdapter({ client: options.organizationsClient })
+      : wired.organizations;
+    return await sweep(
+      {
+        config,
+        runId,
+        trigger: "cli",
+        actor: "faults-test",
+        concurrency: 4,
+        ...(options.dryRun ? { dryRun: true } : {}),
+      },
+      {
+        organizations: options.around?.(port) ?? port,
+        ...sweepPorts(audit),
+        ...(options.claims ? { claims: audit } : {}),
+        now,
+      },
+    );
+  } finally {
+    clients.organizations.destroy();
+    clients.dynamodb.destroy();
+  }
 }
 
 /** The status, with the unfinished actions as the message when it differs. */

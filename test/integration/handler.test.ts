@@ -5,10 +5,11 @@ import { DEMO_CONFIG } from "../../devtools/demo.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { createClients } from "../../src/aws/clients.js";
-import { handler } from "../../src/handlers/sweep.js";
+import { createSweepHandler } from "../../src/handlers/sweep.js";
+import { loadSettings } from "../../src/settings.js";
 import { scheduledEvent } from "../support/events.js";
 import { lambdaContext } from "../support/lambda-context.js";
-import { type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+import { type Stack, stackEnv, startStack } from "../support/stack.js";
 
 let stack: Stack;
 let table: string;
@@ -40,14 +41,12 @@ function calls(operation?: string): number {
 describe("the SDK's endpoint variables", () => {
   test("point the clients the composition root builds at the local servers", async () => {
     stack.org.resetStats();
-    await withEnv(env(), async () => {
-      const clients = createClients();
-      await clients.organizations.send(new ListHandshakesForOrganizationCommand({ MaxResults: 1 }));
-      const tables = await clients.dynamodb.send(new ListTablesCommand({}));
-      expect(tables.TableNames).toContain(table);
-      clients.organizations.destroy();
-      clients.dynamodb.destroy();
-    });
+    const clients = createClients(loadSettings(env()));
+    await clients.organizations.send(new ListHandshakesForOrganizationCommand({ MaxResults: 1 }));
+    const tables = await clients.dynamodb.send(new ListTablesCommand({}));
+    expect(tables.TableNames).toContain(table);
+    clients.organizations.destroy();
+    clients.dynamodb.destroy();
     expect(calls("ListHandshakesForOrganization")).toBe(1);
   });
 });
@@ -55,8 +54,9 @@ describe("the SDK's endpoint variables", () => {
 describe("Lambda handler", () => {
   test("a manual dry run records DRY_RUN and calls no CancelHandshake", async () => {
     stack.org.resetStats();
-    const summary = await withEnv(env(), () =>
-      handler({ dryRun: true, reason: "CHG-1234", actor: "alice" }, context()),
+    const summary = await createSweepHandler(env())(
+      { dryRun: true, reason: "CHG-1234", actor: "alice" },
+      context(),
     );
 
     expect(summary.trigger).toBe("manual");
@@ -75,9 +75,10 @@ describe("Lambda handler", () => {
       stack.org.handshakes().filter((h) => h.State === "OPEN" || h.State === "REQUESTED").length;
     const openBefore = open();
 
-    const first = await withEnv(env(), () => handler(event, context()));
+    const handler = createSweepHandler(env());
+    const first = await handler(event, context());
     const cancelsAfterFirst = calls("CancelHandshake");
-    const again = await withEnv(env(), () => handler(event, context()));
+    const again = await handler(event, context());
 
     expect(first.runId).toBe(event.id);
     expect(first.trigger).toBe("scheduled");
@@ -86,9 +87,10 @@ describe("Lambda handler", () => {
     expect(open()).toBe(openBefore - (first.counts.CANCELED ?? 0));
     expect(again.replayed).toBe(true);
     expect(calls("CancelHandshake")).toBe(cancelsAfterFirst);
-    const run = await withEnv(env(), () =>
-      createAuditStore({ client: createClients().dynamodb, tableName: table }).getRun(event.id),
-    );
+    const run = await createAuditStore({
+      client: createClients(loadSettings(env())).dynamodb,
+      tableName: table,
+    }).getRun(event.id);
     expect(run?.trigger).toBe("scheduled");
     expect(run?.status).toBe("COMPLETED");
   });
@@ -99,9 +101,9 @@ describe("Lambda handler", () => {
       written.push(String(chunk));
       return true;
     });
-    let summary: Awaited<ReturnType<typeof handler>>;
+    let summary: Awaited<ReturnType<ReturnType<typeof createSweepHandler>>>;
     try {
-      summary = await withEnv(env(), () => handler({ dryRun: true }, context()));
+      summary = await createSweepHandler(env())({ dryRun: true }, context());
     } finally {
       spy.mockRestore();
     }
@@ -136,7 +138,7 @@ describe("Lambda handler", () => {
   ])("a malformed event %j is rejected naming %s, and nothing is called", async (event, field) => {
     stack.org.resetStats();
 
-    const invoked = withEnv(env(), () => handler(event, context()));
+    const invoked = createSweepHandler(env())(event, context());
 
     await expect(invoked).rejects.toThrow(field);
     expect(calls()).toBe(0);

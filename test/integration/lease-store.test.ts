@@ -8,14 +8,14 @@ import { createClients } from "../../src/aws/clients.js";
 import { loadConfig } from "../../src/config/config.js";
 import { LeaseHeldError, LeaseLostError } from "../../src/domain/errors.js";
 import { DEFAULT_FENCING } from "../../src/fencing-settings.js";
-import { handler } from "../../src/handlers/sweep.js";
+import { createSweepHandler } from "../../src/handlers/sweep.js";
 import type { RunRecord } from "../../src/ports/records.js";
 import { loadSettings } from "../../src/settings.js";
-import { sweep } from "../../src/sweep/sweep.js";
+import { type RunSummary, sweep } from "../../src/sweep/sweep.js";
 import { sweepPorts } from "../../src/sweep/types.js";
 import { auditAction } from "../support/fakes.js";
 import { lambdaContext } from "../support/lambda-context.js";
-import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+import { localDynamoDbClient, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 let stack: Stack;
 let client: DynamoDBClient;
@@ -185,19 +185,19 @@ describe("reconciliation beside a live run", () => {
     await client.send(new DeleteItemCommand({ TableName: table, Key: LEASE_KEY }));
     const config = await loadConfig(DEMO_CONFIG);
 
-    const summary = await withEnv(env, async () => {
-      const clients = createClients();
-      try {
-        const { organizations, audit } = wire({ ...loadSettings(), auditTableName: table }, { clients });
-        return await sweep(
-          { config: { ...config, rules: [] }, runId: "run-next", trigger: "cli", actor: "bob" },
-          { organizations, ...sweepPorts(audit), now: () => new Date() },
-        );
-      } finally {
-        clients.dynamodb.destroy();
-        clients.organizations.destroy();
-      }
-    });
+    const settings = { ...loadSettings(env), auditTableName: table };
+    const clients = createClients(settings);
+    let summary: RunSummary;
+    try {
+      const { organizations, audit } = wire(settings, { clients });
+      summary = await sweep(
+        { config: { ...config, rules: [] }, runId: "run-next", trigger: "cli", actor: "bob" },
+        { organizations, ...sweepPorts(audit), now: () => new Date() },
+      );
+    } finally {
+      clients.dynamodb.destroy();
+      clients.organizations.destroy();
+    }
 
     expect(summary.reconciled).toBe(0);
     expect((await holder.listPendingIntents()).map((i) => [i.runId, i.handshakeId])).toEqual([
@@ -214,14 +214,10 @@ describe("the Lambda handler", () => {
     stack.org.resetStats();
     const context = lambdaContext();
 
-    const invocation = withEnv(
-      {
-        ...stackEnv(stack.org, stack.db, table),
-        JANITOR_CONFIG: DEMO_CONFIG,
-        POWERTOOLS_LOG_LEVEL: "CRITICAL",
-      },
-      () => handler({ reason: "CHG-1" }, context),
-    );
+    const invocation = createSweepHandler({
+      ...stackEnv(stack.org, stack.db, table),
+      JANITOR_CONFIG: DEMO_CONFIG,
+    })({ reason: "CHG-1" }, context);
 
     await expect(invocation).rejects.toBeInstanceOf(LeaseHeldError);
     await expect(invocation).rejects.toThrow(/run cli-20261129T180000Z-abcdef since .*; nothing done$/);

@@ -18,27 +18,25 @@ import { createSnsNotifier, SNS_BACKOFF } from "../../src/aws/sns.js";
 import { parseConfig } from "../../src/config/config.js";
 import { ConfigError } from "../../src/domain/errors.js";
 import { verifyChain } from "../../src/evidence/integrity.js";
-import { handler } from "../../src/handlers/sweep.js";
+import { createSweepHandler } from "../../src/handlers/sweep.js";
 import { MESSAGE_MAX_BYTES } from "../../src/notify/digest.js";
 import { notifyRun } from "../../src/notify/notify.js";
 import { loadSettings } from "../../src/settings.js";
 import { type RunSummary, sweep } from "../../src/sweep/sweep.js";
 import { sweepPorts } from "../../src/sweep/types.js";
 import { lambdaContext } from "../support/lambda-context.js";
-import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+import { localDynamoDbClient, runCli, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 let stack: Stack;
 let sns: SnsEmulator;
-const saved = { ...process.env };
 const dir = mkdtempSync(join(tmpdir(), "janitor-notify-"));
 
 beforeAll(async () => {
   [stack, sns] = await Promise.all([startStack([]), startSnsEmulator()]);
 });
 afterAll(async () => {
-  process.env = saved;
   await Promise.all([stack?.stop(), sns?.stop()]);
   rmSync(dir, { recursive: true, force: true });
 });
@@ -402,10 +400,10 @@ describe("the Lambda handler", () => {
     const lambdaEnv = { ...env(tableName), JANITOR_CONFIG: config, POWERTOOLS_LOG_LEVEL: "ERROR" };
     stack.org.resetStats();
 
-    const rejected = await withEnv(
-      { ...lambdaEnv, NOTIFY_TOPIC_ARN: "arn:aws:sqs:us-east-1:123456789012:q" },
-      () => handler({ reason: "CHG-1" }, lambdaContext()),
-    ).catch((error: unknown) => error);
+    const rejected = await createSweepHandler({
+      ...lambdaEnv,
+      NOTIFY_TOPIC_ARN: "arn:aws:sqs:us-east-1:123456789012:q",
+    })({ reason: "CHG-1" }, lambdaContext()).catch((error: unknown) => error);
     expect(rejected).toBeInstanceOf(ConfigError);
     expect((rejected as ConfigError).issues).toEqual([
       'NOTIFY_TOPIC_ARN: "arn:aws:sqs:us-east-1:123456789012:q" is not the ARN of a standard SNS topic (arn:aws:sns:REGION:ACCOUNT:NAME)',
@@ -413,7 +411,7 @@ describe("the Lambda handler", () => {
     expect(Object.values(stack.org.stats()).reduce((sum, op) => sum + op.requests, 0)).toBe(0);
 
     const before = sns.published().length;
-    const summary = await withEnv(lambdaEnv, () => handler({ reason: "CHG-2" }, lambdaContext()));
+    const summary = await createSweepHandler(lambdaEnv)({ reason: "CHG-2" }, lambdaContext());
     expect(summary.counts).toEqual({ CANCELED: 2 });
     const messages = sns.published().slice(before);
     expect(messages.map((m) => m.subject)).toEqual(["handshake-janitor: 2 canceled"]);

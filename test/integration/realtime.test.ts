@@ -7,10 +7,10 @@ import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../devtools/sns-emulator
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { HANDSHAKE_ID_PROBLEM } from "../../src/domain/handshake.js";
 import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
-import { handler, type RealtimeResult } from "../../src/handlers/realtime.js";
+import { createRealtimeLambdaHandler, type RealtimeResult } from "../../src/handlers/realtime.js";
 import type { RunSummary } from "../../src/sweep/sweep.js";
 import { lambdaContext } from "../support/lambda-context.js";
-import { localDynamoDbClient, type Stack, stackEnv, startStack, withEnv } from "../support/stack.js";
+import { localDynamoDbClient, type Stack, stackEnv, startStack } from "../support/stack.js";
 
 let stack: Stack;
 let table: string;
@@ -79,7 +79,7 @@ async function invite(kind: "forbidden" | "allowed"): Promise<{ id: string; even
 }
 
 function judged(event: unknown): Promise<RealtimeResult> {
-  return withEnv(env(), () => handler(event, lambdaContext(30_000)));
+  return createRealtimeLambdaHandler(env())(event, lambdaContext(30_000));
 }
 
 function asSummary(result: RealtimeResult): RunSummary {
@@ -223,8 +223,9 @@ describe("a judged invitation's notification", () => {
       const { id, event } = await invite("forbidden");
       const notifyEnv = { ...env(), NOTIFY_TOPIC_ARN: DEFAULT_TOPIC_ARN, AWS_ENDPOINT_URL_SNS: sns.endpoint };
 
-      const result = asSummary(await withEnv(notifyEnv, () => handler(event, lambdaContext(30_000))));
-      const again = asSummary(await withEnv(notifyEnv, () => handler(event, lambdaContext(30_000))));
+      const handler = createRealtimeLambdaHandler(notifyEnv);
+      const result = asSummary(await handler(event, lambdaContext(30_000)));
+      const again = asSummary(await handler(event, lambdaContext(30_000)));
 
       expect(result.counts.CANCELED).toBe(1);
       expect(again.replayed).toBe(true);

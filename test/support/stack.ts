@@ -48,20 +48,6 @@ export function stackEnv(
   return localStackEnv({ organizations: org.endpoint, dynamodb: db.endpoint }, tableName);
 }
 
-/** Runs `fn` with process.env extended by `env`, restoring it afterwards. */
-export async function withEnv<T>(env: Record<string, string | undefined>, fn: () => Promise<T>): Promise<T> {
-  const saved = { ...process.env };
-  for (const [key, value] of Object.entries(env)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  try {
-    return await fn();
-  } finally {
-    process.env = saved;
-  }
-}
-
 /**
  * The run's DynamoDB Local, started once by test/support/global-setup.ts; its stop() does nothing,
  * as other files are still using it (the global teardown stops it). Where no run-wide server was

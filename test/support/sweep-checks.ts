@@ -11,7 +11,7 @@ import { type JanitorConfig, loadConfig } from "../../src/config/config.js";
 import type { Outcome } from "../../src/domain/outcomes.js";
 import { plan } from "../../src/policy/plan.js";
 import type { AuditAction } from "../../src/ports/records.js";
-import { withEnv } from "./stack.js";
+import { loadSettings } from "../../src/settings.js";
 
 /** Outcomes after which a selected handshake needs nothing more from any run. */
 export const FINAL_OUTCOMES: readonly Outcome[] = ["CANCELED", "ALREADY_CLOSED", "STATE_CHANGED"];
@@ -64,18 +64,16 @@ export async function auditItems(
   env: Record<string, string>,
   runIds: readonly string[],
 ): Promise<AuditAction[]> {
-  return withEnv(env, async () => {
-    const clients = createClients();
-    try {
-      const store = createAuditStore({ client: clients.dynamodb, tableName: env.AUDIT_TABLE_NAME ?? "" });
-      const items: AuditAction[] = [];
-      for (const runId of runIds) items.push(...(await store.getRunActions(runId)));
-      return items;
-    } finally {
-      clients.dynamodb.destroy();
-      clients.organizations.destroy();
-    }
-  });
+  const clients = createClients(loadSettings(env));
+  try {
+    const store = createAuditStore({ client: clients.dynamodb, tableName: env.AUDIT_TABLE_NAME ?? "" });
+    const items: AuditAction[] = [];
+    for (const runId of runIds) items.push(...(await store.getRunActions(runId)));
+    return items;
+  } finally {
+    clients.dynamodb.destroy();
+    clients.organizations.destroy();
+  }
 }
 
 /**

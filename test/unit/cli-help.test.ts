@@ -3,8 +3,7 @@ import { parseCommandArgs } from "../../src/cli/args.js";
 import { COMMANDS, main } from "../../src/cli/main.js";
 import { ConfigError } from "../../src/domain/errors.js";
 
-let stderr: string;
-let saved: NodeJS.ProcessEnv;
+let stderr = "";
 
 beforeEach(() => {
   stderr = "";
@@ -12,14 +11,9 @@ beforeEach(() => {
     stderr += String(chunk);
     return true;
   });
-  saved = { ...process.env };
-  // Help needs no table and no config.
-  delete process.env.AUDIT_TABLE_NAME;
-  delete process.env.JANITOR_CONFIG;
 });
 afterEach(() => {
   vi.restoreAllMocks();
-  process.env = saved;
 });
 
 async function invoke(argv: string[]): Promise<{ code: number; stdout: string }> {
@@ -31,6 +25,8 @@ async function invoke(argv: string[]): Promise<{ code: number; stdout: string }>
     err: (text) => {
       stderr += text;
     },
+    // Help needs no table and no config.
+    env: {},
   });
   return { code, stdout };
 }

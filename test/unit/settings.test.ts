@@ -1,6 +1,3 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { createClients } from "../../src/aws/clients.js";
 import { ConfigError } from "../../src/domain/errors.js";
@@ -201,31 +198,5 @@ describe("settings", () => {
     ]);
     expect(() => requireTable({ auditTableName: undefined })).toThrow(ConfigError);
     expect(requireTable({ auditTableName: "audit" })).toBe("audit");
-  });
-});
-
-/** Files under `dir` ending in .ts, relative to the repository. */
-async function sources(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile() && e.name.endsWith(".ts")).map((e) => join(e.parentPath, e.name));
-}
-
-describe("the environment", () => {
-  test("is read only by src/settings.ts", async () => {
-    const root = fileURLToPath(new URL("../..", import.meta.url));
-    // None allowed today. An exception (say, the CLI's bin setting a flag for a library) is listed
-    // here with the reason it cannot go through the settings.
-    const allowed = new Set(["src/settings.ts"]);
-    const readers: string[] = [];
-    for (const file of await sources(join(root, "src"))) {
-      const path = relative(root, file).split("\\").join("/");
-      if (allowed.has(path)) continue;
-      const text = await readFile(file, "utf8");
-      text.split("\n").forEach((line, index) => {
-        if (/process\s*\.\s*env\b|process\s*\[\s*["']env["']\s*\]/.test(line))
-          readers.push(`${path}:${index + 1}`);
-      });
-    }
-    expect(readers).toEqual([]);
   });
 });
