@@ -7,8 +7,9 @@ import middy from "@middy/core";
 import type { Context } from "aws-lambda";
 import type { App } from "../app.js";
 import { type JanitorConfig, loadConfig } from "../config/config.js";
-import { type Environment, loadSettings, type Settings } from "../settings.js";
+import { type Environment, loadSettings, parseSettings, type Settings } from "../settings.js";
 import { logInvocationError } from "./after-run.js";
+import { createMetrics, recordThrottle } from "./metrics.js";
 
 /**
  * What both Lambda entry points share: the application and the config, each built once per
@@ -67,4 +68,33 @@ export function lambdaHandler<E, R>(
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))
     .onError((request) => logInvocationError(logger, request.error));
+}
+
+/** What one handler keeps for the life of its execution environment. */
+export interface Kept {
+  metrics: Metrics;
+  application: () => App;
+  config: (path: string) => Promise<JanitorConfig>;
+}
+
+/**
+ * A Lambda handler over one environment's settings (the deployed one reads the process's; a test
+ * builds its own, and no test changes process.env): its metrics, its application wired once by
+ * `wireApp` with throttles counted, and its config. The handler goes through the middy chain.
+ */
+export function environmentHandler<E, R>(
+  env: Environment | undefined,
+  wireApp: (settings: Settings, options: { onThrottle: () => void }) => App,
+  handle: (event: E, context: Context, kept: Kept) => Promise<R>,
+  logger: Logger,
+) {
+  const metrics = createMetrics(parseSettings(env).settings.functionName);
+  const kept: Kept = {
+    metrics,
+    application: keptApplication(env, (settings) =>
+      wireApp(settings, { onThrottle: () => recordThrottle(metrics) }),
+    ),
+    config: keptConfig(),
+  };
+  return lambdaHandler((event: E, context: Context) => handle(event, context, kept), logger, metrics);
 }

@@ -1,18 +1,16 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
 import { type App, type WireOptions, wire } from "../app.js";
-import type { JanitorConfig } from "../config/config.js";
 import { maskEmails } from "../domain/mask.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../resilience/backoff.js";
 import { type Environment, parseSettings, type Settings } from "../settings.js";
 import { type InProgress, judge } from "../sweep/judge.js";
 import type { RunSummary } from "../sweep/sweep.js";
 import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
-import { keptApplication, keptConfig, lambdaHandler } from "./bootstrap.js";
+import { environmentHandler, type Kept, keptConfig } from "./bootstrap.js";
 import { parseRealtimeEvent } from "./cloudtrail-event.js";
 import { asSweepLogger } from "./logging.js";
-import { createMetrics, recordThrottle } from "./metrics.js";
+import { createMetrics } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
 
@@ -44,12 +42,6 @@ export function wireRealtime(settings: Settings, options: WireOptions = {}): App
   return wire(settings, { ...options, organizationsPolicy: REALTIME_BACKOFF });
 }
 
-interface Kept {
-  metrics: Metrics;
-  application: () => App;
-  config: (path: string) => Promise<JanitorConfig>;
-}
-
 /**
  * The handler without the Lambda middleware, over an application: the demo hands in one wired
  * for its local servers.
@@ -72,19 +64,7 @@ export function createRealtimeHandler(application: () => App, env?: Environment)
  * learned of the service's rate from one invocation to the next.
  */
 export function createRealtimeLambdaHandler(env?: Environment) {
-  const metrics = createMetrics(parseSettings(env).settings.functionName);
-  const kept: Kept = {
-    metrics,
-    application: keptApplication(env, (settings) =>
-      wireRealtime(settings, { onThrottle: () => recordThrottle(metrics) }),
-    ),
-    config: keptConfig(),
-  };
-  return lambdaHandler(
-    (event: unknown, context: Context) => judgeEvent(event, context, kept),
-    logger,
-    metrics,
-  );
+  return environmentHandler(env, wireRealtime, judgeEvent, logger);
 }
 
 async function judgeEvent(event: unknown, context: Context, kept: Kept): Promise<RealtimeResult> {

@@ -1,17 +1,14 @@
 import { Logger } from "@aws-lambda-powertools/logger";
-import type { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Context } from "aws-lambda";
-import { type App, wire } from "../app.js";
-import type { JanitorConfig } from "../config/config.js";
+import { wire } from "../app.js";
 import { ConfigError } from "../domain/errors.js";
 import { validateSelection } from "../policy/plan.js";
-import { type Environment, parseSettings } from "../settings.js";
+import type { Environment } from "../settings.js";
 import { type RunSummary, sweep } from "../sweep/sweep.js";
 import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
-import { keptApplication, keptConfig, lambdaHandler } from "./bootstrap.js";
+import { environmentHandler, type Kept } from "./bootstrap.js";
 import { eventSelectionIssue, parseEvent } from "./events.js";
 import { asSweepLogger } from "./logging.js";
-import { createMetrics, recordThrottle } from "./metrics.js";
 
 const logger = new Logger({ serviceName: "handshake-janitor" });
 
@@ -24,25 +21,7 @@ export const SAFETY_MARGIN_MS = 20_000;
  * config are kept for the life of the handler, once per execution environment (./bootstrap.ts).
  */
 export function createSweepHandler(env?: Environment) {
-  const metrics = createMetrics(parseSettings(env).settings.functionName);
-  const kept: Kept = {
-    metrics,
-    application: keptApplication(env, (settings) =>
-      wire(settings, { onThrottle: () => recordThrottle(metrics) }),
-    ),
-    config: keptConfig(),
-  };
-  return lambdaHandler(
-    (event: unknown, context: Context) => sweepHandler(event, context, kept),
-    logger,
-    metrics,
-  );
-}
-
-interface Kept {
-  metrics: Metrics;
-  application: () => App;
-  config: (path: string) => Promise<JanitorConfig>;
+  return environmentHandler(env, wire, sweepHandler, logger);
 }
 
 async function sweepHandler(event: unknown, context: Context, kept: Kept): Promise<RunSummary> {
