@@ -18,8 +18,8 @@ import {
   FencedOutcomeUnknownError,
   stopCancelling,
 } from "./fence.js";
-import { remember, warnUnlinked } from "./record.js";
-import type { RunState } from "./types.js";
+import { decided, warnUnlinked } from "./record.js";
+import type { ActionSummary, RunState } from "./types.js";
 
 /**
  * The fence of one cancellation: the claim's holder (the run, or the real-time caller's
@@ -29,13 +29,12 @@ import type { RunState } from "./types.js";
 export function fenceFor(run: RunState, handshakeId: string): Fence | undefined {
   const { claims, now, fencing } = run.deps;
   if (claims === undefined) return undefined;
-  const { runId, claimHolder } = run.request;
-  const sweeping = run.request.scope !== "handshake";
+  const { runId } = run.request;
   return createFence({
     store: claims,
     handshakeId,
-    holder: sweeping ? runId : (claimHolder ?? runId),
-    ...(sweeping && run.lease !== undefined ? { leaseRunId: runId } : {}),
+    holder: run.scope.holder(runId),
+    ...(run.scope.takesLease && run.lease !== undefined ? { leaseRunId: runId } : {}),
     timing: fencing ?? DEFAULT_FENCE_TIMING,
     now: () => now().getTime(),
     stopped: () => cancellingStopped(run),
@@ -110,7 +109,7 @@ export async function recordConflict(
   run: RunState,
   final: AuditAction,
   existing: RecordedOutcome,
-): Promise<void> {
+): Promise<ActionSummary> {
   const record = conflictRecord(final, existing);
   run.log.error("conflict: a cancel landed after this run's claim had lapsed; recorded as a conflict", {
     handshakeId: final.handshakeId,
@@ -119,7 +118,7 @@ export async function recordConflict(
   try {
     const put = await run.deps.actions.recordAction(record);
     if (put.created) warnUnlinked(run.log, record, put.unlinked);
-    remember(run, record, "CANCELED");
+    return decided(run.log, record, "CANCELED");
   } catch (failure) {
     // The one cancellation the audit trail cannot hold: said on every channel the run has.
     const error = `${record.error}; the conflict record could not be written: ${describeError(failure)}`;
@@ -127,6 +126,6 @@ export async function recordConflict(
       handshakeId: final.handshakeId,
       error: maskEmails(error),
     });
-    remember(run, { ...record, error }, "CANCELED");
+    return decided(run.log, { ...record, error }, "CANCELED");
   }
 }

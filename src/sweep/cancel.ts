@@ -1,7 +1,6 @@
 import { describeError, OutcomeConflictError } from "../domain/errors.js";
 import { maskEmails } from "../domain/mask.js";
 import type { Decision } from "../policy/plan.js";
-import type { ClaimResult, HandshakeClaims } from "../ports/claims.js";
 import type { AuditAction } from "../ports/records.js";
 import {
   fencedResult,
@@ -10,29 +9,30 @@ import {
   recordConflict,
   stoppedReason,
 } from "./cancel-fence.js";
-import { takeClaim } from "./claims.js";
-import { baseItem, recordFinalAlone, remember, warnUnlinked } from "./record.js";
-import type { RunState } from "./types.js";
+import { baseItem, decided, recordFinalAlone, warnUnlinked } from "./record.js";
+import type { ActionSummary, RunState } from "./types.js";
 
 /**
  * The cancel phase: `concurrency` workers take the decisions to cancel one at a time, each
  * under the handshake's claim.
  */
-export async function cancelAll(run: RunState, toCancel: readonly Decision[]): Promise<void> {
+export async function cancelAll(run: RunState, toCancel: readonly Decision[]): Promise<ActionSummary[]> {
   const queue = [...toCancel];
+  const done: ActionSummary[] = [];
   const workers = Math.max(1, run.request.concurrency ?? 4);
   // cancelOne() turns every failure into an outcome, so no worker stops early and none is left running.
   await Promise.all(
     Array.from({ length: workers }, async () => {
       for (let decision = queue.shift(); decision; decision = queue.shift()) {
-        await cancelOne(run, decision);
+        done.push(await cancelOne(run, decision));
       }
     }),
   );
+  return done;
 }
 
 /** A decision to cancel: intent, CancelHandshake, outcome. */
-async function cancelOne(run: RunState, decision: Decision): Promise<void> {
+async function cancelOne(run: RunState, decision: Decision): Promise<ActionSummary> {
   const { deadline } = run.request;
   if (deadline !== undefined && run.deps.now().getTime() >= deadline) {
     return recordFinalAlone(run, {
@@ -57,62 +57,35 @@ async function cancelOne(run: RunState, decision: Decision): Promise<void> {
     });
   }
 
-  const claims = run.request.scope === "handshake" ? undefined : run.deps.claims;
-  const handshakeId = decision.handshake.id;
-  if (claims !== undefined) {
-    let claim: ClaimResult;
-    try {
-      claim = await takeClaim(claims, handshakeId, run.request.runId, claimTtl(run), run.deps);
-    } catch (failure) {
-      // Unsure whether another run acts on it: no intent, no cancel; the next run decides it again.
-      return recordFinalAlone(run, {
-        decision,
-        outcome: "DEFERRED",
-        reason: `${decision.reason}; its claim could not be taken (${describeError(failure)}), left for the next run`,
-      });
-    }
-    if (!claim.taken) {
-      return recordFinalAlone(run, {
-        decision,
-        outcome: "DEFERRED",
-        reason: `${decision.reason}; claimed by ${claim.holder} until ${claim.until.toISOString()}, left for the next run`,
-      });
-    }
+  const admission = await run.scope.admit(run, decision.handshake.id);
+  if (!admission.go) {
+    return recordFinalAlone(run, {
+      decision,
+      outcome: "DEFERRED",
+      reason: `${decision.reason}; ${admission.reason}, left for the next run`,
+    });
   }
   let keepClaim = false;
   try {
-    keepClaim = await cancelUnderClaim(run, decision);
+    const cancelled = await cancelUnderClaim(run, decision);
+    keepClaim = cancelled.keepClaim;
+    return cancelled.summary;
   } finally {
     // A cancel whose outcome is unknown keeps its claim until it expires: the intent stays
     // pending, and no one else acts on the handshake before the next run looks it up.
-    if (claims !== undefined && !keepClaim) await releaseClaim(claims, handshakeId, run);
-  }
-}
-
-/** How long a sweep holds a handshake's claim: through the run's deadline, or ten minutes. */
-function claimTtl(run: RunState): number {
-  const { deadline } = run.request;
-  const left = deadline === undefined ? 10 * 60_000 : Math.max(0, deadline - run.deps.now().getTime());
-  return left + 60_000;
-}
-
-async function releaseClaim(claims: HandshakeClaims, handshakeId: string, run: RunState): Promise<void> {
-  try {
-    await claims.releaseHandshake(handshakeId, run.request.runId);
-  } catch (failure) {
-    // Nothing is lost: the claim expires by itself.
-    run.log.warn("could not release a handshake's claim; it expires by itself", {
-      handshakeId,
-      error: describeError(failure),
-    });
+    if (!keepClaim) await admission.release();
   }
 }
 
 /**
- * Intent, CancelHandshake, outcome, under the handshake's claim. True when the cancel's outcome
- * is unknown (the intent stays pending), so the claim is kept until it expires.
+ * Intent, CancelHandshake, outcome, under the handshake's claim. `keepClaim` when the cancel's
+ * outcome is unknown (the intent stays pending), so the claim is kept until it expires.
  */
-async function cancelUnderClaim(run: RunState, decision: Decision): Promise<boolean> {
+async function cancelUnderClaim(
+  run: RunState,
+  decision: Decision,
+): Promise<{ summary: ActionSummary; keepClaim: boolean }> {
+  const settle = (summary: ActionSummary, keepClaim = false) => ({ summary, keepClaim });
   const { deadline } = run.request;
   const { actions, organizations } = run.deps;
   const intent = baseItem(run, decision);
@@ -120,13 +93,13 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
     const put = await actions.recordAction(intent);
     if (!put.created && put.existing.outcome) {
       // This run already decided this handshake (a retried event): report, never act twice.
-      remember(run, put.existing, put.existing.outcome);
-      return false;
+      return settle(decided(run.log, put.existing, put.existing.outcome));
     }
   } catch (failure) {
     // No intent on record means no cancellation.
-    remember(run, { ...intent, error: `intent not recorded: ${describeError(failure)}` }, "FAILED");
-    return false;
+    return settle(
+      decided(run.log, { ...intent, error: `intent not recorded: ${describeError(failure)}` }, "FAILED"),
+    );
   }
 
   let result: Awaited<ReturnType<typeof fencedResult>>;
@@ -144,8 +117,10 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
     const found = await foundAfterLostAnswer(run, fence, decision.handshake.id, failure);
     if (found === undefined) {
       // Whether the cancel happened is unknown: the intent stays pending for the next run to resolve.
-      remember(run, { ...intent, error: `cancel interrupted: ${describeError(failure)}` }, "FAILED");
-      return true;
+      return settle(
+        decided(run.log, { ...intent, error: `cancel interrupted: ${describeError(failure)}` }, "FAILED"),
+        true,
+      );
     }
     result = found;
   }
@@ -166,12 +141,11 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
       ...(result.reason ? { reason: final.reason } : {}),
     });
     warnUnlinked(run.log, final, linking.unlinked);
-    remember(run, final, result.outcome);
+    return settle(decided(run.log, final, result.outcome));
   } catch (failure) {
     if (failure instanceof OutcomeConflictError && result.outcome === "CANCELED") {
       // The cancel landed, and another run recorded another outcome for the intent meanwhile.
-      await recordConflict(run, final, failure.existing);
-      return false;
+      return settle(await recordConflict(run, final, failure.existing));
     }
     if (failure instanceof OutcomeConflictError) {
       // Not pending, and no run will fix it: another run (one that took the lease after this
@@ -187,8 +161,7 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
         recorded: existing.outcome,
         error: maskEmails(error),
       });
-      remember(run, { ...final, error }, "FAILED");
-      return false;
+      return settle(decided(run.log, { ...final, error }, "FAILED"));
     }
     // The intent stays pending; the next run looks the handshake up and completes the record.
     run.log.error("outcome not recorded; left pending for the next run", {
@@ -196,8 +169,9 @@ async function cancelUnderClaim(run: RunState, decision: Decision): Promise<bool
       outcome: result.outcome,
       error: describeError(failure),
     });
-    remember(run, { ...final, error: `outcome not recorded: ${describeError(failure)}` }, "DEFERRED");
-    return true;
+    return settle(
+      decided(run.log, { ...final, error: `outcome not recorded: ${describeError(failure)}` }, "DEFERRED"),
+      true,
+    );
   }
-  return false;
 }

@@ -7,6 +7,7 @@ import type { ClaimResult, HandshakeClaims } from "../ports/claims.js";
 import type { OrganizationsPort } from "../ports/organizations.js";
 import type { OpenMark } from "../ports/records.js";
 import { sleep as realSleep, type Sleep } from "../resilience/backoff.js";
+import { handshakeScope } from "./scope.js";
 import { type RunSummary, type SweepDeps, silentLogger, sweep } from "./sweep.js";
 
 /** An OrganizationsPort whose listing is exactly the given handshakes, as DescribeHandshake tells them. */
@@ -121,16 +122,12 @@ export async function judge(request: JudgeRequest, deps: JudgeDeps): Promise<Run
         actor: request.actor,
         handshakeIds: [request.handshakeId],
         concurrency: 1,
-        scope: "handshake",
-        // Its fence confirms this invocation's claim: without it, no CancelHandshake is made.
-        claimHolder: request.holder,
+        // Its fence confirms this invocation's claim; a claim another run holds skips the decision.
+        scope: handshakeScope(request.holder, held),
         ...(request.dryRun ? { dryRun: true } : {}),
         ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
       },
-      {
-        ...deps,
-        organizations: held ? deferredWhileHeld(organizations, held) : organizations,
-      },
+      { ...deps, organizations },
     );
   } finally {
     if (claim?.taken) {
@@ -192,20 +189,4 @@ async function takeClaim(request: JudgeRequest, deps: JudgeDeps): Promise<ClaimR
     await wait(Math.min(pause, left));
     pause *= 2;
   }
-}
-
-/** Cancels nothing: the decision is recorded DEFERRED, naming who holds the handshake. */
-function deferredWhileHeld(
-  port: OrganizationsPort,
-  held: { holder: string; until: Date },
-): OrganizationsPort {
-  return {
-    listHandshakes: () => port.listHandshakes(),
-    describeHandshake: (id) => port.describeHandshake(id),
-    cancelHandshake: async () => ({
-      outcome: "DEFERRED",
-      attempts: 0,
-      error: `claimed by ${held.holder} until ${held.until.toISOString()}: another run is acting on this handshake; the next sweep decides it again`,
-    }),
-  };
 }

@@ -13,7 +13,7 @@ import type { RunState } from "./types.js";
  */
 export async function prepare(run: RunState): Promise<number> {
   await linkLeftOut(run);
-  if (run.dryRun || run.request.scope === "handshake") return 0;
+  if (run.dryRun || !run.scope.reconciles) return 0;
   return reconcile(run);
 }
 

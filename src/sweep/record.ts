@@ -64,8 +64,8 @@ export function baseItem(run: RunState, decision: Decision): AuditAction {
   };
 }
 
-/** Adds a decision to the run's actions and logs it, emails masked. */
-export function remember(run: RunState, item: AuditAction, outcome: Outcome): void {
+/** A decision as the run reports it, logged as it is made, emails masked. */
+export function decided(log: SweepLogger, item: AuditAction, outcome: Outcome): ActionSummary {
   const summary: ActionSummary = {
     handshakeId: item.handshakeId,
     outcome,
@@ -78,8 +78,7 @@ export function remember(run: RunState, item: AuditAction, outcome: Outcome): vo
     ...(item.error ? { error: item.error } : {}),
     ...(item.cancelAfter ? { cancelAfter: item.cancelAfter } : {}),
   };
-  run.actions.push(summary);
-  run.log.info("decision", {
+  log.info("decision", {
     handshakeId: item.handshakeId,
     outcome,
     ruleId: item.ruleId,
@@ -87,6 +86,7 @@ export function remember(run: RunState, item: AuditAction, outcome: Outcome): vo
     attempts: item.attempts,
     ...(item.error ? { error: maskEmails(item.error) } : {}),
   });
+  return summary;
 }
 
 function finalItem(run: RunState, final: Final): AuditAction {
@@ -100,8 +100,11 @@ function finalItem(run: RunState, final: Final): AuditAction {
  * The record phase: outcomes decided without calling CancelHandshake, written together (a
  * transaction per batch).
  */
-export async function recordFinalsTogether(run: RunState, finals: readonly Final[]): Promise<void> {
-  if (finals.length === 0) return;
+export async function recordFinalsTogether(
+  run: RunState,
+  finals: readonly Final[],
+): Promise<ActionSummary[]> {
+  if (finals.length === 0) return [];
   const items = finals.map((final) => finalItem(run, final));
   let results: FinalResult[];
   try {
@@ -109,13 +112,11 @@ export async function recordFinalsTogether(run: RunState, finals: readonly Final
   } catch (failure) {
     results = items.map(() => ({ failed: describeError(failure) }));
   }
-  items.forEach((item, index) => {
-    rememberFinal(run, item, results[index]);
-  });
+  return items.map((item, index) => finalSummary(run, item, results[index]));
 }
 
 /** One outcome decided without calling CancelHandshake, on its own: one conditional write. */
-export async function recordFinalAlone(run: RunState, final: Final): Promise<void> {
+export async function recordFinalAlone(run: RunState, final: Final): Promise<ActionSummary> {
   const item = finalItem(run, final);
   let result: FinalResult;
   try {
@@ -123,20 +124,20 @@ export async function recordFinalAlone(run: RunState, final: Final): Promise<voi
   } catch (failure) {
     result = { failed: describeError(failure) };
   }
-  rememberFinal(run, item, result);
+  return finalSummary(run, item, result);
 }
 
 /** Reports a final item as the store answered for it: written, found from before, or not on record. */
-function rememberFinal(run: RunState, item: AuditAction, result: FinalResult | undefined): void {
+function finalSummary(run: RunState, item: AuditAction, result: FinalResult | undefined): ActionSummary {
   if (result === undefined || "failed" in result) {
     const why = result?.failed ?? "the store gave no answer for it";
-    remember(run, { ...item, error: `audit write failed: ${why}` }, "FAILED");
-  } else if (!result.created && result.existing.outcome) {
-    remember(run, result.existing, result.existing.outcome);
-  } else {
-    if (result.created) warnUnlinked(run.log, item, result.unlinked);
-    remember(run, item, item.outcome ?? "FAILED");
+    return decided(run.log, { ...item, error: `audit write failed: ${why}` }, "FAILED");
   }
+  if (!result.created && result.existing.outcome) {
+    return decided(run.log, result.existing, result.existing.outcome);
+  }
+  if (result.created) warnUnlinked(run.log, item, result.unlinked);
+  return decided(run.log, item, item.outcome ?? "FAILED");
 }
 
 /** The item is on record; only its chain link is missing, and the next run adds it. */
@@ -156,8 +157,12 @@ const CLOSING: readonly Outcome[] = ["CANCELED", "ALREADY_CLOSED", "STATE_CHANGE
  * cancel was deferred or failed stays open, so the next run tries again; a close that fails is
  * logged and the mark stays open, and the next run closes it with what it finds then.
  */
-export async function closeMarks(run: RunState, decisions: readonly Decision[]): Promise<void> {
-  const outcomes = new Map(run.actions.map((action) => [action.handshakeId, action.outcome]));
+export async function closeMarks(
+  run: RunState,
+  decisions: readonly Decision[],
+  actions: readonly ActionSummary[],
+): Promise<void> {
+  const outcomes = new Map(actions.map((action) => [action.handshakeId, action.outcome]));
   for (const decision of decisions) {
     const mark = decision.kind === "failed" ? undefined : decision.closesMark;
     const outcome = outcomes.get(decision.handshake.id);

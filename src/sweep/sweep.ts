@@ -10,6 +10,7 @@ import { keepLease, type LeaseKeeper } from "./lease.js";
 import { type PlannedSweep, planSweep } from "./plan.js";
 import { prepare } from "./prepare.js";
 import { closeMarks, recordFinalsTogether } from "./record.js";
+import { ORGANIZATION_SCOPE } from "./scope.js";
 import type { ActionSummary, RunState, RunSummary, SweepDeps, SweepRequest } from "./types.js";
 
 export { type SweepLogger, silentLogger } from "../domain/logger.js";
@@ -33,22 +34,31 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
     const begun = await startOrReplay(request, deps, log);
     if ("replayed" in begun) return begun.replayed;
     // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
-    const run: RunState = { request, deps, log, dryRun: isDryRun(request), lease: lease.keep(), actions: [] };
+    const run: RunState = {
+      request,
+      deps,
+      log,
+      dryRun: isDryRun(request),
+      scope: request.scope ?? ORGANIZATION_SCOPE,
+      lease: lease.keep(),
+    };
+    // The run's decisions, in the order the phases made them.
+    const actions: ActionSummary[] = [];
     let reconciled = 0;
     let planned: PlannedSweep | undefined;
     let ending: Ending;
     try {
       reconciled = await prepare(run);
       planned = await planSweep(run, begun.started);
-      await recordFinalsTogether(run, planned.finals);
-      await cancelAll(run, planned.toCancel);
-      if (!run.dryRun) await closeMarks(run, planned.decisions);
-      ending = { status: planned.blocked ? "BLOCKED" : statusOf(run.actions) };
+      actions.push(...(await recordFinalsTogether(run, planned.finals)));
+      actions.push(...(await cancelAll(run, planned.toCancel)));
+      if (!run.dryRun) await closeMarks(run, planned.decisions, actions);
+      ending = { status: planned.blocked ? "BLOCKED" : statusOf(actions) };
     } catch (error) {
       ending = { status: "FAILED", error: describeError(error) };
       log.error("run failed", { error: maskEmails(describeError(error)) });
     }
-    return await finishSweep(run, { ...begun, ...ending, listing: planned?.listing, reconciled });
+    return await finishSweep(run, { ...begun, ...ending, listing: planned?.listing, reconciled, actions });
   } finally {
     await lease.release();
   }
@@ -75,7 +85,7 @@ const NO_LEASE: LeaseHold = { keep: () => undefined, release: async () => {} };
  */
 async function takeLease(request: SweepRequest, deps: SweepDeps, log: SweepLogger): Promise<LeaseHold> {
   const { lease: store, now } = deps;
-  if (isDryRun(request) || request.scope === "handshake") return NO_LEASE;
+  if (isDryRun(request) || !(request.scope ?? ORGANIZATION_SCOPE).takesLease) return NO_LEASE;
   const claim = await store.acquireLease(request.runId);
   if (!claim.acquired) throw new LeaseHeldError(claim.holder, now().getTime());
   let keeper: LeaseKeeper | undefined;
@@ -164,6 +174,7 @@ interface FinishInput extends Ending {
   /** Undefined when the run failed before it had planned. */
   listing: PlannedSweep["listing"] | undefined;
   reconciled: number;
+  actions: readonly ActionSummary[];
 }
 
 /**
@@ -172,7 +183,8 @@ interface FinishInput extends Ending {
  */
 async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummary> {
   const { journal, now } = run.deps;
-  const { log, actions } = run;
+  const { log } = run;
+  const { actions } = input;
   const record: RunRecord = { ...input.record, ...input.listing, status: input.status };
   if (input.error !== undefined) record.error = input.error;
   record.endedAt = now().toISOString();
@@ -213,7 +225,7 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
   };
 }
 
-function statusOf(actions: ActionSummary[]): RunStatus {
+function statusOf(actions: readonly ActionSummary[]): RunStatus {
   return actions.some((a) => UNFINISHED.includes(a.outcome)) ? "PARTIAL" : "COMPLETED";
 }
 
@@ -240,7 +252,7 @@ export function countStored(
   return counts;
 }
 
-export function countOutcomes(actions: ActionSummary[]): OutcomeCounts {
+export function countOutcomes(actions: readonly ActionSummary[]): OutcomeCounts {
   const counts: OutcomeCounts = {};
   for (const { outcome } of actions) counts[outcome] = (counts[outcome] ?? 0) + 1;
   return counts;
@@ -249,7 +261,7 @@ export function countOutcomes(actions: ActionSummary[]): OutcomeCounts {
 function summaryOf(
   run: RunRecord & { endedAt: string },
   started: Date,
-  actions: ActionSummary[],
+  actions: readonly ActionSummary[],
   reconciled: number,
   replayed: boolean,
 ): RunSummary {
@@ -270,7 +282,7 @@ function summaryOf(
     reconciled,
     configHash: run.configHash,
     replayed,
-    actions,
+    actions: [...actions],
     ...(run.error ? { error: run.error } : {}),
   };
 }

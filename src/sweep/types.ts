@@ -12,9 +12,9 @@ import type { FenceTiming } from "./fence.js";
 import type { LeaseKeeper } from "./lease.js";
 
 /**
- * The sweep's vocabulary: what a run is asked, what it works with, what it reports, and the state
- * its phases share. The orchestrator (sweep.ts) and its phases (sweep-*.ts) import it from here,
- * so that no phase imports the orchestrator.
+ * The sweep's vocabulary: what a run is asked, what it works with, what it reports, and the scope
+ * it acts on. The orchestrator (sweep.ts) and its phases (prepare, plan, record, cancel) import it
+ * from here, so that no phase imports the orchestrator.
  */
 
 export interface SweepRequest {
@@ -32,16 +32,10 @@ export interface SweepRequest {
   /** CancelHandshake calls in flight at once; the pacer sets the rate. */
   concurrency?: number;
   /**
-   * What the run acts on. `organization` (the default: schedule, manual invoke, CLI) takes the
-   * organization's lease when live, completes the intents interrupted runs left pending, and
-   * claims each handshake (SweepDeps.claims) while cancelling it. `handshake` is the real-time
-   * path: its caller holds the one handshake's claim, it takes no lease (an invitation must not
-   * wait for a whole sweep) and reconciles nothing (many such runs go at once; none may complete
-   * another's intent while that one's cancel is in flight).
+   * What the run acts on (./scope.ts): ORGANIZATION_SCOPE, the default (schedule, manual invoke,
+   * CLI), or handshakeScope(…) from the real-time path.
    */
-  scope?: "organization" | "handshake";
-  /** A real-time run: who holds the handshake's claim for it (its fence confirms that holder's claim). */
-  claimHolder?: string;
+  scope?: SweepScope;
 }
 
 export interface SweepDeps {
@@ -111,17 +105,18 @@ export interface RunSummary {
 }
 
 /**
- * A run under way: what it was asked, what it works with, and the one thing its phases add to,
- * the decisions it has reported so far, in order.
+ * A run under way: what it was asked and what it works with. Nothing in it changes as the run
+ * goes; each phase returns what it decided, and the orchestrator assembles the run's actions.
  */
 export interface RunState {
   readonly request: SweepRequest;
   readonly deps: SweepDeps;
   readonly dryRun: boolean;
+  /** The request's scope, ORGANIZATION_SCOPE when it named none. */
+  readonly scope: SweepScope;
   readonly log: SweepLogger;
   /** Undefined in a dry run or a real-time run, which take no lease. */
   readonly lease: LeaseKeeper | undefined;
-  readonly actions: ActionSummary[];
 }
 
 /** The audit ports a sweep uses, of one store that implements them all (the audit table). */
@@ -129,4 +124,22 @@ export function sweepPorts(
   store: RunJournal & ActionLog & LeaseStore & MarkStore,
 ): Pick<SweepDeps, "journal" | "actions" | "lease" | "marks"> {
   return { journal: store, actions: store, lease: store, marks: store };
+}
+
+/** Whether a cancellation may go ahead under its claim, and how the claim is given up after. */
+export type Admission =
+  | { go: true; release(): Promise<void> }
+  /** Skipped before any intent: recorded DEFERRED with this reason, and the next sweep decides it. */
+  | { go: false; reason: string };
+
+export interface SweepScope {
+  readonly kind: "organization" | "handshake";
+  /** A live run of this scope takes the organization's lease. */
+  readonly takesLease: boolean;
+  /** A live run of this scope completes the intents interrupted runs left pending. */
+  readonly reconciles: boolean;
+  /** The holder whose claim the fence confirms before each CancelHandshake attempt. */
+  holder(runId: string): string;
+  /** Takes, or finds held, the handshake's claim before its intent is written. */
+  admit(run: RunState, handshakeId: string): Promise<Admission>;
 }

@@ -334,8 +334,10 @@ describe("the handshake's claim", () => {
     expect(summary.status).toBe("PARTIAL");
     expect(summary.actions).toHaveLength(1);
     expect(summary.actions[0]).toMatchObject({ handshakeId: id, outcome: "DEFERRED", attempts: 0 });
-    expect(summary.actions[0]?.error).toContain("claimed by sweep-run-7");
+    expect(summary.actions[0]?.reason).toContain("claimed by sweep-run-7");
     expect(calls("CancelHandshake")).toBe(0);
+    // Skipped before any intent: nothing pending for the next sweep to reconcile.
+    expect((await store().listPendingIntents()).filter((intent) => intent.handshakeId === id)).toEqual([]);
     expect(stateOf(id)).toBe("OPEN");
     // The other holder still has it: the event did not take it over or release it.
     expect(await store().claimHandshake(id, "someone-else", 1_000)).toMatchObject({

@@ -88,7 +88,7 @@ describe("judge", () => {
 
   test("records DEFERRED without cancelling when another run keeps the claim past the wait", async () => {
     const target = outsider();
-    const { deps, claims, organizations, slept } = setup([target]);
+    const { deps, claims, organizations, slept, events } = setup([target]);
     claims.held.set(target.id, { holder: "sweep-7", until: new Date(NOW.getTime() + 60_000) });
     let clock = NOW.getTime();
     deps.now = () => new Date(clock);
@@ -101,7 +101,9 @@ describe("judge", () => {
 
     expect(result.actions).toHaveLength(1);
     expect(result.actions[0]).toMatchObject({ outcome: "DEFERRED", attempts: 0 });
-    expect(result.actions[0]?.error).toContain("claimed by sweep-7");
+    expect(result.actions[0]?.reason).toContain("claimed by sweep-7");
+    // Skipped before any intent: one final item, nothing a later run would reconcile.
+    expect(events.map((event) => event.kind)).toEqual(["final"]);
     expect(result.status).toBe("PARTIAL");
     expect(organizations.cancels()).toEqual([]);
     // Waited with doubling pauses, the last cut short: the whole wait, never past it.

@@ -1,5 +1,5 @@
 /**
- * The write side the sweep uses (AuditPort, less the lease): runs, intents and outcomes, final
+ * The write side the sweep uses (the run journal, the action log and the marks): runs, intents and outcomes, final
  * items in batches, grace marks, configs, and the reads the sweep itself acts on (pending intents,
  * a run's outcomes and liveness). Each write is conditional, so a retried event or a second writer
  * finds what is stored instead of overwriting it.
