@@ -4,7 +4,7 @@ import { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js
 import { ConfigError } from "../domain/errors.js";
 import { compareWithTable, verifyArchive } from "../evidence/archive.js";
 import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
-import { type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import { orgChainProblems, type RunEvidence, verifyRun } from "../evidence/integrity.js";
 import type { AuditReader } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { PERIOD_NOTE, PERIOD_OPTIONS, period, settingsOrIssues, TABLE_ENV } from "./audit-shared.js";
@@ -123,6 +123,11 @@ export async function verifyRuns(
     const { items: chained, unreadable } = chainedActions(chain.actions);
     problems.push(...unreadable, ...verifyRun(runId, chain.run, chained));
   }
+  // The organization's chain across the runs: a run deleted, reopened or rewritten breaks the
+  // link of the run sealed after it, or the head's.
+  problems.push(
+    ...(await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId))),
+  );
   if (checkpoints === undefined || range === undefined) return { runs: ids.length, items, problems };
   for (const stored of saved) {
     problems.push(...checkpointProblems(stored, stored.checkpoint && evidence.get(stored.checkpoint.runId)));
@@ -166,9 +171,11 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
   }
   const { runs, problems } = verifyArchive(text);
   let items = 0;
+  const evidence = new Map<string, RunEvidence | undefined>();
   for (const [runId, archived] of runs) {
     items += archived.items.length;
     const chain = await store.readChain(runId);
+    evidence.set(runId, chain.run);
     const { items: chained, unreadable } = chainedActions(chain.actions);
     // Never weaker than verifying the table: the run's own checks first (an item forged after the
     // export shows there), then the comparison with the archive.
@@ -179,6 +186,9 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
     });
     for (const line of [...own, ...compared]) if (!problems.includes(line)) problems.push(line);
   }
+  // The organization's chain over the archived runs as the table holds them, as verify checks it.
+  const links = await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId));
+  for (const line of links) if (!problems.includes(line)) problems.push(line);
   // The archive's text is as untrusted as the table's: shown as cells, never acted on.
   for (const line of problems) out(visible(line));
   out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);

@@ -3,7 +3,7 @@
  * Implemented in src/aws/audit/queries.ts with Query and GetItem only, never a Scan.
  */
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
-import type { RunEvidence } from "./integrity.js";
+import type { OrgHead, RunEvidence } from "./integrity.js";
 
 /** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
 export interface StoredAction {
@@ -61,6 +61,10 @@ export interface AuditReader {
   exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+  /** One run item as verify reads it; undefined when there is none. */
+  runEvidence(runId: string): Promise<RunEvidence | undefined>;
+  /** The organization's chain head (integrity.ts OrgHead); undefined before the first seal. */
+  orgHead(): Promise<OrgHead | undefined>;
   /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
   getConfig(hash: string): Promise<string | undefined>;
 }

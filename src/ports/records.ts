@@ -28,6 +28,12 @@ export interface AuditAction {
    * had lapsed, against the outcome already recorded for its intent: `<runId>/<handshakeId> <OUTCOME>`.
    */
   contradicts?: string;
+  /**
+   * On a reconciled record only: the intent `<runId>/<handshakeId>` of an interrupted run whose
+   * outcome this record holds. The interrupted run stays as it ended; this record, in the chain of
+   * the run that found the outcome, completes it (src/sweep/prepare.ts).
+   */
+  reconciles?: string;
 }
 
 /**
@@ -53,6 +59,7 @@ export const AUDIT_ATTRIBUTES = [
   "error",
   "cancelAfter",
   "contradicts",
+  "reconciles",
 ] as const satisfies readonly (keyof AuditAction)[];
 
 /**
@@ -94,6 +101,13 @@ export interface RunRecord {
    * and are what the run saw in memory: a write that timed out may have landed after all.
    */
   countsStale?: boolean;
+  /**
+   * Written with the seal (src/evidence/integrity.ts OrgHead): the run sealed before this one in
+   * the organization's chain, its seal, and this run's place in the chain.
+   */
+  prevRun?: string;
+  prevSeal?: string;
+  orgSeq?: number;
 }
 
 /** A run item that does not read as a RunRecord: what could be read, its key and why not the rest. */

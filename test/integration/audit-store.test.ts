@@ -302,12 +302,16 @@ describe("audit writes", () => {
       matched: 2,
     });
 
-    expect(await audit.getRun(started.runId)).toEqual({
+    // The seal's link in the organization's chain comes with it (src/evidence/integrity.ts OrgHead).
+    const { prevRun: _prevRun, prevSeal, orgSeq, ...finished } = (await audit.getRun(started.runId)) ?? {};
+    expect(finished).toEqual({
       ...started,
       status: "PARTIAL",
       endedAt: "2026-03-10T12:03:00.000Z",
       counts: { CANCELED: 1, DEFERRED: 1 },
     });
+    expect(prevSeal).toMatch(/^[0-9a-f]{64}$/);
+    expect(orgSeq).toBe((await audit.orgHead())?.length);
     const item = await rawItem(`RUN#${started.runId}`, "RUN");
     expect(item?.counts).toEqual({ M: { CANCELED: { N: "1" }, DEFERRED: { N: "1" } } });
   });

@@ -1,4 +1,5 @@
 import {
+  type AttributeValue,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
@@ -66,6 +67,9 @@ async function item(table: string, key: ReturnType<typeof runKey>) {
   return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
 }
 
+/** The organization's chain head item (src/aws/audit/items.ts). */
+const ORG_HEAD = { pk: { S: "CHAIN#organization" }, sk: { S: "HEAD" } };
+
 describe("a live run's checkpoint", () => {
   it("is written once the run is sealed, locked in compliance mode, and says what the table holds", async () => {
     const { table, kept } = await scene();
@@ -110,6 +114,25 @@ describe("audit verify with checkpoints", () => {
       );
     }
     await client.send(new DeleteItemCommand({ TableName: table, Key: runKey(erased) }));
+    // The organization's chain head still names it: the table alone catches that much.
+    const named = await verify(plain);
+    expect(named.code).toBe(5);
+    expect(named.lines).toContain(`the organization's chain head names run ${erased} (#2), which is missing`);
+    // So the administrator also moves the head back to the run before it, as it was then.
+    const first = await item(table, runKey("cp-first"));
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: ORG_HEAD,
+        UpdateExpression: "SET runId = :r, seal = :s, #length = :n",
+        ExpressionAttributeNames: { "#length": "length" },
+        ExpressionAttributeValues: {
+          ":r": { S: "cp-first" },
+          ":s": first?.seal as AttributeValue,
+          ":n": { N: "1" },
+        },
+      }),
+    );
 
     const alone = await verify(plain);
     const compared = await verify(kept);
@@ -161,6 +184,15 @@ describe("audit verify with checkpoints", () => {
         Key: runKey("cp-rewritten"),
         UpdateExpression: "SET chainHead = :h, seal = :s",
         ExpressionAttributeValues: { ":h": { S: hash }, ":s": { S: seal } },
+      }),
+    );
+    // And the organization's chain head, which names the run's seal.
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: ORG_HEAD,
+        UpdateExpression: "SET seal = :s",
+        ExpressionAttributeValues: { ":s": { S: seal } },
       }),
     );
 

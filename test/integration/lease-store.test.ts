@@ -139,7 +139,7 @@ describe("the lease item", () => {
 });
 
 describe("a run's counts as stored", () => {
-  test("are read back consistently from its items, and a stale mark is stored and cleared", async () => {
+  test("are read back consistently from its items, a stale mark is stored only when stale, and a seal is written once", async () => {
     const table = await stack.newTable();
     const store = storeAt(table, () => T0);
     await store.startRun(runRecord("run-c"));
@@ -154,8 +154,14 @@ describe("a run's counts as stored", () => {
       countsStale: true,
     });
     const stale = await store.getRun("run-c");
-    await store.finishRun({ ...runRecord("run-c"), status: "PARTIAL", counts: { CANCELED: 1 } });
-    const fresh = await store.getRun("run-c");
+    // A seal is written once: finishing the run again is refused, and the run stays as sealed.
+    await expect(
+      store.finishRun({ ...runRecord("run-c"), status: "COMPLETED", counts: { CANCELED: 1 } }),
+    ).rejects.toThrow("audit run run-c: sealed already");
+    expect(await store.getRun("run-c")).toEqual(stale);
+    await store.startRun(runRecord("run-d"));
+    await store.finishRun({ ...runRecord("run-d"), status: "PARTIAL", counts: { CANCELED: 1 } });
+    const fresh = await store.getRun("run-d");
 
     expect(outcomes).toEqual(
       new Map([

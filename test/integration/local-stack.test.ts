@@ -66,12 +66,12 @@ function processExists(pid: number): boolean {
   }
 }
 
-test("npm run local is the local stack itself: exec, no shell between npm and it", () => {
+test("npm run local is the local stack itself: exec, no shell and no tsx process between npm and it", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
     scripts: Record<string, string>;
   };
 
-  expect(pkg.scripts.local).toBe(`exec tsx ${LOCAL_STACK}`);
+  expect(pkg.scripts.local).toBe(`exec node --import tsx ${LOCAL_STACK}`);
 });
 
 test("the local stack prints exports the CLI works with, and Ctrl-C stops everything and exits 0", async () => {

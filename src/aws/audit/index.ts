@@ -74,14 +74,10 @@ export function createAuditStore(options: AuditStoreOptions): AuditStore {
   // The chain's conflict retries keep their own attempts (chain.ts); only the pauses are shared.
   // Run seals and the runs' waiting sets: written by the writer, rewritten by a later link.
   const seals = createSeals(io);
-  const chain = createChainWriter(
-    io,
-    {
-      ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
-      ...(options.retry?.random ? { random: options.retry.random } : {}),
-    },
-    seals,
-  );
+  const chain = createChainWriter(io, {
+    ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
+    ...(options.retry?.random ? { random: options.retry.random } : {}),
+  });
   return {
     ...createAuditWriter(io, chain, { now, retentionDays: options.retentionDays }, seals),
     ...createLease(io, now, options.leaseDurationMs ?? LEASE_DURATION_MS, margin),

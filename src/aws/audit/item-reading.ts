@@ -112,6 +112,7 @@ function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
       error: () => read.optionalString("error"),
       cancelAfter: () => read.optionalString("cancelAfter"),
       contradicts: () => read.optionalString("contradicts"),
+      reconciles: () => read.optionalString("reconciles"),
     },
     problems,
   );
@@ -183,6 +184,9 @@ export function runFields(item: Item, problems: string[]): Partial<RunRecord> {
       error: () => read.optionalString("error"),
       notifyError: () => read.optionalString("notifyError"),
       countsStale: () => (item.countsStale?.BOOL === true ? true : undefined),
+      prevRun: () => read.optionalString("prevRun"),
+      prevSeal: () => read.optionalString("prevSeal"),
+      orgSeq: () => (item.orgSeq === undefined ? undefined : read.number("orgSeq")),
     },
     problems,
   );

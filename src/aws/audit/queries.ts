@@ -12,8 +12,8 @@ import type { AuditAction } from "../../ports/records.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { atRange, beginsWith, type Condition, eq, monthsBetween, queryInput } from "./expressions.js";
 import { parseAction, parseRun, readAction, readRun, storedAction } from "./item-reading.js";
-import { configKey, describeKey, type Item, runKey } from "./items.js";
-import { runEvidence } from "./seal.js";
+import { configKey, describeKey, type Item, ORG_CHAIN_KEY, runKey } from "./items.js";
+import { orgHeadOf, runEvidence } from "./seal.js";
 import type { TableIo } from "./table-io.js";
 
 /** A time-range query with no lower bound reads this far back. */
@@ -164,6 +164,15 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       const actions: AuditAction[] = [];
       for await (const item of runActionItems(runId)) actions.push(parseAction(item));
       return actions;
+    },
+
+    async runEvidence(runId) {
+      const item = await io.getItem(runKey(runId));
+      return item === undefined ? undefined : runEvidence(item);
+    },
+
+    async orgHead() {
+      return orgHeadOf(await io.getItem(ORG_CHAIN_KEY));
     },
 
     async getConfig(hash) {

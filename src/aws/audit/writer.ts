@@ -7,8 +7,8 @@
 
 import { AuditWriteError, describeError, JanitorError, OutcomeConflictError } from "../../domain/errors.js";
 import { type Outcome, RUN_STATUSES, type RunStatus } from "../../domain/outcomes.js";
-import { itemKeyPart } from "../../evidence/conflicts.js";
-import { CHAIN_GENESIS } from "../../evidence/integrity.js";
+import { itemKeyPart, RECONCILED_KEY_SUFFIX } from "../../evidence/conflicts.js";
+import { CHAIN_GENESIS, chainHash } from "../../evidence/integrity.js";
 import type { ActionLog } from "../../ports/action-log.js";
 import type { MarkStore } from "../../ports/marks.js";
 import type { AuditAction, FinalResult, OpenMark, PutResult } from "../../ports/records.js";
@@ -25,6 +25,7 @@ import { isOutcome, parseAction, parseRun } from "./item-reading.js";
 import {
   actionItem,
   actionKey,
+  actionKeyOf,
   configItem,
   describeKey,
   expiry,
@@ -47,6 +48,16 @@ import type { Seals } from "./seal.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
 export type AuditWriter = RunJournal & ActionLog & MarkStore;
+
+/** The item carries a chain link whose hash is its content's, as the chain writer computes it. */
+function chainedAsWritten(item: Item, action: AuditAction): boolean {
+  const seq = Number(item.chainSeq?.N ?? Number.NaN);
+  const prev = item.chainPrev?.S;
+  const hash = item.chainHash?.S;
+  return (
+    Number.isInteger(seq) && prev !== undefined && hash !== undefined && chainHash(prev, action, seq) === hash
+  );
+}
 
 export function createAuditWriter(
   io: TableIo,
@@ -99,6 +110,19 @@ export function createAuditWriter(
     }
   }
 
+  /**
+   * The run's own final items a fault left out of its chain, linked before it is sealed; what
+   * fails again is left waiting, covered by the seal, and verify names it.
+   */
+  async function linkWaiting(runId: string): Promise<void> {
+    const run = await io.getItem(runKey(runId), writeError);
+    for (const handshakeKey of run?.awaitingLink?.SS ?? []) {
+      const item = await io.getItem(actionKey(runId, handshakeKey), writeError);
+      if (item?.outcome === undefined || item.chainHash !== undefined) continue;
+      await link(parseAction(item));
+    }
+  }
+
   /** Every item on the pending index under one mark. */
   function pending(mark: typeof PENDING | typeof MARKED | typeof UNLINKED): AsyncIterable<Item> {
     return io.query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", mark)], []));
@@ -132,6 +156,8 @@ export function createAuditWriter(
         error: normalized.error,
         countsStale: normalized.countsStale === true ? true : undefined,
       };
+      // What of its own items waits for a link is linked now, while its chain is still open.
+      await linkWaiting(normalized.runId);
       // The finish and its seal are one conditional write: a finished run is never left unsealed.
       return seals.writeSeal(normalized.runId, {
         sets,
@@ -207,7 +233,8 @@ export function createAuditWriter(
           Key: key,
           // Exactly once: an outcome never overwrites another, and never creates a row that
           // has no intent.
-          ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(#outcome)",
+          ConditionExpression:
+            "attribute_exists(pk) AND attribute_not_exists(#outcome) AND attribute_not_exists(reconciledBy)",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           // The final content is what the chain hashes; reading it back here saves a GetItem.
           ReturnValues: "ALL_NEW",
@@ -223,6 +250,20 @@ export function createAuditWriter(
             {
               cause: error,
             },
+          );
+        }
+        const reconciledBy = stored.reconciledBy?.S;
+        if (reconciledBy !== undefined) {
+          // Another run completed the intent with a record of its own: that record is the outcome.
+          const record = await io.getItem(
+            actionKey(reconciledBy, `${handshakeId}${RECONCILED_KEY_SUFFIX}`),
+            writeError,
+          );
+          if (record?.outcome?.S === result.outcome) return {};
+          throw new OutcomeConflictError(
+            `audit ${where}: reconciled by run ${reconciledBy} as ${record?.outcome?.S ?? "?"}, refusing to write ${result.outcome} over it`,
+            { outcome: record?.outcome?.S ?? "?", at: record?.at?.S, reason: record?.reason?.S },
+            { cause: error },
           );
         }
         const existing = stored.outcome?.S;
@@ -248,13 +289,13 @@ export function createAuditWriter(
         let noted = waiting.get(action.runId);
         if (noted === undefined) {
           const run = await io.getItem(runKey(action.runId), writeError);
-          seals.seen(action.runId, run);
-          noted = new Set(run?.awaitingLink?.SS ?? []);
+          // A sealed run's chain is closed and its seal covers what waits: nothing is linked
+          // after it, so nothing can be laundered into it; verify names what is left waiting.
+          noted = run?.seal === undefined ? new Set(run?.awaitingLink?.SS ?? []) : new Set();
           waiting.set(action.runId, noted);
         }
         // Not the janitor's own pending work (its run never noted it): left alone, verify names it.
         if (!noted.has(itemKeyPart(action))) continue;
-        // A finished run's head moves: link writes its seal again over the new end.
         if ((await link(action)).unlinked === undefined) linked += 1;
       }
       return linked;
@@ -265,6 +306,9 @@ export function createAuditWriter(
       for await (const item of pending(MARKED)) {
         const action = parseAction(item);
         if (action.cancelAfter === undefined || item.markClosedBy !== undefined) continue;
+        // Only a mark in its run's chain, as the janitor writes every mark, is acted on: one put
+        // into the table outside the chain never cuts a grace period short (verify names it).
+        if (!chainedAsWritten(item, action)) continue;
         marks.push({
           runId: action.runId,
           handshakeId: action.handshakeId,
@@ -306,6 +350,37 @@ export function createAuditWriter(
       } catch (failure) {
         throw writeError(`record notify failure of run ${runId}`, failure);
       }
+    },
+
+    async recordReconciled(record) {
+      const action = normalizeAction(record);
+      const [intentRun, ...rest] = (action.reconciles ?? "").split("/");
+      const intentHandshake = rest.join("/");
+      if (action.outcome === undefined || !intentRun || !intentHandshake) {
+        throw new AuditWriteError(
+          `audit ${action.runId}/${action.handshakeId}: a reconciled record needs an outcome and the intent it reconciles`,
+        );
+      }
+      const item = { ...actionItem(action), ...toItem(expiry(action.at, retentionDays)) };
+      // The interrupted intent leaves the pending list in the same transaction, only while it is
+      // still a pending intent: a record and its intent's closing never come apart.
+      const closeIntent = {
+        Update: {
+          TableName: io.tableName,
+          Key: actionKey(intentRun, intentHandshake),
+          UpdateExpression: "SET reconciledBy = :by REMOVE pendingKey",
+          ConditionExpression:
+            "attribute_exists(pk) AND attribute_not_exists(#outcome) AND attribute_not_exists(reconciledBy)",
+          ExpressionAttributeNames: { "#outcome": "outcome" },
+          ExpressionAttributeValues: toItem({ ":by": action.runId }),
+        },
+      };
+      const answer = await chain.putChainedWith({ index: 0, action, item }, closeIntent);
+      if (answer === "written") return true;
+      if (answer === "refused") return false;
+      const stored = await io.getItem(actionKeyOf(action), writeError);
+      if (stored !== undefined) return false;
+      throw new AuditWriteError(`audit ${action.runId}: no run item to chain the reconciled record to`);
     },
 
     async listPendingIntents() {
