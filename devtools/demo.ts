@@ -51,7 +51,7 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     const app = wire(settings, { credentials: LOCAL_CREDENTIALS });
     const { clients } = app;
     await ensureAuditTable(clients.dynamodb, DEMO_TABLE);
-    const ports = { ...app, now: () => new Date() };
+    const ports = { ...app.sweepDeps, audit: app.audit, now: () => new Date() };
 
     out(`\nsample organization: ${describeStates(organizations.handshakes())}`);
     out(`config: ${DEMO_CONFIG}\n`);

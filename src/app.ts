@@ -7,7 +7,7 @@ import { attemptBoundMs } from "./fencing-settings.js";
 import type { NotifierPort } from "./notify/notify.js";
 import type { BackoffPolicy } from "./resilience/backoff.js";
 import { type Environment, loadSettings, requireTable, type Settings } from "./settings.js";
-import { sweepPorts } from "./sweep/types.js";
+import { type SweepDeps, sweepPorts } from "./sweep/types.js";
 
 export interface WireOptions extends ClientOptions {
   /** Clients built earlier (a Lambda container keeps its own); absent, they are built from the settings. */
@@ -40,38 +40,51 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     settings.notifyTopicArn === undefined
       ? undefined
       : createSnsNotifier({ client: clients.sns, topicArn: settings.notifyTopicArn });
+  const organizations = createOrganizationsAdapter({
+    client: clients.organizations,
+    ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
+    ...(options.organizationsPolicy ? { policy: options.organizationsPolicy } : {}),
+  });
+  /** Each live run's checkpoint, when AUDIT_CHECKPOINT_BUCKET is set (docs/checkpoints.md). */
+  const checkpoints =
+    settings.checkpointBucket === undefined
+      ? undefined
+      : createCheckpointStore({
+          bucket: settings.checkpointBucket,
+          table: tableName,
+          region: settings.region,
+          ...(settings.endpoints.s3 === undefined ? {} : { endpoint: settings.endpoints.s3 }),
+          ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+          ...(settings.auditRetentionDays === undefined
+            ? {}
+            : { retentionDays: settings.auditRetentionDays }),
+        });
+  /** The fencing margin and the bound on one CancelHandshake attempt (docs/fencing.md). */
+  const fencing = { marginMs: settings.fencing.marginMs, attemptMs: attemptBoundMs(settings.fencing) };
+  /** Everything a sweep is handed from here: the entry points add the clock and the logger. */
+  const sweepDeps = {
+    organizations,
+    // The audit ports, each of one concern, all kept in the audit table.
+    ...sweepPorts(audit),
+    /** The trail read as evidence before a run extends it (src/evidence/findings.ts). */
+    evidence: audit,
+    // Handshake claims live in the audit table beside the runs.
+    claims: audit,
+    fencing,
+    ...(checkpoints === undefined ? {} : { checkpoints }),
+  } satisfies Omit<SweepDeps, "now" | "logger">;
   return {
     settings,
     tableName,
     clients,
-    organizations: createOrganizationsAdapter({
-      client: clients.organizations,
-      ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
-      ...(options.organizationsPolicy ? { policy: options.organizationsPolicy } : {}),
-    }),
+    organizations,
     /** The audit table, whose reader the CLI's audit commands use. */
     audit,
-    // The audit ports a sweep is handed, each of one concern, all kept in the audit table.
-    ...sweepPorts(audit),
-    // Handshake claims live in the audit table beside the runs.
     claims: audit,
     notifier,
-    /** Each live run's checkpoint, when AUDIT_CHECKPOINT_BUCKET is set (docs/checkpoints.md). */
-    checkpoints:
-      settings.checkpointBucket === undefined
-        ? undefined
-        : createCheckpointStore({
-            bucket: settings.checkpointBucket,
-            table: tableName,
-            region: settings.region,
-            ...(settings.endpoints.s3 === undefined ? {} : { endpoint: settings.endpoints.s3 }),
-            ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-            ...(settings.auditRetentionDays === undefined
-              ? {}
-              : { retentionDays: settings.auditRetentionDays }),
-          }),
-    /** The fencing margin and the bound on one CancelHandshake attempt (docs/fencing.md). */
-    fencing: { marginMs: settings.fencing.marginMs, attemptMs: attemptBoundMs(settings.fencing) },
+    checkpoints,
+    fencing,
+    sweepDeps,
   };
 }
 

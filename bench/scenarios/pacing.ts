@@ -175,7 +175,10 @@ async function janitorSweep(tableName: string, run: number): Promise<number> {
         actor: "bench",
         concurrency: PACING_SETUP.concurrency,
       },
-      { ...wire({ ...loadSettings(), auditTableName: tableName }, { clients }), now: () => new Date() },
+      {
+        ...wire({ ...loadSettings(), auditTableName: tableName }, { clients }).sweepDeps,
+        now: () => new Date(),
+      },
     );
     if (summary.status !== "COMPLETED") throw new Error(`sweep ended ${summary.status}`);
     return 0;

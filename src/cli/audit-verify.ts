@@ -4,6 +4,7 @@ import { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js
 import { ConfigError } from "../domain/errors.js";
 import { compareWithTable, verifyArchive } from "../evidence/archive.js";
 import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
+import { idOfFinding } from "../evidence/findings.js";
 import { orgChainProblems, type RunEvidence, verifyRun } from "../evidence/integrity.js";
 import type { AuditReader } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
@@ -67,6 +68,8 @@ export async function verify(argv: string[], io: CliIo): Promise<number> {
   // Keys and read errors come from the table: shown like table cells, never acted on.
   for (const line of result.problems) out(visible(line));
   out(verdictLine(result));
+  // Acknowledged findings do not count against the verdict; they are said beside it all the same.
+  for (const line of result.acknowledged ?? []) io.err(`note: ${visible(line)}\n`);
   // What the verdict rests on, on stderr beside it: the verdict's own line stays one line.
   const basis =
     checkpoints === undefined
@@ -82,6 +85,8 @@ export interface Verification {
   runs: number;
   items: number;
   problems: string[];
+  /** Integrity findings someone acknowledged, one line each: not problems, still said. */
+  acknowledged?: string[];
   /** How many checkpoints the table was compared with; undefined when none were read. */
   checkpoints?: number;
 }
@@ -90,6 +95,36 @@ function verdictLine({ runs, items, problems }: Verification): string {
   return problems.length === 0
     ? `intact: ${runs} runs, ${items} action items`
     : `${problems.length} problems in ${runs} runs, ${items} action items`;
+}
+
+/**
+ * The integrity findings the runs recorded (src/evidence/findings.ts): each one not acknowledged
+ * is a problem; the acknowledged ones are answered as lines of their own, who and why.
+ */
+async function findingLines(
+  store: AuditReader,
+  evidence: ReadonlyMap<string, RunEvidence | undefined>,
+  problems: string[],
+): Promise<string[]> {
+  const acknowledged: string[] = [];
+  for (const [runId, run] of evidence) {
+    const findings = run?.record.findings;
+    if (!Array.isArray(findings)) continue;
+    for (const finding of findings as string[]) {
+      const id = idOfFinding(finding);
+      const ack = await store.findingAcknowledgement(id);
+      if (ack === undefined) {
+        problems.push(
+          `run ${runId}: integrity finding ${finding} (not acknowledged: audit acknowledge ${id} --note ...)`,
+        );
+      } else {
+        acknowledged.push(
+          `run ${runId}: integrity finding ${id} acknowledged by ${ack.actor} at ${ack.at}: ${ack.note}`,
+        );
+      }
+    }
+  }
+  return acknowledged;
 }
 
 /**
@@ -128,7 +163,9 @@ export async function verifyRuns(
   problems.push(
     ...(await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId))),
   );
-  if (checkpoints === undefined || range === undefined) return { runs: ids.length, items, problems };
+  const acknowledged = await findingLines(store, evidence, problems);
+  if (checkpoints === undefined || range === undefined)
+    return { runs: ids.length, items, problems, acknowledged };
   for (const stored of saved) {
     problems.push(...checkpointProblems(stored, stored.checkpoint && evidence.get(stored.checkpoint.runId)));
   }
@@ -151,7 +188,7 @@ export async function verifyRuns(
       `run ${runId}: a live run that ended sealed, with no checkpoint in the bucket (its write failed, or it was removed)`,
     );
   }
-  return { runs: ids.length, items, problems, checkpoints: saved.length };
+  return { runs: ids.length, items, problems, acknowledged, checkpoints: saved.length };
 }
 
 /** An archive checked from the file alone, then against the table. */
@@ -189,6 +226,10 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
   // The organization's chain over the archived runs as the table holds them, as verify checks it.
   const links = await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId));
   for (const line of links) if (!problems.includes(line)) problems.push(line);
+  // And the findings the archived runs recorded, as verify names them.
+  const found: string[] = [];
+  await findingLines(store, evidence, found);
+  for (const line of found) if (!problems.includes(line)) problems.push(line);
   // The archive's text is as untrusted as the table's: shown as cells, never acted on.
   for (const line of problems) out(visible(line));
   out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);

@@ -18,6 +18,7 @@ import {
   oneOf,
   parseCommandArgs,
 } from "./args.js";
+import { AUDIT_ACKNOWLEDGE, acknowledge } from "./audit-acknowledge.js";
 import {
   FORMATS,
   isUnreadable,
@@ -182,6 +183,7 @@ export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Command
   { spec: AUDIT_RUNS, handler: runs },
   { spec: AUDIT_REPORT, handler: report },
   { spec: AUDIT_VERIFY, handler: verify },
+  { spec: AUDIT_ACKNOWLEDGE, handler: acknowledge },
   { spec: AUDIT_EXPORT, handler: exportItems },
 ];
 

@@ -102,8 +102,7 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
   const logger = args.verbose ? jsonLogger(err) : silentLogger;
-  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
-    wire(settings);
+  const { audit, notifier, sweepDeps } = wire(settings);
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
   // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
@@ -123,16 +122,9 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
           ...(budgetMs !== undefined ? { deadline: runStarted + budgetMs } : {}),
         },
         {
-          organizations,
-          journal,
-          actions,
-          lease,
-          marks,
-          claims,
-          fencing,
+          ...sweepDeps,
           now: () => new Date(),
           logger,
-          ...(checkpoints ? { checkpoints } : {}),
         },
       );
     } catch (error) {

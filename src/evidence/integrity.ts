@@ -144,6 +144,7 @@ export const RUN_SEALED_ATTRIBUTES = [
   "prevRun",
   "prevSeal",
   "orgSeq",
+  "findings",
 ] as const;
 
 /**

@@ -78,8 +78,7 @@ async function judgeEvent(event: unknown, context: Context, kept: Kept): Promise
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
   const app = application();
   const rules = await config(app.settings.janitorConfig ?? "janitor.yaml");
-  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
-    app;
+  const { audit, notifier, sweepDeps, fencing } = app;
   const remaining = context.getRemainingTimeInMillis();
   const result = await judge(
     {
@@ -94,16 +93,9 @@ async function judgeEvent(event: unknown, context: Context, kept: Kept): Promise
       claimWaitMs: CLAIM_WAIT_MS,
     },
     {
-      organizations,
-      journal,
-      actions,
-      lease,
-      marks,
-      claims,
-      fencing,
+      ...sweepDeps,
       now: () => new Date(),
       logger: asSweepLogger(logger),
-      ...(checkpoints ? { checkpoints } : {}),
     },
   );
   if ("inProgress" in result) {

@@ -35,8 +35,7 @@ async function sweepHandler(event: unknown, context: Context, kept: Kept): Promi
     handshakeIds: request.handshakeIds,
   });
   if (problems.length > 0) throw new ConfigError(problems.map(eventSelectionIssue));
-  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
-    app;
+  const { audit, notifier, sweepDeps } = app;
   const summary = await sweep(
     {
       config: rules,
@@ -50,16 +49,9 @@ async function sweepHandler(event: unknown, context: Context, kept: Kept): Promi
       deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
     },
     {
-      organizations,
-      journal,
-      actions,
-      lease,
-      marks,
-      claims,
-      fencing,
+      ...sweepDeps,
       now: () => new Date(),
       logger: asSweepLogger(logger),
-      ...(checkpoints ? { checkpoints } : {}),
     },
   );
   await afterRun(

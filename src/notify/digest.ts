@@ -21,7 +21,7 @@ export const FIELD_MAX = 1_000;
 export type DigestRun = Pick<
   RunSummary,
   "runId" | "status" | "dryRun" | "trigger" | "actor" | "counts" | "actions" | "replayed"
-> & { error?: string };
+> & { error?: string; findings?: readonly string[] };
 
 export interface DigestOptions {
   /** Print target emails as they are (config `notify.showTargets`); default masked. */
@@ -103,6 +103,7 @@ export function digestSubject(run: DigestRun): string {
     return count > 0 ? `${count} ${verb}` : "";
   }).filter((part) => part !== "");
   if (run.status === "FAILED") parts.push("run failed");
+  if ((run.findings?.length ?? 0) > 0) parts.push(`${run.findings?.length} integrity findings`);
   const dry = run.dryRun ? " (dry run)" : "";
   return safeSubject(`handshake-janitor${dry}: ${parts.join(", ")}`);
 }
@@ -110,7 +111,9 @@ export function digestSubject(run: DigestRun): string {
 /** undefined when the run has nothing to say (and for a replayed run: it said it already). */
 export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest | undefined {
   const news = newsOf(run);
-  if (run.replayed || (news.length === 0 && run.status !== "FAILED")) return undefined;
+  const findings = run.findings ?? [];
+  if (run.replayed || (news.length === 0 && run.status !== "FAILED" && findings.length === 0))
+    return undefined;
   const showTargets = options.showTargets === true;
   const maxBytes = options.maxBytes ?? MESSAGE_MAX_BYTES;
   const f = (text: string) => field(text, showTargets);
@@ -121,6 +124,14 @@ export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest
   ];
   if (options.sender !== undefined) head.push(`invitation sent by ${f(options.sender)}`);
   if (run.error !== undefined) head.push(`run error: ${f(run.error)}`);
+  if (findings.length > 0) {
+    // First: the trail itself is not as it was sealed, which no outcome below can outweigh.
+    head.push(
+      "",
+      `Integrity findings (${findings.length}): the audit trail is not as it was sealed. Look into each, then: handshake-janitor audit acknowledge F-... --note "..."`,
+      ...findings.map((finding) => `- ${f(finding)}`),
+    );
+  }
   const counts = Object.entries(run.counts)
     .filter(([, count]) => (count ?? 0) > 0)
     .map(([outcome, count]) => `${outcome} ${count}`)

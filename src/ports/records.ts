@@ -108,6 +108,11 @@ export interface RunRecord {
   prevRun?: string;
   prevSeal?: string;
   orgSeq?: number;
+  /**
+   * Integrity findings (src/evidence/findings.ts): what the run found wrong with the trail before
+   * it extended it, `F-…: problem` each, under its seal.
+   */
+  findings?: string[];
 }
 
 /** A run item that does not read as a RunRecord: what could be read, its key and why not the rest. */

@@ -12,7 +12,8 @@ import type { RunState } from "./types.js";
  * many intents were completed.
  */
 export async function prepare(run: RunState): Promise<number> {
-  await linkLeftOut(run);
+  // Over a discrepancy nothing left over is linked: what is found stays as found.
+  if (run.findings.length === 0) await linkLeftOut(run);
   if (run.dryRun || !run.scope.reconciles) return 0;
   return reconcile(run);
 }

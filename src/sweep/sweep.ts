@@ -3,6 +3,7 @@ import { describeError, LeaseHeldError } from "../domain/errors.js";
 import { type SweepLogger, silentLogger } from "../domain/logger.js";
 import { maskEmails } from "../domain/mask.js";
 import type { Outcome, OutcomeCounts, RunStatus } from "../domain/outcomes.js";
+import { findingsOf, headProblems } from "../evidence/findings.js";
 import type { RunRecord, RunSealed } from "../ports/records.js";
 import type { RunJournal } from "../ports/run-journal.js";
 import { cancelAll } from "./cancel.js";
@@ -34,12 +35,14 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
     const begun = await startOrReplay(request, deps, log);
     if ("replayed" in begun) return begun.replayed;
     // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
+    const findings = await checkTrail(deps, log);
     const run: RunState = {
       request,
       deps,
       log,
       dryRun: isDryRun(request),
       scope: request.scope ?? ORGANIZATION_SCOPE,
+      findings,
       lease: lease.keep(),
     };
     // The run's decisions, in the order the phases made them.
@@ -62,6 +65,31 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   } finally {
     await lease.release();
   }
+}
+
+/**
+ * The check before a run extends the trail (src/evidence/findings.ts): the organization's chain
+ * head, as verify checks it. Each problem is an integrity finding, logged at ERROR; a check that
+ * cannot be made is only a warning, as the next run makes it again.
+ */
+async function checkTrail(deps: SweepDeps, log: SweepLogger): Promise<string[]> {
+  if (deps.evidence === undefined) return [];
+  let problems: string[];
+  try {
+    problems = await headProblems(deps.evidence);
+  } catch (error) {
+    log.warn("could not check the trail before extending it; the next run checks it", {
+      error: describeError(error),
+    });
+    return [];
+  }
+  const findings = findingsOf(problems);
+  for (const finding of findings) {
+    log.error("integrity finding: the trail is not as it was sealed; nothing left over is linked", {
+      finding: maskEmails(finding),
+    });
+  }
+  return findings;
 }
 
 function isDryRun(request: SweepRequest): boolean {
@@ -186,6 +214,7 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
   const { log } = run;
   const { actions } = input;
   const record: RunRecord = { ...input.record, ...input.listing, status: input.status };
+  if (run.findings.length > 0) record.findings = [...run.findings];
   if (input.error !== undefined) record.error = input.error;
   record.endedAt = now().toISOString();
   try {
@@ -284,6 +313,7 @@ function summaryOf(
     replayed,
     actions: [...actions],
     ...(run.error ? { error: run.error } : {}),
+    ...(run.findings !== undefined && run.findings.length > 0 ? { findings: [...run.findings] } : {}),
   };
 }
 

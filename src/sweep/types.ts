@@ -2,6 +2,7 @@ import type { JanitorConfig } from "../config/config.js";
 import type { SweepLogger } from "../domain/logger.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
 import type { CheckpointPort } from "../evidence/checkpoints.js";
+import type { AuditReader } from "../evidence/reader.js";
 import type { ActionLog } from "../ports/action-log.js";
 import type { HandshakeClaims } from "../ports/claims.js";
 import type { LeaseStore } from "../ports/lease.js";
@@ -48,6 +49,11 @@ export interface SweepDeps {
   lease: LeaseStore;
   /** The grace periods running. */
   marks: MarkStore;
+  /**
+   * The trail as evidence, read before the run extends it (src/evidence/findings.ts). Absent (unit
+   * tests of the loop alone), nothing is checked.
+   */
+  evidence?: Pick<AuditReader, "orgHead" | "readChain" | "runEvidence">;
   /**
    * Per-handshake claims, shared with the real-time path: a sweep claims a handshake before its
    * intent and releases it after the outcome, and reconciles another run's intent only under its
@@ -99,6 +105,8 @@ export interface RunSummary {
   error?: string;
   /** The counts are what the run saw, not read back from the stored items (the read failed). */
   countsStale?: true;
+  /** What the run found wrong with the trail before it extended it (src/evidence/findings.ts). */
+  findings?: string[];
   /** The key of the checkpoint written for the run, or why none could be. */
   checkpoint?: string;
   checkpointError?: string;
@@ -114,6 +122,8 @@ export interface RunState {
   readonly dryRun: boolean;
   /** The request's scope, ORGANIZATION_SCOPE when it named none. */
   readonly scope: SweepScope;
+  /** Integrity findings made before the run extended the trail; when any, nothing left over is linked. */
+  readonly findings: readonly string[];
   readonly log: SweepLogger;
   /** Undefined in a dry run or a real-time run, which take no lease. */
   readonly lease: LeaseKeeper | undefined;

@@ -161,7 +161,17 @@ describe("laundering a forged record", () => {
 
     expect(forgedSeen.code).toBe(5);
     expect(after.code).toBe(5);
-    expect(after.problems).toEqual(forgedSeen.problems);
+    // Everything named before is named still, and the next run recorded what it found as findings.
+    expect(after.problems).toEqual(expect.arrayContaining(forgedSeen.problems));
+    expect(after.problems.filter((line) => !forgedSeen.problems.includes(line))).toEqual(
+      forgedSeen.problems.map((problem) =>
+        expect.stringMatching(
+          new RegExp(
+            `^run launder-2: integrity finding F-[0-9a-f]{12}: ${literally(problem)} \\(not acknowledged`,
+          ),
+        ),
+      ),
+    );
     expect(after.problems).toEqual(
       expect.arrayContaining([
         "run launder-1: item h-forged: final but not in the chain",
@@ -307,3 +317,56 @@ describe("a MARKED item put outside the chain", () => {
     );
   });
 });
+
+describe("integrity findings", () => {
+  it("a run that finds the trail not as sealed records a finding, verify names it until someone acknowledges it", async () => {
+    const { table, env } = await scene();
+    await run(env, "found-1");
+    await update(table, runKey("found-1"), "SET actor = :a", { ":a": { S: "mallory@cli" } });
+
+    const finder = await run(env, "found-2", ["--dry-run"]);
+    const after = await run(env, "found-3", ["--dry-run"]);
+    const before = await verify(env);
+
+    const damage = "run found-1: run item altered: seal mismatch (attributes, chain head or length changed)";
+    expect(finder.findings).toEqual([
+      expect.stringMatching(new RegExp(`^F-[0-9a-f]{12}: ${literally(damage)}$`)),
+    ]);
+    // The finder is the chain head now, intact: the next run finds nothing.
+    expect(after.findings).toBeUndefined();
+    const id = (finder.findings?.[0] ?? "").slice(0, 14);
+    expect(before.code).toBe(5);
+    expect(before.problems).toEqual([
+      damage,
+      `run found-2: integrity finding ${finder.findings?.[0]} (not acknowledged: audit acknowledge ${id} --note ...)`,
+    ]);
+
+    const unknown = await runCli(["audit", "acknowledge", "F-000000000000", "--note", "x"], env);
+    const noNote = await runCli(["audit", "acknowledge", id], env);
+    const ack = await runCli(
+      ["audit", "acknowledge", id, "--note", "actor edited by hand; traced to SEC-9", "--actor", "alice"],
+      env,
+    );
+    const again = await runCli(["audit", "acknowledge", id, "--note", "again", "--actor", "bob"], env);
+    const acknowledged = await verify(env);
+
+    expect([unknown.code, unknown.stderr]).toEqual([2, "FINDING: no run recorded finding F-000000000000\n"]);
+    expect(noNote.code).toBe(2);
+    expect(noNote.stderr).toContain("--note: say what was found and done; it is required");
+    expect(ack.code, ack.stderr).toBe(0);
+    expect(ack.stdout).toMatch(new RegExp(`^acknowledged ${id} by alice at `));
+    expect(again.code).toBe(2);
+    expect(again.stderr).toContain(`${id} was acknowledged already by alice at `);
+    // Acknowledged, not intact: the damage is still named, the finding is said on stderr.
+    expect(acknowledged.code).toBe(5);
+    expect(acknowledged.problems).toEqual([damage]);
+    expect(acknowledged.stderr).toContain(
+      `note: run found-2: integrity finding ${id} acknowledged by alice at `,
+    );
+    expect(acknowledged.stderr).toContain(": actor edited by hand; traced to SEC-9\n");
+  });
+});
+
+function literally(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}

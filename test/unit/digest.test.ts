@@ -65,6 +65,24 @@ describe("buildDigest: whether there is news", () => {
   });
 });
 
+describe("buildDigest: integrity findings", () => {
+  it("are news on their own, named in the subject and first in the message, masked and escaped", () => {
+    const finding =
+      "F-0123456789ab: run run-41: item h-1 (#1): content altered (hash mismatch), target a@gmail.com\u202e";
+    const digest = buildDigest(run([], { findings: [finding] }));
+
+    expect(digest?.subject).toBe("handshake-janitor: 1 integrity findings");
+    const lines = digest?.message.split("\n") ?? [];
+    const heading = lines.findIndex((line) => line.startsWith("Integrity findings (1):"));
+    expect(heading).toBeGreaterThan(0);
+    expect(heading).toBeLessThan(lines.findIndex((line) => line.startsWith("Counts:")));
+    expect(lines[heading]).toContain("audit acknowledge F-... --note");
+    expect(lines[heading + 1]).toBe(
+      "- F-0123456789ab: run run-41: item h-1 (#1): content altered (hash mismatch), target a***@gmail.com\\u202e",
+    );
+  });
+});
+
 describe("buildDigest: the subject", () => {
   it.each<{ outcomes: Outcome[]; subject: string }>([
     { outcomes: ["CANCELED", "CANCELED", "CANCELED"], subject: "handshake-janitor: 3 canceled" },

@@ -17,15 +17,17 @@ import type { BackoffPolicy, Sleep } from "../../resilience/backoff.js";
 import { createChainWriter } from "./chain.js";
 import { createClaims } from "./claims.js";
 import { createFenceStore } from "./fence.js";
+import { createFindingStore, type FindingStore } from "./findings.js";
 import { createLease } from "./lease.js";
 import { createAuditQueries } from "./queries.js";
 import { createSeals } from "./seal.js";
 import { createTableIo } from "./table-io.js";
 import { createAuditWriter } from "./writer.js";
 
+export { chainedActions } from "../../evidence/reader.js";
 export { monthsBetween } from "./expressions.js";
 export { actionItem, runItem } from "./items.js";
-export { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "./queries.js";
+export { DEFAULT_QUERY_WINDOW_DAYS } from "./queries.js";
 export { AUDIT_BACKOFF, isRetryableDynamoDbError } from "./table-io.js";
 
 export interface AuditStoreOptions {
@@ -65,7 +67,8 @@ export type AuditStore = RunJournal &
   MarkStore &
   HandshakeClaims &
   FenceStore &
-  AuditReader;
+  AuditReader &
+  FindingStore;
 
 export function createAuditStore(options: AuditStoreOptions): AuditStore {
   const now = options.now ?? (() => new Date());
@@ -84,5 +87,6 @@ export function createAuditStore(options: AuditStoreOptions): AuditStore {
     ...createClaims(io, now, margin),
     ...createFenceStore(io),
     ...createAuditQueries(io, now),
+    ...createFindingStore(io),
   };
 }

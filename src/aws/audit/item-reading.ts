@@ -187,6 +187,7 @@ export function runFields(item: Item, problems: string[]): Partial<RunRecord> {
       prevRun: () => read.optionalString("prevRun"),
       prevSeal: () => read.optionalString("prevSeal"),
       orgSeq: () => (item.orgSeq === undefined ? undefined : read.number("orgSeq")),
+      findings: () => (item.findings === undefined ? undefined : read.strings("findings")),
     },
     problems,
   );

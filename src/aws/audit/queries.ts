@@ -6,11 +6,11 @@
  */
 
 import { ConfigError, JanitorError } from "../../domain/errors.js";
-import type { KeyedAction } from "../../evidence/integrity.js";
 import type { ActionFilter, AuditReader, RunFilter, StoredAction } from "../../evidence/reader.js";
 import type { AuditAction } from "../../ports/records.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { atRange, beginsWith, type Condition, eq, monthsBetween, queryInput } from "./expressions.js";
+import { createFindingStore } from "./findings.js";
 import { parseAction, parseRun, readAction, readRun, storedAction } from "./item-reading.js";
 import { configKey, describeKey, type Item, ORG_CHAIN_KEY, runKey } from "./items.js";
 import { orgHeadOf, runEvidence } from "./seal.js";
@@ -19,38 +19,8 @@ import type { TableIo } from "./table-io.js";
 /** A time-range query with no lower bound reads this far back. */
 export const DEFAULT_QUERY_WINDOW_DAYS = 30;
 
-/** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
-export function chainedActions(actions: readonly StoredAction[]): {
-  items: KeyedAction[];
-  unreadable: string[];
-} {
-  const items: KeyedAction[] = [];
-  const unreadable: string[] = [];
-  for (const stored of actions) {
-    if (stored.action === undefined) {
-      unreadable.push(
-        `run ${stored.keyRunId}: item ${stored.keyHandshakeId}: unreadable: ${stored.readError}`,
-      );
-      continue;
-    }
-    const { seq, prev, hash } = stored.link;
-    const linked = seq !== undefined || prev !== undefined || hash !== undefined;
-    // The keys it is stored under, which verify checks as values derived from its content.
-    const keys: KeyedAction["keys"] = {
-      runId: stored.keyRunId,
-      handshakeId: stored.keyHandshakeId,
-      ...(stored.timeKey === undefined ? {} : { timeKey: stored.timeKey }),
-    };
-    items.push(
-      linked
-        ? { action: stored.action, keys, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
-        : { action: stored.action, keys },
-    );
-  }
-  return { items, unreadable };
-}
-
 export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
+  const findingStore = createFindingStore(io);
   function timeRange(
     filter: { since?: Date; until?: Date },
     defaults: boolean,
@@ -170,6 +140,8 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       const item = await io.getItem(runKey(runId));
       return item === undefined ? undefined : runEvidence(item);
     },
+
+    findingAcknowledgement: (id) => findingStore.findingAcknowledgement(id),
 
     async orgHead() {
       return orgHeadOf(await io.getItem(ORG_CHAIN_KEY));

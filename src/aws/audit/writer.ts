@@ -21,6 +21,7 @@ import {
   type FinalEntry,
 } from "./chain.js";
 import { eq, queryInput, updateExpression } from "./expressions.js";
+import { createFindingStore } from "./findings.js";
 import { isOutcome, parseAction, parseRun } from "./item-reading.js";
 import {
   actionItem,
@@ -67,6 +68,7 @@ export function createAuditWriter(
 ): AuditWriter {
   const { now, retentionDays } = options;
   const { link } = chain;
+  const findings = createFindingStore(io);
 
   async function recordAction(action: AuditAction): Promise<PutResult> {
     const normalized = normalizeAction(action);
@@ -155,11 +157,15 @@ export function createAuditWriter(
         matched: finite(normalized.matched),
         error: normalized.error,
         countsStale: normalized.countsStale === true ? true : undefined,
+        findings:
+          normalized.findings === undefined || normalized.findings.length === 0
+            ? undefined
+            : [...normalized.findings],
       };
       // What of its own items waits for a link is linked now, while its chain is still open.
       await linkWaiting(normalized.runId);
       // The finish and its seal are one conditional write: a finished run is never left unsealed.
-      return seals.writeSeal(normalized.runId, {
+      const sealed = await seals.writeSeal(normalized.runId, {
         sets,
         removes: normalized.countsStale === true ? [] : ["countsStale"],
         // What the run item reads as afterwards: an error not given leaves the stored one.
@@ -168,6 +174,11 @@ export function createAuditWriter(
           Object.entries(sets).filter(([name, value]) => value !== undefined || name === "countsStale"),
         ),
       });
+      // Each finding the run made is also an item of its own, which `audit acknowledge` names.
+      if (normalized.findings !== undefined && normalized.findings.length > 0) {
+        await findings.recordFindings(normalized.runId, normalized.findings, sets.endedAt);
+      }
+      return sealed;
     },
 
     recordAction,

@@ -1,0 +1,51 @@
+/**
+ * Integrity findings (docs/audit.md). Before a run links anything, it checks the organization's
+ * chain head: the run sealed last, its chain, its seal and its link to the run before it. What it
+ * finds is a finding: logged at ERROR, counted as a metric the template alarms on, named in the
+ * run's digest, and written on the run item, under its seal, so the finding is itself evidence.
+ * The run then links nothing left over from earlier runs. `audit verify` names each finding until
+ * someone acknowledges it (`audit acknowledge F-… --note …`); acknowledging records who and why, it
+ * does not make the data intact.
+ */
+import { createHash } from "node:crypto";
+import { orgChainProblems, verifyRun } from "./integrity.js";
+import { type AuditReader, chainedActions } from "./reader.js";
+
+/** A finding's id: `F-` and the first 12 hex digits of its problem's hash, stable across runs. */
+export function findingId(problem: string): string {
+  return `F-${createHash("sha256").update(problem, "utf8").digest("hex").slice(0, 12)}`;
+}
+
+/** The findings as a run records them: `F-…: problem`, one per problem. */
+export function findingsOf(problems: readonly string[]): string[] {
+  return [...new Set(problems)].map((problem) => `${findingId(problem)}: ${problem}`);
+}
+
+/** The id of a recorded finding (`F-…: problem`). */
+export function idOfFinding(finding: string): string {
+  return finding.slice(0, finding.indexOf(":"));
+}
+
+/** Accepts `F-` and 12 lowercase hex digits. */
+export const FINDING_ID = /^F-[0-9a-f]{12}$/;
+
+/**
+ * The checks a run makes before it extends the trail: the run the organization's chain head
+ * names, as `audit verify` checks a run, and its link to the run sealed before it. One line per
+ * problem; none before the first seal.
+ */
+export async function headProblems(
+  reader: Pick<AuditReader, "orgHead" | "readChain" | "runEvidence">,
+): Promise<string[]> {
+  const head = await reader.orgHead();
+  if (head === undefined) return [];
+  const chain = await reader.readChain(head.runId);
+  const { items, unreadable } = chainedActions(chain.actions);
+  return [
+    ...unreadable,
+    ...verifyRun(head.runId, chain.run, items),
+    ...(await orgChainProblems(new Map([[head.runId, chain.run]]), head, (runId) =>
+      reader.runEvidence(runId),
+    )),
+  ];
+}
