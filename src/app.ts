@@ -1,13 +1,15 @@
 import { createAuditStore } from "./aws/audit/index.js";
 import { createCheckpointStore } from "./aws/checkpoints.js";
 import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
+import { createWhoAmI } from "./aws/identity.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { createSnsNotifier } from "./aws/sns.js";
+import type { SweepLogger } from "./domain/logger.js";
 import { attemptBoundMs } from "./fencing-settings.js";
 import type { NotifierPort } from "./notify/notify.js";
 import type { BackoffPolicy } from "./resilience/backoff.js";
 import { type Environment, loadSettings, requireTable, type Settings } from "./settings.js";
-import { sweepPorts } from "./sweep/types.js";
+import { type SweepDeps, sweepPorts } from "./sweep/types.js";
 
 export interface WireOptions extends ClientOptions {
   /** Clients built earlier (a Lambda container keeps its own); absent, they are built from the settings. */
@@ -70,12 +72,37 @@ export function wire(settings: Settings, options: WireOptions = {}) {
               ? {}
               : { retentionDays: settings.auditRetentionDays }),
           }),
+    /** The plans of four eyes, kept in the audit table (docs/approval.md). */
+    plans: audit,
+    /** Who is calling (STS GetCallerIdentity): the maker or approver of a plan. */
+    whoAmI: createWhoAmI({
+      region: settings.region,
+      ...(settings.endpoints.sts === undefined ? {} : { endpoint: settings.endpoints.sts }),
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    }),
     /** The fencing margin and the bound on one CancelHandshake attempt (docs/fencing.md). */
     fencing: { marginMs: settings.fencing.marginMs, attemptMs: attemptBoundMs(settings.fencing) },
   };
 }
 
 export type App = ReturnType<typeof wire>;
+
+/** What a sweep (or an apply) is handed of the application: its ports, the clock and the logger. */
+export function sweepDepsOf(app: App, logger: SweepLogger): SweepDeps {
+  return {
+    organizations: app.organizations,
+    journal: app.journal,
+    actions: app.actions,
+    lease: app.lease,
+    marks: app.marks,
+    claims: app.claims,
+    plans: app.plans,
+    fencing: app.fencing,
+    now: () => new Date(),
+    logger,
+    ...(app.checkpoints ? { checkpoints: app.checkpoints } : {}),
+  };
+}
 
 /** AUDIT_RETENTION_DAYS as an audit store option: absent when unset, so nothing expires. */
 export function retention(env: Environment): { retentionDays?: number } {

@@ -28,6 +28,12 @@ export interface AuditAction {
    * had lapsed, against the outcome already recorded for its intent: `<runId>/<handshakeId> <OUTCOME>`.
    */
   contradicts?: string;
+  /** Four eyes (docs/approval.md): the plan a PLANNED item belongs to, or the one an apply carries out. */
+  planId?: string;
+  /** On a PLANNED item: the fingerprint of the handshake as judged (state, parties, notes). */
+  fingerprint?: string;
+  /** On an item of an apply run: who approved the plan (the caller's ARN). */
+  approver?: string;
 }
 
 /**
@@ -53,6 +59,9 @@ export const AUDIT_ATTRIBUTES = [
   "error",
   "cancelAfter",
   "contradicts",
+  "planId",
+  "fingerprint",
+  "approver",
 ] as const satisfies readonly (keyof AuditAction)[];
 
 /**

@@ -112,6 +112,9 @@ function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
       error: () => read.optionalString("error"),
       cancelAfter: () => read.optionalString("cancelAfter"),
       contradicts: () => read.optionalString("contradicts"),
+      planId: () => read.optionalString("planId"),
+      fingerprint: () => read.optionalString("fingerprint"),
+      approver: () => read.optionalString("approver"),
     },
     problems,
   );

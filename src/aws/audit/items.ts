@@ -168,6 +168,9 @@ export function actionItem(action: AuditAction): Item {
     requestedAt: action.requestedAt,
     error: action.error,
     contradicts: action.contradicts,
+    planId: action.planId,
+    fingerprint: action.fingerprint,
+    approver: action.approver,
   });
 }
 
