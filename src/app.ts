@@ -1,8 +1,10 @@
 import { createAuditStore } from "./aws/audit/index.js";
 import { createCheckpointStore } from "./aws/checkpoints.js";
 import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
+import { createWhoAmI } from "./aws/identity.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { createSnsNotifier } from "./aws/sns.js";
+import type { SweepLogger } from "./domain/logger.js";
 import { attemptBoundMs } from "./fencing-settings.js";
 import type { NotifierPort } from "./notify/notify.js";
 import type { BackoffPolicy } from "./resilience/backoff.js";
@@ -70,6 +72,8 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     evidence: audit,
     // Handshake claims live in the audit table beside the runs.
     claims: audit,
+    /** The plans of four eyes (docs/approval.md). */
+    plans: audit,
     fencing,
     ...(checkpoints === undefined ? {} : { checkpoints }),
   } satisfies Omit<SweepDeps, "now" | "logger">;
@@ -83,12 +87,25 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     claims: audit,
     notifier,
     checkpoints,
+    /** The plans of four eyes, kept in the audit table (docs/approval.md). */
+    plans: audit,
+    /** Who is calling (STS GetCallerIdentity): the maker or approver of a plan. */
+    whoAmI: createWhoAmI({
+      region: settings.region,
+      ...(settings.endpoints.sts === undefined ? {} : { endpoint: settings.endpoints.sts }),
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    }),
     fencing,
     sweepDeps,
   };
 }
 
 export type App = ReturnType<typeof wire>;
+
+/** What a sweep (or an apply) is handed of the application: its ports, the clock and the logger. */
+export function sweepDepsOf(app: App, logger: SweepLogger): SweepDeps {
+  return { ...app.sweepDeps, now: () => new Date(), logger };
+}
 
 /** AUDIT_RETENTION_DAYS as an audit store option: absent when unset, so nothing expires. */
 export function retention(env: Environment): { retentionDays?: number } {

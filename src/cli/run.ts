@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { wire } from "../app.js";
-import { loadConfig } from "../config/config.js";
+import { loadConfig, usesApproval } from "../config/config.js";
 import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { jsonText } from "../domain/visible.js";
 import { notifyRun } from "../notify/notify.js";
@@ -102,7 +102,10 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
   const logger = args.verbose ? jsonLogger(err) : silentLogger;
-  const { audit, notifier, sweepDeps } = wire(settings);
+  const { audit, notifier, sweepDeps, whoAmI } = wire(settings);
+  // Under four eyes a live run makes a plan, and its maker is who the credentials say, not --actor.
+  const identity =
+    usesApproval(config) && !config.dryRun && args["dry-run"] !== true ? await whoAmI() : undefined;
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
   // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
@@ -120,6 +123,7 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
           ...(only.ruleIds ? { ruleIds: only.ruleIds } : {}),
           ...(only.handshakeIds ? { handshakeIds: only.handshakeIds } : {}),
           ...(budgetMs !== undefined ? { deadline: runStarted + budgetMs } : {}),
+          ...(identity ? { identity } : {}),
         },
         {
           ...sweepDeps,

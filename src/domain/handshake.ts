@@ -38,3 +38,23 @@ export const KNOWN_ACTION_TYPES: readonly string[] = [
   "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE",
   "TRANSFER_RESPONSIBILITY",
 ];
+
+/**
+ * A handshake as a record of it (a mark, a plan) remembers it, for one the service no longer
+ * lists: its state UNKNOWN.
+ */
+export function rememberedHandshake(record: {
+  handshakeId: string;
+  action: string;
+  target: string;
+  targetType: string;
+  requestedAt?: string | undefined;
+}): Handshake {
+  return {
+    id: record.handshakeId,
+    state: "UNKNOWN",
+    action: record.action,
+    target: { type: record.targetType, value: record.target },
+    ...(record.requestedAt ? { requestedAt: new Date(record.requestedAt) } : {}),
+  };
+}

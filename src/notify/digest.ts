@@ -21,7 +21,7 @@ export const FIELD_MAX = 1_000;
 export type DigestRun = Pick<
   RunSummary,
   "runId" | "status" | "dryRun" | "trigger" | "actor" | "counts" | "actions" | "replayed"
-> & { error?: string; findings?: readonly string[] };
+> & { error?: string; findings?: readonly string[]; plan?: RunSummary["plan"] };
 
 export interface DigestOptions {
   /** Print target emails as they are (config `notify.showTargets`); default masked. */
@@ -46,6 +46,16 @@ const NEWS: readonly { outcome: Outcome; verb: string; heading: string }[] = [
     outcome: "MARKED",
     verb: "marked",
     heading: "Marked: canceled after the grace period if they still match then",
+  },
+  {
+    outcome: "PLANNED",
+    verb: "planned",
+    heading: "Planned: canceled only once someone other than the maker approves the plan",
+  },
+  {
+    outcome: "STALE_PLAN",
+    verb: "stale",
+    heading: "Stale: approved, but changed since the plan, so not canceled",
   },
   { outcome: "FAILED", verb: "failed", heading: "Failed: not canceled, look into them" },
   { outcome: "BLOCKED", verb: "blocked", heading: "Blocked by the safety cap: nothing was canceled" },
@@ -108,6 +118,20 @@ export function digestSubject(run: DigestRun): string {
   return safeSubject(`handshake-janitor${dry}: ${parts.join(", ")}`);
 }
 
+/** What the message says of the run's plan: how to approve it, or who approved what it applied. */
+function planLines(run: DigestRun, f: (text: string) => string): string[] {
+  const { plan } = run;
+  if (plan === undefined) return [];
+  if (plan.approver !== undefined) {
+    return [`applies plan ${f(plan.planId)}, made by ${f(plan.maker)}, approved by ${f(plan.approver)}`];
+  }
+  return [
+    `plan ${f(plan.planId)} (made by ${f(plan.maker)}) awaits approval until ${f(plan.expiresAt)}`,
+    `Approve (someone other than the maker): handshake-janitor approve ${f(plan.planId)} --note TEXT`,
+    `Review: handshake-janitor plan show ${f(plan.planId)}`,
+  ];
+}
+
 /** undefined when the run has nothing to say (and for a replayed run: it said it already). */
 export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest | undefined {
   const news = newsOf(run);
@@ -132,6 +156,7 @@ export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest
       ...findings.map((finding) => `- ${f(finding)}`),
     );
   }
+  head.push(...planLines(run, f));
   const counts = Object.entries(run.counts)
     .filter(([, count]) => (count ?? 0) > 0)
     .map(([outcome, count]) => `${outcome} ${count}`)

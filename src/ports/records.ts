@@ -34,6 +34,12 @@ export interface AuditAction {
    * the run that found the outcome, completes it (src/sweep/prepare.ts).
    */
   reconciles?: string;
+  /** Four eyes (docs/approval.md): the plan a PLANNED item belongs to, or the one an apply carries out. */
+  planId?: string;
+  /** On a PLANNED item: the fingerprint of the handshake as judged (state, parties, notes). */
+  fingerprint?: string;
+  /** On an item of an apply run: who approved the plan (the caller's ARN). */
+  approver?: string;
 }
 
 /**
@@ -60,6 +66,9 @@ export const AUDIT_ATTRIBUTES = [
   "cancelAfter",
   "contradicts",
   "reconciles",
+  "planId",
+  "fingerprint",
+  "approver",
 ] as const satisfies readonly (keyof AuditAction)[];
 
 /**

@@ -36,20 +36,28 @@ function patternOf(options: NotesOptions): RE2JS {
   return pattern;
 }
 
+/** An RE2 pattern as a config writes it; also the ticket pattern an approval's note must match. */
+export const re2PatternSchema = z
+  .string()
+  .min(1)
+  // NOTES hold at most 1024 characters; a longer pattern is a mistake, and a cost at every load.
+  .max(1024)
+  .superRefine((source, ctx) => {
+    const problem = patternProblem(source);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/** Whether an RE2 pattern (already validated by re2PatternSchema) occurs anywhere in the text. */
+export function containsPattern(source: string, text: string): boolean {
+  return compile(source).test(text);
+}
+
 const notesOptions = z.strictObject({
   /**
    * An RE2 pattern searched for anywhere in the notes (unanchored, case-sensitive, no flags):
    * "CHG-[0-9]+" accepts "Per CHG-1234, welcome". Anchor with ^…$ to demand the whole text.
    */
-  require: z
-    .string()
-    .min(1)
-    // NOTES hold at most 1024 characters; a longer pattern is a mistake, and a cost at every load.
-    .max(1024)
-    .superRefine((source, ctx) => {
-      const problem = patternProblem(source);
-      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-    }),
+  require: re2PatternSchema,
   /** Scope, default [INVITE]: only invitations carry NOTES. */
   actionTypes: actionTypesOption,
 });

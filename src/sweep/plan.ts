@@ -1,6 +1,9 @@
+import { usesApproval } from "../config/config.js";
+import type { Handshake } from "../domain/handshake.js";
 import { marksByHandshake } from "../policy/grace.js";
 import { createPlanner, type Decision } from "../policy/plan.js";
 import type { OpenMark, RunRecord } from "../ports/records.js";
+import { applying, inOpenPlans, planned, plans } from "./approval.js";
 import { type Final, finalOf } from "./record.js";
 import type { RunState } from "./types.js";
 
@@ -22,7 +25,9 @@ export interface PlannedSweep {
 export async function planSweep(run: RunState, started: Date): Promise<PlannedSweep> {
   const { log, dryRun } = run;
   const marks = marksByHandshake(await run.deps.marks.listOpenMarks());
-  const decided = await listAndPlan(run, started, marks);
+  // An apply judges its plan's handshakes against what it finds of each now.
+  const described = run.request.apply ? new Map<string, Handshake>() : undefined;
+  const decided = await listAndPlan(run, started, marks, described);
   const listing = {
     listed: decided.listed,
     candidates: decided.candidates,
@@ -47,13 +52,26 @@ export async function planSweep(run: RunState, started: Date): Promise<PlannedSw
     );
     return { listing, blocked: true, decisions: decided.decisions, finals, toCancel: [] };
   }
+  if (described !== undefined) {
+    return {
+      listing,
+      blocked: false,
+      decisions: decided.decisions,
+      ...applying(run, decided.decisions, described),
+    };
+  }
   // What calls nothing is recorded first, in batches; then the cancellations, one by one.
   const finals: Final[] = [];
-  const toCancel: Decision[] = [];
+  let toCancel: Decision[] = [];
   for (const decision of decided.decisions) {
     const final = finalOf(decision, dryRun);
     if (final === undefined) toCancel.push(decision);
     else finals.push(final);
+  }
+  if (plans(run) && usesApproval(run.request.config) && toCancel.length > 0) {
+    const split = planned(run, toCancel, await inOpenPlans(run));
+    finals.push(...split.finals);
+    toCancel = split.toCancel;
   }
   return { listing, blocked: false, decisions: decided.decisions, finals, toCancel };
 }
@@ -62,11 +80,19 @@ export async function planSweep(run: RunState, started: Date): Promise<PlannedSw
  * Each page is planned as it arrives and then dropped: the sweep holds the decisions, never every
  * handshake of the organization at once.
  */
-async function listAndPlan(run: RunState, now: Date, marks: ReadonlyMap<string, OpenMark>) {
+async function listAndPlan(
+  run: RunState,
+  now: Date,
+  marks: ReadonlyMap<string, OpenMark>,
+  described: Map<string, Handshake> | undefined,
+) {
   const { config, ruleIds, handshakeIds } = run.request;
   const only = { ruleIds, handshakeIds };
   const planner = createPlanner({ config, now, only: defined(only), marks });
-  for await (const page of run.deps.organizations.listHandshakes()) planner.add(page);
+  for await (const page of run.deps.organizations.listHandshakes()) {
+    planner.add(page);
+    if (described !== undefined) for (const handshake of page) described.set(handshake.id, handshake);
+  }
   return planner.finish();
 }
 

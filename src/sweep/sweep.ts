@@ -6,6 +6,7 @@ import type { Outcome, OutcomeCounts, RunStatus } from "../domain/outcomes.js";
 import { findingsOf, headProblems } from "../evidence/findings.js";
 import type { RunRecord, RunSealed } from "../ports/records.js";
 import type { RunJournal } from "../ports/run-journal.js";
+import { plans, recordPlan } from "./approval.js";
 import { cancelAll } from "./cancel.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
 import { type PlannedSweep, planSweep } from "./plan.js";
@@ -49,11 +50,14 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
     const actions: ActionSummary[] = [];
     let reconciled = 0;
     let planned: PlannedSweep | undefined;
+    let plan: RunSummary["plan"];
     let ending: Ending;
     try {
       reconciled = await prepare(run);
       planned = await planSweep(run, begun.started);
       actions.push(...(await recordFinalsTogether(run, planned.finals)));
+      // The plan names only handshakes whose PLANNED item is on record, and is written after them.
+      if (plans(run)) plan = await recordPlan(run, planned.decisions, actions);
       actions.push(...(await cancelAll(run, planned.toCancel)));
       if (!run.dryRun) await closeMarks(run, planned.decisions, actions);
       ending = { status: planned.blocked ? "BLOCKED" : statusOf(actions) };
@@ -61,7 +65,14 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       ending = { status: "FAILED", error: describeError(error) };
       log.error("run failed", { error: maskEmails(describeError(error)) });
     }
-    return await finishSweep(run, { ...begun, ...ending, listing: planned?.listing, reconciled, actions });
+    const summary = await finishSweep(run, {
+      ...begun,
+      ...ending,
+      listing: planned?.listing,
+      reconciled,
+      actions,
+    });
+    return { ...summary, ...planOf(request, plan) };
   } finally {
     await lease.release();
   }
@@ -90,6 +101,23 @@ async function checkTrail(deps: SweepDeps, log: SweepLogger): Promise<string[]> 
     });
   }
   return findings;
+}
+
+/** The plan the run recorded, or the one it applied, for its summary. */
+function planOf(request: SweepRequest, recorded: RunSummary["plan"]): Pick<RunSummary, "plan"> {
+  if (recorded !== undefined) return { plan: recorded };
+  const apply = request.apply;
+  if (apply === undefined) return {};
+  const { plan } = apply.stored;
+  return {
+    plan: {
+      planId: plan.planId,
+      expiresAt: plan.expiresAt,
+      maker: plan.maker,
+      handshakes: plan.entries.length,
+      approver: apply.approver,
+    },
+  };
 }
 
 function isDryRun(request: SweepRequest): boolean {

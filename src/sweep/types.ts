@@ -8,6 +8,7 @@ import type { HandshakeClaims } from "../ports/claims.js";
 import type { LeaseStore } from "../ports/lease.js";
 import type { MarkStore } from "../ports/marks.js";
 import type { OrganizationsPort } from "../ports/organizations.js";
+import type { CallerIdentity, PlanStore, StoredPlan } from "../ports/plans.js";
 import type { RunJournal } from "../ports/run-journal.js";
 import type { FenceTiming } from "./fence.js";
 import type { LeaseKeeper } from "./lease.js";
@@ -37,6 +38,23 @@ export interface SweepRequest {
    * CLI), or handshakeScope(…) from the real-time path.
    */
   scope?: SweepScope;
+  /**
+   * Who the run acts as, for the plans it makes under `approval: required`: the caller's ARN and
+   * account (STS GetCallerIdentity). Absent, a plan names the run's actor as its maker.
+   */
+  identity?: CallerIdentity;
+  /**
+   * Four eyes: the run applies this approved plan (./apply.ts). Only its approved handshakes are
+   * judged, each described again; what changed since the plan is recorded STALE_PLAN.
+   */
+  apply?: ApplyingPlan;
+}
+
+/** An approved plan being applied, checked by ./apply.ts before the run starts. */
+export interface ApplyingPlan {
+  stored: StoredPlan;
+  /** Who approved it, named on every record of the run. */
+  approver: string;
 }
 
 export interface SweepDeps {
@@ -66,6 +84,8 @@ export interface SweepDeps {
   fencing?: FenceTiming;
   /** Where a live run's checkpoint goes once it is sealed; absent, none is written. */
   checkpoints?: CheckpointPort;
+  /** The plans of four eyes; a live run that must plan without it fails before writing anything. */
+  plans?: PlanStore;
 }
 
 export interface ActionSummary {
@@ -80,6 +100,8 @@ export interface ActionSummary {
   error?: string;
   /** On a MARKED action: when a later run cancels it, if it still matches then. */
   cancelAfter?: string;
+  /** On a PLANNED action, or any action of an apply run: the plan. */
+  planId?: string;
 }
 
 export interface RunSummary {
@@ -110,6 +132,8 @@ export interface RunSummary {
   /** The key of the checkpoint written for the run, or why none could be. */
   checkpoint?: string;
   checkpointError?: string;
+  /** The plan this run recorded under `approval: required`, or the one it applied. */
+  plan?: { planId: string; expiresAt: string; maker: string; handshakes: number; approver?: string };
 }
 
 /**

@@ -109,6 +109,7 @@ test("the local stack prints exports the CLI works with, and Ctrl-C stops everyt
       "AWS_ENDPOINT_URL_DYNAMODB",
       "AWS_ENDPOINT_URL_ORGANIZATIONS",
       "AWS_ENDPOINT_URL_S3",
+      "AWS_ENDPOINT_URL_STS",
       "AWS_REGION",
       "AWS_SECRET_ACCESS_KEY",
       "JANITOR_CONFIG",

@@ -12,6 +12,7 @@ import type { HandshakeClaims } from "../../ports/claims.js";
 import type { FenceStore } from "../../ports/fence.js";
 import type { LeaseStore } from "../../ports/lease.js";
 import type { MarkStore } from "../../ports/marks.js";
+import type { PlanStore } from "../../ports/plans.js";
 import type { RunJournal } from "../../ports/run-journal.js";
 import type { BackoffPolicy, Sleep } from "../../resilience/backoff.js";
 import { createChainWriter } from "./chain.js";
@@ -19,6 +20,7 @@ import { createClaims } from "./claims.js";
 import { createFenceStore } from "./fence.js";
 import { createFindingStore, type FindingStore } from "./findings.js";
 import { createLease } from "./lease.js";
+import { createPlanStore } from "./plans.js";
 import { createAuditQueries } from "./queries.js";
 import { createSeals } from "./seal.js";
 import { createTableIo } from "./table-io.js";
@@ -27,6 +29,7 @@ import { createAuditWriter } from "./writer.js";
 export { chainedActions } from "../../evidence/reader.js";
 export { monthsBetween } from "./expressions.js";
 export { actionItem, runItem } from "./items.js";
+export { planChainProblems } from "./plans.js";
 export { DEFAULT_QUERY_WINDOW_DAYS } from "./queries.js";
 export { AUDIT_BACKOFF, isRetryableDynamoDbError } from "./table-io.js";
 
@@ -67,6 +70,7 @@ export type AuditStore = RunJournal &
   MarkStore &
   HandshakeClaims &
   FenceStore &
+  PlanStore &
   AuditReader &
   FindingStore;
 
@@ -88,5 +92,6 @@ export function createAuditStore(options: AuditStoreOptions): AuditStore {
     ...createFenceStore(io),
     ...createAuditQueries(io, now),
     ...createFindingStore(io),
+    ...createPlanStore(io, now),
   };
 }

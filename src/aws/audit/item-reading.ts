@@ -113,6 +113,9 @@ function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
       cancelAfter: () => read.optionalString("cancelAfter"),
       contradicts: () => read.optionalString("contradicts"),
       reconciles: () => read.optionalString("reconciles"),
+      planId: () => read.optionalString("planId"),
+      fingerprint: () => read.optionalString("fingerprint"),
+      approver: () => read.optionalString("approver"),
     },
     problems,
   );

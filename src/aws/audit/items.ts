@@ -173,6 +173,9 @@ export function actionItem(action: AuditAction): Item {
     error: action.error,
     contradicts: action.contradicts,
     reconciles: action.reconciles,
+    planId: action.planId,
+    fingerprint: action.fingerprint,
+    approver: action.approver,
   });
 }
 
