@@ -116,6 +116,11 @@ export const AUDIT_QUERY = defineCommand({
     handshake: { type: "string", value: "ID", description: "items about handshake ID" },
     run: { type: "string", value: "ID", description: "items of run ID" },
     outcome: { type: "string", value: "O", description: `items with this outcome: ${OUTCOMES.join(", ")}` },
+    plan: {
+      type: "string",
+      value: "ID",
+      description: "a plan's records: its PLANNED items, and what its apply canceled or found stale",
+    },
     format: {
       type: "string",
       value: "F",
@@ -125,6 +130,7 @@ export const AUDIT_QUERY = defineCommand({
   },
   details: [
     PERIOD_NOTE,
+    "--plan reads the period by time (as a query by time alone does) and keeps the items that name the plan (docs/approval.md).",
     `Without --since and --until, a query by --run, --handshake or --rule reads all time; a query by time alone reads the last ${DEFAULT_QUERY_WINDOW_DAYS} days.`,
   ],
   exitCodes: EXIT_CODES_READ,
@@ -221,7 +227,9 @@ async function query(argv: string[], io: CliIo): Promise<number> {
     ...(args.run ? { runId: args.run } : {}),
     ...(outcome ? { outcome } : {}),
   };
-  for await (const item of store.queryActions(filter)) rows.push({ ...item });
+  for await (const item of store.queryActions(filter)) {
+    if (args.plan === undefined || item.planId === args.plan) rows.push({ ...item });
+  }
   // Marks say when they fall due; other outcomes have no such column.
   const columns =
     outcome === "MARKED"

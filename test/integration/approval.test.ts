@@ -188,6 +188,27 @@ describe("four eyes", () => {
     const again = await runCli(["apply", planId, "--config", config], stackEnv(stack.org, stack.db, table));
     expect(again.code).toBe(2);
     expect(again.stderr).toContain("already applied");
+
+    // The plan's whole record: what was planned, and what its apply did with each.
+    const byPlan = await runCli(
+      ["audit", "query", "--plan", planId, "--format", "json"],
+      stackEnv(stack.org, stack.db, table),
+    );
+    expect(byPlan.code, byPlan.stderr).toBe(0);
+    const planRows = byPlan.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(planRows.map((row) => [row.handshakeId, row.outcome]).sort()).toEqual(
+      [
+        [ids[0], "PLANNED"],
+        [ids[1], "PLANNED"],
+        [ids[2], "PLANNED"],
+        [ids[0], "STALE_PLAN"],
+        [ids[1], "CANCELED"],
+      ].sort(),
+    );
+    expect(planRows.every((row) => row.planId === planId)).toBe(true);
   });
 
   test("a handshake given new notes between plan and apply is STALE_PLAN and not canceled", async () => {
