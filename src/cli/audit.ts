@@ -1,4 +1,4 @@
-import { open, writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { wire } from "../app.js";
 import { DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE } from "../aws/audit-table.js";
@@ -6,9 +6,8 @@ import { ensureAuditTable } from "../aws/audit-table-init.js";
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
 import { jsonText } from "../domain/visible.js";
-import type { ActionFilter, AuditReader } from "../evidence/reader.js";
-import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../ports/records.js";
-import { type ConfigOnRecord, renderReport } from "../report/html.js";
+import type { ActionFilter } from "../evidence/reader.js";
+import { AUDIT_ATTRIBUTES, type ReadRun } from "../ports/records.js";
 import { loadSettings } from "../settings.js";
 import {
   type CommandSpec,
@@ -19,6 +18,7 @@ import {
   parseCommandArgs,
 } from "./args.js";
 import { AUDIT_ACKNOWLEDGE, acknowledge } from "./audit-acknowledge.js";
+import { AUDIT_REPORT, report } from "./audit-report.js";
 import {
   FORMATS,
   isUnreadable,
@@ -31,7 +31,7 @@ import {
   UNREADABLE,
   warnUnreadable,
 } from "./audit-shared.js";
-import { AUDIT_VERIFY, verify, verifyRuns } from "./audit-verify.js";
+import { AUDIT_VERIFY, verify } from "./audit-verify.js";
 import { ExitCode } from "./exit-codes.js";
 import { csvField, type Row } from "./format.js";
 import type { CliIo, CommandHandler } from "./io.js";
@@ -154,21 +154,6 @@ export const AUDIT_RUNS = defineCommand({
   environment: TABLE_ENV,
 });
 
-export const AUDIT_REPORT = defineCommand({
-  name: "audit report",
-  summary: "one self-contained HTML report of the period",
-  options: {
-    ...PERIOD_OPTIONS,
-    out: { type: "string", value: "FILE", required: true, description: "the HTML file to write (required)" },
-  },
-  details: [
-    "The report holds totals per outcome and per rule, cancellations per day, the runs and every action of the period.",
-    PERIOD_NOTE,
-  ],
-  exitCodes: EXIT_CODES_READ,
-  environment: TABLE_ENV,
-});
-
 export const AUDIT_EXPORT = defineCommand({
   name: "audit export",
   summary: "archive every run and action item of the period once, with their chain links",
@@ -276,62 +261,6 @@ function runRow(run: ReadRun, format: string): Row {
   }
   if (format === "json") return { ...base, counts };
   return { ...base, ...Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) };
-}
-
-async function report(argv: string[], io: CliIo): Promise<number> {
-  const { out } = io;
-  const args = parseCommandArgs(AUDIT_REPORT, argv).values;
-  const issues: string[] = [];
-  const range = period(args, issues);
-  if (!args.out) issues.push("--out: required (the HTML file to write)");
-  const settings = settingsOrIssues(io.env, issues);
-  if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
-  const { since, until } = range;
-  const { audit: store, tableName } = wire(settings);
-  const actions: ReadAction[] = [];
-  for await (const action of store.queryActions({ since, until })) actions.push(action);
-  const runList: ReadRun[] = [];
-  for await (const run of store.listRuns({ since, until })) runList.push(run);
-  const configs = await configsOnRecord(store, runList);
-  // The same verification as `audit verify --since --until`, shown at the top of the report.
-  const verdict = await verifyRuns(store, [], { since, until });
-  const html = renderReport({
-    verdict,
-    since,
-    until,
-    generatedAt: new Date(),
-    tableName,
-    actions,
-    runs: runList,
-    configs,
-  });
-  await writeFile(args.out, html);
-  out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
-  warnUnreadable(io, [...actions, ...runList].filter(isUnreadable).length);
-  if (verdict.problems.length > 0) {
-    io.err(
-      `warning: the period does not verify: ${verdict.problems.length} problems, listed at the top of the report (audit verify names them)\n`,
-    );
-  }
-  return ExitCode.Done;
-}
-
-/** The config each distinct hash of the runs names, as recorded; a hash without one is left out. */
-async function configsOnRecord(
-  store: AuditReader,
-  runList: readonly ReadRun[],
-): Promise<Map<string, ConfigOnRecord>> {
-  const configs = new Map<string, ConfigOnRecord>();
-  const hashes = runList.flatMap((run) => (run.configHash === undefined ? [] : [run.configHash]));
-  for (const hash of new Set(hashes)) {
-    try {
-      const json = await store.getConfig(hash);
-      if (json !== undefined) configs.set(hash, { json });
-    } catch (error) {
-      configs.set(hash, { unreadable: error instanceof Error ? error.message : String(error) });
-    }
-  }
-  return configs;
 }
 
 const EXPORT_FORMATS = ["jsonl", "csv"] as const;

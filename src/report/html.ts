@@ -1,7 +1,9 @@
 import { OUTCOMES, type Outcome } from "../domain/outcomes.js";
+import type { StoredPlan } from "../ports/plans.js";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
 import { type ConfigOnRecord, configSection } from "./config-section.js";
 import { escapeHtml, table } from "./html-parts.js";
+import { plansSection } from "./plans-section.js";
 
 export type { ConfigOnRecord } from "./config-section.js";
 export { escapeHtml } from "./html-parts.js";
@@ -26,6 +28,8 @@ export interface ReportInput {
    * Undefined: not verified, and the report says so.
    */
   verdict?: { runs: number; items: number; problems: readonly string[] };
+  /** The plans the period's items name (four eyes, docs/approval.md), as stored. */
+  plans?: readonly StoredPlan[];
 }
 
 /** The integrity verdict, at the top: a report of a tampered period must not look clean. */
@@ -332,6 +336,10 @@ ${byRule(dry, "by-rule-dry", "no decisions of dry runs in the period")}
 <h2>Config in force</h2>
 <div id="configs">
 ${hashes.length === 0 ? '<p class="note">no runs started in the period</p>' : hashes.map((h) => configSection(h, runs, input.configs?.get(h))).join("\n")}
+</div>
+<h2>Plans: who made them, who approved</h2>
+<div id="plans">
+${plansSection(input.plans ?? [])}
 </div>
 <h2>Runs</h2>
 ${table(

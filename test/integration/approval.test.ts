@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
@@ -209,6 +209,21 @@ describe("four eyes", () => {
       ].sort(),
     );
     expect(planRows.every((row) => row.planId === planId)).toBe(true);
+
+    // The report puts the maker and the approver side by side.
+    const out = join(dir, `report-${table}.html`);
+    const report = await runCli(["audit", "report", "--out", out], stackEnv(stack.org, stack.db, table));
+    expect(report.code, report.stderr).toBe(0);
+    const html = readFileSync(out, "utf8");
+    const plans = html.slice(
+      html.indexOf('<table id="plans">'),
+      html.indexOf("</table>", html.indexOf('<table id="plans">')),
+    );
+    expect(plans).toContain(planId);
+    expect(plans).toContain("arn:aws:iam::123456789012:user/local");
+    expect(plans).toContain("approved by arn:aws:iam::123456789012:user/approver");
+    expect(plans).toContain("2 of 3");
+    expect(plans).toContain(`run ${summary.runId}`);
   });
 
   test("a handshake given new notes between plan and apply is STALE_PLAN and not canceled", async () => {
