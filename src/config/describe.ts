@@ -6,13 +6,13 @@
 import { matchesEveryAddress } from "../domain/glob.js";
 import { KNOWN_ACTION_TYPES } from "../domain/handshake.js";
 import { describeGrace, describeRule } from "../rules/index.js";
+import { usesApproval } from "./approval.js";
 import {
   configHash,
   DEFAULT_PLAN_EXPIRY_HOURS,
   type Exemption,
   isExemptionActive,
   type JanitorConfig,
-  usesApproval,
 } from "./config.js";
 import { formatPath, formatProblem, type Problem } from "./messages.js";
 

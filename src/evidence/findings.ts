@@ -8,7 +8,8 @@
  * does not make the data intact.
  */
 import { createHash } from "node:crypto";
-import { orgChainProblems, verifyRun } from "./integrity.js";
+import { verifyRun } from "./integrity.js";
+import { orgChainProblems } from "./org-chain.js";
 import { type AuditReader, chainedActions } from "./reader.js";
 
 /** A finding's id: `F-` and the first 12 hex digits of its problem's hash, stable across runs. */

@@ -3,7 +3,8 @@
  * Implemented in src/aws/audit/queries.ts with Query and GetItem only, never a Scan.
  */
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
-import type { KeyedAction, OrgHead, RunEvidence } from "./integrity.js";
+import type { KeyedAction, RunEvidence } from "./integrity.js";
+import type { OrgHead } from "./org-chain.js";
 
 /** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
 export interface StoredAction {

@@ -1,7 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import { sweepDepsOf, wire } from "../app.js";
-import { usesApproval } from "../config/config.js";
+import { usesApproval } from "../config/approval.js";
 import { ConfigError } from "../domain/errors.js";
 import { validateSelection } from "../policy/plan.js";
 import type { Environment } from "../settings.js";

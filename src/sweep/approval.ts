@@ -4,7 +4,9 @@
  * applies an approved plan cancels only what still matches it and records the rest STALE_PLAN
  * (`applying`). Neither calls CancelHandshake: the cancel phase does, for what is left.
  */
-import { configHash, planLifetimeMs, requiresApproval } from "../config/config.js";
+
+import { planLifetimeMs, requiresApproval } from "../config/approval.js";
+import { configHash } from "../config/config.js";
 import { ConfigError } from "../domain/errors.js";
 import { type Handshake, rememberedHandshake } from "../domain/handshake.js";
 import {

@@ -1,4 +1,4 @@
-import { usesApproval } from "../config/config.js";
+import { usesApproval } from "../config/approval.js";
 import type { Handshake } from "../domain/handshake.js";
 import { marksByHandshake } from "../policy/grace.js";
 import { createPlanner, type Decision } from "../policy/plan.js";

@@ -6,7 +6,8 @@
  */
 
 import { AuditWriteError } from "../../domain/errors.js";
-import { CHAIN_GENESIS, type OrgHead, type RunEvidence, runSeal } from "../../evidence/integrity.js";
+import { CHAIN_GENESIS, type RunEvidence, runSeal } from "../../evidence/integrity.js";
+import type { OrgHead } from "../../evidence/org-chain.js";
 import type { RunRecord, RunSealed } from "../../ports/records.js";
 import { updateExpression } from "./expressions.js";
 import { runFields } from "./item-reading.js";

@@ -8,10 +8,10 @@
 import { AuditWriteError, describeError, JanitorError, OutcomeConflictError } from "../../domain/errors.js";
 import { type Outcome, RUN_STATUSES, type RunStatus } from "../../domain/outcomes.js";
 import { itemKeyPart, RECONCILED_KEY_SUFFIX } from "../../evidence/conflicts.js";
-import { CHAIN_GENESIS, chainHash } from "../../evidence/integrity.js";
+import { CHAIN_GENESIS } from "../../evidence/integrity.js";
 import type { ActionLog } from "../../ports/action-log.js";
 import type { MarkStore } from "../../ports/marks.js";
-import type { AuditAction, FinalResult, OpenMark, PutResult } from "../../ports/records.js";
+import type { AuditAction, FinalResult, PutResult } from "../../ports/records.js";
 import type { RunJournal } from "../../ports/run-journal.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import {
@@ -26,7 +26,6 @@ import { isOutcome, parseAction, parseRun } from "./item-reading.js";
 import {
   actionItem,
   actionKey,
-  actionKeyOf,
   configItem,
   describeKey,
   expiry,
@@ -34,7 +33,7 @@ import {
   finiteCounts,
   type Item,
   isoInstant,
-  MARKED,
+  type MARKED,
   normalizeAction,
   normalizeRun,
   PENDING,
@@ -45,20 +44,12 @@ import {
   toItem,
   UNLINKED,
 } from "./items.js";
+import { createMarks } from "./marks.js";
+import { createReconciler } from "./reconciled.js";
 import type { Seals } from "./seal.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
 export type AuditWriter = RunJournal & ActionLog & MarkStore;
-
-/** The item carries a chain link whose hash is its content's, as the chain writer computes it. */
-function chainedAsWritten(item: Item, action: AuditAction): boolean {
-  const seq = Number(item.chainSeq?.N ?? Number.NaN);
-  const prev = item.chainPrev?.S;
-  const hash = item.chainHash?.S;
-  return (
-    Number.isInteger(seq) && prev !== undefined && hash !== undefined && chainHash(prev, action, seq) === hash
-  );
-}
 
 export function createAuditWriter(
   io: TableIo,
@@ -131,6 +122,8 @@ export function createAuditWriter(
   }
 
   return {
+    ...createMarks(io, pending),
+    ...createReconciler(io, chain, retentionDays),
     async startRun(run) {
       const normalized = normalizeRun(run);
       const result = await io.putNew({
@@ -312,44 +305,6 @@ export function createAuditWriter(
       return linked;
     },
 
-    async listOpenMarks() {
-      const marks: OpenMark[] = [];
-      for await (const item of pending(MARKED)) {
-        const action = parseAction(item);
-        if (action.cancelAfter === undefined || item.markClosedBy !== undefined) continue;
-        // Only a mark in its run's chain, as the janitor writes every mark, is acted on: one put
-        // into the table outside the chain never cuts a grace period short (verify names it).
-        if (!chainedAsWritten(item, action)) continue;
-        marks.push({
-          runId: action.runId,
-          handshakeId: action.handshakeId,
-          ruleId: action.ruleId,
-          cancelAfter: action.cancelAfter,
-          action: action.action,
-          target: action.target,
-          targetType: action.targetType,
-          ...(action.requestedAt ? { requestedAt: action.requestedAt } : {}),
-        });
-      }
-      return marks;
-    },
-
-    async closeMark(mark, closedBy) {
-      const where = `${mark.runId}/${mark.handshakeId}`;
-      try {
-        await io.update({
-          Key: actionKey(mark.runId, mark.handshakeId),
-          // markClosedBy is outside the chain hash: the closing run's own item is the record.
-          UpdateExpression: "SET markClosedBy = :by REMOVE pendingKey",
-          ConditionExpression: "pendingKey = :marked",
-          ExpressionAttributeValues: toItem({ ":by": closedBy, ":marked": MARKED }),
-        });
-      } catch (error) {
-        // Closed already (a retried close, or another run got there first): nothing is lost.
-        if (!isConditionFailure(error)) throw writeError(`close mark ${where}`, error);
-      }
-    },
-
     async recordNotifyFailure(runId, error) {
       try {
         await io.update({
@@ -361,37 +316,6 @@ export function createAuditWriter(
       } catch (failure) {
         throw writeError(`record notify failure of run ${runId}`, failure);
       }
-    },
-
-    async recordReconciled(record) {
-      const action = normalizeAction(record);
-      const [intentRun, ...rest] = (action.reconciles ?? "").split("/");
-      const intentHandshake = rest.join("/");
-      if (action.outcome === undefined || !intentRun || !intentHandshake) {
-        throw new AuditWriteError(
-          `audit ${action.runId}/${action.handshakeId}: a reconciled record needs an outcome and the intent it reconciles`,
-        );
-      }
-      const item = { ...actionItem(action), ...toItem(expiry(action.at, retentionDays)) };
-      // The interrupted intent leaves the pending list in the same transaction, only while it is
-      // still a pending intent: a record and its intent's closing never come apart.
-      const closeIntent = {
-        Update: {
-          TableName: io.tableName,
-          Key: actionKey(intentRun, intentHandshake),
-          UpdateExpression: "SET reconciledBy = :by REMOVE pendingKey",
-          ConditionExpression:
-            "attribute_exists(pk) AND attribute_not_exists(#outcome) AND attribute_not_exists(reconciledBy)",
-          ExpressionAttributeNames: { "#outcome": "outcome" },
-          ExpressionAttributeValues: toItem({ ":by": action.runId }),
-        },
-      };
-      const answer = await chain.putChainedWith({ index: 0, action, item }, closeIntent);
-      if (answer === "written") return true;
-      if (answer === "refused") return false;
-      const stored = await io.getItem(actionKeyOf(action), writeError);
-      if (stored !== undefined) return false;
-      throw new AuditWriteError(`audit ${action.runId}: no run item to chain the reconciled record to`);
     },
 
     async listPendingIntents() {
