@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -424,4 +427,32 @@ describe("a burst of invitations", () => {
     const attempts = results.flatMap((r) => asSummary(r).actions).reduce((sum, a) => sum + a.attempts, 0);
     expect(attempts).toBe(cancels?.requests);
   }, 120_000);
+});
+
+describe("an invitation under approval", () => {
+  test("records a plan for its one handshake, made by the janitor's role, and cancels nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "janitor-realtime-approval-"));
+    try {
+      const config = join(dir, "approval.yaml");
+      writeFileSync(
+        config,
+        'version: 1\ndryRun: false\napproval: required\nrules:\n  - id: outside-email\n    type: email\n    deny: ["*@gmail.com"]\n',
+      );
+      const { id, event } = await invite("forbidden");
+      stack.org.resetStats();
+
+      const summary = asSummary(
+        await createRealtimeLambdaHandler({ ...env(), JANITOR_CONFIG: config })(event, lambdaContext(30_000)),
+      );
+
+      expect(summary.actions.map((a) => [a.handshakeId, a.outcome])).toEqual([[id, "PLANNED"]]);
+      expect(calls("CancelHandshake")).toBe(0);
+      expect(stateOf(id)).toBe("OPEN");
+      expect(summary.plan).toMatchObject({ maker: "arn:aws:iam::123456789012:user/local", handshakes: 1 });
+      const stored = await store().readPlan(summary.plan?.planId ?? "");
+      expect(stored?.plan.entries.map((entry) => entry.handshakeId)).toEqual([id]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
