@@ -12,6 +12,7 @@ import { renderSummary } from "../src/cli/render.js";
 import { loadConfig } from "../src/config/config.js";
 import { loadSettings, type Settings } from "../src/settings.js";
 import { sweep } from "../src/sweep/sweep.js";
+import { fourEyesStep } from "./demo-approval.js";
 import { graceAndNotifyDemo } from "./demo-notify.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator/index.js";
@@ -85,9 +86,10 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     if (verified.problems.length > 0) return 5;
 
     const realtime = await realtimeStep(settings, clients.organizations, organizations, ports.audit, out);
+    const fourEyes = await fourEyesStep(settings, config, stamp, out);
     out("\nnext: npm run janitor -- help   ·   README.md explains running against a real organization");
     if (exitCodeFor(live.status) !== 0) return exitCodeFor(live.status);
-    return exitCodeFor(dry.status) === 0 && realtime ? 0 : 1;
+    return exitCodeFor(dry.status) === 0 && realtime && fourEyes ? 0 : 1;
   } finally {
     await Promise.all([organizations.stop(), dynamodb.stop(), bucket.stop()]);
   }
