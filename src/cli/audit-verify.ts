@@ -207,7 +207,7 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
       `--file: ${file} is a CSV export; verify reads the JSON lines one (audit export --format jsonl)`,
     ]);
   }
-  const { runs, problems } = verifyArchive(text);
+  const { runs, problems, checkpoints } = verifyArchive(text);
   let items = 0;
   const evidence = new Map<string, RunEvidence | undefined>();
   for (const [runId, archived] of runs) {
@@ -227,6 +227,12 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
   // The organization's chain over the archived runs as the table holds them, as verify checks it.
   const links = await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId));
   for (const line of links) if (!problems.includes(line)) problems.push(line);
+  // The table against the checkpoints the archive carries: a run erased or rewritten since is named.
+  for (const stored of checkpoints) {
+    const runId = stored.checkpoint?.runId ?? "";
+    const table = evidence.has(runId) ? evidence.get(runId) : await store.runEvidence(runId);
+    for (const line of checkpointProblems(stored, table)) if (!problems.includes(line)) problems.push(line);
+  }
   // And the findings the archived runs recorded, as verify names them.
   const found: string[] = [];
   await findingLines(store, evidence, found);

@@ -162,7 +162,10 @@ export const AUDIT_EXPORT = defineCommand({
     format: { type: "string", value: "F", description: "jsonl (default, one object per line) or csv" },
     out: { type: "string", value: "FILE", required: true, description: "the file to write (required)" },
   },
-  details: [PERIOD_NOTE],
+  details: [
+    PERIOD_NOTE,
+    "With AUDIT_CHECKPOINT_BUCKET, a JSON-lines export also carries the period's checkpoints (docs/checkpoints.md), one row each: verifying the file (`audit verify` with the export) compares the archive and the table with them.",
+  ],
   exitCodes: EXIT_CODES_READ,
   environment: TABLE_ENV,
 });
@@ -275,8 +278,9 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
   const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
   const { since, until } = range;
-  const { audit: store } = wire(settings);
+  const { audit: store, checkpoints } = wire(settings);
   const file = await open(args.out, "w");
+  let kept = 0;
   let actions = 0;
   let runCount = 0;
   let unreadable = 0;
@@ -312,10 +316,19 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
       actions += 1;
       if (why !== undefined) unreadable += 1;
     }
+    // The period's checkpoints travel with the archive (JSON lines): verify --file compares both.
+    if (checkpoints !== undefined && format === "jsonl") {
+      for (const stored of await checkpoints.list({ since, until })) {
+        await file.write(
+          line({ itemType: "checkpoint", key: stored.key, versions: stored.versions, ...stored.checkpoint }),
+        );
+        kept += 1;
+      }
+    }
   } finally {
     await file.close();
   }
-  out(`wrote ${args.out}: ${runCount} runs, ${actions} actions`);
+  out(`wrote ${args.out}: ${runCount} runs, ${actions} actions${kept > 0 ? `, ${kept} checkpoints` : ""}`);
   warnUnreadable(io, unreadable);
   return ExitCode.Done;
 }
