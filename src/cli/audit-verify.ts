@@ -7,7 +7,7 @@ import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints
 import { idOfFinding } from "../evidence/findings.js";
 import { type RunEvidence, verifyRun } from "../evidence/integrity.js";
 import { orgChainProblems } from "../evidence/org-chain.js";
-import type { AuditReader } from "../evidence/reader.js";
+import type { AuditReader, StoredAction } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { PERIOD_NOTE, PERIOD_OPTIONS, period, settingsOrIssues, TABLE_ENV } from "./audit-shared.js";
 import { ExitCode } from "./exit-codes.js";
@@ -128,6 +128,13 @@ async function findingLines(
   return acknowledged;
 }
 
+/** A finished run that started and ended inside the range: the range's items hold all of its own. */
+function wholeIn(run: RunEvidence, range: { since: Date; until: Date }): boolean {
+  const { status, startedAt, endedAt } = run.record;
+  if (status === "RUNNING" || typeof startedAt !== "string" || typeof endedAt !== "string") return false;
+  return Date.parse(startedAt) >= range.since.getTime() && Date.parse(endedAt) < range.until.getTime();
+}
+
 /**
  * The runs named, and those of the period: found through their run items (RUN months) and through
  * their action items (ACTION months), so a run whose run item is gone or re-dated is still checked.
@@ -144,20 +151,49 @@ export async function verifyRuns(
   };
   // A checkpointed run is checked even when nothing of it is left in the table.
   const saved = range && checkpoints ? await checkpoints.list(range) : [];
+  // The period read once: its run items (RUN months) and its action items (ACTION months), kept
+  // by run. A run that started and ended inside the period has all its items among them.
+  const seen = new Map<string, RunEvidence>();
+  const gathered = new Map<string, StoredAction[]>();
   if (range) {
-    for await (const run of store.listRuns(range)) add(run.runId);
-    for await (const action of store.exportActions(range)) add(action.keyRunId);
+    for await (const run of store.exportRuns(range)) {
+      add(run.runId);
+      seen.set(run.runId, run);
+    }
+    for await (const action of store.exportActions(range)) {
+      add(action.keyRunId);
+      const kept = gathered.get(action.keyRunId);
+      if (kept === undefined) gathered.set(action.keyRunId, [action]);
+      else kept.push(action);
+    }
   }
   for (const stored of saved) if (stored.checkpoint) add(stored.checkpoint.runId);
   let items = 0;
   const problems: string[] = [];
   const evidence = new Map<string, RunEvidence | undefined>();
+  const check = (runId: string, run: RunEvidence | undefined, actions: readonly StoredAction[]) => {
+    const { items: chained, unreadable } = chainedActions(actions);
+    return [...unreadable, ...verifyRun(runId, run, chained)];
+  };
   for (const runId of ids) {
-    const chain = await store.readChain(runId);
-    evidence.set(runId, chain.run);
-    items += chain.actions.length;
-    const { items: chained, unreadable } = chainedActions(chain.actions);
-    problems.push(...unreadable, ...verifyRun(runId, chain.run, chained));
+    let run = seen.get(runId);
+    let actions = gathered.get(runId) ?? [];
+    let found =
+      run !== undefined && range !== undefined && wholeIn(run, range)
+        ? check(runId, run, actions)
+        : undefined;
+    // A run reaching outside the period, one named by --run or found only by its actions, and any
+    // run the period's reads find fault with: read whole and consistently from the base table, so
+    // that no problem rests on an index that may lag the table.
+    if (found === undefined || found.length > 0) {
+      const chain = await store.readChain(runId);
+      run = chain.run;
+      actions = chain.actions;
+      found = check(runId, run, actions);
+    }
+    evidence.set(runId, run);
+    items += actions.length;
+    problems.push(...found);
   }
   // The organization's chain across the runs: a run deleted, reopened or rewritten breaks the
   // link of the run sealed after it, or the head's.
