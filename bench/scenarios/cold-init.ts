@@ -1,9 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BuildResult, buildBundle, type SdkMode } from "../../scripts/build.js";
+import { build } from "esbuild";
+import { artifactBuildOptions, type BuildResult, buildBundle, type SdkMode } from "../../scripts/build.js";
 import { median, type Scenario } from "../lib.js";
 
 /**
@@ -26,7 +27,7 @@ const PROBE =
 
 interface Variant {
   name: string;
-  build: { sdk: SdkMode; split: boolean };
+  build: { sdk: SdkMode; split: boolean; floor?: true };
   sourceMaps: boolean;
 }
 
@@ -43,9 +44,44 @@ const VARIANTS: readonly Variant[] = [
   },
   // The same code as one file, as the artifact was built before it was split into chunks.
   { name: "SDK bundled, one file", build: { sdk: "bundled", split: false }, sourceMaps: false },
+  // The floor: a handler that only constructs the Organizations and DynamoDB clients, bundled the same way.
+  {
+    name: "floor: the two clients alone",
+    build: { sdk: "bundled", split: false, floor: true },
+    sourceMaps: false,
+  },
 ];
 
+/** The floor's bundle: bench/floor-handler.ts through the artifact's own esbuild options. */
+async function buildFloor(outDir: string): Promise<BuildResult> {
+  const result = await build(
+    artifactBuildOptions({
+      entry: join(ROOT, "bench/floor-handler.ts"),
+      entryName: "floor",
+      outdir: outDir,
+      split: false,
+    }),
+  );
+  writeFileSync(join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+  const files = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith(".js"));
+  const sizes = files.map(([, output]) => output.bytes);
+  return {
+    outDir,
+    bundlePath: join(outDir, "floor.js"),
+    bundleBytes: sizes.reduce((sum, size) => sum + size, 0),
+    largestFileBytes: Math.max(...sizes),
+    sourceMapBytes: 0,
+    configPath: "",
+    configHash: "",
+    metafile: result.metafile,
+  };
+}
+
 /** One cold import of the artifact in a fresh node process: milliseconds, and peak RSS in MB. */
+function keyOf(build: Variant["build"]): string {
+  return build.floor ? "floor" : `${build.sdk}/${build.split}`;
+}
+
 function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; rss: number } {
   const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, built.bundlePath], {
     cwd: built.outDir,
@@ -63,18 +99,27 @@ export const scenario: Scenario = {
     try {
       const builds = new Map<string, BuildResult>();
       for (const { build } of VARIANTS) {
-        const key = `${build.sdk}/${build.split}`;
+        const key = keyOf(build);
         if (builds.has(key)) continue;
         const outDir = mkdtempSync(join(tmpdir(), "janitor-cold-init-"));
         dirs.push(outDir);
+        if (build.floor) {
+          builds.set(key, await buildFloor(outDir));
+          continue;
+        }
         builds.set(
           key,
-          await buildBundle({ configPath: join(ROOT, "config/janitor.yaml"), outDir, ...build }),
+          await buildBundle({
+            configPath: join(ROOT, "config/janitor.yaml"),
+            outDir,
+            sdk: build.sdk,
+            split: build.split,
+          }),
         );
         if (build.sdk === "external") symlinkSync(join(ROOT, "node_modules"), join(outDir, "node_modules"));
       }
       const built = (variant: Variant) => {
-        const found = builds.get(`${variant.build.sdk}/${variant.build.split}`);
+        const found = builds.get(keyOf(variant.build));
         if (!found) throw new Error(`no build for ${variant.name}`);
         return found;
       };
@@ -87,6 +132,7 @@ export const scenario: Scenario = {
           samples[i]?.peaks.push(rss);
         });
       }
+      const floor = median(samples[VARIANTS.findIndex((variant) => variant.build.floor)]?.times ?? []);
       return VARIANTS.map((variant, i) => {
         const { times, peaks } = samples[i] ?? { times: [], peaks: [] };
         return {
@@ -97,6 +143,8 @@ export const scenario: Scenario = {
             largestFileKB: Math.round(built(variant).largestFileBytes / 1024),
             initMsMedian: median(times),
             initMsMin: Math.min(...times),
+            // Against the floor's median: the janitor's import over the two clients' alone.
+            ofFloor: Number((median(times) / floor).toFixed(2)),
             peakRssMB: median(peaks),
             runs: RUNS,
           },
