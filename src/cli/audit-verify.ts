@@ -106,23 +106,34 @@ async function findingLines(
   store: AuditReader,
   evidence: ReadonlyMap<string, RunEvidence | undefined>,
   problems: string[],
+  range?: { since: Date; until: Date },
 ): Promise<string[]> {
   const acknowledged: string[] = [];
+  const said = new Set<string>();
+  const say = async (by: string, finding: string) => {
+    const id = idOfFinding(finding);
+    if (said.has(id)) return;
+    said.add(id);
+    const ack = await store.findingAcknowledgement(id);
+    if (ack === undefined) {
+      problems.push(
+        `${by}: integrity finding ${finding} (not acknowledged: audit acknowledge ${id} --note ...)`,
+      );
+    } else {
+      acknowledged.push(
+        `${by}: integrity finding ${id} acknowledged by ${ack.actor} at ${ack.at}: ${ack.note}`,
+      );
+    }
+  };
   for (const [runId, run] of evidence) {
     const findings = run?.record.findings;
     if (!Array.isArray(findings)) continue;
-    for (const finding of findings as string[]) {
-      const id = idOfFinding(finding);
-      const ack = await store.findingAcknowledgement(id);
-      if (ack === undefined) {
-        problems.push(
-          `run ${runId}: integrity finding ${finding} (not acknowledged: audit acknowledge ${id} --note ...)`,
-        );
-      } else {
-        acknowledged.push(
-          `run ${runId}: integrity finding ${id} acknowledged by ${ack.actor} at ${ack.at}: ${ack.note}`,
-        );
-      }
+    for (const finding of findings as string[]) await say(`run ${runId}`, finding);
+  }
+  // Findings made in the period outside any run's record (a plan refused as edited, say).
+  if (range !== undefined) {
+    for await (const { finding, by } of store.findingsIn(range)) {
+      await say(by.startsWith("plan ") ? by : `run ${by}`, finding);
     }
   }
   return acknowledged;
@@ -200,7 +211,7 @@ export async function verifyRuns(
   problems.push(
     ...(await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId))),
   );
-  const acknowledged = await findingLines(store, evidence, problems);
+  const acknowledged = await findingLines(store, evidence, problems, range);
   if (checkpoints === undefined || range === undefined)
     return { runs: ids.length, items, problems, acknowledged };
   for (const stored of saved) {

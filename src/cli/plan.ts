@@ -4,6 +4,7 @@ import { type JanitorConfig, loadConfig } from "../config/config.js";
 import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import { jsonText } from "../domain/visible.js";
+import { findingsOf } from "../evidence/findings.js";
 import { notifyRun } from "../notify/notify.js";
 import {
   decisionHashOf,
@@ -150,7 +151,11 @@ async function checkedPlan(app: App, planId: string, identity?: CallerIdentity):
     ...(identity ? { account: identity.account } : {}),
   });
   if (problems.length === 0) problems.push(...(await planChainProblems(app.audit, stored)));
-  if (problems.length > 0) throw new ConfigError([...problems, `plan ${planId}: refused; nothing is done`]);
+  if (problems.length > 0) {
+    // Refused, and on record: an edited plan is an integrity finding verify names until acknowledged.
+    await app.audit.recordFindings(`plan ${planId}`, findingsOf(problems), new Date().toISOString());
+    throw new ConfigError([...problems, `plan ${planId}: refused; nothing is done`]);
+  }
   return stored;
 }
 

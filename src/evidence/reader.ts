@@ -69,6 +69,8 @@ export interface AuditReader {
   exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+  /** The integrity findings recorded in the period (byTime, FINDING months), whoever made them. */
+  findingsIn(filter: RunFilter): AsyncIterable<{ finding: string; by: string; at: string }>;
   /** The acknowledgement of an integrity finding (findings.ts); undefined while it has none. */
   findingAcknowledgement(id: string): Promise<Acknowledgement | undefined>;
   /** One run item as verify reads it; undefined when there is none. */

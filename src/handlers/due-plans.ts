@@ -3,6 +3,7 @@ import { planChainProblems } from "../aws/audit/index.js";
 import type { JanitorConfig } from "../config/config.js";
 import { describeError } from "../domain/errors.js";
 import type { SweepLogger } from "../domain/logger.js";
+import { findingsOf } from "../evidence/findings.js";
 import { planIntegrityProblems, planStatus } from "../policy/approval.js";
 import type { CallerIdentity } from "../ports/plans.js";
 import { applyPlan } from "../sweep/apply.js";
@@ -30,6 +31,7 @@ export async function applyDuePlans(
     if (problems.length === 0) problems.push(...(await planChainProblems(app.audit, stored)));
     if (problems.length > 0) {
       log.error("approved plan refused: not applied", { planId: stored.plan.planId, problems });
+      await app.audit.recordFindings(`plan ${stored.plan.planId}`, findingsOf(problems), now.toISOString());
       continue;
     }
     try {

@@ -301,6 +301,19 @@ describe("four eyes", () => {
     );
     expect(approveEdited.code).toBe(2);
     expect(approveEdited.stderr).toContain("edited since it was recorded");
+    // The refusal is on record: verify names the edited plan as an integrity finding.
+    const since = new Date(Date.now() - 3_600_000).toISOString();
+    const verified = await runCli(
+      ["audit", "verify", "--since", since],
+      stackEnv(stack.org, stack.db, table),
+    );
+    expect(verified.code).toBe(5);
+    expect(verified.stdout).toMatch(
+      new RegExp(
+        `^plan ${edited}: integrity finding F-[0-9a-f]{12}: .*edited since it was recorded.*\\(not acknowledged`,
+        "m",
+      ),
+    );
 
     await stack.reseed(seed());
     const rejectedTable = await stack.newTable();

@@ -6,14 +6,18 @@
  */
 import { idOfFinding } from "../../evidence/findings.js";
 import type { Acknowledgement } from "../../evidence/reader.js";
-import { toItem } from "./items.js";
+import { timeKey, toItem } from "./items.js";
 import type { TableIo } from "./table-io.js";
 import { writeError } from "./table-io.js";
 
 /** What the janitor and the CLI read and write of findings. */
 export interface FindingStore {
-  /** Puts each finding of a run as an item of its own, once; a finding recorded already stays. */
-  recordFindings(runId: string, findings: readonly string[], at: string): Promise<void>;
+  /**
+   * Puts each finding as an item of its own, once (a finding recorded already stays), on the
+   * byTime index under `FINDING#<month>`: `by` is the run that made it, or what refused what
+   * (`plan <id>`).
+   */
+  recordFindings(by: string, findings: readonly string[], at: string): Promise<void>;
   /** "unknown" when no run recorded the finding; "acknowledged already" leaves the first one. */
   acknowledgeFinding(
     id: string,
@@ -27,11 +31,11 @@ export function createFindingStore(io: TableIo): FindingStore & {
   findingAcknowledgement(id: string): Promise<Acknowledgement | undefined>;
 } {
   return {
-    async recordFindings(runId, findings, at) {
+    async recordFindings(by, findings, at) {
       for (const finding of findings) {
         await io.putNew({
           ...findingKey(idOfFinding(finding), "FINDING"),
-          ...toItem({ itemType: "finding", runId, finding, at }),
+          ...toItem({ itemType: "finding", runId: by, finding, at, timeKey: timeKey("FINDING", at) }),
         });
       }
     },

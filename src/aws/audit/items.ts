@@ -70,7 +70,7 @@ export function configKey(hash: string): Item {
   return toItem({ pk: `CONFIG#${hash}`, sk: "CONFIG" });
 }
 
-export function timeKey(prefix: "ACTION" | "RUN", at: string): string {
+export function timeKey(prefix: "ACTION" | "RUN" | "FINDING", at: string): string {
   return `${prefix}#${at.slice(0, 7)}`;
 }
 

@@ -40,7 +40,7 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
   }
 
   async function* itemsByMonth(
-    prefix: "ACTION" | "RUN",
+    prefix: "ACTION" | "RUN" | "FINDING",
     range: { since?: Date; until?: Date },
     filters: Condition[],
   ): AsyncGenerator<Item> {
@@ -142,6 +142,14 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
     },
 
     findingAcknowledgement: (id) => findingStore.findingAcknowledgement(id),
+
+    async *findingsIn(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("FINDING", timeRange(filter, true), [])) {
+        const finding = item.finding?.S;
+        if (finding === undefined) continue;
+        yield { finding, by: item.runId?.S ?? "?", at: item.at?.S ?? "" };
+      }
+    },
 
     async orgHead() {
       return orgHeadOf(await io.getItem(ORG_CHAIN_KEY));
