@@ -5,7 +5,8 @@ import { ConfigError } from "../domain/errors.js";
 import { compareWithTable, verifyArchive } from "../evidence/archive.js";
 import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
 import { idOfFinding } from "../evidence/findings.js";
-import { orgChainProblems, type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import { CHAIN_GENESIS, orgChainProblems, type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import { verifyLedgerChain } from "../evidence/ledger.js";
 import type { AuditReader } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { PERIOD_NOTE, PERIOD_OPTIONS, period, settingsOrIssues, TABLE_ENV } from "./audit-shared.js";
@@ -157,6 +158,16 @@ export async function verifyRuns(
     items += chain.actions.length;
     const { items: chained, unreadable } = chainedActions(chain.actions);
     problems.push(...unreadable, ...verifyRun(runId, chain.run, chained));
+    // The run's ledger entries against the ledger head its seal covers (a missing run item is
+    // named above already).
+    if (chain.ledger !== undefined && chain.run !== undefined) {
+      const record = chain.run?.record;
+      const head = {
+        hash: typeof record?.ledgerHead === "string" ? record.ledgerHead : CHAIN_GENESIS,
+        length: typeof record?.ledgerLength === "number" ? record.ledgerLength : 0,
+      };
+      problems.push(...verifyLedgerChain(runId, head, chain.ledger));
+    }
   }
   // The organization's chain across the runs: a run deleted, reopened or rewritten breaks the
   // link of the run sealed after it, or the head's.

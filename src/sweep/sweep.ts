@@ -65,6 +65,8 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       ending = { status: "FAILED", error: describeError(error) };
       log.error("run failed", { error: maskEmails(describeError(error)) });
     }
+    // The ledger is entered behind the run; its head must be on the run item before the seal.
+    const ledger = await planned?.ledger;
     const summary = await finishSweep(run, {
       ...begun,
       ...ending,
@@ -72,7 +74,11 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       reconciled,
       actions,
     });
-    return { ...summary, ...planOf(request, plan) };
+    return {
+      ...summary,
+      ...planOf(request, plan),
+      ...(ledger === undefined ? {} : { ledger }),
+    };
   } finally {
     await lease.release();
   }
