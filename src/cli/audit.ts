@@ -288,6 +288,8 @@ async function report(argv: string[], io: CliIo): Promise<number> {
   const runList: ReadRun[] = [];
   for await (const run of store.listRuns({ since, until })) runList.push(run);
   const configs = await configsOnRecord(store, runList);
+  const population = [];
+  for await (const record of store.queryPopulation({ since, until })) population.push(record);
   // The same verification as `audit verify --since --until`, shown at the top of the report.
   const verdict = await verifyRuns(store, [], { since, until });
   const html = renderReport({
@@ -299,6 +301,7 @@ async function report(argv: string[], io: CliIo): Promise<number> {
     actions,
     runs: runList,
     configs,
+    population,
   });
   await writeFile(args.out, html);
   out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
@@ -181,6 +181,16 @@ describe("the handshake ledger", () => {
     expect(steps.some((s) => s.entry === "action")).toBe(true);
     const times = steps.map((s) => s.at);
     expect([...times].sort()).toEqual(times);
+
+    // The report opens with the population, the escaped one named.
+    const out = join(dir, "report.html");
+    const report = await runCli(["audit", "report", "--out", out], env);
+    expect(report.code, report.stderr).toBe(0);
+    const html = readFileSync(out, "utf8");
+    expect(html.indexOf('id="population"')).toBeLessThan(html.indexOf('id="totals"'));
+    expect(html).toContain("5 handshakes requested in the period");
+    expect(html).toMatch(new RegExp(`id="population-escaped"[^]*${outsider.Id}`));
+    expect(html).toContain("No interval of the period went more than 30 days without a full listing");
 
     // An entry's verdict rewritten without its hash: verify names it.
     const seen = (await ledgerItems(table)).find(

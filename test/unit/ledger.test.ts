@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/config.js";
 import { goneChanges, judge, ledgerId, pageChanges } from "../../src/policy/ledger.js";
 import type { KnownHandshake } from "../../src/ports/ledger.js";
+import { completeness } from "../../src/report/population-section.js";
 import { handshake } from "../support/fakes.js";
 
 const config = parseConfig(
@@ -125,6 +126,37 @@ describe("the ledger's changes", () => {
 
     expect(changes.map((c) => [c.entry.handshakeId, c.entry.kind, c.entry.state])).toEqual([
       ["h-aaaaaaaaaa", "GONE", "ACCEPTED"],
+    ]);
+  });
+});
+
+describe("the report's completeness statement", () => {
+  const sweepAt = (startedAt: string, overrides: Record<string, unknown> = {}) =>
+    ({ runId: startedAt, trigger: "scheduled", status: "COMPLETED", startedAt, ...overrides }) as never;
+  const since = new Date("2026-01-01T00:00:00Z");
+  const until = new Date("2026-04-01T00:00:00Z");
+
+  it("names every interval over 30 days without a full listing; real-time and failed runs do not count", () => {
+    const lines = completeness(
+      [
+        sweepAt("2026-01-02T00:00:00.000Z"),
+        sweepAt("2026-02-20T00:00:00.000Z", { trigger: "event" }),
+        sweepAt("2026-02-21T00:00:00.000Z", { status: "FAILED" }),
+        sweepAt("2026-03-15T00:00:00.000Z"),
+      ],
+      since,
+      until,
+    );
+
+    expect(lines).toEqual([
+      "The first full listing of the organization in the period: 2026-01-02T00:00:00.000Z.",
+      "Intervals longer than 30 days without a full listing, in which handshakes opened and closed may be missing: 2026-01-02T00:00:00.000Z to 2026-03-15T00:00:00.000Z.",
+    ]);
+  });
+
+  it("says when there was no full listing at all", () => {
+    expect(completeness([], since, until)).toEqual([
+      "No full listing of the organization in the period: the ledger may miss handshakes of the whole period.",
     ]);
   });
 });
