@@ -82,6 +82,8 @@ export interface LedgerRecord extends LedgerSnapshot, LedgerJudgement {
   handshakeId: string;
   firstSeenAt: string;
   firstSeenRun: string;
+  /** The state it was first seen in (`state` is the last known one). */
+  firstSeenState?: string;
   /** When and by which run the state was last seen to change (first sight counts). */
   changedAt: string;
   changedRun: string;

@@ -13,8 +13,9 @@ import { describeError } from "../domain/errors.js";
 import type { Handshake } from "../domain/handshake.js";
 import { maskEmails } from "../domain/mask.js";
 import { goneChanges, type LedgerContext, ledgerId, pageChanges } from "../policy/ledger.js";
+import type { Decision } from "../policy/plan.js";
 import type { HandshakeLedger, KnownHandshake, LedgerChange } from "../ports/ledger.js";
-import type { LedgerSummary, RunState } from "./types.js";
+import type { ActionSummary, LedgerSummary, RunState } from "./types.js";
 
 /**
  * Takes the listing's pages as they come and enters them in order, behind the run: the ledger
@@ -108,4 +109,51 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
       return summary;
     },
   };
+}
+
+/**
+ * The run's own cancellations, entered once its ledger work is done and before it is sealed: a
+ * handshake this run canceled moves to CANCELED in the ledger now, not at the next listing (which
+ * may come after AWS has forgotten it). Each is conditional on the state the run decided on.
+ */
+export async function enterCancels(
+  run: RunState,
+  entered: Promise<LedgerSummary> | undefined,
+  decisions: readonly Decision[],
+  actions: readonly ActionSummary[],
+): Promise<LedgerSummary | undefined> {
+  const summary = await entered;
+  const ledger = run.deps.ledger;
+  if (summary === undefined || ledger === undefined || summary.error !== undefined) return summary;
+  const canceled = new Set(actions.filter((a) => a.outcome === "CANCELED").map((a) => a.handshakeId));
+  const at = run.deps.now().toISOString();
+  const changes: LedgerChange[] = decisions
+    .filter((d) => canceled.has(d.handshake.id) && d.handshake.state !== "CANCELED")
+    .map((d) => ({
+      entry: {
+        runId: run.request.runId,
+        handshakeId: ledgerId(d.handshake),
+        kind: "STATE",
+        at,
+        state: "CANCELED",
+        previousState: d.handshake.state,
+      },
+      from: { state: d.handshake.state, gone: false },
+    }));
+  if (changes.length === 0) return summary;
+  try {
+    const result = await ledger.recordChanges(run.request.runId, changes);
+    summary.written += result.written;
+    summary.changed += result.written;
+    summary.skipped += result.skipped;
+  } catch (error) {
+    summary.error = describeError(error);
+    run.log.warn(
+      "could not enter the run's cancellations in the handshake ledger; the next run enters them",
+      {
+        error: maskEmails(summary.error),
+      },
+    );
+  }
+  return summary;
 }

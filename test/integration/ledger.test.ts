@@ -119,6 +119,46 @@ describe("the handshake ledger", () => {
     expect(second.ledger).toMatchObject({ written: 0, seen: 0, changed: 0, gone: 0 });
     expect(await ledgerItems(table)).toEqual(before);
 
+    // A stricter config, tried over the ledger: it names exactly what would have differed,
+    // and calls nothing and writes nothing.
+    const stricter = join(dir, "stricter.yaml");
+    writeFileSync(
+      stricter,
+      [
+        "version: 1",
+        "rules:",
+        "  - id: outside-email",
+        "    type: email",
+        '    allow: ["*@example.com"]',
+        '    deny: ["bob@example.com"]',
+        "    graceHours: 48",
+        "exemptions:",
+        '  - email: "mallory@gmail.com"',
+        "    reason: approved by the security team",
+        "",
+      ].join("\n"),
+    );
+    const calls = () => Object.values(org.stats()).reduce((sum, s) => sum + s.requests, 0);
+    const callsBefore = calls();
+    const itemsBefore = await ledgerItems(table);
+    const simulated = await runCli(["simulate", "--config", stricter, "--format", "json"], env);
+    expect(simulated.code, simulated.stderr).toBe(0);
+    expect(
+      jsonLines(simulated.stdout)
+        .map((d) => [d.handshakeId, d.change])
+        .sort(),
+    ).toEqual(
+      [
+        [accepted.Id, "newly selected"],
+        [outsider.Id, "exemption would apply"],
+      ].sort(),
+    );
+    const simulatedTable = await runCli(["simulate", "--config", stricter], env);
+    expect(simulatedTable.stdout).toContain("5 handshakes requested in the period judged under");
+    expect(simulatedTable.stdout).toContain("newly selected 1, exemption would apply 1");
+    expect(calls()).toBe(callsBefore);
+    expect(await ledgerItems(table)).toEqual(itemsBefore);
+
     // Both invitations are accepted before the janitor acts: the outsider's escaped.
     org.mutate(compliant.Id, "ACCEPTED");
     org.mutate(outsider.Id, "ACCEPTED");

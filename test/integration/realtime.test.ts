@@ -159,6 +159,13 @@ describe("a CloudTrail event for an invitation", () => {
     });
     const run = await store().getRun(`event-${event.id}`);
     expect(run).toMatchObject({ trigger: "event", status: "COMPLETED", listed: 1, candidates: 1 });
+    // The ledger has it as seen, then canceled by this run, before any listing shows it so.
+    const { record, entries } = await store().handshakeLedger(id);
+    expect(record).toMatchObject({ state: "CANCELED", verdict: "selected", changedRun: summary.runId });
+    expect(entries.map((entry) => [entry.kind, entry.previousState, entry.state])).toEqual([
+      ["SEEN", undefined, "OPEN"],
+      ["STATE", "OPEN", "CANCELED"],
+    ]);
   });
 
   test("delivered twice cancels once: the second delivery replays the recorded run", async () => {

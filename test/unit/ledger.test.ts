@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/config.js";
 import { goneChanges, judge, ledgerId, pageChanges } from "../../src/policy/ledger.js";
-import type { KnownHandshake } from "../../src/ports/ledger.js";
+import { simulate } from "../../src/policy/simulate.js";
+import type { KnownHandshake, LedgerRecord } from "../../src/ports/ledger.js";
 import { completeness } from "../../src/report/population-section.js";
 import { handshake } from "../support/fakes.js";
 
@@ -158,5 +159,44 @@ describe("the report's completeness statement", () => {
     expect(completeness([], since, until)).toEqual([
       "No full listing of the organization in the period: the ledger may miss handshakes of the whole period.",
     ]);
+  });
+});
+
+describe("simulate", () => {
+  const record = (overrides: Partial<LedgerRecord>): LedgerRecord => ({
+    handshakeId: "h-aaaaaaaaaa",
+    action: "INVITE",
+    state: "ACCEPTED",
+    firstSeenState: "OPEN",
+    target: "a@example.com",
+    targetType: "EMAIL",
+    requestedAt: "2026-11-01T00:00:00.000Z",
+    firstSeenAt: "2026-11-03T00:00:00.000Z",
+    firstSeenRun: "run-0",
+    changedAt: "2026-11-03T00:00:00.000Z",
+    changedRun: "run-0",
+    verdict: "compliant",
+    configHash: "old",
+    ...overrides,
+  });
+  const stale = (days: number) =>
+    parseConfig(
+      JSON.stringify({ version: 1, rules: [{ id: "stale", type: "stale", olderThanDays: days }] }),
+      "new.json",
+    );
+
+  it("ages a handshake from its request to when it was first seen, not to now", () => {
+    // Two days old when first seen: a one-day stale rule would have selected it, a three-day one not.
+    expect(simulate([record({})], stale(1), "new").map((d) => [d.change, d.would.ruleId])).toEqual([
+      ["newly selected", "stale"],
+    ]);
+    expect(simulate([record({})], stale(3), "new")).toEqual([]);
+  });
+
+  it("names a handshake no longer selected, and one selected by a different rule", () => {
+    const selected = record({ verdict: "selected", ruleId: "outside-email", selection: "cancel" });
+
+    expect(simulate([selected], stale(3), "new").map((d) => d.change)).toEqual(["no longer selected"]);
+    expect(simulate([selected], stale(1), "new").map((d) => d.change)).toEqual(["different rule"]);
   });
 });
