@@ -74,6 +74,8 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     claims: audit,
     /** The plans of four eyes (docs/approval.md). */
     plans: audit,
+    /** The handshake ledger (docs/audit.md): what every run sees, kept in the audit table. */
+    ledger: audit,
     fencing,
     ...(checkpoints === undefined ? {} : { checkpoints }),
   } satisfies Omit<SweepDeps, "now" | "logger">;

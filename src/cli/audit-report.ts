@@ -51,11 +51,14 @@ export async function report(argv: string[], io: CliIo): Promise<number> {
   const runList: ReadRun[] = [];
   for await (const run of store.listRuns({ since, until })) runList.push(run);
   const configs = await configsOnRecord(store, runList);
+  const population = [];
+  for await (const record of store.queryPopulation({ since, until })) population.push(record);
   // The same verification as `audit verify --since --until`, shown at the top of the report.
   const verdict = await verifyRuns(store, [], { since, until });
   const plans = await plansNamed(store, actions);
   const html = renderReport({
     plans,
+    population,
     verdict,
     since,
     until,

@@ -5,7 +5,8 @@ import { ConfigError } from "../domain/errors.js";
 import { compareWithTable, verifyArchive } from "../evidence/archive.js";
 import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
 import { idOfFinding } from "../evidence/findings.js";
-import { type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import { CHAIN_GENESIS, type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import { verifyLedgerChain } from "../evidence/ledger.js";
 import { orgChainProblems } from "../evidence/org-chain.js";
 import type { AuditReader, StoredAction } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
@@ -139,6 +140,11 @@ async function findingLines(
   return acknowledged;
 }
 
+/** A run that entered the handshake ledger: its entries are read with its chain. */
+function hasLedger(run: RunEvidence): boolean {
+  return typeof run.record.ledgerLength === "number" && run.record.ledgerLength > 0;
+}
+
 /** A finished run that started and ended inside the range: the range's items hold all of its own. */
 function wholeIn(run: RunEvidence, range: { since: Date; until: Date }): boolean {
   const { status, startedAt, endedAt } = run.record;
@@ -190,7 +196,7 @@ export async function verifyRuns(
     let run = seen.get(runId);
     let actions = gathered.get(runId) ?? [];
     let found =
-      run !== undefined && range !== undefined && wholeIn(run, range)
+      run !== undefined && range !== undefined && wholeIn(run, range) && !hasLedger(run)
         ? check(runId, run, actions)
         : undefined;
     // A run reaching outside the period, one named by --run or found only by its actions, and any
@@ -201,6 +207,16 @@ export async function verifyRuns(
       run = chain.run;
       actions = chain.actions;
       found = check(runId, run, actions);
+      // The run's ledger entries against the ledger head its seal covers (a missing run item is
+      // named above already).
+      if (chain.ledger !== undefined && chain.run !== undefined) {
+        const record = chain.run.record;
+        const head = {
+          hash: typeof record.ledgerHead === "string" ? record.ledgerHead : CHAIN_GENESIS,
+          length: typeof record.ledgerLength === "number" ? record.ledgerLength : 0,
+        };
+        found.push(...verifyLedgerChain(runId, head, chain.ledger));
+      }
     }
     evidence.set(runId, run);
     items += actions.length;

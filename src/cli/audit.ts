@@ -18,6 +18,7 @@ import {
   parseCommandArgs,
 } from "./args.js";
 import { AUDIT_ACKNOWLEDGE, acknowledge } from "./audit-acknowledge.js";
+import { AUDIT_HANDSHAKE, AUDIT_HANDSHAKES, handshake, handshakes } from "./audit-handshakes.js";
 import { AUDIT_REPORT, report } from "./audit-report.js";
 import {
   FORMATS,
@@ -101,7 +102,7 @@ export const AUDIT_INIT = defineCommand({
   summary: "create the audit table if it is missing, exactly as deployed",
   options: {},
   details: [
-    "The deployed definition: keys, the four indexes, and TTL on expiresAt when AUDIT_RETENTION_DAYS is set. The deployment's table is handshake-janitor-<stage>-audit.",
+    "The deployed definition: keys, the indexes of the actions and of the handshake ledger, and TTL on expiresAt when AUDIT_RETENTION_DAYS is set. The deployment's table is handshake-janitor-<stage>-audit.",
   ],
   exitCodes: "0 created, or there already; 1 error; 2 invalid arguments",
   environment: `${TABLE_ENV}, AUDIT_RETENTION_DAYS`,
@@ -179,6 +180,8 @@ export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Command
   { spec: AUDIT_VERIFY, handler: verify },
   { spec: AUDIT_ACKNOWLEDGE, handler: acknowledge },
   { spec: AUDIT_EXPORT, handler: exportItems },
+  { spec: AUDIT_HANDSHAKES, handler: handshakes },
+  { spec: AUDIT_HANDSHAKE, handler: handshake },
 ];
 
 async function init(argv: string[], { out, env }: CliIo): Promise<number> {

@@ -18,6 +18,7 @@ import { visible } from "./format.js";
 import { type CliIo, type CommandHandler, processIo } from "./io.js";
 import { PLAN_COMMANDS } from "./plan.js";
 import { RUN, runCommand } from "./run.js";
+import { SIMULATE, simulateCommand } from "./simulate.js";
 
 export interface Command {
   spec: CommandSpec;
@@ -64,6 +65,7 @@ export const COMMANDS: readonly Command[] = [
   { spec: CONFIG_CHECK, handler: configCheck },
   ...AUDIT_COMMANDS,
   ...PLAN_COMMANDS,
+  { spec: SIMULATE, handler: simulateCommand },
   { spec: DEMO, handler: demo },
   { spec: HELP, handler: help },
 ];

@@ -14,6 +14,8 @@ export interface Handshake {
   target?: HandshakeTarget;
   /** Text of the NOTES resource, when the invitation carries one. */
   notes?: string;
+  /** The party that sent it (the ORGANIZATION party), when the listing names one. */
+  requester?: HandshakeTarget;
 }
 
 export interface HandshakeTarget {

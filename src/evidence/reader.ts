@@ -2,8 +2,10 @@
  * The read port of the audit trail: what `audit query`, the report, export and `audit verify` read.
  * Implemented in src/aws/audit/queries.ts with Query and GetItem only, never a Scan.
  */
+
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
 import type { KeyedAction, RunEvidence } from "./integrity.js";
+import type { ChainedLedgerEntry } from "./ledger.js";
 import type { OrgHead } from "./org-chain.js";
 
 /** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
@@ -64,6 +66,8 @@ export interface AuditReader {
     actions: StoredAction[];
     /** The run item with its seal, for verifyRun; undefined when the run item is missing. */
     run?: RunEvidence;
+    /** The run's ledger entries with their links (./ledger.ts); undefined when not read. */
+    ledger?: ChainedLedgerEntry[];
   }>;
   /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
   exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;

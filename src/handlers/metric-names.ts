@@ -9,3 +9,6 @@ export const METRICS_SERVICE = "handshake-janitor";
 export const RUN_NOT_COMPLETED_METRIC = "RunNotCompleted";
 /** How many integrity findings a run made before it extended the trail (src/evidence/findings.ts). */
 export const INTEGRITY_FINDINGS_METRIC = "IntegrityFindings";
+
+/** Per run: handshakes a rule would have selected that their invitee closed before the janitor acted. */
+export const ESCAPED_METRIC = "Escaped";

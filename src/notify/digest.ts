@@ -21,7 +21,16 @@ export const FIELD_MAX = 1_000;
 export type DigestRun = Pick<
   RunSummary,
   "runId" | "status" | "dryRun" | "trigger" | "actor" | "counts" | "actions" | "replayed"
-> & { error?: string; findings?: readonly string[]; plan?: RunSummary["plan"] };
+> & {
+  error?: string;
+  findings?: readonly string[];
+  plan?: RunSummary["plan"];
+  /** The handshake ledger's findings: the escaped handshakes are news. */
+  ledger?: Pick<NonNullable<RunSummary["ledger"]>, "escaped">;
+};
+
+/** At most this many escaped handshakes are named one by one; the rest are counted. */
+export const ESCAPED_LISTED_MAX = 50;
 
 export interface DigestOptions {
   /** Print target emails as they are (config `notify.showTargets`); default masked. */
@@ -112,6 +121,8 @@ export function digestSubject(run: DigestRun): string {
     const count = run.actions.filter((action) => action.outcome === outcome).length;
     return count > 0 ? `${count} ${verb}` : "";
   }).filter((part) => part !== "");
+  const escaped = run.ledger?.escaped.length ?? 0;
+  if (escaped > 0) parts.push(`${escaped} escaped`);
   if (run.status === "FAILED") parts.push("run failed");
   if ((run.findings?.length ?? 0) > 0) parts.push(`${run.findings?.length} integrity findings`);
   const dry = run.dryRun ? " (dry run)" : "";
@@ -132,11 +143,34 @@ function planLines(run: DigestRun, f: (text: string) => string): string[] {
   ];
 }
 
+/** The escaped handshakes: a rule would have selected each, and its invitee closed it first. */
+function escapedLines(
+  escaped: NonNullable<DigestRun["ledger"]>["escaped"],
+  f: (text: string) => string,
+): string[] {
+  if (escaped.length === 0) return [];
+  const named = escaped.slice(0, ESCAPED_LISTED_MAX).map((e) => {
+    const rule = e.ruleId === undefined ? "" : ` | rule ${f(e.ruleId)}`;
+    return `- ${f(e.handshakeId)} ${f(e.action)} to ${f(e.target)} | ${f(e.state)}${rule}`;
+  });
+  const left = escaped.length - named.length;
+  return [
+    "",
+    `Escaped (${escaped.length}): a rule would have selected these, and they were closed by their invitee before the janitor acted`,
+    ...named,
+    ...(left > 0 ? [`… and ${left} more; run \`handshake-janitor audit handshakes --verdict escaped\``] : []),
+  ];
+}
+
 /** undefined when the run has nothing to say (and for a replayed run: it said it already). */
 export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest | undefined {
   const news = newsOf(run);
   const findings = run.findings ?? [];
-  if (run.replayed || (news.length === 0 && run.status !== "FAILED" && findings.length === 0))
+  const escaped = run.ledger?.escaped ?? [];
+  if (
+    run.replayed ||
+    (news.length === 0 && run.status !== "FAILED" && findings.length === 0 && escaped.length === 0)
+  )
     return undefined;
   const showTargets = options.showTargets === true;
   const maxBytes = options.maxBytes ?? MESSAGE_MAX_BYTES;
@@ -156,7 +190,7 @@ export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest
       ...findings.map((finding) => `- ${f(finding)}`),
     );
   }
-  head.push(...planLines(run, f));
+  head.push(...planLines(run, f), ...escapedLines(escaped, f));
   const counts = Object.entries(run.counts)
     .filter(([, count]) => (count ?? 0) > 0)
     .map(([outcome, count]) => `${outcome} ${count}`)

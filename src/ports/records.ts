@@ -122,6 +122,12 @@ export interface RunRecord {
    * it extended it, `F-…: problem` each, under its seal.
    */
   findings?: string[];
+  /**
+   * The head of the run's ledger chain (src/evidence/ledger.ts), written as its entries are;
+   * absent when the run wrote none.
+   */
+  ledgerHead?: string;
+  ledgerLength?: number;
 }
 
 /** A run item that does not read as a RunRecord: what could be read, its key and why not the rest. */

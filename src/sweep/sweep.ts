@@ -9,6 +9,7 @@ import type { RunJournal } from "../ports/run-journal.js";
 import { plans, recordPlan } from "./approval.js";
 import { cancelAll } from "./cancel.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
+import { enterCancels } from "./ledger.js";
 import { type PlannedSweep, planSweep } from "./plan.js";
 import { prepare } from "./prepare.js";
 import { closeMarks, recordFinalsTogether } from "./record.js";
@@ -65,6 +66,8 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       ending = { status: "FAILED", error: describeError(error) };
       log.error("run failed", { error: maskEmails(describeError(error)) });
     }
+    // The ledger is entered behind the run; its head must be on the run item before the seal.
+    const ledger = await enterCancels(run, planned?.ledger, planned?.decisions ?? [], actions);
     const summary = await finishSweep(run, {
       ...begun,
       ...ending,
@@ -72,7 +75,11 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       reconciled,
       actions,
     });
-    return { ...summary, ...planOf(request, plan) };
+    return {
+      ...summary,
+      ...planOf(request, plan),
+      ...(ledger === undefined ? {} : { ledger }),
+    };
   } finally {
     await lease.release();
   }

@@ -6,6 +6,7 @@ import type { AuditReader } from "../evidence/reader.js";
 import type { ActionLog } from "../ports/action-log.js";
 import type { HandshakeClaims } from "../ports/claims.js";
 import type { LeaseStore } from "../ports/lease.js";
+import type { HandshakeLedger } from "../ports/ledger.js";
 import type { MarkStore } from "../ports/marks.js";
 import type { OrganizationsPort } from "../ports/organizations.js";
 import type { CallerIdentity, PlanStore, StoredPlan } from "../ports/plans.js";
@@ -86,6 +87,8 @@ export interface SweepDeps {
   checkpoints?: CheckpointPort;
   /** The plans of four eyes; a live run that must plan without it fails before writing anything. */
   plans?: PlanStore;
+  /** The handshake ledger (./ledger.ts); absent, nothing is entered. */
+  ledger?: HandshakeLedger;
 }
 
 export interface ActionSummary {
@@ -134,6 +137,8 @@ export interface RunSummary {
   checkpointError?: string;
   /** The plan this run recorded under `approval: required`, or the one it applied. */
   plan?: { planId: string; expiresAt: string; maker: string; handshakes: number; approver?: string };
+  /** What the run entered in the handshake ledger, escaped handshakes included; absent without one. */
+  ledger?: LedgerSummary;
 }
 
 /**
@@ -176,4 +181,27 @@ export interface SweepScope {
   holder(runId: string): string;
   /** Takes, or finds held, the handshake's claim before its intent is written. */
   admit(run: RunState, handshakeId: string): Promise<Admission>;
+}
+
+/** A handshake that escaped: a rule would have selected it, and its invitee closed it first. */
+export interface EscapedHandshake {
+  handshakeId: string;
+  action: string;
+  target: string;
+  state: string;
+  ruleId?: string;
+}
+
+/** What the run entered in the ledger, for its summary. */
+export interface LedgerSummary {
+  /** Entries written in the run's ledger chain. */
+  written: number;
+  seen: number;
+  changed: number;
+  gone: number;
+  /** Changes another run had entered first. */
+  skipped: number;
+  escaped: EscapedHandshake[];
+  /** Why the ledger could not be written in full (the run itself went on). */
+  error?: string;
 }

@@ -98,7 +98,7 @@ describe("ensureAuditTable", () => {
     expect(second).toBe("exists");
   });
 
-  it("creates the four sparse indexes with whole-item projections", async () => {
+  it("creates the sparse indexes, the listed one projecting only what a sweep compares", async () => {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
 
     const indexes = (Table?.GlobalSecondaryIndexes ?? []).map((index) => ({
@@ -115,7 +115,10 @@ describe("ensureAuditTable", () => {
       { name: "byHandshake", keys: ["handshakeId:HASH", "at:RANGE"], projection: "ALL" },
       { name: "byRule", keys: ["ruleId:HASH", "at:RANGE"], projection: "ALL" },
       { name: "byTime", keys: ["timeKey:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "lifecycle", keys: ["ledgerKey:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "listed", keys: ["listedKey:HASH", "ledgerId:RANGE"], projection: "INCLUDE" },
       { name: "pending", keys: ["pendingKey:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "population", keys: ["popKey:HASH", "popAt:RANGE"], projection: "ALL" },
     ]);
   });
 });

@@ -162,6 +162,13 @@ describe("a CloudTrail event for an invitation", () => {
     });
     const run = await store().getRun(`event-${event.id}`);
     expect(run).toMatchObject({ trigger: "event", status: "COMPLETED", listed: 1, candidates: 1 });
+    // The ledger has it as seen, then canceled by this run, before any listing shows it so.
+    const { record, entries } = await store().handshakeLedger(id);
+    expect(record).toMatchObject({ state: "CANCELED", verdict: "selected", changedRun: summary.runId });
+    expect(entries.map((entry) => [entry.kind, entry.previousState, entry.state])).toEqual([
+      ["SEEN", undefined, "OPEN"],
+      ["STATE", "OPEN", "CANCELED"],
+    ]);
   });
 
   test("delivered twice cancels once: the second delivery replays the recorded run", async () => {
@@ -189,6 +196,10 @@ describe("a CloudTrail event for an invitation", () => {
     expect(stateOf(id)).toBe("OPEN");
     expect(calls("CancelHandshake")).toBe(0);
     expect(await auditOf(id)).toEqual([]);
+    // No action, but the handshake ledger has it, with the verdict.
+    const { record, entries } = await store().handshakeLedger(id);
+    expect(record).toMatchObject({ state: "OPEN", verdict: "compliant", firstSeenRun: summary.runId });
+    expect(entries.map((entry) => entry.kind)).toEqual(["SEEN"]);
   });
 
   test("is judged on the service's answer, not the event's copy: an invitation accepted meanwhile is left alone", async () => {
@@ -201,6 +212,8 @@ describe("a CloudTrail event for an invitation", () => {
     expect(event.detail.responseElements.handshake.state).toBe("OPEN");
     expect([summary.status, summary.listed, summary.candidates]).toEqual(["COMPLETED", 1, 0]);
     expect(calls("CancelHandshake")).toBe(0);
+    // A rule would have selected it, and it was accepted before the janitor could act: escaped.
+    expect(summary.ledger?.escaped.map((e) => [e.handshakeId, e.ruleId])).toEqual([[id, "outside-email"]]);
     expect(await auditOf(id)).toEqual([]);
   });
 

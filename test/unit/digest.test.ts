@@ -196,3 +196,35 @@ describe("buildDigest: the size limit", () => {
     expect(Buffer.byteLength(digest?.message ?? "", "utf8")).toBeLessThanOrEqual(MESSAGE_MAX_BYTES);
   });
 });
+
+describe("buildDigest: escaped handshakes", () => {
+  const escaped = (n: number) => ({
+    handshakeId: `h-${String(n).padStart(10, "0")}`,
+    action: "INVITE",
+    target: `person${n}@gmail.com`,
+    state: "ACCEPTED",
+    ruleId: "outside-email",
+  });
+
+  it("are news on their own, named one by one with their rule, the target masked", () => {
+    const digest = buildDigest(run([], { ledger: { escaped: [escaped(1), escaped(2)] } }));
+
+    expect(digest?.subject).toBe("handshake-janitor: 2 escaped");
+    expect(digest?.message).toContain("Escaped (2): a rule would have selected these");
+    expect(digest?.message).toContain(
+      "- h-0000000001 INVITE to p***@gmail.com | ACCEPTED | rule outside-email",
+    );
+    expect(digest?.message).not.toContain("person1@gmail.com");
+  });
+
+  it("are counted beyond the first ones named, never dropped", () => {
+    const many = Array.from({ length: 60 }, (_, n) => escaped(n));
+
+    const digest = buildDigest(run([], { ledger: { escaped: many } }));
+
+    expect(digest?.message.split("\n").filter((line) => line.startsWith("- h-"))).toHaveLength(50);
+    expect(digest?.message).toContain(
+      "… and 10 more; run `handshake-janitor audit handshakes --verdict escaped`",
+    );
+  });
+});

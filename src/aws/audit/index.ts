@@ -11,6 +11,7 @@ import type { ActionLog } from "../../ports/action-log.js";
 import type { HandshakeClaims } from "../../ports/claims.js";
 import type { FenceStore } from "../../ports/fence.js";
 import type { LeaseStore } from "../../ports/lease.js";
+import type { HandshakeLedger, LedgerReader } from "../../ports/ledger.js";
 import type { MarkStore } from "../../ports/marks.js";
 import type { PlanStore } from "../../ports/plans.js";
 import type { RunJournal } from "../../ports/run-journal.js";
@@ -20,6 +21,8 @@ import { createClaims } from "./claims.js";
 import { createFenceStore } from "./fence.js";
 import { createFindingStore, type FindingStore } from "./findings.js";
 import { createLease } from "./lease.js";
+import { createLedgerStore } from "./ledger.js";
+import { createLedgerQueries } from "./ledger-queries.js";
 import { createPlanStore } from "./plans.js";
 import { createAuditQueries } from "./queries.js";
 import { createSeals } from "./seal.js";
@@ -72,7 +75,9 @@ export type AuditStore = RunJournal &
   FenceStore &
   PlanStore &
   AuditReader &
-  FindingStore;
+  FindingStore &
+  HandshakeLedger &
+  LedgerReader;
 
 export function createAuditStore(options: AuditStoreOptions): AuditStore {
   const now = options.now ?? (() => new Date());
@@ -93,5 +98,7 @@ export function createAuditStore(options: AuditStoreOptions): AuditStore {
     ...createAuditQueries(io, now),
     ...createFindingStore(io),
     ...createPlanStore(io, now),
+    ...createLedgerStore(io, { retentionDays: options.retentionDays }),
+    ...createLedgerQueries(io),
   };
 }

@@ -191,6 +191,8 @@ export function runFields(item: Item, problems: string[]): Partial<RunRecord> {
       prevSeal: () => read.optionalString("prevSeal"),
       orgSeq: () => (item.orgSeq === undefined ? undefined : read.number("orgSeq")),
       findings: () => (item.findings === undefined ? undefined : read.strings("findings")),
+      ledgerHead: () => read.optionalString("ledgerHead"),
+      ledgerLength: () => (item.ledgerLength === undefined ? undefined : read.number("ledgerLength")),
     },
     problems,
   );

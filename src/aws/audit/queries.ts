@@ -6,6 +6,7 @@
  */
 
 import { ConfigError, JanitorError } from "../../domain/errors.js";
+import type { ChainedLedgerEntry } from "../../evidence/ledger.js";
 import type { ActionFilter, AuditReader, RunFilter, StoredAction } from "../../evidence/reader.js";
 import type { AuditAction } from "../../ports/records.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
@@ -13,6 +14,7 @@ import { atRange, beginsWith, type Condition, eq, monthsBetween, queryInput } fr
 import { createFindingStore } from "./findings.js";
 import { parseAction, parseRun, readAction, readRun, storedAction } from "./item-reading.js";
 import { configKey, describeKey, type Item, ORG_CHAIN_KEY, runKey } from "./items.js";
+import { readLedgerEntry } from "./ledger-items.js";
 import { orgHeadOf, runEvidence } from "./seal.js";
 import type { TableIo } from "./table-io.js";
 
@@ -113,9 +115,12 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       const runStored = await io.getItem(runKey(runId));
       const actions: StoredAction[] = [];
       for await (const item of runActionItems(runId)) actions.push(storedAction(item));
-      if (runStored === undefined) return { actions };
+      const ledger: ChainedLedgerEntry[] = [];
+      const entries = queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "LEDGER#")], []);
+      for await (const item of io.query(entries)) ledger.push(readLedgerEntry(item));
+      if (runStored === undefined) return { actions, ledger };
       const run = runEvidence(runStored);
-      return { head: run.head, actions, run };
+      return { head: run.head, actions, run, ledger };
     },
 
     async *exportRuns(filter: RunFilter = {}) {
