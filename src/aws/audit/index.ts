@@ -85,7 +85,10 @@ export function createAuditStore(options: AuditStoreOptions): AuditStore {
   const margin = options.fenceMarginMs ?? DEFAULT_FENCING.marginMs;
   // The chain's conflict retries keep their own attempts (chain.ts); only the pauses are shared.
   // Run seals and the runs' waiting sets: written by the writer, rewritten by a later link.
-  const seals = createSeals(io);
+  const seals = createSeals(io, {
+    ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
+    ...(options.retry?.random ? { random: options.retry.random } : {}),
+  });
   const chain = createChainWriter(io, {
     ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
     ...(options.retry?.random ? { random: options.retry.random } : {}),

@@ -9,16 +9,26 @@ import { AuditWriteError } from "../../domain/errors.js";
 import { CHAIN_GENESIS, type RunEvidence, runSeal } from "../../evidence/integrity.js";
 import type { OrgHead } from "../../evidence/org-chain.js";
 import type { RunRecord, RunSealed } from "../../ports/records.js";
+import { type BackoffPolicy, RetriesExhaustedError, retry } from "../../resilience/backoff.js";
 import { updateExpression } from "./expressions.js";
 import { runFields } from "./item-reading.js";
 import { type Item, ORG_CHAIN_KEY, runKey, toItem } from "./items.js";
-import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
+import { conditionItem, isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";
 
 /**
- * Sealing retries when a link or another run's seal lands between the read and the transaction:
- * real-time runs end many at once, and each seal moves the one organization chain head.
+ * Sealing is tried again when a link or another run's seal lands between the read and the
+ * transaction: real-time runs end many at once, and each seal moves the one organization chain
+ * head. Full jitter spreads the tries of runs that collided.
  */
-const SEAL_ATTEMPTS = 30;
+export const SEAL_BACKOFF: BackoffPolicy = { baseMs: 20, capMs: 1_000, maxAttempts: 30 };
+
+/** A seal's transaction lost to another writer: worth reading again; carries the transaction's error. */
+class SealConflict extends Error {
+  constructor(readonly failure: unknown) {
+    super("seal conflict", { cause: failure });
+    this.name = "SealConflict";
+  }
+}
 
 /** A run's end as finishRun writes it: the attribute values and the record they read back as. */
 export interface RunFinish {
@@ -29,7 +39,7 @@ export interface RunFinish {
 
 export type Seals = ReturnType<typeof createSeals>;
 
-export function createSeals(io: TableIo) {
+export function createSeals(io: TableIo, hooks: Pick<RetryHooks, "sleep" | "random"> = {}) {
   return {
     /**
      * Notes on the run item that its final item `handshakeId` is about to be written waiting for
@@ -64,7 +74,7 @@ export function createSeals(io: TableIo) {
      * run's seal landing meanwhile makes it read and compute again. Answers the seal written.
      */
     async writeSeal(runId: string, finish: RunFinish): Promise<RunSealed> {
-      for (let attempt = 1; ; attempt += 1) {
+      const attempt = async (): Promise<RunSealed> => {
         const [stored, orgHead] = await Promise.all([
           io.getItem(runKey(runId), writeError),
           io.getItem(ORG_CHAIN_KEY, writeError),
@@ -144,17 +154,22 @@ export function createSeals(io: TableIo) {
               },
             ],
           });
-          return { runId, seal, chainHead: head.hash, chainLength: head.length };
         } catch (error) {
-          if (isTransactionConflict(error) && attempt < SEAL_ATTEMPTS) {
-            // Another run sealed, or a link landed, meanwhile: read again after a short, jittered pause.
-            await new Promise((resolve) =>
-              setTimeout(resolve, Math.random() * Math.min(1_000, 20 * 2 ** attempt)),
-            );
-            continue;
-          }
-          throw writeError(`seal run ${runId}`, error);
+          // Another run sealed, or a link landed, meanwhile: read again and compute again.
+          if (isTransactionConflict(error)) throw new SealConflict(error);
+          throw error;
         }
+        return { runId, seal, chainHead: head.hash, chainLength: head.length };
+      };
+      try {
+        return await retry(attempt, {
+          policy: SEAL_BACKOFF,
+          isRetryable: (error) => error instanceof SealConflict,
+          ...hooks,
+        });
+      } catch (error) {
+        const cause = error instanceof RetriesExhaustedError ? error.cause : error;
+        throw writeError(`seal run ${runId}`, cause instanceof SealConflict ? cause.failure : cause);
       }
     },
 
