@@ -157,8 +157,13 @@ export function createAuditWriter(
       };
       // What of its own items waits for a link is linked now, while its chain is still open.
       await linkWaiting(normalized.runId);
+      // Each finding the run made is also an item of its own, which `audit acknowledge` names, and
+      // written before the seal: a run that stops short of its seal leaves its findings on record.
+      if (normalized.findings !== undefined && normalized.findings.length > 0) {
+        await findings.recordFindings(normalized.runId, normalized.findings, sets.endedAt);
+      }
       // The finish and its seal are one conditional write: a finished run is never left unsealed.
-      const sealed = await seals.writeSeal(normalized.runId, {
+      return seals.writeSeal(normalized.runId, {
         sets,
         removes: normalized.countsStale === true ? [] : ["countsStale"],
         // What the run item reads as afterwards: an error not given leaves the stored one.
@@ -167,11 +172,6 @@ export function createAuditWriter(
           Object.entries(sets).filter(([name, value]) => value !== undefined || name === "countsStale"),
         ),
       });
-      // Each finding the run made is also an item of its own, which `audit acknowledge` names.
-      if (normalized.findings !== undefined && normalized.findings.length > 0) {
-        await findings.recordFindings(normalized.runId, normalized.findings, sets.endedAt);
-      }
-      return sealed;
     },
 
     recordAction,
