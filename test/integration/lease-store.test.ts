@@ -13,7 +13,7 @@ import type { RunRecord } from "../../src/ports/records.js";
 import { loadSettings } from "../../src/settings.js";
 import { type RunSummary, sweep } from "../../src/sweep/sweep.js";
 import { sweepPorts } from "../../src/sweep/types.js";
-import { auditAction } from "../support/fakes.js";
+import { auditAction, runRecord as startedRun } from "../support/fakes.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack } from "../support/stack.js";
 
@@ -38,20 +38,7 @@ function storeAt(tableName: string, at: () => Date) {
 }
 
 function runRecord(runId: string): RunRecord {
-  return {
-    runId,
-    trigger: "scheduled",
-    actor: "events",
-    status: "RUNNING",
-    dryRun: false,
-    startedAt: T0.toISOString(),
-    counts: {},
-    listed: 0,
-    candidates: 0,
-    matched: 0,
-    configVersion: 1,
-    configHash: "c0ffee",
-  };
+  return startedRun(runId, { startedAt: T0.toISOString() });
 }
 
 describe("the lease item", () => {

@@ -6,7 +6,7 @@ import type { LeaseStore } from "../../src/ports/lease.js";
 import type { MarkStore } from "../../src/ports/marks.js";
 import type { RunRecord } from "../../src/ports/records.js";
 import type { RunJournal } from "../../src/ports/run-journal.js";
-import { auditAction } from "./fakes.js";
+import { auditAction, runRecord as startedRun } from "./fakes.js";
 
 /** The audit ports one store offers, as the composition root hands them out. */
 export interface AuditPorts {
@@ -28,22 +28,9 @@ const T0 = Date.parse("2026-11-30T09:00:00.000Z");
 const LEASE_MS = 60_000;
 const MARGIN_MS = 5_000;
 
+/** A run item as a run starts it, at the contract's clock. */
 function runRecord(runId: string, overrides: Partial<RunRecord> = {}): RunRecord {
-  return {
-    runId,
-    trigger: "scheduled",
-    actor: "events",
-    status: "RUNNING",
-    dryRun: false,
-    startedAt: new Date(T0).toISOString(),
-    counts: {},
-    listed: 0,
-    candidates: 0,
-    matched: 0,
-    configVersion: 1,
-    configHash: "c0ffee",
-    ...overrides,
-  };
+  return startedRun(runId, { startedAt: new Date(T0).toISOString(), ...overrides });
 }
 
 /**

@@ -306,6 +306,25 @@ export function handshake(overrides: Partial<Handshake> = {}): Handshake {
   };
 }
 
+/** A run item as a run starts it: RUNNING, nothing counted yet; override what matters. */
+export function runRecord(runId: string, overrides: Partial<RunRecord> = {}): RunRecord {
+  return {
+    runId,
+    trigger: "scheduled",
+    actor: "events",
+    status: "RUNNING",
+    dryRun: false,
+    startedAt: "2026-03-10T12:00:00.000Z",
+    counts: {},
+    listed: 0,
+    candidates: 0,
+    matched: 0,
+    configVersion: 1,
+    configHash: "c0ffee",
+    ...overrides,
+  };
+}
+
 /** An audit item as the sweep writes it, an intent unless `outcome` is given; override what matters. */
 export function auditAction(overrides: Partial<AuditAction> = {}): AuditAction {
   return {
