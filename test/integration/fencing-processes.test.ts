@@ -343,6 +343,9 @@ describe("a run stopped past its lease while another run, on a config that exemp
       const end = await play(s, (a) => stopAt([s.orgProxy, s.dbProxy], afterBackoff, a, true));
 
       expect(s.orgProxy.stats().faults[CANCEL]).toEqual({ error: 1 });
+      // A run slowed past its request timeout takes the throttle's answer as lost; the refused
+      // retry then leaves it to the look-up, which finds the handshake open: DEFERRED either way,
+      // and the reason names the lost lease either way.
       expectHeldOpen(s, end, LEASE_LOST);
     },
     HOLD.timeout,
