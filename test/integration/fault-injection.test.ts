@@ -437,6 +437,24 @@ describe("the audit table misbehaves", () => {
     );
     expect(verified.code, verified.stdout).toBe(0);
   });
+  test("the seal's answer lost: the retried seal finds its own, the run completes sealed and verifies", async () => {
+    const s = await scene(108);
+    // The seal is the one transaction that moves the organization's chain head.
+    dbProxy.setRules([
+      { targets: [TRANSACT], bodyIncludes: '"CHAIN#organization"', fault: { kind: "lose-answer" }, times: 1 },
+    ]);
+
+    const lostBefore = dbProxy.stats().faults[TRANSACT]?.["lose-answer"] ?? 0;
+
+    const summary = await runSweep(s.env, "seal-lost");
+
+    expect((dbProxy.stats().faults[TRANSACT]?.["lose-answer"] ?? 0) - lostBefore).toBe(1);
+    expectStatus(summary, "COMPLETED");
+    dbProxy.setRules([]);
+    const verified = await runCli(["audit", "verify", "--run", "seal-lost"], s.env);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(/^intact: /m);
+  });
 });
 
 describe("the hash chain misses links", () => {

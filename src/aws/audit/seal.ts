@@ -74,12 +74,17 @@ export function createSeals(io: TableIo, hooks: Pick<RetryHooks, "sleep" | "rand
      * run's seal landing meanwhile makes it read and compute again. Answers the seal written.
      */
     async writeSeal(runId: string, finish: RunFinish): Promise<RunSealed> {
+      // The seals this call's transactions carried: a transaction whose answer was lost may have
+      // landed, and the retry that then finds the run sealed with one of them has what it wrote.
+      const sent = new Map<string, RunSealed>();
       const attempt = async (): Promise<RunSealed> => {
         const [stored, orgHead] = await Promise.all([
           io.getItem(runKey(runId), writeError),
           io.getItem(ORG_CHAIN_KEY, writeError),
         ]);
         if (stored === undefined) throw new AuditWriteError(`audit run ${runId}: finishRun before startRun`);
+        const found = stored.seal?.S === undefined ? undefined : sent.get(stored.seal.S);
+        if (found !== undefined) return found;
         if (stored.seal !== undefined) throw new AuditWriteError(`audit run ${runId}: sealed already`);
         const previous = orgHeadOf(orgHead);
         const chained = {
@@ -101,6 +106,8 @@ export function createSeals(io: TableIo, hooks: Pick<RetryHooks, "sleep" | "rand
         const seal = runSeal(record, head, awaiting);
         const update = updateExpression({ ...finish.sets, ...chained, seal }, finish.removes);
         const at = new Date().toISOString();
+        const sealed: RunSealed = { runId, seal, chainHead: head.hash, chainLength: head.length };
+        sent.set(seal, sealed);
         try {
           await io.transact({
             TransactItems: [
@@ -159,7 +166,7 @@ export function createSeals(io: TableIo, hooks: Pick<RetryHooks, "sleep" | "rand
           if (isTransactionConflict(error)) throw new SealConflict(error);
           throw error;
         }
-        return { runId, seal, chainHead: head.hash, chainLength: head.length };
+        return sealed;
       };
       try {
         return await retry(attempt, {
