@@ -75,10 +75,10 @@ test("npm run local is the local stack itself: exec, no shell and no tsx process
 });
 
 test("the local stack prints exports the CLI works with, and Ctrl-C stops everything and exits 0", async () => {
-  // What `npm run local` execs, in a process group of its own, so that SIGINT reaches tsx, node and
-  // Java as a terminal's Ctrl-C does. npm itself is left out: it answers a Ctrl-C with its own exit
+  // What `npm run local` execs, in a process group of its own, so that SIGINT reaches node and Java
+  // as a terminal's Ctrl-C does. npm itself is left out: it answers a Ctrl-C with its own exit
   // code (130) whatever the script did, and may close the pipes before the last line is read.
-  child = spawn(join(ROOT, "node_modules/.bin/tsx"), [LOCAL_STACK], {
+  child = spawn(process.execPath, ["--import", "tsx", LOCAL_STACK], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
