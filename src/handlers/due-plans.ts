@@ -13,6 +13,7 @@ import type { RunSummary, SweepDeps } from "../sweep/sweep.js";
  * The scheduled sweep applies the plans approved since it last ran, before its own sweep: approval
  * can happen wherever the CLI runs, and the Lambda cancels with its own role. Each plan is its own
  * run (apply-<plan id>); an altered one, or one of another table or account, is refused and logged.
+ * A rejected plan it meets leaves the open plans: its approver wrote only the decision.
  */
 export async function applyDuePlans(
   app: App,
@@ -25,7 +26,9 @@ export async function applyDuePlans(
   const applied: RunSummary[] = [];
   const now = deps.now();
   for (const stored of await app.plans.listOpenPlans()) {
-    if (planStatus(stored, now) !== "approved") continue;
+    const status = planStatus(stored, now);
+    if (status === "rejected") await closeRejected(app, stored.plan.planId, log);
+    if (status !== "approved") continue;
     if (deps.now().getTime() >= deadline) break;
     const problems = planIntegrityProblems(stored, { table: app.tableName, account: identity.account });
     if (problems.length === 0) problems.push(...(await planChainProblems(app.audit, stored)));
@@ -43,4 +46,13 @@ export async function applyDuePlans(
     }
   }
   return applied;
+}
+
+async function closeRejected(app: App, planId: string, log: SweepLogger): Promise<void> {
+  try {
+    await app.plans.closeRejected(planId);
+  } catch (error) {
+    // Still open, it is met and closed again by the next sweep; nothing is applied from it.
+    log.warn("rejected plan not closed", { planId, error: describeError(error) });
+  }
 }

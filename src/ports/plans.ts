@@ -81,7 +81,12 @@ export interface PlanStore {
   decidePlan(decision: PlanDecision): Promise<boolean>;
   /** Notes the run that applied the plan; the plan then leaves the open plans. */
   markApplied(planId: string, runId: string): Promise<void>;
-  /** Plans not yet applied nor rejected (expired ones included), oldest first. */
+  /**
+   * Takes a rejected plan out of the open plans. The janitor does it when it meets the rejection:
+   * an approver writes its decision and nothing else.
+   */
+  closeRejected(planId: string): Promise<void>;
+  /** Plans not yet applied nor closed after their rejection (expired ones included), oldest first. */
   listOpenPlans(): Promise<StoredPlan[]>;
   /** Plans made from `since` on, newest first. */
   listPlans(since: Date): Promise<StoredPlan[]>;

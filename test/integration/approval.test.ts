@@ -1,9 +1,15 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type FaultProxy, startFaultProxy } from "../../devtools/fault-proxy.js";
 import * as emulator from "../../devtools/org-emulator/index.js";
+import { approverPolicyResource, iamStatements } from "../../scripts/template-parts.js";
+import { createSweepHandler } from "../../src/handlers/sweep.js";
+import { scheduledEvent } from "../support/events.js";
+import { lambdaContext } from "../support/lambda-context.js";
+import { type PolicyStatement, policyRule } from "../support/leading-keys.js";
 import { localDynamoDbClient, runCli, runCliProcess, stackEnv, startStack } from "../support/stack.js";
 
 /** Four eyes through the command line: a run plans, someone else approves, apply cancels what still matches. */
@@ -332,3 +338,110 @@ describe("four eyes", () => {
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
   });
 });
+
+describe("under the deployed policies, enforced in front of DynamoDB Local as IAM would", () => {
+  // The sweep role's and the approvers' statements as the template holds them (test/support/leading-keys.ts).
+  let janitorDb: FaultProxy;
+  let approverDb: FaultProxy;
+  beforeAll(async () => {
+    const approver = approverPolicyResource() as {
+      Properties: { PolicyDocument: { Statement: PolicyStatement[] } };
+    };
+    [janitorDb, approverDb] = await Promise.all([
+      startFaultProxy({ target: stack.db.endpoint, rules: [policyRule(iamStatements())] }),
+      startFaultProxy({
+        target: stack.db.endpoint,
+        rules: [policyRule(approver.Properties.PolicyDocument.Statement)],
+      }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([janitorDb?.stop(), approverDb?.stop()]);
+  });
+
+  const through = (proxy: FaultProxy, env: Record<string, string>) => ({
+    ...env,
+    AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
+  });
+
+  /** A fresh organization and table, and a plan made with the janitor's role. */
+  async function plannedByJanitor(name: string) {
+    await stack.reseed(seed());
+    const table = await stack.newTable();
+    const config = configFile(name);
+    const janitor = through(janitorDb, stackEnv(stack.org, stack.db, table));
+    const made = await runCli(["run", "--config", config, "--json"], janitor);
+    expect(made.code, made.stderr).toBe(0);
+    return { table, config, janitor, planId: JSON.parse(made.stdout).plan.planId as string };
+  }
+
+  test("the janitor's role can plan and apply but not approve; an approver's policy approves; the schedule applies", async () => {
+    const { table, config, janitor, planId } = await plannedByJanitor("policies.yaml");
+
+    // Someone other than the maker, but holding the janitor's role: the decision is refused.
+    const byJanitorRole = await runCliProcess(
+      ["approve", planId, "--note", "CHG-7 looks fine", "--config", config],
+      through(janitorDb, as("approver", table)),
+    );
+    expect(byJanitorRole.code).not.toBe(0);
+    expect(byJanitorRole.stderr).toContain("AccessDenied");
+    expect(janitorDb.stats().faults["DynamoDB_20120810.PutItem"]).toEqual({ error: 1 });
+    const pending = await runCli(["plan", "show", planId, "--json"], janitor);
+    expect(JSON.parse(pending.stdout).status).toBe("pending");
+
+    const approved = await runCliProcess(
+      ["approve", planId, "--note", "CHG-7 looks fine", "--config", config],
+      through(approverDb, as("approver", table)),
+    );
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approverDb.stats().faults).toEqual({});
+
+    // The scheduled sweep, with the janitor's role, applies it.
+    const summary = await scheduledSweep(janitor, config);
+    expect(summary.status).toBe("COMPLETED");
+    expect(Object.values(states())).toEqual(ids.map(() => "CANCELED"));
+    const shown = await runCli(["plan", "show", planId, "--json"], janitor);
+    expect(JSON.parse(shown.stdout).status).toBe("applied");
+    expect(janitorDb.stats().faults).toEqual({ "DynamoDB_20120810.PutItem": { error: 1 } });
+  });
+
+  test("an approver's rejection writes the decision alone; the next scheduled sweep closes the plan", async () => {
+    const { table, config, janitor, planId } = await plannedByJanitor("policies-reject.yaml");
+    const faultsBefore = JSON.stringify(approverDb.stats().faults);
+
+    const rejected = await runCliProcess(
+      ["reject", planId, "--note", "CHG-9 not these", "--config", config],
+      through(approverDb, as("approver", table)),
+    );
+    expect(rejected.code, rejected.stderr).toBe(0);
+    expect(JSON.stringify(approverDb.stats().faults)).toBe(faultsBefore);
+    expect(await openPlanKey(table, planId)).toBe("PLAN");
+
+    const summary = await scheduledSweep(janitor, config);
+    // Nothing of the rejected plan is canceled, and the handshakes it held are planned afresh.
+    expect(summary.counts).toEqual({ PLANNED: 3 });
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    expect(await openPlanKey(table, planId)).toBeUndefined();
+  });
+});
+
+/** The sweep function's scheduled invocation, in this process. */
+function scheduledSweep(env: Record<string, string>, config: string) {
+  return createSweepHandler({ ...env, JANITOR_CONFIG: config, POWERTOOLS_LOG_LEVEL: "ERROR" })(
+    scheduledEvent(),
+    lambdaContext(),
+  );
+}
+
+/** The plan item's pendingKey: "PLAN" while the plan is open, undefined once closed. */
+async function openPlanKey(table: string, planId: string): Promise<string | undefined> {
+  const client = localDynamoDbClient(stack.db.endpoint);
+  try {
+    const found = await client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: `PLAN#${planId}` }, sk: { S: "PLAN" } } }),
+    );
+    return found.Item?.pendingKey?.S;
+  } finally {
+    client.destroy();
+  }
+}

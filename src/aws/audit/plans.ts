@@ -1,14 +1,17 @@
 /**
  * The plans of four eyes (src/ports/plans.ts) in the audit table, beside the runs:
  *
- * | item     | pk          | sk       | timeKey      | at        | pendingKey         |
- * |----------|-------------|----------|--------------|-----------|--------------------|
- * | plan     | PLAN#<id>   | PLAN     | PLAN#YYYY-MM | createdAt | PLAN until applied |
- * | decision | PLAN#<id>   | DECISION | –            | –         | –                  |
+ * | item     | pk            | sk       | timeKey      | at        | pendingKey         |
+ * |----------|---------------|----------|--------------|-----------|--------------------|
+ * | plan     | PLAN#<id>     | PLAN     | PLAN#YYYY-MM | createdAt | PLAN until applied |
+ * | decision | DECISION#<id> | DECISION | –            | –         | –                  |
  *
  * A plan and its decision are each written once (a conditional put), as canonical JSON whose
  * hash they carry; `plan list` reads a month of plans per Query (byTime) and the open ones from
  * the pending index, never a Scan. The PLANNED items of the plan's run are in that run's chain.
+ * Decisions have a partition key prefix of their own so that IAM can tell them apart
+ * (`dynamodb:LeadingKeys`): the janitor's roles are denied writing under it, approvers may write
+ * only under it (scripts/template-parts.ts), so nobody holding the janitor's role can approve.
  */
 import { canonicalJson } from "../../domain/canonical-json.js";
 import { describeError } from "../../domain/errors.js";
@@ -19,6 +22,7 @@ import type { PlanDecision, PlanRecord, PlanStore, StoredPlan } from "../../port
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { eq, monthsBetween, queryInput } from "./expressions.js";
 import { type Item, toItem } from "./items.js";
+import { DECISION_KEY_PREFIX } from "./key-prefixes.js";
 import type { TableIo } from "./table-io.js";
 
 /** pendingKey of a plan not yet applied nor rejected. */
@@ -29,7 +33,7 @@ function planKey(planId: string): Item {
 }
 
 function decisionKey(planId: string): Item {
-  return toItem({ pk: `PLAN#${planId}`, sk: "DECISION" });
+  return toItem({ pk: `${DECISION_KEY_PREFIX}${planId}`, sk: "DECISION" });
 }
 
 function parse<T>(item: Item, attribute: string): { value?: T; problem?: string } {
@@ -87,15 +91,17 @@ export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
     },
     readPlan: read,
     async decidePlan(decision) {
-      const created = await putOnce(decision.planId, "DECISION", {
-        itemType: "plan-decision",
-        decision: canonicalJson(decision),
+      const put = await io.putNew({
+        ...decisionKey(decision.planId),
+        ...toItem({ planId: decision.planId, itemType: "plan-decision", decision: canonicalJson(decision) }),
       });
-      if (created && decision.verdict === "rejected") await close(decision.planId, {});
-      return created;
+      return put.created;
     },
     async markApplied(planId, runId) {
       await close(planId, { appliedBy: runId });
+    },
+    async closeRejected(planId) {
+      await close(planId, {});
     },
     listOpenPlans() {
       return withDecisions(io.query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", OPEN_PLAN)], [])));
@@ -116,7 +122,7 @@ export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
     },
   };
 
-  /** A conditional put of one of the plan's items: false when it is on record already. */
+  /** A conditional put of the plan item: false when it is on record already. */
   async function putOnce(planId: string, sk: string, values: Record<string, string>): Promise<boolean> {
     const put = await io.putNew(toItem({ pk: `PLAN#${planId}`, sk, planId, ...values }));
     return put.created;
