@@ -1,4 +1,4 @@
-import { APPROVER_KEY_PREFIXES, JANITOR_DENIED_KEY_PREFIXES } from "../src/aws/audit/key-prefixes.js";
+import { APPROVER_KEY_PATTERNS, JANITOR_DENIED_KEY_PREFIXES } from "../src/aws/audit/key-prefixes.js";
 import { AUDIT_INDEXES, auditTableCloudFormationProperties } from "../src/aws/audit-table.js";
 import {
   AUDIT_INDEX_ACTIONS,
@@ -49,7 +49,7 @@ export interface IamStatement {
   Effect: "Allow" | "Deny";
   Action: string[];
   Resource: unknown;
-  Condition?: Record<string, Record<string, string[]>>;
+  Condition?: Record<string, Record<string, IamPattern[]>>;
 }
 
 /**
@@ -64,9 +64,27 @@ const ITEM_WRITE_ACTIONS = [
   "dynamodb:BatchWriteItem",
 ];
 
+/**
+ * A condition value: a string, or, where it holds an IAM policy variable (`${aws:userid}`), the
+ * same string split by Fn::Join so that no `${` reaches the Serverless variable resolver, which
+ * would take it for one of its own. CloudFormation joins it back; IAM then resolves the variable.
+ */
+export type IamPattern = string | { "Fn::Join": [string, string[]] };
+
+function iamPattern(text: string): IamPattern {
+  if (!text.includes("${")) return text;
+  const parts = text.split("${");
+  const last = parts.length - 1;
+  return {
+    "Fn::Join": ["", parts.map((part, i) => `${i === 0 ? "" : "{"}${part}${i === last ? "" : "$"}`)],
+  };
+}
+
 /** Items whose partition key begins with one of `prefixes`: `dynamodb:LeadingKeys`. */
 function leadingKeys(quantifier: "ForAnyValue" | "ForAllValues", prefixes: readonly string[]) {
-  return { [`${quantifier}:StringLike`]: { "dynamodb:LeadingKeys": prefixes.map((p) => `${p}*`) } };
+  return {
+    [`${quantifier}:StringLike`]: { "dynamodb:LeadingKeys": prefixes.map((p) => iamPattern(`${p}*`)) },
+  };
 }
 
 /** The explicit deny both roles carry: no write on a decision or an acknowledgement, whatever else allows it. */
@@ -129,7 +147,7 @@ export function approverPolicyResource(): Record<string, unknown> {
             Effect: "Allow",
             Action: ["dynamodb:PutItem"],
             Resource: tableArn,
-            Condition: leadingKeys("ForAllValues", APPROVER_KEY_PREFIXES),
+            Condition: leadingKeys("ForAllValues", APPROVER_KEY_PATTERNS),
           },
         ],
       },

@@ -7,13 +7,14 @@ import { jsonText } from "../domain/visible.js";
 import { findingsOf } from "../evidence/findings.js";
 import { notifyRun } from "../notify/notify.js";
 import {
-  decisionHashOf,
+  decisionOf,
+  isMakerOf,
   PLAN_ID_PATTERN,
   PLAN_ID_PROBLEM,
   planIntegrityProblems,
   planStatus,
 } from "../policy/approval.js";
-import type { CallerIdentity, PlanDecision, PlanVerdict, StoredPlan } from "../ports/plans.js";
+import type { CallerIdentity, PlanVerdict, StoredPlan } from "../ports/plans.js";
 import { containsPattern } from "../rules/notes.js";
 import { applyPlan, applyRefusals } from "../sweep/apply.js";
 import { silentLogger } from "../sweep/sweep.js";
@@ -272,7 +273,7 @@ async function decide(verdict: PlanVerdict, argv: string[], { out, env }: CliIo)
     const by = stored.decision ? ` by ${stored.decision.by}` : "";
     throw new ConfigError([`plan ${planId}: ${status}${by}; it can no longer be ${verdict}`]);
   }
-  if (verdict === "approved" && identity.arn === plan.maker) {
+  if (verdict === "approved" && isMakerOf(plan, identity)) {
     throw new ConfigError([
       `approve: ${identity.arn} made plan ${planId}; someone other than its maker must approve it`,
     ]);
@@ -284,15 +285,7 @@ async function decide(verdict: PlanVerdict, argv: string[], { out, env }: CliIo)
   }
   const handshakeIds =
     verdict === "approved" ? (subset ? [...new Set(subset)] : plan.entries.map((e) => e.handshakeId)) : [];
-  const content: Omit<PlanDecision, "decisionHash"> = {
-    planId,
-    verdict,
-    by: identity.arn,
-    at: now.toISOString(),
-    note,
-    handshakeIds,
-  };
-  const decision: PlanDecision = { ...content, decisionHash: decisionHashOf(content, plan.planHash) };
+  const decision = decisionOf(plan, identity, { verdict, note, handshakeIds, at: now.toISOString() });
   if (!(await app.plans.decidePlan(decision))) {
     throw new ConfigError([`plan ${planId}: already decided by someone else meanwhile; nothing recorded`]);
   }

@@ -104,7 +104,7 @@ export async function recordPlan(
     createdAt: created.toISOString(),
     expiresAt: new Date(created.getTime() + planLifetimeMs(run.request.config)).toISOString(),
     maker: identity?.arn ?? run.request.actor,
-    ...(identity ? { account: identity.account } : {}),
+    ...(identity ? { account: identity.account, makerId: identity.userId } : {}),
     table: store.table,
     configHash: configHash(run.request.config),
     entries,

@@ -1,12 +1,19 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type FaultProxy, startFaultProxy } from "../../devtools/fault-proxy.js";
 import * as emulator from "../../devtools/org-emulator/index.js";
 import { approverPolicyResource, iamStatements } from "../../scripts/template-parts.js";
+import { wire } from "../../src/app.js";
+import { DECISION_KEY_PREFIX } from "../../src/aws/audit/key-prefixes.js";
+import { createWhoAmI } from "../../src/aws/identity.js";
+import { canonicalJson } from "../../src/domain/canonical-json.js";
 import { createSweepHandler } from "../../src/handlers/sweep.js";
+import { decisionOf } from "../../src/policy/approval.js";
+import type { CallerIdentity } from "../../src/ports/plans.js";
+import { loadSettings } from "../../src/settings.js";
 import { scheduledEvent } from "../support/events.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { type PolicyStatement, policyRule } from "../support/leading-keys.js";
@@ -339,19 +346,25 @@ describe("four eyes", () => {
   });
 });
 
+const TRANSACT = "DynamoDB_20120810.TransactWriteItems";
+
 describe("under the deployed policies, enforced in front of DynamoDB Local as IAM would", () => {
   // The sweep role's and the approvers' statements as the template holds them (test/support/leading-keys.ts).
   let janitorDb: FaultProxy;
   let approverDb: FaultProxy;
+  /** Who "approver" is to STS, and to IAM's `${aws:userid}`. */
+  let approverId: CallerIdentity;
   beforeAll(async () => {
     const approver = approverPolicyResource() as {
       Properties: { PolicyDocument: { Statement: PolicyStatement[] } };
     };
+    approverId = await identityOf("approver");
+    const janitorId = await identityOf("local");
     [janitorDb, approverDb] = await Promise.all([
-      startFaultProxy({ target: stack.db.endpoint, rules: [policyRule(iamStatements())] }),
+      startFaultProxy({ target: stack.db.endpoint, rules: [policyRule(iamStatements(), janitorId)] }),
       startFaultProxy({
         target: stack.db.endpoint,
-        rules: [policyRule(approver.Properties.PolicyDocument.Statement)],
+        rules: [policyRule(approver.Properties.PolicyDocument.Statement, approverId)],
       }),
     ]);
   });
@@ -385,7 +398,7 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     );
     expect(byJanitorRole.code).not.toBe(0);
     expect(byJanitorRole.stderr).toContain("AccessDenied");
-    expect(janitorDb.stats().faults["DynamoDB_20120810.PutItem"]).toEqual({ error: 1 });
+    expect(janitorDb.stats().faults[TRANSACT]).toEqual({ error: 1 });
     const pending = await runCli(["plan", "show", planId, "--json"], janitor);
     expect(JSON.parse(pending.stdout).status).toBe("pending");
 
@@ -402,7 +415,49 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     expect(Object.values(states())).toEqual(ids.map(() => "CANCELED"));
     const shown = await runCli(["plan", "show", planId, "--json"], janitor);
     expect(JSON.parse(shown.stdout).status).toBe("applied");
-    expect(janitorDb.stats().faults).toEqual({ "DynamoDB_20120810.PutItem": { error: 1 } });
+    expect(janitorDb.stats().faults).toEqual({ [TRANSACT]: { error: 1 } });
+  });
+
+  test("a decision written in someone else's name: its attestation is refused, and without one apply refuses the plan", async () => {
+    const { table, config, janitor, planId } = await plannedByJanitor("policies-forged.yaml");
+    const approverEnv = through(approverDb, as("approver", table));
+    const app = wire(loadSettings(approverEnv));
+    const stored = await app.plans.readPlan(planId);
+    if (stored === undefined) throw new Error(`plan ${planId} is not on record`);
+    const carol = await identityOf("carol");
+    const forged = decisionOf(stored.plan, carol, {
+      verdict: "approved",
+      note: "CHG-11 in carol's name",
+      handshakeIds: stored.plan.entries.map((entry) => entry.handshakeId),
+      at: new Date().toISOString(),
+    });
+
+    // The approver may write decisions, but an attestation only under their own id.
+    await expect(app.plans.decidePlan(forged)).rejects.toThrow("not authorized");
+    // The decision item alone is theirs to write: apply finds it unattested and refuses the plan.
+    const client = localDynamoDbClient(approverDb.endpoint);
+    try {
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            pk: { S: `${DECISION_KEY_PREFIX}${planId}` },
+            sk: { S: "DECISION" },
+            planId: { S: planId },
+            decision: { S: canonicalJson(forged) },
+          },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const applied = await runCli(["apply", planId, "--config", config], janitor);
+
+    expect(applied.code).toBe(2);
+    expect(applied.stderr).toContain(`names ${carol.arn} (${carol.userId}), and no write of that principal`);
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    const listed = await runCli(["plan", "show", planId, "--json"], janitor);
+    expect(JSON.parse(listed.stdout).problems.join("\n")).toContain("written in someone else's name");
   });
 
   test("an approver's rejection writes the decision alone; the next scheduled sweep closes the plan", async () => {
@@ -424,6 +479,15 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     expect(await openPlanKey(table, planId)).toBeUndefined();
   });
 });
+
+/** What STS GetCallerIdentity answers to the person whose access key id is `person`. */
+function identityOf(person: string): Promise<CallerIdentity> {
+  return createWhoAmI({
+    region: "us-east-1",
+    endpoint: stack.org.endpoint,
+    credentials: { accessKeyId: person, secretAccessKey: "x" },
+  })();
+}
 
 /** The sweep function's scheduled invocation, in this process. */
 function scheduledSweep(env: Record<string, string>, config: string) {

@@ -5,7 +5,12 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type PackageResult, packageService } from "../../scripts/package.js";
 import { auditTableResource } from "../../scripts/template-parts.js";
-import { ACK_KEY_PREFIX, DECISION_KEY_PREFIX, FINDING_KEY_PREFIX } from "../../src/aws/audit/key-prefixes.js";
+import {
+  ACK_KEY_PREFIX,
+  APPROVER_KEY_PREFIX,
+  DECISION_KEY_PREFIX,
+  FINDING_KEY_PREFIX,
+} from "../../src/aws/audit/key-prefixes.js";
 import {
   AUDIT_INDEXES,
   auditTableCloudFormationProperties,
@@ -13,6 +18,7 @@ import {
 } from "../../src/aws/audit-table.js";
 import { AUDIT_STORE_ACTIONS, CHECKPOINT_ACTIONS, ORGANIZATIONS_ACTIONS } from "../../src/aws/iam-actions.js";
 import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metric-names.js";
+import { joined } from "../support/leading-keys.js";
 import { packagedTemplate } from "../support/packaged.js";
 import { exclusively } from "../support/stack.js";
 
@@ -20,7 +26,7 @@ interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
-  Condition?: Record<string, Record<string, string[]>>;
+  Condition?: Record<string, Record<string, (string | { "Fn::Join": [string, string[]] })[]>>;
 }
 interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown>; [key: string]: unknown }>;
@@ -114,29 +120,35 @@ describe("plan decisions and acknowledgements of findings", () => {
       expect(deny?.Resource).toEqual(tableArn);
       expect(deny?.Condition).toEqual({
         "ForAnyValue:StringLike": {
-          "dynamodb:LeadingKeys": [`${DECISION_KEY_PREFIX}*`, `${ACK_KEY_PREFIX}*`],
+          "dynamodb:LeadingKeys": [
+            `${DECISION_KEY_PREFIX}*`,
+            `${APPROVER_KEY_PREFIX}*`,
+            `${ACK_KEY_PREFIX}*`,
+          ],
         },
       });
     },
   );
 
-  test("the approvers' policy reads the table and writes only decisions and findings, and is an output", () => {
+  test("the approvers' policy reads the table and writes only decisions, its own attestations and findings, and is an output", () => {
     const policy = resource("ApproverPolicy");
     expect(policy.Type).toBe("AWS::IAM::ManagedPolicy");
     const granted = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
     expect(granted.every((s) => s.Effect === "Allow")).toBe(true);
     const writing = granted.filter((s) => asList(s.Action).some((a) => !/:(GetItem|Query)$/.test(a)));
-    expect(writing).toEqual([
-      {
-        Effect: "Allow",
-        Action: ["dynamodb:PutItem"],
-        Resource: tableArn,
-        Condition: {
-          "ForAllValues:StringLike": {
-            "dynamodb:LeadingKeys": [`${DECISION_KEY_PREFIX}*`, `${FINDING_KEY_PREFIX}*`],
-          },
-        },
-      },
+    expect(writing.map(({ Condition, ...rest }) => rest)).toEqual([
+      { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: tableArn },
+    ]);
+    const conditions = Object.entries(writing[0]?.Condition ?? {});
+    expect(conditions.map(([operator, keys]) => [operator, Object.keys(keys)])).toEqual([
+      ["ForAllValues:StringLike", ["dynamodb:LeadingKeys"]],
+    ]);
+    // As CloudFormation joins them: the attestation under the caller's own id only.
+    expect(conditions[0]?.[1]["dynamodb:LeadingKeys"]?.map(joined)).toEqual([
+      `${DECISION_KEY_PREFIX}*`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable
+      `${APPROVER_KEY_PREFIX}\${aws:userid}#*`,
+      `${FINDING_KEY_PREFIX}*`,
     ]);
     const outputs = (template as unknown as { Outputs: Record<string, { Value: unknown }> }).Outputs;
     expect(outputs.ApproverPolicyArn?.Value).toEqual({ Ref: "ApproverPolicy" });

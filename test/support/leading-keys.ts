@@ -49,7 +49,7 @@ export function writeRequests(operation: string, body: string): { action: string
 export interface PolicyStatement {
   Effect: "Allow" | "Deny";
   Action: string[];
-  Condition?: Record<string, Record<string, string[]>>;
+  Condition?: Record<string, Record<string, (string | { "Fn::Join": [string, string[]] })[]>>;
 }
 
 /** A StringLike pattern of IAM (`*` any run of characters, `?` one) as a RegExp. */
@@ -61,8 +61,13 @@ function likePattern(pattern: string): RegExp {
   return new RegExp(`^${escaped}$`);
 }
 
-/** Whether `statement` applies to writing `pk`: no condition, or its LeadingKeys patterns hold. */
-function covers(statement: PolicyStatement, pk: string): boolean {
+/** Who is asking: the value of the policy variable `${aws:userid}`. */
+export interface Caller {
+  userId: string;
+}
+
+/** Whether `statement` applies to `caller` writing `pk`: no condition, or its LeadingKeys patterns hold. */
+function covers(statement: PolicyStatement, pk: string, caller: Caller): boolean {
   const conditions = Object.entries(statement.Condition ?? {});
   return conditions.every(([operator, keys]) => {
     const expected = statement.Effect === "Allow" ? "ForAllValues:StringLike" : "ForAnyValue:StringLike";
@@ -70,22 +75,31 @@ function covers(statement: PolicyStatement, pk: string): boolean {
     if (operator !== expected || patterns === undefined || Object.keys(keys).length !== 1) {
       throw new Error(`a condition this model does not know: ${JSON.stringify(statement.Condition)}`);
     }
-    return patterns.some((pattern) => likePattern(pattern).test(pk));
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not JavaScript
+    const resolved = patterns.map((pattern) => joined(pattern).replaceAll("${aws:userid}", caller.userId));
+    return resolved.some((pattern) => likePattern(pattern).test(pk));
   });
 }
 
 /** Whether the statements let `action` write `pk`: an explicit deny wins, else some allow must hold. */
-export function allowed(statements: readonly PolicyStatement[], action: string, pk: string): boolean {
-  const applying = statements.filter((s) => s.Action.includes(action) && covers(s, pk));
+export function allowed(
+  statements: readonly PolicyStatement[],
+  caller: Caller,
+  action: string,
+  pk: string,
+): boolean {
+  const applying = statements.filter((s) => s.Action.includes(action) && covers(s, pk, caller));
   return applying.some((s) => s.Effect === "Allow") && !applying.some((s) => s.Effect === "Deny");
 }
 
-/** The fault proxy rule that refuses every write `statements` do not allow. */
-export function policyRule(statements: readonly PolicyStatement[]): FaultRule {
+/** The fault proxy rule that refuses every write `statements` do not allow `caller`. */
+export function policyRule(statements: readonly PolicyStatement[], caller: Caller): FaultRule {
   return {
     targets: WRITES.map((operation) => `${DB}${operation}`),
     bodyMatches: (body, target) =>
-      writeRequests(target.slice(DB.length), body).some(({ action, pk }) => !allowed(statements, action, pk)),
+      writeRequests(target.slice(DB.length), body).some(
+        ({ action, pk }) => !allowed(statements, caller, action, pk),
+      ),
     fault: {
       kind: "error",
       status: 400,
@@ -95,4 +109,9 @@ export function policyRule(statements: readonly PolicyStatement[]): FaultRule {
       },
     },
   };
+}
+
+/** A condition value as the template holds it, joined as CloudFormation joins it. */
+export function joined(value: string | { "Fn::Join": [string, string[]] }): string {
+  return typeof value === "string" ? value : value["Fn::Join"][1].join(value["Fn::Join"][0]);
 }
