@@ -346,6 +346,33 @@ describe("four eyes", () => {
   });
 });
 
+test("a stalled STS ends approve with a timeout, not a hang, and nothing is recorded", async () => {
+  await stack.reseed(seed());
+  const table = await stack.newTable();
+  const config = configFile("stalled-sts.yaml");
+  const planId = await makePlan(config, table);
+  // Every STS request held far longer than the client's request timeout.
+  const stalled = await startFaultProxy({
+    target: stack.org.endpoint,
+    rules: [{ fault: { kind: "delay", ms: 60_000 } }],
+  });
+  try {
+    const approved = await runCliProcess(
+      ["approve", planId, "--note", "CHG-12 reviewed", "--config", config],
+      { ...as("approver", table), AWS_ENDPOINT_URL_STS: stalled.endpoint, JANITOR_REQUEST_TIMEOUT_MS: "500" },
+      30_000,
+    );
+
+    expect(approved.code, approved.stderr).toBe(1);
+    expect(approved.stderr).toMatch(/timeout|timed out/i);
+    expect(stalled.stats().faults).not.toEqual({});
+    const shown = await runCli(["plan", "show", planId, "--json"], stackEnv(stack.org, stack.db, table));
+    expect(JSON.parse(shown.stdout).status).toBe("pending");
+  } finally {
+    await stalled.stop();
+  }
+});
+
 const TRANSACT = "DynamoDB_20120810.TransactWriteItems";
 
 describe("under the deployed policies, enforced in front of DynamoDB Local as IAM would", () => {
