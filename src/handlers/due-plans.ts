@@ -13,7 +13,8 @@ import type { RunSummary, SweepDeps } from "../sweep/sweep.js";
  * The scheduled sweep applies the plans approved since it last ran, before its own sweep: approval
  * can happen wherever the CLI runs, and the Lambda cancels with its own role. Each plan is its own
  * run (apply-<plan id>); an altered one, or one of another table or account, is refused and logged.
- * A rejected plan it meets leaves the open plans: its approver wrote only the decision.
+ * A plan past its expiry (pending, approved or rejected) leaves the open plans: until then a
+ * rejected plan holds its handshakes, so they are not planned again before it expires.
  */
 export async function applyDuePlans(
   app: App,
@@ -26,9 +27,11 @@ export async function applyDuePlans(
   const applied: RunSummary[] = [];
   const now = deps.now();
   for (const stored of await app.plans.listOpenPlans()) {
-    const status = planStatus(stored, now);
-    if (status === "rejected") await closeRejected(app, stored.plan.planId, log);
-    if (status !== "approved") continue;
+    if (Date.parse(stored.plan.expiresAt) <= now.getTime()) {
+      await closeExpired(app, stored.plan.planId, log);
+      continue;
+    }
+    if (planStatus(stored, now) !== "approved") continue;
     if (deps.now().getTime() >= deadline) break;
     const problems = planIntegrityProblems(stored, { table: app.tableName, account: identity.account });
     if (problems.length === 0) problems.push(...(await planChainProblems(app.audit, stored)));
@@ -48,11 +51,11 @@ export async function applyDuePlans(
   return applied;
 }
 
-async function closeRejected(app: App, planId: string, log: SweepLogger): Promise<void> {
+async function closeExpired(app: App, planId: string, log: SweepLogger): Promise<void> {
   try {
-    await app.plans.closeRejected(planId);
+    await app.plans.closeExpired(planId);
   } catch (error) {
     // Still open, it is met and closed again by the next sweep; nothing is applied from it.
-    log.warn("rejected plan not closed", { planId, error: describeError(error) });
+    log.warn("expired plan not closed", { planId, error: describeError(error) });
   }
 }

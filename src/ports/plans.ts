@@ -94,11 +94,11 @@ export interface PlanStore {
   /** Notes the run that applied the plan; the plan then leaves the open plans. */
   markApplied(planId: string, runId: string): Promise<void>;
   /**
-   * Takes a rejected plan out of the open plans. The janitor does it when it meets the rejection:
-   * an approver writes its decision and nothing else.
+   * Takes a plan past its expiry, never applied, out of the open plans. The janitor does it when it
+   * meets one: an approver writes its decision and nothing else.
    */
-  closeRejected(planId: string): Promise<void>;
-  /** Plans not yet applied nor closed after their rejection (expired ones included), oldest first. */
+  closeExpired(planId: string): Promise<void>;
+  /** Plans neither applied nor closed after their expiry, oldest first. */
   listOpenPlans(): Promise<StoredPlan[]>;
   /** Plans made from `since` on, newest first. */
   listPlans(since: Date): Promise<StoredPlan[]>;

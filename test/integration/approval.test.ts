@@ -487,7 +487,7 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     expect(JSON.parse(listed.stdout).problems.join("\n")).toContain("written in someone else's name");
   });
 
-  test("an approver's rejection writes the decision alone; the next scheduled sweep closes the plan", async () => {
+  test("an approver's rejection writes the decision alone, and holds its handshakes: the next sweep plans none of them", async () => {
     const { table, config, janitor, planId } = await plannedByJanitor("policies-reject.yaml");
     const faultsBefore = JSON.stringify(approverDb.stats().faults);
 
@@ -500,10 +500,12 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     expect(await openPlanKey(table, planId)).toBe("PLAN");
 
     const summary = await scheduledSweep(janitor, config);
-    // Nothing of the rejected plan is canceled, and the handshakes it held are planned afresh.
-    expect(summary.counts).toEqual({ PLANNED: 3 });
+    // Nothing of the rejected plan is canceled, nor planned again while the plan lasts.
+    expect(summary.status).toBe("COMPLETED");
+    expect(summary.counts).toEqual({});
+    expect(summary.plan).toBeUndefined();
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
-    expect(await openPlanKey(table, planId)).toBeUndefined();
+    expect(await openPlanKey(table, planId)).toBe("PLAN");
   });
 });
 

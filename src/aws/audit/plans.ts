@@ -150,7 +150,7 @@ export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
     async markApplied(planId, runId) {
       await close(planId, { appliedBy: runId });
     },
-    async closeRejected(planId) {
+    async closeExpired(planId) {
       await close(planId, {});
     },
     listOpenPlans() {
