@@ -483,8 +483,9 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     expect(applied.code).toBe(2);
     expect(applied.stderr).toContain(`names ${carol.arn} (${carol.userId}), and no write of that principal`);
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
-    const listed = await runCli(["plan", "show", planId, "--json"], janitor);
-    expect(JSON.parse(listed.stdout).problems.join("\n")).toContain("written in someone else's name");
+    const shown = JSON.parse((await runCli(["plan", "show", planId, "--json"], janitor)).stdout);
+    expect(shown.status).toBe("unattested");
+    expect(shown.problems.join("\n")).toContain("written in someone else's name");
   });
 
   test("an approver's rejection writes the decision alone, and holds its handshakes: the next sweep plans none of them", async () => {
