@@ -3,6 +3,7 @@
  * Implemented in src/aws/audit/queries.ts with Query and GetItem only, never a Scan.
  */
 
+import type { ReadLedgerEntry } from "../ports/ledger.js";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
 import type { KeyedAction, RunEvidence } from "./integrity.js";
 import type { ChainedLedgerEntry } from "./ledger.js";
@@ -71,6 +72,8 @@ export interface AuditReader {
   }>;
   /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
   exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
+  /** One run's ledger entries with their links, from its partition (`audit export`). */
+  runLedger(runId: string): AsyncIterable<ChainedLedgerEntry & { read: ReadLedgerEntry }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
   /** The integrity findings recorded in the period (byTime, FINDING months), whoever made them. */

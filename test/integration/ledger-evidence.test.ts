@@ -1,0 +1,218 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
+import {
+  type EmulatorHandshake,
+  type OrganizationsEmulator,
+  startOrganizationsEmulator,
+} from "../../devtools/org-emulator/index.js";
+import { ensureLocalAuditTable } from "../../devtools/stack-env.js";
+import { csvObjects } from "../support/csv.js";
+import { emailInvite } from "../support/invites.js";
+import { localDynamoDbClient, runCli, sharedDynamoDbLocal, stackEnv } from "../support/stack.js";
+
+/**
+ * The handshake ledger as evidence: an export carries the runs' ledger entries, verify of the
+ * file checks them against the runs' seals and the table, and ledger items expire with the rest
+ * of the audit when a retention is set.
+ */
+
+const DAY = 86_400_000;
+const dir = mkdtempSync(join(tmpdir(), "janitor-ledger-evidence-"));
+const config = join(dir, "janitor.yaml");
+writeFileSync(
+  config,
+  [
+    "version: 1",
+    "rules:",
+    "  - id: outside-email",
+    "    type: email",
+    '    allow: ["*@example.com"]',
+    "",
+  ].join("\n"),
+);
+
+function invite(n: number, email: string): EmulatorHandshake {
+  const id = `h-evidence${String(n).padStart(6, "0")}`;
+  return emailInvite({ id, email, requested: new Date(Date.now() - DAY), notes: "CHG-7" });
+}
+
+const alice = invite(1, "alice@example.com");
+const mallory = invite(2, "mallory@gmail.com");
+const bob = invite(3, "bob@example.com");
+
+let org: OrganizationsEmulator;
+let db: DynamoDbLocal;
+
+beforeAll(async () => {
+  [org, db] = await Promise.all([
+    startOrganizationsEmulator({ handshakes: [alice, mallory, bob] }),
+    sharedDynamoDbLocal(),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([org?.stop(), db?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function jsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+/** The items under one partition key as stored (a Query on the key). */
+async function partition(table: string, pk: string): Promise<Record<string, unknown>[]> {
+  const client = localDynamoDbClient(db.endpoint);
+  try {
+    const answer = await client.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: "pk = :pk",
+        ExpressionAttributeValues: marshall({ ":pk": pk }),
+      }),
+    );
+    return (answer.Items ?? []).map((item) => unmarshall(item));
+  } finally {
+    client.destroy();
+  }
+}
+
+async function sweep(env: Record<string, string>): Promise<{ runId: string }> {
+  const result = await runCli(["run", "--config", config, "--dry-run", "--json"], env);
+  expect([0, 3], result.stderr).toContain(result.code);
+  return JSON.parse(result.stdout) as { runId: string };
+}
+
+describe("the ledger as evidence", () => {
+  test("expires ledger entries and records with the audit's retention", async () => {
+    const table = `janitor-test-ledger-ttl-${Date.now().toString(36)}`;
+    await ensureLocalAuditTable(db.endpoint, table);
+    const env = { ...stackEnv(org, db, table), AUDIT_RETENTION_DAYS: "45" };
+
+    const { runId } = await sweep(env);
+
+    const items = await partition(table, `RUN#${runId}`);
+    const entries = items.filter((item) => item.itemType === "ledger");
+    const run = items.find((item) => item.itemType === "run");
+    expect(entries).toHaveLength(3);
+    for (const entry of entries) {
+      expect(entry.expiresAt).toBe(Math.floor(Date.parse(String(entry.at)) / 1000) + 45 * 86_400);
+    }
+    // As long as the run that holds them, give or take the seconds the run took.
+    expect(Math.abs(Number(entries[0]?.expiresAt) - Number(run?.expiresAt))).toBeLessThan(120);
+    const [stored] = await partition(table, `LEDGER#${mallory.Id}`);
+    expect(stored?.expiresAt).toBe(Math.floor(Date.parse(String(stored?.changedAt)) / 1000) + 45 * 86_400);
+
+    // Without a retention, nothing of the ledger expires.
+    const kept = `janitor-test-ledger-kept-${Date.now().toString(36)}`;
+    await ensureLocalAuditTable(db.endpoint, kept);
+    const keptRun = await sweep(stackEnv(org, db, kept));
+    const keptItems = [
+      ...(await partition(kept, `RUN#${keptRun.runId}`)),
+      ...(await partition(kept, `LEDGER#${mallory.Id}`)),
+    ].filter((item) => String(item.itemType).startsWith("ledger"));
+    expect(keptItems).toHaveLength(4);
+    expect(keptItems.filter((item) => item.expiresAt !== undefined)).toEqual([]);
+  });
+
+  test("exports the runs' ledger entries, and verify of the file names one removed or altered", async () => {
+    const table = `janitor-test-ledger-export-${Date.now().toString(36)}`;
+    await ensureLocalAuditTable(db.endpoint, table);
+    const env = stackEnv(org, db, table);
+    const first = await sweep(env);
+    org.mutate(alice.Id, "ACCEPTED");
+    const second = await sweep(env);
+
+    const file = join(dir, "archive.jsonl");
+    const exported = await runCli(["audit", "export", "--out", file], env);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toContain("4 ledger entries");
+    const rows = jsonLines(readFileSync(file, "utf8"));
+    const ledgerRows = rows.filter((row) => row.itemType === "ledger");
+    expect(ledgerRows.map((row) => [row.runId, row.kind, row.handshakeId, row.ledgerSeq]).sort()).toEqual(
+      [
+        [first.runId, "SEEN", alice.Id, 1],
+        [first.runId, "SEEN", mallory.Id, 2],
+        [first.runId, "SEEN", bob.Id, 3],
+        [second.runId, "STATE", alice.Id, 1],
+      ].sort(),
+    );
+    expect(ledgerRows.find((row) => row.handshakeId === mallory.Id)).toMatchObject({
+      verdict: "selected",
+      ruleId: "outside-email",
+      target: mallory.Parties[1]?.Id,
+    });
+    const runRows = rows.filter((row) => row.itemType === "run");
+    expect(runRows.find((row) => row.runId === first.runId)).toMatchObject({ ledgerLength: 3 });
+
+    const intact = await runCli(["audit", "verify", "--file", file], env);
+    expect(intact.code, intact.stdout + intact.stderr).toBe(0);
+    expect(intact.stdout).toContain("4 ledger entries");
+
+    // One entry removed from the file: its run's ledger chain has a hole.
+    const removed = join(dir, "removed.jsonl");
+    const lines = readFileSync(file, "utf8").split("\n");
+    const bobLine = lines.findIndex((line) => line.includes('"itemType":"ledger"') && line.includes(bob.Id));
+    writeFileSync(removed, lines.filter((_, index) => index !== bobLine).join("\n"));
+    const holed = await runCli(["audit", "verify", "--file", removed], env);
+    expect(holed.code).toBe(5);
+    expect(holed.stdout).toContain(`archive: run ${first.runId}: ledger entry #3 of 3 missing`);
+
+    // One entry altered in the file: its hash no longer matches, and it differs from the table.
+    const altered = join(dir, "altered.jsonl");
+    writeFileSync(
+      altered,
+      lines
+        .map((line) =>
+          line.includes('"itemType":"ledger"') && line.includes(mallory.Id)
+            ? line.replace('"verdict":"selected"', '"verdict":"compliant"')
+            : line,
+        )
+        .join("\n"),
+    );
+    const changed = await runCli(["audit", "verify", "--file", altered], env);
+    expect(changed.code).toBe(5);
+    expect(changed.stdout).toContain(
+      `archive: run ${first.runId}: ledger entry ${mallory.Id} (#2): content altered (hash mismatch)`,
+    );
+    expect(changed.stdout).toContain(
+      `run ${first.runId}: ledger entry ${mallory.Id} (#2): differs from the archive`,
+    );
+
+    // The table's entry rewritten after the export, its hash recomputed or not: the archive shows it.
+    const entry = (await partition(table, `RUN#${second.runId}`)).find((item) => item.itemType === "ledger");
+    const client = localDynamoDbClient(db.endpoint);
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: marshall({ pk: entry?.pk, sk: entry?.sk }),
+        UpdateExpression: "SET #s = :s",
+        ExpressionAttributeNames: { "#s": "state" },
+        ExpressionAttributeValues: marshall({ ":s": "DECLINED" }),
+      }),
+    );
+    client.destroy();
+    const rewritten = await runCli(["audit", "verify", "--file", file], env);
+    expect(rewritten.code).toBe(5);
+    expect(rewritten.stdout).toContain(
+      `run ${second.runId}: ledger entry ${alice.Id} (#1): differs from the archive`,
+    );
+    expect(rewritten.stdout).toContain(`run ${second.runId}: ledger entry ${alice.Id} (#1): content altered`);
+
+    // The CSV export carries the same entries, one row each.
+    const csv = join(dir, "archive.csv");
+    const csvExport = await runCli(["audit", "export", "--format", "csv", "--out", csv], env);
+    expect(csvExport.code, csvExport.stderr).toBe(0);
+    const csvLedger = csvObjects(readFileSync(csv, "utf8")).filter((row) => row.itemType === "ledger");
+    expect(csvLedger.map((row) => [row.runId, row.kind, row.handshakeId, row.ledgerSeq]).sort()).toEqual(
+      ledgerRows.map((row) => [row.runId, row.kind, row.handshakeId, String(row.ledgerSeq)]).sort(),
+    );
+    expect(csvLedger.every((row) => String(row.ledgerHash).length === 64)).toBe(true);
+  });
+});
