@@ -59,6 +59,11 @@ export interface AuditReader {
   queryActions(filter?: ActionFilter): AsyncIterable<ReadAction>;
   /** Runs that started in the range; the same defaults as the time path of queryActions. */
   listRuns(filter?: RunFilter): AsyncIterable<ReadRun>;
+  /**
+   * Runs that started in [floor, until), newest first (byTime, RUN months from until's back to
+   * floor's), read page by page as the caller goes: one that stops early reads no further.
+   */
+  runsBefore(until: Date, floor: Date): AsyncIterable<ReadRun>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   getRunActions(runId: string): Promise<AuditAction[]>;
   /** A run's chain head and its action items with their links, for `audit verify`. */

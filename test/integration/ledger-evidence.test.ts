@@ -215,4 +215,45 @@ describe("the ledger as evidence", () => {
     );
     expect(csvLedger.every((row) => String(row.ledgerHash).length === 64)).toBe(true);
   });
+
+  test("the report says from when the ledger covers the organization, and counts the last full listing before the period", async () => {
+    const table = `janitor-test-ledger-cover-${Date.now().toString(36)}`;
+    await ensureLocalAuditTable(db.endpoint, table);
+    const env = stackEnv(org, db, table);
+    const first = await sweep(env);
+    const second = await sweep(env);
+    const listed = await runCli(["audit", "runs", "--format", "json"], env);
+    const started = new Map(jsonLines(listed.stdout).map((run) => [run.runId, String(run.startedAt)]));
+    const secondAt = started.get(second.runId);
+    const [coverage] = await partition(table, "LEDGER");
+    expect(coverage).toMatchObject({ runId: first.runId });
+
+    // A period after both sweeps: none in it, the second one just before it.
+    const since = new Date(Date.now() + 1000);
+    const statement = async (days: number) => {
+      const out = join(dir, `cover-${days}.html`);
+      const until = new Date(since.getTime() + days * DAY);
+      const report = await runCli(
+        ["audit", "report", "--since", since.toISOString(), "--until", until.toISOString(), "--out", out],
+        env,
+      );
+      expect(report.code, report.stderr).toBe(0);
+      const html = readFileSync(out, "utf8");
+      return {
+        until,
+        lines: [...html.matchAll(/<p class="meta" data-completeness>([^<]*)<\/p>/g)].map((m) => m[1]),
+      };
+    };
+
+    const short = await statement(20);
+    expect(short.lines).toEqual([
+      `The ledger covers the organization from ${coverage?.at}, its first full listing (run ${first.runId}).`,
+      `The last full listing before the period: ${secondAt} (run ${second.runId}).`,
+      "No interval of the period went more than 30 days without a full listing: every handshake AWS listed in it was seen.",
+    ]);
+    const long = await statement(40);
+    expect(long.lines.at(-1)).toBe(
+      `Intervals longer than 30 days without a full listing, in which handshakes opened and closed may be missing: ${secondAt} to ${long.until.toISOString()}.`,
+    );
+  });
 });

@@ -112,6 +112,19 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) yield readRun(item);
     },
 
+    async *runsBefore(until, floor) {
+      if (floor >= until) return;
+      // Newest first, month by month: a reader looking for the last run of a kind stops early.
+      for (const month of monthsBetween(floor, until).reverse()) {
+        const input = queryInput(
+          AUDIT_INDEXES.byTime,
+          [eq("timeKey", `RUN#${month}`), ...atRange({ since: floor, until })],
+          [],
+        );
+        for await (const item of io.query({ ...input, ScanIndexForward: false })) yield readRun(item);
+      }
+    },
+
     async getRun(runId) {
       const item = await io.getItem(runKey(runId));
       return item === undefined ? undefined : parseRun(item);
