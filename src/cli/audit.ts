@@ -109,10 +109,12 @@ const WIDE_OPTION = {
 
 export const AUDIT_INIT = defineCommand({
   name: "audit init",
-  summary: "create the audit table if it is missing, exactly as deployed",
+  summary:
+    "create the audit table if it is missing, exactly as deployed; add the indexes an existing one lacks",
   options: {},
   details: [
     "The deployed definition: keys, the indexes of the actions and of the handshake ledger, and TTL on expiresAt when AUDIT_RETENTION_DAYS is set. The deployment's table is handshake-janitor-<stage>-audit.",
+    "An existing table made before an index was defined (the handshake ledger's population, listed and lifecycle) gets it: one UpdateTable per missing index, as DynamoDB adds one at a time, each waited for until ACTIVE (at most 300 s each; a longer backfill goes on, and audit init run again waits for it). Each step is printed. A table whose keys or indexes differ otherwise is named and left as it is.",
   ],
   exitCodes: "0 created, or there already; 1 error; 2 invalid arguments",
   environment: `${TABLE_ENV}, AUDIT_RETENTION_DAYS`,
@@ -201,8 +203,14 @@ async function init(argv: string[], { out, env }: CliIo): Promise<number> {
   const { clients, tableName, settings } = wire(loadSettings(env));
   // TTL only when a retention is configured: otherwise no item carries the attribute anyway.
   const ttl = settings.auditRetentionDays === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
-  const result = await ensureAuditTable(clients.dynamodb, tableName, ttl);
-  out(result === "created" ? `created audit table ${tableName}` : `audit table ${tableName} already exists`);
+  const result = await ensureAuditTable(clients.dynamodb, tableName, { ...ttl, progress: out });
+  out(
+    result === "created"
+      ? `created audit table ${tableName}`
+      : result === "upgraded"
+        ? `audit table ${tableName} already existed; its missing indexes were added`
+        : `audit table ${tableName} already exists`,
+  );
   return ExitCode.Done;
 }
 

@@ -1,7 +1,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { QueryCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
@@ -11,6 +16,7 @@ import {
   startOrganizationsEmulator,
 } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable } from "../../devtools/stack-env.js";
+import { AUDIT_INDEXES, auditTableDefinition } from "../../src/aws/audit-table.js";
 import { csvObjects } from "../support/csv.js";
 import { emailInvite } from "../support/invites.js";
 import { localDynamoDbClient, runCli, sharedDynamoDbLocal, stackEnv } from "../support/stack.js";
@@ -255,5 +261,66 @@ describe("the ledger as evidence", () => {
     expect(long.lines.at(-1)).toBe(
       `Intervals longer than 30 days without a full listing, in which handshakes opened and closed may be missing: ${secondAt} to ${long.until.toISOString()}.`,
     );
+  });
+});
+
+describe("audit init on a table made before the ledger", () => {
+  test("adds the ledger's indexes one at a time, and the ledger then works", async () => {
+    const table = `janitor-test-ledger-upgrade-${Date.now().toString(36)}`;
+    const ledgerIndexes: string[] = [AUDIT_INDEXES.population, AUDIT_INDEXES.listed, AUDIT_INDEXES.lifecycle];
+    const current = auditTableDefinition(table);
+    const keys = new Set(
+      (current.GlobalSecondaryIndexes ?? [])
+        .filter((index) => !ledgerIndexes.includes(String(index.IndexName)))
+        .flatMap((index) => (index.KeySchema ?? []).map((key) => key.AttributeName)),
+    );
+    const client = localDynamoDbClient(db.endpoint);
+    await client.send(
+      new CreateTableCommand({
+        ...current,
+        AttributeDefinitions: current.AttributeDefinitions?.filter(
+          (attribute) =>
+            ["pk", "sk"].includes(String(attribute.AttributeName)) || keys.has(attribute.AttributeName),
+        ),
+        GlobalSecondaryIndexes: current.GlobalSecondaryIndexes?.filter(
+          (index) => !ledgerIndexes.includes(String(index.IndexName)),
+        ),
+      }),
+    );
+    const env = stackEnv(org, db, table);
+
+    const init = await runCli(["audit", "init"], env);
+
+    expect(init.code, init.stderr).toBe(0);
+    const lines = init.stdout.trim().split("\n");
+    expect(
+      lines.filter((line) => line.includes(": adding index")).map((line) => line.split("adding index ")[1]),
+    ).toEqual(["population (popKey, popAt)", "listed (listedKey, ledgerId)", "lifecycle (ledgerKey, at)"]);
+    expect(lines.filter((line) => / is ACTIVE \(/.test(line))).toHaveLength(3);
+    expect(lines.at(-1)).toBe(`audit table ${table} already existed; its missing indexes were added`);
+    const { Table } = await client.send(new DescribeTableCommand({ TableName: table }));
+    client.destroy();
+    expect(
+      (Table?.GlobalSecondaryIndexes ?? [])
+        .filter((index) => ledgerIndexes.includes(String(index.IndexName)))
+        .map((index) => [index.IndexName, index.IndexStatus, index.Projection?.ProjectionType])
+        .sort(),
+    ).toEqual([
+      ["lifecycle", "ACTIVE", "ALL"],
+      ["listed", "ACTIVE", "INCLUDE"],
+      ["population", "ACTIVE", "ALL"],
+    ]);
+    const again = await runCli(["audit", "init"], env);
+    expect(again.stdout.trim()).toBe(`audit table ${table} already exists`);
+
+    // The upgraded table serves the ledger: a sweep enters the organization, the population reads.
+    await sweep(env);
+    const population = await runCli(["audit", "handshakes", "--format", "json"], env);
+    expect(population.code, population.stderr).toBe(0);
+    expect(
+      jsonLines(population.stdout)
+        .map((row) => row.handshakeId)
+        .sort(),
+    ).toEqual([alice.Id, mallory.Id, bob.Id].sort());
   });
 });
