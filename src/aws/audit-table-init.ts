@@ -73,7 +73,7 @@ export async function ensureAuditTable(
   const say = options.progress ?? (() => {});
   for (const name of creating) {
     say(`audit table ${tableName}: index ${name} is being created; waiting until it is ACTIVE`);
-    await untilIndexActive(client, tableName, name, waitSeconds, say);
+    await untilIndexActive(client, tableName, name, waitSeconds);
   }
   for (const index of missing) {
     await addIndex(client, tableName, index, { definition, table: table ?? {}, waitSeconds, say });
@@ -152,7 +152,7 @@ async function addIndex(
       cause: error,
     });
   }
-  await untilIndexActive(client, tableName, name, waitSeconds, say);
+  await untilIndexActive(client, tableName, name, waitSeconds);
   say(`audit table ${tableName}: index ${name} is ACTIVE (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
@@ -162,7 +162,6 @@ async function untilIndexActive(
   tableName: string,
   indexName: string,
   waitSeconds: number,
-  say: (line: string) => void,
 ): Promise<void> {
   try {
     await retry(
@@ -188,7 +187,6 @@ async function untilIndexActive(
   } catch (error) {
     if (!(error instanceof RetriesExhaustedError)) throw error;
     const status = error.cause instanceof NotActiveYetError ? error.cause.status : describeError(error.cause);
-    say(`audit table ${tableName}: index ${indexName} not ACTIVE after ${waitSeconds} s (${status})`);
     throw new JanitorError(
       `audit table ${tableName}: index ${indexName} not ACTIVE after ${waitSeconds} s (${status}); DynamoDB goes on creating it: run audit init again to wait for it`,
       { cause: error },

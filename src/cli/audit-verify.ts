@@ -6,7 +6,7 @@ import { compareWithTable, ledgerHeadOf, verifyArchive } from "../evidence/archi
 import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
 import { idOfFinding } from "../evidence/findings.js";
 import { type RunEvidence, verifyRun } from "../evidence/integrity.js";
-import { verifyLedgerChain } from "../evidence/ledger.js";
+import { type ChainedLedgerEntry, verifyLedgerChain } from "../evidence/ledger.js";
 import { orgChainProblems } from "../evidence/org-chain.js";
 import type { AuditReader, StoredAction } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
@@ -140,7 +140,7 @@ async function findingLines(
   return acknowledged;
 }
 
-/** A run that entered the handshake ledger: its entries are read with its chain. */
+/** A run that entered the handshake ledger: its entries are checked against its ledger head. */
 function hasLedger(run: RunEvidence): boolean {
   return typeof run.record.ledgerLength === "number" && run.record.ledgerLength > 0;
 }
@@ -196,9 +196,16 @@ export async function verifyRuns(
     let run = seen.get(runId);
     let actions = gathered.get(runId) ?? [];
     let found =
-      run !== undefined && range !== undefined && wholeIn(run, range) && !hasLedger(run)
+      run !== undefined && range !== undefined && wholeIn(run, range)
         ? check(runId, run, actions)
         : undefined;
+    // Its ledger entries are on no time index: read from its partition, they alone, once the
+    // period's reads of its run item and actions are found intact.
+    if (found?.length === 0 && run !== undefined && hasLedger(run)) {
+      const ledger: ChainedLedgerEntry[] = [];
+      for await (const entry of store.runLedger(runId)) ledger.push(entry);
+      found.push(...verifyLedgerChain(runId, ledgerHeadOf(run.record), ledger));
+    }
     // A run reaching outside the period, one named by --run or found only by its actions, and any
     // run the period's reads find fault with: read whole and consistently from the base table, so
     // that no problem rests on an index that may lag the table.

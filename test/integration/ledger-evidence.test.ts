@@ -10,6 +10,7 @@ import {
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
+import { startFaultProxy } from "../../devtools/fault-proxy.js";
 import {
   type EmulatorHandshake,
   type OrganizationsEmulator,
@@ -261,6 +262,38 @@ describe("the ledger as evidence", () => {
     expect(long.lines.at(-1)).toBe(
       `Intervals longer than 30 days without a full listing, in which handshakes opened and closed may be missing: ${secondAt} to ${long.until.toISOString()}.`,
     );
+  });
+});
+
+describe("verify of a period", () => {
+  test("reads each item of a run with ledger entries once: its run item and actions by time, its entries from its partition", async () => {
+    const table = `janitor-test-ledger-reads-${Date.now().toString(36)}`;
+    await ensureLocalAuditTable(db.endpoint, table);
+    const since = new Date(Date.now() - 1000).toISOString();
+    const { runId } = await sweep(stackEnv(org, db, table));
+    const requests: { target: string; body: string }[] = [];
+    const proxy = await startFaultProxy({
+      target: db.endpoint,
+      observe: (event) => {
+        if (event.phase === "request")
+          requests.push({ target: event.target.replace(/^.*\./, ""), body: event.body });
+      },
+    });
+    try {
+      const verify = await runCli(
+        ["audit", "verify", "--since", since],
+        stackEnv(org, { ...db, endpoint: proxy.endpoint }, table),
+      );
+
+      expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+      expect(verify.stdout).toBe("intact: 1 runs, 1 action items\n");
+      const ofRun = requests.filter((r) => r.body.includes(`RUN#${runId}`));
+      expect(ofRun.map((r) => r.target)).toEqual(["Query"]);
+      expect(ofRun[0]?.body).toContain('"LEDGER#"');
+      expect(requests.filter((r) => r.body.includes('"byTime"')).length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await proxy.stop();
+    }
   });
 });
 
