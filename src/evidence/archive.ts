@@ -16,6 +16,8 @@ export interface ArchivedRun {
   items: ChainedAction[];
   /** The run's handshake ledger entries (docs/audit.md, "The ledger"), with their links. */
   ledger: ChainedLedgerEntry[];
+  /** Whether the archive holds the run's run row, and so all of its ledger entries. */
+  whole: boolean;
 }
 
 /** The head of a run's ledger chain as its (sealed) run attributes hold it; none: empty. */
@@ -59,6 +61,7 @@ export function verifyArchive(text: string): {
         evidence: { runId, record: {}, head: { hash: "", length: -1 }, awaitingLink: [] },
         items: [],
         ledger: [],
+        whole: false,
       };
       runs.set(runId, found);
     }
@@ -94,6 +97,7 @@ export function verifyArchive(text: string): {
     if (row.itemType === "run") {
       const { itemType: _t, durationS: _d, seal, chainHead, chainLength, awaitingLink, ...record } = row;
       runRows.add(row.runId);
+      entry(row.runId).whole = true;
       entry(row.runId).evidence = {
         runId: row.runId,
         record,
@@ -192,11 +196,19 @@ export function compareWithTable(
   }
   // A run's ledger chain is complete once the run is sealed: every entry archived stays as it was.
   const ledgerInTable = new Map((table.ledger ?? []).map((item) => [item.seq, item]));
+  const name = (item: ChainedLedgerEntry) => `ledger entry ${item.entry.handshakeId} (#${item.seq ?? "?"})`;
   for (const item of archived.ledger) {
-    const name = `ledger entry ${item.entry.handshakeId} (#${item.seq ?? "?"})`;
     const stored = ledgerInTable.get(item.seq);
-    if (stored === undefined) say(`${name}: in the archive, missing from the table`);
-    else if (ledgerFingerprint(stored) !== ledgerFingerprint(item)) say(`${name}: differs from the archive`);
+    if (stored === undefined) say(`${name(item)}: in the archive, missing from the table`);
+    else if (ledgerFingerprint(stored) !== ledgerFingerprint(item))
+      say(`${name(item)}: differs from the archive`);
+  }
+  // A run archived whole has all its entries in the archive: the table names one the file lacks.
+  if (archived.whole) {
+    const inArchive = new Set(archived.ledger.map((item) => item.seq));
+    for (const stored of table.ledger ?? []) {
+      if (!inArchive.has(stored.seq)) say(`${name(stored)}: in the table, missing from the archive`);
+    }
   }
   return problems;
 }

@@ -170,6 +170,9 @@ describe("the ledger as evidence", () => {
     const holed = await runCli(["audit", "verify", "--file", removed], env);
     expect(holed.code).toBe(5);
     expect(holed.stdout).toContain(`archive: run ${first.runId}: ledger entry #3 of 3 missing`);
+    expect(holed.stdout).toContain(
+      `run ${first.runId}: ledger entry ${bob.Id} (#3): in the table, missing from the archive`,
+    );
 
     // One entry altered in the file: its hash no longer matches, and it differs from the table.
     const altered = join(dir, "altered.jsonl");
