@@ -38,6 +38,7 @@ export const AUDIT_REPORT = defineCommand({
   },
   details: [
     "The report holds totals per outcome and per rule, cancellations per day, the runs and every action of the period.",
+    "It opens with the population the handshake ledger holds for the period and a completeness statement: from when the ledger covers the organization, the last full listing before the period (the runs are read back from the period's start until one is found), and every interval over 30 days without a full listing.",
     PERIOD_NOTE,
   ],
   exitCodes: EXIT_CODES_READ,
