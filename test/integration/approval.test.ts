@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as emulator from "../../devtools/org-emulator/index.js";
 import { localDynamoDbClient, runCli, runCliProcess, stackEnv, startStack } from "../support/stack.js";
@@ -39,7 +39,8 @@ function seed(notes: Partial<Record<string, string>> = {}): EmulatorHandshake[] 
 let stack: Awaited<ReturnType<typeof startStack>>;
 const dir = mkdtempSync(join(tmpdir(), "janitor-approval-"));
 
-function configFile(name: string, extra = ""): string {
+/** A config under approval; `extra` goes before the rules, `ruleExtra` into the one rule. */
+function configFile(name: string, extra = "", ruleExtra = ""): string {
   const path = join(dir, name);
   writeFileSync(
     path,
@@ -53,6 +54,7 @@ function configFile(name: string, extra = ""): string {
       "  - id: outside-email",
       "    type: email",
       '    deny: ["*@gmail.com"]',
+      ruleExtra,
     ].join("\n"),
   );
   return path;
@@ -330,5 +332,219 @@ describe("four eyes", () => {
     expect(applied.code).toBe(2);
     expect(applied.stderr).toContain("rejected by arn:aws:iam::123456789012:user/approver");
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
+  });
+});
+
+/** A config whose rule marks first: graceHours, under approval. */
+function graceConfig(name: string, graceHours: number): string {
+  return configFile(name, "", `    graceHours: ${graceHours}`);
+}
+
+interface Action {
+  handshakeId: string;
+  outcome: string;
+  reason: string;
+  cancelAfter?: string;
+  planId?: string;
+}
+
+/** A live run through the CLI: its summary. */
+async function liveRun(config: string, table: string) {
+  const result = await runCli(["run", "--config", config, "--json"], stackEnv(stack.org, stack.db, table));
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as {
+    runId: string;
+    counts: Record<string, number>;
+    actions: Action[];
+    plan?: { planId: string };
+  };
+}
+
+/** A fresh organization and table, its three invitations marked under a 24 h grace period and planned. */
+async function markedPlan(name: string) {
+  await stack.reseed(seed());
+  const table = await stack.newTable();
+  const config = graceConfig(name, 24);
+  const marking = await liveRun(config, table);
+  expect(marking.counts).toEqual({ MARKED: 3 });
+  return { table, config, marking, planId: marking.plan?.planId ?? "", markRun: marking.runId };
+}
+
+/** Who closed the mark run `runId` made of the handshake, as the table holds it. */
+async function markClosedBy(table: string, runId: string, handshakeId: string): Promise<string | undefined> {
+  const client = localDynamoDbClient(stack.db.endpoint);
+  try {
+    const item = await client.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: { pk: { S: `RUN#${runId}` }, sk: { S: `ACTION#${handshakeId}` } },
+      }),
+    );
+    expect(item.Item?.outcome?.S).toBe("MARKED");
+    return item.Item?.markClosedBy?.S;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Waits until the instant has passed: a grace period runs in real time. */
+async function until(instant: string): Promise<void> {
+  const left = Date.parse(instant) - Date.now();
+  expect(left).toBeLessThan(60_000);
+  if (left >= 0) await new Promise((resolve) => setTimeout(resolve, left + 5));
+}
+
+describe("four eyes and a grace period: approve means cancel now", () => {
+  test("a handshake is marked and planned at once; the plan shows until when its grace period runs", async () => {
+    await stack.reseed(seed());
+    const table = await stack.newTable();
+    const started = Date.now();
+
+    const marking = await liveRun(graceConfig("grace-plan.yaml", 24), table);
+
+    expect(marking.counts).toEqual({ MARKED: 3 });
+    const planId = marking.plan?.planId ?? "";
+    expect(marking.actions.map((a) => a.planId)).toEqual([planId, planId, planId]);
+    const due = marking.actions[0]?.cancelAfter ?? "";
+    expect(Date.parse(due)).toBeGreaterThanOrEqual(started + 24 * 3_600_000);
+    const shown = await runCli(["plan", "show", planId], stackEnv(stack.org, stack.db, table));
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain("pending");
+    expect(shown.stdout).toContain("intact");
+    expect(shown.stdout).toContain("3 of 3 in a grace period (graceUntil): approving cancels them now");
+    expect(shown.stdout.split("\n").filter((line) => line.includes(due))).toHaveLength(3);
+    const json = JSON.parse(
+      (await runCli(["plan", "show", planId, "--json"], stackEnv(stack.org, stack.db, table))).stdout,
+    );
+    expect(json.plan.entries.map((e: { cancelAfter?: string }) => e.cancelAfter)).toEqual([due, due, due]);
+    // A second run leaves the marked handshakes to their mark and their plan.
+    expect((await liveRun(graceConfig("grace-plan.yaml", 24), table)).counts).toEqual({});
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+  });
+
+  test("approved, apply cancels before the grace period ends, names plan and approver, and closes the mark", async () => {
+    const { table, config, marking, planId, markRun } = await markedPlan("grace-approve.yaml");
+    const approved = await runCliProcess(
+      [
+        "approve",
+        planId,
+        "--note",
+        "CHG-7 cut short",
+        "--handshake",
+        ids[0],
+        "--handshake",
+        ids[1],
+        "--config",
+        config,
+      ],
+      as("approver", table),
+    );
+    expect(approved.code, approved.stderr).toBe(0);
+
+    // Between approval and apply, the first invitation is accepted.
+    stack.org.mutate(ids[0], "ACCEPTED");
+    const summary = await applied(planId, config, table);
+
+    const due = marking.actions[0]?.cancelAfter ?? "";
+    expect(Date.now()).toBeLessThan(Date.parse(due));
+    expect(summary.counts).toEqual({ STALE_PLAN: 1, CANCELED: 1 });
+    expect(states()).toEqual({ [ids[0]]: "ACCEPTED", [ids[1]]: "CANCELED", [ids[2]]: "OPEN" });
+    const byId = new Map<string, Action>(summary.actions.map((a: Action) => [a.handshakeId, a]));
+    expect(byId.get(ids[0])?.reason).toContain("state OPEN -> ACCEPTED");
+    expect(byId.get(ids[1])?.reason).toContain(`grace period cut short by the approval of plan ${planId}`);
+    const audit = await runCli(
+      ["audit", "query", "--plan", planId, "--format", "json"],
+      stackEnv(stack.org, stack.db, table),
+    );
+    const rows = audit.stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(rows.map((row) => [row.handshakeId, row.outcome, row.approver ?? "-"]).sort()).toEqual(
+      [
+        [ids[0], "MARKED", "-"],
+        [ids[1], "MARKED", "-"],
+        [ids[2], "MARKED", "-"],
+        [ids[0], "STALE_PLAN", "arn:aws:iam::123456789012:user/approver"],
+        [ids[1], "CANCELED", "arn:aws:iam::123456789012:user/approver"],
+      ].sort(),
+    );
+    // The canceled handshake's mark is closed by the apply, as a due cancel closes it; the
+    // stale one's and the unapproved one's stay open.
+    expect(await markClosedBy(table, markRun, ids[1])).toBe(summary.runId);
+    expect(await markClosedBy(table, markRun, ids[0])).toBeUndefined();
+    expect(await markClosedBy(table, markRun, ids[2])).toBeUndefined();
+    // The next run closes the accepted one's mark and leaves the unapproved one to its grace period.
+    const next = await liveRun(config, table);
+    expect(next.actions.map((a) => [a.handshakeId, a.outcome])).toEqual([[ids[0], "STATE_CHANGED"]]);
+    expect(stack.org.stats().CancelHandshake?.requests).toBe(1);
+  });
+
+  test("rejected, nothing is canceled early; once the mark is due it is planned again, and applied then", async () => {
+    await stack.reseed(seed());
+    const table = await stack.newTable();
+    // 3.6 s of grace.
+    const config = graceConfig("grace-reject.yaml", 0.001);
+    const marking = await liveRun(config, table);
+    expect(marking.counts).toEqual({ MARKED: 3 });
+    const early = marking.plan?.planId ?? "";
+    const rejected = await runCliProcess(
+      ["reject", early, "--note", "CHG-8 let the grace period run", "--config", config],
+      as("approver", table),
+    );
+    expect(rejected.code, rejected.stderr).toBe(0);
+    const refused = await runCli(["apply", early, "--config", config], stackEnv(stack.org, stack.db, table));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("rejected by arn:aws:iam::123456789012:user/approver");
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+
+    await until(marking.actions[0]?.cancelAfter ?? "");
+    const atDue = await liveRun(config, table);
+
+    expect(atDue.counts).toEqual({ PLANNED: 3 });
+    const again = atDue.plan?.planId ?? "";
+    expect(again).not.toBe(early);
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    const listed = await runCli(["plan", "show", early], stackEnv(stack.org, stack.db, table));
+    expect(listed.stdout).toContain("rejected by arn:aws:iam::123456789012:user/approver");
+    const approved = await runCliProcess(
+      ["approve", again, "--note", "CHG-9 now", "--config", config],
+      as("approver", table),
+    );
+    expect(approved.code, approved.stderr).toBe(0);
+    const summary = await applied(again, config, table);
+    expect(summary.counts).toEqual({ CANCELED: 3 });
+    expect((await liveRun(config, table)).actions).toEqual([]);
+  });
+
+  test("a mark edited in the table after the approval cancels nothing", async () => {
+    const { table, config, planId, markRun } = await markedPlan("grace-forged.yaml");
+    const approved = await runCliProcess(
+      ["approve", planId, "--note", "CHG-10", "--config", config],
+      as("approver", table),
+    );
+    expect(approved.code, approved.stderr).toBe(0);
+    // Someone who can write the table moves the mark's due time into the past.
+    const client = localDynamoDbClient(stack.db.endpoint);
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: { S: `RUN#${markRun}` }, sk: { S: `ACTION#${ids[0]}` } },
+          UpdateExpression: "SET cancelAfter = :c",
+          ExpressionAttributeValues: { ":c": { S: new Date(Date.now() - 3_600_000).toISOString() } },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+
+    const result = await runCli(["apply", planId, "--config", config], stackEnv(stack.org, stack.db, table));
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`plan ${planId}: run ${markRun}: item ${ids[0]} (#1): content altered`);
+    expect(result.stderr).toContain(`plan ${planId}: refused; nothing is done`);
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    expect(Object.values(states())).toEqual(["OPEN", "OPEN", "OPEN"]);
   });
 });
