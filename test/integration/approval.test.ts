@@ -400,12 +400,27 @@ describe("four eyes and a grace period: approve means cancel now", () => {
     const table = await stack.newTable();
     const started = Date.now();
 
-    const marking = await liveRun(graceConfig("grace-plan.yaml", 24), table);
+    const config = graceConfig("grace-plan.yaml", 24);
+    const env = stackEnv(stack.org, stack.db, table);
 
-    expect(marking.counts).toEqual({ MARKED: 3 });
-    const planId = marking.plan?.planId ?? "";
-    expect(marking.actions.map((a) => a.planId)).toEqual([planId, planId, planId]);
-    const due = marking.actions[0]?.cancelAfter ?? "";
+    const marking = await runCli(["run", "--config", config], env);
+
+    expect(marking.code, marking.stderr).toBe(0);
+    const planId = /^plan (plan-[0-9a-f]{16}): 3 handshakes await approval/m.exec(marking.stdout)?.[1] ?? "";
+    expect(planId).not.toBe("");
+    expect(marking.stdout).toContain(
+      "3 of them marked: approving cancels them at apply, before their grace period ends",
+    );
+    // Each mark is on record as MARKED, due when its grace period ends, and names the plan.
+    const rows = (await runCli(["audit", "query", "--plan", planId, "--format", "json"], env)).stdout
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(rows.map((row) => [row.handshakeId, row.outcome, row.planId]).sort()).toEqual(
+      ids.map((id) => [id, "MARKED", planId]),
+    );
+    const due = rows[0]?.cancelAfter ?? "";
+    expect(rows.every((row) => row.cancelAfter === due)).toBe(true);
     expect(Date.parse(due)).toBeGreaterThanOrEqual(started + 24 * 3_600_000);
     const shown = await runCli(["plan", "show", planId], stackEnv(stack.org, stack.db, table));
     expect(shown.code, shown.stderr).toBe(0);
@@ -418,7 +433,7 @@ describe("four eyes and a grace period: approve means cancel now", () => {
     );
     expect(json.plan.entries.map((e: { cancelAfter?: string }) => e.cancelAfter)).toEqual([due, due, due]);
     // A second run leaves the marked handshakes to their mark and their plan.
-    expect((await liveRun(graceConfig("grace-plan.yaml", 24), table)).counts).toEqual({});
+    expect((await liveRun(config, table)).counts).toEqual({});
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
   });
 
