@@ -191,5 +191,9 @@ export function staleness(
   }
   if (decision.kind === "mark") return `not due under the current config (${decision.reason})`;
   if (decision.kind !== "cancel") return `no longer selected (${decision.reason})`;
+  // What was approved early is the cancel of that rule's mark: another rule's cancel is a new judgement.
+  if (entry.cancelAfter !== undefined && decision.ruleId !== entry.ruleId) {
+    return `rule '${entry.ruleId}' no longer selects it (rule '${decision.ruleId}' does: ${decision.reason})`;
+  }
   return undefined;
 }

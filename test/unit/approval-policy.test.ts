@@ -10,6 +10,7 @@ import {
 import type { Decision } from "../../src/policy/plan.js";
 import type { PlanRecord, StoredPlan } from "../../src/ports/plans.js";
 import type { OpenMark } from "../../src/ports/records.js";
+import { plansSection } from "../../src/report/plans-section.js";
 
 /** Four eyes and grace periods as pure functions: what a plan made at marking holds, and how apply reads it. */
 
@@ -106,6 +107,19 @@ describe("staleness of an entry planned at marking", () => {
     expect(staleness(entry, current, cancelling("h-0000000001"))).toBeUndefined();
   });
 
+  test("a cancel by another rule than the one whose mark was approved is stale", () => {
+    const other: Decision = {
+      ...cancelling("h-0000000001"),
+      ruleId: "stale",
+      matchedRules: ["stale"],
+      reason: "old",
+    };
+    expect(staleness(entry, current, other)).toBe(
+      "rule 'outside' no longer selects it (rule 'stale' does: old)",
+    );
+    expect(staleness(planEntryOf(cancelling("h-0000000001")), current, other)).toBeUndefined();
+  });
+
   test("a mark that is not open any more is named", () => {
     expect(staleness(entry, current, marking("h-0000000001"))).toBe(
       "the mark this plan was made with is not open any more (denied)",
@@ -129,5 +143,21 @@ describe("staleness of an entry planned at marking", () => {
 
   test("an accepted handshake is stale as any other", () => {
     expect(staleness(entry, shake("h-0000000001", "ACCEPTED"), undefined)).toBe("state OPEN -> ACCEPTED");
+  });
+});
+
+describe("the report's plans", () => {
+  test("say how many of a plan's handshakes were planned in a grace period", () => {
+    const plain = stored([cancelling("h-0000000004")]);
+    plain.plan.planId = "plan-1111111111111111";
+
+    const html = plansSection([
+      stored([marking("h-0000000001"), marking("h-0000000002"), cancelling("h-0000000003")]),
+      plain,
+    ]);
+
+    const [first, second] = html.split("plan-1111111111111111");
+    expect(first).toContain("3 handshakes<br>2 in a grace period (approval cancels early)");
+    expect(second).toContain("1 handshakes<br>expires");
   });
 });
