@@ -4,6 +4,9 @@ import { join } from "node:path";
 import { GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import * as emulator from "../../devtools/org-emulator/index.js";
+import { createSweepHandler } from "../../src/handlers/sweep.js";
+import { scheduledEvent } from "../support/events.js";
+import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, runCli, runCliProcess, stackEnv, startStack } from "../support/stack.js";
 
 /** Four eyes through the command line: a run plans, someone else approves, apply cancels what still matches. */
@@ -335,6 +338,29 @@ describe("four eyes", () => {
   });
 });
 
+/** An approval by someone other than the maker, through the CLI as a separate process; it must succeed. */
+async function approve(planId: string, note: string, config: string, table: string, only: string[] = []) {
+  const handshakes = only.flatMap((id) => ["--handshake", id]);
+  const result = await runCliProcess(
+    ["approve", planId, "--note", note, ...handshakes, "--config", config],
+    as("approver", table),
+  );
+  expect(result.code, result.stderr).toBe(0);
+}
+
+/** `audit query … --format json`: its rows. */
+async function queried(args: string[], table: string): Promise<Record<string, string>[]> {
+  const result = await runCli(
+    ["audit", "query", ...args, "--format", "json"],
+    stackEnv(stack.org, stack.db, table),
+  );
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+}
+
 /** A config whose rule marks first: graceHours, under approval. */
 function graceConfig(name: string, graceHours: number): string {
   return configFile(name, "", `    graceHours: ${graceHours}`);
@@ -412,10 +438,7 @@ describe("four eyes and a grace period: approve means cancel now", () => {
       "3 of them marked: approving cancels them at apply, before their grace period ends",
     );
     // Each mark is on record as MARKED, due when its grace period ends, and names the plan.
-    const rows = (await runCli(["audit", "query", "--plan", planId, "--format", "json"], env)).stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line));
+    const rows = await queried(["--plan", planId], table);
     expect(rows.map((row) => [row.handshakeId, row.outcome, row.planId]).sort()).toEqual(
       ids.map((id) => [id, "MARKED", planId]),
     );
@@ -439,22 +462,7 @@ describe("four eyes and a grace period: approve means cancel now", () => {
 
   test("approved, apply cancels before the grace period ends, names plan and approver, and closes the mark", async () => {
     const { table, config, marking, planId, markRun } = await markedPlan("grace-approve.yaml");
-    const approved = await runCliProcess(
-      [
-        "approve",
-        planId,
-        "--note",
-        "CHG-7 cut short",
-        "--handshake",
-        ids[0],
-        "--handshake",
-        ids[1],
-        "--config",
-        config,
-      ],
-      as("approver", table),
-    );
-    expect(approved.code, approved.stderr).toBe(0);
+    await approve(planId, "CHG-7 cut short", config, table, [ids[0], ids[1]]);
 
     // Between approval and apply, the first invitation is accepted.
     stack.org.mutate(ids[0], "ACCEPTED");
@@ -467,14 +475,7 @@ describe("four eyes and a grace period: approve means cancel now", () => {
     const byId = new Map<string, Action>(summary.actions.map((a: Action) => [a.handshakeId, a]));
     expect(byId.get(ids[0])?.reason).toContain("state OPEN -> ACCEPTED");
     expect(byId.get(ids[1])?.reason).toContain(`grace period cut short by the approval of plan ${planId}`);
-    const audit = await runCli(
-      ["audit", "query", "--plan", planId, "--format", "json"],
-      stackEnv(stack.org, stack.db, table),
-    );
-    const rows = audit.stdout
-      .trim()
-      .split("\n")
-      .map((line) => JSON.parse(line));
+    const rows = await queried(["--plan", planId], table);
     expect(rows.map((row) => [row.handshakeId, row.outcome, row.approver ?? "-"]).sort()).toEqual(
       [
         [ids[0], "MARKED", "-"],
@@ -493,6 +494,29 @@ describe("four eyes and a grace period: approve means cancel now", () => {
     const next = await liveRun(config, table);
     expect(next.actions.map((a) => [a.handshakeId, a.outcome])).toEqual([[ids[0], "STATE_CHANGED"]]);
     expect(stack.org.stats().CancelHandshake?.requests).toBe(1);
+  });
+
+  test("approved, the next scheduled sweep applies it and cancels before the grace period ends", async () => {
+    const { table, config, planId, markRun } = await markedPlan("grace-scheduled.yaml");
+    await approve(planId, "CHG-11 now", config, table);
+
+    const handler = createSweepHandler({
+      ...stackEnv(stack.org, stack.db, table),
+      JANITOR_CONFIG: config,
+      POWERTOOLS_LOG_LEVEL: "ERROR",
+    });
+    const own = await handler(
+      scheduledEvent({ id: `sched-${Date.now()}`, time: new Date().toISOString() }),
+      lambdaContext(),
+    );
+
+    expect(own.counts).toEqual({});
+    expect(states()).toEqual({ [ids[0]]: "CANCELED", [ids[1]]: "CANCELED", [ids[2]]: "CANCELED" });
+    const rows = await queried(["--plan", planId, "--outcome", "CANCELED"], table);
+    expect(rows.map((row) => [row.handshakeId, row.trigger, row.approver]).sort()).toEqual(
+      ids.map((id) => [id, "scheduled", "arn:aws:iam::123456789012:user/approver"]),
+    );
+    for (const id of ids) expect(await markClosedBy(table, markRun, id)).toBe(rows[0]?.runId);
   });
 
   test("rejected, nothing is canceled early; once the mark is due it is planned again, and applied then", async () => {
@@ -522,11 +546,7 @@ describe("four eyes and a grace period: approve means cancel now", () => {
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
     const listed = await runCli(["plan", "show", early], stackEnv(stack.org, stack.db, table));
     expect(listed.stdout).toContain("rejected by arn:aws:iam::123456789012:user/approver");
-    const approved = await runCliProcess(
-      ["approve", again, "--note", "CHG-9 now", "--config", config],
-      as("approver", table),
-    );
-    expect(approved.code, approved.stderr).toBe(0);
+    await approve(again, "CHG-9 now", config, table);
     const summary = await applied(again, config, table);
     expect(summary.counts).toEqual({ CANCELED: 3 });
     expect((await liveRun(config, table)).actions).toEqual([]);
@@ -534,11 +554,7 @@ describe("four eyes and a grace period: approve means cancel now", () => {
 
   test("a mark edited in the table after the approval cancels nothing", async () => {
     const { table, config, planId, markRun } = await markedPlan("grace-forged.yaml");
-    const approved = await runCliProcess(
-      ["approve", planId, "--note", "CHG-10", "--config", config],
-      as("approver", table),
-    );
-    expect(approved.code, approved.stderr).toBe(0);
+    await approve(planId, "CHG-10", config, table);
     // Someone who can write the table moves the mark's due time into the past.
     const client = localDynamoDbClient(stack.db.endpoint);
     try {
