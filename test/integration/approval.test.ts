@@ -274,32 +274,9 @@ describe("four eyes", () => {
     expect(unknown.stderr).toContain("no plan 'plan-0123456789abcdef'");
 
     const edited = await makePlan(config, table);
-    const client = localDynamoDbClient(stack.db.endpoint);
-    try {
-      const item = await client.send(
-        new UpdateItemCommand({
-          TableName: table,
-          Key: { pk: { S: `PLAN#${edited}` }, sk: { S: "PLAN" } },
-          UpdateExpression: "SET #p = :p",
-          ExpressionAttributeNames: { "#p": "plan" },
-          ExpressionAttributeValues: { ":p": { S: "{}" } },
-          ReturnValues: "ALL_OLD",
-        }),
-      );
-      const original = item.Attributes?.plan?.S ?? "";
-      const forged = original.replace(/"expiresAt":"[^"]+"/, '"expiresAt":"2999-01-01T00:00:00.000Z"');
-      await client.send(
-        new UpdateItemCommand({
-          TableName: table,
-          Key: { pk: { S: `PLAN#${edited}` }, sk: { S: "PLAN" } },
-          UpdateExpression: "SET #p = :p",
-          ExpressionAttributeNames: { "#p": "plan" },
-          ExpressionAttributeValues: { ":p": { S: forged } },
-        }),
-      );
-    } finally {
-      client.destroy();
-    }
+    await editPlan(table, edited, (plan) =>
+      plan.replace(/"expiresAt":"[^"]+"/, '"expiresAt":"2999-01-01T00:00:00.000Z"'),
+    );
     const approveEdited = await runCliProcess(
       ["approve", edited, "--note", "CHG-3", "--config", config],
       as("approver", table),
@@ -337,6 +314,27 @@ describe("four eyes", () => {
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
   });
 });
+
+/** Rewrites a plan's stored JSON in the table, as someone who can write the table could. */
+async function editPlan(table: string, planId: string, edit: (plan: string) => string): Promise<void> {
+  const client = localDynamoDbClient(stack.db.endpoint);
+  const Key = { pk: { S: `PLAN#${planId}` }, sk: { S: "PLAN" } };
+  try {
+    const item = await client.send(new GetItemCommand({ TableName: table, Key }));
+    const forged = edit(item.Item?.plan?.S ?? "");
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key,
+        UpdateExpression: "SET #p = :p",
+        ExpressionAttributeNames: { "#p": "plan" },
+        ExpressionAttributeValues: { ":p": { S: forged } },
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
 
 /** An approval by someone other than the maker, through the CLI as a separate process; it must succeed. */
 async function approve(planId: string, note: string, config: string, table: string, only: string[] = []) {
@@ -550,6 +548,24 @@ describe("four eyes and a grace period: approve means cancel now", () => {
     const summary = await applied(again, config, table);
     expect(summary.counts).toEqual({ CANCELED: 3 });
     expect((await liveRun(config, table)).actions).toEqual([]);
+  });
+
+  test("a plan whose entry's due time was edited after the approval cancels nothing", async () => {
+    const { table, config, planId } = await markedPlan("grace-edited-plan.yaml");
+    await approve(planId, "CHG-12", config, table);
+    await editPlan(table, planId, (plan) => {
+      const edited = plan.replace(/"cancelAfter":"[^"]+"/, '"cancelAfter":"2000-01-01T00:00:00.000Z"');
+      expect(edited).not.toBe(plan);
+      return edited;
+    });
+
+    const result = await runCli(["apply", planId, "--config", config], stackEnv(stack.org, stack.db, table));
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `plan ${planId}: its content does not match its hash: edited since it was recorded`,
+    );
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
   });
 
   test("a mark edited in the table after the approval cancels nothing", async () => {
