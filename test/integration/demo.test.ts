@@ -42,4 +42,15 @@ test("the demo starts its own stack, does a dry run then a live run, prints the 
       .filter((line) => line.startsWith(`${planned?.[1]} `))
       .map((line) => line.split(/\s+/)[3]),
   ).toEqual(["PLANNED", "CANCELED"]);
+  // And approve means cancel now: marked and planned under a grace period, canceled at apply.
+  const early = /invited side\.project@gmail\.com \((h-[0-9a-z]+)\)/.exec(eyes);
+  const times = /(h-[0-9a-z]+): canceled at (\S+); its mark was due at (\S+)/.exec(eyes);
+  expect(
+    eyes
+      .split("\n")
+      .filter((line) => line.startsWith(`${early?.[1]} `))
+      .map((line) => line.split(/\s+/)[3]),
+  ).toEqual(["MARKED", "CANCELED"]);
+  expect(times?.[1]).toBe(early?.[1]);
+  expect(Date.parse(times?.[3] ?? "") - Date.parse(times?.[2] ?? "")).toBeGreaterThan(23 * 3_600_000);
 }, 180_000);
