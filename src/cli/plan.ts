@@ -14,7 +14,7 @@ import {
   planIntegrityProblems,
   planStatus,
 } from "../policy/approval.js";
-import type { CallerIdentity, PlanVerdict, StoredPlan } from "../ports/plans.js";
+import type { CallerIdentity, PlanEntry, PlanVerdict, StoredPlan } from "../ports/plans.js";
 import { containsPattern } from "../rules/notes.js";
 import { applyPlan, applyRefusals } from "../sweep/apply.js";
 import { silentLogger } from "../sweep/sweep.js";
@@ -203,6 +203,22 @@ async function planList(argv: string[], { out, env }: CliIo): Promise<number> {
   return ExitCode.Done;
 }
 
+/**
+ * The plan's handshakes. Those planned as they were marked are in a grace period: the approver
+ * sees until when, and that approving cancels them now instead.
+ */
+function entryLines(entries: readonly PlanEntry[]): string[] {
+  const graced = entries.filter((entry) => entry.cancelAfter !== undefined);
+  if (graced.length === 0) {
+    return [formatTable(entries, ["handshakeId", "state", "target", "ruleId", "reason", "fingerprint"])];
+  }
+  const rows = entries.map((entry) => ({ ...entry, graceUntil: entry.cancelAfter ?? "" }));
+  return [
+    `${graced.length} of ${entries.length} in a grace period (graceUntil): approving cancels them now, at apply, instead of after it`,
+    formatTable(rows, ["handshakeId", "state", "target", "ruleId", "graceUntil", "reason", "fingerprint"]),
+  ];
+}
+
 async function planShow(argv: string[], { out, env }: CliIo): Promise<number> {
   const { values, positionals } = parseCommandArgs(PLAN_SHOW, argv);
   const issues: string[] = [];
@@ -238,7 +254,7 @@ async function planShow(argv: string[], { out, env }: CliIo): Promise<number> {
       problems.length === 0 ? "intact: the plan, its decision and its run's chain agree" : "ALTERED: refused",
       ...problems.map((line) => `  ${visible(line)}`),
       "",
-      formatTable(plan.entries ?? [], ["handshakeId", "state", "target", "ruleId", "reason", "fingerprint"]),
+      ...entryLines(plan.entries ?? []),
     );
     if (planStatus(stored, now) === "pending") {
       lines.push(

@@ -29,8 +29,12 @@ export function renderSummary(summary: RunSummary, options: { wide?: boolean } =
       `applied plan ${visible(plan.planId)}: made by ${visible(plan.maker)}, approved by ${visible(plan.approver)}`,
     );
   } else if (plan !== undefined) {
+    const marked = summary.actions.filter((a) => a.outcome === "MARKED" && a.planId === plan.planId).length;
     lines.push(
       `plan ${visible(plan.planId)}: ${plan.handshakes} handshakes await approval until ${plan.expiresAt} (made by ${visible(plan.maker)})`,
+      ...(marked > 0
+        ? [`${marked} of them marked: approving cancels them at apply, before their grace period ends`]
+        : []),
       `approve (someone other than the maker): handshake-janitor approve ${visible(plan.planId)} --note TEXT`,
     );
   }

@@ -136,8 +136,14 @@ function planLines(run: DigestRun, f: (text: string) => string): string[] {
   if (plan.approver !== undefined) {
     return [`applies plan ${f(plan.planId)}, made by ${f(plan.maker)}, approved by ${f(plan.approver)}`];
   }
+  const marked = run.actions.filter((a) => a.outcome === "MARKED" && a.planId === plan.planId).length;
   return [
     `plan ${f(plan.planId)} (made by ${f(plan.maker)}) awaits approval until ${f(plan.expiresAt)}`,
+    ...(marked > 0
+      ? [
+          `${marked} of its handshakes are marked: approving cancels them at apply, before their grace period ends`,
+        ]
+      : []),
     `Approve (someone other than the maker): handshake-janitor approve ${f(plan.planId)} --note TEXT`,
     `Review: handshake-janitor plan show ${f(plan.planId)}`,
   ];

@@ -9,7 +9,9 @@ import type {
   PlanStatus,
   StoredPlan,
 } from "../ports/plans.js";
+import type { OpenMark } from "../ports/records.js";
 import type { Decision } from "./decision.js";
+import type { EarlyApproval } from "./grace.js";
 
 /**
  * Four eyes as pure functions (docs/approval.md): what a plan holds of each handshake, the hashes
@@ -24,7 +26,7 @@ function sha256(text: string): string {
 /** What a plan's fingerprint covers of a handshake: its state, action, parties and notes. */
 export function fingerprintParts(
   handshake: Handshake,
-): Omit<PlanEntry, "handshakeId" | "ruleId" | "matchedRules" | "reason" | "fingerprint"> {
+): Omit<PlanEntry, "handshakeId" | "ruleId" | "matchedRules" | "reason" | "fingerprint" | "cancelAfter"> {
   return {
     state: handshake.state,
     action: handshake.action,
@@ -40,7 +42,10 @@ export function fingerprintOf(handshake: Handshake): string {
   return sha256(canonicalJson(fingerprintParts(handshake)));
 }
 
-/** A selected handshake as its plan records it. */
+/**
+ * A selected handshake as its plan records it. A mark (planned as it is made) carries when its
+ * grace period ends, which approving cuts short.
+ */
 export function planEntryOf(decision: Decision): PlanEntry {
   const { handshake } = decision;
   return {
@@ -50,6 +55,7 @@ export function planEntryOf(decision: Decision): PlanEntry {
     reason: decision.reason,
     fingerprint: fingerprintOf(handshake),
     ...fingerprintParts(handshake),
+    ...(decision.kind === "mark" ? { cancelAfter: decision.cancelAfter } : {}),
   };
 }
 
@@ -134,7 +140,7 @@ export function planIntegrityProblems(stored: StoredPlan, home: PlanHome): strin
     );
   }
   for (const entry of plan.entries) {
-    const { handshakeId, ruleId, matchedRules, reason, fingerprint, ...parts } = entry;
+    const { handshakeId, ruleId, matchedRules, reason, fingerprint, cancelAfter, ...parts } = entry;
     if (sha256(canonicalJson(parts)) !== fingerprint) {
       problems.push(
         `plan ${plan.planId}: ${handshakeId}: its fingerprint does not match what the plan holds of it`,
@@ -174,14 +180,29 @@ export function approvedEntries(stored: StoredPlan): PlanEntry[] {
 }
 
 /**
+ * The approved entries planned as they were marked, by handshake: approving one means cancel now,
+ * so the apply cuts short the grace period of the mark the plan's run made (src/policy/grace.ts).
+ */
+export function earlyApprovals(stored: StoredPlan): Map<string, EarlyApproval> {
+  const { planId, runId } = stored.plan;
+  return new Map(
+    approvedEntries(stored)
+      .filter((entry) => entry.cancelAfter !== undefined)
+      .map((entry) => [entry.handshakeId, { planId, markRunId: runId, ruleId: entry.ruleId }]),
+  );
+}
+
+/**
  * What changed about an approved handshake since its plan, judged again now under the current
  * config: undefined when it still matches and may be canceled. `decision` is what the planner
- * decides now (undefined: no rule selects it); `current` the handshake as described now.
+ * decides now (undefined: no rule selects it, or a grace period runs that the approval does not
+ * cut short); `current` the handshake as described now; `mark` its open mark, if any.
  */
 export function staleness(
   entry: PlanEntry,
   current: Handshake | undefined,
   decision: Decision | undefined,
+  mark?: OpenMark,
 ): string | undefined {
   if (current === undefined) return "the handshake is gone";
   const changes: string[] = [];
@@ -195,9 +216,19 @@ export function staleness(
   if (changes.length > 0) return changes.join(", ");
   if (!CANDIDATE_STATES.includes(current.state))
     return `state ${current.state}: it can no longer be canceled`;
+  if (decision === undefined && mark !== undefined) {
+    return `its grace period runs until ${mark.cancelAfter} under a mark of run ${mark.runId} (rule '${mark.ruleId}'), not the mark this plan was made with`;
+  }
   if (decision === undefined) return "no rule selects it any more";
   if (decision.kind === "exempted") return `now exempted (${decision.reason})`;
+  if (decision.kind === "mark" && entry.cancelAfter !== undefined) {
+    return `the mark this plan was made with is not open any more (${decision.reason})`;
+  }
   if (decision.kind === "mark") return `not due under the current config (${decision.reason})`;
   if (decision.kind !== "cancel") return `no longer selected (${decision.reason})`;
+  // What was approved early is the cancel of that rule's mark: another rule's cancel is a new judgement.
+  if (entry.cancelAfter !== undefined && decision.ruleId !== entry.ruleId) {
+    return `rule '${entry.ruleId}' no longer selects it (rule '${decision.ruleId}' does: ${decision.reason})`;
+  }
   return undefined;
 }

@@ -27,12 +27,31 @@ export function isDue(mark: Pick<OpenMark, "cancelAfter">, now: Date): boolean {
   return !Number.isNaN(due) && now.getTime() >= due;
 }
 
+/**
+ * Four eyes (docs/approval.md): an approved plan that holds a handshake planned as it was marked.
+ * Approving means cancel now: the grace period of that very mark (of the plan's run, by the same
+ * rule) is cut short. Any other mark runs its course.
+ */
+export interface EarlyApproval {
+  planId: string;
+  /** The run that made the plan, and with it the mark. */
+  markRunId: string;
+  ruleId: string;
+}
+
 export interface GraceContext {
   now: Date;
   /** The open mark of this handshake, if some earlier run marked it. */
   mark?: OpenMark;
   /** graceHours of a rule by id (0 when it has none or is unknown). */
   graceHoursOf(ruleId: string): number;
+  /** An approval that cuts this handshake's grace period short, when a plan being applied holds one. */
+  approval?: EarlyApproval;
+}
+
+/** Whether the approval was given for this mark: the one its plan was made with. */
+export function cutsShort(approval: EarlyApproval | undefined, mark: OpenMark): approval is EarlyApproval {
+  return approval !== undefined && approval.markRunId === mark.runId && approval.ruleId === mark.ruleId;
 }
 
 function closed(mark: OpenMark, why: string): string {
@@ -71,11 +90,13 @@ export function applyGrace(
   if (decision.kind !== "cancel") return decision;
 
   if (mark !== undefined && decision.matchedRules.includes(mark.ruleId)) {
-    if (!isDue(mark, now)) return undefined;
+    const marked = `${decision.reason}; marked by run ${mark.runId}, due at ${mark.cancelAfter}`;
+    if (isDue(mark, now)) return { ...decision, ruleId: mark.ruleId, reason: marked, closesMark: mark };
+    if (!cutsShort(context.approval, mark)) return undefined;
     return {
       ...decision,
       ruleId: mark.ruleId,
-      reason: `${decision.reason}; marked by run ${mark.runId}, due at ${mark.cancelAfter}`,
+      reason: `${marked}; grace period cut short by the approval of plan ${context.approval.planId}`,
       closesMark: mark,
     };
   }

@@ -9,7 +9,7 @@ import {
 import type { OpenMark } from "../ports/records.js";
 import { evaluateRule, type RuleConfig } from "../rules/index.js";
 import type { Decision } from "./decision.js";
-import { applyGrace, closeMarkOf } from "./grace.js";
+import { applyGrace, closeMarkOf, type EarlyApproval } from "./grace.js";
 
 export type { Decision } from "./decision.js";
 
@@ -31,6 +31,8 @@ export interface PlanInput {
   only?: Selection;
   /** Open marks by handshake id (src/policy/grace.ts); none: no grace period is running. */
   marks?: ReadonlyMap<string, OpenMark>;
+  /** Approvals that cut a grace period short, by handshake id: only for a run applying a plan. */
+  approvals?: ReadonlyMap<string, EarlyApproval>;
 }
 
 export interface Plan {
@@ -158,10 +160,12 @@ export function createPlanner(input: Omit<PlanInput, "handshakes">): Planner {
         }
         candidates += 1;
         if (mark === undefined && allMarks.has(handshake.id)) continue;
+        const approval = input.approvals?.get(handshake.id);
         const decision = applyGrace(decide(handshake, rules, config, now), handshake, {
           now,
           graceHoursOf,
           ...(mark ? { mark } : {}),
+          ...(approval ? { approval } : {}),
         });
         if (decision !== undefined) decisions.push(decision);
       }

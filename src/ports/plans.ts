@@ -20,6 +20,12 @@ export interface PlanEntry {
   requestedAt?: string;
   /** sha256 of the notes, or "" when there were none: the notes themselves stay on the handshake. */
   notesHash: string;
+  /**
+   * Planned at marking, while its grace period runs (src/policy/grace.ts): the mark of the plan's
+   * run is due at this instant. Approving cuts the grace period short: apply cancels it now.
+   * Outside the fingerprint: it says when, not what was judged.
+   */
+  cancelAfter?: string;
 }
 
 /** A plan as its run recorded it. Nothing in it changes afterwards; `planHash` covers all of it. */

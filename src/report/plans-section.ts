@@ -1,4 +1,4 @@
-import type { StoredPlan } from "../ports/plans.js";
+import type { PlanEntry, StoredPlan } from "../ports/plans.js";
 import { escapeHtml, table } from "./html-parts.js";
 
 /**
@@ -11,7 +11,7 @@ export function plansSection(plans: readonly StoredPlan[]): string {
   const rows = plans.map(({ plan, decision, appliedBy, unreadable }) => [
     `${escapeHtml(plan.planId)}<br>${escapeHtml(plan.createdAt)}`,
     `${escapeHtml(plan.maker)}<br>run ${escapeHtml(plan.runId)}`,
-    `${plan.entries.length} handshakes<br>expires ${escapeHtml(plan.expiresAt)}`,
+    `${plan.entries.length} handshakes${graceNote(plan.entries)}<br>expires ${escapeHtml(plan.expiresAt)}`,
     decision === undefined
       ? "pending"
       : `${escapeHtml(decision.verdict)} by ${escapeHtml(decision.by)}<br>${escapeHtml(decision.at)}` +
@@ -33,4 +33,10 @@ export function plansSection(plans: readonly StoredPlan[]): string {
     rows,
     "plans",
   );
+}
+
+/** Handshakes planned as they were marked: approving them cut their grace period short. */
+function graceNote(entries: readonly PlanEntry[]): string {
+  const graced = entries.filter((entry) => entry.cancelAfter !== undefined).length;
+  return graced === 0 ? "" : `<br>${graced} in a grace period (approval cancels early)`;
 }

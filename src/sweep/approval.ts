@@ -19,6 +19,7 @@ import {
 } from "../policy/approval.js";
 import type { Decision } from "../policy/plan.js";
 import type { PlanEntry, PlanRecord } from "../ports/plans.js";
+import type { OpenMark } from "../ports/records.js";
 import { type Final, finalOf } from "./record.js";
 import type { ActionSummary, RunState } from "./types.js";
 
@@ -36,41 +37,63 @@ export function plans(run: RunState): boolean {
 /**
  * Handshakes already in an open plan (pending, approved or rejected, not expired): a run leaves
  * them to that plan rather than planning them again every hour. A rejection holds them until its
- * plan expires; then, if a rule still selects them, a new plan asks again.
+ * plan expires; then, if a rule still selects them, a new plan asks again. An entry planned at
+ * marking is the exception: its rejection only refused to cut the grace period short, so once its
+ * mark is due the handshake is planned again, for the cancel itself.
  */
 export async function inOpenPlans(run: RunState): Promise<ReadonlySet<string>> {
   const store = run.deps.plans;
   if (store === undefined) return new Set();
   const now = run.deps.now().getTime();
   const open = await store.listOpenPlans();
+  const held = (entry: PlanEntry, rejected: boolean) =>
+    !rejected || entry.cancelAfter === undefined || Date.parse(entry.cancelAfter) > now;
   return new Set(
     open
       .filter(({ plan }) => Date.parse(plan.expiresAt) > now)
-      .flatMap(({ plan }) => plan.entries.map((entry) => entry.handshakeId)),
+      .flatMap(({ plan, decision }) =>
+        plan.entries
+          .filter((entry) => held(entry, decision?.verdict === "rejected"))
+          .map((entry) => entry.handshakeId),
+      ),
   );
 }
 
 /**
- * A live run's cancel decisions, under approval: each one whose rule requires approval becomes a
- * PLANNED final of this run's plan; a handshake already in an open plan is left to it.
+ * A live run's decisions, under approval. Each cancel whose rule requires approval becomes a
+ * PLANNED final of this run's plan. Each new mark whose rule requires approval stays MARKED and
+ * joins the plan too, so that an approver can cut its grace period short (approve means cancel
+ * now). A handshake already in an open plan is left to it: a cancel is dropped, a mark is made
+ * without joining this plan.
  */
-export function planned(run: RunState, toCancel: readonly Decision[], planning: ReadonlySet<string>): Split {
+export function planned(run: RunState, decided: Split, planning: ReadonlySet<string>): Split {
   const { config } = run.request;
   const planId = planIdOf(run.request.runId);
-  const finals: Final[] = [];
+  const requires = (decision: Decision) => {
+    if (!requiresApproval(config, decision.ruleId)) return false;
+    if (run.deps.plans === undefined) {
+      throw new ConfigError(["approval: required, but this run has no plan store to record its plan in"]);
+    }
+    if (!planning.has(decision.handshake.id)) return true;
+    run.log.info("already in an open plan; left to it", { handshakeId: decision.handshake.id });
+    return false;
+  };
+  const finals = decided.finals.map((final): Final => {
+    const { decision } = final;
+    if (final.outcome !== "MARKED" || decision.kind !== "mark" || !requires(decision)) return final;
+    return {
+      ...final,
+      reason: `${final.reason}; approval required: plan ${planId}, whose approval cancels it before then`,
+      planned: { planId, fingerprint: fingerprintOf(decision.handshake) },
+    };
+  });
   const rest: Decision[] = [];
-  for (const decision of toCancel) {
+  for (const decision of decided.toCancel) {
     if (!requiresApproval(config, decision.ruleId)) {
       rest.push(decision);
       continue;
     }
-    if (run.deps.plans === undefined) {
-      throw new ConfigError(["approval: required, but this run has no plan store to record its plan in"]);
-    }
-    if (planning.has(decision.handshake.id)) {
-      run.log.info("already in an open plan; left to it", { handshakeId: decision.handshake.id });
-      continue;
-    }
+    if (!requires(decision)) continue;
     finals.push({
       decision,
       outcome: "PLANNED",
@@ -93,7 +116,9 @@ export async function recordPlan(
   const store = run.deps.plans;
   const planId = planIdOf(run.request.runId);
   const recorded = new Set(
-    actions.filter((a) => a.outcome === "PLANNED" && a.planId === planId).map((a) => a.handshakeId),
+    actions
+      .filter((a) => (a.outcome === "PLANNED" || a.outcome === "MARKED") && a.planId === planId)
+      .map((a) => a.handshakeId),
   );
   if (store === undefined || recorded.size === 0) return undefined;
   const entries = decisions.filter((d) => recorded.has(d.handshake.id)).map(planEntryOf);
@@ -130,6 +155,7 @@ export function applying(
   run: RunState,
   decisions: readonly Decision[],
   described: ReadonlyMap<string, Handshake>,
+  marks: ReadonlyMap<string, OpenMark>,
 ): Split {
   const apply = run.request.apply;
   if (apply === undefined) return { finals: [], toCancel: [] };
@@ -146,7 +172,7 @@ export function applying(
       finals.push(finalOf(decision, false) as Final);
       continue;
     }
-    const changed = staleness(entry, current, decision);
+    const changed = staleness(entry, current, decision, marks.get(entry.handshakeId));
     if (changed === undefined && decision !== undefined) {
       toCancel.push({ ...decision, reason: `${decision.reason}; approved in plan ${planId}` });
       continue;

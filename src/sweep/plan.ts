@@ -1,5 +1,6 @@
 import { usesApproval } from "../config/approval.js";
 import type { Handshake } from "../domain/handshake.js";
+import { earlyApprovals } from "../policy/approval.js";
 import { marksByHandshake } from "../policy/grace.js";
 import { createPlanner, type Decision } from "../policy/plan.js";
 import type { OpenMark, RunRecord } from "../ports/records.js";
@@ -64,22 +65,27 @@ export async function planSweep(run: RunState, started: Date): Promise<PlannedSw
       listing,
       blocked: false,
       decisions: decided.decisions,
-      ...applying(run, decided.decisions, described),
+      ...applying(run, decided.decisions, described, marks),
       ...ledger,
     };
   }
   // What calls nothing is recorded first, in batches; then the cancellations, one by one.
   const finals: Final[] = [];
-  let toCancel: Decision[] = [];
+  const toCancel: Decision[] = [];
   for (const decision of decided.decisions) {
     const final = finalOf(decision, dryRun);
     if (final === undefined) toCancel.push(decision);
     else finals.push(final);
   }
-  if (plans(run) && usesApproval(run.request.config) && toCancel.length > 0) {
-    const split = planned(run, toCancel, await inOpenPlans(run));
-    finals.push(...split.finals);
-    toCancel = split.toCancel;
+  const marking = finals.some((final) => final.outcome === "MARKED");
+  if (plans(run) && usesApproval(run.request.config) && (toCancel.length > 0 || marking)) {
+    return {
+      listing,
+      blocked: false,
+      decisions: decided.decisions,
+      ...planned(run, { finals, toCancel }, await inOpenPlans(run)),
+      ...ledger,
+    };
   }
   return { listing, blocked: false, decisions: decided.decisions, finals, toCancel, ...ledger };
 }
@@ -96,7 +102,10 @@ async function listAndPlan(
 ) {
   const { config, ruleIds, handshakeIds } = run.request;
   const only = { ruleIds, handshakeIds };
-  const planner = createPlanner({ config, now, only: defined(only), marks });
+  // Applying a plan, approving a handshake planned as it was marked cuts its grace period short.
+  const apply = run.request.apply;
+  const approvals = apply === undefined ? {} : { approvals: earlyApprovals(apply.stored) };
+  const planner = createPlanner({ config, now, only: defined(only), marks, ...approvals });
   const ledger = observeLedger(run, now);
   try {
     for await (const page of run.deps.organizations.listHandshakes()) {

@@ -52,7 +52,8 @@ function seed(notes: Partial<Record<string, string>> = {}): EmulatorHandshake[] 
 let stack: Awaited<ReturnType<typeof startStack>>;
 const dir = mkdtempSync(join(tmpdir(), "janitor-approval-"));
 
-function configFile(name: string, extra = ""): string {
+/** A config under approval; `extra` goes before the rules, `ruleExtra` into the one rule. */
+function configFile(name: string, extra = "", ruleExtra = ""): string {
   const path = join(dir, name);
   writeFileSync(
     path,
@@ -66,6 +67,7 @@ function configFile(name: string, extra = ""): string {
       "  - id: outside-email",
       "    type: email",
       '    deny: ["*@gmail.com"]',
+      ruleExtra,
     ].join("\n"),
   );
   return path;
@@ -282,32 +284,9 @@ describe("four eyes", () => {
     expect(unknown.stderr).toContain("no plan 'plan-0123456789abcdef'");
 
     const edited = await makePlan(config, table);
-    const client = localDynamoDbClient(stack.db.endpoint);
-    try {
-      const item = await client.send(
-        new UpdateItemCommand({
-          TableName: table,
-          Key: { pk: { S: `PLAN#${edited}` }, sk: { S: "PLAN" } },
-          UpdateExpression: "SET #p = :p",
-          ExpressionAttributeNames: { "#p": "plan" },
-          ExpressionAttributeValues: { ":p": { S: "{}" } },
-          ReturnValues: "ALL_OLD",
-        }),
-      );
-      const original = item.Attributes?.plan?.S ?? "";
-      const forged = original.replace(/"expiresAt":"[^"]+"/, '"expiresAt":"2999-01-01T00:00:00.000Z"');
-      await client.send(
-        new UpdateItemCommand({
-          TableName: table,
-          Key: { pk: { S: `PLAN#${edited}` }, sk: { S: "PLAN" } },
-          UpdateExpression: "SET #p = :p",
-          ExpressionAttributeNames: { "#p": "plan" },
-          ExpressionAttributeValues: { ":p": { S: forged } },
-        }),
-      );
-    } finally {
-      client.destroy();
-    }
+    await editPlan(table, edited, (plan) =>
+      plan.replace(/"expiresAt":"[^"]+"/, '"expiresAt":"2999-01-01T00:00:00.000Z"'),
+    );
     const approveEdited = await runCliProcess(
       ["approve", edited, "--note", "CHG-3", "--config", config],
       as("approver", table),
@@ -343,6 +322,287 @@ describe("four eyes", () => {
     expect(applied.code).toBe(2);
     expect(applied.stderr).toContain("rejected by arn:aws:iam::123456789012:user/approver");
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
+  });
+});
+
+/** Rewrites a plan's stored JSON in the table, as someone who can write the table could. */
+async function editPlan(table: string, planId: string, edit: (plan: string) => string): Promise<void> {
+  const client = localDynamoDbClient(stack.db.endpoint);
+  const Key = { pk: { S: `PLAN#${planId}` }, sk: { S: "PLAN" } };
+  try {
+    const item = await client.send(new GetItemCommand({ TableName: table, Key }));
+    const forged = edit(item.Item?.plan?.S ?? "");
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key,
+        UpdateExpression: "SET #p = :p",
+        ExpressionAttributeNames: { "#p": "plan" },
+        ExpressionAttributeValues: { ":p": { S: forged } },
+      }),
+    );
+  } finally {
+    client.destroy();
+  }
+}
+
+/** An approval by someone other than the maker, through the CLI as a separate process; it must succeed. */
+async function approve(planId: string, note: string, config: string, table: string, only: string[] = []) {
+  const handshakes = only.flatMap((id) => ["--handshake", id]);
+  const result = await runCliProcess(
+    ["approve", planId, "--note", note, ...handshakes, "--config", config],
+    as("approver", table),
+  );
+  expect(result.code, result.stderr).toBe(0);
+}
+
+/** `audit query … --format json`: its rows. */
+async function queried(args: string[], table: string): Promise<Record<string, string>[]> {
+  const result = await runCli(
+    ["audit", "query", ...args, "--format", "json"],
+    stackEnv(stack.org, stack.db, table),
+  );
+  expect(result.code, result.stderr).toBe(0);
+  return result.stdout
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line));
+}
+
+/** A config whose rule marks first: graceHours, under approval. */
+function graceConfig(name: string, graceHours: number): string {
+  return configFile(name, "", `    graceHours: ${graceHours}`);
+}
+
+interface Action {
+  handshakeId: string;
+  outcome: string;
+  reason: string;
+  cancelAfter?: string;
+  planId?: string;
+}
+
+/** A live run through the CLI: its summary. */
+async function liveRun(config: string, table: string) {
+  const result = await runCli(["run", "--config", config, "--json"], stackEnv(stack.org, stack.db, table));
+  expect(result.code, result.stderr).toBe(0);
+  return JSON.parse(result.stdout) as {
+    runId: string;
+    counts: Record<string, number>;
+    actions: Action[];
+    plan?: { planId: string };
+  };
+}
+
+/** A fresh organization and table, its three invitations marked under a 24 h grace period and planned. */
+async function markedPlan(name: string) {
+  await stack.reseed(seed());
+  const table = await stack.newTable();
+  const config = graceConfig(name, 24);
+  const marking = await liveRun(config, table);
+  expect(marking.counts).toEqual({ MARKED: 3 });
+  return { table, config, marking, planId: marking.plan?.planId ?? "", markRun: marking.runId };
+}
+
+/** Who closed the mark run `runId` made of the handshake, as the table holds it. */
+async function markClosedBy(table: string, runId: string, handshakeId: string): Promise<string | undefined> {
+  const client = localDynamoDbClient(stack.db.endpoint);
+  try {
+    const item = await client.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: { pk: { S: `RUN#${runId}` }, sk: { S: `ACTION#${handshakeId}` } },
+      }),
+    );
+    expect(item.Item?.outcome?.S).toBe("MARKED");
+    return item.Item?.markClosedBy?.S;
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Waits until the instant has passed: a grace period runs in real time. */
+async function until(instant: string): Promise<void> {
+  const left = Date.parse(instant) - Date.now();
+  expect(left).toBeLessThan(60_000);
+  if (left >= 0) await new Promise((resolve) => setTimeout(resolve, left + 5));
+}
+
+describe("four eyes and a grace period: approve means cancel now", () => {
+  test("a handshake is marked and planned at once; the plan shows until when its grace period runs", async () => {
+    await stack.reseed(seed());
+    const table = await stack.newTable();
+    const started = Date.now();
+
+    const config = graceConfig("grace-plan.yaml", 24);
+    const env = stackEnv(stack.org, stack.db, table);
+
+    const marking = await runCli(["run", "--config", config], env);
+
+    expect(marking.code, marking.stderr).toBe(0);
+    const planId = /^plan (plan-[0-9a-f]{16}): 3 handshakes await approval/m.exec(marking.stdout)?.[1] ?? "";
+    expect(planId).not.toBe("");
+    expect(marking.stdout).toContain(
+      "3 of them marked: approving cancels them at apply, before their grace period ends",
+    );
+    // Each mark is on record as MARKED, due when its grace period ends, and names the plan.
+    const rows = await queried(["--plan", planId], table);
+    expect(rows.map((row) => [row.handshakeId, row.outcome, row.planId]).sort()).toEqual(
+      ids.map((id) => [id, "MARKED", planId]),
+    );
+    const due = rows[0]?.cancelAfter ?? "";
+    expect(rows.every((row) => row.cancelAfter === due)).toBe(true);
+    expect(Date.parse(due)).toBeGreaterThanOrEqual(started + 24 * 3_600_000);
+    const shown = await runCli(["plan", "show", planId], stackEnv(stack.org, stack.db, table));
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toContain("pending");
+    expect(shown.stdout).toContain("intact");
+    expect(shown.stdout).toContain("3 of 3 in a grace period (graceUntil): approving cancels them now");
+    expect(shown.stdout.split("\n").filter((line) => line.includes(due))).toHaveLength(3);
+    const json = JSON.parse(
+      (await runCli(["plan", "show", planId, "--json"], stackEnv(stack.org, stack.db, table))).stdout,
+    );
+    expect(json.plan.entries.map((e: { cancelAfter?: string }) => e.cancelAfter)).toEqual([due, due, due]);
+    // A second run leaves the marked handshakes to their mark and their plan.
+    expect((await liveRun(config, table)).counts).toEqual({});
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+  });
+
+  test("approved, apply cancels before the grace period ends, names plan and approver, and closes the mark", async () => {
+    const { table, config, marking, planId, markRun } = await markedPlan("grace-approve.yaml");
+    await approve(planId, "CHG-7 cut short", config, table, [ids[0], ids[1]]);
+
+    // Between approval and apply, the first invitation is accepted.
+    stack.org.mutate(ids[0], "ACCEPTED");
+    const summary = await applied(planId, config, table);
+
+    const due = marking.actions[0]?.cancelAfter ?? "";
+    expect(Date.now()).toBeLessThan(Date.parse(due));
+    expect(summary.counts).toEqual({ STALE_PLAN: 1, CANCELED: 1 });
+    expect(states()).toEqual({ [ids[0]]: "ACCEPTED", [ids[1]]: "CANCELED", [ids[2]]: "OPEN" });
+    const byId = new Map<string, Action>(summary.actions.map((a: Action) => [a.handshakeId, a]));
+    expect(byId.get(ids[0])?.reason).toContain("state OPEN -> ACCEPTED");
+    expect(byId.get(ids[1])?.reason).toContain(`grace period cut short by the approval of plan ${planId}`);
+    const rows = await queried(["--plan", planId], table);
+    expect(rows.map((row) => [row.handshakeId, row.outcome, row.approver ?? "-"]).sort()).toEqual(
+      [
+        [ids[0], "MARKED", "-"],
+        [ids[1], "MARKED", "-"],
+        [ids[2], "MARKED", "-"],
+        [ids[0], "STALE_PLAN", "arn:aws:iam::123456789012:user/approver"],
+        [ids[1], "CANCELED", "arn:aws:iam::123456789012:user/approver"],
+      ].sort(),
+    );
+    // The canceled handshake's mark is closed by the apply, as a due cancel closes it; the
+    // stale one's and the unapproved one's stay open.
+    expect(await markClosedBy(table, markRun, ids[1])).toBe(summary.runId);
+    expect(await markClosedBy(table, markRun, ids[0])).toBeUndefined();
+    expect(await markClosedBy(table, markRun, ids[2])).toBeUndefined();
+    // The next run closes the accepted one's mark and leaves the unapproved one to its grace period.
+    const next = await liveRun(config, table);
+    expect(next.actions.map((a) => [a.handshakeId, a.outcome])).toEqual([[ids[0], "STATE_CHANGED"]]);
+    expect(stack.org.stats().CancelHandshake?.requests).toBe(1);
+  });
+
+  test("approved, the next scheduled sweep applies it and cancels before the grace period ends", async () => {
+    const { table, config, planId, markRun } = await markedPlan("grace-scheduled.yaml");
+    await approve(planId, "CHG-11 now", config, table);
+
+    const handler = createSweepHandler({
+      ...stackEnv(stack.org, stack.db, table),
+      JANITOR_CONFIG: config,
+      POWERTOOLS_LOG_LEVEL: "ERROR",
+    });
+    const own = await handler(
+      scheduledEvent({ id: `sched-${Date.now()}`, time: new Date().toISOString() }),
+      lambdaContext(),
+    );
+
+    expect(own.counts).toEqual({});
+    expect(states()).toEqual({ [ids[0]]: "CANCELED", [ids[1]]: "CANCELED", [ids[2]]: "CANCELED" });
+    const rows = await queried(["--plan", planId, "--outcome", "CANCELED"], table);
+    expect(rows.map((row) => [row.handshakeId, row.trigger, row.approver]).sort()).toEqual(
+      ids.map((id) => [id, "scheduled", "arn:aws:iam::123456789012:user/approver"]),
+    );
+    for (const id of ids) expect(await markClosedBy(table, markRun, id)).toBe(rows[0]?.runId);
+  });
+
+  test("rejected, nothing is canceled early; once the mark is due it is planned again, and applied then", async () => {
+    await stack.reseed(seed());
+    const table = await stack.newTable();
+    // 3.6 s of grace.
+    const config = graceConfig("grace-reject.yaml", 0.001);
+    const marking = await liveRun(config, table);
+    expect(marking.counts).toEqual({ MARKED: 3 });
+    const early = marking.plan?.planId ?? "";
+    const rejected = await runCliProcess(
+      ["reject", early, "--note", "CHG-8 let the grace period run", "--config", config],
+      as("approver", table),
+    );
+    expect(rejected.code, rejected.stderr).toBe(0);
+    const refused = await runCli(["apply", early, "--config", config], stackEnv(stack.org, stack.db, table));
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("rejected by arn:aws:iam::123456789012:user/approver");
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+
+    await until(marking.actions[0]?.cancelAfter ?? "");
+    const atDue = await liveRun(config, table);
+
+    expect(atDue.counts).toEqual({ PLANNED: 3 });
+    const again = atDue.plan?.planId ?? "";
+    expect(again).not.toBe(early);
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    const listed = await runCli(["plan", "show", early], stackEnv(stack.org, stack.db, table));
+    expect(listed.stdout).toContain("rejected by arn:aws:iam::123456789012:user/approver");
+    await approve(again, "CHG-9 now", config, table);
+    const summary = await applied(again, config, table);
+    expect(summary.counts).toEqual({ CANCELED: 3 });
+    expect((await liveRun(config, table)).actions).toEqual([]);
+  });
+
+  test("a plan whose entry's due time was edited after the approval cancels nothing", async () => {
+    const { table, config, planId } = await markedPlan("grace-edited-plan.yaml");
+    await approve(planId, "CHG-12", config, table);
+    await editPlan(table, planId, (plan) => {
+      const edited = plan.replace(/"cancelAfter":"[^"]+"/, '"cancelAfter":"2000-01-01T00:00:00.000Z"');
+      expect(edited).not.toBe(plan);
+      return edited;
+    });
+
+    const result = await runCli(["apply", planId, "--config", config], stackEnv(stack.org, stack.db, table));
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(
+      `plan ${planId}: its content does not match its hash: edited since it was recorded`,
+    );
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+  });
+
+  test("a mark edited in the table after the approval cancels nothing", async () => {
+    const { table, config, planId, markRun } = await markedPlan("grace-forged.yaml");
+    await approve(planId, "CHG-10", config, table);
+    // Someone who can write the table moves the mark's due time into the past.
+    const client = localDynamoDbClient(stack.db.endpoint);
+    try {
+      await client.send(
+        new UpdateItemCommand({
+          TableName: table,
+          Key: { pk: { S: `RUN#${markRun}` }, sk: { S: `ACTION#${ids[0]}` } },
+          UpdateExpression: "SET cancelAfter = :c",
+          ExpressionAttributeValues: { ":c": { S: new Date(Date.now() - 3_600_000).toISOString() } },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+
+    const result = await runCli(["apply", planId, "--config", config], stackEnv(stack.org, stack.db, table));
+
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`plan ${planId}: run ${markRun}: item ${ids[0]} (#1): content altered`);
+    expect(result.stderr).toContain(`plan ${planId}: refused; nothing is done`);
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    expect(Object.values(states())).toEqual(["OPEN", "OPEN", "OPEN"]);
   });
 });
 

@@ -1,6 +1,14 @@
 import { expect, test } from "vitest";
 import { runCliProcess } from "../support/stack.js";
 
+/** The outcome column of the table rows the text shows for a handshake, in order. */
+function outcomesOf(text: string, handshakeId: string | undefined): (string | undefined)[] {
+  return text
+    .split("\n")
+    .filter((line) => line.startsWith(`${handshakeId} `))
+    .map((line) => line.split(/\s+/)[3]);
+}
+
 test("the demo starts its own stack, does a dry run then a live run, prints the trail and exits 0", async () => {
   const result = await runCliProcess(["demo"], {});
 
@@ -36,10 +44,11 @@ test("the demo starts its own stack, does a dry run then a live run, prints the 
   expect(eyes).toMatch(
     new RegExp(`run apply-${plan?.[1]} \\(live run, cli by \\S+\\): COMPLETED\n.* CANCELED 1`),
   );
-  expect(
-    eyes
-      .split("\n")
-      .filter((line) => line.startsWith(`${planned?.[1]} `))
-      .map((line) => line.split(/\s+/)[3]),
-  ).toEqual(["PLANNED", "CANCELED"]);
+  expect(outcomesOf(eyes, planned?.[1])).toEqual(["PLANNED", "CANCELED"]);
+  // And approve means cancel now: marked and planned under a grace period, canceled at apply.
+  const early = /invited side\.project@gmail\.com \((h-[0-9a-z]+)\)/.exec(eyes);
+  const times = /(h-[0-9a-z]+): canceled at (\S+); its mark was due at (\S+)/.exec(eyes);
+  expect(outcomesOf(eyes, early?.[1])).toEqual(["MARKED", "CANCELED"]);
+  expect(times?.[1]).toBe(early?.[1]);
+  expect(Date.parse(times?.[3] ?? "") - Date.parse(times?.[2] ?? "")).toBeGreaterThan(23 * 3_600_000);
 }, 180_000);

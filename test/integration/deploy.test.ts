@@ -146,7 +146,6 @@ describe("plan decisions and acknowledgements of findings", () => {
     // As CloudFormation joins them: the attestation under the caller's own id only.
     expect(conditions[0]?.[1]["dynamodb:LeadingKeys"]?.map(joined)).toEqual([
       `${DECISION_KEY_PREFIX}*`,
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable
       `${APPROVER_KEY_PREFIX}\${aws:userid}#*`,
       `${FINDING_KEY_PREFIX}*`,
     ]);

@@ -443,29 +443,67 @@ describe("a burst of invitations", () => {
 });
 
 describe("an invitation under approval", () => {
+  const dir = mkdtempSync(join(tmpdir(), "janitor-realtime-approval-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  /** A config file under approval, its one rule with `ruleExtra`. */
+  const approvalConfig = (name: string, ruleExtra = "") => {
+    const path = join(dir, name);
+    writeFileSync(
+      path,
+      `version: 1\ndryRun: false\napproval: required\nrules:\n  - id: outside-email\n    type: email\n    deny: ["*@gmail.com"]\n${ruleExtra}`,
+    );
+    return path;
+  };
+
   test("records a plan for its one handshake, made by the janitor's role, and cancels nothing", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "janitor-realtime-approval-"));
+    const config = approvalConfig("approval.yaml");
+    const { id, event } = await invite("forbidden");
+    stack.org.resetStats();
+
+    const summary = asSummary(
+      await createRealtimeLambdaHandler({ ...env(), JANITOR_CONFIG: config })(event, lambdaContext(30_000)),
+    );
+
+    expect(summary.actions.map((a) => [a.handshakeId, a.outcome])).toEqual([[id, "PLANNED"]]);
+    expect(calls("CancelHandshake")).toBe(0);
+    expect(stateOf(id)).toBe("OPEN");
+    expect(summary.plan).toMatchObject({ maker: "arn:aws:iam::123456789012:user/local", handshakes: 1 });
+    const stored = await store().readPlan(summary.plan?.planId ?? "");
+    expect(stored?.plan.entries.map((entry) => entry.handshakeId)).toEqual([id]);
+  });
+
+  test("under a grace period is marked and planned at once, and its digest names the plan and the approve command", async () => {
+    const config = approvalConfig("approval-grace.yaml", "    graceHours: 24\n");
+    const sns = await startSnsEmulator();
     try {
-      const config = join(dir, "approval.yaml");
-      writeFileSync(
-        config,
-        'version: 1\ndryRun: false\napproval: required\nrules:\n  - id: outside-email\n    type: email\n    deny: ["*@gmail.com"]\n',
-      );
       const { id, event } = await invite("forbidden");
       stack.org.resetStats();
+      const notifyEnv = {
+        ...env(),
+        JANITOR_CONFIG: config,
+        NOTIFY_TOPIC_ARN: DEFAULT_TOPIC_ARN,
+        AWS_ENDPOINT_URL_SNS: sns.endpoint,
+      };
 
-      const summary = asSummary(
-        await createRealtimeLambdaHandler({ ...env(), JANITOR_CONFIG: config })(event, lambdaContext(30_000)),
-      );
+      const summary = asSummary(await createRealtimeLambdaHandler(notifyEnv)(event, lambdaContext(30_000)));
 
-      expect(summary.actions.map((a) => [a.handshakeId, a.outcome])).toEqual([[id, "PLANNED"]]);
+      const planId = summary.plan?.planId ?? "";
+      expect(summary.actions.map((a) => [a.handshakeId, a.outcome, a.planId])).toEqual([
+        [id, "MARKED", planId],
+      ]);
       expect(calls("CancelHandshake")).toBe(0);
-      expect(stateOf(id)).toBe("OPEN");
-      expect(summary.plan).toMatchObject({ maker: "arn:aws:iam::123456789012:user/local", handshakes: 1 });
-      const stored = await store().readPlan(summary.plan?.planId ?? "");
-      expect(stored?.plan.entries.map((entry) => entry.handshakeId)).toEqual([id]);
+      const stored = await store().readPlan(planId);
+      expect(stored?.plan.entries.map((entry) => [entry.handshakeId, entry.cancelAfter])).toEqual([
+        [id, summary.actions[0]?.cancelAfter],
+      ]);
+      const messages = sns.published();
+      expect(messages).toHaveLength(1);
+      expect(messages[0]?.message).toContain(`handshake-janitor approve ${planId} --note TEXT`);
+      expect(messages[0]?.message).toContain(
+        "approving cancels them at apply, before their grace period ends",
+      );
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      await sns.stop();
     }
   });
 });

@@ -228,3 +228,29 @@ describe("buildDigest: escaped handshakes", () => {
     );
   });
 });
+
+describe("buildDigest: a plan made at marking", () => {
+  it("says the marked handshakes are in the plan, that approving cancels them early, and how to approve", () => {
+    const planId = "plan-0123456789abcdef";
+    const plan = {
+      planId,
+      expiresAt: "2026-11-26T12:00:00.000Z",
+      maker: "arn:aws:iam::1:role/janitor",
+      handshakes: 2,
+    };
+    const cancelAfter = "2026-11-27T12:00:00.000Z";
+    const marked = [1, 2].map((n) => action(n, "MARKED", { planId, cancelAfter }));
+
+    const digest = buildDigest(run([...marked, action(3, "MARKED", { cancelAfter })], { plan }));
+
+    expect(digest?.subject).toBe("handshake-janitor: 3 marked");
+    const lines = digest?.message.split("\n") ?? [];
+    expect(lines).toContain(
+      "2 of its handshakes are marked: approving cancels them at apply, before their grace period ends",
+    );
+    expect(lines).toContain(
+      `Approve (someone other than the maker): handshake-janitor approve ${planId} --note TEXT`,
+    );
+    expect(lines.filter((line) => line.includes(`cancel after ${cancelAfter}`))).toHaveLength(3);
+  });
+});

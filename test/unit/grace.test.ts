@@ -1,7 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parseConfig } from "../../src/config/config.js";
 import type { Handshake } from "../../src/domain/handshake.js";
-import { applyGrace, cancelAfterOf, closeMarkOf, isDue, marksByHandshake } from "../../src/policy/grace.js";
+import {
+  applyGrace,
+  cancelAfterOf,
+  closeMarkOf,
+  type EarlyApproval,
+  isDue,
+  marksByHandshake,
+} from "../../src/policy/grace.js";
 import { type Decision, plan } from "../../src/policy/plan.js";
 import type { OpenMark } from "../../src/ports/records.js";
 
@@ -144,6 +151,34 @@ describe("applyGrace", () => {
   });
 });
 
+describe("applyGrace with an approval (approve means cancel now)", () => {
+  const running = mark({ runId: "run-0", cancelAfter: new Date(NOW.getTime() + HOUR).toISOString() });
+  const approval: EarlyApproval = { planId: "plan-0123456789abcdef", markRunId: "run-0", ruleId: "outside" };
+  const context = (over: Partial<EarlyApproval>) => ({
+    now: NOW,
+    graceHoursOf: grace({ outside: 2 }),
+    mark: running,
+    approval: { ...approval, ...over },
+  });
+
+  it("cuts short the grace period of the mark its plan was made with, and closes that mark", () => {
+    const result = applyGrace(cancel, shake, context({}));
+    expect(result).toMatchObject({ kind: "cancel", ruleId: "outside", closesMark: running });
+    expect(result?.reason).toContain(`grace period cut short by the approval of plan ${approval.planId}`);
+  });
+
+  it.each([
+    { name: "a mark of another run", over: { markRunId: "run-9" } },
+    { name: "a mark by another rule", over: { ruleId: "other" } },
+  ])("leaves $name to its grace period", ({ over }) => {
+    expect(applyGrace(cancel, shake, context(over))).toBeUndefined();
+  });
+
+  it("does not turn an exemption into a cancel", () => {
+    expect(applyGrace(exempted, shake, context({}))).toMatchObject({ kind: "exempted", closesMark: running });
+  });
+});
+
 describe("closeMarkOf", () => {
   it.each([
     { state: "ACCEPTED", outcome: "STATE_CHANGED" },
@@ -217,6 +252,31 @@ describe("the planner with marks", () => {
     const due = plan({ handshakes: [shake], config, now: new Date(NOW.getTime() + 2 * HOUR), marks: open });
     expect(due.decisions.map((d) => d.kind)).toEqual(["cancel"]);
     expect(due.selected).toBe(1);
+  });
+
+  it("cancels a marked handshake before it is due only when an approval names its mark", () => {
+    const due = new Date(NOW.getTime() + HOUR).toISOString();
+    const open = new Map([[shake.id, mark({ runId: "r1", cancelAfter: due })]]);
+    const approval = { planId: "plan-0123456789abcdef", markRunId: "r1", ruleId: "outside" };
+
+    const approved = plan({
+      handshakes: [shake],
+      config,
+      now: NOW,
+      marks: open,
+      approvals: new Map([[shake.id, approval]]),
+    });
+    const elsewhere = plan({
+      handshakes: [shake],
+      config,
+      now: NOW,
+      marks: open,
+      approvals: new Map([["h-0000000002", approval]]),
+    });
+
+    expect(approved.decisions.map((d) => d.kind)).toEqual(["cancel"]);
+    expect(approved.selected).toBe(1);
+    expect(elsewhere.decisions).toEqual([]);
   });
 
   it("closes a mark whose handshake was accepted, and one no longer listed", () => {

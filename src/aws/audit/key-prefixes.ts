@@ -35,7 +35,6 @@ export const JANITOR_DENIED_KEY_PREFIXES = [
  */
 export const APPROVER_KEY_PATTERNS = [
   DECISION_KEY_PREFIX,
-  // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable, not JavaScript
   `${APPROVER_KEY_PREFIX}\${aws:userid}#`,
   FINDING_KEY_PREFIX,
 ] as const;

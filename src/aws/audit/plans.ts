@@ -191,8 +191,9 @@ export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
 
 /**
  * Why the plan's run, as its hash chain holds it, does not vouch for the plan: a problem of that
- * run's chain, or an approved handshake without a PLANNED item of this plan with its fingerprint.
- * Empty when the chain and the plan agree.
+ * run's chain, or a handshake without a PLANNED item of this plan with its fingerprint (a MARKED
+ * one due at the entry's cancelAfter, for a handshake planned as it was marked). Empty when the
+ * chain and the plan agree.
  */
 export async function planChainProblems(reader: AuditReader, stored: StoredPlan): Promise<string[]> {
   const { plan } = stored;
@@ -203,18 +204,24 @@ export async function planChainProblems(reader: AuditReader, stored: StoredPlan)
   );
   const planned = new Map(
     chain.actions.flatMap((stored) =>
-      stored.action?.outcome === "PLANNED" && stored.action.planId === plan.planId
+      (stored.action?.outcome === "PLANNED" || stored.action?.outcome === "MARKED") &&
+      stored.action.planId === plan.planId
         ? [[stored.action.handshakeId, stored.action] as const]
         : [],
     ),
   );
   for (const entry of plan.entries) {
     const item = planned.get(entry.handshakeId);
-    if (item === undefined) {
-      problems.push(`plan ${plan.planId}: ${entry.handshakeId} has no PLANNED item in run ${plan.runId}`);
-    } else if (item.fingerprint !== entry.fingerprint || item.ruleId !== entry.ruleId) {
+    const outcome = entry.cancelAfter === undefined ? "PLANNED" : "MARKED";
+    if (item === undefined || item.outcome !== outcome) {
+      problems.push(`plan ${plan.planId}: ${entry.handshakeId} has no ${outcome} item in run ${plan.runId}`);
+    } else if (
+      item.fingerprint !== entry.fingerprint ||
+      item.ruleId !== entry.ruleId ||
+      item.cancelAfter !== entry.cancelAfter
+    ) {
       problems.push(
-        `plan ${plan.planId}: ${entry.handshakeId}: the plan's fingerprint or rule differs from its PLANNED item`,
+        `plan ${plan.planId}: ${entry.handshakeId}: the plan's fingerprint, rule or due time differs from its ${outcome} item`,
       );
     }
   }
