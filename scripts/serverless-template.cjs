@@ -19,5 +19,9 @@ module.exports = async ({ resolveVariable }) => {
     notifyTopicEnvironment: parts.notifyTopicEnvironment(),
     notifyTopicArn: parts.notifyTopicArnValue(),
     checkpointBucket: parts.checkpointBucketResource(),
+    realtimeQueue: parts.realtimeQueueResources({
+      prefix: `${service}-${stage}`,
+      functionTimeoutSeconds: await resolveVariable("self:functions.realtime.timeout"),
+    }),
   };
 };
