@@ -32,9 +32,10 @@ const CLAIM_MARGIN_MS = 10_000;
 const CLAIM_WAIT_MS = 2_000;
 
 /**
- * An invocation has one cancellation to make: a throttled CancelHandshake is retried until the
- * deadline (SAFETY_MARGIN_MS before the timeout) rather than after the sweep's eight attempts,
- * because giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
+ * Each event has one cancellation to make (an invocation judges one event, or a batch of up to
+ * ten from the queue): a throttled CancelHandshake is retried until the deadline
+ * (SAFETY_MARGIN_MS before the timeout) rather than after the sweep's eight attempts, because
+ * giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
  */
 const REALTIME_BACKOFF: BackoffPolicy = { ...DEFAULT_BACKOFF, maxAttempts: 100 };
 
