@@ -20,5 +20,9 @@ module.exports = async ({ resolveVariable }) => {
     notifyTopicArn: parts.notifyTopicArnValue(),
     checkpointBucket: parts.checkpointBucketResource(),
     approverPolicy: parts.approverPolicyResource(),
+    realtimeQueue: parts.realtimeQueueResources({
+      prefix: `${service}-${stage}`,
+      functionTimeoutSeconds: await resolveVariable("self:functions.realtime.timeout"),
+    }),
   };
 };

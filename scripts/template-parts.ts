@@ -209,6 +209,7 @@ export const REALTIME_AUDIT_INDEXES = [AUDIT_INDEXES.pending] as const;
 
 export function realtimeIamStatements(): IamStatement[] {
   return [
+    realtimeQueueStatement(),
     {
       Effect: "Allow",
       Action: [...REALTIME_ORGANIZATIONS_ACTIONS],
@@ -368,6 +369,168 @@ export function notifyPolicyResource(
       PolicyDocument: {
         Version: "2012-10-17",
         Statement: [{ Effect: "Allow", Action: [...SNS_ACTIONS], Resource: notifyTopicArnValue() }],
+      },
+    },
+  };
+}
+
+/**
+ * The real-time queue (docs/realtime.md): EventBridge's rule sends each InviteAccountToOrganization
+ * event to a FIFO queue with one message group, and the realtime function reads it in batches,
+ * one batch at a time, so a burst goes through one pacer. These logical ids are the template's.
+ */
+export const REALTIME_QUEUE = {
+  queueLogicalId: "RealtimeQueue",
+  deadLetterLogicalId: "RealtimeDeadLetterQueue",
+  policyLogicalId: "RealtimeQueuePolicy",
+  ruleLogicalId: "RealtimeInvitationRule",
+  mappingLogicalId: "RealtimeQueueMapping",
+  alarmLogicalId: "RealtimeDeadLettersAlarm",
+  functionLogicalId: "RealtimeLambdaFunction",
+  /** The one message group: Lambda then hands the function one batch at a time. */
+  messageGroupId: "invitations",
+  /** The event source mapping's BatchSize (at most 10 for a FIFO queue). */
+  batchSize: 10,
+  /** Receives before SQS moves a message to the dead-letter queue. */
+  maxReceiveCount: 3,
+  /** The dead-letter queue keeps a message 14 days, SQS's longest. */
+  deadLetterRetentionSeconds: 1_209_600,
+} as const;
+
+/** What the function does with its queue, as Lambda's event source mapping does it on the function's role. */
+export const REALTIME_QUEUE_ACTIONS = [
+  "sqs:ReceiveMessage",
+  "sqs:DeleteMessage",
+  "sqs:GetQueueAttributes",
+] as const;
+
+function realtimeQueueStatement(): IamStatement {
+  return {
+    Effect: "Allow",
+    Action: [...REALTIME_QUEUE_ACTIONS],
+    Resource: { "Fn::GetAtt": [REALTIME_QUEUE.queueLogicalId, "Arn"] },
+  };
+}
+
+/** The EventBridge pattern: Organizations' InviteAccountToOrganization calls recorded by CloudTrail. */
+export const REALTIME_EVENT_PATTERN = {
+  source: ["aws.organizations"],
+  "detail-type": ["AWS API Call via CloudTrail"],
+  detail: { eventSource: ["organizations.amazonaws.com"], eventName: ["InviteAccountToOrganization"] },
+} as const;
+
+export interface RealtimeQueueOptions {
+  /** `<service>-<stage>`: the queues' names start with it. */
+  prefix: string;
+  /** The function's timeout in seconds: the queue hides a batch six times that long (AWS's advice). */
+  functionTimeoutSeconds: number;
+}
+
+const queueArn = (logicalId: string) => ({ "Fn::GetAtt": [logicalId, "Arn"] });
+const ifAlarmTopic = { "Fn::If": ["HasAlarmTopic", [{ Ref: "AlarmTopicArn" }], { Ref: "AWS::NoValue" }] };
+
+/**
+ * Every resource of the real-time queue, by logical id: the FIFO queue and its dead-letter queue,
+ * the queue policy, the EventBridge rule that sends to it, the event source mapping that reads it,
+ * and the alarm on dead letters. The mapping is a resource here rather than an osls `sqs` event,
+ * because osls would also grant the queue to the shared role of the sweep.
+ */
+export function realtimeQueueResources(
+  options: RealtimeQueueOptions,
+): Record<string, Record<string, unknown>> {
+  const q = REALTIME_QUEUE;
+  return {
+    [q.queueLogicalId]: {
+      Type: "AWS::SQS::Queue",
+      Properties: {
+        QueueName: `${options.prefix}-realtime.fifo`,
+        FifoQueue: true,
+        // A redelivery by EventBridge repeats the event, and so the body: SQS drops it within 5 minutes.
+        ContentBasedDeduplication: true,
+        // While a batch is hidden its message group is held; Lambda advises six function timeouts.
+        VisibilityTimeout: options.functionTimeoutSeconds * 6,
+        // A day: the hourly sweep has judged an older invitation anyway.
+        MessageRetentionPeriod: 86_400,
+        SqsManagedSseEnabled: true,
+        RedrivePolicy: {
+          deadLetterTargetArn: queueArn(q.deadLetterLogicalId),
+          maxReceiveCount: q.maxReceiveCount,
+        },
+      },
+    },
+    [q.deadLetterLogicalId]: {
+      Type: "AWS::SQS::Queue",
+      Properties: {
+        QueueName: `${options.prefix}-realtime-dead-letters.fifo`,
+        FifoQueue: true,
+        MessageRetentionPeriod: q.deadLetterRetentionSeconds,
+        SqsManagedSseEnabled: true,
+      },
+    },
+    [q.policyLogicalId]: {
+      Type: "AWS::SQS::QueuePolicy",
+      Properties: {
+        Queues: [{ Ref: q.queueLogicalId }],
+        PolicyDocument: {
+          Version: "2012-10-17",
+          Statement: [
+            {
+              Sid: "InvitationEventsOnly",
+              Effect: "Allow",
+              Principal: { Service: "events.amazonaws.com" },
+              Action: "sqs:SendMessage",
+              Resource: queueArn(q.queueLogicalId),
+              Condition: { ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": [q.ruleLogicalId, "Arn"] } } },
+            },
+          ],
+        },
+      },
+    },
+    [q.ruleLogicalId]: {
+      Type: "AWS::Events::Rule",
+      Properties: {
+        Description:
+          "InviteAccountToOrganization calls recorded by CloudTrail, to the realtime function's queue",
+        EventPattern: REALTIME_EVENT_PATTERN,
+        State: "ENABLED",
+        Targets: [
+          {
+            Id: "realtime-queue",
+            Arn: queueArn(q.queueLogicalId),
+            SqsParameters: { MessageGroupId: q.messageGroupId },
+          },
+        ],
+      },
+    },
+    [q.mappingLogicalId]: {
+      Type: "AWS::Lambda::EventSourceMapping",
+      // The role must allow reading the queue before Lambda checks it on creating the mapping.
+      DependsOn: [REALTIME_ROLE_LOGICAL_ID],
+      Properties: {
+        EventSourceArn: queueArn(q.queueLogicalId),
+        FunctionName: { Ref: q.functionLogicalId },
+        BatchSize: q.batchSize,
+        // No MaximumBatchingWindowInSeconds: Lambda does not support a batching window on FIFO queues.
+        FunctionResponseTypes: ["ReportBatchItemFailures"],
+        Enabled: true,
+      },
+    },
+    [q.alarmLogicalId]: {
+      Type: "AWS::CloudWatch::Alarm",
+      Properties: {
+        AlarmDescription:
+          "invitation events in the realtime dead-letter queue: not judged in real time (the next sweep judges their handshakes); see docs/realtime.md for the redrive",
+        Namespace: "AWS/SQS",
+        MetricName: "ApproximateNumberOfMessagesVisible",
+        Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [q.deadLetterLogicalId, "QueueName"] } }],
+        Statistic: "Maximum",
+        Period: 300,
+        EvaluationPeriods: 1,
+        Threshold: 1,
+        ComparisonOperator: "GreaterThanOrEqualToThreshold",
+        TreatMissingData: "notBreaching",
+        AlarmActions: ifAlarmTopic,
+        OKActions: ifAlarmTopic,
       },
     },
   };

@@ -13,6 +13,9 @@ import { type Sleep, sleep } from "./backoff.js";
  *   sliding window (only a floor, if the bucket also sat full for a while). Once a span since the
  *   last cut, or since the start of the current episode of throttles, is long enough
  *   (`minSpanMs`, `minSuccesses`), the rate settles at `settle` times the measured rate.
+ *   Time in which no caller asked for a slot that was due (the pacer idle: between the bursts of
+ *   a real-time queue's batches, say) is left out of the span: the service granted nothing then
+ *   because nothing was asked, and counting it would settle the rate far below the limit.
  * - Step down: a throttle too soon to measure anything cuts the rate, once per round trip
  *   (throttles of calls sent before the last cut are answers from the same empty bucket). The cut
  *   is `decrease`, or deeper when few calls got through since the last one: the share that got
@@ -105,6 +108,8 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   let cut: Mark | undefined;
   let successes = 0;
   let throttles = 0;
+  // Milliseconds in all during which a slot was due and no caller asked for it.
+  let idle = 0;
   let granted: number | undefined;
   // The cut that opened the current episode of throttles, measured as a whole when no span
   // between two of its cuts is long enough.
@@ -154,6 +159,8 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       const slot = Math.max(at, last + 1000 / rate) + (waiting.length * 1000) / rate;
       if (maxWaitMs !== undefined && slot - at >= maxWaitMs) return Promise.resolve(undefined);
       if (waiting.length === 0 && slot <= at) {
+        // Nobody asked since the slot fell due: the pacer sat idle that long.
+        if (Number.isFinite(last)) idle += at - (last + 1000 / rate);
         last = at;
         return Promise.resolve(at);
       }
@@ -172,24 +179,25 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       // A call sent before the last cut was answered by the bucket that cut was about.
       if (cut !== undefined && sentAt !== undefined && sentAt <= cut.at) return;
       slowStart = false;
+      const busy = (mark: Mark) => at - mark.at - (idle - mark.idle);
       const since = (mark: Mark | undefined) =>
-        mark !== undefined && at - mark.at >= minSpanMs && successes - mark.successes >= minSuccesses
-          ? ((successes - mark.successes) * 1000) / (at - mark.at)
+        mark !== undefined && busy(mark) >= minSpanMs && successes - mark.successes >= minSuccesses
+          ? ((successes - mark.successes) * 1000) / busy(mark)
           : undefined;
       const measured = Math.max(since(cut) ?? 0, since(anchor) ?? 0);
       if (measured > 0) {
         granted = measured;
         rate = measured * settle;
-        anchor = { at, successes };
+        anchor = { at, successes, idle };
       } else {
         // Too soon to count: step down and keep the anchor, whose bucket was as empty as this one.
-        anchor ??= { at, successes };
+        anchor ??= { at, successes, idle };
         const through = cut === undefined ? undefined : successes - cut.successes;
         rate *=
           through === undefined ? decrease : Math.max(0.5, Math.min(decrease, (through + 1) / (through + 2)));
       }
       rate = clamp(rate, minRate, maxRate);
-      cut = { at, successes };
+      cut = { at, successes, idle };
       lastGrowth = at;
       // The bucket is empty now: give it a slot's worth of time before the next call.
       last = Math.max(last, at);
@@ -206,6 +214,8 @@ export function createPacer(options: PacerOptions = {}): Pacer {
 interface Mark {
   at: number;
   successes: number;
+  /** The pacer's idle time in all at that moment. */
+  idle: number;
 }
 
 function clamp(value: number, low: number, high: number): number {

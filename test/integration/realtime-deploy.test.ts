@@ -9,6 +9,9 @@ import {
   REALTIME_AUDIT_ACTIONS,
   REALTIME_AUDIT_INDEX_ACTIONS,
   REALTIME_ORGANIZATIONS_ACTIONS,
+  REALTIME_QUEUE,
+  REALTIME_QUEUE_ACTIONS,
+  REALTIME_ROLE_LOGICAL_ID,
 } from "../../scripts/template-parts.js";
 import { AUDIT_INDEXES } from "../../src/aws/audit-table.js";
 import { packagedTemplate } from "../support/packaged.js";
@@ -61,47 +64,112 @@ function realtimeStatements(): Statement[] {
 }
 
 describe("the realtime function", () => {
-  test("is subscribed by an EventBridge rule to InviteAccountToOrganization calls recorded by CloudTrail", () => {
-    const rules = Object.values(template.Resources).filter(
-      (r) =>
-        r.Type === "AWS::Events::Rule" &&
-        JSON.stringify(r.Properties.Targets).includes('"RealtimeLambdaFunction"'),
+  test("reads InviteAccountToOrganization events from a FIFO queue of one message group that only the rule sends to", () => {
+    const q = REALTIME_QUEUE;
+    // The function is no EventBridge target any more: the rule sends to the queue alone.
+    const rules = Object.entries(template.Resources).filter(([, r]) => r.Type === "AWS::Events::Rule");
+    const toFunction = rules.filter(([, r]) =>
+      JSON.stringify(r.Properties.Targets).includes(q.functionLogicalId),
     );
-    expect(rules).toHaveLength(1);
-    expect(rules[0]?.Properties.EventPattern).toEqual({
+    expect(toFunction).toEqual([]);
+    const rule = resource(q.ruleLogicalId).Properties;
+    expect(rule.EventPattern).toEqual({
       source: ["aws.organizations"],
       "detail-type": ["AWS API Call via CloudTrail"],
       detail: { eventSource: ["organizations.amazonaws.com"], eventName: ["InviteAccountToOrganization"] },
     });
-    expect(rules[0]?.Properties.State).toBe("ENABLED");
+    expect(rule.State).toBe("ENABLED");
+    expect(rule.Targets).toEqual([
+      {
+        Id: expect.any(String),
+        Arn: { "Fn::GetAtt": [q.queueLogicalId, "Arn"] },
+        SqsParameters: { MessageGroupId: q.messageGroupId },
+      },
+    ]);
     const permissions = Object.values(template.Resources).filter(
       (r) =>
         r.Type === "AWS::Lambda::Permission" &&
-        JSON.stringify(r.Properties.FunctionName).includes("RealtimeLambdaFunction"),
+        JSON.stringify(r.Properties.FunctionName).includes(q.functionLogicalId),
     );
-    expect(permissions.map((p) => p.Properties.Principal)).toEqual(["events.amazonaws.com"]);
+    expect(permissions).toEqual([]);
+
+    const queue = resource(q.queueLogicalId).Properties;
+    const timeout = resource(q.functionLogicalId).Properties.Timeout as number;
+    expect(queue).toMatchObject({
+      FifoQueue: true,
+      ContentBasedDeduplication: true,
+      QueueName: "handshake-janitor-prod-realtime.fifo",
+      RedrivePolicy: {
+        deadLetterTargetArn: { "Fn::GetAtt": [q.deadLetterLogicalId, "Arn"] },
+        maxReceiveCount: q.maxReceiveCount,
+      },
+    });
+    expect(queue.VisibilityTimeout).toBe(timeout * 6);
+
+    const policies = Object.values(template.Resources).filter((r) => r.Type === "AWS::SQS::QueuePolicy");
+    expect(policies).toHaveLength(1);
+    expect(policies[0]?.Properties.Queues).toEqual([{ Ref: q.queueLogicalId }]);
+    const policy = policies[0]?.Properties.PolicyDocument as { Statement: unknown[] } | undefined;
+    expect(policy?.Statement).toEqual([
+      {
+        Sid: expect.any(String),
+        Effect: "Allow",
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sqs:SendMessage",
+        Resource: { "Fn::GetAtt": [q.queueLogicalId, "Arn"] },
+        Condition: { ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": [q.ruleLogicalId, "Arn"] } } },
+      },
+    ]);
   });
 
-  test("runs the same artifact's realtime.js, two at a time, with deliberate async limits", () => {
+  test("takes batches of ten from the queue, answering failures per record, with no batching window", () => {
+    const q = REALTIME_QUEUE;
+    const mappings = Object.values(template.Resources).filter(
+      (r) => r.Type === "AWS::Lambda::EventSourceMapping",
+    );
+    expect(mappings).toHaveLength(1);
+    expect(mappings[0]?.Properties).toEqual({
+      EventSourceArn: { "Fn::GetAtt": [q.queueLogicalId, "Arn"] },
+      FunctionName: { Ref: q.functionLogicalId },
+      BatchSize: 10,
+      FunctionResponseTypes: ["ReportBatchItemFailures"],
+      Enabled: true,
+    });
+    expect(mappings[0]?.DependsOn).toEqual([REALTIME_ROLE_LOGICAL_ID]);
+  });
+
+  test("keeps failed events 14 days in a FIFO dead-letter queue, with an alarm on what waits there", () => {
+    const q = REALTIME_QUEUE;
+    expect(resource(q.deadLetterLogicalId).Properties).toMatchObject({
+      FifoQueue: true,
+      MessageRetentionPeriod: 1_209_600,
+      QueueName: "handshake-janitor-prod-realtime-dead-letters.fifo",
+    });
+    const alarm = resource(q.alarmLogicalId).Properties;
+    expect(alarm).toMatchObject({
+      Namespace: "AWS/SQS",
+      MetricName: "ApproximateNumberOfMessagesVisible",
+      Dimensions: [{ Name: "QueueName", Value: { "Fn::GetAtt": [q.deadLetterLogicalId, "QueueName"] } }],
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+      TreatMissingData: "notBreaching",
+    });
+    expect(JSON.stringify(alarm.AlarmActions)).toContain("AlarmTopicArn");
+  });
+
+  test("runs the same artifact's realtime.js, at most two at a time, with no asynchronous event source", () => {
     const fn = resource("RealtimeLambdaFunction").Properties;
     expect(fn.Handler).toBe("dist/sweep/realtime.handler");
     expect(fn.Runtime).toBe("nodejs24.x");
     expect(fn.ReservedConcurrentExecutions).toBe(2);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation Fn::Sub syntax, not JavaScript
     expect(fn.Role).toEqual({ "Fn::Sub": "${RealtimeRole.Arn}" });
-    const invoke = resource("RealtimeLambdaEvConf").Properties;
-    expect(invoke.MaximumEventAgeInSeconds).toBe(3600);
-    expect(invoke.MaximumRetryAttempts).toBe(2);
+    expect(template.Resources.RealtimeLambdaEvConf).toBeUndefined();
     const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
     expect(env.AUDIT_TABLE_NAME).toBe(resource("AuditTable").Properties.TableName);
-    for (const [id, metric] of [
-      ["RealtimeEventsDroppedAlarm", "AsyncEventsDropped"],
-      ["RealtimeErrorsAlarm", "Errors"],
-    ]) {
-      const alarm = resource(id ?? "").Properties;
-      expect([alarm.Namespace, alarm.MetricName]).toEqual(["AWS/Lambda", metric]);
-      expect(alarm.Dimensions).toEqual([{ Name: "FunctionName", Value: { Ref: "RealtimeLambdaFunction" } }]);
-    }
+    const alarm = resource("RealtimeErrorsAlarm").Properties;
+    expect([alarm.Namespace, alarm.MetricName]).toEqual(["AWS/Lambda", "Errors"]);
+    expect(alarm.Dimensions).toEqual([{ Name: "FunctionName", Value: { Ref: "RealtimeLambdaFunction" } }]);
   });
 
   test("has a role of its own that holds only what it calls", () => {
@@ -109,12 +177,16 @@ describe("the realtime function", () => {
     const actions = statements.flatMap((s) => asList(s.Action));
     for (const action of actions) {
       expect(action).not.toContain("*");
-      expect(action).not.toMatch(/:Delete/);
+      // Consuming a message is deleting it from the queue: pinned below to its own queue alone.
+      if (action !== "sqs:DeleteMessage") expect(action).not.toMatch(/:Delete/);
     }
     expect([...new Set(actions.filter((a) => a.startsWith("organizations:")))].sort()).toEqual(
       [...REALTIME_ORGANIZATIONS_ACTIONS].sort(),
     );
     expect(actions).not.toContain("organizations:ListHandshakesForOrganization");
+    expect([...new Set(actions.filter((a) => a.startsWith("sqs:")))].sort()).toEqual(
+      [...REALTIME_QUEUE_ACTIONS].sort(),
+    );
     expect([...new Set(actions.filter((a) => a.startsWith("dynamodb:")))].sort()).toEqual(
       [...new Set([...REALTIME_AUDIT_ACTIONS, ...REALTIME_AUDIT_INDEX_ACTIONS])].sort(),
     );
@@ -124,6 +196,11 @@ describe("the realtime function", () => {
       const listed = asList(statement.Action);
       if (listed.some((a) => a.startsWith("organizations:"))) {
         expect(statement.Resource).toEqual({ "Fn::Sub": HANDSHAKE_ARN });
+      }
+      // Its own queue only: not the dead-letter queue, which only SQS writes and people redrive.
+      if (listed.some((a) => a.startsWith("sqs:"))) {
+        expect(listed.sort()).toEqual([...REALTIME_QUEUE_ACTIONS].sort());
+        expect(statement.Resource).toEqual({ "Fn::GetAtt": [REALTIME_QUEUE.queueLogicalId, "Arn"] });
       }
       // On indexes, Query alone and on the pending index only; on the table, what it writes and reads.
       if (JSON.stringify(statement.Resource).includes("/index/")) {
@@ -146,9 +223,10 @@ describe("the realtime function", () => {
     ]);
   });
 
-  test("leaves the sweep's shared role as it was: the realtime function is not on it", () => {
+  test("leaves the sweep's shared role as it was: the realtime function is not on it, nor its queue", () => {
     const fn = resource("SweepLambdaFunction").Properties;
     expect(fn.Role).toEqual({ "Fn::GetAtt": ["IamRoleLambdaExecution", "Arn"] });
+    expect(JSON.stringify(resource("IamRoleLambdaExecution").Properties)).not.toContain("sqs:");
   });
 
   test("unpacks into a handler that loads with nothing but the zip's own files", async () => {

@@ -2,7 +2,6 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
-import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
@@ -10,30 +9,22 @@ import { DEFAULT_TOPIC_ARN, startSnsEmulator } from "../../devtools/sns-emulator
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { HANDSHAKE_ID_PROBLEM } from "../../src/domain/handshake.js";
 import { parseRealtimeEvent } from "../../src/handlers/cloudtrail-event.js";
-import { createRealtimeLambdaHandler, type RealtimeResult } from "../../src/handlers/realtime.js";
+import { createRealtimeLambdaHandler, type RealtimeAnswer } from "../../src/handlers/realtime.js";
 import type { RunSummary } from "../../src/sweep/sweep.js";
+import { type InvitingStack, startInvitingStack } from "../support/invitations.js";
 import { lambdaContext } from "../support/lambda-context.js";
-import { localDynamoDbClient, type Stack, stackEnv, startStack } from "../support/stack.js";
+import { localDynamoDbClient, type Stack, stackEnv } from "../support/stack.js";
 
+let local: InvitingStack;
 let stack: Stack;
 let table: string;
-let organizations: OrganizationsClient;
-let sequence = 0;
 
 beforeAll(async () => {
-  // An organization with no handshakes: every one the tests judge is created by a real invitation.
-  stack = await startStack([]);
-  table = await stack.newTable();
-  organizations = new OrganizationsClient({
-    endpoint: stack.org.endpoint,
-    region: "us-east-1",
-    credentials: { accessKeyId: "AKIALOCALTEST", secretAccessKey: "local" },
-    maxAttempts: 1,
-  });
+  local = await startInvitingStack("AKIALOCALTEST");
+  ({ stack, table } = local);
 }, 60_000);
 afterAll(async () => {
-  organizations?.destroy();
-  await stack?.stop();
+  await local?.stop();
 });
 
 function env() {
@@ -62,30 +53,13 @@ function stateOf(id: string): string | undefined {
   return stack.org.handshakes().find((h) => h.Id === id)?.State;
 }
 
-/**
- * Sends a real invitation through the SDK and returns the CloudTrail event the emulator recorded
- * for it. examples/janitor.yaml denies *@gmail.com and requires a CHG- ticket in the notes.
- */
-async function invite(kind: "forbidden" | "allowed"): Promise<{ id: string; event: CloudTrailApiCallEvent }> {
-  sequence += 1;
-  const email = kind === "forbidden" ? `someone.${sequence}@gmail.com` : `new.hire.${sequence}@example.com`;
-  const answer = await organizations.send(
-    new InviteAccountToOrganizationCommand({
-      Target: { Type: "EMAIL", Id: email },
-      ...(kind === "allowed" ? { Notes: `onboarding, CHG-${1000 + sequence}` } : {}),
-    }),
-  );
-  const id = answer.Handshake?.Id ?? "";
-  const event = stack.org.events().find((e) => e.detail.responseElements.handshake.id === id);
-  if (!event) throw new Error(`the emulator recorded no event for ${id}`);
-  return { id, event };
-}
+const invite = (kind: "forbidden" | "allowed") => local.invite(kind);
 
-function judged(event: unknown): Promise<RealtimeResult> {
+function judged(event: unknown): Promise<RealtimeAnswer> {
   return createRealtimeLambdaHandler(env())(event, lambdaContext(30_000));
 }
 
-function asSummary(result: RealtimeResult): RunSummary {
+function asSummary(result: RealtimeAnswer): RunSummary {
   if (!("runId" in result)) throw new Error(`not a run summary: ${JSON.stringify(result)}`);
   return result;
 }
@@ -413,7 +387,7 @@ describe("a burst of invitations", () => {
     stack.org.resetStats();
 
     const queue = [...invited];
-    const results: RealtimeResult[] = [];
+    const results: RealtimeAnswer[] = [];
     await Promise.all(
       Array.from({ length: 5 }, async () => {
         for (let next = queue.shift(); next; next = queue.shift()) results.push(await judged(next.event));

@@ -14,6 +14,21 @@ function virtualClock() {
   };
 }
 
+/** A service that grants `perSecond` calls a second, a token bucket of burst 1: one paced call to it. */
+function bucketOfOne(clock: ReturnType<typeof virtualClock>, perSecond: number) {
+  let tokens = 1;
+  let last = 0;
+  return async (pacer: ReturnType<typeof createPacer>) => {
+    const sentAt = await pacer.acquire();
+    tokens = Math.min(1, tokens + ((clock.now() - last) / 1000) * perSecond);
+    last = clock.now();
+    if (tokens >= 1) {
+      tokens -= 1;
+      pacer.onSuccess();
+    } else pacer.onThrottle(sentAt);
+  };
+}
+
 describe("pacer", () => {
   test("spaces calls at its rate", async () => {
     const clock = virtualClock();
@@ -27,18 +42,8 @@ describe("pacer", () => {
   test("settles just under the rate the service granted once throttled", async () => {
     const clock = virtualClock();
     const pacer = createPacer({ initialRate: 10, ...clock });
-    // A service that grants 20 calls a second: a token bucket of burst 1.
-    let tokens = 1;
-    let last = 0;
-    for (let i = 0; i < 400; i += 1) {
-      const sentAt = await pacer.acquire();
-      tokens = Math.min(1, tokens + ((clock.now() - last) / 1000) * 20);
-      last = clock.now();
-      if (tokens >= 1) {
-        tokens -= 1;
-        pacer.onSuccess();
-      } else pacer.onThrottle(sentAt);
-    }
+    const call = bucketOfOne(clock, 20);
+    for (let i = 0; i < 400; i += 1) await call(pacer);
 
     const { rate, throttles, successes, granted } = pacer.stats();
     expect(rate).toBeGreaterThan(20 * 0.85);
@@ -46,6 +51,24 @@ describe("pacer", () => {
     // Burst 1 keeps nothing of a slot left unused, so what is granted falls a little short of 20.
     expect(granted).toBeGreaterThan(20 * 0.9);
     expect(granted).toBeLessThan(20 * 1.05);
+    expect(throttles / successes).toBeLessThan(0.1);
+  });
+
+  test("measures what the service granted while it was asked, not across the pauses between bursts of calls", async () => {
+    const clock = virtualClock();
+    const pacer = createPacer({ initialRate: 10, ...clock });
+    // The same service, asked in bursts of 10 calls with 3 s of nothing between them, as the
+    // real-time queue's batches ask it.
+    const call = bucketOfOne(clock, 20);
+    for (let burst = 0; burst < 40; burst += 1) {
+      for (let i = 0; i < 10; i += 1) await call(pacer);
+      await clock.sleep(3_000);
+    }
+
+    const { rate, granted, throttles, successes } = pacer.stats();
+    // Counted over the pauses too, the 10 calls of each 3.5 s would read as about 3 a second.
+    expect(granted).toBeGreaterThan(20 * 0.8);
+    expect(rate).toBeGreaterThan(20 * 0.8);
     expect(throttles / successes).toBeLessThan(0.1);
   });
 
