@@ -7,11 +7,12 @@ module.exports = async ({ resolveVariable }) => {
   const parts = tsxRequire("./template-parts.ts", __filename);
   const tableName = await resolveVariable("param:auditTableName");
   const ttlAttribute = await resolveVariable("param:auditTtlAttribute");
+  const indexCount = await resolveVariable("param:auditIndexCount");
   const service = await resolveVariable("self:service");
   const stage = await resolveVariable("sls:stage");
   return {
     iamStatements: parts.iamStatements(),
-    auditTable: parts.auditTableResource({ tableName, ttlAttribute }),
+    auditTable: parts.auditTableResource({ tableName, ttlAttribute, indexCount }),
     runMetric: parts.RUN_METRIC,
     realtimeRole: parts.realtimeRoleResource({ functionName: `${service}-${stage}-realtime` }),
     notifyTopic: parts.notifyTopicResource(),

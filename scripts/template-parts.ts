@@ -159,6 +159,20 @@ export interface AuditTableResourceOptions {
   tableName: string;
   /** Empty or undefined: no TTL, the default (see AuditTableOptions). */
   ttlAttribute?: string | undefined;
+  /** Empty or undefined: every index; else only the first N (see AuditTableOptions). */
+  indexCount?: string | number | undefined;
+}
+
+/** The `auditIndexCount` param: a whole number from 1 to the number of indexes, else an error naming it. */
+function indexCountOf(value: string | number): number {
+  const count = Number(value);
+  const all = Object.keys(AUDIT_INDEXES).length;
+  if (!Number.isInteger(count) || count < 1 || count > all) {
+    throw new Error(
+      `auditIndexCount: must be a whole number from 1 to ${all}, or empty for all; got '${value}'`,
+    );
+  }
+  return count;
 }
 
 export function auditTableResource(options: AuditTableResourceOptions): Record<string, unknown> {
@@ -167,10 +181,12 @@ export function auditTableResource(options: AuditTableResourceOptions): Record<s
     // Removing the stack, or a change that would replace the table, must never take the trail with it.
     DeletionPolicy: "Retain",
     UpdateReplacePolicy: "Retain",
-    Properties: auditTableCloudFormationProperties(
-      options.tableName,
-      options.ttlAttribute ? { ttlAttribute: options.ttlAttribute } : {},
-    ),
+    Properties: auditTableCloudFormationProperties(options.tableName, {
+      ...(options.ttlAttribute ? { ttlAttribute: options.ttlAttribute } : {}),
+      ...(options.indexCount === undefined || options.indexCount === ""
+        ? {}
+        : { indexCount: indexCountOf(options.indexCount) }),
+    }),
   };
 }
 

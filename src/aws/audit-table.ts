@@ -67,6 +67,12 @@ export interface AuditTableOptions {
    * someone decides otherwise, and nothing in the janitor writes an expiry.
    */
   ttlAttribute?: string;
+  /**
+   * Only the first this many global secondary indexes, in the order they were introduced. A
+   * CloudFormation update creates one index at a time, so a stack whose table predates some adds
+   * them over as many deploys (docs/deploying.md). Absent: all of them.
+   */
+  indexCount?: number;
 }
 
 const STRING_ATTRIBUTES = [
@@ -136,11 +142,18 @@ export function auditTableCloudFormationProperties(
   options: AuditTableOptions = {},
 ): Record<string, unknown> {
   const definition = auditTableDefinition("placeholder");
+  const indexes = (definition.GlobalSecondaryIndexes ?? []).slice(0, options.indexCount);
+  // Only the attributes some key uses: CloudFormation refuses a definition nothing keys on.
+  const keyed = new Set(
+    [...(definition.KeySchema ?? []), ...indexes.flatMap((index) => index.KeySchema ?? [])].map(
+      (key) => key.AttributeName,
+    ),
+  );
   return {
     TableName: tableName,
-    AttributeDefinitions: definition.AttributeDefinitions,
+    AttributeDefinitions: (definition.AttributeDefinitions ?? []).filter((a) => keyed.has(a.AttributeName)),
     KeySchema: definition.KeySchema,
-    GlobalSecondaryIndexes: definition.GlobalSecondaryIndexes,
+    GlobalSecondaryIndexes: indexes,
     BillingMode: definition.BillingMode,
     DeletionProtectionEnabled: definition.DeletionProtectionEnabled,
     // CloudFormation spells the SDK's `Enabled` as `SSEEnabled`.

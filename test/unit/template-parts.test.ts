@@ -2,6 +2,8 @@ import { readFile } from "node:fs/promises";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
+import { auditTableResource } from "../../scripts/template-parts.js";
+import { AUDIT_INDEXES } from "../../src/aws/audit-table.js";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
@@ -57,4 +59,45 @@ describe("the deployment template's parts", () => {
     ].join("\n");
     expect(runtimeImports(text).sort()).toEqual(["multi-line", "one-value", "re-export", "side-effect"]);
   });
+});
+
+describe("the audit table's indexes over several deploys", () => {
+  type Table = {
+    Properties: {
+      GlobalSecondaryIndexes: { IndexName: string; KeySchema: { AttributeName: string }[] }[];
+      AttributeDefinitions: { AttributeName: string }[];
+      KeySchema: { AttributeName: string }[];
+    };
+  };
+  const table = (indexCount?: string | number) =>
+    auditTableResource({ tableName: "t", ...(indexCount === undefined ? {} : { indexCount }) }) as Table;
+  const names = (t: Table) => t.Properties.GlobalSecondaryIndexes.map((index) => index.IndexName);
+
+  test("holds every index by default, and only the first N, in the order they were introduced, when told", () => {
+    const all = Object.values(AUDIT_INDEXES);
+    expect(names(table())).toEqual(all);
+    expect(names(table(""))).toEqual(all);
+    for (let n = 1; n <= all.length; n += 1) expect(names(table(String(n)))).toEqual(all.slice(0, n));
+  });
+
+  test("defines exactly the attributes its keys use, as CloudFormation requires", () => {
+    for (let n = 1; n <= Object.keys(AUDIT_INDEXES).length; n += 1) {
+      const { Properties } = table(n);
+      const keyed = new Set(
+        [
+          ...Properties.KeySchema,
+          ...Properties.GlobalSecondaryIndexes.flatMap((index) => index.KeySchema),
+        ].map((key) => key.AttributeName),
+      );
+      expect(Properties.AttributeDefinitions.map((a) => a.AttributeName).sort()).toEqual([...keyed].sort());
+    }
+  });
+
+  const all = Object.keys(AUDIT_INDEXES).length;
+  test.each(["0", String(all + 1), "two", "1.5"])(
+    "refuses auditIndexCount '%s' with a line naming it",
+    (value) => {
+      expect(() => table(value)).toThrow(`auditIndexCount: must be a whole number from 1 to ${all}`);
+    },
+  );
 });
