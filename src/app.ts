@@ -2,7 +2,6 @@ import { createAuditStore } from "./aws/audit/index.js";
 import { createCheckpointStore } from "./aws/checkpoints.js";
 import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
-import { createSnsNotifier } from "./aws/sns.js";
 import { attemptBoundMs } from "./fencing-settings.js";
 import type { NotifierPort } from "./notify/notify.js";
 import type { BackoffPolicy } from "./resilience/backoff.js";
@@ -36,10 +35,14 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     leaseDurationMs: settings.fencing.leaseMs,
     fenceMarginMs: settings.fencing.marginMs,
   });
+  const topicArn = settings.notifyTopicArn;
   const notifier: NotifierPort | undefined =
-    settings.notifyTopicArn === undefined
+    topicArn === undefined
       ? undefined
-      : createSnsNotifier({ client: clients.sns, topicArn: settings.notifyTopicArn });
+      : loadedOnFirstPublish(async () => {
+          const [{ createSnsNotifier }, client] = await Promise.all([import("./aws/sns.js"), clients.sns()]);
+          return createSnsNotifier({ client, topicArn });
+        });
   return {
     settings,
     tableName,
@@ -76,6 +79,24 @@ export function wire(settings: Settings, options: WireOptions = {}) {
 }
 
 export type App = ReturnType<typeof wire>;
+
+/**
+ * A notifier whose adapter and SNS client are loaded when the first message is published: most
+ * runs have no news, and a cold start need not parse code that only a digest uses.
+ */
+function loadedOnFirstPublish(load: () => Promise<NotifierPort>): NotifierPort {
+  let loaded: Promise<NotifierPort> | undefined;
+  return {
+    async publish(message, options) {
+      // A failed load is not kept: the next publish tries again.
+      loaded ??= load().catch((error: unknown) => {
+        loaded = undefined;
+        throw error;
+      });
+      return (await loaded).publish(message, options);
+    },
+  };
+}
 
 /** AUDIT_RETENTION_DAYS as an audit store option: absent when unset, so nothing expires. */
 export function retention(env: Environment): { retentionDays?: number } {

@@ -1,9 +1,16 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BuildResult, buildBundle, type SdkMode } from "../../scripts/build.js";
+import { build as esbuild, type Metafile } from "esbuild";
+import {
+  artifactBuildOptions,
+  BUNDLE_FILE,
+  type BuildResult,
+  buildBundle,
+  type SdkMode,
+} from "../../scripts/build.js";
 import { median, type Scenario } from "../lib.js";
 
 /**
@@ -13,8 +20,11 @@ import { median, type Scenario } from "../lib.js";
  * deployed one (the AWS SDK inside, split into chunks), the SDK left to the runtime (simulated by
  * a node_modules link next to the bundle, to this repository's node_modules: ES modules ignore
  * NODE_PATH), and the deployed code as one file. The first two are measured as deployed, without
- * source maps, and with NODE_OPTIONS=--enable-source-maps for comparison. The variants take turns,
- * one import each per round, so that a slow spell of a shared machine does not favour any.
+ * source maps, and with NODE_OPTIONS=--enable-source-maps for comparison. The floor is what no
+ * handler of ours can beat: bench/floor-handler.ts, which only constructs the Organizations and
+ * DynamoDB clients, built with the artifact's own esbuild options; `vsFloor` is the median of each
+ * round's ratio to it. The variants take turns, one import each per round, so that a slow spell of
+ * a shared machine does not favour any.
  */
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NODE = join(ROOT, "node_modules", ".bin", "node");
@@ -26,11 +36,18 @@ const PROBE =
 
 interface Variant {
   name: string;
-  build: { sdk: SdkMode; split: boolean };
+  build: { sdk: SdkMode; split: boolean } | "floor";
   sourceMaps: boolean;
 }
 
+const FLOOR: Variant = {
+  name: "floor: the two clients constructed, nothing else",
+  build: "floor",
+  sourceMaps: false,
+};
+
 const VARIANTS: readonly Variant[] = [
+  FLOOR,
   // As deployed: serverless.yml sets no NODE_OPTIONS.
   { name: "SDK bundled", build: { sdk: "bundled", split: true }, sourceMaps: false },
   // What NODE_OPTIONS=--enable-source-maps would cost at a cold start.
@@ -56,17 +73,63 @@ function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; rss:
   return JSON.parse(out) as { ms: number; rss: number };
 }
 
+/** The output files an import of `entryFile` loads: it and its static imports, not what it loads later. */
+function loadedFiles(metafile: Metafile, entryFile: string): string[] {
+  const loaded = new Set<string>();
+  const visit = (file: string) => {
+    if (loaded.has(file)) return;
+    loaded.add(file);
+    for (const next of metafile.outputs[file]?.imports ?? []) {
+      if (next.kind === "import-statement" && metafile.outputs[next.path]) visit(next.path);
+    }
+  };
+  const entry = Object.keys(metafile.outputs).find((file) => file.endsWith(`/${entryFile}`));
+  if (entry) visit(entry);
+  return [...loaded];
+}
+
+/** The floor handler, built as the artifact is built (split, the SDK inside) into `outDir`. */
+async function buildFloor(outDir: string): Promise<BuildResult> {
+  const result = await esbuild(
+    artifactBuildOptions({
+      entry: join(ROOT, "bench/floor-handler.ts"),
+      entryName: BUNDLE_FILE.replace(/\.js$/, ""),
+      outdir: outDir,
+    }),
+  );
+  writeFileSync(join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+  // The floor is its index.js and what that imports: the janitor's entries are built beside it.
+  const loaded = loadedFiles(result.metafile, BUNDLE_FILE);
+  const sizes = loaded.map((file) => result.metafile.outputs[file]?.bytes ?? 0);
+  return {
+    outDir,
+    bundlePath: join(outDir, BUNDLE_FILE),
+    bundleBytes: sizes.reduce((a, b) => a + b, 0),
+    largestFileBytes: Math.max(...sizes),
+    sourceMapBytes: 0,
+    configPath: "",
+    configHash: "",
+    metafile: result.metafile,
+  };
+}
+
 export const scenario: Scenario = {
   name: "cold-init",
   async run() {
     const dirs: string[] = [];
     try {
       const builds = new Map<string, BuildResult>();
-      for (const { build } of VARIANTS) {
-        const key = `${build.sdk}/${build.split}`;
+      const keyOf = ({ build }: Variant) => (build === "floor" ? build : `${build.sdk}/${build.split}`);
+      for (const variant of VARIANTS) {
+        const key = keyOf(variant);
         if (builds.has(key)) continue;
         const outDir = mkdtempSync(join(tmpdir(), "janitor-cold-init-"));
         dirs.push(outDir);
+        const { build } = variant;
+        if (build === "floor") {
+          builds.set(key, await buildFloor(outDir));
+          continue;
+        }
         builds.set(
           key,
           await buildBundle({ configPath: join(ROOT, "config/janitor.yaml"), outDir, ...build }),
@@ -74,7 +137,7 @@ export const scenario: Scenario = {
         if (build.sdk === "external") symlinkSync(join(ROOT, "node_modules"), join(outDir, "node_modules"));
       }
       const built = (variant: Variant) => {
-        const found = builds.get(`${variant.build.sdk}/${variant.build.split}`);
+        const found = builds.get(keyOf(variant));
         if (!found) throw new Error(`no build for ${variant.name}`);
         return found;
       };
@@ -87,16 +150,25 @@ export const scenario: Scenario = {
           samples[i]?.peaks.push(rss);
         });
       }
+      const floorTimes = samples[VARIANTS.indexOf(FLOOR)]?.times ?? [];
       return VARIANTS.map((variant, i) => {
         const { times, peaks } = samples[i] ?? { times: [], peaks: [] };
+        const ratios = times.map((ms, round) => ms / (floorTimes[round] ?? Number.NaN));
         return {
           scenario: `cold-init (medians of ${RUNS}, variants interleaved)`,
           variant: variant.name,
           metrics: {
             bundleKB: Math.round(built(variant).bundleBytes / 1024),
             largestFileKB: Math.round(built(variant).largestFileBytes / 1024),
+            loadedKB: Math.round(
+              loadedFiles(built(variant).metafile, BUNDLE_FILE).reduce(
+                (total, file) => total + (built(variant).metafile.outputs[file]?.bytes ?? 0),
+                0,
+              ) / 1024,
+            ),
             initMsMedian: median(times),
             initMsMin: Math.min(...times),
+            vsFloor: median(ratios),
             peakRssMB: median(peaks),
             runs: RUNS,
           },

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { OrganizationsClient } from "@aws-sdk/client-organizations";
-import { SNSClient } from "@aws-sdk/client-sns";
+import type { SNSClient } from "@aws-sdk/client-sns";
 import { DEFAULT_FENCING, type FencingSettings } from "../fencing-settings.js";
 import { loadSettings, type Settings, topicRegion } from "../settings.js";
 
@@ -15,8 +15,12 @@ import { loadSettings, type Settings, topicRegion } from "../settings.js";
 export interface Clients {
   organizations: OrganizationsClient;
   dynamodb: DynamoDBClient;
-  /** For the run's notification (NOTIFY_TOPIC_ARN); AWS_ENDPOINT_URL_SNS points it elsewhere. */
-  sns: SNSClient;
+  /**
+   * For the run's notification (NOTIFY_TOPIC_ARN); AWS_ENDPOINT_URL_SNS points it elsewhere. Built
+   * on the first call, once: the SNS client's code is loaded only by a run that publishes, so a
+   * function without a topic never parses it at a cold start.
+   */
+  sns: () => Promise<SNSClient>;
 }
 
 export type ClientSettings = Pick<Settings, "region" | "endpoints" | "notifyTopicArn"> & {
@@ -53,15 +57,22 @@ export function createClients(
     ...(credentials ? { credentials } : {}),
   };
   const at = (endpoint: string | undefined) => (endpoint === undefined ? {} : { endpoint });
+  let sns: Promise<SNSClient> | undefined;
   return {
     // Organizations is a global service whose endpoint lives in us-east-1.
     organizations: new OrganizationsClient({ region, ...common, ...at(endpoints.organizations) }),
     dynamodb: new DynamoDBClient({ region, ...common, ...at(endpoints.dynamodb) }),
     // SNS answers only in the topic's own region, which its ARN names.
-    sns: new SNSClient({
-      region: topicRegion(settings.notifyTopicArn ?? "") ?? region,
-      ...common,
-      ...at(endpoints.sns),
-    }),
+    sns: () => {
+      sns ??= import("@aws-sdk/client-sns").then(
+        ({ SNSClient }) =>
+          new SNSClient({
+            region: topicRegion(settings.notifyTopicArn ?? "") ?? region,
+            ...common,
+            ...at(endpoints.sns),
+          }),
+      );
+      return sns;
+    },
   };
 }

@@ -7,7 +7,7 @@ import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
-import { findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
+import { findRuleKind, loadRuleKinds, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
 import { describeValue, errorMap, formatProblem, problemsOf } from "./messages.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
@@ -271,10 +271,18 @@ function readYaml(text: string, source: string): unknown {
  * Throws ConfigError listing every problem found, one line each.
  */
 export function parseConfig(text: string, source: string): JanitorConfig {
+  return validateConfig(readConfigData(text, source), source);
+}
+
+function readConfigData(text: string, source: string): unknown {
   const data = source.toLowerCase().endsWith(".json") ? readJson(text, source) : readYaml(text, source);
   if (data === null || data === undefined) {
     throw new ConfigError([`${source}: is empty; a config needs at least version and rules`]);
   }
+  return data;
+}
+
+function validateConfig(data: unknown, source: string): JanitorConfig {
   const result = configSchema.safeParse(data, { error: errorMap });
   if (!result.success)
     throw new ConfigError(problemsOf(result.error.issues).map((p) => formatProblem(source, p)));
@@ -294,7 +302,19 @@ export async function loadConfig(path: string): Promise<JanitorConfig> {
   } catch (error) {
     throw new ConfigError([`${path}: cannot read file (${describeReadError(error)})`]);
   }
-  return parseConfig(text, path);
+  const data = readConfigData(text, path);
+  await loadRuleKinds(ruleTypesOf(data));
+  return validateConfig(data, path);
+}
+
+/**
+ * The `type` of each rule in a config not yet validated, for loading what those kinds need before
+ * parseConfig (which is synchronous) checks their options. parseConfig alone parses a config whose
+ * kinds are loaded already.
+ */
+function ruleTypesOf(data: unknown): unknown[] {
+  const rules = typeof data === "object" && data !== null ? (data as { rules?: unknown }).rules : undefined;
+  return Array.isArray(rules) ? rules.map((rule: unknown) => (rule as { type?: unknown } | null)?.type) : [];
 }
 
 // ---------------------------------------------------------------------------------------------

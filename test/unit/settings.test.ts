@@ -105,7 +105,7 @@ describe("settings", () => {
       parseSettings({ JANITOR_CONNECT_TIMEOUT_MS: "1500", JANITOR_REQUEST_TIMEOUT_MS: "2500" }).settings,
     );
     try {
-      for (const client of [clients.organizations, clients.dynamodb, clients.sns]) {
+      for (const client of [clients.organizations, clients.dynamodb, await clients.sns()]) {
         const handler = client.config.requestHandler as unknown as {
           configProvider: Promise<{
             connectionTimeout?: number;
@@ -122,7 +122,7 @@ describe("settings", () => {
     } finally {
       clients.organizations.destroy();
       clients.dynamodb.destroy();
-      clients.sns.destroy();
+      (await clients.sns()).destroy();
     }
   });
 
