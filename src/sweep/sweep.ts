@@ -48,8 +48,14 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
     let planned: PlannedSweep | undefined;
     let ending: Ending;
     try {
-      reconciled = await prepare(run);
-      planned = await planSweep(run, begun.started);
+      // Completing what interrupted runs left and listing the organization touch different things
+      // (earlier runs' items; the handshakes as they are now), so neither waits for the other;
+      // nothing of this run is recorded or canceled before both are done.
+      const [prepared, planning] = await Promise.allSettled([prepare(run), planSweep(run, begun.started)]);
+      if (prepared.status === "rejected") throw prepared.reason;
+      if (planning.status === "rejected") throw planning.reason;
+      reconciled = prepared.value;
+      planned = planning.value;
       actions.push(...(await recordFinalsTogether(run, planned.finals)));
       actions.push(...(await cancelAll(run, planned.toCancel)));
       if (!run.dryRun) await closeMarks(run, planned.decisions, actions);
