@@ -26,9 +26,11 @@ const PHASES: Record<string, Record<string, string>> = {
     runOutcomes: "final counts",
     finishRun: "seal",
   },
+  evidence: { orgHead: "trail check", readChain: "trail check", runEvidence: "trail check" },
   actions: {
     linkUnchained: "prepare",
     listPendingIntents: "prepare",
+    recordReconciled: "prepare",
     recordFinals: "planning",
     recordAction: "intents and outcomes",
     recordOutcome: "intents and outcomes",
@@ -36,6 +38,7 @@ const PHASES: Record<string, Record<string, string>> = {
   marks: { listOpenMarks: "planning", closeMark: "planning" },
   claims: { claimHandshake: "claims", releaseHandshake: "claims", confirmClaim: "fence" },
   organizations: { describeHandshake: "prepare", cancelHandshake: "cancels" },
+  ledger: { listedHandshakes: "ledger", knownHandshakes: "ledger", recordChanges: "ledger" },
   checkpoints: { write: "checkpoint" },
 };
 
@@ -97,7 +100,8 @@ const ready = performance.now();
 const settings = loadSettings();
 const config = await loadConfig(settings.janitorConfig ?? "janitor.yaml");
 const app = wire(settings);
-const organizations = timed(app.organizations, PHASES.organizations ?? {});
+const deps = app.sweepDeps;
+const organizations = timed(deps.organizations, PHASES.organizations ?? {});
 const began = performance.now();
 note("start-up: node and modules", 0, ready);
 note("start-up: config and clients", ready, began);
@@ -110,19 +114,21 @@ const summary = await sweep(
     concurrency: Number(process.env.BENCH_CONCURRENCY ?? 4),
   },
   {
+    ...deps,
     organizations: {
       describeHandshake: (id) => organizations.describeHandshake(id),
       cancelHandshake: (id, options) => organizations.cancelHandshake(id, options),
-      listHandshakes: () => timedListing(app.organizations.listHandshakes()),
+      listHandshakes: () => timedListing(deps.organizations.listHandshakes()),
     },
-    journal: timed(app.journal, PHASES.journal ?? {}),
-    actions: timed(app.actions, PHASES.actions ?? {}),
-    lease: timed(app.lease, PHASES.lease ?? {}),
-    marks: timed(app.marks, PHASES.marks ?? {}),
-    claims: timed(app.claims, PHASES.claims ?? {}),
-    fencing: app.fencing,
+    journal: timed(deps.journal, PHASES.journal ?? {}),
+    actions: timed(deps.actions, PHASES.actions ?? {}),
+    lease: timed(deps.lease, PHASES.lease ?? {}),
+    marks: timed(deps.marks, PHASES.marks ?? {}),
+    claims: timed(deps.claims, PHASES.claims ?? {}),
+    evidence: timed(deps.evidence, PHASES.evidence ?? {}),
+    ledger: timed(deps.ledger, PHASES.ledger ?? {}),
     now: () => new Date(),
-    ...(app.checkpoints ? { checkpoints: timed(app.checkpoints, PHASES.checkpoints ?? {}) } : {}),
+    ...(deps.checkpoints ? { checkpoints: timed(deps.checkpoints, PHASES.checkpoints ?? {}) } : {}),
   },
 );
 const ended = performance.now();

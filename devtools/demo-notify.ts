@@ -43,7 +43,7 @@ export async function graceAndNotifyDemo(out: (text: string) => void, settings: 
       { credentials: LOCAL_CREDENTIALS },
     );
     const { clients, notifier } = app;
-    const ports = { ...app, now: () => new Date() };
+    const ports = { ...app.sweepDeps, audit: app.audit, now: () => new Date() };
     const config = parseConfig(GRACE_CONFIG, "grace.yaml");
     out(`== grace period and notifications (SNS on ${sns.endpoint}) ==`);
     out(`rule personal-email with graceHours: ${DEMO_GRACE_HOURS} (${DEMO_GRACE_HOURS * 3600} s)`);

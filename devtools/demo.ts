@@ -10,8 +10,10 @@ import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { formatTable } from "../src/cli/format.js";
 import { renderSummary } from "../src/cli/render.js";
 import { loadConfig } from "../src/config/config.js";
+import type { ReadLedgerRecord } from "../src/ports/ledger.js";
 import { loadSettings, type Settings } from "../src/settings.js";
 import { sweep } from "../src/sweep/sweep.js";
+import { fourEyesStep } from "./demo-approval.js";
 import { graceAndNotifyDemo } from "./demo-notify.js";
 import { startDynamoDbLocal } from "./dynamodb-local.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "./org-emulator/index.js";
@@ -33,8 +35,13 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
   out(
     "starting the local Organizations emulator, DynamoDB Local and an S3 endpoint for checkpoints (127.0.0.1 only)…",
   );
+  // The emulator's own clock, moved on at the end to show AWS forgetting closed handshakes.
+  let emulatorOffsetMs = 0;
   const [organizations, dynamodb, bucket] = await Promise.all([
-    startOrganizationsEmulator({ handshakes: sampleOrganization(now) }),
+    startOrganizationsEmulator({
+      handshakes: sampleOrganization(now),
+      now: () => new Date(Date.now() + emulatorOffsetMs),
+    }),
     startDynamoDbLocal(),
     startS3Emulator({ defaultRetention: { mode: "COMPLIANCE", days: 1 } }),
   ]);
@@ -51,7 +58,7 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     const app = wire(settings, { credentials: LOCAL_CREDENTIALS });
     const { clients } = app;
     await ensureAuditTable(clients.dynamodb, DEMO_TABLE);
-    const ports = { ...app, now: () => new Date() };
+    const ports = { ...app.sweepDeps, audit: app.audit, now: () => new Date() };
 
     out(`\nsample organization: ${describeStates(organizations.handshakes())}`);
     out(`config: ${DEMO_CONFIG}\n`);
@@ -85,9 +92,18 @@ export async function demoCommand(out: (text: string) => void): Promise<number> 
     if (verified.problems.length > 0) return 5;
 
     const realtime = await realtimeStep(settings, clients.organizations, organizations, ports.audit, out);
+    const fourEyes = await fourEyesStep(settings, config, stamp, out);
+
+    // 31 days on: AWS no longer lists what closed, and a sweep enters that in the ledger.
+    emulatorOffsetMs = 31 * 86_400_000;
+    const later = await sweep({ ...base, runId: `demo-${stamp}-later`, dryRun: true }, ports);
+    out(
+      `\n== 31 days later on the emulator's clock: AWS lists ${organizations.handshakes().length} handshakes; a dry run enters ${later.ledger?.gone ?? 0} as gone from its listing ==`,
+    );
+    await populationStep(ports.audit, now, out);
     out("\nnext: npm run janitor -- help   ·   README.md explains running against a real organization");
     if (exitCodeFor(live.status) !== 0) return exitCodeFor(live.status);
-    return exitCodeFor(dry.status) === 0 && realtime ? 0 : 1;
+    return exitCodeFor(dry.status) === 0 && realtime && fourEyes ? 0 : 1;
   } finally {
     await Promise.all([organizations.stop(), dynamodb.stop(), bucket.stop()]);
   }
@@ -138,6 +154,27 @@ async function realtimeStep(
     for await (const item of audit.queryActions({ runId: result.runId })) items.push({ ...item });
   out(formatTable(items, ["at", "runId", "handshakeId", "outcome", "ruleId", "trigger", "actor"]));
   return state === "CANCELED" && decision?.outcome === "CANCELED";
+}
+
+/**
+ * The handshake ledger: every handshake the runs saw, with its last known state and the verdict
+ * on it, those AWS no longer lists included (`audit handshakes`).
+ */
+async function populationStep(audit: App["audit"], now: Date, out: (text: string) => void): Promise<void> {
+  const records: ReadLedgerRecord[] = [];
+  const range = {
+    since: new Date(now.getTime() - 90 * 86_400_000),
+    until: new Date(now.getTime() + 86_400_000),
+  };
+  for await (const record of audit.queryPopulation(range)) records.push(record);
+  const rows = records.map((r) => ({ ...r, verdict: r.escaped ? `${r.verdict}, escaped` : r.verdict }));
+  const count = (pick: (row: ReadLedgerRecord) => boolean) => records.filter(pick).length;
+  out(
+    `== the population (audit handshakes): ${rows.length} handshakes; ${count((r) => r.state === "ACCEPTED" && r.verdict === "compliant")} compliant and accepted, ${count((r) => r.escaped === true)} escaped (a rule would have selected them; accepted first), ${count((r) => r.goneAt !== undefined)} no longer listed by AWS ==`,
+  );
+  // The demo's own cut of `audit handshakes`: no action or flags column, to fit a terminal.
+  const columns = ["handshakeId", "target", "state", "verdict", "ruleId", "goneAt"];
+  out(formatTable(rows, columns));
 }
 
 function demoContext(): Context {

@@ -6,7 +6,9 @@ import { exportLines, startLocalStack } from "./local-stack.js";
  *
  * package.json starts it with `exec`, so no shell sits between npm and it: Ctrl-C signals the whole
  * process group, and a shell waiting on a child dies of that SIGINT itself, which npm would report
- * instead of this process's exit 0.
+ * instead of this process's exit 0. And with `node --import tsx`, not the tsx command: that one
+ * runs the script in a child process and, when the child has not acknowledged a signal within
+ * 30 ms (a busy machine), kills it with SIGKILL and exits 130, leaving the servers running.
  */
 const write = (text: string) => process.stdout.write(`${text}\n`);
 

@@ -16,6 +16,8 @@ export function localStackEnv(
   return {
     AWS_ENDPOINT_URL_ORGANIZATIONS: endpoints.organizations,
     AWS_ENDPOINT_URL_DYNAMODB: endpoints.dynamodb,
+    // The Organizations emulator also answers STS GetCallerIdentity (four eyes: who is calling).
+    AWS_ENDPOINT_URL_STS: endpoints.organizations,
     AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
     AWS_REGION: "us-east-1",

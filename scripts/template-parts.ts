@@ -7,6 +7,7 @@ import {
   SNS_ACTIONS,
 } from "../src/aws/iam-actions.js";
 import {
+  INTEGRITY_FINDINGS_METRIC,
   METRICS_NAMESPACE,
   METRICS_SERVICE,
   RUN_NOT_COMPLETED_METRIC,
@@ -92,12 +93,16 @@ export const RUN_METRIC = {
   namespace: METRICS_NAMESPACE,
   service: METRICS_SERVICE,
   name: RUN_NOT_COMPLETED_METRIC,
+  /** What the alarm on integrity findings reads: see src/evidence/findings.ts. */
+  findings: INTEGRITY_FINDINGS_METRIC,
 } as const;
 
 /**
  * What the realtime function (src/handlers/realtime.ts) calls, and nothing else: it describes and
  * cancels one handshake (never lists the organization), and writes its run, its decision and the
- * handshake's claim (PutItem, UpdateItem, GetItem on the table). Its only index read is the
+ * handshake's claim (PutItem, UpdateItem, GetItem on the table), and reads two run partitions
+ * with Query on the table: the organization's chain head run, checked before it extends the trail
+ * (src/evidence/findings.ts), and its own items, for its counts. Its only index read is the
  * pending index, where every run first looks for final items left out of their chains; it does
  * not reconcile other runs' intents, so it reads no other index.
  */
@@ -109,6 +114,7 @@ export const REALTIME_AUDIT_ACTIONS = [
   "dynamodb:PutItem",
   "dynamodb:UpdateItem",
   "dynamodb:GetItem",
+  "dynamodb:Query",
 ] as const satisfies readonly (typeof AUDIT_STORE_ACTIONS)[number][];
 export const REALTIME_AUDIT_INDEX_ACTIONS = [
   "dynamodb:Query",

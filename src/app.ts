@@ -1,12 +1,15 @@
 import { createAuditStore } from "./aws/audit/index.js";
 import { createCheckpointStore } from "./aws/checkpoints.js";
 import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
+import { createWhoAmI } from "./aws/identity.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
+import { createSnsNotifier } from "./aws/sns.js";
+import type { SweepLogger } from "./domain/logger.js";
 import { attemptBoundMs } from "./fencing-settings.js";
 import type { NotifierPort } from "./notify/notify.js";
 import type { BackoffPolicy } from "./resilience/backoff.js";
 import { type Environment, loadSettings, requireTable, type Settings } from "./settings.js";
-import { sweepPorts } from "./sweep/types.js";
+import { type SweepDeps, sweepPorts } from "./sweep/types.js";
 
 export interface WireOptions extends ClientOptions {
   /** Clients built earlier (a Lambda container keeps its own); absent, they are built from the settings. */
@@ -35,67 +38,75 @@ export function wire(settings: Settings, options: WireOptions = {}) {
     leaseDurationMs: settings.fencing.leaseMs,
     fenceMarginMs: settings.fencing.marginMs,
   });
-  const topicArn = settings.notifyTopicArn;
   const notifier: NotifierPort | undefined =
-    topicArn === undefined
+    settings.notifyTopicArn === undefined
       ? undefined
-      : loadedOnFirstPublish(async () => {
-          const [{ createSnsNotifier }, client] = await Promise.all([import("./aws/sns.js"), clients.sns()]);
-          return createSnsNotifier({ client, topicArn });
+      : createSnsNotifier({ client: clients.sns, topicArn: settings.notifyTopicArn });
+  const organizations = createOrganizationsAdapter({
+    client: clients.organizations,
+    ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
+    ...(options.organizationsPolicy ? { policy: options.organizationsPolicy } : {}),
+  });
+  /** Each live run's checkpoint, when AUDIT_CHECKPOINT_BUCKET is set (docs/checkpoints.md). */
+  const checkpoints =
+    settings.checkpointBucket === undefined
+      ? undefined
+      : createCheckpointStore({
+          bucket: settings.checkpointBucket,
+          table: tableName,
+          region: settings.region,
+          ...(settings.endpoints.s3 === undefined ? {} : { endpoint: settings.endpoints.s3 }),
+          ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+          ...(settings.auditRetentionDays === undefined
+            ? {}
+            : { retentionDays: settings.auditRetentionDays }),
         });
+  /** The fencing margin and the bound on one CancelHandshake attempt (docs/fencing.md). */
+  const fencing = { marginMs: settings.fencing.marginMs, attemptMs: attemptBoundMs(settings.fencing) };
+  /** Everything a sweep is handed from here: the entry points add the clock and the logger. */
+  const sweepDeps = {
+    organizations,
+    // The audit ports, each of one concern, all kept in the audit table.
+    ...sweepPorts(audit),
+    /** The trail read as evidence before a run extends it (src/evidence/findings.ts). */
+    evidence: audit,
+    // Handshake claims live in the audit table beside the runs.
+    claims: audit,
+    /** The plans of four eyes (docs/approval.md). */
+    plans: audit,
+    /** The handshake ledger (docs/audit.md): what every run sees, kept in the audit table. */
+    ledger: audit,
+    fencing,
+    ...(checkpoints === undefined ? {} : { checkpoints }),
+  } satisfies Omit<SweepDeps, "now" | "logger">;
   return {
     settings,
     tableName,
     clients,
-    organizations: createOrganizationsAdapter({
-      client: clients.organizations,
-      ...(options.onThrottle ? { onThrottle: options.onThrottle } : {}),
-      ...(options.organizationsPolicy ? { policy: options.organizationsPolicy } : {}),
-    }),
+    organizations,
     /** The audit table, whose reader the CLI's audit commands use. */
     audit,
-    // The audit ports a sweep is handed, each of one concern, all kept in the audit table.
-    ...sweepPorts(audit),
-    // Handshake claims live in the audit table beside the runs.
     claims: audit,
     notifier,
-    /** Each live run's checkpoint, when AUDIT_CHECKPOINT_BUCKET is set (docs/checkpoints.md). */
-    checkpoints:
-      settings.checkpointBucket === undefined
-        ? undefined
-        : createCheckpointStore({
-            bucket: settings.checkpointBucket,
-            table: tableName,
-            region: settings.region,
-            ...(settings.endpoints.s3 === undefined ? {} : { endpoint: settings.endpoints.s3 }),
-            ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-            ...(settings.auditRetentionDays === undefined
-              ? {}
-              : { retentionDays: settings.auditRetentionDays }),
-          }),
-    /** The fencing margin and the bound on one CancelHandshake attempt (docs/fencing.md). */
-    fencing: { marginMs: settings.fencing.marginMs, attemptMs: attemptBoundMs(settings.fencing) },
+    checkpoints,
+    /** The plans of four eyes, kept in the audit table (docs/approval.md). */
+    plans: audit,
+    /** Who is calling (STS GetCallerIdentity): the maker or approver of a plan. */
+    whoAmI: createWhoAmI({
+      region: settings.region,
+      ...(settings.endpoints.sts === undefined ? {} : { endpoint: settings.endpoints.sts }),
+      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    }),
+    fencing,
+    sweepDeps,
   };
 }
 
 export type App = ReturnType<typeof wire>;
 
-/**
- * A notifier whose adapter and SNS client are loaded when the first message is published: most
- * runs have no news, and a cold start need not parse code that only a digest uses.
- */
-function loadedOnFirstPublish(load: () => Promise<NotifierPort>): NotifierPort {
-  let loaded: Promise<NotifierPort> | undefined;
-  return {
-    async publish(message, options) {
-      // A failed load is not kept: the next publish tries again.
-      loaded ??= load().catch((error: unknown) => {
-        loaded = undefined;
-        throw error;
-      });
-      return (await loaded).publish(message, options);
-    },
-  };
+/** What a sweep (or an apply) is handed of the application: its ports, the clock and the logger. */
+export function sweepDepsOf(app: App, logger: SweepLogger): SweepDeps {
+  return { ...app.sweepDeps, now: () => new Date(), logger };
 }
 
 /** AUDIT_RETENTION_DAYS as an audit store option: absent when unset, so nothing expires. */

@@ -23,7 +23,7 @@ export interface Settings {
   /** AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1 (where Organizations' endpoint lives). */
   region: string;
   /** AWS_ENDPOINT_URL_ORGANIZATIONS / _DYNAMODB / _SNS: where each client sends its calls instead of AWS. */
-  endpoints: { organizations?: string; dynamodb?: string; sns?: string; s3?: string };
+  endpoints: { organizations?: string; dynamodb?: string; sns?: string; s3?: string; sts?: string };
   /** AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension; "local" outside Lambda. */
   functionName: string;
   /** The fencing margin, the SDK timeouts it outlasts and the lease length (src/fencing-settings.ts). */
@@ -48,6 +48,7 @@ const ENDPOINT_VARIABLES = {
   dynamodb: "AWS_ENDPOINT_URL_DYNAMODB",
   sns: "AWS_ENDPOINT_URL_SNS",
   s3: "AWS_ENDPOINT_URL_S3",
+  sts: "AWS_ENDPOINT_URL_STS",
 } as const;
 
 /** A value shown in a problem line: quoted, cut at 300 characters, control characters escaped. */

@@ -7,8 +7,11 @@ import {
   type QueryCommandOutput,
 } from "@aws-sdk/client-dynamodb";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
+import { startS3Emulator } from "../../devtools/s3-emulator.js";
+import { LOCAL_CREDENTIALS } from "../../devtools/stack-env.js";
 import { actionItem, chainedActions, createAuditStore, runItem } from "../../src/aws/audit/index.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
+import { createCheckpointStore } from "../../src/aws/checkpoints.js";
 import { verifyRuns } from "../../src/cli/audit-verify.js";
 import type { Outcome, OutcomeCounts } from "../../src/domain/outcomes.js";
 import { CHAIN_GENESIS, chainHash, runSeal, verifyChain } from "../../src/evidence/integrity.js";
@@ -113,18 +116,32 @@ function chainedActionItem(action: AuditAction, seq: number, prevHash: string, h
   };
 }
 
+/** A run's link in the organization's chain: the run sealed before it, its seal, its place. */
+interface OrgLink {
+  /** Absent for the first run of the chain. */
+  prevRun?: string;
+  prevSeal: string;
+  orgSeq: number;
+}
+
 /** The finished run item, holding the head of its chain and sealed as finishRun seals it. */
 function chainedRunItem(run: RunRecord, head: string, length: number): Item {
   return {
     ...runItem(run),
     chainHead: { S: head },
     chainLength: { N: String(length) },
+    ...(run.prevRun === undefined ? {} : { prevRun: { S: run.prevRun } }),
+    ...(run.prevSeal === undefined ? {} : { prevSeal: { S: run.prevSeal } }),
+    ...(run.orgSeq === undefined ? {} : { orgSeq: { N: String(run.orgSeq) } }),
     seal: { S: runSeal(run, { hash: head, length }) },
   };
 }
 
 /** One run's items: the chained actions and the finished run item holding the chain's head. */
-function runItems(r: number): { run: RunRecord; actions: AuditAction[]; items: Item[] } {
+function runItems(
+  r: number,
+  link?: OrgLink,
+): { run: RunRecord; actions: AuditAction[]; items: Item[]; seal: string } {
   const started = runRecord(r);
   const actions = Array.from({ length: ACTIONS_PER_RUN }, (_, a) => actionOf(started, r, a));
   const items: Item[] = [];
@@ -134,9 +151,10 @@ function runItems(r: number): { run: RunRecord; actions: AuditAction[]; items: I
     items.push(chainedActionItem(action, i + 1, prev, hash));
     prev = hash;
   });
-  const run = finished(started, actions);
-  items.push(chainedRunItem(run, prev, actions.length));
-  return { run, actions, items };
+  const run = { ...finished(started, actions), ...link };
+  const runItem = chainedRunItem(run, prev, actions.length);
+  items.push(runItem);
+  return { run, actions, items, seal: runItem.seal?.S ?? "" };
 }
 
 function finished(run: RunRecord, actions: AuditAction[]): RunRecord {
@@ -255,7 +273,7 @@ export const scenario: Scenario = {
       };
 
       // Run 0 through the store, as the sweep writes it: the reference for the bulk format.
-      const reference = runItems(0);
+      const reference = runItems(0, { prevSeal: CHAIN_GENESIS, orgSeq: 1 });
       const started = { ...reference.run, status: "RUNNING" as const, counts: {} };
       delete started.endedAt;
       await store.startRun(started);
@@ -268,13 +286,25 @@ export const scenario: Scenario = {
       expected.tableBytes += itemSize(reference.items.at(-1) ?? {});
       await checkFormat(client, tableName, reference.items);
 
+      // Each run's seal commits to the one before it, as runs sealed one after another would.
+      const links = new Map<number, OrgLink>();
+      let previous = {
+        runId: reference.run.runId,
+        seal: (await store.runEvidence(reference.run.runId))?.seal ?? "",
+      };
+      for (let r = 1; r < RUNS; r += 1) {
+        const link = { prevRun: previous.runId, prevSeal: previous.seal, orgSeq: r + 1 };
+        links.set(r, link);
+        const { run, seal } = runItems(r, link);
+        previous = { runId: run.runId, seal };
+      }
       const loadStart = performance.now();
       let next = 1;
       let loaded = reference.items.length;
       await Promise.all(
         Array.from({ length: LOAD_CONCURRENCY }, async () => {
           for (let r = next++; r < RUNS; r = next++) {
-            const { actions, items } = runItems(r);
+            const { actions, items } = runItems(r, links.get(r));
             actions.forEach((action, i) => {
               const item = items[i];
               if (item) account(action, item);
@@ -287,6 +317,16 @@ export const scenario: Scenario = {
           }
         }),
       );
+      // The organization's chain head names the run sealed last.
+      await writeAll(client, tableName, [
+        {
+          pk: { S: "CHAIN#organization" },
+          sk: { S: "HEAD" },
+          runId: { S: previous.runId },
+          seal: { S: previous.seal },
+          length: { N: String(RUNS) },
+        },
+      ]);
       const loadS = (performance.now() - loadStart) / 1000;
       rows.push({
         scenario: "audit-scale",
@@ -320,6 +360,7 @@ export const scenario: Scenario = {
             tableItems,
             scannedPct: Number(((100 * stats.scanned) / tableItems).toFixed(2)),
             readUnits: Number(stats.capacity.toFixed(1)),
+            readsPerItem: items === 0 ? "-" : Number((stats.scanned / items).toFixed(2)),
             wallMs: Math.round(wallMs),
           },
         });
@@ -386,6 +427,47 @@ export const scenario: Scenario = {
         },
         undefined,
       );
+      // The same month against its checkpoints (docs/checkpoints.md): one object per June run, written
+      // to the local S3 endpoint with Object Lock as each live run writes its own.
+      const bucket = await startS3Emulator({ defaultRetention: { mode: "COMPLIANCE", days: 1 } });
+      try {
+        const checkpoints = createCheckpointStore({
+          bucket: bucket.bucket,
+          table: tableName,
+          region: "us-east-1",
+          endpoint: bucket.endpoint,
+          credentials: LOCAL_CREDENTIALS,
+        });
+        let kept = 0;
+        for await (const run of store.listRuns(MONTH)) {
+          const evidence = await store.runEvidence(run.runId);
+          if (evidence?.seal === undefined || run.unreadable !== undefined) continue;
+          await checkpoints.write({
+            runId: run.runId,
+            startedAt: run.startedAt,
+            endedAt: run.endedAt ?? run.startedAt,
+            status: run.status,
+            seal: evidence.seal,
+            chainHead: evidence.head.hash,
+            chainLength: evidence.head.length,
+            counts: run.counts,
+          });
+          kept += 1;
+        }
+        await measure(
+          `audit verify of one month (June) with its ${kept} checkpoints: the table's reads as above, plus S3 (one GetObject per checkpoint)`,
+          async () => {
+            const verdict = await verifyRuns(store, [], MONTH, checkpoints);
+            if (verdict.problems.length > 0) throw new Error(`June does not verify: ${verdict.problems[0]}`);
+            if (verdict.checkpoints !== kept)
+              throw new Error(`${verdict.checkpoints} checkpoints read, ${kept} kept`);
+            return verdict.items;
+          },
+          undefined,
+        );
+      } finally {
+        await bucket.stop();
+      }
       // Not run: DynamoDB Local takes minutes to Scan this table. A Scan reads every item whatever
       // its filter, so its cost follows from the table's size.
       rows.push({

@@ -197,7 +197,10 @@ async function janitorSweep(tableName: string, run: number): Promise<number> {
         actor: "bench",
         concurrency: PACING_SETUP.concurrency,
       },
-      { ...wire({ ...loadSettings(), auditTableName: tableName }, { clients }), now: () => new Date() },
+      {
+        ...wire({ ...loadSettings(), auditTableName: tableName }, { clients }).sweepDeps,
+        now: () => new Date(),
+      },
     );
     if (summary.status !== "COMPLETED") throw new Error(`sweep ended ${summary.status}`);
     return 0;
@@ -434,9 +437,11 @@ function phaseRows(runs: readonly Measurement[]): BenchRow[] {
     "start-up: config and clients",
     "lease",
     "run item",
+    "trail check",
     "prepare",
     "listing",
     "planning",
+    "ledger",
     "claims",
     "fence",
     "cancels",

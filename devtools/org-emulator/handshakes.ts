@@ -88,6 +88,22 @@ export function createHandshakeService(options: HandshakeServiceOptions): Handsh
   const recordedEvents: CloudTrailApiCallEvent[] = [];
 
   const store = new Map<string, EmulatorHandshake>();
+  /** When each closed handshake closed, on the emulator's clock (a seeded closed one: at seeding). */
+  const closedAt = new Map<string, number>();
+  const isClosed = (h: EmulatorHandshake) => h.State !== "OPEN" && h.State !== "REQUESTED";
+  function noteState(h: EmulatorHandshake): void {
+    if (!isClosed(h)) closedAt.delete(h.Id);
+    else if (!closedAt.has(h.Id)) closedAt.set(h.Id, now().getTime());
+  }
+  /** As the service does, a handshake closed more than 30 days ago is no longer known at all. */
+  function forget(): void {
+    const horizon = now().getTime() - FORGET_AFTER_MS;
+    for (const [id, at] of closedAt) {
+      if (at >= horizon) continue;
+      store.delete(id);
+      closedAt.delete(id);
+    }
+  }
   for (const [index, seedHandshake] of (options.handshakes ?? []).entries()) {
     const problem = handshakeProblem(seedHandshake);
     if (problem !== undefined) throw new TypeError(`handshakes[${index}]: ${problem}`);
@@ -97,6 +113,7 @@ export function createHandshakeService(options: HandshakeServiceOptions): Handsh
     const copy = structuredClone(seedHandshake);
     copy.Arn ??= handshakeArn(organization, copy.Action, copy.Id);
     store.set(copy.Id, copy);
+    noteState(copy);
   }
 
   function newHandshakeId(): string {
@@ -167,6 +184,7 @@ export function createHandshakeService(options: HandshakeServiceOptions): Handsh
       (handshake.State === "OPEN" || handshake.State === "REQUESTED")
     ) {
       handshake.State = "ACCEPTED";
+      noteState(handshake);
     }
     if (handshake.State === "CANCELED") {
       throw new WireError(
@@ -181,6 +199,7 @@ export function createHandshakeService(options: HandshakeServiceOptions): Handsh
       );
     }
     handshake.State = "CANCELED";
+    noteState(handshake);
     return { Handshake: toWire(handshake) };
   }
 
@@ -298,7 +317,10 @@ export function createHandshakeService(options: HandshakeServiceOptions): Handsh
 
   return {
     organization,
-    call: (operation, input) => operations[operation](input),
+    call: (operation, input) => {
+      forget();
+      return operations[operation](input);
+    },
     recordInvite,
     mutate(id, state) {
       const handshake = store.get(id);
@@ -307,11 +329,18 @@ export function createHandshakeService(options: HandshakeServiceOptions): Handsh
         throw new RangeError(`mutate: unknown state ${state}`);
       }
       handshake.State = state;
+      noteState(handshake);
     },
-    handshakes: () => [...store.values()].map((h) => structuredClone(h)),
+    handshakes: () => {
+      forget();
+      return [...store.values()].map((h) => structuredClone(h));
+    },
     events: () => structuredClone(recordedEvents),
   };
 }
+
+/** How long the service keeps listing and describing a handshake after it closed. */
+export const FORGET_AFTER_MS = 30 * 86_400_000;
 
 function checkHandshakeId(id: string): void {
   if (id.length > 34 || !HANDSHAKE_ID.test(id)) {

@@ -23,6 +23,7 @@ import {
   WireError,
 } from "./model.js";
 import { randomRequestId, seededRandom } from "./random.js";
+import { isStsRequest, stsAnswer } from "./sts.js";
 
 const MAX_BODY_BYTES = 1_000_000;
 
@@ -168,6 +169,22 @@ export async function startOrganizationsEmulator(
     try {
       // Read the whole body first so a keep-alive connection stays usable after an error.
       const body = await readBody(request);
+      if (request.method === "POST" && isStsRequest(target, headerValue(request, "content-type"))) {
+        const answer = stsAnswer(
+          body,
+          headerValue(request, "authorization"),
+          service.organization.MasterAccountId,
+          randomRequestId(requestIdRandom),
+        );
+        response
+          .writeHead(answer.status, {
+            "content-type": "text/xml",
+            "content-length": Buffer.byteLength(answer.xml),
+          })
+          .end(answer.xml);
+        if (answer.status === 200) stats.successes += 1;
+        return;
+      }
       if (request.headers.authorization === undefined) {
         throw new WireError("MissingAuthenticationTokenException", "Missing Authentication Token");
       }

@@ -131,8 +131,10 @@ function tableMismatches(expected: CreateTableCommandInput, actual: TableDescrip
       problems.push(
         `index ${gsi.IndexName} keys are ${keyText(found.KeySchema)}, expected ${keyText(gsi.KeySchema)}`,
       );
-    } else if (found.Projection?.ProjectionType !== "ALL") {
-      problems.push(`index ${gsi.IndexName} projects ${found.Projection?.ProjectionType}, expected ALL`);
+    } else if (found.Projection?.ProjectionType !== gsi.Projection?.ProjectionType) {
+      problems.push(
+        `index ${gsi.IndexName} projects ${found.Projection?.ProjectionType}, expected ${gsi.Projection?.ProjectionType}`,
+      );
     }
   }
   return problems;

@@ -14,6 +14,18 @@ import type { CreateTableCommandInput, GlobalSecondaryIndex } from "@aws-sdk/cli
  * | action | RUN#<runId>  | ACTION#<handshakeId> | h-…         | rule   | ACTION#YYYY-MM  | PENDING*,  |
  * |        |              |                      |             |        |                 | UNLINKED*  |
  *
+ * The handshake ledger (src/aws/audit/ledger.ts) keeps to attributes of its own, so none of the
+ * indexes above ever returns a ledger item:
+ *
+ * | item          | pk                   | sk                | popKey / popAt            | listedKey / ledgerId | ledgerKey / at          |
+ * |---------------|----------------------|-------------------|---------------------------|----------------------|-------------------------|
+ * | ledger record | LEDGER#<handshakeId> | STATE             | POP#YYYY-MM / requestedAt | LISTED* / h-…        | –                       |
+ * | ledger entry  | RUN#<runId>          | LEDGER#<seq, 9 digits> | –                    | –                    | LEDGER#<handshakeId> / at |
+ *
+ * - population serves `audit handshakes` (a period is one Query per month of requestedAt);
+ *   listed (sparse: only records not gone, state projected) is what a sweep reads to find what
+ *   changed; lifecycle serves `audit handshake h-…`.
+ *
  * - The run and its actions share a partition, so "everything about run X" is one Query, and the
  *   (runId, handshakeId) uniqueness the sweep relies on is a plain conditional put on the key.
  * - byHandshake and byRule are sparse (run items carry neither attribute), sorted by `at`, which
@@ -34,6 +46,12 @@ export const AUDIT_INDEXES = {
   byRule: "byRule",
   byTime: "byTime",
   pending: "pending",
+  /** The ledger (docs/audit.md): every handshake seen, by the month it was requested. */
+  population: "population",
+  /** The ledger: the handshakes still in the service's listing as last seen, with their state only. */
+  listed: "listed",
+  /** The ledger: one handshake's entries, in time. */
+  lifecycle: "lifecycle",
 } as const;
 
 /**
@@ -50,7 +68,20 @@ export interface AuditTableOptions {
   ttlAttribute?: string;
 }
 
-const STRING_ATTRIBUTES = ["pk", "sk", "handshakeId", "ruleId", "timeKey", "pendingKey", "at"] as const;
+const STRING_ATTRIBUTES = [
+  "pk",
+  "sk",
+  "handshakeId",
+  "ruleId",
+  "timeKey",
+  "pendingKey",
+  "at",
+  "popKey",
+  "popAt",
+  "listedKey",
+  "ledgerId",
+  "ledgerKey",
+] as const;
 
 function index(name: string, hash: string, range: string): GlobalSecondaryIndex {
   return {
@@ -77,6 +108,16 @@ export function auditTableDefinition(tableName: string): CreateTableCommandInput
       index(AUDIT_INDEXES.byRule, "ruleId", "at"),
       index(AUDIT_INDEXES.byTime, "timeKey", "at"),
       index(AUDIT_INDEXES.pending, "pendingKey", "at"),
+      index(AUDIT_INDEXES.population, "popKey", "popAt"),
+      // A sweep reads the whole of it to know what changed: only the state it compares is projected.
+      {
+        ...index(AUDIT_INDEXES.listed, "listedKey", "ledgerId"),
+        Projection: {
+          ProjectionType: "INCLUDE",
+          NonKeyAttributes: ["state", "verdict", "verdictRule", "goneAt"],
+        },
+      },
+      index(AUDIT_INDEXES.lifecycle, "ledgerKey", "at"),
     ],
     // Hourly sweeps and occasional compliance queries: provisioned capacity would sit idle.
     BillingMode: "PAY_PER_REQUEST",

@@ -16,9 +16,9 @@ export interface Clients {
   organizations: OrganizationsClient;
   dynamodb: DynamoDBClient;
   /**
-   * For the run's notification (NOTIFY_TOPIC_ARN); AWS_ENDPOINT_URL_SNS points it elsewhere. Built
-   * on the first call, once: the SNS client's code is loaded only by a run that publishes, so a
-   * function without a topic never parses it at a cold start.
+   * For the run's notification (NOTIFY_TOPIC_ARN); AWS_ENDPOINT_URL_SNS points it elsewhere.
+   * Built on first call, and only then is the SNS client's code loaded: most cold starts of a
+   * function without a topic never need it.
    */
   sns: () => Promise<SNSClient>;
 }

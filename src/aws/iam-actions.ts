@@ -20,6 +20,8 @@ export const AUDIT_STORE_ACTIONS = [
   "dynamodb:UpdateItem",
   "dynamodb:GetItem",
   "dynamodb:Query",
+  // The ledger reads the records of handshakes its listed index does not hold (src/aws/audit/ledger.ts).
+  "dynamodb:BatchGetItem",
   // The fence's transaction checks the lease item without writing it (src/aws/audit/fence.ts).
   "dynamodb:ConditionCheckItem",
 ] as const;

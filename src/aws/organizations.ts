@@ -229,6 +229,8 @@ export function toHandshake(item: SdkHandshake): Handshake {
   if (target) handshake.target = target;
   const notes = findResource(item.Resources ?? [], "NOTES");
   if (notes?.Value !== undefined) handshake.notes = notes.Value;
+  const requester = (item.Parties ?? []).find((p) => p.Type === "ORGANIZATION" && p.Id);
+  if (requester?.Type && requester.Id) handshake.requester = { type: requester.Type, value: requester.Id };
   return handshake;
 }
 

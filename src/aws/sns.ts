@@ -1,4 +1,4 @@
-import { PublishCommand, type SNSClient } from "@aws-sdk/client-sns";
+import type { SNSClient } from "@aws-sdk/client-sns";
 import { JanitorError } from "../domain/errors.js";
 import type { NotifierPort } from "../notify/notify.js";
 import { type BackoffPolicy, RetriesExhaustedError, retry, type Sleep } from "../resilience/backoff.js";
@@ -27,8 +27,11 @@ export class NotifyError extends JanitorError {}
 export const isRetryableSnsError = isRetryable;
 
 export interface SnsNotifierOptions {
-  /** Built by the composition root with maxAttempts: 1; this adapter is the only retry layer. */
-  client: SNSClient;
+  /**
+   * Built by the composition root with maxAttempts: 1 (this adapter is the only retry layer), on
+   * first use: a run without a topic never loads the SNS client.
+   */
+  client: SNSClient | (() => Promise<SNSClient>);
   topicArn: string;
   retry?: { policy?: BackoffPolicy; sleep?: Sleep; random?: () => number };
   /** The bound on one publish, all attempts together; default SNS_PUBLISH_BOUND_MS. */
@@ -42,15 +45,21 @@ export function createSnsNotifier(options: SnsNotifierOptions): NotifierPort {
   const bound = options.boundMs ?? SNS_PUBLISH_BOUND_MS;
   return {
     async publish({ subject, message }, { deadline } = {}) {
-      const end = Math.min(now() + bound, deadline ?? Number.POSITIVE_INFINITY);
-      const budget = Math.max(0, end - now());
+      // One reading of the clock: the bound and the budget name the same instant.
+      const start = now();
+      const end = Math.min(start + bound, deadline ?? Number.POSITIVE_INFINITY);
+      const budget = Math.max(0, end - start);
       // One signal for every attempt: when the budget is spent, the request in flight is aborted.
       const controller = new AbortController();
       const timer = setTimeout(() => controller.abort(), budget);
       try {
+        const [sns, { PublishCommand }] = await Promise.all([
+          typeof client === "function" ? client() : client,
+          import("@aws-sdk/client-sns"),
+        ]);
         const answer = await retry(
           () =>
-            client.send(new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: message }), {
+            sns.send(new PublishCommand({ TopicArn: topicArn, Subject: subject, Message: message }), {
               abortSignal: controller.signal,
             }),
           {

@@ -4,8 +4,11 @@ import { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js
 import { ConfigError } from "../domain/errors.js";
 import { compareWithTable, verifyArchive } from "../evidence/archive.js";
 import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
-import { type RunEvidence, verifyRun } from "../evidence/integrity.js";
-import type { AuditReader } from "../evidence/reader.js";
+import { idOfFinding } from "../evidence/findings.js";
+import { CHAIN_GENESIS, type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import { verifyLedgerChain } from "../evidence/ledger.js";
+import { orgChainProblems } from "../evidence/org-chain.js";
+import type { AuditReader, StoredAction } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
 import { PERIOD_NOTE, PERIOD_OPTIONS, period, settingsOrIssues, TABLE_ENV } from "./audit-shared.js";
 import { ExitCode } from "./exit-codes.js";
@@ -67,6 +70,8 @@ export async function verify(argv: string[], io: CliIo): Promise<number> {
   // Keys and read errors come from the table: shown like table cells, never acted on.
   for (const line of result.problems) out(visible(line));
   out(verdictLine(result));
+  // Acknowledged findings do not count against the verdict; they are said beside it all the same.
+  for (const line of result.acknowledged ?? []) io.err(`note: ${visible(line)}\n`);
   // What the verdict rests on, on stderr beside it: the verdict's own line stays one line.
   const basis =
     checkpoints === undefined
@@ -82,6 +87,8 @@ export interface Verification {
   runs: number;
   items: number;
   problems: string[];
+  /** Integrity findings someone acknowledged, one line each: not problems, still said. */
+  acknowledged?: string[];
   /** How many checkpoints the table was compared with; undefined when none were read. */
   checkpoints?: number;
 }
@@ -90,6 +97,59 @@ function verdictLine({ runs, items, problems }: Verification): string {
   return problems.length === 0
     ? `intact: ${runs} runs, ${items} action items`
     : `${problems.length} problems in ${runs} runs, ${items} action items`;
+}
+
+/**
+ * The integrity findings the runs recorded (src/evidence/findings.ts): each one not acknowledged
+ * is a problem; the acknowledged ones are answered as lines of their own, who and why.
+ */
+async function findingLines(
+  store: AuditReader,
+  evidence: ReadonlyMap<string, RunEvidence | undefined>,
+  problems: string[],
+  range?: { since: Date; until: Date },
+): Promise<string[]> {
+  const acknowledged: string[] = [];
+  const said = new Set<string>();
+  const say = async (by: string, finding: string) => {
+    const id = idOfFinding(finding);
+    if (said.has(id)) return;
+    said.add(id);
+    const ack = await store.findingAcknowledgement(id);
+    if (ack === undefined) {
+      problems.push(
+        `${by}: integrity finding ${finding} (not acknowledged: audit acknowledge ${id} --note ...)`,
+      );
+    } else {
+      acknowledged.push(
+        `${by}: integrity finding ${id} acknowledged by ${ack.actor} at ${ack.at}: ${ack.note}`,
+      );
+    }
+  };
+  for (const [runId, run] of evidence) {
+    const findings = run?.record.findings;
+    if (!Array.isArray(findings)) continue;
+    for (const finding of findings as string[]) await say(`run ${runId}`, finding);
+  }
+  // Findings made in the period outside any run's record (a plan refused as edited, say).
+  if (range !== undefined) {
+    for await (const { finding, by } of store.findingsIn(range)) {
+      await say(by.startsWith("plan ") ? by : `run ${by}`, finding);
+    }
+  }
+  return acknowledged;
+}
+
+/** A run that entered the handshake ledger: its entries are read with its chain. */
+function hasLedger(run: RunEvidence): boolean {
+  return typeof run.record.ledgerLength === "number" && run.record.ledgerLength > 0;
+}
+
+/** A finished run that started and ended inside the range: the range's items hold all of its own. */
+function wholeIn(run: RunEvidence, range: { since: Date; until: Date }): boolean {
+  const { status, startedAt, endedAt } = run.record;
+  if (status === "RUNNING" || typeof startedAt !== "string" || typeof endedAt !== "string") return false;
+  return Date.parse(startedAt) >= range.since.getTime() && Date.parse(endedAt) < range.until.getTime();
 }
 
 /**
@@ -108,22 +168,68 @@ export async function verifyRuns(
   };
   // A checkpointed run is checked even when nothing of it is left in the table.
   const saved = range && checkpoints ? await checkpoints.list(range) : [];
+  // The period read once: its run items (RUN months) and its action items (ACTION months), kept
+  // by run. A run that started and ended inside the period has all its items among them.
+  const seen = new Map<string, RunEvidence>();
+  const gathered = new Map<string, StoredAction[]>();
   if (range) {
-    for await (const run of store.listRuns(range)) add(run.runId);
-    for await (const action of store.exportActions(range)) add(action.keyRunId);
+    for await (const run of store.exportRuns(range)) {
+      add(run.runId);
+      seen.set(run.runId, run);
+    }
+    for await (const action of store.exportActions(range)) {
+      add(action.keyRunId);
+      const kept = gathered.get(action.keyRunId);
+      if (kept === undefined) gathered.set(action.keyRunId, [action]);
+      else kept.push(action);
+    }
   }
   for (const stored of saved) if (stored.checkpoint) add(stored.checkpoint.runId);
   let items = 0;
   const problems: string[] = [];
   const evidence = new Map<string, RunEvidence | undefined>();
+  const check = (runId: string, run: RunEvidence | undefined, actions: readonly StoredAction[]) => {
+    const { items: chained, unreadable } = chainedActions(actions);
+    return [...unreadable, ...verifyRun(runId, run, chained)];
+  };
   for (const runId of ids) {
-    const chain = await store.readChain(runId);
-    evidence.set(runId, chain.run);
-    items += chain.actions.length;
-    const { items: chained, unreadable } = chainedActions(chain.actions);
-    problems.push(...unreadable, ...verifyRun(runId, chain.run, chained));
+    let run = seen.get(runId);
+    let actions = gathered.get(runId) ?? [];
+    let found =
+      run !== undefined && range !== undefined && wholeIn(run, range) && !hasLedger(run)
+        ? check(runId, run, actions)
+        : undefined;
+    // A run reaching outside the period, one named by --run or found only by its actions, and any
+    // run the period's reads find fault with: read whole and consistently from the base table, so
+    // that no problem rests on an index that may lag the table.
+    if (found === undefined || found.length > 0) {
+      const chain = await store.readChain(runId);
+      run = chain.run;
+      actions = chain.actions;
+      found = check(runId, run, actions);
+      // The run's ledger entries against the ledger head its seal covers (a missing run item is
+      // named above already).
+      if (chain.ledger !== undefined && chain.run !== undefined) {
+        const record = chain.run.record;
+        const head = {
+          hash: typeof record.ledgerHead === "string" ? record.ledgerHead : CHAIN_GENESIS,
+          length: typeof record.ledgerLength === "number" ? record.ledgerLength : 0,
+        };
+        found.push(...verifyLedgerChain(runId, head, chain.ledger));
+      }
+    }
+    evidence.set(runId, run);
+    items += actions.length;
+    problems.push(...found);
   }
-  if (checkpoints === undefined || range === undefined) return { runs: ids.length, items, problems };
+  // The organization's chain across the runs: a run deleted, reopened or rewritten breaks the
+  // link of the run sealed after it, or the head's.
+  problems.push(
+    ...(await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId))),
+  );
+  const acknowledged = await findingLines(store, evidence, problems, range);
+  if (checkpoints === undefined || range === undefined)
+    return { runs: ids.length, items, problems, acknowledged };
   for (const stored of saved) {
     problems.push(...checkpointProblems(stored, stored.checkpoint && evidence.get(stored.checkpoint.runId)));
   }
@@ -146,7 +252,7 @@ export async function verifyRuns(
       `run ${runId}: a live run that ended sealed, with no checkpoint in the bucket (its write failed, or it was removed)`,
     );
   }
-  return { runs: ids.length, items, problems, checkpoints: saved.length };
+  return { runs: ids.length, items, problems, acknowledged, checkpoints: saved.length };
 }
 
 /** An archive checked from the file alone, then against the table. */
@@ -164,11 +270,13 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
       `--file: ${file} is a CSV export; verify reads the JSON lines one (audit export --format jsonl)`,
     ]);
   }
-  const { runs, problems } = verifyArchive(text);
+  const { runs, problems, checkpoints } = verifyArchive(text);
   let items = 0;
+  const evidence = new Map<string, RunEvidence | undefined>();
   for (const [runId, archived] of runs) {
     items += archived.items.length;
     const chain = await store.readChain(runId);
+    evidence.set(runId, chain.run);
     const { items: chained, unreadable } = chainedActions(chain.actions);
     // Never weaker than verifying the table: the run's own checks first (an item forged after the
     // export shows there), then the comparison with the archive.
@@ -179,6 +287,19 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
     });
     for (const line of [...own, ...compared]) if (!problems.includes(line)) problems.push(line);
   }
+  // The organization's chain over the archived runs as the table holds them, as verify checks it.
+  const links = await orgChainProblems(evidence, await store.orgHead(), (runId) => store.runEvidence(runId));
+  for (const line of links) if (!problems.includes(line)) problems.push(line);
+  // The table against the checkpoints the archive carries: a run erased or rewritten since is named.
+  for (const stored of checkpoints) {
+    const runId = stored.checkpoint?.runId ?? "";
+    const table = evidence.has(runId) ? evidence.get(runId) : await store.runEvidence(runId);
+    for (const line of checkpointProblems(stored, table)) if (!problems.includes(line)) problems.push(line);
+  }
+  // And the findings the archived runs recorded, as verify names them.
+  const found: string[] = [];
+  await findingLines(store, evidence, found);
+  for (const line of found) if (!problems.includes(line)) problems.push(line);
   // The archive's text is as untrusted as the table's: shown as cells, never acted on.
   for (const line of problems) out(visible(line));
   out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);

@@ -1,4 +1,4 @@
-import { open, writeFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { wire } from "../app.js";
 import { DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
 import { AUDIT_TTL_ATTRIBUTE } from "../aws/audit-table.js";
@@ -6,9 +6,8 @@ import { ensureAuditTable } from "../aws/audit-table-init.js";
 import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
 import { jsonText } from "../domain/visible.js";
-import type { ActionFilter, AuditReader } from "../evidence/reader.js";
-import { AUDIT_ATTRIBUTES, type ReadAction, type ReadRun } from "../ports/records.js";
-import { type ConfigOnRecord, renderReport } from "../report/html.js";
+import type { ActionFilter } from "../evidence/reader.js";
+import { AUDIT_ATTRIBUTES, type ReadRun } from "../ports/records.js";
 import { loadSettings } from "../settings.js";
 import {
   type CommandSpec,
@@ -18,6 +17,9 @@ import {
   oneOf,
   parseCommandArgs,
 } from "./args.js";
+import { AUDIT_ACKNOWLEDGE, acknowledge } from "./audit-acknowledge.js";
+import { AUDIT_HANDSHAKE, AUDIT_HANDSHAKES, handshake, handshakes } from "./audit-handshakes.js";
+import { AUDIT_REPORT, report } from "./audit-report.js";
 import {
   FORMATS,
   isUnreadable,
@@ -30,7 +32,7 @@ import {
   UNREADABLE,
   warnUnreadable,
 } from "./audit-shared.js";
-import { AUDIT_VERIFY, verify, verifyRuns } from "./audit-verify.js";
+import { AUDIT_VERIFY, verify } from "./audit-verify.js";
 import { ExitCode } from "./exit-codes.js";
 import { csvField, type Row } from "./format.js";
 import type { CliIo, CommandHandler } from "./io.js";
@@ -100,7 +102,7 @@ export const AUDIT_INIT = defineCommand({
   summary: "create the audit table if it is missing, exactly as deployed",
   options: {},
   details: [
-    "The deployed definition: keys, the four indexes, and TTL on expiresAt when AUDIT_RETENTION_DAYS is set. The deployment's table is handshake-janitor-<stage>-audit.",
+    "The deployed definition: keys, the indexes of the actions and of the handshake ledger, and TTL on expiresAt when AUDIT_RETENTION_DAYS is set. The deployment's table is handshake-janitor-<stage>-audit.",
   ],
   exitCodes: "0 created, or there already; 1 error; 2 invalid arguments",
   environment: `${TABLE_ENV}, AUDIT_RETENTION_DAYS`,
@@ -115,6 +117,11 @@ export const AUDIT_QUERY = defineCommand({
     handshake: { type: "string", value: "ID", description: "items about handshake ID" },
     run: { type: "string", value: "ID", description: "items of run ID" },
     outcome: { type: "string", value: "O", description: `items with this outcome: ${OUTCOMES.join(", ")}` },
+    plan: {
+      type: "string",
+      value: "ID",
+      description: "a plan's records: its PLANNED items, and what its apply canceled or found stale",
+    },
     format: {
       type: "string",
       value: "F",
@@ -124,6 +131,7 @@ export const AUDIT_QUERY = defineCommand({
   },
   details: [
     PERIOD_NOTE,
+    "--plan reads the period by time (as a query by time alone does) and keeps the items that name the plan (docs/approval.md).",
     `Without --since and --until, a query by --run, --handshake or --rule reads all time; a query by time alone reads the last ${DEFAULT_QUERY_WINDOW_DAYS} days.`,
   ],
   exitCodes: EXIT_CODES_READ,
@@ -147,21 +155,6 @@ export const AUDIT_RUNS = defineCommand({
   environment: TABLE_ENV,
 });
 
-export const AUDIT_REPORT = defineCommand({
-  name: "audit report",
-  summary: "one self-contained HTML report of the period",
-  options: {
-    ...PERIOD_OPTIONS,
-    out: { type: "string", value: "FILE", required: true, description: "the HTML file to write (required)" },
-  },
-  details: [
-    "The report holds totals per outcome and per rule, cancellations per day, the runs and every action of the period.",
-    PERIOD_NOTE,
-  ],
-  exitCodes: EXIT_CODES_READ,
-  environment: TABLE_ENV,
-});
-
 export const AUDIT_EXPORT = defineCommand({
   name: "audit export",
   summary: "archive every run and action item of the period once, with their chain links",
@@ -170,7 +163,10 @@ export const AUDIT_EXPORT = defineCommand({
     format: { type: "string", value: "F", description: "jsonl (default, one object per line) or csv" },
     out: { type: "string", value: "FILE", required: true, description: "the file to write (required)" },
   },
-  details: [PERIOD_NOTE],
+  details: [
+    PERIOD_NOTE,
+    "With AUDIT_CHECKPOINT_BUCKET, a JSON-lines export also carries the period's checkpoints (docs/checkpoints.md), one row each: verifying the file (`audit verify` with the export) compares the archive and the table with them.",
+  ],
   exitCodes: EXIT_CODES_READ,
   environment: TABLE_ENV,
 });
@@ -182,7 +178,10 @@ export const AUDIT_COMMANDS: ReadonlyArray<{ spec: CommandSpec; handler: Command
   { spec: AUDIT_RUNS, handler: runs },
   { spec: AUDIT_REPORT, handler: report },
   { spec: AUDIT_VERIFY, handler: verify },
+  { spec: AUDIT_ACKNOWLEDGE, handler: acknowledge },
   { spec: AUDIT_EXPORT, handler: exportItems },
+  { spec: AUDIT_HANDSHAKES, handler: handshakes },
+  { spec: AUDIT_HANDSHAKE, handler: handshake },
 ];
 
 async function init(argv: string[], { out, env }: CliIo): Promise<number> {
@@ -219,7 +218,9 @@ async function query(argv: string[], io: CliIo): Promise<number> {
     ...(args.run ? { runId: args.run } : {}),
     ...(outcome ? { outcome } : {}),
   };
-  for await (const item of store.queryActions(filter)) rows.push({ ...item });
+  for await (const item of store.queryActions(filter)) {
+    if (args.plan === undefined || item.planId === args.plan) rows.push({ ...item });
+  }
   // Marks say when they fall due; other outcomes have no such column.
   const columns =
     outcome === "MARKED"
@@ -268,62 +269,6 @@ function runRow(run: ReadRun, format: string): Row {
   return { ...base, ...Object.fromEntries(OUTCOMES.map((o) => [o, counts[o] ?? 0])) };
 }
 
-async function report(argv: string[], io: CliIo): Promise<number> {
-  const { out } = io;
-  const args = parseCommandArgs(AUDIT_REPORT, argv).values;
-  const issues: string[] = [];
-  const range = period(args, issues);
-  if (!args.out) issues.push("--out: required (the HTML file to write)");
-  const settings = settingsOrIssues(io.env, issues);
-  if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
-  const { since, until } = range;
-  const { audit: store, tableName } = wire(settings);
-  const actions: ReadAction[] = [];
-  for await (const action of store.queryActions({ since, until })) actions.push(action);
-  const runList: ReadRun[] = [];
-  for await (const run of store.listRuns({ since, until })) runList.push(run);
-  const configs = await configsOnRecord(store, runList);
-  // The same verification as `audit verify --since --until`, shown at the top of the report.
-  const verdict = await verifyRuns(store, [], { since, until });
-  const html = renderReport({
-    verdict,
-    since,
-    until,
-    generatedAt: new Date(),
-    tableName,
-    actions,
-    runs: runList,
-    configs,
-  });
-  await writeFile(args.out, html);
-  out(`wrote ${args.out}: ${actions.length} actions, ${runList.length} runs`);
-  warnUnreadable(io, [...actions, ...runList].filter(isUnreadable).length);
-  if (verdict.problems.length > 0) {
-    io.err(
-      `warning: the period does not verify: ${verdict.problems.length} problems, listed at the top of the report (audit verify names them)\n`,
-    );
-  }
-  return ExitCode.Done;
-}
-
-/** The config each distinct hash of the runs names, as recorded; a hash without one is left out. */
-async function configsOnRecord(
-  store: AuditReader,
-  runList: readonly ReadRun[],
-): Promise<Map<string, ConfigOnRecord>> {
-  const configs = new Map<string, ConfigOnRecord>();
-  const hashes = runList.flatMap((run) => (run.configHash === undefined ? [] : [run.configHash]));
-  for (const hash of new Set(hashes)) {
-    try {
-      const json = await store.getConfig(hash);
-      if (json !== undefined) configs.set(hash, { json });
-    } catch (error) {
-      configs.set(hash, { unreadable: error instanceof Error ? error.message : String(error) });
-    }
-  }
-  return configs;
-}
-
 const EXPORT_FORMATS = ["jsonl", "csv"] as const;
 
 async function exportItems(argv: string[], io: CliIo): Promise<number> {
@@ -336,8 +281,9 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
   const settings = settingsOrIssues(io.env, issues);
   if (issues.length > 0 || !range || !args.out) throw new ConfigError(issues);
   const { since, until } = range;
-  const { audit: store } = wire(settings);
+  const { audit: store, checkpoints } = wire(settings);
   const file = await open(args.out, "w");
+  let kept = 0;
   let actions = 0;
   let runCount = 0;
   let unreadable = 0;
@@ -373,10 +319,19 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
       actions += 1;
       if (why !== undefined) unreadable += 1;
     }
+    // The period's checkpoints travel with the archive (JSON lines): verify --file compares both.
+    if (checkpoints !== undefined && format === "jsonl") {
+      for (const stored of await checkpoints.list({ since, until })) {
+        await file.write(
+          line({ itemType: "checkpoint", key: stored.key, versions: stored.versions, ...stored.checkpoint }),
+        );
+        kept += 1;
+      }
+    }
   } finally {
     await file.close();
   }
-  out(`wrote ${args.out}: ${runCount} runs, ${actions} actions`);
+  out(`wrote ${args.out}: ${runCount} runs, ${actions} actions${kept > 0 ? `, ${kept} checkpoints` : ""}`);
   warnUnreadable(io, unreadable);
   return ExitCode.Done;
 }

@@ -16,7 +16,9 @@ import { AUDIT_COMMANDS } from "./audit.js";
 import { ExitCode, exitCodesLine } from "./exit-codes.js";
 import { visible } from "./format.js";
 import { type CliIo, type CommandHandler, processIo } from "./io.js";
+import { PLAN_COMMANDS } from "./plan.js";
 import { RUN, runCommand } from "./run.js";
+import { SIMULATE, simulateCommand } from "./simulate.js";
 
 export interface Command {
   spec: CommandSpec;
@@ -62,12 +64,14 @@ export const COMMANDS: readonly Command[] = [
   { spec: RUN, handler: runCommand },
   { spec: CONFIG_CHECK, handler: configCheck },
   ...AUDIT_COMMANDS,
+  ...PLAN_COMMANDS,
+  { spec: SIMULATE, handler: simulateCommand },
   { spec: DEMO, handler: demo },
   { spec: HELP, handler: help },
 ];
 
 /** Words that only group subcommands: `config check`, `audit query`. */
-const GROUPS = ["config", "audit"] as const;
+const GROUPS = ["config", "audit", "plan"] as const;
 
 export function overview(): string {
   const width = Math.max(...COMMANDS.map(({ spec }) => spec.name.length));
@@ -80,7 +84,7 @@ export function overview(): string {
     "",
     `'${PROGRAM} COMMAND --help' (or -h) shows a command's options.`,
     `exit codes: ${exitCodesLine()}`,
-    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, AUDIT_CHECKPOINT_BUCKET, JANITOR_CONFIG, NOTIFY_TOPIC_ARN (unset: no notifications), AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_S3",
+    "environment: AUDIT_TABLE_NAME, AUDIT_RETENTION_DAYS, AUDIT_CHECKPOINT_BUCKET, JANITOR_CONFIG, NOTIFY_TOPIC_ARN (unset: no notifications), AWS_REGION, AWS_ENDPOINT_URL_ORGANIZATIONS, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_SNS, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_STS",
   ].join("\n");
 }
 

@@ -23,6 +23,17 @@ export function renderSummary(summary: RunSummary, options: { wide?: boolean } =
       (summary.countsStale ? " (counts may be stale: the run's items could not be read back)" : ""),
   ];
   if (summary.error) lines.push(`error: ${visible(summary.error)}`);
+  const { plan } = summary;
+  if (plan?.approver !== undefined) {
+    lines.push(
+      `applied plan ${visible(plan.planId)}: made by ${visible(plan.maker)}, approved by ${visible(plan.approver)}`,
+    );
+  } else if (plan !== undefined) {
+    lines.push(
+      `plan ${visible(plan.planId)}: ${plan.handshakes} handshakes await approval until ${plan.expiresAt} (made by ${visible(plan.maker)})`,
+      `approve (someone other than the maker): handshake-janitor approve ${visible(plan.planId)} --note TEXT`,
+    );
+  }
   if (summary.checkpoint) lines.push(`checkpoint: ${visible(summary.checkpoint)}`);
   if (summary.checkpointError) {
     lines.push(

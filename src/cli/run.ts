@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { userInfo } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import { wire } from "../app.js";
+import { usesApproval } from "../config/approval.js";
 import { loadConfig } from "../config/config.js";
 import { ConfigError, LeaseHeldError } from "../domain/errors.js";
 import { jsonText } from "../domain/visible.js";
@@ -102,8 +103,10 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
   const started = Date.now();
   const runId = args["run-id"] ?? newRunId(new Date(started));
   const logger = args.verbose ? jsonLogger(err) : silentLogger;
-  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
-    wire(settings);
+  const { audit, notifier, sweepDeps, whoAmI } = wire(settings);
+  // Under four eyes a live run makes a plan, and its maker is who the credentials say, not --actor.
+  const identity =
+    usesApproval(config) && !config.dryRun && args["dry-run"] !== true ? await whoAmI() : undefined;
   const waitUntil = started + waitMs;
   let summary: RunSummary | undefined;
   // Bounded twice: by the time --wait allows, and by the number of looks that time can hold.
@@ -121,18 +124,12 @@ export async function runCommand(argv: string[], { out, err, env }: CliIo): Prom
           ...(only.ruleIds ? { ruleIds: only.ruleIds } : {}),
           ...(only.handshakeIds ? { handshakeIds: only.handshakeIds } : {}),
           ...(budgetMs !== undefined ? { deadline: runStarted + budgetMs } : {}),
+          ...(identity ? { identity } : {}),
         },
         {
-          organizations,
-          journal,
-          actions,
-          lease,
-          marks,
-          claims,
-          fencing,
+          ...sweepDeps,
           now: () => new Date(),
           logger,
-          ...(checkpoints ? { checkpoints } : {}),
         },
       );
     } catch (error) {

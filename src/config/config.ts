@@ -8,6 +8,7 @@ import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
 import { findRuleKind, loadRuleKinds, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
+import { loadPatternEngine, re2PatternSchema } from "../rules/notes.js";
 import { describeValue, errorMap, formatProblem, problemsOf } from "./messages.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
@@ -46,8 +47,25 @@ const graceHoursSchema = z
   .refine((hours) => hours >= 0, { error: "must be at least 0" })
   .refine((hours) => hours <= MAX_GRACE_HOURS, { error: `must be at most ${MAX_GRACE_HOURS} (30 days)` });
 
-/** A rule as the config holds it; `graceHours` is present only when it is greater than 0. */
-export type ConfiguredRule = RuleConfig & { graceHours?: number };
+/**
+ * Four eyes (docs/approval.md): `required`, and a run that would cancel records a plan for
+ * someone else to approve instead; `none` (the default), and it cancels. Set for the whole config
+ * and, overriding it, per rule.
+ */
+export const APPROVAL_MODES = ["required", "none"] as const;
+export type ApprovalMode = (typeof APPROVAL_MODES)[number];
+const approvalSchema = z.enum(APPROVAL_MODES);
+
+/** Plans expire after this many hours unless the config says otherwise. */
+export const DEFAULT_PLAN_EXPIRY_HOURS = 24;
+/** A plan approved a month later judges a world that has moved on: a typo more often than a plan. */
+export const MAX_PLAN_EXPIRY_HOURS = 24 * 30;
+
+/**
+ * A rule as the config holds it; `graceHours` is present only when it is greater than 0, and
+ * `approval` only when the rule sets it.
+ */
+export type ConfiguredRule = RuleConfig & { graceHours?: number; approval?: ApprovalMode };
 
 function checkRules(inputs: unknown[], ctx: z.core.$RefinementCtx<unknown[]>): ConfiguredRule[] {
   const rules: ConfiguredRule[] = [];
@@ -77,9 +95,11 @@ function checkRule(
     report([index], `must be a mapping with id, type and the rule's options, got ${describeValue(input)}`);
     return undefined;
   }
-  const { id, type, graceHours, ...options } = input;
+  const { id, type, graceHours, approval, ...options } = input;
   const graceResult = graceHoursSchema.optional().safeParse(graceHours, { error: errorMap });
   if (!graceResult.success) relay([index, "graceHours"], graceResult.error.issues.slice(0, 1));
+  const approvalResult = approvalSchema.optional().safeParse(approval, { error: errorMap });
+  if (!approvalResult.success) relay([index, "approval"], approvalResult.error.issues.slice(0, 1));
 
   const idResult = ruleIdSchema.safeParse(id, { error: errorMap });
   if (!idResult.success) relay([index, "id"], idResult.error.issues);
@@ -108,11 +128,15 @@ function checkRule(
     relay([index], optionsResult.error.issues);
     return undefined;
   }
-  if (!idResult.success || !graceResult.success) return undefined;
+  if (!idResult.success || !graceResult.success || !approvalResult.success) return undefined;
   // The kind was found by this very `type` and produced these options, so the pair is consistent.
   const rule = { id: idResult.data, type: kind.kind, options: optionsResult.data } as RuleConfig;
   // 0 is the default and left out, so a config that spells it out keeps its hash.
-  return graceResult.data ? { ...rule, graceHours: graceResult.data } : rule;
+  return {
+    ...rule,
+    ...(graceResult.data ? { graceHours: graceResult.data } : {}),
+    ...(approvalResult.data === undefined ? {} : { approval: approvalResult.data }),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -198,7 +222,33 @@ const configSchema = z
     exemptions: z.array(exemptionSchema).default([]),
     /** The run's SNS digest (NOTIFY_TOPIC_ARN): showTargets prints target emails unmasked. */
     notify: z.strictObject({ showTargets: z.boolean().default(false) }).optional(),
+    /**
+     * Four eyes: `required` turns each cancellation into a plan someone else approves. No default
+     * is written in, so a config that does not use it keeps its hash.
+     */
+    approval: approvalSchema.optional(),
+    /** Hours a plan can be approved and applied; default DEFAULT_PLAN_EXPIRY_HOURS. */
+    approvalExpiryHours: z.number().gt(0).max(MAX_PLAN_EXPIRY_HOURS).optional(),
+    /** An RE2 pattern an approval's or rejection's note must contain (a change ticket, say). */
+    approvalNoteRequire: re2PatternSchema.optional(),
   })
+  .superRefine(
+    (config, ctx) => {
+      const anyRequired =
+        config.approval === "required" || config.rules.some((rule) => rule.approval === "required");
+      for (const key of ["approvalExpiryHours", "approvalNoteRequire"] as const) {
+        if (config[key] !== undefined && !anyRequired) {
+          ctx.addIssue({
+            code: "custom",
+            path: [key],
+            message:
+              "has no effect: nothing requires approval (set approval: required, for the config or a rule)",
+          });
+        }
+      }
+    },
+    { when: (payload) => payload.issues.length === 0 },
+  )
   .superRefine(
     (config, ctx) => {
       if (
@@ -303,18 +353,22 @@ export async function loadConfig(path: string): Promise<JanitorConfig> {
     throw new ConfigError([`${path}: cannot read file (${describeReadError(error)})`]);
   }
   const data = readConfigData(text, path);
-  await loadRuleKinds(ruleTypesOf(data));
+  await loadEnginesFor(data);
   return validateConfig(data, path);
 }
 
 /**
- * The `type` of each rule in a config not yet validated, for loading what those kinds need before
- * parseConfig (which is synchronous) checks their options. parseConfig alone parses a config whose
- * kinds are loaded already.
+ * Loads what a config not yet validated needs before parseConfig (which is synchronous) checks it:
+ * each named rule kind's engine, and RE2 for an approval note's pattern. parseConfig alone parses
+ * a config whose engines are loaded already.
  */
-function ruleTypesOf(data: unknown): unknown[] {
-  const rules = typeof data === "object" && data !== null ? (data as { rules?: unknown }).rules : undefined;
-  return Array.isArray(rules) ? rules.map((rule: unknown) => (rule as { type?: unknown } | null)?.type) : [];
+async function loadEnginesFor(data: unknown): Promise<void> {
+  const fields = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
+  const rules = Array.isArray(fields.rules) ? fields.rules : [];
+  await Promise.all([
+    loadRuleKinds(rules.map((rule: unknown) => (rule as { type?: unknown } | null)?.type)),
+    ...(fields.approvalNoteRequire === undefined ? [] : [loadPatternEngine()]),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,14 @@
 import { matchesEveryAddress } from "../domain/glob.js";
 import { KNOWN_ACTION_TYPES } from "../domain/handshake.js";
 import { describeGrace, describeRule } from "../rules/index.js";
-import { configHash, type Exemption, isExemptionActive, type JanitorConfig } from "./config.js";
+import { usesApproval } from "./approval.js";
+import {
+  configHash,
+  DEFAULT_PLAN_EXPIRY_HOURS,
+  type Exemption,
+  isExemptionActive,
+  type JanitorConfig,
+} from "./config.js";
 import { formatPath, formatProblem, type Problem } from "./messages.js";
 
 function describeTarget(exemption: Exemption): string {
@@ -23,9 +30,13 @@ export function describeConfig(config: JanitorConfig, now: Date): string {
       ? "dryRun: true (nothing is canceled; set dryRun: false to cancel)"
       : "dryRun: false (matching handshakes are canceled)",
     `maxCancellationsPerRun: ${config.maxCancellationsPerRun}${config.maxCancellationsReason ? ` (${config.maxCancellationsReason})` : ""}`,
+    ...describeApproval(config),
     `rules (${config.rules.length}, in order; the first match names the rule):`,
     ...config.rules.map(
-      (rule) => `  ${rule.id} [${rule.type}]: ${describeRule(rule)}${describeGrace(rule.graceHours)}`,
+      (rule) =>
+        `  ${rule.id} [${rule.type}]: ${describeRule(rule)}${describeGrace(rule.graceHours)}${
+          rule.approval === undefined ? "" : ` (approval: ${rule.approval})`
+        }`,
     ),
     `exemptions (${config.exemptions.length}):`,
     ...config.exemptions.map((exemption) => {
@@ -39,6 +50,19 @@ export function describeConfig(config: JanitorConfig, now: Date): string {
   const warnings = configWarnings(config, now);
   if (warnings.length > 0) lines.push(`warnings (${warnings.length}):`, ...warnings.map((w) => `  ${w}`));
   return lines.join("\n");
+}
+
+/** The four-eyes settings, only when the config uses them, so other configs read as before. */
+function describeApproval(config: JanitorConfig): string[] {
+  if (!usesApproval(config) && config.approval === undefined) return [];
+  const hours = config.approvalExpiryHours ?? DEFAULT_PLAN_EXPIRY_HOURS;
+  const note =
+    config.approvalNoteRequire === undefined
+      ? ""
+      : `; an approval's note must contain a match for /${config.approvalNoteRequire}/ (RE2)`;
+  return [
+    `approval: ${config.approval ?? "none"} (a run records a plan instead of cancelling where approval is required; plans expire after ${hours} h${note})`,
+  ];
 }
 
 /**

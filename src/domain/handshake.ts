@@ -14,6 +14,8 @@ export interface Handshake {
   target?: HandshakeTarget;
   /** Text of the NOTES resource, when the invitation carries one. */
   notes?: string;
+  /** The party that sent it (the ORGANIZATION party), when the listing names one. */
+  requester?: HandshakeTarget;
 }
 
 export interface HandshakeTarget {
@@ -38,3 +40,23 @@ export const KNOWN_ACTION_TYPES: readonly string[] = [
   "ADD_ORGANIZATIONS_SERVICE_LINKED_ROLE",
   "TRANSFER_RESPONSIBILITY",
 ];
+
+/**
+ * A handshake as a record of it (a mark, a plan) remembers it, for one the service no longer
+ * lists: its state UNKNOWN.
+ */
+export function rememberedHandshake(record: {
+  handshakeId: string;
+  action: string;
+  target: string;
+  targetType: string;
+  requestedAt?: string | undefined;
+}): Handshake {
+  return {
+    id: record.handshakeId,
+    state: "UNKNOWN",
+    action: record.action,
+    target: { type: record.targetType, value: record.target },
+    ...(record.requestedAt ? { requestedAt: new Date(record.requestedAt) } : {}),
+  };
+}

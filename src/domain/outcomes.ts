@@ -4,6 +4,10 @@ export const OUTCOMES = [
   "DRY_RUN",
   "EXEMPTED",
   "MARKED",
+  /** Selected under `approval: required`: recorded in a plan that someone else must approve. */
+  "PLANNED",
+  /** Approved in a plan, but changed since (state, fingerprint, selection): not canceled. */
+  "STALE_PLAN",
   "ALREADY_CLOSED",
   "STATE_CHANGED",
   "DEFERRED",

@@ -1,5 +1,6 @@
 import { canonicalJson } from "../domain/canonical-json.js";
 import { AUDIT_ATTRIBUTES, type AuditAction } from "../ports/records.js";
+import { type Checkpoint, checkpointProblems, type StoredCheckpoint } from "./checkpoints.js";
 import { itemKeyPart } from "./conflicts.js";
 import { type ChainedAction, type RunEvidence, verifyRun } from "./integrity.js";
 
@@ -18,8 +19,14 @@ export interface ArchivedRun {
  * and seal are recomputed. Returns the runs found (for the comparison with the table) and one line
  * per problem; a line that is not an archive row is a problem too, named by its line number.
  */
-export function verifyArchive(text: string): { runs: Map<string, ArchivedRun>; problems: string[] } {
+export function verifyArchive(text: string): {
+  runs: Map<string, ArchivedRun>;
+  problems: string[];
+  /** The checkpoints the export carried (docs/checkpoints.md), as the bucket held them then. */
+  checkpoints: StoredCheckpoint[];
+} {
   const problems: string[] = [];
+  const checkpoints: StoredCheckpoint[] = [];
   const runs = new Map<string, ArchivedRun>();
   const entry = (runId: string) => {
     let found = runs.get(runId);
@@ -40,6 +47,15 @@ export function verifyArchive(text: string): { runs: Map<string, ArchivedRun>; p
       row = JSON.parse(line) as Record<string, unknown>;
     } catch {
       problems.push(`line ${index + 1}: not JSON`);
+      continue;
+    }
+    if (row !== null && typeof row === "object" && row.itemType === "checkpoint") {
+      const { itemType: _t, key, versions, ...checkpoint } = row;
+      checkpoints.push({
+        key: String(key),
+        versions: typeof versions === "number" ? versions : 1,
+        checkpoint: checkpoint as unknown as Checkpoint,
+      });
       continue;
     }
     if (row === null || typeof row !== "object" || typeof row.runId !== "string") {
@@ -88,7 +104,13 @@ export function verifyArchive(text: string): { runs: Map<string, ArchivedRun>; p
     if (!runRows.has(runId)) continue;
     problems.push(...verifyRun(runId, evidence, items).map((line) => `archive: ${line}`));
   }
-  return { runs, problems };
+  // The archive against the checkpoints it carries: a run rewritten before the export is named.
+  for (const stored of checkpoints) {
+    const runId = stored.checkpoint?.runId ?? "";
+    if (!runRows.has(runId)) continue;
+    problems.push(...checkpointProblems(stored, runs.get(runId)?.evidence).map((line) => `archive: ${line}`));
+  }
+  return { runs, problems, checkpoints };
 }
 
 /** The identity of an action's content: its contract attributes, and its link when it has one. */

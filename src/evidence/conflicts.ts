@@ -10,15 +10,18 @@ import type { AuditAction } from "../ports/records.js";
 
 /** What a conflict record's sort key adds after the handshake id. */
 export const CONFLICT_KEY_SUFFIX = "#CONFLICT";
+/** What a reconciled record's sort key adds after the handshake id (src/sweep/prepare.ts). */
+export const RECONCILED_KEY_SUFFIX = "#RECONCILES";
 
 /**
  * The part of an action item's sort key after `ACTION#`: the handshake id, and for a conflict
- * record the suffix, so it never takes the place of its run's own item for that handshake.
+ * record or a reconciled record a suffix, so neither takes the place of its run's own item for
+ * that handshake.
  */
-export function itemKeyPart(action: Pick<AuditAction, "handshakeId" | "contradicts">): string {
-  return action.contradicts === undefined
-    ? action.handshakeId
-    : `${action.handshakeId}${CONFLICT_KEY_SUFFIX}`;
+export function itemKeyPart(action: Pick<AuditAction, "handshakeId" | "contradicts" | "reconciles">): string {
+  if (action.contradicts !== undefined) return `${action.handshakeId}${CONFLICT_KEY_SUFFIX}`;
+  if (action.reconciles !== undefined) return `${action.handshakeId}${RECONCILED_KEY_SUFFIX}`;
+  return action.handshakeId;
 }
 
 /** What is recorded for an intent already, as the refused outcome write found it. */
@@ -57,8 +60,14 @@ export function conflictProblems(runId: string, items: readonly { action: AuditA
     if (action.contradicts === undefined) continue;
     const [ref = "", outcome = "?"] = action.contradicts.split(" ");
     const contradicted = byKey.get(ref);
+    // The contradicted record is among the run's items, or (a record of the run that reconciled
+    // the intent) elsewhere: the conflict record says what it found then.
     const detail =
-      contradicted?.outcome === undefined ? "" : ` (recorded ${contradicted.at}: ${contradicted.reason})`;
+      contradicted?.outcome !== undefined
+        ? ` (recorded ${contradicted.at}: ${contradicted.reason})`
+        : action.error === undefined
+          ? ""
+          : ` (${action.error})`;
     lines.push(
       `run ${runId}: item ${action.handshakeId}: conflict: CancelHandshake by run ${action.runId} canceled it (${action.outcome} at ${action.at}) after the run's claim had lapsed; it contradicts ${outcome} recorded for ${ref}${detail}`,
     );

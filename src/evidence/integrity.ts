@@ -141,6 +141,13 @@ export const RUN_SEALED_ATTRIBUTES = [
   "note",
   "error",
   "countsStale",
+  "prevRun",
+  "prevSeal",
+  "orgSeq",
+  "findings",
+  // The run's ledger chain (src/evidence/ledger.ts): absent on a run that wrote no ledger entry.
+  "ledgerHead",
+  "ledgerLength",
 ] as const;
 
 /** A run's chain end as its run item holds it. */

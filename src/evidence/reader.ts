@@ -2,8 +2,11 @@
  * The read port of the audit trail: what `audit query`, the report, export and `audit verify` read.
  * Implemented in src/aws/audit/queries.ts with Query and GetItem only, never a Scan.
  */
+
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
-import type { RunEvidence } from "./integrity.js";
+import type { KeyedAction, RunEvidence } from "./integrity.js";
+import type { ChainedLedgerEntry } from "./ledger.js";
+import type { OrgHead } from "./org-chain.js";
 
 /** An action item as stored, read tolerantly: verification must describe a damaged item, not stop. */
 export interface StoredAction {
@@ -17,6 +20,13 @@ export interface StoredAction {
   link: { seq?: number; prev?: string; hash?: string };
   /** The item's byTime key as stored, checked by verify as a value derived from `at`. */
   timeKey?: string;
+}
+
+/** What an integrity finding's acknowledgement records (findings.ts). */
+export interface Acknowledgement {
+  actor: string;
+  note: string;
+  at: string;
 }
 
 export interface ActionFilter {
@@ -56,11 +66,52 @@ export interface AuditReader {
     actions: StoredAction[];
     /** The run item with its seal, for verifyRun; undefined when the run item is missing. */
     run?: RunEvidence;
+    /** The run's ledger entries with their links (./ledger.ts); undefined when not read. */
+    ledger?: ChainedLedgerEntry[];
   }>;
   /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
   exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
+  /** The integrity findings recorded in the period (byTime, FINDING months), whoever made them. */
+  findingsIn(filter: RunFilter): AsyncIterable<{ finding: string; by: string; at: string }>;
+  /** The acknowledgement of an integrity finding (findings.ts); undefined while it has none. */
+  findingAcknowledgement(id: string): Promise<Acknowledgement | undefined>;
+  /** One run item as verify reads it; undefined when there is none. */
+  runEvidence(runId: string): Promise<RunEvidence | undefined>;
+  /** The organization's chain head (integrity.ts OrgHead); undefined before the first seal. */
+  orgHead(): Promise<OrgHead | undefined>;
   /** The canonical config JSON recordConfig kept under this hash; undefined when none is stored. */
   getConfig(hash: string): Promise<string | undefined>;
+}
+
+/** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
+export function chainedActions(actions: readonly StoredAction[]): {
+  items: KeyedAction[];
+  unreadable: string[];
+} {
+  const items: KeyedAction[] = [];
+  const unreadable: string[] = [];
+  for (const stored of actions) {
+    if (stored.action === undefined) {
+      unreadable.push(
+        `run ${stored.keyRunId}: item ${stored.keyHandshakeId}: unreadable: ${stored.readError}`,
+      );
+      continue;
+    }
+    const { seq, prev, hash } = stored.link;
+    const linked = seq !== undefined || prev !== undefined || hash !== undefined;
+    // The keys it is stored under, which verify checks as values derived from its content.
+    const keys: KeyedAction["keys"] = {
+      runId: stored.keyRunId,
+      handshakeId: stored.keyHandshakeId,
+      ...(stored.timeKey === undefined ? {} : { timeKey: stored.timeKey }),
+    };
+    items.push(
+      linked
+        ? { action: stored.action, keys, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
+        : { action: stored.action, keys },
+    );
+  }
+  return { items, unreadable };
 }

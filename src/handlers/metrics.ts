@@ -1,7 +1,13 @@
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { OUTCOMES } from "../domain/outcomes.js";
 import type { RunSummary } from "../sweep/sweep.js";
-import { METRICS_NAMESPACE, METRICS_SERVICE, RUN_NOT_COMPLETED_METRIC } from "./metric-names.js";
+import {
+  ESCAPED_METRIC,
+  INTEGRITY_FINDINGS_METRIC,
+  METRICS_NAMESPACE,
+  METRICS_SERVICE,
+  RUN_NOT_COMPLETED_METRIC,
+} from "./metric-names.js";
 
 /**
  * The janitor's CloudWatch metrics, written as Embedded Metric Format log lines: no PutMetricData
@@ -34,6 +40,9 @@ export function recordSummary(metrics: Metrics, summary: RunSummary): void {
   metrics.addMetric("RunDuration", MetricUnit.Milliseconds, summary.durationMs);
   const notCompleted = summary.status === "BLOCKED" || summary.status === "FAILED";
   metrics.addMetric(RUN_NOT_COMPLETED_METRIC, MetricUnit.Count, notCompleted ? 1 : 0);
+  metrics.addMetric(INTEGRITY_FINDINGS_METRIC, MetricUnit.Count, summary.findings?.length ?? 0);
+  // Handshakes a rule would have selected that their invitee closed before the janitor acted.
+  metrics.addMetric(ESCAPED_METRIC, MetricUnit.Count, summary.ledger?.escaped.length ?? 0);
 }
 
 /** 1 when the run's notification could not be published, 0 when it was; absent without one. */

@@ -1,6 +1,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
 import { type App, type WireOptions, wire } from "../app.js";
+import { usesApproval } from "../config/approval.js";
 import { maskEmails } from "../domain/mask.js";
 import { type BackoffPolicy, DEFAULT_BACKOFF } from "../resilience/backoff.js";
 import { type Environment, parseSettings, type Settings } from "../settings.js";
@@ -78,9 +79,10 @@ async function judgeEvent(event: unknown, context: Context, kept: Kept): Promise
   logger.appendKeys({ runId: parsed.runId, trigger: "event", handshakeId: parsed.handshakeId });
   const app = application();
   const rules = await config(app.settings.janitorConfig ?? "janitor.yaml");
-  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
-    app;
+  const { audit, notifier, sweepDeps, fencing } = app;
   const remaining = context.getRemainingTimeInMillis();
+  // Under four eyes the judgement records a plan for the one handshake, made by the janitor's role.
+  const identity = usesApproval(rules) && !rules.dryRun ? await app.whoAmI() : undefined;
   const result = await judge(
     {
       config: rules,
@@ -92,18 +94,12 @@ async function judgeEvent(event: unknown, context: Context, kept: Kept): Promise
       // The claim outlives the invocation by the fencing margin too: a confirmation asks for M left.
       claimTtlMs: remaining + fencing.marginMs + CLAIM_MARGIN_MS,
       claimWaitMs: CLAIM_WAIT_MS,
+      ...(identity === undefined ? {} : { identity }),
     },
     {
-      organizations,
-      journal,
-      actions,
-      lease,
-      marks,
-      claims,
-      fencing,
+      ...sweepDeps,
       now: () => new Date(),
       logger: asSweepLogger(logger),
-      ...(checkpoints ? { checkpoints } : {}),
     },
   );
   if ("inProgress" in result) {

@@ -1,12 +1,14 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import type { Context } from "aws-lambda";
-import { wire } from "../app.js";
+import { sweepDepsOf, wire } from "../app.js";
+import { usesApproval } from "../config/approval.js";
 import { ConfigError } from "../domain/errors.js";
 import { validateSelection } from "../policy/plan.js";
 import type { Environment } from "../settings.js";
 import { type RunSummary, sweep } from "../sweep/sweep.js";
 import { afterRun, failUnlessCompleted, notifyDeadline } from "./after-run.js";
 import { environmentHandler, type Kept } from "./bootstrap.js";
+import { applyDuePlans } from "./due-plans.js";
 import { eventSelectionIssue, parseEvent } from "./events.js";
 import { asSweepLogger } from "./logging.js";
 
@@ -35,8 +37,17 @@ async function sweepHandler(event: unknown, context: Context, kept: Kept): Promi
     handshakeIds: request.handshakeIds,
   });
   if (problems.length > 0) throw new ConfigError(problems.map(eventSelectionIssue));
-  const { organizations, audit, journal, actions, lease, marks, claims, notifier, fencing, checkpoints } =
-    app;
+  const { audit, notifier } = app;
+  const deadline = Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS;
+  const deps = sweepDepsOf(app, asSweepLogger(logger));
+  // Four eyes: the plans approved since the last sweep are applied first, each its own run.
+  const live = !rules.dryRun && request.dryRun !== true;
+  const identity = usesApproval(rules) && live ? await app.whoAmI() : undefined;
+  if (identity !== undefined && request.trigger === "scheduled") {
+    for (const applied of await applyDuePlans(app, rules, identity, deps, asSweepLogger(logger), deadline)) {
+      logger.info("plan applied", { runId: applied.runId, status: applied.status, counts: applied.counts });
+    }
+  }
   const summary = await sweep(
     {
       config: rules,
@@ -47,20 +58,10 @@ async function sweepHandler(event: unknown, context: Context, kept: Kept): Promi
       ...(request.ruleIds ? { ruleIds: request.ruleIds } : {}),
       ...(request.handshakeIds ? { handshakeIds: request.handshakeIds } : {}),
       ...(request.note ? { note: request.note } : {}),
-      deadline: Date.now() + context.getRemainingTimeInMillis() - SAFETY_MARGIN_MS,
+      ...(identity ? { identity } : {}),
+      deadline,
     },
-    {
-      organizations,
-      journal,
-      actions,
-      lease,
-      marks,
-      claims,
-      fencing,
-      now: () => new Date(),
-      logger: asSweepLogger(logger),
-      ...(checkpoints ? { checkpoints } : {}),
-    },
+    deps,
   );
   await afterRun(
     summary,

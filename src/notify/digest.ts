@@ -21,7 +21,16 @@ export const FIELD_MAX = 1_000;
 export type DigestRun = Pick<
   RunSummary,
   "runId" | "status" | "dryRun" | "trigger" | "actor" | "counts" | "actions" | "replayed"
-> & { error?: string };
+> & {
+  error?: string;
+  findings?: readonly string[];
+  plan?: RunSummary["plan"];
+  /** The handshake ledger's findings: the escaped handshakes are news. */
+  ledger?: Pick<NonNullable<RunSummary["ledger"]>, "escaped">;
+};
+
+/** At most this many escaped handshakes are named one by one; the rest are counted. */
+export const ESCAPED_LISTED_MAX = 50;
 
 export interface DigestOptions {
   /** Print target emails as they are (config `notify.showTargets`); default masked. */
@@ -46,6 +55,16 @@ const NEWS: readonly { outcome: Outcome; verb: string; heading: string }[] = [
     outcome: "MARKED",
     verb: "marked",
     heading: "Marked: canceled after the grace period if they still match then",
+  },
+  {
+    outcome: "PLANNED",
+    verb: "planned",
+    heading: "Planned: canceled only once someone other than the maker approves the plan",
+  },
+  {
+    outcome: "STALE_PLAN",
+    verb: "stale",
+    heading: "Stale: approved, but changed since the plan, so not canceled",
   },
   { outcome: "FAILED", verb: "failed", heading: "Failed: not canceled, look into them" },
   { outcome: "BLOCKED", verb: "blocked", heading: "Blocked by the safety cap: nothing was canceled" },
@@ -102,15 +121,57 @@ export function digestSubject(run: DigestRun): string {
     const count = run.actions.filter((action) => action.outcome === outcome).length;
     return count > 0 ? `${count} ${verb}` : "";
   }).filter((part) => part !== "");
+  const escaped = run.ledger?.escaped.length ?? 0;
+  if (escaped > 0) parts.push(`${escaped} escaped`);
   if (run.status === "FAILED") parts.push("run failed");
+  if ((run.findings?.length ?? 0) > 0) parts.push(`${run.findings?.length} integrity findings`);
   const dry = run.dryRun ? " (dry run)" : "";
   return safeSubject(`handshake-janitor${dry}: ${parts.join(", ")}`);
+}
+
+/** What the message says of the run's plan: how to approve it, or who approved what it applied. */
+function planLines(run: DigestRun, f: (text: string) => string): string[] {
+  const { plan } = run;
+  if (plan === undefined) return [];
+  if (plan.approver !== undefined) {
+    return [`applies plan ${f(plan.planId)}, made by ${f(plan.maker)}, approved by ${f(plan.approver)}`];
+  }
+  return [
+    `plan ${f(plan.planId)} (made by ${f(plan.maker)}) awaits approval until ${f(plan.expiresAt)}`,
+    `Approve (someone other than the maker): handshake-janitor approve ${f(plan.planId)} --note TEXT`,
+    `Review: handshake-janitor plan show ${f(plan.planId)}`,
+  ];
+}
+
+/** The escaped handshakes: a rule would have selected each, and its invitee closed it first. */
+function escapedLines(
+  escaped: NonNullable<DigestRun["ledger"]>["escaped"],
+  f: (text: string) => string,
+): string[] {
+  if (escaped.length === 0) return [];
+  const named = escaped.slice(0, ESCAPED_LISTED_MAX).map((e) => {
+    const rule = e.ruleId === undefined ? "" : ` | rule ${f(e.ruleId)}`;
+    return `- ${f(e.handshakeId)} ${f(e.action)} to ${f(e.target)} | ${f(e.state)}${rule}`;
+  });
+  const left = escaped.length - named.length;
+  return [
+    "",
+    `Escaped (${escaped.length}): a rule would have selected these, and they were closed by their invitee before the janitor acted`,
+    ...named,
+    ...(left > 0 ? [`… and ${left} more; run \`handshake-janitor audit handshakes --verdict escaped\``] : []),
+  ];
 }
 
 /** undefined when the run has nothing to say (and for a replayed run: it said it already). */
 export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest | undefined {
   const news = newsOf(run);
-  if (run.replayed || (news.length === 0 && run.status !== "FAILED")) return undefined;
+  const findings = run.findings ?? [];
+  const escaped = run.ledger?.escaped ?? [];
+  if (
+    run.replayed ||
+    (news.length === 0 && run.status !== "FAILED" && findings.length === 0 && escaped.length === 0)
+  )
+    return undefined;
   const showTargets = options.showTargets === true;
   const maxBytes = options.maxBytes ?? MESSAGE_MAX_BYTES;
   const f = (text: string) => field(text, showTargets);
@@ -121,6 +182,15 @@ export function buildDigest(run: DigestRun, options: DigestOptions = {}): Digest
   ];
   if (options.sender !== undefined) head.push(`invitation sent by ${f(options.sender)}`);
   if (run.error !== undefined) head.push(`run error: ${f(run.error)}`);
+  if (findings.length > 0) {
+    // First: the trail itself is not as it was sealed, which no outcome below can outweigh.
+    head.push(
+      "",
+      `Integrity findings (${findings.length}): the audit trail is not as it was sealed. Look into each, then: handshake-janitor audit acknowledge F-... --note "..."`,
+      ...findings.map((finding) => `- ${f(finding)}`),
+    );
+  }
+  head.push(...planLines(run, f), ...escapedLines(escaped, f));
   const counts = Object.entries(run.counts)
     .filter(([, count]) => (count ?? 0) > 0)
     .map(([outcome, count]) => `${outcome} ${count}`)

@@ -1,4 +1,4 @@
-import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
+import { CANDIDATE_STATES, type Handshake, rememberedHandshake } from "../domain/handshake.js";
 import type { OpenMark } from "../ports/records.js";
 import type { Decision } from "./decision.js";
 
@@ -104,13 +104,7 @@ export function applyGrace(
  */
 export function closeMarkOf(mark: OpenMark, handshake: Handshake | undefined): Decision | undefined {
   if (handshake !== undefined && CANDIDATE_STATES.includes(handshake.state)) return undefined;
-  const subject: Handshake = handshake ?? {
-    id: mark.handshakeId,
-    state: "UNKNOWN",
-    action: mark.action,
-    target: { type: mark.targetType, value: mark.target },
-    ...(mark.requestedAt ? { requestedAt: new Date(mark.requestedAt) } : {}),
-  };
+  const subject: Handshake = handshake ?? rememberedHandshake(mark);
   const [outcome, why] =
     handshake === undefined
       ? (["ALREADY_CLOSED", "the handshake is no longer listed"] as const)

@@ -75,7 +75,8 @@ function isCandidate(handshake: Handshake, handshakeIds: readonly string[] | und
   return handshakeIds === undefined || handshakeIds.includes(handshake.id);
 }
 
-function decide(handshake: Handshake, rules: readonly RuleConfig[], config: JanitorConfig, now: Date) {
+/** The decision on one handshake as if it were a candidate; undefined when no rule matched. */
+export function decide(handshake: Handshake, rules: readonly RuleConfig[], config: JanitorConfig, now: Date) {
   const matches: { ruleId: string; reason: string }[] = [];
   const failures: { ruleId: string; error: string }[] = [];
   for (const rule of rules) {

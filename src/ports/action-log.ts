@@ -29,6 +29,13 @@ export interface ActionLog {
    * returns how many it linked. What fails again stays marked for the next call.
    */
   linkUnchained(): Promise<number>;
+  /**
+   * Records the outcome of another run's interrupted intent (`record.reconciles` names it) as a
+   * final item of the reconciling run, chained there, and takes the intent off the pending list,
+   * both at once. The interrupted run's items are left as they are. False, and nothing written,
+   * when the intent is gone, completed meanwhile, or reconciled already.
+   */
+  recordReconciled(record: AuditAction): Promise<boolean>;
   /** Intents of any run that never got an outcome (a crash or a failed write). */
   listPendingIntents(): Promise<AuditAction[]>;
 }

@@ -28,6 +28,18 @@ export interface AuditAction {
    * had lapsed, against the outcome already recorded for its intent: `<runId>/<handshakeId> <OUTCOME>`.
    */
   contradicts?: string;
+  /**
+   * On a reconciled record only: the intent `<runId>/<handshakeId>` of an interrupted run whose
+   * outcome this record holds. The interrupted run stays as it ended; this record, in the chain of
+   * the run that found the outcome, completes it (src/sweep/prepare.ts).
+   */
+  reconciles?: string;
+  /** Four eyes (docs/approval.md): the plan a PLANNED item belongs to, or the one an apply carries out. */
+  planId?: string;
+  /** On a PLANNED item: the fingerprint of the handshake as judged (state, parties, notes). */
+  fingerprint?: string;
+  /** On an item of an apply run: who approved the plan (the caller's ARN). */
+  approver?: string;
 }
 
 /**
@@ -53,6 +65,10 @@ export const AUDIT_ATTRIBUTES = [
   "error",
   "cancelAfter",
   "contradicts",
+  "reconciles",
+  "planId",
+  "fingerprint",
+  "approver",
 ] as const satisfies readonly (keyof AuditAction)[];
 
 /**
@@ -94,6 +110,24 @@ export interface RunRecord {
    * and are what the run saw in memory: a write that timed out may have landed after all.
    */
   countsStale?: boolean;
+  /**
+   * Written with the seal (src/evidence/integrity.ts OrgHead): the run sealed before this one in
+   * the organization's chain, its seal, and this run's place in the chain.
+   */
+  prevRun?: string;
+  prevSeal?: string;
+  orgSeq?: number;
+  /**
+   * Integrity findings (src/evidence/findings.ts): what the run found wrong with the trail before
+   * it extended it, `F-…: problem` each, under its seal.
+   */
+  findings?: string[];
+  /**
+   * The head of the run's ledger chain (src/evidence/ledger.ts), written as its entries are;
+   * absent when the run wrote none.
+   */
+  ledgerHead?: string;
+  ledgerLength?: number;
 }
 
 /** A run item that does not read as a RunRecord: what could be read, its key and why not the rest. */

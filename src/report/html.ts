@@ -1,7 +1,11 @@
 import { OUTCOMES, type Outcome } from "../domain/outcomes.js";
+import type { ReadLedgerRecord } from "../ports/ledger.js";
+import type { StoredPlan } from "../ports/plans.js";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
 import { type ConfigOnRecord, configSection } from "./config-section.js";
 import { escapeHtml, table } from "./html-parts.js";
+import { plansSection } from "./plans-section.js";
+import { populationSection } from "./population-section.js";
 
 export type { ConfigOnRecord } from "./config-section.js";
 export { escapeHtml } from "./html-parts.js";
@@ -26,6 +30,10 @@ export interface ReportInput {
    * Undefined: not verified, and the report says so.
    */
   verdict?: { runs: number; items: number; problems: readonly string[] };
+  /** The plans the period's items name (four eyes, docs/approval.md), as stored. */
+  plans?: readonly StoredPlan[];
+  /** The handshake ledger's records of the handshakes requested in the period; absent, no Population section. */
+  population?: readonly ReadLedgerRecord[];
 }
 
 /** The integrity verdict, at the top: a report of a tampered period must not look clean. */
@@ -315,7 +323,7 @@ ${verdictBlock(input.verdict)}
 <p class="period" id="period">Period: from <b>${escapeHtml(sinceText)}</b> (inclusive) to <b>${escapeHtml(untilText)}</b> (exclusive)</p>
 <p class="meta">Actions whose time (<code>at</code>) is at or after the first instant and before the second; runs that started in the same interval. Table ${escapeHtml(input.tableName)} · generated <span class="nw">${escapeHtml(input.generatedAt.toISOString())}</span></p>
 <p class="meta">${runs.length} runs started in the period; ${actions.length} actions recorded in it: ${live.length} by live runs, ${dry.length} by dry runs.</p>
-${unreadableCount === 0 ? "" : `<p class="meta warn" id="unreadable">${unreadableCount} items could not be read in full: they are listed flagged, with what could be read, and left out of the totals. <code>audit verify</code> names what is wrong.</p>\n`}<div id="totals">
+${unreadableCount === 0 ? "" : `<p class="meta warn" id="unreadable">${unreadableCount} items could not be read in full: they are listed flagged, with what could be read, and left out of the totals. <code>audit verify</code> names what is wrong.</p>\n`}${input.population === undefined ? "" : `${populationSection(input.population, input.runs, since, until)}\n`}<div id="totals">
 <div class="cards"><div class="card" data-outcome="ALL"><b>${actions.length}</b>actions recorded</div></div>
 <h3>Live runs</h3>
 <div class="cards" id="totals-live">${cards(tally(live), "live")}</div>
@@ -332,6 +340,10 @@ ${byRule(dry, "by-rule-dry", "no decisions of dry runs in the period")}
 <h2>Config in force</h2>
 <div id="configs">
 ${hashes.length === 0 ? '<p class="note">no runs started in the period</p>' : hashes.map((h) => configSection(h, runs, input.configs?.get(h))).join("\n")}
+</div>
+<h2>Plans: who made them, who approved</h2>
+<div id="plans">
+${plansSection(input.plans ?? [])}
 </div>
 <h2>Runs</h2>
 ${table(

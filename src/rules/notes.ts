@@ -12,16 +12,17 @@ import { actionTypesOption, describeScope, inActionScope } from "./scope.js";
 let engine: typeof RE2JS | undefined;
 
 /**
- * RE2 is some 190 KB of code that a cold start would otherwise parse whether or not any rule has a
- * pattern; it is loaded when a config with a notes rule is loaded (`load`, called by loadConfig).
+ * RE2 is some 190 KB of code that a cold start would otherwise parse whether or not any pattern is
+ * configured; it is loaded when a config with a notes rule or an approval note's pattern is loaded
+ * (loadConfig calls this, for a notes rule through `load`).
  */
-async function loadEngine(): Promise<void> {
+export async function loadPatternEngine(): Promise<void> {
   engine ??= (await import("re2js")).RE2JS;
 }
 
 function loadedEngine(): typeof RE2JS {
-  // A programming error, not a bad pattern: no notes rule is checked or judged without its engine.
-  if (engine === undefined) throw new Error("the notes rule's pattern engine is not loaded (RuleKind.load)");
+  // A programming error, not a bad pattern: no pattern is checked or matched before its engine loads.
+  if (engine === undefined) throw new Error("the RE2 pattern engine is not loaded (loadPatternEngine)");
   return engine;
 }
 
@@ -53,20 +54,28 @@ function patternOf(options: NotesOptions): RE2JS {
   return pattern;
 }
 
+/** An RE2 pattern as a config writes it; also the ticket pattern an approval's note must match. */
+export const re2PatternSchema = z
+  .string()
+  .min(1)
+  // NOTES hold at most 1024 characters; a longer pattern is a mistake, and a cost at every load.
+  .max(1024)
+  .superRefine((source, ctx) => {
+    const problem = patternProblem(source);
+    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  });
+
+/** Whether an RE2 pattern (already validated by re2PatternSchema) occurs anywhere in the text. */
+export function containsPattern(source: string, text: string): boolean {
+  return compile(source).test(text);
+}
+
 const notesOptions = z.strictObject({
   /**
    * An RE2 pattern searched for anywhere in the notes (unanchored, case-sensitive, no flags):
    * "CHG-[0-9]+" accepts "Per CHG-1234, welcome". Anchor with ^…$ to demand the whole text.
    */
-  require: z
-    .string()
-    .min(1)
-    // NOTES hold at most 1024 characters; a longer pattern is a mistake, and a cost at every load.
-    .max(1024)
-    .superRefine((source, ctx) => {
-      const problem = patternProblem(source);
-      if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
-    }),
+  require: re2PatternSchema,
   /** Scope, default [INVITE]: only invitations carry NOTES. */
   actionTypes: actionTypesOption,
 });
@@ -89,5 +98,5 @@ export const notes: RuleKind<NotesOptions, "notes"> = {
   describe(options) {
     return `${describeScope(options.actionTypes)} whose notes do not contain a match for /${options.require}/ (RE2)`;
   },
-  load: loadEngine,
+  load: loadPatternEngine,
 };

@@ -93,7 +93,7 @@ export async function foundAfterLostAnswer(
   } catch {
     return undefined;
   }
-  const found = `${failure.message}; DescribeHandshake then found it ${state}`;
+  const found = `${failure.message}; fence: ${refusal.reason}; DescribeHandshake then found it ${state}`;
   if (state === "CANCELED") return { outcome: "CANCELED", attempts: failure.attempts, error: found };
   if (state !== undefined && (CANDIDATE_STATES as readonly string[]).includes(state)) {
     return { outcome: "DEFERRED", attempts: failure.attempts, error: found };

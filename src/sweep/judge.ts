@@ -8,7 +8,7 @@ import type { OrganizationsPort } from "../ports/organizations.js";
 import type { OpenMark } from "../ports/records.js";
 import { sleep as realSleep, type Sleep } from "../resilience/backoff.js";
 import { handshakeScope } from "./scope.js";
-import { type RunSummary, type SweepDeps, silentLogger, sweep } from "./sweep.js";
+import { type RunSummary, type SweepDeps, type SweepRequest, silentLogger, sweep } from "./sweep.js";
 
 /** An OrganizationsPort whose listing is exactly the given handshakes, as DescribeHandshake tells them. */
 export interface DescribedHandshakes extends OrganizationsPort {
@@ -67,6 +67,11 @@ export interface JudgeRequest {
   claimTtlMs: number;
   /** How long to wait for a claim another run holds before deferring to the next sweep; default 0. */
   claimWaitMs?: number;
+  /**
+   * Under four eyes (docs/approval.md): who the janitor's credentials say it is, the maker of the
+   * plan this judgement records instead of cancelling.
+   */
+  identity?: SweepRequest["identity"];
 }
 
 export interface JudgeDeps extends SweepDeps {
@@ -126,6 +131,7 @@ export async function judge(request: JudgeRequest, deps: JudgeDeps): Promise<Run
         scope: handshakeScope(request.holder, held),
         ...(request.dryRun ? { dryRun: true } : {}),
         ...(request.deadline !== undefined ? { deadline: request.deadline } : {}),
+        ...(request.identity !== undefined ? { identity: request.identity } : {}),
       },
       { ...deps, organizations },
     );

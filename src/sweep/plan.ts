@@ -1,8 +1,12 @@
+import { usesApproval } from "../config/approval.js";
+import type { Handshake } from "../domain/handshake.js";
 import { marksByHandshake } from "../policy/grace.js";
 import { createPlanner, type Decision } from "../policy/plan.js";
 import type { OpenMark, RunRecord } from "../ports/records.js";
+import { applying, inOpenPlans, planned, plans } from "./approval.js";
+import { observeLedger } from "./ledger.js";
 import { type Final, finalOf } from "./record.js";
-import type { RunState } from "./types.js";
+import type { LedgerSummary, RunState } from "./types.js";
 
 /** What the plan phase hands on: the decisions, split into what calls nothing and what cancels. */
 export interface PlannedSweep {
@@ -16,18 +20,26 @@ export interface PlannedSweep {
   finals: readonly Final[];
   /** Decisions that call CancelHandshake; none when blocked. */
   toCancel: readonly Decision[];
+  /**
+   * What the run enters in the handshake ledger (./ledger.ts), settled once every entry is
+   * written; it never rejects. The run awaits it before it is sealed. Absent without a ledger.
+   */
+  ledger?: Promise<LedgerSummary>;
 }
 
 /** The plan phase: the open marks, then the listing, planned page by page. */
 export async function planSweep(run: RunState, started: Date): Promise<PlannedSweep> {
   const { log, dryRun } = run;
   const marks = marksByHandshake(await run.deps.marks.listOpenMarks());
-  const decided = await listAndPlan(run, started, marks);
+  // An apply judges its plan's handshakes against what it finds of each now.
+  const described = run.request.apply ? new Map<string, Handshake>() : undefined;
+  const decided = await listAndPlan(run, started, marks, described);
   const listing = {
     listed: decided.listed,
     candidates: decided.candidates,
     matched: decided.decisions.length,
   };
+  const ledger = decided.ledger === undefined ? {} : { ledger: decided.ledger };
   log.info("planned", { ...listing, selected: decided.selected, limit: decided.limit });
 
   if (decided.blocked) {
@@ -45,29 +57,61 @@ export async function planSweep(run: RunState, started: Date): Promise<PlannedSw
               reason: `${decision.reason}; blocked: ${decided.selected} selected, limit ${decided.limit}`,
             },
     );
-    return { listing, blocked: true, decisions: decided.decisions, finals, toCancel: [] };
+    return { listing, blocked: true, decisions: decided.decisions, finals, toCancel: [], ...ledger };
+  }
+  if (described !== undefined) {
+    return {
+      listing,
+      blocked: false,
+      decisions: decided.decisions,
+      ...applying(run, decided.decisions, described),
+      ...ledger,
+    };
   }
   // What calls nothing is recorded first, in batches; then the cancellations, one by one.
   const finals: Final[] = [];
-  const toCancel: Decision[] = [];
+  let toCancel: Decision[] = [];
   for (const decision of decided.decisions) {
     const final = finalOf(decision, dryRun);
     if (final === undefined) toCancel.push(decision);
     else finals.push(final);
   }
-  return { listing, blocked: false, decisions: decided.decisions, finals, toCancel };
+  if (plans(run) && usesApproval(run.request.config) && toCancel.length > 0) {
+    const split = planned(run, toCancel, await inOpenPlans(run));
+    finals.push(...split.finals);
+    toCancel = split.toCancel;
+  }
+  return { listing, blocked: false, decisions: decided.decisions, finals, toCancel, ...ledger };
 }
 
 /**
  * Each page is planned as it arrives and then dropped: the sweep holds the decisions, never every
  * handshake of the organization at once.
  */
-async function listAndPlan(run: RunState, now: Date, marks: ReadonlyMap<string, OpenMark>) {
+async function listAndPlan(
+  run: RunState,
+  now: Date,
+  marks: ReadonlyMap<string, OpenMark>,
+  described: Map<string, Handshake> | undefined,
+) {
   const { config, ruleIds, handshakeIds } = run.request;
   const only = { ruleIds, handshakeIds };
   const planner = createPlanner({ config, now, only: defined(only), marks });
-  for await (const page of run.deps.organizations.listHandshakes()) planner.add(page);
-  return planner.finish();
+  const ledger = observeLedger(run, now);
+  try {
+    for await (const page of run.deps.organizations.listHandshakes()) {
+      planner.add(page);
+      ledger?.page(page);
+      if (described !== undefined) for (const handshake of page) described.set(handshake.id, handshake);
+    }
+  } catch (error) {
+    // What was entered stays entered, before the run is sealed; nothing is said to have left.
+    await ledger?.finish(false);
+    throw error;
+  }
+  // The listing was read to its end: what the ledger had as listed and it lacks has left it.
+  const entered = ledger?.finish(true);
+  return { ...planner.finish(), ...(entered === undefined ? {} : { ledger: entered }) };
 }
 
 /** Drops undefined members, for exactOptionalPropertyTypes-style inputs. */

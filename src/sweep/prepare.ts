@@ -12,7 +12,8 @@ import type { RunState } from "./types.js";
  * many intents were completed.
  */
 export async function prepare(run: RunState): Promise<number> {
-  await linkLeftOut(run);
+  // Over a discrepancy nothing left over is linked: what is found stays as found.
+  if (run.findings.length === 0) await linkLeftOut(run);
   if (run.dryRun || !run.scope.reconciles) return 0;
   return reconcile(run);
 }
@@ -93,14 +94,41 @@ async function reconcile(run: RunState): Promise<number> {
 }
 
 /**
- * Completes another run's intent; false when its own run completed it meanwhile (its cancel's
+ * Completes an interrupted intent; false when its own run completed it meanwhile (its cancel's
  * answer came back between this run's look and its write): that record stands, as it was first.
+ * Another run's intent is completed by a record in this run's chain that names it: that run stays
+ * as it ended, sealed or not, and its intent leaves the pending list in the same write. This run's
+ * own intent (a retried run) is completed in place.
  */
 async function completeUnlessRecorded(
-  { deps, log }: RunState,
+  { deps, log, request }: RunState,
   intent: AuditAction,
   result: Parameters<ActionLog["recordOutcome"]>[2],
 ): Promise<boolean> {
+  if (intent.runId !== request.runId) {
+    const { error: _error, ...rest } = intent;
+    const recorded = await deps.actions.recordReconciled({
+      ...rest,
+      runId: request.runId,
+      trigger: request.trigger,
+      actor: request.actor,
+      dryRun: false,
+      outcome: result.outcome,
+      attempts: result.attempts,
+      at: result.at,
+      ...(result.error === undefined ? {} : { error: result.error }),
+      reason: result.reason ?? intent.reason,
+      reconciles: `${intent.runId}/${intent.handshakeId}`,
+    });
+    if (!recorded) {
+      log.warn("pending intent completed or reconciled meanwhile: its record stands", {
+        runId: intent.runId,
+        handshakeId: intent.handshakeId,
+        found: result.outcome,
+      });
+    }
+    return recorded;
+  }
   try {
     await deps.actions.recordOutcome(intent.runId, intent.handshakeId, result);
     return true;

@@ -12,6 +12,8 @@ export interface Final {
   outcome: Outcome;
   reason: string;
   error?: string;
+  /** On a PLANNED final: the plan and the handshake's fingerprint. */
+  planned?: { planId: string; fingerprint: string };
 }
 
 /** The final outcome of a decision that calls nothing; undefined for one that cancels. */
@@ -61,6 +63,9 @@ export function baseItem(run: RunState, decision: Decision): AuditAction {
     ...(handshake.requestedAt ? { requestedAt: handshake.requestedAt.toISOString() } : {}),
     reason: decision.reason,
     attempts: 0,
+    ...(run.request.apply
+      ? { planId: run.request.apply.stored.plan.planId, approver: run.request.apply.approver }
+      : {}),
   };
 }
 
@@ -77,6 +82,7 @@ export function decided(log: SweepLogger, item: AuditAction, outcome: Outcome): 
     attempts: item.attempts,
     ...(item.error ? { error: item.error } : {}),
     ...(item.cancelAfter ? { cancelAfter: item.cancelAfter } : {}),
+    ...(item.planId ? { planId: item.planId } : {}),
   };
   log.info("decision", {
     handshakeId: item.handshakeId,
@@ -90,10 +96,17 @@ export function decided(log: SweepLogger, item: AuditAction, outcome: Outcome): 
 }
 
 function finalItem(run: RunState, final: Final): AuditAction {
-  const { decision, outcome, reason, error } = final;
+  const { decision, outcome, reason, error, planned } = final;
   const cancelAfter =
     decision.kind === "mark" && outcome === "MARKED" ? { cancelAfter: decision.cancelAfter } : {};
-  return { ...baseItem(run, decision), outcome, reason, ...(error ? { error } : {}), ...cancelAfter };
+  return {
+    ...baseItem(run, decision),
+    outcome,
+    reason,
+    ...(error ? { error } : {}),
+    ...cancelAfter,
+    ...(planned ?? {}),
+  };
 }
 
 /**

@@ -3,10 +3,13 @@ import { describeError, LeaseHeldError } from "../domain/errors.js";
 import { type SweepLogger, silentLogger } from "../domain/logger.js";
 import { maskEmails } from "../domain/mask.js";
 import type { Outcome, OutcomeCounts, RunStatus } from "../domain/outcomes.js";
+import { findingsOf, headProblems } from "../evidence/findings.js";
 import type { RunRecord, RunSealed } from "../ports/records.js";
 import type { RunJournal } from "../ports/run-journal.js";
+import { plans, recordPlan } from "./approval.js";
 import { cancelAll } from "./cancel.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
+import { enterCancels } from "./ledger.js";
 import { type PlannedSweep, planSweep } from "./plan.js";
 import { prepare } from "./prepare.js";
 import { closeMarks, recordFinalsTogether } from "./record.js";
@@ -34,18 +37,21 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
     const begun = await startOrReplay(request, deps, log);
     if ("replayed" in begun) return begun.replayed;
     // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
+    const findings = await checkTrail(deps, log);
     const run: RunState = {
       request,
       deps,
       log,
       dryRun: isDryRun(request),
       scope: request.scope ?? ORGANIZATION_SCOPE,
+      findings,
       lease: lease.keep(),
     };
     // The run's decisions, in the order the phases made them.
     const actions: ActionSummary[] = [];
     let reconciled = 0;
     let planned: PlannedSweep | undefined;
+    let plan: RunSummary["plan"];
     let ending: Ending;
     try {
       // Completing what interrupted runs left and listing the organization touch different things
@@ -57,6 +63,8 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       reconciled = prepared.value;
       planned = planning.value;
       actions.push(...(await recordFinalsTogether(run, planned.finals)));
+      // The plan names only handshakes whose PLANNED item is on record, and is written after them.
+      if (plans(run)) plan = await recordPlan(run, planned.decisions, actions);
       actions.push(...(await cancelAll(run, planned.toCancel)));
       if (!run.dryRun) await closeMarks(run, planned.decisions, actions);
       ending = { status: planned.blocked ? "BLOCKED" : statusOf(actions) };
@@ -64,10 +72,65 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       ending = { status: "FAILED", error: describeError(error) };
       log.error("run failed", { error: maskEmails(describeError(error)) });
     }
-    return await finishSweep(run, { ...begun, ...ending, listing: planned?.listing, reconciled, actions });
+    // The ledger is entered behind the run; its head must be on the run item before the seal.
+    const ledger = await enterCancels(run, planned?.ledger, planned?.decisions ?? [], actions);
+    const summary = await finishSweep(run, {
+      ...begun,
+      ...ending,
+      listing: planned?.listing,
+      reconciled,
+      actions,
+    });
+    return {
+      ...summary,
+      ...planOf(request, plan),
+      ...(ledger === undefined ? {} : { ledger }),
+    };
   } finally {
     await lease.release();
   }
+}
+
+/**
+ * The check before a run extends the trail (src/evidence/findings.ts): the organization's chain
+ * head, as verify checks it. Each problem is an integrity finding, logged at ERROR; a check that
+ * cannot be made is only a warning, as the next run makes it again.
+ */
+async function checkTrail(deps: SweepDeps, log: SweepLogger): Promise<string[]> {
+  if (deps.evidence === undefined) return [];
+  let problems: string[];
+  try {
+    problems = await headProblems(deps.evidence);
+  } catch (error) {
+    log.warn("could not check the trail before extending it; the next run checks it", {
+      error: describeError(error),
+    });
+    return [];
+  }
+  const findings = findingsOf(problems);
+  for (const finding of findings) {
+    log.error("integrity finding: the trail is not as it was sealed; nothing left over is linked", {
+      finding: maskEmails(finding),
+    });
+  }
+  return findings;
+}
+
+/** The plan the run recorded, or the one it applied, for its summary. */
+function planOf(request: SweepRequest, recorded: RunSummary["plan"]): Pick<RunSummary, "plan"> {
+  if (recorded !== undefined) return { plan: recorded };
+  const apply = request.apply;
+  if (apply === undefined) return {};
+  const { plan } = apply.stored;
+  return {
+    plan: {
+      planId: plan.planId,
+      expiresAt: plan.expiresAt,
+      maker: plan.maker,
+      handshakes: plan.entries.length,
+      approver: apply.approver,
+    },
+  };
 }
 
 function isDryRun(request: SweepRequest): boolean {
@@ -192,6 +255,7 @@ async function finishSweep(run: RunState, input: FinishInput): Promise<RunSummar
   const { log } = run;
   const { actions } = input;
   const record: RunRecord = { ...input.record, ...input.listing, status: input.status };
+  if (run.findings.length > 0) record.findings = [...run.findings];
   if (input.error !== undefined) record.error = input.error;
   record.endedAt = now().toISOString();
   try {
@@ -290,6 +354,7 @@ function summaryOf(
     replayed,
     actions: [...actions],
     ...(run.error ? { error: run.error } : {}),
+    ...(run.findings !== undefined && run.findings.length > 0 ? { findings: [...run.findings] } : {}),
   };
 }
 

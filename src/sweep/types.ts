@@ -2,11 +2,14 @@ import type { JanitorConfig } from "../config/config.js";
 import type { SweepLogger } from "../domain/logger.js";
 import type { Outcome, OutcomeCounts, RunStatus, Trigger } from "../domain/outcomes.js";
 import type { CheckpointPort } from "../evidence/checkpoints.js";
+import type { AuditReader } from "../evidence/reader.js";
 import type { ActionLog } from "../ports/action-log.js";
 import type { HandshakeClaims } from "../ports/claims.js";
 import type { LeaseStore } from "../ports/lease.js";
+import type { HandshakeLedger } from "../ports/ledger.js";
 import type { MarkStore } from "../ports/marks.js";
 import type { OrganizationsPort } from "../ports/organizations.js";
+import type { CallerIdentity, PlanStore, StoredPlan } from "../ports/plans.js";
 import type { RunJournal } from "../ports/run-journal.js";
 import type { FenceTiming } from "./fence.js";
 import type { LeaseKeeper } from "./lease.js";
@@ -36,6 +39,23 @@ export interface SweepRequest {
    * CLI), or handshakeScope(…) from the real-time path.
    */
   scope?: SweepScope;
+  /**
+   * Who the run acts as, for the plans it makes under `approval: required`: the caller's ARN and
+   * account (STS GetCallerIdentity). Absent, a plan names the run's actor as its maker.
+   */
+  identity?: CallerIdentity;
+  /**
+   * Four eyes: the run applies this approved plan (./apply.ts). Only its approved handshakes are
+   * judged, each described again; what changed since the plan is recorded STALE_PLAN.
+   */
+  apply?: ApplyingPlan;
+}
+
+/** An approved plan being applied, checked by ./apply.ts before the run starts. */
+export interface ApplyingPlan {
+  stored: StoredPlan;
+  /** Who approved it, named on every record of the run. */
+  approver: string;
 }
 
 export interface SweepDeps {
@@ -49,6 +69,11 @@ export interface SweepDeps {
   /** The grace periods running. */
   marks: MarkStore;
   /**
+   * The trail as evidence, read before the run extends it (src/evidence/findings.ts). Absent (unit
+   * tests of the loop alone), nothing is checked.
+   */
+  evidence?: Pick<AuditReader, "orgHead" | "readChain" | "runEvidence">;
+  /**
    * Per-handshake claims, shared with the real-time path: a sweep claims a handshake before its
    * intent and releases it after the outcome, and reconciles another run's intent only under its
    * claim. Without it (unit tests of the loop alone) nothing is claimed.
@@ -60,6 +85,10 @@ export interface SweepDeps {
   fencing?: FenceTiming;
   /** Where a live run's checkpoint goes once it is sealed; absent, none is written. */
   checkpoints?: CheckpointPort;
+  /** The plans of four eyes; a live run that must plan without it fails before writing anything. */
+  plans?: PlanStore;
+  /** The handshake ledger (./ledger.ts); absent, nothing is entered. */
+  ledger?: HandshakeLedger;
 }
 
 export interface ActionSummary {
@@ -74,6 +103,8 @@ export interface ActionSummary {
   error?: string;
   /** On a MARKED action: when a later run cancels it, if it still matches then. */
   cancelAfter?: string;
+  /** On a PLANNED action, or any action of an apply run: the plan. */
+  planId?: string;
 }
 
 export interface RunSummary {
@@ -99,9 +130,15 @@ export interface RunSummary {
   error?: string;
   /** The counts are what the run saw, not read back from the stored items (the read failed). */
   countsStale?: true;
+  /** What the run found wrong with the trail before it extended it (src/evidence/findings.ts). */
+  findings?: string[];
   /** The key of the checkpoint written for the run, or why none could be. */
   checkpoint?: string;
   checkpointError?: string;
+  /** The plan this run recorded under `approval: required`, or the one it applied. */
+  plan?: { planId: string; expiresAt: string; maker: string; handshakes: number; approver?: string };
+  /** What the run entered in the handshake ledger, escaped handshakes included; absent without one. */
+  ledger?: LedgerSummary;
 }
 
 /**
@@ -114,6 +151,8 @@ export interface RunState {
   readonly dryRun: boolean;
   /** The request's scope, ORGANIZATION_SCOPE when it named none. */
   readonly scope: SweepScope;
+  /** Integrity findings made before the run extended the trail; when any, nothing left over is linked. */
+  readonly findings: readonly string[];
   readonly log: SweepLogger;
   /** Undefined in a dry run or a real-time run, which take no lease. */
   readonly lease: LeaseKeeper | undefined;
@@ -142,4 +181,27 @@ export interface SweepScope {
   holder(runId: string): string;
   /** Takes, or finds held, the handshake's claim before its intent is written. */
   admit(run: RunState, handshakeId: string): Promise<Admission>;
+}
+
+/** A handshake that escaped: a rule would have selected it, and its invitee closed it first. */
+export interface EscapedHandshake {
+  handshakeId: string;
+  action: string;
+  target: string;
+  state: string;
+  ruleId?: string;
+}
+
+/** What the run entered in the ledger, for its summary. */
+export interface LedgerSummary {
+  /** Entries written in the run's ledger chain. */
+  written: number;
+  seen: number;
+  changed: number;
+  gone: number;
+  /** Changes another run had entered first. */
+  skipped: number;
+  escaped: EscapedHandshake[];
+  /** Why the ledger could not be written in full (the run itself went on). */
+  error?: string;
 }

@@ -98,7 +98,7 @@ describe("ensureAuditTable", () => {
     expect(second).toBe("exists");
   });
 
-  it("creates the four sparse indexes with whole-item projections", async () => {
+  it("creates the sparse indexes, the listed one projecting only what a sweep compares", async () => {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: tableName }));
 
     const indexes = (Table?.GlobalSecondaryIndexes ?? []).map((index) => ({
@@ -115,7 +115,10 @@ describe("ensureAuditTable", () => {
       { name: "byHandshake", keys: ["handshakeId:HASH", "at:RANGE"], projection: "ALL" },
       { name: "byRule", keys: ["ruleId:HASH", "at:RANGE"], projection: "ALL" },
       { name: "byTime", keys: ["timeKey:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "lifecycle", keys: ["ledgerKey:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "listed", keys: ["listedKey:HASH", "ledgerId:RANGE"], projection: "INCLUDE" },
       { name: "pending", keys: ["pendingKey:HASH", "at:RANGE"], projection: "ALL" },
+      { name: "population", keys: ["popKey:HASH", "popAt:RANGE"], projection: "ALL" },
     ]);
   });
 });
@@ -302,12 +305,16 @@ describe("audit writes", () => {
       matched: 2,
     });
 
-    expect(await audit.getRun(started.runId)).toEqual({
+    // The seal's link in the organization's chain comes with it (src/evidence/integrity.ts OrgHead).
+    const { prevRun: _prevRun, prevSeal, orgSeq, ...finished } = (await audit.getRun(started.runId)) ?? {};
+    expect(finished).toEqual({
       ...started,
       status: "PARTIAL",
       endedAt: "2026-03-10T12:03:00.000Z",
       counts: { CANCELED: 1, DEFERRED: 1 },
     });
+    expect(prevSeal).toMatch(/^[0-9a-f]{64}$/);
+    expect(orgSeq).toBe((await audit.orgHead())?.length);
     const item = await rawItem(`RUN#${started.runId}`, "RUN");
     expect(item?.counts).toEqual({ M: { CANCELED: { N: "1" }, DEFERRED: { N: "1" } } });
   });

@@ -115,6 +115,8 @@ const update = (key: Item, expression: string, values?: Item, names?: Record<str
       ...(names ? { ExpressionAttributeNames: names } : {}),
     }),
   );
+/** The organization's chain head item (src/aws/audit/items.ts). */
+const ORG_HEAD: Item = { pk: { S: "CHAIN#organization" }, sk: { S: "HEAD" } };
 const runOf = (index: number) => trail.runs[index] as RunRecord;
 const actionsOf = (run: RunRecord) => trail.actions.filter((a) => a.runId === run.runId);
 
@@ -201,8 +203,10 @@ describe("audit verify against someone with the janitor's write access", () => {
       expect.stringMatching(
         new RegExp(`^run ${run.runId}: item ${altered.handshakeId} \\(#1\\): content altered`),
       ),
+      // It was sealed last: the organization's chain head names it.
+      `the organization's chain head names run ${run.runId} (#3), which is missing`,
     ]);
-    expect(result.summary).toBe(`2 problems in 3 runs, ${trail.actions.length} action items`);
+    expect(result.summary).toBe(`3 problems in 3 runs, ${trail.actions.length} action items`);
   });
 
   it("still checks a run whose run item was re-dated to another month, and names the re-dating", async () => {
@@ -279,7 +283,15 @@ describe("audit verify against someone with the janitor's write access", () => {
     await update(runKey(run.runId), "REMOVE seal");
     const result = await verify();
     expect(result.code).toBe(5);
-    expect(result.problems).toEqual([`run ${run.runId}: finished (${run.status}) but not sealed`]);
+    expect(result.problems).toEqual([
+      `run ${run.runId}: finished (${run.status}) but not sealed`,
+      // The run sealed after it committed to the seal it had.
+      expect.stringMatching(
+        new RegExp(
+          `^run ${runOf(2).runId}: follows run ${run.runId} sealed \\w+, but run ${run.runId}'s seal is none`,
+        ),
+      ),
+    ]);
   });
 
   it("names a chain whose tail was cut (the last outcome and link stripped, the head rewound)", async () => {
@@ -376,6 +388,8 @@ describe("audit export and verify --file", () => {
       ":h": { S: hash },
       ":s": { S: seal },
     });
+    // The run is the latest: the organization's chain head names its seal, and is rewritten too.
+    await update(ORG_HEAD, "SET seal = :s", { ":s": { S: seal } });
 
     const table = await verify();
     expect(table.code, table.stdout).toBe(0);
@@ -402,14 +416,17 @@ describe("audit export and verify --file", () => {
     for (const line of table.problems) expect(archive.problems).toContain(line);
   });
 
-  it("catches a whole run and all its actions deleted from the period", async () => {
+  it("catches a whole run and all its actions deleted from the period, in the table by the run sealed after it", async () => {
     const file = await exported();
     const run = runOf(1);
     for (const action of actionsOf(run)) {
       await client.send(new DeleteItemCommand({ TableName: tableName, Key: actionKey(action) }));
     }
     await client.send(new DeleteItemCommand({ TableName: tableName, Key: runKey(run.runId) }));
-    expect((await verify()).code).toBe(0);
+    const broken = `run ${runOf(2).runId}: follows run ${run.runId} in the organization's chain, and run ${run.runId} is missing`;
+    const table = await verify();
+    expect(table.code).toBe(5);
+    expect(table.problems).toEqual([broken]);
     const result = await verify(["--file", file]);
     expect(result.code).toBe(5);
     expect(result.problems).toEqual([
@@ -419,6 +436,7 @@ describe("audit export and verify --file", () => {
       ...actionsOf(run).map(
         (a) => `run ${run.runId}: item ${a.handshakeId}: in the archive, missing from the table`,
       ),
+      broken,
     ]);
   });
 });
@@ -498,7 +516,7 @@ describe("seals as the janitor writes them", () => {
     expect(result.stdout.trim()).toBe("intact: 1 runs, 3 action items");
   });
 
-  it("links the run's own waiting item later and seals the finished run again over the new head", async () => {
+  it("links the run's own waiting item before its seal, and nothing into a sealed run after", async () => {
     // Chain transactions fail while `failing` is on: the item is stored, noted by its run, unlinked.
     const { client: flaky, failing } = chainFailingClient(db.endpoint);
     try {
@@ -525,22 +543,37 @@ describe("seals as the janitor writes them", () => {
         counts: { EXEMPTED: 1 },
         endedAt: "2026-06-02T06:00:05.000Z",
       });
-      const before = await verify(["--run", run.runId]);
-      expect(before.problems).toEqual([`run ${run.runId}: item h-waiting: final but not in the chain`]);
-
-      expect(await audit.linkUnchained()).toBe(1);
-      const after = await raw(runKey(run.runId));
-      expect(after?.awaitingLink).toBeUndefined();
-      expect(after?.chainLength?.N).toBe("1");
+      const sealed = await raw(runKey(run.runId));
+      expect(sealed?.awaitingLink).toBeUndefined();
+      expect(sealed?.chainLength?.N).toBe("1");
       const result = await verify(["--run", run.runId]);
       expect(result.stdout.trim()).toBe("intact: 1 runs, 1 action items");
       expect(result.code).toBe(0);
+
+      // An item put into the sealed run and noted there as waiting is never linked: the seal
+      // stays as it was written, and verify names both.
+      await client.send(
+        new PutItemCommand({
+          TableName: tableName,
+          Item: forgedCancel({ ...run, runId: run.runId }, "h-late", { pendingKey: { S: "UNLINKED" } }),
+        }),
+      );
+      await update(runKey(run.runId), "ADD awaitingLink :h", { ":h": { SS: ["h-late"] } });
+      expect(await audit.linkUnchained()).toBe(0);
+      expect((await raw(runKey(run.runId)))?.seal).toEqual(sealed?.seal);
+      const after = await verify(["--run", run.runId]);
+      expect(after.code).toBe(5);
+      expect(after.problems).toEqual([
+        `run ${run.runId}: item h-late: final but not in the chain`,
+        `run ${run.runId}: run item altered: seal mismatch (attributes, chain head or length changed)`,
+        `run ${run.runId}: counts say CANCELED 0, its items hold 1`,
+      ]);
     } finally {
       flaky.destroy();
     }
   });
 
-  it("seals a finished run again when a later run completes its interrupted intent", async () => {
+  it("completes a finished run's interrupted intent with a record of the later run, leaving the first as sealed", async () => {
     const run: RunRecord = { ...runOf(0), runId: "interrupted-run", status: "RUNNING", counts: {} };
     const first = store();
     await first.startRun(run);
@@ -554,22 +587,36 @@ describe("seals as the janitor writes them", () => {
     await first.finishRun({
       ...run,
       status: "PARTIAL",
-      counts: { CANCELED: 1 },
+      counts: { DEFERRED: 1 },
       endedAt: "2026-06-02T06:00:05.000Z",
     });
-    const sealed = (await raw(runKey(run.runId)))?.seal?.S;
+    const sealed = await raw(runKey(run.runId));
 
-    // The next run, another process, reconciles it.
-    await store().recordOutcome(run.runId, "h-interrupted", {
+    // The next run, another process, reconciles it in its own chain.
+    const next: RunRecord = { ...runOf(1), runId: "reconciling-run", status: "RUNNING", counts: {} };
+    const later = store();
+    await later.startRun(next);
+    const recorded = await later.recordReconciled({
+      ...intent,
+      runId: next.runId,
       outcome: "CANCELED",
       attempts: 1,
       at: "2026-06-02T06:10:00.000Z",
+      reason: `${intent.reason}; reconciled by run ${next.runId}: found CANCELED`,
+      reconciles: `${run.runId}/h-interrupted`,
     });
-    const after = await raw(runKey(run.runId));
-    expect(after?.chainLength?.N).toBe("1");
-    expect(after?.seal?.S).not.toBe(sealed);
-    const result = await verify(["--run", run.runId]);
-    expect(result.stdout.trim()).toBe("intact: 1 runs, 1 action items");
+    expect(recorded).toBe(true);
+    await later.finishRun({
+      ...next,
+      status: "COMPLETED",
+      counts: { CANCELED: 1 },
+      endedAt: "2026-06-02T06:10:05.000Z",
+    });
+
+    expect(await raw(runKey(run.runId))).toEqual(sealed);
+    expect(await later.listPendingIntents()).toEqual([]);
+    const result = await verify(["--run", run.runId, "--run", next.runId]);
+    expect(result.stdout.trim()).toBe("intact: 2 runs, 2 action items");
     expect(result.code).toBe(0);
   });
 });

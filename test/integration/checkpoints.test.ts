@@ -1,4 +1,8 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import {
+  type AttributeValue,
   DeleteItemCommand,
   type DynamoDBClient,
   GetItemCommand,
@@ -35,7 +39,9 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.destroy();
   await Promise.all([stack?.stop(), s3?.stop()]);
+  rmSync(dir, { recursive: true, force: true });
 });
+const dir = mkdtempSync(join(tmpdir(), "janitor-checkpoints-"));
 
 /** A fresh table and organization; the environment with checkpoints and the same one without. */
 async function scene() {
@@ -64,6 +70,56 @@ async function verify(env: Record<string, string>) {
 
 async function item(table: string, key: ReturnType<typeof runKey>) {
   return (await client.send(new GetItemCommand({ TableName: table, Key: key, ConsistentRead: true }))).Item;
+}
+
+/** The organization's chain head item (src/aws/audit/items.ts). */
+const ORG_HEAD = { pk: { S: "CHAIN#organization" }, sk: { S: "HEAD" } };
+
+/**
+ * What a role-holder who hashes does to the latest run: the last item's reason rewritten and its
+ * hash, the run's head and seal, and the organization's chain head recomputed to agree.
+ */
+async function rewriteRecomputed(table: string, runId: string): Promise<void> {
+  const store = createAuditStore({ client, tableName: table });
+  const { items } = chainedActions((await store.readChain(runId)).actions);
+  const last = items
+    .filter((i) => i.chain !== undefined)
+    .sort((a, b) => (a.chain?.seq ?? 0) - (b.chain?.seq ?? 0))
+    .at(-1);
+  if (last?.chain === undefined) throw new Error("the run recorded no chained action to rewrite");
+  const key = actionKey(runId, last.action.handshakeId);
+  // The attacker rewrites the last item's reason and recomputes its hash, the head and the seal.
+  const forged = { ...last.action, reason: "rewritten" };
+  const seq = last.chain.seq;
+  const hash = chainHash(last.chain.prevHash, forged, seq);
+  await client.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: key,
+      UpdateExpression: "SET reason = :r, chainHash = :h",
+      ExpressionAttributeValues: { ":r": { S: forged.reason }, ":h": { S: hash } },
+    }),
+  );
+  const runItem = await item(table, runKey(runId));
+  const record = await store.getRun(runId);
+  const seal = runSeal({ ...record }, { hash, length: seq }, runItem?.awaitingLink?.SS ?? []);
+  await client.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: runKey(runId),
+      UpdateExpression: "SET chainHead = :h, seal = :s",
+      ExpressionAttributeValues: { ":h": { S: hash }, ":s": { S: seal } },
+    }),
+  );
+  // And the organization's chain head, which names the run's seal.
+  await client.send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: ORG_HEAD,
+      UpdateExpression: "SET seal = :s",
+      ExpressionAttributeValues: { ":s": { S: seal } },
+    }),
+  );
 }
 
 describe("a live run's checkpoint", () => {
@@ -110,6 +166,25 @@ describe("audit verify with checkpoints", () => {
       );
     }
     await client.send(new DeleteItemCommand({ TableName: table, Key: runKey(erased) }));
+    // The organization's chain head still names it: the table alone catches that much.
+    const named = await verify(plain);
+    expect(named.code).toBe(5);
+    expect(named.lines).toContain(`the organization's chain head names run ${erased} (#2), which is missing`);
+    // So the administrator also moves the head back to the run before it, as it was then.
+    const first = await item(table, runKey("cp-first"));
+    await client.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: ORG_HEAD,
+        UpdateExpression: "SET runId = :r, seal = :s, #length = :n",
+        ExpressionAttributeNames: { "#length": "length" },
+        ExpressionAttributeValues: {
+          ":r": { S: "cp-first" },
+          ":s": first?.seal as AttributeValue,
+          ":n": { N: "1" },
+        },
+      }),
+    );
 
     const alone = await verify(plain);
     const compared = await verify(kept);
@@ -132,37 +207,7 @@ describe("audit verify with checkpoints", () => {
   it("catches a run rewritten with every hash recomputed, which the table alone cannot", async () => {
     const { table, plain, kept } = await scene();
     const summary = await liveRun(kept, "cp-rewritten");
-    const store = createAuditStore({ client, tableName: table });
-    const { items } = chainedActions((await store.readChain("cp-rewritten")).actions);
-    const last = items
-      .filter((i) => i.chain !== undefined)
-      .sort((a, b) => (a.chain?.seq ?? 0) - (b.chain?.seq ?? 0))
-      .at(-1);
-    if (last?.chain === undefined) throw new Error("the run recorded no chained action to rewrite");
-    const key = actionKey("cp-rewritten", last.action.handshakeId);
-    // The attacker rewrites the last item's reason and recomputes its hash, the head and the seal.
-    const forged = { ...last.action, reason: "rewritten" };
-    const seq = last.chain.seq;
-    const hash = chainHash(last.chain.prevHash, forged, seq);
-    await client.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: key,
-        UpdateExpression: "SET reason = :r, chainHash = :h",
-        ExpressionAttributeValues: { ":r": { S: forged.reason }, ":h": { S: hash } },
-      }),
-    );
-    const runItem = await item(table, runKey("cp-rewritten"));
-    const record = await store.getRun("cp-rewritten");
-    const seal = runSeal({ ...record }, { hash, length: seq }, runItem?.awaitingLink?.SS ?? []);
-    await client.send(
-      new UpdateItemCommand({
-        TableName: table,
-        Key: runKey("cp-rewritten"),
-        UpdateExpression: "SET chainHead = :h, seal = :s",
-        ExpressionAttributeValues: { ":h": { S: hash }, ":s": { S: seal } },
-      }),
-    );
+    await rewriteRecomputed(table, "cp-rewritten");
 
     const alone = await verify(plain);
     const compared = await verify(kept);
@@ -177,5 +222,35 @@ describe("audit verify with checkpoints", () => {
       ),
     ]);
     expect(where).toContain("_cp-rewritten.json");
+  });
+});
+
+describe("an export", () => {
+  it("carries the period's checkpoints, and verify --file compares the archive and the table with them", async () => {
+    const { table, plain, kept } = await scene();
+    const summary = await liveRun(kept, "cp-export");
+    const file = join(dir, `${table}.jsonl`);
+    const exported = await runCli(["audit", "export", "--since", since(), "--out", file], kept);
+    expect(exported.code, exported.stderr).toBe(0);
+    expect(exported.stdout).toMatch(/, 1 checkpoints$/m);
+    const rows = readFileSync(file, "utf8")
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line));
+    expect(rows.filter((row) => row.itemType === "checkpoint")).toEqual([
+      expect.objectContaining({ key: summary.checkpoint, runId: "cp-export", versions: 1 }),
+    ]);
+    const intact = await runCli(["audit", "verify", "--file", file], plain);
+    expect(intact.code, intact.stdout).toBe(0);
+
+    // Rewritten after the export, every hash recomputed: the archive's own checkpoint names it,
+    // with no bucket configured for this verify.
+    await rewriteRecomputed(table, "cp-export");
+    const result = await runCli(["audit", "verify", "--file", file], plain);
+
+    expect(result.code).toBe(5);
+    expect(result.stdout).toContain(
+      `run cp-export: seal differs from its checkpoint (${summary.checkpoint})`,
+    );
   });
 });

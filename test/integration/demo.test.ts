@@ -23,4 +23,23 @@ test("the demo starts its own stack, does a dry run then a live run, prints the 
   );
   const row = step.split("\n").find((line) => line.includes(`event-${handshake?.[2]}`));
   expect(row?.split(/\s+/).slice(2, 6)).toEqual([handshake?.[1], "CANCELED", "outside-email", "event"]);
+  // Then four eyes: a plan by one person, approved by another, applied exactly.
+  const eyesStart = result.stdout.indexOf("== four eyes");
+  const eyes = result.stdout.slice(eyesStart, result.stdout.indexOf("\n== ", eyesStart + 1));
+  const planned = /invited weekend\.project@gmail\.com \((h-[0-9a-z]+)\)/.exec(eyes);
+  const plan = /plan (plan-[0-9a-f]{16}): made by (\S+), approved by (\S+) /.exec(eyes);
+  expect(eyes).toMatch(/live run, cli by arn:aws:iam::123456789012:user\/local\): COMPLETED\n.* PLANNED 1/);
+  expect(plan?.slice(2)).toEqual([
+    "arn:aws:iam::123456789012:user/local",
+    "arn:aws:iam::123456789012:user/approver",
+  ]);
+  expect(eyes).toMatch(
+    new RegExp(`run apply-${plan?.[1]} \\(live run, cli by \\S+\\): COMPLETED\n.* CANCELED 1`),
+  );
+  expect(
+    eyes
+      .split("\n")
+      .filter((line) => line.startsWith(`${planned?.[1]} `))
+      .map((line) => line.split(/\s+/)[3]),
+  ).toEqual(["PLANNED", "CANCELED"]);
 }, 180_000);

@@ -124,8 +124,8 @@ describe("the notification topic", () => {
     const statements = (policy.Properties.PolicyDocument as { Statement: { Action: string[] }[] }).Statement;
     expect(statements.flatMap((s) => s.Action)).toEqual([...SNS_ACTIONS]);
     const source = await readFile(new URL("../../src/aws/sns.ts", import.meta.url), "utf8");
-    const imports = /import\s*\{([^}]*)\}\s*from\s*"@aws-sdk\/client-sns"/.exec(source)?.[1] ?? "";
-    const sent = [...imports.matchAll(/(?<!type\s)\b(\w+)Command\b/g)].map((m) => `sns:${m[1]}`);
+    // Every command the adapter constructs (it loads the SNS client's code only when it publishes).
+    const sent = [...new Set([...source.matchAll(/new (\w+)Command\(/g)].map((m) => `sns:${m[1]}`))];
     expect(sent).toEqual([...SNS_ACTIONS]);
     // The role's own statements stay as they were: no SNS there, whatever the parameters.
     const role = template.Resources.IamRoleLambdaExecution?.Properties.Policies as {

@@ -429,11 +429,36 @@ describe("the audit table misbehaves", () => {
     expect(s.org.stats().CancelHandshake).toBeUndefined();
     expectOneFinalRecordEach(await auditItems(s.env, ["no-outcome-1", "no-outcome-2"]), selected);
     expectNoneCanceledTwice(s);
+    // After the documented recovery the untouched table verifies: the first run stays as it was
+    // sealed, and the second run's own record completes its intent.
+    const verified = await runCli(
+      ["audit", "verify", "--run", "no-outcome-1", "--run", "no-outcome-2"],
+      s.env,
+    );
+    expect(verified.code, verified.stdout).toBe(0);
+  });
+  test("the seal's answer lost: the retried seal finds its own, the run completes sealed and verifies", async () => {
+    const s = await scene(108);
+    // The seal is the one transaction that moves the organization's chain head.
+    dbProxy.setRules([
+      { targets: [TRANSACT], bodyIncludes: '"CHAIN#organization"', fault: { kind: "lose-answer" }, times: 1 },
+    ]);
+
+    const lostBefore = dbProxy.stats().faults[TRANSACT]?.["lose-answer"] ?? 0;
+
+    const summary = await runSweep(s.env, "seal-lost");
+
+    expect((dbProxy.stats().faults[TRANSACT]?.["lose-answer"] ?? 0) - lostBefore).toBe(1);
+    expectStatus(summary, "COMPLETED");
+    dbProxy.setRules([]);
+    const verified = await runCli(["audit", "verify", "--run", "seal-lost"], s.env);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(/^intact: /m);
   });
 });
 
 describe("the hash chain misses links", () => {
-  test("outcomes whose chain link fails stay on record, and the next run links them", async () => {
+  test("outcomes whose chain link fails stay on record, and the run links them before it is sealed", async () => {
     const s = await scene(109);
     const before = s.org.handshakes();
     const selected = selectedIds(before, config);
@@ -449,11 +474,11 @@ describe("the hash chain misses links", () => {
     expect((dbProxy.stats().faults[TRANSACT]?.error ?? 0) - errorsBefore).toBe(12);
     expect(newlyCanceled(before, s.org.handshakes())).toEqual(selected);
     expectOneFinalRecordEach(await auditItems(s.env, ["unlinked-1"]), selected);
-    const broken = await chainOf(s.env, "unlinked-1");
-    expect(broken.problems).toEqual([
-      expect.stringContaining("final but not in the chain"),
-      expect.stringContaining("final but not in the chain"),
-    ]);
+    // Linked when the run finished, before its seal: the seal covers the whole chain, and is
+    // never written again.
+    const sealed = await chainOf(s.env, "unlinked-1");
+    expect(sealed.problems).toEqual([]);
+    expect(sealed.head?.length).toBe(first.actions.length);
 
     dbProxy.setRules([]);
     s.org.resetStats();
@@ -461,9 +486,7 @@ describe("the hash chain misses links", () => {
 
     expectStatus(second, "COMPLETED");
     expect(s.org.stats().CancelHandshake).toBeUndefined();
-    const mended = await chainOf(s.env, "unlinked-1");
-    expect(mended.problems).toEqual([]);
-    expect(mended.head?.length).toBe(first.actions.length);
+    expect((await chainOf(s.env, "unlinked-1")).head).toEqual(sealed.head);
     expectNoneCanceledTwice(s);
   });
 });

@@ -13,7 +13,7 @@ import type { RunRecord } from "../../src/ports/records.js";
 import { loadSettings } from "../../src/settings.js";
 import { type RunSummary, sweep } from "../../src/sweep/sweep.js";
 import { sweepPorts } from "../../src/sweep/types.js";
-import { auditAction } from "../support/fakes.js";
+import { auditAction, runRecord as startedRun } from "../support/fakes.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { localDynamoDbClient, type Stack, stackEnv, startStack } from "../support/stack.js";
 
@@ -38,20 +38,7 @@ function storeAt(tableName: string, at: () => Date) {
 }
 
 function runRecord(runId: string): RunRecord {
-  return {
-    runId,
-    trigger: "scheduled",
-    actor: "events",
-    status: "RUNNING",
-    dryRun: false,
-    startedAt: T0.toISOString(),
-    counts: {},
-    listed: 0,
-    candidates: 0,
-    matched: 0,
-    configVersion: 1,
-    configHash: "c0ffee",
-  };
+  return startedRun(runId, { startedAt: T0.toISOString() });
 }
 
 describe("the lease item", () => {
@@ -139,7 +126,7 @@ describe("the lease item", () => {
 });
 
 describe("a run's counts as stored", () => {
-  test("are read back consistently from its items, and a stale mark is stored and cleared", async () => {
+  test("are read back consistently from its items, a stale mark is stored only when stale, and a seal is written once", async () => {
     const table = await stack.newTable();
     const store = storeAt(table, () => T0);
     await store.startRun(runRecord("run-c"));
@@ -154,8 +141,14 @@ describe("a run's counts as stored", () => {
       countsStale: true,
     });
     const stale = await store.getRun("run-c");
-    await store.finishRun({ ...runRecord("run-c"), status: "PARTIAL", counts: { CANCELED: 1 } });
-    const fresh = await store.getRun("run-c");
+    // A seal is written once: finishing the run again is refused, and the run stays as sealed.
+    await expect(
+      store.finishRun({ ...runRecord("run-c"), status: "COMPLETED", counts: { CANCELED: 1 } }),
+    ).rejects.toThrow("audit run run-c: sealed already");
+    expect(await store.getRun("run-c")).toEqual(stale);
+    await store.startRun(runRecord("run-d"));
+    await store.finishRun({ ...runRecord("run-d"), status: "PARTIAL", counts: { CANCELED: 1 } });
+    const fresh = await store.getRun("run-d");
 
     expect(outcomes).toEqual(
       new Map([

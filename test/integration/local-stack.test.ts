@@ -66,19 +66,19 @@ function processExists(pid: number): boolean {
   }
 }
 
-test("npm run local is the local stack itself: exec, no shell between npm and it", () => {
+test("npm run local is the local stack itself: exec, no shell and no tsx process between npm and it", () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
     scripts: Record<string, string>;
   };
 
-  expect(pkg.scripts.local).toBe(`exec tsx ${LOCAL_STACK}`);
+  expect(pkg.scripts.local).toBe(`exec node --import tsx ${LOCAL_STACK}`);
 });
 
 test("the local stack prints exports the CLI works with, and Ctrl-C stops everything and exits 0", async () => {
-  // What `npm run local` execs, in a process group of its own, so that SIGINT reaches tsx, node and
-  // Java as a terminal's Ctrl-C does. npm itself is left out: it answers a Ctrl-C with its own exit
+  // What `npm run local` execs, in a process group of its own, so that SIGINT reaches node and Java
+  // as a terminal's Ctrl-C does. npm itself is left out: it answers a Ctrl-C with its own exit
   // code (130) whatever the script did, and may close the pipes before the last line is read.
-  child = spawn(join(ROOT, "node_modules/.bin/tsx"), [LOCAL_STACK], {
+  child = spawn(process.execPath, ["--import", "tsx", LOCAL_STACK], {
     cwd: ROOT,
     detached: true,
     stdio: ["ignore", "pipe", "pipe"],
@@ -109,6 +109,7 @@ test("the local stack prints exports the CLI works with, and Ctrl-C stops everyt
       "AWS_ENDPOINT_URL_DYNAMODB",
       "AWS_ENDPOINT_URL_ORGANIZATIONS",
       "AWS_ENDPOINT_URL_S3",
+      "AWS_ENDPOINT_URL_STS",
       "AWS_REGION",
       "AWS_SECRET_ACCESS_KEY",
       "JANITOR_CONFIG",

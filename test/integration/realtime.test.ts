@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { GetItemCommand } from "@aws-sdk/client-dynamodb";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -159,6 +162,13 @@ describe("a CloudTrail event for an invitation", () => {
     });
     const run = await store().getRun(`event-${event.id}`);
     expect(run).toMatchObject({ trigger: "event", status: "COMPLETED", listed: 1, candidates: 1 });
+    // The ledger has it as seen, then canceled by this run, before any listing shows it so.
+    const { record, entries } = await store().handshakeLedger(id);
+    expect(record).toMatchObject({ state: "CANCELED", verdict: "selected", changedRun: summary.runId });
+    expect(entries.map((entry) => [entry.kind, entry.previousState, entry.state])).toEqual([
+      ["SEEN", undefined, "OPEN"],
+      ["STATE", "OPEN", "CANCELED"],
+    ]);
   });
 
   test("delivered twice cancels once: the second delivery replays the recorded run", async () => {
@@ -186,6 +196,10 @@ describe("a CloudTrail event for an invitation", () => {
     expect(stateOf(id)).toBe("OPEN");
     expect(calls("CancelHandshake")).toBe(0);
     expect(await auditOf(id)).toEqual([]);
+    // No action, but the handshake ledger has it, with the verdict.
+    const { record, entries } = await store().handshakeLedger(id);
+    expect(record).toMatchObject({ state: "OPEN", verdict: "compliant", firstSeenRun: summary.runId });
+    expect(entries.map((entry) => entry.kind)).toEqual(["SEEN"]);
   });
 
   test("is judged on the service's answer, not the event's copy: an invitation accepted meanwhile is left alone", async () => {
@@ -198,6 +212,8 @@ describe("a CloudTrail event for an invitation", () => {
     expect(event.detail.responseElements.handshake.state).toBe("OPEN");
     expect([summary.status, summary.listed, summary.candidates]).toEqual(["COMPLETED", 1, 0]);
     expect(calls("CancelHandshake")).toBe(0);
+    // A rule would have selected it, and it was accepted before the janitor could act: escaped.
+    expect(summary.ledger?.escaped.map((e) => [e.handshakeId, e.ruleId])).toEqual([[id, "outside-email"]]);
     expect(await auditOf(id)).toEqual([]);
   });
 
@@ -424,4 +440,32 @@ describe("a burst of invitations", () => {
     const attempts = results.flatMap((r) => asSummary(r).actions).reduce((sum, a) => sum + a.attempts, 0);
     expect(attempts).toBe(cancels?.requests);
   }, 120_000);
+});
+
+describe("an invitation under approval", () => {
+  test("records a plan for its one handshake, made by the janitor's role, and cancels nothing", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "janitor-realtime-approval-"));
+    try {
+      const config = join(dir, "approval.yaml");
+      writeFileSync(
+        config,
+        'version: 1\ndryRun: false\napproval: required\nrules:\n  - id: outside-email\n    type: email\n    deny: ["*@gmail.com"]\n',
+      );
+      const { id, event } = await invite("forbidden");
+      stack.org.resetStats();
+
+      const summary = asSummary(
+        await createRealtimeLambdaHandler({ ...env(), JANITOR_CONFIG: config })(event, lambdaContext(30_000)),
+      );
+
+      expect(summary.actions.map((a) => [a.handshakeId, a.outcome])).toEqual([[id, "PLANNED"]]);
+      expect(calls("CancelHandshake")).toBe(0);
+      expect(stateOf(id)).toBe("OPEN");
+      expect(summary.plan).toMatchObject({ maker: "arn:aws:iam::123456789012:user/local", handshakes: 1 });
+      const stored = await store().readPlan(summary.plan?.planId ?? "");
+      expect(stored?.plan.entries.map((entry) => entry.handshakeId)).toEqual([id]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -6,7 +6,7 @@ import type { LeaseStore } from "../../src/ports/lease.js";
 import type { MarkStore } from "../../src/ports/marks.js";
 import type { RunRecord } from "../../src/ports/records.js";
 import type { RunJournal } from "../../src/ports/run-journal.js";
-import { auditAction } from "./fakes.js";
+import { auditAction, runRecord as startedRun } from "./fakes.js";
 
 /** The audit ports one store offers, as the composition root hands them out. */
 export interface AuditPorts {
@@ -28,22 +28,9 @@ const T0 = Date.parse("2026-11-30T09:00:00.000Z");
 const LEASE_MS = 60_000;
 const MARGIN_MS = 5_000;
 
+/** A run item as a run starts it, at the contract's clock. */
 function runRecord(runId: string, overrides: Partial<RunRecord> = {}): RunRecord {
-  return {
-    runId,
-    trigger: "scheduled",
-    actor: "events",
-    status: "RUNNING",
-    dryRun: false,
-    startedAt: new Date(T0).toISOString(),
-    counts: {},
-    listed: 0,
-    candidates: 0,
-    matched: 0,
-    configVersion: 1,
-    configHash: "c0ffee",
-    ...overrides,
-  };
+  return startedRun(runId, { startedAt: new Date(T0).toISOString(), ...overrides });
 }
 
 /**
@@ -175,6 +162,37 @@ export function auditPortContract(name: string, make: (options: ContractOptions)
         expect((await journal.runOutcomes("run-a")).size).toBe(2);
       });
 
+      test("another run's interrupted intent is completed by a record of the reconciling run, once", async () => {
+        const { actions, journal } = await setup();
+        await journal.startRun(runRecord("run-a"));
+        await journal.startRun(runRecord("run-b"));
+        await journal.startRun(runRecord("run-c"));
+        await actions.recordAction(auditAction({ runId: "run-a", handshakeId: "h-1" }));
+        await actions.recordAction(auditAction({ runId: "run-a", handshakeId: "h-2", outcome: "EXEMPTED" }));
+        const reconciled = (runId: string, handshakeId: string) =>
+          auditAction({ runId, handshakeId, outcome: "CANCELED", reconciles: `run-a/${handshakeId}` });
+
+        expect(await actions.recordReconciled(reconciled("run-b", "h-1"))).toBe(true);
+        expect(await actions.listPendingIntents()).toEqual([]);
+        // The interrupted run keeps its intent as it was; the record is the reconciling run's.
+        expect([...(await journal.runOutcomes("run-a")).entries()].sort()).toEqual([
+          ["h-1", undefined],
+          ["h-2", "EXEMPTED"],
+        ]);
+        expect([...(await journal.runOutcomes("run-b")).values()]).toEqual(["CANCELED"]);
+        // Once: not again by another run, not over a completed item, not by its own late outcome.
+        expect(await actions.recordReconciled(reconciled("run-c", "h-1"))).toBe(false);
+        expect(await actions.recordReconciled(reconciled("run-c", "h-2"))).toBe(false);
+        // Its own run's late outcome: the same as the record is a write that had landed; another is refused.
+        const late = { outcome: "CANCELED" as const, attempts: 1, at: new Date(T0).toISOString() };
+        await expect(actions.recordOutcome("run-a", "h-1", late)).resolves.toBeDefined();
+        await expect(
+          actions.recordOutcome("run-a", "h-1", { ...late, outcome: "DEFERRED" }),
+        ).rejects.toBeInstanceOf(OutcomeConflictError);
+        expect((await journal.runOutcomes("run-a")).get("h-1")).toBeUndefined();
+        expect((await journal.runOutcomes("run-c")).size).toBe(0);
+      });
+
       test("with nothing left out of a chain, linking links nothing", async () => {
         const { actions } = await setup();
         await actions.recordAction(auditAction({ runId: "run-a", handshakeId: "h-1", outcome: "DRY_RUN" }));
@@ -229,7 +247,8 @@ export function auditPortContract(name: string, make: (options: ContractOptions)
 
     describe("marks", () => {
       test("a MARKED item with its cancel time is open until a later run closes it; closing twice is harmless", async () => {
-        const { actions, marks } = await setup();
+        const { actions, marks, journal } = await setup();
+        await journal.startRun(runRecord("run-a"));
         const cancelAfter = new Date(T0 + 3_600_000).toISOString();
         await actions.recordAction(
           auditAction({ runId: "run-a", handshakeId: "h-1", outcome: "MARKED", cancelAfter }),

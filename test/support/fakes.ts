@@ -86,6 +86,17 @@ export class FakeAudit implements RunJournal, ActionLog, LeaseStore, MarkStore {
     }
     const item = this.items.get(key);
     if (!item) throw new Error(`no intent for ${key}`);
+    const reconciled = this.reconciledBy.get(key);
+    if (reconciled !== undefined) {
+      // Another run completed the intent with a record of its own: that record is the outcome.
+      const record = [...this.items.values()].find((i) => i.reconciles === key && i.runId === reconciled);
+      if (record?.outcome === result.outcome) return {};
+      throw new OutcomeConflictError(`${key} reconciled by run ${reconciled}`, {
+        outcome: record?.outcome ?? "?",
+        at: record?.at,
+        reason: record?.reason,
+      });
+    }
     // The same outcome again is a retried write that had landed, as the store takes it.
     if (item.outcome === result.outcome) return {};
     if (item.outcome !== undefined) {
@@ -108,9 +119,24 @@ export class FakeAudit implements RunJournal, ActionLog, LeaseStore, MarkStore {
   }
 
   async listPendingIntents() {
-    return [...this.items.values()]
-      .filter((item) => item.outcome === undefined)
-      .map((item) => structuredClone(item));
+    return [...this.items.entries()]
+      .filter(([key, item]) => item.outcome === undefined && !this.reconciledBy.has(key))
+      .map(([, item]) => structuredClone(item));
+  }
+
+  /** Intents completed by another run's reconciled record: `runId/handshakeId` -> that run. */
+  readonly reconciledBy = new Map<string, string>();
+  async recordReconciled(record: AuditAction): Promise<boolean> {
+    const [runId = "", ...rest] = (record.reconciles ?? "").split("/");
+    const key = this.key(runId, rest.join("/"));
+    const intent = this.items.get(key);
+    if (intent === undefined || intent.outcome !== undefined || this.reconciledBy.has(key)) return false;
+    const own = this.key(record.runId, itemKeyPart(record));
+    if (this.items.has(own)) return false;
+    this.items.set(own, structuredClone(record));
+    this.reconciledBy.set(key, record.runId);
+    this.events.push({ kind: "final", handshakeId: record.handshakeId, outcome: record.outcome });
+    return true;
   }
 
   /** Marks closed, as `runId/handshakeId` -> the run that closed it. */
@@ -276,6 +302,25 @@ export function handshake(overrides: Partial<Handshake> = {}): Handshake {
     action: "INVITE",
     requestedAt: new Date("2026-11-20T00:00:00Z"),
     target: { type: "EMAIL", value: `user${counter}@example.com` },
+    ...overrides,
+  };
+}
+
+/** A run item as a run starts it: RUNNING, nothing counted yet; override what matters. */
+export function runRecord(runId: string, overrides: Partial<RunRecord> = {}): RunRecord {
+  return {
+    runId,
+    trigger: "scheduled",
+    actor: "events",
+    status: "RUNNING",
+    dryRun: false,
+    startedAt: "2026-03-10T12:00:00.000Z",
+    counts: {},
+    listed: 0,
+    candidates: 0,
+    matched: 0,
+    configVersion: 1,
+    configHash: "c0ffee",
     ...overrides,
   };
 }

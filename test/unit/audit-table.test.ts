@@ -11,7 +11,7 @@ describe("auditTableDefinition", () => {
     ]);
   });
 
-  it("defines the four query indexes, each sorted by time and projecting whole items", () => {
+  it("defines the query indexes of the actions and the ledger; only the listed index projects part of its items", () => {
     const indexes = (definition.GlobalSecondaryIndexes ?? []).map((index) => [
       index.IndexName,
       index.KeySchema?.map((key) => `${key.AttributeName}:${key.KeyType}`).join(" "),
@@ -23,6 +23,9 @@ describe("auditTableDefinition", () => {
       ["byRule", "ruleId:HASH at:RANGE", "ALL"],
       ["byTime", "timeKey:HASH at:RANGE", "ALL"],
       ["pending", "pendingKey:HASH at:RANGE", "ALL"],
+      ["population", "popKey:HASH popAt:RANGE", "ALL"],
+      ["listed", "listedKey:HASH ledgerId:RANGE", "INCLUDE"],
+      ["lifecycle", "ledgerKey:HASH at:RANGE", "ALL"],
     ]);
   });
 

@@ -65,6 +65,24 @@ describe("buildDigest: whether there is news", () => {
   });
 });
 
+describe("buildDigest: integrity findings", () => {
+  it("are news on their own, named in the subject and first in the message, masked and escaped", () => {
+    const finding =
+      "F-0123456789ab: run run-41: item h-1 (#1): content altered (hash mismatch), target a@gmail.com\u202e";
+    const digest = buildDigest(run([], { findings: [finding] }));
+
+    expect(digest?.subject).toBe("handshake-janitor: 1 integrity findings");
+    const lines = digest?.message.split("\n") ?? [];
+    const heading = lines.findIndex((line) => line.startsWith("Integrity findings (1):"));
+    expect(heading).toBeGreaterThan(0);
+    expect(heading).toBeLessThan(lines.findIndex((line) => line.startsWith("Counts:")));
+    expect(lines[heading]).toContain("audit acknowledge F-... --note");
+    expect(lines[heading + 1]).toBe(
+      "- F-0123456789ab: run run-41: item h-1 (#1): content altered (hash mismatch), target a***@gmail.com\\u202e",
+    );
+  });
+});
+
 describe("buildDigest: the subject", () => {
   it.each<{ outcomes: Outcome[]; subject: string }>([
     { outcomes: ["CANCELED", "CANCELED", "CANCELED"], subject: "handshake-janitor: 3 canceled" },
@@ -176,5 +194,37 @@ describe("buildDigest: the size limit", () => {
     const digest = buildDigest(run(wide));
     expect(digest?.summarised).toBe(true);
     expect(Buffer.byteLength(digest?.message ?? "", "utf8")).toBeLessThanOrEqual(MESSAGE_MAX_BYTES);
+  });
+});
+
+describe("buildDigest: escaped handshakes", () => {
+  const escaped = (n: number) => ({
+    handshakeId: `h-${String(n).padStart(10, "0")}`,
+    action: "INVITE",
+    target: `person${n}@gmail.com`,
+    state: "ACCEPTED",
+    ruleId: "outside-email",
+  });
+
+  it("are news on their own, named one by one with their rule, the target masked", () => {
+    const digest = buildDigest(run([], { ledger: { escaped: [escaped(1), escaped(2)] } }));
+
+    expect(digest?.subject).toBe("handshake-janitor: 2 escaped");
+    expect(digest?.message).toContain("Escaped (2): a rule would have selected these");
+    expect(digest?.message).toContain(
+      "- h-0000000001 INVITE to p***@gmail.com | ACCEPTED | rule outside-email",
+    );
+    expect(digest?.message).not.toContain("person1@gmail.com");
+  });
+
+  it("are counted beyond the first ones named, never dropped", () => {
+    const many = Array.from({ length: 60 }, (_, n) => escaped(n));
+
+    const digest = buildDigest(run([], { ledger: { escaped: many } }));
+
+    expect(digest?.message.split("\n").filter((line) => line.startsWith("- h-"))).toHaveLength(50);
+    expect(digest?.message).toContain(
+      "… and 10 more; run `handshake-janitor audit handshakes --verdict escaped`",
+    );
   });
 });

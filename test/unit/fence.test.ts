@@ -1,6 +1,16 @@
 import { describe, expect, test } from "vitest";
 import type { FenceAnswer, FenceRequest, FenceStore } from "../../src/ports/fence.js";
-import { createFence, type FenceOptions } from "../../src/sweep/fence.js";
+import { foundAfterLostAnswer } from "../../src/sweep/cancel-fence.js";
+import {
+  cancellingStopped,
+  createFence,
+  type Fence,
+  FencedOutcomeUnknownError,
+  type FenceOptions,
+  type FenceRefusal,
+} from "../../src/sweep/fence.js";
+import type { RunState } from "../../src/sweep/types.js";
+import { handshake } from "../support/fakes.js";
 
 /** A store answering as told, recording what it was asked; `took` ms pass on the clock per answer. */
 function store(answers: (FenceAnswer | Error)[], clock: { t: number }, took = 0) {
@@ -99,5 +109,49 @@ describe("the fence before each CancelHandshake attempt", () => {
     expect(await fence.beforeAttempt()).toBe(false);
     expect(asked).toEqual([]);
     expect(fence.refusal()).toEqual({ reason: "the lease was lost", lost: true });
+  });
+});
+
+describe("a cancel whose answer was lost, the fence then refusing the attempt that would find out", () => {
+  const lostAnswer = new FencedOutcomeUnknownError(
+    "CancelHandshake h-1: outcome unknown after 1 attempt(s), an answer was lost and no further attempt was allowed",
+    1,
+  );
+  const refusal: FenceRefusal = { reason: "the lease was lost: released by run-b", lost: true };
+  const refusing: Fence = {
+    beforeAttempt: async () => false,
+    refusal: () => refusal,
+    confirmedUntil: () => 0,
+  };
+  const runFinding = (state: string | undefined) =>
+    ({
+      deps: { organizations: { describeHandshake: async () => (state ? handshake({ state }) : undefined) } },
+    }) as unknown as RunState;
+
+  test.each(["OPEN", "REQUESTED"])(
+    "defers a handshake found %s, saying why the fence refused",
+    async (state) => {
+      const run = runFinding(state);
+
+      const result = await foundAfterLostAnswer(run, refusing, "h-1", lostAnswer);
+
+      expect(result?.outcome).toBe("DEFERRED");
+      expect(result?.error).toContain(lostAnswer.message);
+      expect(result?.error).toContain(`fence: ${refusal.reason}`);
+      expect(result?.error).toContain(`found it ${state}`);
+      expect(cancellingStopped(run)).toBe(refusal.reason);
+    },
+  );
+
+  test("records a handshake found CANCELED as canceled by this run", async () => {
+    const result = await foundAfterLostAnswer(runFinding("CANCELED"), refusing, "h-1", lostAnswer);
+
+    expect(result?.outcome).toBe("CANCELED");
+    expect(result?.attempts).toBe(1);
+  });
+
+  test("leaves the intent pending when the handshake is gone or the failure is another", async () => {
+    expect(await foundAfterLostAnswer(runFinding(undefined), refusing, "h-1", lostAnswer)).toBeUndefined();
+    expect(await foundAfterLostAnswer(runFinding("OPEN"), refusing, "h-1", new Error("x"))).toBeUndefined();
   });
 });

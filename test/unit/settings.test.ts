@@ -104,8 +104,11 @@ describe("settings", () => {
     const clients = createClients(
       parseSettings({ JANITOR_CONNECT_TIMEOUT_MS: "1500", JANITOR_REQUEST_TIMEOUT_MS: "2500" }).settings,
     );
+    const sns = await clients.sns();
     try {
-      for (const client of [clients.organizations, clients.dynamodb, await clients.sns()]) {
+      // The SNS client is built on first use, as a notification needs it, and then once.
+      expect(await clients.sns()).toBe(sns);
+      for (const client of [clients.organizations, clients.dynamodb, sns]) {
         const handler = client.config.requestHandler as unknown as {
           configProvider: Promise<{
             connectionTimeout?: number;
@@ -122,7 +125,7 @@ describe("settings", () => {
     } finally {
       clients.organizations.destroy();
       clients.dynamodb.destroy();
-      (await clients.sns()).destroy();
+      sns.destroy();
     }
   });
 

@@ -6,13 +6,13 @@
  * a head another writer moved is read afresh and tried again under the one retry policy.
  */
 import { createHash } from "node:crypto";
+import type { TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { describeError } from "../../domain/errors.js";
 import { itemKeyPart } from "../../evidence/conflicts.js";
 import { chainHash } from "../../evidence/integrity.js";
 import type { AuditAction, Linking } from "../../ports/records.js";
 import { type BackoffPolicy, RetriesExhaustedError, retry } from "../../resilience/backoff.js";
 import { actionKeyOf, type Item, isOpenMark, MARKED, runKey, toItem, UNLINKED } from "./items.js";
-import type { Seals } from "./seal.js";
 import { isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";
 
 /**
@@ -59,6 +59,14 @@ function chainFailure(error: unknown, headIndex: number): ChainFailure {
   return "other";
 }
 
+/** A link asked of a run that is sealed: its chain is closed, and its seal is never rewritten. */
+export class SealedRunError extends Error {
+  constructor(readonly runId: string) {
+    super(`run ${runId} is sealed: its chain is closed and its seal is never rewritten`);
+    this.name = "SealedRunError";
+  }
+}
+
 /** A chain write worth another try; carries the transaction's own error. */
 class ChainConflict extends Error {
   constructor(readonly failure: unknown) {
@@ -69,7 +77,7 @@ class ChainConflict extends Error {
 
 export type ChainWriter = ReturnType<typeof createChainWriter>;
 
-export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: Seals) {
+export function createChainWriter(io: TableIo, hooks: RetryHooks = {}) {
   /**
    * Appends are serialized per run inside this process, so the sweep's concurrent workers never
    * race for the same head; the conditional head update catches any writer outside this process.
@@ -100,7 +108,9 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
     const known = knownHeads.get(runId);
     if (attempt === 0 && known !== undefined) return known;
     const run = await io.getItem(runKey(runId), writeError);
-    seals?.seen(runId, run);
+    // A sealed run's chain is closed: its seal is written once and never again, so nothing is
+    // linked after it (a later run records what is left in its own chain).
+    if (run?.seal !== undefined) throw new SealedRunError(runId);
     const length = run?.chainLength?.N;
     const hash = run?.chainHead?.S;
     return length === undefined || hash === undefined ? undefined : { length, hash };
@@ -151,8 +161,9 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
           waited === undefined
             ? "SET chainHead = :hash, chainLength = :seq"
             : "SET chainHead = :hash, chainLength = :seq DELETE awaitingLink :waited",
-        // Advancing only from the head the hashes were computed on: two writers cannot fork.
-        ConditionExpression: "chainLength = :length",
+        // Advancing only from the head the hashes were computed on (two writers cannot fork), and
+        // never past a seal: a sealed run's chain is closed.
+        ConditionExpression: "chainLength = :length AND attribute_not_exists(seal)",
         ExpressionAttributeValues: {
           ...toItem({ ":seq": seq, ":hash": hash }),
           ":length": { N: length },
@@ -167,7 +178,10 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
    * all in one transaction. False when the batch must go item by item instead: one of its items
    * is stored already (a retried run), or the run has no chain to hang them on.
    */
-  async function putChained(batch: readonly FinalEntry[]): Promise<boolean> {
+  async function putChained(
+    batch: readonly FinalEntry[],
+    extra: readonly TransactWriteItem[] = [],
+  ): Promise<boolean> {
     const runId = batch[0]?.action.runId;
     if (runId === undefined) return true;
     try {
@@ -190,7 +204,7 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
           };
         });
         await io.transact({
-          TransactItems: [...puts, advanceHead(runId, length, seq, prevHash)],
+          TransactItems: [...puts, advanceHead(runId, length, seq, prevHash), ...extra],
           // A retry of a transaction whose answer was lost is answered as the first one was,
           // not applied again; the new head names the content, so another content gets another token.
           ClientRequestToken: createHash("sha256").update(`${runId}\n${prevHash}`).digest("hex").slice(0, 36),
@@ -275,16 +289,35 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}, seals?: S
       } catch (error) {
         linking = { unlinked: describeError(error) };
       }
-      // A finished run's item changed (its waiting set, its head): its seal is written again.
-      if (seals?.sealedRuns.has(action.runId)) {
-        await inChainOrder(action.runId, () => seals.writeSeal(action.runId)).catch(() => undefined);
-      }
       return linking;
     },
 
     /** A batch of one run's final items put and linked in one transaction, in the run's chain order. */
     putFinals(entries: readonly FinalEntry[]): Promise<boolean> {
       return inChainOrder(entries[0]?.action.runId ?? "", () => putChained(entries));
+    },
+
+    /**
+     * One final item put and linked, with `also` (a conditional write of another item) in the same
+     * transaction. "refused" when `also`'s condition failed (nothing is written), "exists" when
+     * the item is stored already, "no-chain" when its run has no chain.
+     */
+    async putChainedWith(
+      entry: FinalEntry,
+      also: TransactWriteItem,
+    ): Promise<"written" | "refused" | "exists" | "no-chain"> {
+      try {
+        const written = await inChainOrder(entry.action.runId, () => putChained([entry], [also]));
+        return written ? "written" : "no-chain";
+      } catch (error) {
+        const reasons =
+          (error as { cause?: { CancellationReasons?: { Code?: string }[] } }).cause?.CancellationReasons ??
+          (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ??
+          [];
+        if (reasons[2]?.Code === "ConditionalCheckFailed") return "refused";
+        if (reasons[0]?.Code === "ConditionalCheckFailed") return "exists";
+        throw error;
+      }
     },
   };
 }

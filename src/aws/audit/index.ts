@@ -11,21 +11,29 @@ import type { ActionLog } from "../../ports/action-log.js";
 import type { HandshakeClaims } from "../../ports/claims.js";
 import type { FenceStore } from "../../ports/fence.js";
 import type { LeaseStore } from "../../ports/lease.js";
+import type { HandshakeLedger, LedgerReader } from "../../ports/ledger.js";
 import type { MarkStore } from "../../ports/marks.js";
+import type { PlanStore } from "../../ports/plans.js";
 import type { RunJournal } from "../../ports/run-journal.js";
 import type { BackoffPolicy, Sleep } from "../../resilience/backoff.js";
 import { createChainWriter } from "./chain.js";
 import { createClaims } from "./claims.js";
 import { createFenceStore } from "./fence.js";
+import { createFindingStore, type FindingStore } from "./findings.js";
 import { createLease } from "./lease.js";
+import { createLedgerStore } from "./ledger.js";
+import { createLedgerQueries } from "./ledger-queries.js";
+import { createPlanStore } from "./plans.js";
 import { createAuditQueries } from "./queries.js";
 import { createSeals } from "./seal.js";
 import { createTableIo } from "./table-io.js";
 import { createAuditWriter } from "./writer.js";
 
+export { chainedActions } from "../../evidence/reader.js";
 export { monthsBetween } from "./expressions.js";
 export { actionItem, runItem } from "./items.js";
-export { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "./queries.js";
+export { planChainProblems } from "./plans.js";
+export { DEFAULT_QUERY_WINDOW_DAYS } from "./queries.js";
 export { AUDIT_BACKOFF, isRetryableDynamoDbError } from "./table-io.js";
 
 export interface AuditStoreOptions {
@@ -65,7 +73,11 @@ export type AuditStore = RunJournal &
   MarkStore &
   HandshakeClaims &
   FenceStore &
-  AuditReader;
+  PlanStore &
+  AuditReader &
+  FindingStore &
+  HandshakeLedger &
+  LedgerReader;
 
 export function createAuditStore(options: AuditStoreOptions): AuditStore {
   const now = options.now ?? (() => new Date());
@@ -73,20 +85,23 @@ export function createAuditStore(options: AuditStoreOptions): AuditStore {
   const margin = options.fenceMarginMs ?? DEFAULT_FENCING.marginMs;
   // The chain's conflict retries keep their own attempts (chain.ts); only the pauses are shared.
   // Run seals and the runs' waiting sets: written by the writer, rewritten by a later link.
-  const seals = createSeals(io);
-  const chain = createChainWriter(
-    io,
-    {
-      ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
-      ...(options.retry?.random ? { random: options.retry.random } : {}),
-    },
-    seals,
-  );
+  const seals = createSeals(io, {
+    ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
+    ...(options.retry?.random ? { random: options.retry.random } : {}),
+  });
+  const chain = createChainWriter(io, {
+    ...(options.retry?.sleep ? { sleep: options.retry.sleep } : {}),
+    ...(options.retry?.random ? { random: options.retry.random } : {}),
+  });
   return {
     ...createAuditWriter(io, chain, { now, retentionDays: options.retentionDays }, seals),
     ...createLease(io, now, options.leaseDurationMs ?? LEASE_DURATION_MS, margin),
     ...createClaims(io, now, margin),
     ...createFenceStore(io),
     ...createAuditQueries(io, now),
+    ...createFindingStore(io),
+    ...createPlanStore(io, now),
+    ...createLedgerStore(io, { retentionDays: options.retentionDays }),
+    ...createLedgerQueries(io),
   };
 }

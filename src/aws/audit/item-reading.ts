@@ -112,6 +112,10 @@ function actionFields(item: Item, problems: string[]): Partial<AuditAction> {
       error: () => read.optionalString("error"),
       cancelAfter: () => read.optionalString("cancelAfter"),
       contradicts: () => read.optionalString("contradicts"),
+      reconciles: () => read.optionalString("reconciles"),
+      planId: () => read.optionalString("planId"),
+      fingerprint: () => read.optionalString("fingerprint"),
+      approver: () => read.optionalString("approver"),
     },
     problems,
   );
@@ -183,6 +187,12 @@ export function runFields(item: Item, problems: string[]): Partial<RunRecord> {
       error: () => read.optionalString("error"),
       notifyError: () => read.optionalString("notifyError"),
       countsStale: () => (item.countsStale?.BOOL === true ? true : undefined),
+      prevRun: () => read.optionalString("prevRun"),
+      prevSeal: () => read.optionalString("prevSeal"),
+      orgSeq: () => (item.orgSeq === undefined ? undefined : read.number("orgSeq")),
+      findings: () => (item.findings === undefined ? undefined : read.strings("findings")),
+      ledgerHead: () => read.optionalString("ledgerHead"),
+      ledgerLength: () => (item.ledgerLength === undefined ? undefined : read.number("ledgerLength")),
     },
     problems,
   );

@@ -44,6 +44,8 @@ export function isOpenMark(action: AuditAction): boolean {
 
 /** The organization's lease: no timeKey, handshakeId, ruleId or pendingKey, so on no index. */
 export const LEASE_KEY: Item = toItem({ pk: "LEASE#organization", sk: "LEASE" });
+/** The organization's chain head: the run sealed last, its seal and how many runs are sealed. */
+export const ORG_CHAIN_KEY: Item = toItem({ pk: "CHAIN#organization", sk: "HEAD" });
 
 export function runKey(runId: string): Item {
   return toItem({ pk: `RUN#${runId}`, sk: "RUN" });
@@ -54,7 +56,9 @@ export function actionKey(runId: string, handshakeId: string): Item {
 }
 
 /** The key of an action's item: its run's own item for the handshake, or a conflict record. */
-export function actionKeyOf(action: Pick<AuditAction, "runId" | "handshakeId" | "contradicts">): Item {
+export function actionKeyOf(
+  action: Pick<AuditAction, "runId" | "handshakeId" | "contradicts" | "reconciles">,
+): Item {
   return actionKey(action.runId, itemKeyPart(action));
 }
 
@@ -66,7 +70,7 @@ export function configKey(hash: string): Item {
   return toItem({ pk: `CONFIG#${hash}`, sk: "CONFIG" });
 }
 
-export function timeKey(prefix: "ACTION" | "RUN", at: string): string {
+export function timeKey(prefix: "ACTION" | "RUN" | "FINDING", at: string): string {
   return `${prefix}#${at.slice(0, 7)}`;
 }
 
@@ -168,6 +172,10 @@ export function actionItem(action: AuditAction): Item {
     requestedAt: action.requestedAt,
     error: action.error,
     contradicts: action.contradicts,
+    reconciles: action.reconciles,
+    planId: action.planId,
+    fingerprint: action.fingerprint,
+    approver: action.approver,
   });
 }
 

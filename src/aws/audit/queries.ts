@@ -6,51 +6,23 @@
  */
 
 import { ConfigError, JanitorError } from "../../domain/errors.js";
-import type { KeyedAction } from "../../evidence/integrity.js";
+import type { ChainedLedgerEntry } from "../../evidence/ledger.js";
 import type { ActionFilter, AuditReader, RunFilter, StoredAction } from "../../evidence/reader.js";
 import type { AuditAction } from "../../ports/records.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { atRange, beginsWith, type Condition, eq, monthsBetween, queryInput } from "./expressions.js";
+import { createFindingStore } from "./findings.js";
 import { parseAction, parseRun, readAction, readRun, storedAction } from "./item-reading.js";
-import { configKey, describeKey, type Item, runKey } from "./items.js";
-import { runEvidence } from "./seal.js";
+import { configKey, describeKey, type Item, ORG_CHAIN_KEY, runKey } from "./items.js";
+import { readLedgerEntry } from "./ledger-items.js";
+import { orgHeadOf, runEvidence } from "./seal.js";
 import type { TableIo } from "./table-io.js";
 
 /** A time-range query with no lower bound reads this far back. */
 export const DEFAULT_QUERY_WINDOW_DAYS = 30;
 
-/** For verifyChain: a partial link is kept as a link, so its empty parts fail the check. */
-export function chainedActions(actions: readonly StoredAction[]): {
-  items: KeyedAction[];
-  unreadable: string[];
-} {
-  const items: KeyedAction[] = [];
-  const unreadable: string[] = [];
-  for (const stored of actions) {
-    if (stored.action === undefined) {
-      unreadable.push(
-        `run ${stored.keyRunId}: item ${stored.keyHandshakeId}: unreadable: ${stored.readError}`,
-      );
-      continue;
-    }
-    const { seq, prev, hash } = stored.link;
-    const linked = seq !== undefined || prev !== undefined || hash !== undefined;
-    // The keys it is stored under, which verify checks as values derived from its content.
-    const keys: KeyedAction["keys"] = {
-      runId: stored.keyRunId,
-      handshakeId: stored.keyHandshakeId,
-      ...(stored.timeKey === undefined ? {} : { timeKey: stored.timeKey }),
-    };
-    items.push(
-      linked
-        ? { action: stored.action, keys, chain: { seq: seq ?? 0, prevHash: prev ?? "", hash: hash ?? "" } }
-        : { action: stored.action, keys },
-    );
-  }
-  return { items, unreadable };
-}
-
 export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
+  const findingStore = createFindingStore(io);
   function timeRange(
     filter: { since?: Date; until?: Date },
     defaults: boolean,
@@ -70,7 +42,7 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
   }
 
   async function* itemsByMonth(
-    prefix: "ACTION" | "RUN",
+    prefix: "ACTION" | "RUN" | "FINDING",
     range: { since?: Date; until?: Date },
     filters: Condition[],
   ): AsyncGenerator<Item> {
@@ -143,9 +115,12 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       const runStored = await io.getItem(runKey(runId));
       const actions: StoredAction[] = [];
       for await (const item of runActionItems(runId)) actions.push(storedAction(item));
-      if (runStored === undefined) return { actions };
+      const ledger: ChainedLedgerEntry[] = [];
+      const entries = queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "LEDGER#")], []);
+      for await (const item of io.query(entries)) ledger.push(readLedgerEntry(item));
+      if (runStored === undefined) return { actions, ledger };
       const run = runEvidence(runStored);
-      return { head: run.head, actions, run };
+      return { head: run.head, actions, run, ledger };
     },
 
     async *exportRuns(filter: RunFilter = {}) {
@@ -164,6 +139,25 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       const actions: AuditAction[] = [];
       for await (const item of runActionItems(runId)) actions.push(parseAction(item));
       return actions;
+    },
+
+    async runEvidence(runId) {
+      const item = await io.getItem(runKey(runId));
+      return item === undefined ? undefined : runEvidence(item);
+    },
+
+    findingAcknowledgement: (id) => findingStore.findingAcknowledgement(id),
+
+    async *findingsIn(filter: RunFilter = {}) {
+      for await (const item of itemsByMonth("FINDING", timeRange(filter, true), [])) {
+        const finding = item.finding?.S;
+        if (finding === undefined) continue;
+        yield { finding, by: item.runId?.S ?? "?", at: item.at?.S ?? "" };
+      }
+    },
+
+    async orgHead() {
+      return orgHeadOf(await io.getItem(ORG_CHAIN_KEY));
     },
 
     async getConfig(hash) {

@@ -7,14 +7,28 @@
 
 import { AuditWriteError } from "../../domain/errors.js";
 import { CHAIN_GENESIS, type RunEvidence, runSeal } from "../../evidence/integrity.js";
+import type { OrgHead } from "../../evidence/org-chain.js";
 import type { RunRecord, RunSealed } from "../../ports/records.js";
+import { type BackoffPolicy, RetriesExhaustedError, retry } from "../../resilience/backoff.js";
 import { updateExpression } from "./expressions.js";
 import { runFields } from "./item-reading.js";
-import { type Item, runKey } from "./items.js";
-import { isConditionFailure, type TableIo, writeError } from "./table-io.js";
+import { type Item, ORG_CHAIN_KEY, runKey, toItem } from "./items.js";
+import { conditionItem, isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";
 
-/** Sealing retries when a link lands between the read and the conditional write. */
-const SEAL_ATTEMPTS = 8;
+/**
+ * Sealing is tried again when a link or another run's seal lands between the read and the
+ * transaction: real-time runs end many at once, and each seal moves the one organization chain
+ * head. Full jitter spreads the tries of runs that collided.
+ */
+export const SEAL_BACKOFF: BackoffPolicy = { baseMs: 20, capMs: 1_000, maxAttempts: 30 };
+
+/** A seal's transaction lost to another writer: worth reading again; carries the transaction's error. */
+class SealConflict extends Error {
+  constructor(readonly failure: unknown) {
+    super("seal conflict", { cause: failure });
+    this.name = "SealConflict";
+  }
+}
 
 /** A run's end as finishRun writes it: the attribute values and the record they read back as. */
 export interface RunFinish {
@@ -25,94 +39,171 @@ export interface RunFinish {
 
 export type Seals = ReturnType<typeof createSeals>;
 
-export function createSeals(io: TableIo) {
-  /** Runs seen sealed (finished): a later link into one writes its seal again (chain.ts link). */
-  const sealedRuns = new Set<string>();
-
+export function createSeals(io: TableIo, hooks: Pick<RetryHooks, "sleep" | "random"> = {}) {
   return {
-    sealedRuns,
-
-    /** Notes that `item` (a run item just read) is sealed, when it is. */
-    seen(runId: string, item: Item | undefined): void {
-      if (item?.seal !== undefined) sealedRuns.add(runId);
-    },
-
     /**
      * Notes on the run item that its final item `handshakeId` is about to be written waiting for
      * its link. Written before the item, so an item waiting is always noted; a note whose item
      * write then fails names no UNLINKED item and is harmless. No run item: nothing to note (such
-     * an item is never linkable).
+     * an item is never linkable). A sealed run takes no new item: its seal covers what it holds.
      */
     async noteAwaiting(runId: string, handshakeId: string): Promise<void> {
-      const answer = await io
-        .update({
+      try {
+        await io.update({
           Key: runKey(runId),
           UpdateExpression: "ADD awaitingLink :h",
-          ConditionExpression: "attribute_exists(pk)",
+          ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(seal)",
           ExpressionAttributeValues: { ":h": { SS: [handshakeId] } },
-          // Whether the run is sealed already (an outcome reconciled after its run ended).
-          ReturnValues: "ALL_OLD",
-        })
-        .catch((error: unknown) => {
-          if (!isConditionFailure(error)) throw writeError(`note ${runId}/${handshakeId} as waiting`, error);
-          return undefined;
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         });
-      if (answer?.Attributes?.seal !== undefined) sealedRuns.add(runId);
+      } catch (error) {
+        if (!isConditionFailure(error)) throw writeError(`note ${runId}/${handshakeId} as waiting`, error);
+        if (conditionItem(error)?.seal === undefined) return;
+        throw new AuditWriteError(
+          `audit ${runId}/${handshakeId}: run ${runId} is sealed; a sealed run takes no new item`,
+        );
+      }
     },
 
     /**
-     * Seals the run item as stored, with `finish` applied over it: written with `finish` in one
-     * conditional update, only while the chain's end and the waiting set are what the seal covers;
-     * a link landing meanwhile makes it read and compute again. Without `finish`, reseals a run
-     * already sealed (and does nothing to one that is not). Answers the seal written.
+     * Seals the run item as stored, with `finish` applied over it, and makes the run the
+     * organization's chain head: one transaction of two conditional writes. The run item is
+     * written only while its chain's end and waiting set are what the seal covers and it has no
+     * seal yet (a seal is written once); the head moves only from the run it named when the seal
+     * was computed, whose seal this one commits to (prevRun, prevSeal, orgSeq). A link or another
+     * run's seal landing meanwhile makes it read and compute again. Answers the seal written.
      */
-    async writeSeal(runId: string, finish?: RunFinish): Promise<RunSealed | undefined> {
-      for (let attempt = 1; ; attempt += 1) {
-        const stored = await io.getItem(runKey(runId), writeError);
-        if (stored === undefined) {
-          if (finish === undefined) return undefined;
-          throw new AuditWriteError(`audit run ${runId}: finishRun before startRun`);
-        }
-        if (finish === undefined && stored.seal === undefined) return undefined;
+    async writeSeal(runId: string, finish: RunFinish): Promise<RunSealed> {
+      // The seals this call's transactions carried: a transaction whose answer was lost may have
+      // landed, and the retry that then finds the run sealed with one of them has what it wrote.
+      const sent = new Map<string, RunSealed>();
+      const attempt = async (): Promise<RunSealed> => {
+        const [stored, orgHead] = await Promise.all([
+          io.getItem(runKey(runId), writeError),
+          io.getItem(ORG_CHAIN_KEY, writeError),
+        ]);
+        if (stored === undefined) throw new AuditWriteError(`audit run ${runId}: finishRun before startRun`);
+        const found = stored.seal?.S === undefined ? undefined : sent.get(stored.seal.S);
+        if (found !== undefined) return found;
+        if (stored.seal !== undefined) throw new AuditWriteError(`audit run ${runId}: sealed already`);
+        const previous = orgHeadOf(orgHead);
+        const chained = {
+          prevRun: previous?.runId,
+          prevSeal: previous?.seal ?? CHAIN_GENESIS,
+          orgSeq: (previous?.length ?? 0) + 1,
+        };
         const problems: string[] = [];
-        const record: Record<string, unknown> = { ...runFields(stored, problems), ...finish?.record };
-        if (finish === undefined && problems.length > 0) return undefined;
+        const record: Record<string, unknown> = {
+          ...runFields(stored, problems),
+          ...finish.record,
+          ...chained,
+        };
         const head = {
           hash: stored.chainHead?.S ?? CHAIN_GENESIS,
           length: Number(stored.chainLength?.N ?? "0"),
         };
         const awaiting = stored.awaitingLink?.SS ?? [];
         const seal = runSeal(record, head, awaiting);
-        const update = updateExpression({ ...finish?.sets, seal }, finish?.removes ?? []);
+        const update = updateExpression({ ...finish.sets, ...chained, seal }, finish.removes);
+        const at = new Date().toISOString();
+        const sealed: RunSealed = { runId, seal, chainHead: head.hash, chainLength: head.length };
+        sent.set(seal, sealed);
         try {
-          await io.update({
-            ...update,
-            Key: runKey(runId),
-            ConditionExpression:
-              "attribute_exists(pk) AND #chainLength = :sealedLength AND " +
-              (awaiting.length === 0
-                ? "attribute_not_exists(#awaitingLink)"
-                : "size(#awaitingLink) = :sealedWaiting"),
-            ExpressionAttributeNames: {
-              ...update.ExpressionAttributeNames,
-              "#chainLength": "chainLength",
-              "#awaitingLink": "awaitingLink",
-            },
-            ExpressionAttributeValues: {
-              ...update.ExpressionAttributeValues,
-              ":sealedLength": { N: String(head.length) },
-              ...(awaiting.length === 0 ? {} : { ":sealedWaiting": { N: String(awaiting.length) } }),
-            },
+          await io.transact({
+            TransactItems: [
+              {
+                Update: {
+                  ...update,
+                  TableName: io.tableName,
+                  Key: runKey(runId),
+                  ConditionExpression:
+                    "attribute_exists(pk) AND attribute_not_exists(seal) AND #chainLength = :sealedLength AND " +
+                    (awaiting.length === 0
+                      ? "attribute_not_exists(#awaitingLink)"
+                      : "size(#awaitingLink) = :sealedWaiting"),
+                  ExpressionAttributeNames: {
+                    ...update.ExpressionAttributeNames,
+                    "#chainLength": "chainLength",
+                    "#awaitingLink": "awaitingLink",
+                  },
+                  ExpressionAttributeValues: {
+                    ...update.ExpressionAttributeValues,
+                    ":sealedLength": { N: String(head.length) },
+                    ...(awaiting.length === 0 ? {} : { ":sealedWaiting": { N: String(awaiting.length) } }),
+                  },
+                },
+              },
+              {
+                Update: {
+                  TableName: io.tableName,
+                  Key: ORG_CHAIN_KEY,
+                  UpdateExpression: "SET runId = :runId, seal = :seal, #length = :length, sealedAt = :at",
+                  // Only from the head this seal commits to: two runs sealing at once cannot both follow it.
+                  ConditionExpression:
+                    previous === undefined
+                      ? "attribute_not_exists(pk)"
+                      : "runId = :prevRun AND seal = :prevSeal AND #length = :prevLength",
+                  ExpressionAttributeNames: { "#length": "length" },
+                  ExpressionAttributeValues: toItem({
+                    ":runId": runId,
+                    ":seal": seal,
+                    ":length": chained.orgSeq,
+                    ":at": at,
+                    ...(previous === undefined
+                      ? {}
+                      : {
+                          ":prevRun": previous.runId,
+                          ":prevSeal": previous.seal,
+                          ":prevLength": previous.length,
+                        }),
+                  }),
+                },
+              },
+            ],
           });
-          sealedRuns.add(runId);
-          return { runId, seal, chainHead: head.hash, chainLength: head.length };
         } catch (error) {
-          if (isConditionFailure(error) && attempt < SEAL_ATTEMPTS) continue;
-          throw writeError(`seal run ${runId}`, error);
+          // Another run sealed, or a link landed, meanwhile: read again and compute again.
+          if (isTransactionConflict(error)) throw new SealConflict(error);
+          throw error;
         }
+        return sealed;
+      };
+      try {
+        return await retry(attempt, {
+          policy: SEAL_BACKOFF,
+          isRetryable: (error) => error instanceof SealConflict,
+          ...hooks,
+        });
+      } catch (error) {
+        const cause = error instanceof RetriesExhaustedError ? error.cause : error;
+        throw writeError(`seal run ${runId}`, cause instanceof SealConflict ? cause.failure : cause);
       }
     },
+
+    /** The organization's chain head: the run sealed last and its seal; undefined before the first. */
+    async orgHead(): Promise<OrgHead | undefined> {
+      return orgHeadOf(await io.getItem(ORG_CHAIN_KEY, writeError));
+    },
   };
+}
+
+/** A transaction refused on a condition, or on a concurrent transaction: worth reading again. */
+function isTransactionConflict(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : "";
+  if (name === "TransactionConflictException") return true;
+  if (name !== "TransactionCanceledException") return false;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.some(
+    (reason) => reason.Code === "ConditionalCheckFailed" || reason.Code === "TransactionConflict",
+  );
+}
+
+export function orgHeadOf(item: Item | undefined): OrgHead | undefined {
+  const runId = item?.runId?.S;
+  const seal = item?.seal?.S;
+  const length = Number(item?.length?.N ?? Number.NaN);
+  if (runId === undefined || seal === undefined || !Number.isInteger(length)) return undefined;
+  return { runId, seal, length };
 }
 
 /** A run item as verify reads it: attributes, seal, chain end, waiting set, time key. */

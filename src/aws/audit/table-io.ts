@@ -6,6 +6,7 @@
  */
 
 import {
+  BatchGetItemCommand,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
@@ -185,5 +186,36 @@ export function createTableIo(client: DynamoDBClient, tableName: string, hooks: 
     } while (startKey !== undefined);
   }
 
-  return { tableName, put, update, transact, putNew, getItem, query };
+  /**
+   * The stored items under these keys (pk and sk each), 100 to a BatchGetItem, eventually
+   * consistent; keys the service leaves unprocessed are asked again, a bounded number of times.
+   */
+  async function batchGet(keys: readonly Item[]): Promise<Item[]> {
+    const found: Item[] = [];
+    for (let start = 0; start < keys.length; start += 100) {
+      let pending: Item[] = keys.slice(start, start + 100);
+      for (let round = 0; pending.length > 0; round += 1) {
+        if (round >= policy.maxAttempts) {
+          throw readError("batch get", new Error(`${pending.length} keys left unprocessed`));
+        }
+        const ask = pending;
+        let answer: {
+          Responses?: Record<string, Item[]>;
+          UnprocessedKeys?: Record<string, { Keys?: Item[] }>;
+        };
+        try {
+          answer = await send(() =>
+            client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: { Keys: ask } } })),
+          );
+        } catch (error) {
+          throw readError("batch get", error);
+        }
+        found.push(...(answer.Responses?.[tableName] ?? []));
+        pending = answer.UnprocessedKeys?.[tableName]?.Keys ?? [];
+      }
+    }
+    return found;
+  }
+
+  return { tableName, put, update, transact, putNew, getItem, query, batchGet };
 }

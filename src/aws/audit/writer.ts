@@ -7,11 +7,11 @@
 
 import { AuditWriteError, describeError, JanitorError, OutcomeConflictError } from "../../domain/errors.js";
 import { type Outcome, RUN_STATUSES, type RunStatus } from "../../domain/outcomes.js";
-import { itemKeyPart } from "../../evidence/conflicts.js";
+import { itemKeyPart, RECONCILED_KEY_SUFFIX } from "../../evidence/conflicts.js";
 import { CHAIN_GENESIS } from "../../evidence/integrity.js";
 import type { ActionLog } from "../../ports/action-log.js";
 import type { MarkStore } from "../../ports/marks.js";
-import type { AuditAction, FinalResult, OpenMark, PutResult } from "../../ports/records.js";
+import type { AuditAction, FinalResult, PutResult } from "../../ports/records.js";
 import type { RunJournal } from "../../ports/run-journal.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import {
@@ -21,6 +21,7 @@ import {
   type FinalEntry,
 } from "./chain.js";
 import { eq, queryInput, updateExpression } from "./expressions.js";
+import { createFindingStore } from "./findings.js";
 import { isOutcome, parseAction, parseRun } from "./item-reading.js";
 import {
   actionItem,
@@ -32,7 +33,7 @@ import {
   finiteCounts,
   type Item,
   isoInstant,
-  MARKED,
+  type MARKED,
   normalizeAction,
   normalizeRun,
   PENDING,
@@ -43,6 +44,8 @@ import {
   toItem,
   UNLINKED,
 } from "./items.js";
+import { createMarks } from "./marks.js";
+import { createReconciler } from "./reconciled.js";
 import type { Seals } from "./seal.js";
 import { conditionItem, isConditionFailure, type TableIo, writeError } from "./table-io.js";
 
@@ -56,6 +59,7 @@ export function createAuditWriter(
 ): AuditWriter {
   const { now, retentionDays } = options;
   const { link } = chain;
+  const findings = createFindingStore(io);
 
   async function recordAction(action: AuditAction): Promise<PutResult> {
     const normalized = normalizeAction(action);
@@ -99,12 +103,27 @@ export function createAuditWriter(
     }
   }
 
+  /**
+   * The run's own final items a fault left out of its chain, linked before it is sealed; what
+   * fails again is left waiting, covered by the seal, and verify names it.
+   */
+  async function linkWaiting(runId: string): Promise<void> {
+    const run = await io.getItem(runKey(runId), writeError);
+    for (const handshakeKey of run?.awaitingLink?.SS ?? []) {
+      const item = await io.getItem(actionKey(runId, handshakeKey), writeError);
+      if (item?.outcome === undefined || item.chainHash !== undefined) continue;
+      await link(parseAction(item));
+    }
+  }
+
   /** Every item on the pending index under one mark. */
   function pending(mark: typeof PENDING | typeof MARKED | typeof UNLINKED): AsyncIterable<Item> {
     return io.query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", mark)], []));
   }
 
   return {
+    ...createMarks(io, pending),
+    ...createReconciler(io, chain, retentionDays),
     async startRun(run) {
       const normalized = normalizeRun(run);
       const result = await io.putNew({
@@ -131,7 +150,18 @@ export function createAuditWriter(
         matched: finite(normalized.matched),
         error: normalized.error,
         countsStale: normalized.countsStale === true ? true : undefined,
+        findings:
+          normalized.findings === undefined || normalized.findings.length === 0
+            ? undefined
+            : [...normalized.findings],
       };
+      // What of its own items waits for a link is linked now, while its chain is still open.
+      await linkWaiting(normalized.runId);
+      // Each finding the run made is also an item of its own, which `audit acknowledge` names, and
+      // written before the seal: a run that stops short of its seal leaves its findings on record.
+      if (normalized.findings !== undefined && normalized.findings.length > 0) {
+        await findings.recordFindings(normalized.runId, normalized.findings, sets.endedAt);
+      }
       // The finish and its seal are one conditional write: a finished run is never left unsealed.
       return seals.writeSeal(normalized.runId, {
         sets,
@@ -207,7 +237,8 @@ export function createAuditWriter(
           Key: key,
           // Exactly once: an outcome never overwrites another, and never creates a row that
           // has no intent.
-          ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(#outcome)",
+          ConditionExpression:
+            "attribute_exists(pk) AND attribute_not_exists(#outcome) AND attribute_not_exists(reconciledBy)",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           // The final content is what the chain hashes; reading it back here saves a GetItem.
           ReturnValues: "ALL_NEW",
@@ -223,6 +254,20 @@ export function createAuditWriter(
             {
               cause: error,
             },
+          );
+        }
+        const reconciledBy = stored.reconciledBy?.S;
+        if (reconciledBy !== undefined) {
+          // Another run completed the intent with a record of its own: that record is the outcome.
+          const record = await io.getItem(
+            actionKey(reconciledBy, `${handshakeId}${RECONCILED_KEY_SUFFIX}`),
+            writeError,
+          );
+          if (record?.outcome?.S === result.outcome) return {};
+          throw new OutcomeConflictError(
+            `audit ${where}: reconciled by run ${reconciledBy} as ${record?.outcome?.S ?? "?"}, refusing to write ${result.outcome} over it`,
+            { outcome: record?.outcome?.S ?? "?", at: record?.at?.S, reason: record?.reason?.S },
+            { cause: error },
           );
         }
         const existing = stored.outcome?.S;
@@ -248,51 +293,16 @@ export function createAuditWriter(
         let noted = waiting.get(action.runId);
         if (noted === undefined) {
           const run = await io.getItem(runKey(action.runId), writeError);
-          seals.seen(action.runId, run);
-          noted = new Set(run?.awaitingLink?.SS ?? []);
+          // A sealed run's chain is closed and its seal covers what waits: nothing is linked
+          // after it, so nothing can be laundered into it; verify names what is left waiting.
+          noted = run?.seal === undefined ? new Set(run?.awaitingLink?.SS ?? []) : new Set();
           waiting.set(action.runId, noted);
         }
         // Not the janitor's own pending work (its run never noted it): left alone, verify names it.
         if (!noted.has(itemKeyPart(action))) continue;
-        // A finished run's head moves: link writes its seal again over the new end.
         if ((await link(action)).unlinked === undefined) linked += 1;
       }
       return linked;
-    },
-
-    async listOpenMarks() {
-      const marks: OpenMark[] = [];
-      for await (const item of pending(MARKED)) {
-        const action = parseAction(item);
-        if (action.cancelAfter === undefined || item.markClosedBy !== undefined) continue;
-        marks.push({
-          runId: action.runId,
-          handshakeId: action.handshakeId,
-          ruleId: action.ruleId,
-          cancelAfter: action.cancelAfter,
-          action: action.action,
-          target: action.target,
-          targetType: action.targetType,
-          ...(action.requestedAt ? { requestedAt: action.requestedAt } : {}),
-        });
-      }
-      return marks;
-    },
-
-    async closeMark(mark, closedBy) {
-      const where = `${mark.runId}/${mark.handshakeId}`;
-      try {
-        await io.update({
-          Key: actionKey(mark.runId, mark.handshakeId),
-          // markClosedBy is outside the chain hash: the closing run's own item is the record.
-          UpdateExpression: "SET markClosedBy = :by REMOVE pendingKey",
-          ConditionExpression: "pendingKey = :marked",
-          ExpressionAttributeValues: toItem({ ":by": closedBy, ":marked": MARKED }),
-        });
-      } catch (error) {
-        // Closed already (a retried close, or another run got there first): nothing is lost.
-        if (!isConditionFailure(error)) throw writeError(`close mark ${where}`, error);
-      }
     },
 
     async recordNotifyFailure(runId, error) {
