@@ -23,8 +23,10 @@ import { median, type Scenario } from "../lib.js";
  * source maps, and with NODE_OPTIONS=--enable-source-maps for comparison. The floor is what no
  * handler of ours can beat: bench/floor-handler.ts, which only constructs the Organizations and
  * DynamoDB clients, built with the artifact's own esbuild options; `ofFloor` is the median of each
- * round's ratio to it, so that a slow spell weighs on both sides of a ratio alike. The variants take turns, one import each per round, so that a slow spell of
- * a shared machine does not favour any.
+ * round's ratio to it, so that a slow spell weighs on both sides of a ratio alike. `initCpuMs` is
+ * the CPU time the import took (all of the process's threads), which other work on a shared
+ * machine lengthens far less than the wall time. The variants take turns, one import each per
+ * round, so that a slow spell of a shared machine does not favour any.
  */
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NODE = join(ROOT, "node_modules", ".bin", "node");
@@ -32,7 +34,7 @@ const RUNS = 15;
 /** Lambda's heap limits for a 128 MB function, as in bench/scenarios/scale.ts. */
 const LAMBDA_128MB = ["--max-semi-space-size=6", "--max-old-space-size=116"];
 const PROBE =
-  "const t=performance.now();import(process.argv[1]).then(m=>{const ms=performance.now()-t;const rss=process.resourceUsage().maxRSS/1024;if(typeof m.handler!=='function')throw new Error('no handler');process.stdout.write(JSON.stringify({ms,rss}))})";
+  "const c=process.cpuUsage();const t=performance.now();import(process.argv[1]).then(m=>{const ms=performance.now()-t;const u=process.cpuUsage(c);const cpu=(u.user+u.system)/1000;const rss=process.resourceUsage().maxRSS/1024;if(typeof m.handler!=='function')throw new Error('no handler');process.stdout.write(JSON.stringify({ms,cpu,rss}))})";
 
 interface Variant {
   name: string;
@@ -62,15 +64,15 @@ const VARIANTS: readonly Variant[] = [
   { name: "SDK bundled, one file", build: { sdk: "bundled", split: false }, sourceMaps: false },
 ];
 
-/** One cold import of the artifact in a fresh node process: milliseconds, and peak RSS in MB. */
-function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; rss: number } {
+/** One cold import of the artifact in a fresh node process: milliseconds of wall and CPU time, and peak RSS in MB. */
+function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; cpu: number; rss: number } {
   const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, built.bundlePath], {
     cwd: built.outDir,
     encoding: "utf8",
     // As the function's environment would set it; nothing inherited from the benchmark's.
     env: { ...process.env, NODE_OPTIONS: sourceMaps ? "--enable-source-maps" : "" },
   });
-  return JSON.parse(out) as { ms: number; rss: number };
+  return JSON.parse(out) as { ms: number; cpu: number; rss: number };
 }
 
 /** The output files an import of `entryFile` loads: it and its static imports, not what it loads later. */
@@ -142,17 +144,22 @@ export const scenario: Scenario = {
         return found;
       };
       // Round robin: a slow spell of this shared machine falls on every variant alike.
-      const samples = VARIANTS.map(() => ({ times: [] as number[], peaks: [] as number[] }));
+      const samples = VARIANTS.map(() => ({
+        times: [] as number[],
+        cpus: [] as number[],
+        peaks: [] as number[],
+      }));
       for (let round = 0; round < RUNS; round += 1) {
         VARIANTS.forEach((variant, i) => {
-          const { ms, rss } = importOnce(built(variant), variant.sourceMaps);
+          const { ms, cpu, rss } = importOnce(built(variant), variant.sourceMaps);
           samples[i]?.times.push(ms);
+          samples[i]?.cpus.push(cpu);
           samples[i]?.peaks.push(rss);
         });
       }
       const floorTimes = samples[VARIANTS.indexOf(FLOOR)]?.times ?? [];
       return VARIANTS.map((variant, i) => {
-        const { times, peaks } = samples[i] ?? { times: [], peaks: [] };
+        const { times, cpus, peaks } = samples[i] ?? { times: [], cpus: [], peaks: [] };
         const ratios = times.map((ms, round) => ms / (floorTimes[round] ?? Number.NaN));
         return {
           scenario: `cold-init (medians of ${RUNS}, variants interleaved)`,
@@ -168,6 +175,7 @@ export const scenario: Scenario = {
             ),
             initMsMedian: median(times),
             initMsMin: Math.min(...times),
+            initCpuMsMedian: Number(median(cpus).toFixed(1)),
             ofFloor: Number(median(ratios).toFixed(2)),
             peakRssMB: median(peaks),
             runs: RUNS,
