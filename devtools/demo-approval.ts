@@ -2,8 +2,7 @@ import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organization
 import { wire } from "../src/app.js";
 import { renderSummary } from "../src/cli/render.js";
 import type { JanitorConfig } from "../src/config/config.js";
-import { decisionHashOf } from "../src/policy/approval.js";
-import type { PlanDecision } from "../src/ports/plans.js";
+import { decisionOf } from "../src/policy/approval.js";
 import type { Settings } from "../src/settings.js";
 import { applyPlan } from "../src/sweep/apply.js";
 import { silentLogger, sweep } from "../src/sweep/sweep.js";
@@ -48,19 +47,14 @@ export async function fourEyesStep(
   const approverId = await approver.whoAmI();
   const stored = await approver.plans.readPlan(planId);
   if (stored === undefined) throw new Error(`plan ${planId} is not on record`);
-  const content: Omit<PlanDecision, "decisionHash"> = {
-    planId,
+  const decision = decisionOf(stored.plan, approverId, {
     verdict: "approved",
-    by: approverId.arn,
     at: new Date().toISOString(),
     note: "reviewed: personal address, CHG-2041",
     handshakeIds: stored.plan.entries.map((entry) => entry.handshakeId),
-  };
-  await approver.plans.decidePlan({
-    ...content,
-    decisionHash: decisionHashOf(content, stored.plan.planHash),
   });
-  out(`\nplan ${planId}: made by ${stored.plan.maker}, approved by ${approverId.arn} ("${content.note}")`);
+  await approver.plans.decidePlan(decision);
+  out(`\nplan ${planId}: made by ${stored.plan.maker}, approved by ${approverId.arn} ("${decision.note}")`);
 
   const decided = await approver.plans.readPlan(planId);
   if (decided === undefined) throw new Error(`plan ${planId} is not on record`);

@@ -35,6 +35,8 @@ export interface FaultRule {
   targets?: readonly string[];
   /** Only requests whose body contains this text, such as `"ACTION#` for action items. */
   bodyIncludes?: string;
+  /** Only requests this says yes to, given the body and the X-Amz-Target (after `bodyIncludes`). */
+  bodyMatches?: (body: string, target: string) => boolean;
   fault: Fault;
   /** Faults at most this many matching requests; default no limit. */
   times?: number;
@@ -154,6 +156,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       const { rule } = entry;
       if (rule.targets !== undefined && !rule.targets.includes(target)) continue;
       if (rule.bodyIncludes !== undefined && !body.includes(rule.bodyIncludes)) continue;
+      if (rule.bodyMatches !== undefined && !rule.bodyMatches(body, target)) continue;
       if (entry.used >= (rule.times ?? Number.POSITIVE_INFINITY)) continue;
       // One draw per matching request, so which requests fail does not depend on timing.
       if (rule.rate !== undefined && random() >= rule.rate) continue;

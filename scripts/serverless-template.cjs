@@ -19,5 +19,6 @@ module.exports = async ({ resolveVariable }) => {
     notifyTopicEnvironment: parts.notifyTopicEnvironment(),
     notifyTopicArn: parts.notifyTopicArnValue(),
     checkpointBucket: parts.checkpointBucketResource(),
+    approverPolicy: parts.approverPolicyResource(),
   };
 };

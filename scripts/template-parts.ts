@@ -1,3 +1,4 @@
+import { APPROVER_KEY_PATTERNS, JANITOR_DENIED_KEY_PREFIXES } from "../src/aws/audit/key-prefixes.js";
 import { AUDIT_INDEXES, auditTableCloudFormationProperties } from "../src/aws/audit-table.js";
 import {
   AUDIT_INDEX_ACTIONS,
@@ -45,9 +46,55 @@ const ORGANIZATIONS_SCOPE: Record<OrganizationsAction, "organization" | "handsha
 export const HANDSHAKE_ARN = "arn:${AWS::Partition}:organizations::${AWS::AccountId}:handshake/o-*/*/h-*";
 
 export interface IamStatement {
-  Effect: "Allow";
+  Effect: "Allow" | "Deny";
   Action: string[];
   Resource: unknown;
+  Condition?: Record<string, Record<string, IamPattern[]>>;
+}
+
+/**
+ * Every DynamoDB action that writes an item. Denied to the janitor's roles on plan decisions and
+ * on acknowledgements of findings, so that nobody holding them can approve a plan the janitor then
+ * applies, or acknowledge away a finding (docs/approval.md, docs/audit.md).
+ */
+const ITEM_WRITE_ACTIONS = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:BatchWriteItem",
+];
+
+/**
+ * A condition value: a string, or, where it holds an IAM policy variable (`${aws:userid}`), the
+ * same string split by Fn::Join so that no `${` reaches the Serverless variable resolver, which
+ * would take it for one of its own. CloudFormation joins it back; IAM then resolves the variable.
+ */
+export type IamPattern = string | { "Fn::Join": [string, string[]] };
+
+function iamPattern(text: string): IamPattern {
+  if (!text.includes("${")) return text;
+  const parts = text.split("${");
+  const last = parts.length - 1;
+  return {
+    "Fn::Join": ["", parts.map((part, i) => `${i === 0 ? "" : "{"}${part}${i === last ? "" : "$"}`)],
+  };
+}
+
+/** Items whose partition key begins with one of `prefixes`: `dynamodb:LeadingKeys`. */
+function leadingKeys(quantifier: "ForAnyValue" | "ForAllValues", prefixes: readonly string[]) {
+  return {
+    [`${quantifier}:StringLike`]: { "dynamodb:LeadingKeys": prefixes.map((p) => iamPattern(`${p}*`)) },
+  };
+}
+
+/** The explicit deny both roles carry: no write on a decision or an acknowledgement, whatever else allows it. */
+export function decisionDenyStatement(): IamStatement {
+  return {
+    Effect: "Deny",
+    Action: [...ITEM_WRITE_ACTIONS],
+    Resource: { "Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "Arn"] },
+    Condition: leadingKeys("ForAnyValue", JANITOR_DENIED_KEY_PREFIXES),
+  };
 }
 
 export function iamStatements(): IamStatement[] {
@@ -66,7 +113,46 @@ export function iamStatements(): IamStatement[] {
         "Fn::Sub": `\${${AUDIT_TABLE_LOGICAL_ID}.Arn}/index/${name}`,
       })),
     },
+    decisionDenyStatement(),
   ];
+}
+
+/** CloudFormation logical id of the approvers' managed policy (serverless.yml `resources`). */
+export const APPROVER_POLICY_LOGICAL_ID = "ApproverPolicy";
+
+/**
+ * What an approver's own principal needs for `plan list`, `plan show`, `approve` and `reject`:
+ * read the table and its indexes, and write items under the decision prefix only (the decision,
+ * and the finding a refused plan is recorded as). Attach it to the approvers' group or role,
+ * never to a principal that also makes plans (docs/approval.md).
+ */
+export function approverPolicyResource(): Record<string, unknown> {
+  const tableArn = { "Fn::GetAtt": [AUDIT_TABLE_LOGICAL_ID, "Arn"] };
+  return {
+    Type: "AWS::IAM::ManagedPolicy",
+    Properties: {
+      Description: "handshake-janitor approvers: read the audit table, write plan decisions only",
+      PolicyDocument: {
+        Version: "2012-10-17",
+        Statement: [
+          { Effect: "Allow", Action: ["dynamodb:GetItem", "dynamodb:Query"], Resource: tableArn },
+          {
+            Effect: "Allow",
+            Action: ["dynamodb:Query"],
+            Resource: Object.values(AUDIT_INDEXES).map((name) => ({
+              "Fn::Sub": `\${${AUDIT_TABLE_LOGICAL_ID}.Arn}/index/${name}`,
+            })),
+          },
+          {
+            Effect: "Allow",
+            Action: ["dynamodb:PutItem"],
+            Resource: tableArn,
+            Condition: leadingKeys("ForAllValues", APPROVER_KEY_PATTERNS),
+          },
+        ],
+      },
+    },
+  };
 }
 
 export interface AuditTableResourceOptions {
@@ -141,6 +227,7 @@ export function realtimeIamStatements(): IamStatement[] {
       })),
     },
     checkpointStatement(),
+    decisionDenyStatement(),
   ];
 }
 

@@ -96,6 +96,12 @@ export function wire(settings: Settings, options: WireOptions = {}) {
       region: settings.region,
       ...(settings.endpoints.sts === undefined ? {} : { endpoint: settings.endpoints.sts }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+      // A stalled STS ends as a timeout, as every other call of a run does, never as a hang.
+      requestHandler: {
+        connectionTimeout: settings.fencing.connectTimeoutMs,
+        requestTimeout: settings.fencing.requestTimeoutMs,
+        throwOnRequestTimeout: true,
+      },
     }),
     fencing,
     sweepDeps,

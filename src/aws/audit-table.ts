@@ -21,6 +21,7 @@ import type { CreateTableCommandInput, GlobalSecondaryIndex } from "@aws-sdk/cli
  * |---------------|----------------------|-------------------|---------------------------|----------------------|-------------------------|
  * | ledger record | LEDGER#<handshakeId> | STATE             | POP#YYYY-MM / requestedAt | LISTED* / h-…        | –                       |
  * | ledger entry  | RUN#<runId>          | LEDGER#<seq, 9 digits> | –                    | –                    | LEDGER#<handshakeId> / at |
+ * | coverage      | LEDGER               | COVERAGE          | –                         | LISTED / #coverage   | –                       |
  *
  * - population serves `audit handshakes` (a period is one Query per month of requestedAt);
  *   listed (sparse: only records not gone, state projected) is what a sweep reads to find what

@@ -28,8 +28,10 @@ export function createWhoAmI(options: IdentityOptions): WhoAmI {
       });
       try {
         const found = await client.send(new sts.GetCallerIdentityCommand({}));
-        if (!found.Arn || !found.Account) throw new Error("STS GetCallerIdentity answered without an ARN");
-        return { arn: found.Arn, account: found.Account };
+        if (!found.Arn || !found.Account || !found.UserId) {
+          throw new Error("STS GetCallerIdentity answered without an ARN, an account or a user id");
+        }
+        return { arn: found.Arn, account: found.Account, userId: found.UserId };
       } finally {
         client.destroy();
       }

@@ -2,9 +2,11 @@ import { writeFile } from "node:fs/promises";
 import { wire } from "../app.js";
 import { ConfigError } from "../domain/errors.js";
 import type { AuditReader } from "../evidence/reader.js";
+import type { LedgerReader } from "../ports/ledger.js";
 import type { PlanStore, StoredPlan } from "../ports/plans.js";
 import type { ReadAction, ReadRun } from "../ports/records.js";
 import { type ConfigOnRecord, renderReport } from "../report/html.js";
+import { isFullListing, type LedgerCoverageFacts } from "../report/population-section.js";
 import { defineCommand, EXIT_CODES_READ, parseCommandArgs } from "./args.js";
 import {
   isUnreadable,
@@ -21,6 +23,12 @@ import type { CliIo } from "./io.js";
 
 /** `audit report`: the period as one self-contained HTML page, its integrity verdict first. */
 
+/**
+ * How far before its coverage's date the coverage's run may have started (its lease, the
+ * completion of earlier runs' intents): the run is found by its id within this much.
+ */
+const COVERAGE_RUN_SLACK_MS = 86_400_000;
+
 export const AUDIT_REPORT = defineCommand({
   name: "audit report",
   summary: "one self-contained HTML report of the period",
@@ -30,6 +38,7 @@ export const AUDIT_REPORT = defineCommand({
   },
   details: [
     "The report holds totals per outcome and per rule, cancellations per day, the runs and every action of the period.",
+    "It opens with the population the handshake ledger holds for the period and a completeness statement: from when the ledger covers the organization, the last full listing before the period (the runs are read back from the period's start until one is found), and every interval over 30 days without a full listing.",
     PERIOD_NOTE,
   ],
   exitCodes: EXIT_CODES_READ,
@@ -53,12 +62,14 @@ export async function report(argv: string[], io: CliIo): Promise<number> {
   const configs = await configsOnRecord(store, runList);
   const population = [];
   for await (const record of store.queryPopulation({ since, until })) population.push(record);
+  const coverage = await coverageFacts(store, since);
   // The same verification as `audit verify --since --until`, shown at the top of the report.
   const verdict = await verifyRuns(store, [], { since, until });
   const plans = await plansNamed(store, actions);
   const html = renderReport({
     plans,
     population,
+    coverage,
     verdict,
     since,
     until,
@@ -109,4 +120,22 @@ async function configsOnRecord(
     }
   }
   return configs;
+}
+
+/**
+ * The ledger's coverage and the last full listing before the period, by Query only: the run
+ * months from the period's start back to the coverage's, newest first, read until one is found.
+ */
+async function coverageFacts(
+  store: Pick<AuditReader, "runsBefore"> & Pick<LedgerReader, "ledgerCoverage">,
+  since: Date,
+): Promise<LedgerCoverageFacts> {
+  const coverage = await store.ledgerCoverage();
+  if (coverage === undefined) return {};
+  // The coverage's run started a moment before its listing, which is when the coverage is dated.
+  const floor = new Date(Date.parse(coverage.at) - COVERAGE_RUN_SLACK_MS);
+  for await (const run of store.runsBefore(since, floor)) {
+    if (isFullListing(run, coverage)) return { coverage, before: run };
+  }
+  return { coverage };
 }

@@ -2,11 +2,11 @@ import { readFile } from "node:fs/promises";
 import { wire } from "../app.js";
 import { chainedActions, DEFAULT_QUERY_WINDOW_DAYS } from "../aws/audit/index.js";
 import { ConfigError } from "../domain/errors.js";
-import { compareWithTable, verifyArchive } from "../evidence/archive.js";
+import { compareWithTable, ledgerHeadOf, verifyArchive } from "../evidence/archive.js";
 import { type CheckpointPort, checkpointProblems } from "../evidence/checkpoints.js";
 import { idOfFinding } from "../evidence/findings.js";
-import { CHAIN_GENESIS, type RunEvidence, verifyRun } from "../evidence/integrity.js";
-import { verifyLedgerChain } from "../evidence/ledger.js";
+import { type RunEvidence, verifyRun } from "../evidence/integrity.js";
+import { type ChainedLedgerEntry, verifyLedgerChain } from "../evidence/ledger.js";
 import { orgChainProblems } from "../evidence/org-chain.js";
 import type { AuditReader, StoredAction } from "../evidence/reader.js";
 import { defineCommand, parseCommandArgs } from "./args.js";
@@ -34,7 +34,7 @@ export const AUDIT_VERIFY = defineCommand({
   details: [
     PERIOD_NOTE,
     `Without --run, verifies the runs of the period (default: the last ${DEFAULT_QUERY_WINDOW_DAYS} days): those with a run item in the period and those with an action item in it; with --run and a period, both. A period without runs says "nothing to verify".`,
-    "With --file, the archive's runs instead: every chain and seal recomputed from the file, then every run's seal and every action compared with the table's.",
+    "With --file, the archive's runs instead: every chain and seal recomputed from the file, each run's handshake ledger chain checked against the head its seal covers, then every run's seal, action and ledger entry compared with the table's.",
     "With AUDIT_CHECKPOINT_BUCKET, a period's runs are also compared with the checkpoints the live runs left in that bucket (docs/checkpoints.md): a run erased from the table, or rewritten with every hash recomputed, is caught. Unset, a note on stderr says that the verdict covers only what the table says of itself.",
   ],
   exitCodes: `${ExitCode.Done} intact (or nothing to verify); ${ExitCode.IntegrityProblem} a problem found, one line each; ${ExitCode.Error} error (e.g. the audit table does not exist); ${ExitCode.Invalid} invalid arguments, nothing called`,
@@ -140,7 +140,7 @@ async function findingLines(
   return acknowledged;
 }
 
-/** A run that entered the handshake ledger: its entries are read with its chain. */
+/** A run that entered the handshake ledger: its entries are checked against its ledger head. */
 function hasLedger(run: RunEvidence): boolean {
   return typeof run.record.ledgerLength === "number" && run.record.ledgerLength > 0;
 }
@@ -196,9 +196,16 @@ export async function verifyRuns(
     let run = seen.get(runId);
     let actions = gathered.get(runId) ?? [];
     let found =
-      run !== undefined && range !== undefined && wholeIn(run, range) && !hasLedger(run)
+      run !== undefined && range !== undefined && wholeIn(run, range)
         ? check(runId, run, actions)
         : undefined;
+    // Its ledger entries are on no time index: read from its partition, they alone, once the
+    // period's reads of its run item and actions are found intact.
+    if (found?.length === 0 && run !== undefined && hasLedger(run)) {
+      const ledger: ChainedLedgerEntry[] = [];
+      for await (const entry of store.runLedger(runId)) ledger.push(entry);
+      found.push(...verifyLedgerChain(runId, ledgerHeadOf(run.record), ledger));
+    }
     // A run reaching outside the period, one named by --run or found only by its actions, and any
     // run the period's reads find fault with: read whole and consistently from the base table, so
     // that no problem rests on an index that may lag the table.
@@ -210,12 +217,7 @@ export async function verifyRuns(
       // The run's ledger entries against the ledger head its seal covers (a missing run item is
       // named above already).
       if (chain.ledger !== undefined && chain.run !== undefined) {
-        const record = chain.run.record;
-        const head = {
-          hash: typeof record.ledgerHead === "string" ? record.ledgerHead : CHAIN_GENESIS,
-          length: typeof record.ledgerLength === "number" ? record.ledgerLength : 0,
-        };
-        found.push(...verifyLedgerChain(runId, head, chain.ledger));
+        found.push(...verifyLedgerChain(runId, ledgerHeadOf(chain.run.record), chain.ledger));
       }
     }
     evidence.set(runId, run);
@@ -272,18 +274,24 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
   }
   const { runs, problems, checkpoints } = verifyArchive(text);
   let items = 0;
+  let entries = 0;
   const evidence = new Map<string, RunEvidence | undefined>();
   for (const [runId, archived] of runs) {
     items += archived.items.length;
+    entries += archived.ledger.length;
     const chain = await store.readChain(runId);
     evidence.set(runId, chain.run);
     const { items: chained, unreadable } = chainedActions(chain.actions);
     // Never weaker than verifying the table: the run's own checks first (an item forged after the
     // export shows there), then the comparison with the archive.
     const own = [...unreadable, ...verifyRun(runId, chain.run, chained)];
+    if (chain.run !== undefined && chain.ledger !== undefined) {
+      own.push(...verifyLedgerChain(runId, ledgerHeadOf(chain.run.record), chain.ledger));
+    }
     const compared = compareWithTable(runId, archived, {
       ...(chain.run ? { run: chain.run } : {}),
       items: chained,
+      ...(chain.ledger ? { ledger: chain.ledger } : {}),
     });
     for (const line of [...own, ...compared]) if (!problems.includes(line)) problems.push(line);
   }
@@ -302,6 +310,9 @@ async function verifyFile(store: AuditReader, file: string, out: (text: string) 
   for (const line of found) if (!problems.includes(line)) problems.push(line);
   // The archive's text is as untrusted as the table's: shown as cells, never acted on.
   for (const line of problems) out(visible(line));
-  out(`${verdictLine({ runs: runs.size, items, problems })} (archive ${file}, compared with the table)`);
+  const ledgerNote = entries > 0 ? `, ${entries} ledger entries` : "";
+  out(
+    `${verdictLine({ runs: runs.size, items, problems })}${ledgerNote} (archive ${file}, compared with the table)`,
+  );
   return problems.length === 0 ? ExitCode.Done : ExitCode.IntegrityProblem;
 }

@@ -7,6 +7,7 @@ import { ConfigError } from "../domain/errors.js";
 import { OUTCOMES } from "../domain/outcomes.js";
 import { jsonText } from "../domain/visible.js";
 import type { ActionFilter } from "../evidence/reader.js";
+import { LEDGER_ATTRIBUTES } from "../ports/ledger.js";
 import { AUDIT_ATTRIBUTES, type ReadRun } from "../ports/records.js";
 import { loadSettings } from "../settings.js";
 import {
@@ -76,16 +77,25 @@ const RUN_DATA_COLUMNS = [
  */
 /** What an archive needs to be checked later: the contract plus the chain link. */
 const EXPORT_COLUMNS = [
-  "itemType",
-  ...AUDIT_ATTRIBUTES,
-  "chainSeq",
-  "chainHash",
-  "chainPrev",
-  "seal",
-  "chainHead",
-  "chainLength",
-  "awaitingLink",
-  ...RUN_DATA_COLUMNS.filter((c) => !(AUDIT_ATTRIBUTES as readonly string[]).includes(c)),
+  ...new Set([
+    "itemType",
+    ...AUDIT_ATTRIBUTES,
+    "chainSeq",
+    "chainHash",
+    "chainPrev",
+    "seal",
+    "chainHead",
+    "chainLength",
+    "awaitingLink",
+    ...RUN_DATA_COLUMNS,
+    // A run's ledger chain (its head under the seal) and its ledger entries with their links.
+    "ledgerHead",
+    "ledgerLength",
+    ...LEDGER_ATTRIBUTES,
+    "ledgerSeq",
+    "ledgerHash",
+    "ledgerPrev",
+  ]),
   UNREADABLE,
 ];
 
@@ -99,10 +109,12 @@ const WIDE_OPTION = {
 
 export const AUDIT_INIT = defineCommand({
   name: "audit init",
-  summary: "create the audit table if it is missing, exactly as deployed",
+  summary:
+    "create the audit table if it is missing, exactly as deployed; add the indexes an existing one lacks",
   options: {},
   details: [
     "The deployed definition: keys, the indexes of the actions and of the handshake ledger, and TTL on expiresAt when AUDIT_RETENTION_DAYS is set. The deployment's table is handshake-janitor-<stage>-audit.",
+    "An existing table made before an index was defined (the handshake ledger's population, listed and lifecycle) gets it: one UpdateTable per missing index, as DynamoDB adds one at a time, each waited for until ACTIVE (at most 300 s each; a longer backfill goes on, and audit init run again waits for it). Each step is printed. A table whose keys or indexes differ otherwise is named and left as it is.",
   ],
   exitCodes: "0 created, or there already; 1 error; 2 invalid arguments",
   environment: `${TABLE_ENV}, AUDIT_RETENTION_DAYS`,
@@ -157,7 +169,8 @@ export const AUDIT_RUNS = defineCommand({
 
 export const AUDIT_EXPORT = defineCommand({
   name: "audit export",
-  summary: "archive every run and action item of the period once, with their chain links",
+  summary:
+    "archive every run and action item of the period once, and the runs' handshake ledger entries, with their chain links",
   options: {
     ...PERIOD_OPTIONS,
     format: { type: "string", value: "F", description: "jsonl (default, one object per line) or csv" },
@@ -165,6 +178,7 @@ export const AUDIT_EXPORT = defineCommand({
   },
   details: [
     PERIOD_NOTE,
+    "Each run of the period comes with its handshake ledger entries (SEEN, STATE, GONE), linked in the run's ledger chain that its seal covers; the ledger's per-handshake records are not exported: they are a summary of the entries that later runs change, covered by no seal.",
     "With AUDIT_CHECKPOINT_BUCKET, a JSON-lines export also carries the period's checkpoints (docs/checkpoints.md), one row each: verifying the file (`audit verify` with the export) compares the archive and the table with them.",
   ],
   exitCodes: EXIT_CODES_READ,
@@ -189,8 +203,14 @@ async function init(argv: string[], { out, env }: CliIo): Promise<number> {
   const { clients, tableName, settings } = wire(loadSettings(env));
   // TTL only when a retention is configured: otherwise no item carries the attribute anyway.
   const ttl = settings.auditRetentionDays === undefined ? {} : { ttlAttribute: AUDIT_TTL_ATTRIBUTE };
-  const result = await ensureAuditTable(clients.dynamodb, tableName, ttl);
-  out(result === "created" ? `created audit table ${tableName}` : `audit table ${tableName} already exists`);
+  const result = await ensureAuditTable(clients.dynamodb, tableName, { ...ttl, progress: out });
+  out(
+    result === "created"
+      ? `created audit table ${tableName}`
+      : result === "upgraded"
+        ? `audit table ${tableName} already existed; its missing indexes were added`
+        : `audit table ${tableName} already exists`,
+  );
   return ExitCode.Done;
 }
 
@@ -286,7 +306,9 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
   let kept = 0;
   let actions = 0;
   let runCount = 0;
+  let entries = 0;
   let unreadable = 0;
+  const withLedger: string[] = [];
   try {
     const line = (row: Row) =>
       format === "jsonl"
@@ -308,6 +330,8 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
       );
       runCount += 1;
       if (isUnreadable(run)) unreadable += 1;
+      // Read apart from the period's items: ledger entries are not on the byTime index.
+      if ((run.ledgerLength ?? 0) > 0) withLedger.push(run.runId);
     }
     for await (const { record, link } of store.exportActions({ since, until })) {
       const chainLink = { chainSeq: link.seq, chainHash: link.hash, chainPrev: link.prev };
@@ -318,6 +342,17 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
       );
       actions += 1;
       if (why !== undefined) unreadable += 1;
+    }
+    for (const runId of withLedger) {
+      for await (const { read, seq, prev, hash } of store.runLedger(runId)) {
+        const { unreadable: why, ...content } = read;
+        const link = { ledgerSeq: seq, ledgerHash: hash, ledgerPrev: prev };
+        await file.write(
+          line({ itemType: "ledger", ...content, ...link, ...(why ? { unreadable: why } : {}) }),
+        );
+        entries += 1;
+        if (why !== undefined) unreadable += 1;
+      }
     }
     // The period's checkpoints travel with the archive (JSON lines): verify --file compares both.
     if (checkpoints !== undefined && format === "jsonl") {
@@ -331,7 +366,10 @@ async function exportItems(argv: string[], io: CliIo): Promise<number> {
   } finally {
     await file.close();
   }
-  out(`wrote ${args.out}: ${runCount} runs, ${actions} actions${kept > 0 ? `, ${kept} checkpoints` : ""}`);
+  const ledgerNote = entries > 0 ? `, ${entries} ledger entries` : "";
+  out(
+    `wrote ${args.out}: ${runCount} runs, ${actions} actions${ledgerNote}${kept > 0 ? `, ${kept} checkpoints` : ""}`,
+  );
   warnUnreadable(io, unreadable);
   return ExitCode.Done;
 }

@@ -7,13 +7,14 @@ import { jsonText } from "../domain/visible.js";
 import { findingsOf } from "../evidence/findings.js";
 import { notifyRun } from "../notify/notify.js";
 import {
-  decisionHashOf,
+  decisionOf,
+  isMakerOf,
   PLAN_ID_PATTERN,
   PLAN_ID_PROBLEM,
   planIntegrityProblems,
   planStatus,
 } from "../policy/approval.js";
-import type { CallerIdentity, PlanDecision, PlanVerdict, StoredPlan } from "../ports/plans.js";
+import type { CallerIdentity, PlanVerdict, StoredPlan } from "../ports/plans.js";
 import { containsPattern } from "../rules/notes.js";
 import { applyPlan, applyRefusals } from "../sweep/apply.js";
 import { silentLogger } from "../sweep/sweep.js";
@@ -49,7 +50,7 @@ const DECIDE_EXIT =
 export const PLAN_LIST = defineCommand({
   name: "plan list",
   summary:
-    "the plans made in a period, newest first, with their status: pending, approved, rejected, applied, expired",
+    "the plans made in a period, newest first, with their status: pending, approved, rejected, applied, expired (unreadable, unattested: refused)",
   options: {
     since: { type: "string", value: "D", description: "plans made from this date on (default: 30 days ago)" },
     json: { type: "boolean", description: "one JSON object per plan" },
@@ -159,11 +160,21 @@ async function checkedPlan(app: App, planId: string, identity?: CallerIdentity):
   return stored;
 }
 
+/**
+ * The status the plan commands show: its status, unless what is stored is refused wherever it is
+ * used (it does not read, or its decision lacks its author's attestation): never shown as decided.
+ */
+function shownStatus(stored: StoredPlan, now: Date): string {
+  if (stored.unreadable) return "unreadable";
+  if (stored.decision !== undefined && stored.attested !== true) return "unattested";
+  return planStatus(stored, now);
+}
+
 function planRow(stored: StoredPlan, now: Date) {
   const { plan, decision } = stored;
   return {
     planId: plan.planId,
-    status: stored.unreadable ? "unreadable" : planStatus(stored, now),
+    status: shownStatus(stored, now),
     createdAt: plan.createdAt,
     expiresAt: plan.expiresAt,
     maker: plan.maker,
@@ -207,11 +218,11 @@ async function planShow(argv: string[], { out, env }: CliIo): Promise<number> {
   if (problems.length === 0) problems.push(...(await planChainProblems(app.audit, stored)));
   const now = new Date();
   if (values.json) {
-    out(jsonText({ ...stored, status: planStatus(stored, now), problems }));
+    out(jsonText({ ...stored, status: shownStatus(stored, now), problems }));
   } else {
     const { plan, decision } = stored;
     const lines = [
-      `plan ${visible(plan.planId)}: ${planStatus(stored, now)}`,
+      `plan ${visible(plan.planId)}: ${shownStatus(stored, now)}`,
       `made by ${visible(plan.maker)} in run ${visible(plan.runId)} at ${plan.createdAt}; expires ${plan.expiresAt}; config ${visible(plan.configHash)}`,
     ];
     if (decision !== undefined) {
@@ -272,7 +283,7 @@ async function decide(verdict: PlanVerdict, argv: string[], { out, env }: CliIo)
     const by = stored.decision ? ` by ${stored.decision.by}` : "";
     throw new ConfigError([`plan ${planId}: ${status}${by}; it can no longer be ${verdict}`]);
   }
-  if (verdict === "approved" && identity.arn === plan.maker) {
+  if (verdict === "approved" && isMakerOf(plan, identity)) {
     throw new ConfigError([
       `approve: ${identity.arn} made plan ${planId}; someone other than its maker must approve it`,
     ]);
@@ -284,15 +295,7 @@ async function decide(verdict: PlanVerdict, argv: string[], { out, env }: CliIo)
   }
   const handshakeIds =
     verdict === "approved" ? (subset ? [...new Set(subset)] : plan.entries.map((e) => e.handshakeId)) : [];
-  const content: Omit<PlanDecision, "decisionHash"> = {
-    planId,
-    verdict,
-    by: identity.arn,
-    at: now.toISOString(),
-    note,
-    handshakeIds,
-  };
-  const decision: PlanDecision = { ...content, decisionHash: decisionHashOf(content, plan.planHash) };
+  const decision = decisionOf(plan, identity, { verdict, note, handshakeIds, at: now.toISOString() });
   if (!(await app.plans.decidePlan(decision))) {
     throw new ConfigError([`plan ${planId}: already decided by someone else meanwhile; nothing recorded`]);
   }

@@ -3,6 +3,7 @@
  * Implemented in src/aws/audit/queries.ts with Query and GetItem only, never a Scan.
  */
 
+import type { ReadLedgerEntry } from "../ports/ledger.js";
 import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/records.js";
 import type { KeyedAction, RunEvidence } from "./integrity.js";
 import type { ChainedLedgerEntry } from "./ledger.js";
@@ -58,6 +59,11 @@ export interface AuditReader {
   queryActions(filter?: ActionFilter): AsyncIterable<ReadAction>;
   /** Runs that started in the range; the same defaults as the time path of queryActions. */
   listRuns(filter?: RunFilter): AsyncIterable<ReadRun>;
+  /**
+   * Runs that started in [floor, until), newest first (byTime, RUN months from until's back to
+   * floor's), read page by page as the caller goes: one that stops early reads no further.
+   */
+  runsBefore(until: Date, floor: Date): AsyncIterable<ReadRun>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   getRunActions(runId: string): Promise<AuditAction[]>;
   /** A run's chain head and its action items with their links, for `audit verify`. */
@@ -71,6 +77,8 @@ export interface AuditReader {
   }>;
   /** The period's runs with their seals and chain ends, for `audit export` (byTime, RUN months). */
   exportRuns(filter: RunFilter): AsyncIterable<RunEvidence & { read: ReadRun }>;
+  /** One run's ledger entries with their links, from its partition (`audit export`). */
+  runLedger(runId: string): AsyncIterable<ChainedLedgerEntry & { read: ReadLedgerEntry }>;
   /** Every action item of the period once, with its chain link, page by page (byTime). */
   exportActions(filter: RunFilter): AsyncIterable<StoredAction>;
   /** The integrity findings recorded in the period (byTime, FINDING months), whoever made them. */

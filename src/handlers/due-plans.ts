@@ -13,6 +13,8 @@ import type { RunSummary, SweepDeps } from "../sweep/sweep.js";
  * The scheduled sweep applies the plans approved since it last ran, before its own sweep: approval
  * can happen wherever the CLI runs, and the Lambda cancels with its own role. Each plan is its own
  * run (apply-<plan id>); an altered one, or one of another table or account, is refused and logged.
+ * A plan past its expiry (pending, approved or rejected) leaves the open plans: until then a
+ * rejected plan holds its handshakes, so they are not planned again before it expires.
  */
 export async function applyDuePlans(
   app: App,
@@ -25,6 +27,10 @@ export async function applyDuePlans(
   const applied: RunSummary[] = [];
   const now = deps.now();
   for (const stored of await app.plans.listOpenPlans()) {
+    if (Date.parse(stored.plan.expiresAt) <= now.getTime()) {
+      await closeExpired(app, stored.plan.planId, log);
+      continue;
+    }
     if (planStatus(stored, now) !== "approved") continue;
     if (deps.now().getTime() >= deadline) break;
     const problems = planIntegrityProblems(stored, { table: app.tableName, account: identity.account });
@@ -43,4 +49,13 @@ export async function applyDuePlans(
     }
   }
   return applied;
+}
+
+async function closeExpired(app: App, planId: string, log: SweepLogger): Promise<void> {
+  try {
+    await app.plans.closeExpired(planId);
+  } catch (error) {
+    // Still open, it is met and closed again by the next sweep; nothing is applied from it.
+    log.warn("expired plan not closed", { planId, error: describeError(error) });
+  }
 }

@@ -1,7 +1,14 @@
 import { createHash } from "node:crypto";
 import { canonicalJson } from "../domain/canonical-json.js";
 import { CANDIDATE_STATES, type Handshake } from "../domain/handshake.js";
-import type { PlanDecision, PlanEntry, PlanRecord, PlanStatus, StoredPlan } from "../ports/plans.js";
+import type {
+  CallerIdentity,
+  PlanDecision,
+  PlanEntry,
+  PlanRecord,
+  PlanStatus,
+  StoredPlan,
+} from "../ports/plans.js";
 import type { Decision } from "./decision.js";
 
 /**
@@ -59,6 +66,29 @@ export function decisionHashOf(
 ): string {
   const { decisionHash: _ignored, ...content } = decision;
   return sha256(`${planHash}\n${canonicalJson(content)}`);
+}
+
+/** A decision on `plan` by `who`, hashed over the plan's hash. */
+export function decisionOf(
+  plan: PlanRecord,
+  who: CallerIdentity,
+  decided: Pick<PlanDecision, "verdict" | "note" | "handshakeIds" | "at">,
+): PlanDecision {
+  const content: Omit<PlanDecision, "decisionHash"> = {
+    planId: plan.planId,
+    verdict: decided.verdict,
+    by: who.arn,
+    byId: who.userId,
+    at: decided.at,
+    note: decided.note,
+    handshakeIds: decided.handshakeIds,
+  };
+  return { ...content, decisionHash: decisionHashOf(content, plan.planHash) };
+}
+
+/** Whether `who` made `plan`: the same ARN, or the same unique id. */
+export function isMakerOf(plan: PlanRecord, who: { arn: string; userId?: string }): boolean {
+  return who.arn === plan.maker || (who.userId !== undefined && who.userId === plan.makerId);
 }
 
 /** The plan id a run's plan gets: one per run, so a retried run finds its plan and makes no other. */
@@ -120,8 +150,13 @@ export function planIntegrityProblems(stored: StoredPlan, home: PlanHome): strin
         `plan ${plan.planId}: its ${decision.verdict} decision does not match its hash: edited since`,
       );
     }
-    if (decision.verdict === "approved" && decision.by === plan.maker) {
+    if (decision.verdict === "approved" && isMakerOf(plan, { arn: decision.by, userId: decision.byId })) {
       problems.push(`plan ${plan.planId}: approved by its own maker ${plan.maker}`);
+    }
+    if (stored.attested !== true) {
+      problems.push(
+        `plan ${plan.planId}: its ${decision.verdict} decision names ${decision.by} (${decision.byId}), and no write of that principal under its own key attests it: written in someone else's name`,
+      );
     }
     const known = new Set(plan.entries.map((entry) => entry.handshakeId));
     for (const id of decision.handshakeIds) {

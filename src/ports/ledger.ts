@@ -126,12 +126,26 @@ export interface LedgerWriteResult {
   skipped: number;
 }
 
+/** What a run over the organization reads of the ledger before it compares the listing. */
+export interface ListedHandshakes {
+  known: Map<string, KnownHandshake>;
+  /** Whether the ledger records its first full listing of the organization (LedgerCoverage). */
+  covered: boolean;
+}
+
+/** The ledger's first full listing of the organization: it covers the organization from then. */
+export interface LedgerCoverage {
+  /** When that run started, before its listing. */
+  at: string;
+  runId: string;
+}
+
 export interface HandshakeLedger {
   /**
    * What is known of every handshake still in the service's listing as last seen (not gone), for
    * a run over the whole organization: one Query of a sparse index.
    */
-  listedHandshakes(): Promise<Map<string, KnownHandshake>>;
+  listedHandshakes(): Promise<ListedHandshakes>;
   /** What is known of these handshakes (any, gone or not); absent: never seen. */
   knownHandshakes(ids: readonly string[]): Promise<Map<string, KnownHandshake>>;
   /**
@@ -140,6 +154,11 @@ export interface HandshakeLedger {
    * change first is skipped, not doubled).
    */
   recordChanges(runId: string, changes: readonly LedgerChange[]): Promise<LedgerWriteResult>;
+  /**
+   * Records, once, that `runId` (started at `at`) entered a full listing of the organization;
+   * a coverage already recorded is kept.
+   */
+  enterCoverage(runId: string, at: string): Promise<void>;
 }
 
 /** What `audit handshakes` and `audit handshake` read of the ledger, by Query only. */
@@ -148,4 +167,6 @@ export interface LedgerReader {
   queryPopulation(range: { since: Date; until: Date }): AsyncIterable<ReadLedgerRecord>;
   /** One handshake's record (undefined: never seen) and its entries in time (lifecycle index). */
   handshakeLedger(handshakeId: string): Promise<{ record?: ReadLedgerRecord; entries: ReadLedgerEntry[] }>;
+  /** The ledger's first full listing of the organization; undefined while none is recorded. */
+  ledgerCoverage(): Promise<LedgerCoverage | undefined>;
 }

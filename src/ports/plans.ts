@@ -32,6 +32,8 @@ export interface PlanRecord {
   expiresAt: string;
   /** Who or what made the plan: the caller's ARN (STS GetCallerIdentity), else the run's actor. */
   maker: string;
+  /** The maker's unique id (STS GetCallerIdentity UserId), when known: no approver may have it. */
+  makerId?: string;
   /** The AWS account of the maker (the organization's management account), when known. */
   account?: string;
   /** The audit table the plan was recorded in: a plan copied into another table is refused. */
@@ -50,6 +52,11 @@ export interface PlanDecision {
   verdict: PlanVerdict;
   /** The approver's (or rejecter's) ARN, from STS GetCallerIdentity. */
   by: string;
+  /**
+   * Their unique id (STS GetCallerIdentity UserId, `${aws:userid}` in IAM): the decision is
+   * attested by an item under `APPROVER#<byId>#`, which IAM lets only that principal write.
+   */
+  byId: string;
   at: string;
   note: string;
   /** The handshakes approved: all of the plan's, or the subset named. Empty on a rejection. */
@@ -68,6 +75,11 @@ export interface StoredPlan {
   appliedBy?: string;
   /** Why the stored plan or its decision does not read as one: it is refused. */
   unreadable?: string;
+  /**
+   * Whether the decision's author attested it with a write of their own under their id, the
+   * same decision hash: false for a decision written in someone else's name.
+   */
+  attested?: boolean;
 }
 
 export interface PlanStore {
@@ -81,7 +93,12 @@ export interface PlanStore {
   decidePlan(decision: PlanDecision): Promise<boolean>;
   /** Notes the run that applied the plan; the plan then leaves the open plans. */
   markApplied(planId: string, runId: string): Promise<void>;
-  /** Plans not yet applied nor rejected (expired ones included), oldest first. */
+  /**
+   * Takes a plan past its expiry, never applied, out of the open plans. The janitor does it when it
+   * meets one: an approver writes its decision and nothing else.
+   */
+  closeExpired(planId: string): Promise<void>;
+  /** Plans neither applied nor closed after their expiry, oldest first. */
   listOpenPlans(): Promise<StoredPlan[]>;
   /** Plans made from `since` on, newest first. */
   listPlans(since: Date): Promise<StoredPlan[]>;
@@ -91,6 +108,8 @@ export interface PlanStore {
 export interface CallerIdentity {
   arn: string;
   account: string;
+  /** The principal's unique id: `AIDA…` for a user, `AROA…:<session>` for an assumed role. */
+  userId: string;
 }
 
 /** Who is calling, from the credentials in use (src/aws/identity.ts). */

@@ -5,7 +5,7 @@ import type { AuditAction, ReadAction, ReadRun, RunRecord } from "../ports/recor
 import { type ConfigOnRecord, configSection } from "./config-section.js";
 import { escapeHtml, table } from "./html-parts.js";
 import { plansSection } from "./plans-section.js";
-import { populationSection } from "./population-section.js";
+import { type LedgerCoverageFacts, populationSection } from "./population-section.js";
 
 export type { ConfigOnRecord } from "./config-section.js";
 export { escapeHtml } from "./html-parts.js";
@@ -34,6 +34,8 @@ export interface ReportInput {
   plans?: readonly StoredPlan[];
   /** The handshake ledger's records of the handshakes requested in the period; absent, no Population section. */
   population?: readonly ReadLedgerRecord[];
+  /** What the ledger records of its coverage, for the Population section's completeness statement. */
+  coverage?: LedgerCoverageFacts;
 }
 
 /** The integrity verdict, at the top: a report of a tampered period must not look clean. */
@@ -323,7 +325,7 @@ ${verdictBlock(input.verdict)}
 <p class="period" id="period">Period: from <b>${escapeHtml(sinceText)}</b> (inclusive) to <b>${escapeHtml(untilText)}</b> (exclusive)</p>
 <p class="meta">Actions whose time (<code>at</code>) is at or after the first instant and before the second; runs that started in the same interval. Table ${escapeHtml(input.tableName)} · generated <span class="nw">${escapeHtml(input.generatedAt.toISOString())}</span></p>
 <p class="meta">${runs.length} runs started in the period; ${actions.length} actions recorded in it: ${live.length} by live runs, ${dry.length} by dry runs.</p>
-${unreadableCount === 0 ? "" : `<p class="meta warn" id="unreadable">${unreadableCount} items could not be read in full: they are listed flagged, with what could be read, and left out of the totals. <code>audit verify</code> names what is wrong.</p>\n`}${input.population === undefined ? "" : `${populationSection(input.population, input.runs, since, until)}\n`}<div id="totals">
+${unreadableCount === 0 ? "" : `<p class="meta warn" id="unreadable">${unreadableCount} items could not be read in full: they are listed flagged, with what could be read, and left out of the totals. <code>audit verify</code> names what is wrong.</p>\n`}${input.population === undefined ? "" : `${populationSection(input.population, input.runs, since, until, input.coverage)}\n`}<div id="totals">
 <div class="cards"><div class="card" data-outcome="ALL"><b>${actions.length}</b>actions recorded</div></div>
 <h3>Live runs</h3>
 <div class="cards" id="totals-live">${cards(tally(live), "live")}</div>

@@ -3,7 +3,7 @@
  * period as the ledger holds them, by last known state and by verdict, the escaped ones named,
  * and how complete the ledger's view of the period is.
  */
-import type { ReadLedgerRecord } from "../ports/ledger.js";
+import type { LedgerCoverage, ReadLedgerRecord } from "../ports/ledger.js";
 import type { ReadRun } from "../ports/records.js";
 import { escapeHtml, table } from "./html-parts.js";
 
@@ -18,26 +18,57 @@ function counted(records: readonly ReadLedgerRecord[], key: (r: ReadLedgerRecord
     .map(([name, count]) => [`<span class="word mono">${escapeHtml(name)}</span>`, String(count)]);
 }
 
+/** What the ledger records of its own coverage, and the last full listing before the period. */
+export interface LedgerCoverageFacts {
+  /** The ledger's first full listing of the organization; undefined while none is recorded. */
+  coverage?: LedgerCoverage;
+  /** The last full listing before the period that the ledger covers; undefined: none found. */
+  before?: ReadRun;
+}
+
 /**
- * What the period's runs say of the ledger's coverage: the first full listing (a sweep that did
- * not fail; a real-time run sees one handshake) and every interval longer than AWS's 30 days
- * with no full listing, from the start of the period to its end.
+ * A run that listed the whole organization and entered it in the ledger: a sweep that finished
+ * without failing (a real-time run sees one handshake; a running one may yet fail), started once
+ * the ledger covered the organization (an earlier run, of a janitor without the ledger, entered
+ * nothing).
  */
-export function completeness(runs: readonly ReadRun[], since: Date, until: Date): string[] {
-  const listings = runs
-    .filter((run) => run.trigger !== "event" && run.status !== "FAILED" && run.startedAt !== undefined)
-    .map((run) => Date.parse(run.startedAt ?? ""))
-    .sort((a, b) => a - b);
-  const first = listings[0];
-  if (first === undefined) {
+export function isFullListing(run: ReadRun, coverage: LedgerCoverage | undefined): boolean {
+  if (coverage === undefined || run.startedAt === undefined) return false;
+  if (run.trigger === "event" || run.status === "FAILED" || run.status === "RUNNING") return false;
+  return run.runId === coverage.runId || run.startedAt >= coverage.at;
+}
+
+/**
+ * How complete the ledger's view of the period is: from when it covers the organization, the last
+ * full listing before the period, and every interval longer than AWS's 30 days with no full
+ * listing, from that listing (or the start of the period) to the end of the period.
+ */
+export function completeness(
+  runs: readonly ReadRun[],
+  since: Date,
+  until: Date,
+  { coverage, before }: LedgerCoverageFacts = {},
+): string[] {
+  if (coverage === undefined) {
     return [
-      "No full listing of the organization in the period: the ledger may miss handshakes of the whole period.",
+      "The ledger records no full listing of the organization: it may miss handshakes of the whole period.",
     ];
   }
+  const listings = runs
+    .filter((run) => isFullListing(run, coverage))
+    .map((run) => Date.parse(run.startedAt ?? ""))
+    .sort((a, b) => a - b);
   const lines = [
-    `The first full listing of the organization in the period: ${new Date(first).toISOString()}.`,
+    `The ledger covers the organization from ${coverage.at}, its first full listing (run ${coverage.runId}).`,
   ];
-  const points = [since.getTime(), ...listings, until.getTime()];
+  const coveredBefore = Date.parse(coverage.at) < since.getTime();
+  if (before?.startedAt !== undefined) {
+    lines.push(`The last full listing before the period: ${before.startedAt} (run ${before.runId}).`);
+  } else if (coveredBefore) {
+    lines.push("No full listing before the period is on record.");
+  }
+  const start = before?.startedAt === undefined ? since.getTime() : Date.parse(before.startedAt);
+  const points = [start, ...listings, until.getTime()];
   const gaps: string[] = [];
   for (let i = 1; i < points.length; i += 1) {
     const from = points[i - 1] ?? 0;
@@ -58,6 +89,7 @@ export function populationSection(
   runs: readonly ReadRun[],
   since: Date,
   until: Date,
+  facts: LedgerCoverageFacts = {},
 ): string {
   const escaped = records.filter((r) => r.escaped === true);
   const flagged = records.filter((r) => r.unreadable !== undefined || (r.flags?.length ?? 0) > 0);
@@ -71,7 +103,7 @@ export function populationSection(
   ]);
   return `<h2 id="population">Population</h2>
 <p class="meta">${records.length} handshakes requested in the period, as the ledger holds them (kept after AWS stops listing them); ${escaped.length} escaped: a rule would have selected them, and their invitee closed them before the janitor acted.${flagged.length === 0 ? "" : ` ${flagged.length} entries lack fields or could not be read in full.`}</p>
-${completeness(runs, since, until)
+${completeness(runs, since, until, facts)
   .map((line) => `<p class="meta" data-completeness>${escapeHtml(line)}</p>`)
   .join("\n")}
 <h3>By last known state</h3>

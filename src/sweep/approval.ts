@@ -34,8 +34,9 @@ export function plans(run: RunState): boolean {
 }
 
 /**
- * Handshakes already in an open plan (pending or approved, not expired): a run leaves them to that
- * plan rather than planning them again every hour.
+ * Handshakes already in an open plan (pending, approved or rejected, not expired): a run leaves
+ * them to that plan rather than planning them again every hour. A rejection holds them until its
+ * plan expires; then, if a rule still selects them, a new plan asks again.
  */
 export async function inOpenPlans(run: RunState): Promise<ReadonlySet<string>> {
   const store = run.deps.plans;
@@ -44,7 +45,7 @@ export async function inOpenPlans(run: RunState): Promise<ReadonlySet<string>> {
   const open = await store.listOpenPlans();
   return new Set(
     open
-      .filter(({ plan, decision }) => Date.parse(plan.expiresAt) > now && decision?.verdict !== "rejected")
+      .filter(({ plan }) => Date.parse(plan.expiresAt) > now)
       .flatMap(({ plan }) => plan.entries.map((entry) => entry.handshakeId)),
   );
 }
@@ -104,7 +105,7 @@ export async function recordPlan(
     createdAt: created.toISOString(),
     expiresAt: new Date(created.getTime() + planLifetimeMs(run.request.config)).toISOString(),
     maker: identity?.arn ?? run.request.actor,
-    ...(identity ? { account: identity.account } : {}),
+    ...(identity ? { account: identity.account, makerId: identity.userId } : {}),
     table: store.table,
     configHash: configHash(run.request.config),
     entries,

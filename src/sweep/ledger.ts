@@ -14,7 +14,7 @@ import type { Handshake } from "../domain/handshake.js";
 import { maskEmails } from "../domain/mask.js";
 import { goneChanges, type LedgerContext, ledgerId, pageChanges } from "../policy/ledger.js";
 import type { Decision } from "../policy/plan.js";
-import type { HandshakeLedger, KnownHandshake, LedgerChange } from "../ports/ledger.js";
+import type { HandshakeLedger, LedgerChange, ListedHandshakes } from "../ports/ledger.js";
 import type { ActionSummary, LedgerSummary, RunState } from "./types.js";
 
 /**
@@ -36,7 +36,7 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
   const summary: LedgerSummary = { written: 0, seen: 0, changed: 0, gone: 0, skipped: 0, escaped: [] };
   const organization = run.scope.kind === "organization";
   const seen = new Set<string>();
-  let listed: Map<string, KnownHandshake> | undefined;
+  let listed: ListedHandshakes | undefined;
   let failed = false;
   /** The ledger's work, one step after the other. */
   let queue: Promise<void> = Promise.resolve();
@@ -71,9 +71,9 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
         if (organization && listed === undefined) listed = await ledger.listedHandshakes();
         const ids = page.map(ledgerId);
         for (const id of ids) seen.add(id);
-        const missing = ids.filter((id) => listed?.get(id) === undefined);
+        const missing = ids.filter((id) => listed?.known.get(id) === undefined);
         const found = await ledger.knownHandshakes(missing);
-        const known = { get: (id: string) => found.get(id) ?? listed?.get(id) };
+        const known = { get: (id: string) => found.get(id) ?? listed?.known.get(id) };
         const changes = pageChanges(page, known, context);
         await write(ledger, changes);
         for (const { entry, from } of changes) {
@@ -94,7 +94,9 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
       if (organization && complete) {
         guarded(async () => {
           listed ??= await ledger.listedHandshakes();
-          await write(ledger, goneChanges(listed, seen, context));
+          await write(ledger, goneChanges(listed.known, seen, context));
+          // The whole organization is entered now: the ledger covers it from this run on.
+          if (!listed.covered) await ledger.enterCoverage(runId, now.toISOString());
         });
       }
       await queue;

@@ -1,9 +1,22 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { type FaultProxy, startFaultProxy } from "../../devtools/fault-proxy.js";
 import * as emulator from "../../devtools/org-emulator/index.js";
+import { approverPolicyResource, iamStatements } from "../../scripts/template-parts.js";
+import { wire } from "../../src/app.js";
+import { DECISION_KEY_PREFIX } from "../../src/aws/audit/key-prefixes.js";
+import { createWhoAmI } from "../../src/aws/identity.js";
+import { canonicalJson } from "../../src/domain/canonical-json.js";
+import { createSweepHandler } from "../../src/handlers/sweep.js";
+import { decisionOf } from "../../src/policy/approval.js";
+import type { CallerIdentity } from "../../src/ports/plans.js";
+import { loadSettings } from "../../src/settings.js";
+import { scheduledEvent } from "../support/events.js";
+import { lambdaContext } from "../support/lambda-context.js";
+import { type PolicyStatement, policyRule } from "../support/leading-keys.js";
 import { localDynamoDbClient, runCli, runCliProcess, stackEnv, startStack } from "../support/stack.js";
 
 /** Four eyes through the command line: a run plans, someone else approves, apply cancels what still matches. */
@@ -332,3 +345,197 @@ describe("four eyes", () => {
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
   });
 });
+
+test("a stalled STS ends approve with a timeout, not a hang, and nothing is recorded", async () => {
+  await stack.reseed(seed());
+  const table = await stack.newTable();
+  const config = configFile("stalled-sts.yaml");
+  const planId = await makePlan(config, table);
+  // Every STS request held far longer than the client's request timeout.
+  const stalled = await startFaultProxy({
+    target: stack.org.endpoint,
+    rules: [{ fault: { kind: "delay", ms: 60_000 } }],
+  });
+  try {
+    const approved = await runCliProcess(
+      ["approve", planId, "--note", "CHG-12 reviewed", "--config", config],
+      { ...as("approver", table), AWS_ENDPOINT_URL_STS: stalled.endpoint, JANITOR_REQUEST_TIMEOUT_MS: "500" },
+      30_000,
+    );
+
+    expect(approved.code, approved.stderr).toBe(1);
+    expect(approved.stderr).toMatch(/timeout|timed out/i);
+    expect(stalled.stats().faults).not.toEqual({});
+    const shown = await runCli(["plan", "show", planId, "--json"], stackEnv(stack.org, stack.db, table));
+    expect(JSON.parse(shown.stdout).status).toBe("pending");
+  } finally {
+    await stalled.stop();
+  }
+});
+
+const TRANSACT = "DynamoDB_20120810.TransactWriteItems";
+
+describe("under the deployed policies, enforced in front of DynamoDB Local as IAM would", () => {
+  // The sweep role's and the approvers' statements as the template holds them (test/support/leading-keys.ts).
+  let janitorDb: FaultProxy;
+  let approverDb: FaultProxy;
+  /** Who "approver" is to STS, and to IAM's `${aws:userid}`. */
+  let approverId: CallerIdentity;
+  beforeAll(async () => {
+    const approver = approverPolicyResource() as {
+      Properties: { PolicyDocument: { Statement: PolicyStatement[] } };
+    };
+    approverId = await identityOf("approver");
+    const janitorId = await identityOf("local");
+    [janitorDb, approverDb] = await Promise.all([
+      startFaultProxy({ target: stack.db.endpoint, rules: [policyRule(iamStatements(), janitorId)] }),
+      startFaultProxy({
+        target: stack.db.endpoint,
+        rules: [policyRule(approver.Properties.PolicyDocument.Statement, approverId)],
+      }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([janitorDb?.stop(), approverDb?.stop()]);
+  });
+
+  const through = (proxy: FaultProxy, env: Record<string, string>) => ({
+    ...env,
+    AWS_ENDPOINT_URL_DYNAMODB: proxy.endpoint,
+  });
+
+  /** A fresh organization and table, and a plan made with the janitor's role. */
+  async function plannedByJanitor(name: string) {
+    await stack.reseed(seed());
+    const table = await stack.newTable();
+    const config = configFile(name);
+    const janitor = through(janitorDb, stackEnv(stack.org, stack.db, table));
+    const made = await runCli(["run", "--config", config, "--json"], janitor);
+    expect(made.code, made.stderr).toBe(0);
+    return { table, config, janitor, planId: JSON.parse(made.stdout).plan.planId as string };
+  }
+
+  test("the janitor's role can plan and apply but not approve; an approver's policy approves; the schedule applies", async () => {
+    const { table, config, janitor, planId } = await plannedByJanitor("policies.yaml");
+
+    // Someone other than the maker, but holding the janitor's role: the decision is refused.
+    const byJanitorRole = await runCliProcess(
+      ["approve", planId, "--note", "CHG-7 looks fine", "--config", config],
+      through(janitorDb, as("approver", table)),
+    );
+    expect(byJanitorRole.code).not.toBe(0);
+    expect(byJanitorRole.stderr).toContain("AccessDenied");
+    expect(janitorDb.stats().faults[TRANSACT]).toEqual({ error: 1 });
+    const pending = await runCli(["plan", "show", planId, "--json"], janitor);
+    expect(JSON.parse(pending.stdout).status).toBe("pending");
+
+    const approved = await runCliProcess(
+      ["approve", planId, "--note", "CHG-7 looks fine", "--config", config],
+      through(approverDb, as("approver", table)),
+    );
+    expect(approved.code, approved.stderr).toBe(0);
+    expect(approverDb.stats().faults).toEqual({});
+
+    // The scheduled sweep, with the janitor's role, applies it.
+    const summary = await scheduledSweep(janitor, config);
+    expect(summary.status).toBe("COMPLETED");
+    expect(Object.values(states())).toEqual(ids.map(() => "CANCELED"));
+    const shown = await runCli(["plan", "show", planId, "--json"], janitor);
+    expect(JSON.parse(shown.stdout).status).toBe("applied");
+    expect(janitorDb.stats().faults).toEqual({ [TRANSACT]: { error: 1 } });
+  });
+
+  test("a decision written in someone else's name: its attestation is refused, and without one apply refuses the plan", async () => {
+    const { table, config, janitor, planId } = await plannedByJanitor("policies-forged.yaml");
+    const approverEnv = through(approverDb, as("approver", table));
+    const app = wire(loadSettings(approverEnv));
+    const stored = await app.plans.readPlan(planId);
+    if (stored === undefined) throw new Error(`plan ${planId} is not on record`);
+    const carol = await identityOf("carol");
+    const forged = decisionOf(stored.plan, carol, {
+      verdict: "approved",
+      note: "CHG-11 in carol's name",
+      handshakeIds: stored.plan.entries.map((entry) => entry.handshakeId),
+      at: new Date().toISOString(),
+    });
+
+    // The approver may write decisions, but an attestation only under their own id.
+    await expect(app.plans.decidePlan(forged)).rejects.toThrow("not authorized");
+    // The decision item alone is theirs to write: apply finds it unattested and refuses the plan.
+    const client = localDynamoDbClient(approverDb.endpoint);
+    try {
+      await client.send(
+        new PutItemCommand({
+          TableName: table,
+          Item: {
+            pk: { S: `${DECISION_KEY_PREFIX}${planId}` },
+            sk: { S: "DECISION" },
+            planId: { S: planId },
+            decision: { S: canonicalJson(forged) },
+          },
+        }),
+      );
+    } finally {
+      client.destroy();
+    }
+    const applied = await runCli(["apply", planId, "--config", config], janitor);
+
+    expect(applied.code).toBe(2);
+    expect(applied.stderr).toContain(`names ${carol.arn} (${carol.userId}), and no write of that principal`);
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    const shown = JSON.parse((await runCli(["plan", "show", planId, "--json"], janitor)).stdout);
+    expect(shown.status).toBe("unattested");
+    expect(shown.problems.join("\n")).toContain("written in someone else's name");
+  });
+
+  test("an approver's rejection writes the decision alone, and holds its handshakes: the next sweep plans none of them", async () => {
+    const { table, config, janitor, planId } = await plannedByJanitor("policies-reject.yaml");
+    const faultsBefore = JSON.stringify(approverDb.stats().faults);
+
+    const rejected = await runCliProcess(
+      ["reject", planId, "--note", "CHG-9 not these", "--config", config],
+      through(approverDb, as("approver", table)),
+    );
+    expect(rejected.code, rejected.stderr).toBe(0);
+    expect(JSON.stringify(approverDb.stats().faults)).toBe(faultsBefore);
+    expect(await openPlanKey(table, planId)).toBe("PLAN");
+
+    const summary = await scheduledSweep(janitor, config);
+    // Nothing of the rejected plan is canceled, nor planned again while the plan lasts.
+    expect(summary.status).toBe("COMPLETED");
+    expect(summary.counts).toEqual({});
+    expect(summary.plan).toBeUndefined();
+    expect(stack.org.stats().CancelHandshake).toBeUndefined();
+    expect(await openPlanKey(table, planId)).toBe("PLAN");
+  });
+});
+
+/** What STS GetCallerIdentity answers to the person whose access key id is `person`. */
+function identityOf(person: string): Promise<CallerIdentity> {
+  return createWhoAmI({
+    region: "us-east-1",
+    endpoint: stack.org.endpoint,
+    credentials: { accessKeyId: person, secretAccessKey: "x" },
+  })();
+}
+
+/** The sweep function's scheduled invocation, in this process. */
+function scheduledSweep(env: Record<string, string>, config: string) {
+  return createSweepHandler({ ...env, JANITOR_CONFIG: config, POWERTOOLS_LOG_LEVEL: "ERROR" })(
+    scheduledEvent(),
+    lambdaContext(),
+  );
+}
+
+/** The plan item's pendingKey: "PLAN" while the plan is open, undefined once closed. */
+async function openPlanKey(table: string, planId: string): Promise<string | undefined> {
+  const client = localDynamoDbClient(stack.db.endpoint);
+  try {
+    const found = await client.send(
+      new GetItemCommand({ TableName: table, Key: { pk: { S: `PLAN#${planId}` }, sk: { S: "PLAN" } } }),
+    );
+    return found.Item?.pendingKey?.S;
+  } finally {
+    client.destroy();
+  }
+}

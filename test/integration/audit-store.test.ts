@@ -19,7 +19,7 @@ import { chainFailingClient, localDynamoDbClient, sharedDynamoDbLocal } from "..
 const tableName = `audit-store-test-${randomUUID()}`;
 let db: DynamoDbLocal;
 let client: DynamoDBClient;
-let firstEnsure: "created" | "exists";
+let firstEnsure: Awaited<ReturnType<typeof ensureAuditTable>>;
 /** Every command the client sent, by name, so tests can see how a result was obtained. */
 const sent: string[] = [];
 

@@ -334,6 +334,7 @@ describe("periods", () => {
     const run = await runCli(["run", "--config", DEMO_CONFIG, "--dry-run", "--json", "--run-id", "p-1"], env);
     expect(run.code, run.stderr).toBe(0);
     const actions = JSON.parse(run.stdout).actions.length;
+    const entries = JSON.parse(run.stdout).ledger.written;
     expect(actions).toBeGreaterThan(0);
 
     const report = await runCli(["audit", "report", "--out", join(dir, "default.html")], env);
@@ -344,7 +345,9 @@ describe("periods", () => {
     expect(report.code, report.stderr).toBe(0);
     expect(report.stdout.trim()).toBe(`wrote ${join(dir, "default.html")}: ${actions} actions, 1 runs`);
     expect(exported.code, exported.stderr).toBe(0);
-    expect(exported.stdout.trim()).toBe(`wrote ${join(dir, "default.jsonl")}: 1 runs, ${actions} actions`);
+    expect(exported.stdout.trim()).toBe(
+      `wrote ${join(dir, "default.jsonl")}: 1 runs, ${actions} actions, ${entries} ledger entries`,
+    );
     expect(verify.code, verify.stderr).toBe(0);
     expect(verify.stdout.trim()).toBe(`intact: 1 runs, ${actions} action items`);
     expect(

@@ -6,12 +6,19 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { type PackageResult, packageService } from "../../scripts/package.js";
 import { auditTableResource } from "../../scripts/template-parts.js";
 import {
+  ACK_KEY_PREFIX,
+  APPROVER_KEY_PREFIX,
+  DECISION_KEY_PREFIX,
+  FINDING_KEY_PREFIX,
+} from "../../src/aws/audit/key-prefixes.js";
+import {
   AUDIT_INDEXES,
   auditTableCloudFormationProperties,
   auditTableDefinition,
 } from "../../src/aws/audit-table.js";
 import { AUDIT_STORE_ACTIONS, CHECKPOINT_ACTIONS, ORGANIZATIONS_ACTIONS } from "../../src/aws/iam-actions.js";
 import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metric-names.js";
+import { joined } from "../support/leading-keys.js";
 import { packagedTemplate } from "../support/packaged.js";
 import { exclusively } from "../support/stack.js";
 
@@ -19,6 +26,7 @@ interface Statement {
   Effect: string;
   Action: string | string[];
   Resource: unknown;
+  Condition?: Record<string, Record<string, (string | { "Fn::Join": [string, string[]] })[]>>;
 }
 interface Template {
   Resources: Record<string, { Type: string; Properties: Record<string, unknown>; [key: string]: unknown }>;
@@ -45,8 +53,13 @@ function resource(id: string) {
   return found;
 }
 
+/** What the sweep function's role allows (its explicit denies apart: see denied()). */
 function statements(): Statement[] {
-  const policies = resource("IamRoleLambdaExecution").Properties.Policies as {
+  return roleStatements("IamRoleLambdaExecution").filter((s) => s.Effect === "Allow");
+}
+
+function roleStatements(role: string): Statement[] {
+  const policies = resource(role).Properties.Policies as {
     PolicyDocument: { Statement: Statement[] };
   }[];
   return policies.flatMap((p) => p.PolicyDocument.Statement);
@@ -87,6 +100,60 @@ async function commandsSent(file: string, sdkPackage: string, service: string): 
   );
   return [...new Set(expanded)].map((action) => `${service}:${action}`).sort();
 }
+
+describe("plan decisions and acknowledgements of findings", () => {
+  const tableArn = { "Fn::GetAtt": ["AuditTable", "Arn"] };
+  const writes = [
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+  ];
+
+  test.each(["IamRoleLambdaExecution", "RealtimeRole"])(
+    "%s is denied every item write under the keys the code writes decisions and acknowledgements under",
+    (role) => {
+      const denies = roleStatements(role).filter((s) => s.Effect === "Deny");
+      expect(denies).toHaveLength(1);
+      const [deny] = denies;
+      expect([...asList(deny?.Action ?? [])].sort()).toEqual([...writes].sort());
+      expect(deny?.Resource).toEqual(tableArn);
+      expect(deny?.Condition).toEqual({
+        "ForAnyValue:StringLike": {
+          "dynamodb:LeadingKeys": [
+            `${DECISION_KEY_PREFIX}*`,
+            `${APPROVER_KEY_PREFIX}*`,
+            `${ACK_KEY_PREFIX}*`,
+          ],
+        },
+      });
+    },
+  );
+
+  test("the approvers' policy reads the table and writes only decisions, its own attestations and findings, and is an output", () => {
+    const policy = resource("ApproverPolicy");
+    expect(policy.Type).toBe("AWS::IAM::ManagedPolicy");
+    const granted = (policy.Properties.PolicyDocument as { Statement: Statement[] }).Statement;
+    expect(granted.every((s) => s.Effect === "Allow")).toBe(true);
+    const writing = granted.filter((s) => asList(s.Action).some((a) => !/:(GetItem|Query)$/.test(a)));
+    expect(writing.map(({ Condition, ...rest }) => rest)).toEqual([
+      { Effect: "Allow", Action: ["dynamodb:PutItem"], Resource: tableArn },
+    ]);
+    const conditions = Object.entries(writing[0]?.Condition ?? {});
+    expect(conditions.map(([operator, keys]) => [operator, Object.keys(keys)])).toEqual([
+      ["ForAllValues:StringLike", ["dynamodb:LeadingKeys"]],
+    ]);
+    // As CloudFormation joins them: the attestation under the caller's own id only.
+    expect(conditions[0]?.[1]["dynamodb:LeadingKeys"]?.map(joined)).toEqual([
+      `${DECISION_KEY_PREFIX}*`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: an IAM policy variable
+      `${APPROVER_KEY_PREFIX}\${aws:userid}#*`,
+      `${FINDING_KEY_PREFIX}*`,
+    ]);
+    const outputs = (template as unknown as { Outputs: Record<string, { Value: unknown }> }).Outputs;
+    expect(outputs.ApproverPolicyArn?.Value).toEqual({ Ref: "ApproverPolicy" });
+  });
+});
 
 describe("the role", () => {
   test("allows only the actions the adapters send, no wildcard action and no Delete", async () => {

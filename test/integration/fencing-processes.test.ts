@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { type FaultProxy, type ProxyEvent, startFaultProxy } from "../../devtools/fault-proxy.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
@@ -38,13 +38,11 @@ rules:
 
 let db: DynamoDbLocal;
 const dir = mkdtempSync(join(tmpdir(), "janitor-fencing-"));
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
+/** Registers what a test stopped with: its scene's servers and processes (onTestFinished). */
+type Cleanup = (stop: () => Promise<void> | void) => void;
 
 beforeAll(async () => {
   db = await sharedDynamoDbLocal();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 afterAll(async () => {
   await db?.stop();
@@ -64,11 +62,12 @@ interface Scene {
   configA: string;
   /** The same rules, with the first handshake exempted ("legal hold"). */
   configB: string;
+  cleanup: Cleanup;
 }
 
-async function scene(name: string): Promise<Scene> {
+async function scene(name: string, cleanup: Cleanup): Promise<Scene> {
   const org = await startOrganizationsEmulator({ seed: 7 });
-  cleanups.push(() => org.stop());
+  cleanup(() => org.stop());
   const ids: string[] = [];
   const client = new OrganizationsClient({
     endpoint: org.endpoint,
@@ -91,7 +90,9 @@ async function scene(name: string): Promise<Scene> {
     startFaultProxy({ target: db.endpoint }),
     startFaultProxy({ target: org.endpoint }),
   ]);
-  cleanups.push(() => Promise.all([dbProxy.stop(), orgProxy.stop()]));
+  cleanup(async () => {
+    await Promise.all([dbProxy.stop(), orgProxy.stop()]);
+  });
   const envB = {
     ...localStackEnv({ organizations: org.endpoint, dynamodb: db.endpoint }, table),
     ...FENCING_ENV,
@@ -108,16 +109,16 @@ async function scene(name: string): Promise<Scene> {
     configB,
     `${RULES}exemptions:\n  - handshakeId: ${ids[0]}\n    reason: legal hold, ticket LEGAL-7\n`,
   );
-  return { org, ids, dbProxy, orgProxy, envA, envB, configA, configB };
+  return { org, ids, dbProxy, orgProxy, envA, envB, configA, configB, cleanup };
 }
 
 /** A CLI process of its own; its stdout and stderr are collected. */
-function start(args: string[], env: Record<string, string>) {
+function start(args: string[], env: Record<string, string>, cleanup: Cleanup) {
   const child = spawn(process.execPath, cliNodeArgs(args), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  cleanups.push(() => {
+  cleanup(() => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill("SIGCONT");
       child.kill("SIGKILL");
@@ -210,12 +211,16 @@ async function play(s: Scene, stop: (a: () => ChildProcess) => StopPoint): Promi
   const before = s.org.handshakes();
   let a: ChildProcess | undefined;
   const point = stop(() => a as ChildProcess);
-  const runA = start(["run", "--config", s.configA, "--json", "--run-id", "run-a"], s.envA);
+  const runA = start(["run", "--config", s.configA, "--json", "--run-id", "run-a"], s.envA, s.cleanup);
   a = runA.child;
   const first = await Promise.race([point.reached.then(() => "stopped"), runA.exited.then(() => "exited")]);
   expect(first, "run A never reached the point where it is stopped").toBe("stopped");
 
-  const runB = start(["run", "--config", s.configB, "--json", "--run-id", "run-b", "--wait", "100"], s.envB);
+  const runB = start(
+    ["run", "--config", s.configB, "--json", "--run-id", "run-b", "--wait", "100"],
+    s.envB,
+    s.cleanup,
+  );
   const b = await runB.exited;
   expect([0, 3], b.stderr).toContain(b.code);
 
@@ -282,11 +287,13 @@ function isConfirmationAnswer(held: string) {
 
 const HOLD = { timeout: 120_000 };
 
-describe("a run stopped past its lease while another run, on a config that exempts the handshake, goes", () => {
+// The scenes run at once: each is mostly a wait for its first run's lease to lapse, and each has
+// its own emulator, proxies, table and processes.
+describe.concurrent("a run stopped past its lease while another run, on a config that exempts the handshake, goes", () => {
   test(
     "after its intent: it makes no cancel on waking, the exempted handshake stays open, verify says intact",
-    async () => {
-      const s = await scene("intent");
+    async ({ onTestFinished }) => {
+      const s = await scene("intent", onTestFinished);
       const held = s.ids[0] ?? "";
 
       const end = await play(s, (a) =>
@@ -310,8 +317,8 @@ describe("a run stopped past its lease while another run, on a config that exemp
 
   test(
     "during its backoff after a throttled cancel: its retry is fenced off, the exempted handshake stays open",
-    async () => {
-      const s = await scene("backoff");
+    async ({ onTestFinished }) => {
+      const s = await scene("backoff", onTestFinished);
       const held = s.ids[0] ?? "";
       s.orgProxy.setRules([
         {
@@ -353,8 +360,8 @@ describe("a run stopped past its lease while another run, on a config that exemp
 
   test(
     "after its claim check, its call held in flight longer than the margin: the cancel that lands is recorded as a conflict that verify and the report name",
-    async () => {
-      const s = await scene("in-flight");
+    async ({ onTestFinished }) => {
+      const s = await scene("in-flight", onTestFinished);
       const held = s.ids[0] ?? "";
 
       // Stopped as its CancelHandshake leaves it; the call is held back until the other run is done.
@@ -404,8 +411,8 @@ describe("a run stopped past its lease while another run, on a config that exemp
 
   test(
     "between asking for its claim's confirmation and the answer: the late confirmation is not used, no call is made",
-    async () => {
-      const s = await scene("confirming");
+    async ({ onTestFinished }) => {
+      const s = await scene("confirming", onTestFinished);
       const held = s.ids[0] ?? "";
 
       const end = await play(s, (a) => stopAt(s.dbProxy, isConfirmationAnswer(held), a));

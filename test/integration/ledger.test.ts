@@ -6,15 +6,13 @@ import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import {
-  DEFAULT_ORGANIZATION,
   type EmulatorHandshake,
   type HandshakeState,
-  handshakeArn,
-  inviteResources,
   type OrganizationsEmulator,
   startOrganizationsEmulator,
 } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable } from "../../devtools/stack-env.js";
+import { emailInvite } from "../support/invites.js";
 import { localDynamoDbClient, runCli, sharedDynamoDbLocal, stackEnv } from "../support/stack.js";
 
 const DAY = 86_400_000;
@@ -41,18 +39,13 @@ let db: DynamoDbLocal;
 
 function invite(n: number, email: string, state: HandshakeState): EmulatorHandshake {
   const id = `h-ledger${String(n).padStart(8, "0")}`;
-  const requested = new Date(Date.now() - 2 * DAY);
-  const target = { Id: email, Type: "EMAIL" as const };
-  return {
-    Id: id,
-    Arn: handshakeArn(DEFAULT_ORGANIZATION, "INVITE", id),
-    Parties: [{ Id: DEFAULT_ORGANIZATION.Id, Type: "ORGANIZATION" }, target],
-    State: state,
-    RequestedTimestamp: requested,
-    ExpirationTimestamp: new Date(requested.getTime() + 15 * DAY),
-    Action: "INVITE",
-    Resources: inviteResources(DEFAULT_ORGANIZATION, target, "CHG-1 onboarding"),
-  };
+  return emailInvite({
+    id,
+    email,
+    state,
+    requested: new Date(Date.now() - 2 * DAY),
+    notes: "CHG-1 onboarding",
+  });
 }
 
 const compliant = invite(1, "alice@example.com", "OPEN");

@@ -1,5 +1,7 @@
+import { CreateTableCommand, DescribeTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { describe, expect, it } from "vitest";
 import { auditTableCloudFormationProperties, auditTableDefinition } from "../../src/aws/audit-table.js";
+import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 
 describe("auditTableDefinition", () => {
   const definition = auditTableDefinition("audit");
@@ -81,5 +83,49 @@ describe("auditTableCloudFormationProperties", () => {
     const properties = auditTableCloudFormationProperties("audit", { ttlAttribute: "expiresAt" });
 
     expect(properties.TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
+  });
+});
+
+describe("ensureAuditTable on an existing table", () => {
+  /** A table as DescribeTable shows it: every index of the definition, `creating` still CREATING. */
+  function fakeClient(creating: string, calls: string[]): DynamoDBClient {
+    const definition = auditTableDefinition("audit");
+    const table = {
+      TableName: "audit",
+      TableStatus: "ACTIVE",
+      KeySchema: definition.KeySchema,
+      BillingModeSummary: { BillingMode: "PAY_PER_REQUEST" },
+      GlobalSecondaryIndexes: (definition.GlobalSecondaryIndexes ?? []).map((index) => ({
+        ...index,
+        IndexStatus: index.IndexName === creating ? "CREATING" : "ACTIVE",
+      })),
+    };
+    return {
+      send: async (command: { constructor: { name: string } }) => {
+        calls.push(command.constructor.name);
+        if (command instanceof CreateTableCommand) {
+          throw Object.assign(new Error("Table already exists"), { name: "ResourceInUseException" });
+        }
+        if (command instanceof DescribeTableCommand) return { Table: table };
+        throw new Error(`unexpected ${command.constructor.name}`);
+      },
+    } as unknown as DynamoDBClient;
+  }
+
+  it("waits for an index still being created, and gives up after its bound, saying how to go on", async () => {
+    const calls: string[] = [];
+    const said: string[] = [];
+
+    const ensured = ensureAuditTable(fakeClient("listed", calls), "audit", {
+      maxWaitSeconds: 3,
+      progress: (line) => said.push(line),
+    });
+
+    await expect(ensured).rejects.toThrow(
+      "audit table audit: index listed not ACTIVE after 3 s (table ACTIVE, index CREATING); DynamoDB goes on creating it: run audit init again to wait for it",
+    );
+    expect(said[0]).toBe("audit table audit: index listed is being created; waiting until it is ACTIVE");
+    expect(calls.filter((name) => name === "DescribeTableCommand").length).toBeGreaterThan(2);
+    expect(calls).not.toContain("UpdateTableCommand");
   });
 });

@@ -136,28 +136,67 @@ describe("the report's completeness statement", () => {
     ({ runId: startedAt, trigger: "scheduled", status: "COMPLETED", startedAt, ...overrides }) as never;
   const since = new Date("2026-01-01T00:00:00Z");
   const until = new Date("2026-04-01T00:00:00Z");
+  const coverage = { at: "2025-06-01T00:00:05.000Z", runId: "2025-06-01T00:00:00.000Z" };
 
-  it("names every interval over 30 days without a full listing; real-time and failed runs do not count", () => {
+  it("names every interval over 30 days without a full listing; real-time, failed and running runs do not count", () => {
     const lines = completeness(
       [
         sweepAt("2026-01-02T00:00:00.000Z"),
         sweepAt("2026-02-20T00:00:00.000Z", { trigger: "event" }),
         sweepAt("2026-02-21T00:00:00.000Z", { status: "FAILED" }),
+        sweepAt("2026-02-22T00:00:00.000Z", { status: "RUNNING" }),
         sweepAt("2026-03-15T00:00:00.000Z"),
       ],
       since,
       until,
+      { coverage },
     );
 
     expect(lines).toEqual([
-      "The first full listing of the organization in the period: 2026-01-02T00:00:00.000Z.",
+      `The ledger covers the organization from ${coverage.at}, its first full listing (run ${coverage.runId}).`,
+      "No full listing before the period is on record.",
       "Intervals longer than 30 days without a full listing, in which handshakes opened and closed may be missing: 2026-01-02T00:00:00.000Z to 2026-03-15T00:00:00.000Z.",
     ]);
   });
 
-  it("says when there was no full listing at all", () => {
-    expect(completeness([], since, until)).toEqual([
-      "No full listing of the organization in the period: the ledger may miss handshakes of the whole period.",
+  it("counts from the last full listing before the period", () => {
+    const before = sweepAt("2025-11-20T00:00:00.000Z");
+    const runs = [
+      sweepAt("2026-01-10T00:00:00.000Z"),
+      sweepAt("2026-02-05T00:00:00.000Z"),
+      sweepAt("2026-03-03T00:00:00.000Z"),
+    ];
+
+    const lines = completeness(runs, since, until, { coverage, before });
+
+    expect(lines).toEqual([
+      `The ledger covers the organization from ${coverage.at}, its first full listing (run ${coverage.runId}).`,
+      "The last full listing before the period: 2025-11-20T00:00:00.000Z (run 2025-11-20T00:00:00.000Z).",
+      "Intervals longer than 30 days without a full listing, in which handshakes opened and closed may be missing: 2025-11-20T00:00:00.000Z to 2026-01-10T00:00:00.000Z.",
+    ]);
+    // The same period with a listing closer before it: no interval is too long.
+    const recent = sweepAt("2025-12-20T00:00:00.000Z");
+    expect(completeness(runs, since, until, { coverage, before: recent }).at(-1)).toMatch(/^No interval/);
+  });
+
+  it("counts no listing before the ledger covered the organization, and the one that started it", () => {
+    const late = { at: "2026-02-01T00:00:03.000Z", runId: "2026-02-01T00:00:00.000Z" };
+    const runs = [
+      sweepAt("2026-01-05T00:00:00.000Z"),
+      sweepAt("2026-02-01T00:00:00.000Z"),
+      sweepAt("2026-02-25T00:00:00.000Z"),
+      sweepAt("2026-03-20T00:00:00.000Z"),
+    ];
+
+    expect(completeness(runs, since, until, { coverage: late })).toEqual([
+      `The ledger covers the organization from ${late.at}, its first full listing (run ${late.runId}).`,
+      "Intervals longer than 30 days without a full listing, in which handshakes opened and closed may be missing: 2026-01-01T00:00:00.000Z to 2026-02-01T00:00:00.000Z.",
+    ]);
+  });
+
+  it("says when the ledger records no full listing at all", () => {
+    expect(completeness([sweepAt("2026-01-02T00:00:00.000Z")], since, until)).toEqual([
+      "The ledger records no full listing of the organization: it may miss handshakes of the whole period.",
     ]);
   });
 });

@@ -1,12 +1,15 @@
 /**
  * Integrity findings in the audit table (src/evidence/findings.ts): one item per finding
  * (`FINDING#<id>` / `FINDING`), written by the run that found it, and its acknowledgement
- * (`FINDING#<id>` / `ACK`), written once by `audit acknowledge`. Both are conditional puts: a
- * finding is recorded once, and an acknowledgement is never overwritten.
+ * (`ACK#<id>` / `ACK`), written once by `audit acknowledge`. Both are conditional puts: a
+ * finding is recorded once, and an acknowledgement is never overwritten. Acknowledgements have a
+ * partition key prefix of their own, which the janitor's roles are denied writing under
+ * (scripts/template-parts.ts): the janitor cannot acknowledge away what it found.
  */
 import { idOfFinding } from "../../evidence/findings.js";
 import type { Acknowledgement } from "../../evidence/reader.js";
 import { timeKey, toItem } from "./items.js";
+import { ACK_KEY_PREFIX, FINDING_KEY_PREFIX } from "./key-prefixes.js";
 import type { TableIo } from "./table-io.js";
 import { writeError } from "./table-io.js";
 
@@ -25,7 +28,8 @@ export interface FindingStore {
   ): Promise<"recorded" | "unknown" | "acknowledged already">;
 }
 
-const findingKey = (id: string, sk: "FINDING" | "ACK") => toItem({ pk: `FINDING#${id}`, sk });
+const findingKey = (id: string, sk: "FINDING" | "ACK") =>
+  toItem({ pk: `${sk === "ACK" ? ACK_KEY_PREFIX : FINDING_KEY_PREFIX}${id}`, sk });
 
 export function createFindingStore(io: TableIo): FindingStore & {
   findingAcknowledgement(id: string): Promise<Acknowledgement | undefined>;

@@ -21,6 +21,29 @@ import { type Item, toItem } from "./items.js";
 /** listedKey of a record still in the service's listing as last seen. */
 export const LISTED = "LISTED";
 
+/**
+ * The ledger's coverage item (src/ports/ledger.ts LedgerCoverage). It is on the `listed` index
+ * under a ledgerId no handshake has, so the one Query a sweep makes of that index also tells it
+ * whether the coverage is recorded, at no read of its own.
+ */
+export const LEDGER_COVERAGE_KEY = { pk: "LEDGER", sk: "COVERAGE" } as const;
+const COVERAGE_LEDGER_ID = "#coverage";
+
+export function ledgerCoverageItem(runId: string, at: string): Item {
+  return toItem({
+    ...LEDGER_COVERAGE_KEY,
+    itemType: "ledger-coverage",
+    runId,
+    at,
+    listedKey: LISTED,
+    ledgerId: COVERAGE_LEDGER_ID,
+  });
+}
+
+export function isCoverageItem(item: Item): boolean {
+  return item.pk?.S === LEDGER_COVERAGE_KEY.pk && item.sk?.S === LEDGER_COVERAGE_KEY.sk;
+}
+
 export function ledgerRecordKey(handshakeId: string): Item {
   return toItem({ pk: `LEDGER#${handshakeId}`, sk: "STATE" });
 }

@@ -5,7 +5,14 @@
 import type { LedgerReader } from "../../ports/ledger.js";
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { eq, monthsBetween, queryInput } from "./expressions.js";
-import { ledgerRecordKey, populationKey, readLedgerEntry, readLedgerRecord } from "./ledger-items.js";
+import { toItem } from "./items.js";
+import {
+  LEDGER_COVERAGE_KEY,
+  ledgerRecordKey,
+  populationKey,
+  readLedgerEntry,
+  readLedgerRecord,
+} from "./ledger-items.js";
 import type { TableIo } from "./table-io.js";
 
 export function createLedgerQueries(io: TableIo): LedgerReader {
@@ -21,6 +28,13 @@ export function createLedgerQueries(io: TableIo): LedgerReader {
         );
         for await (const item of io.query(input)) yield readLedgerRecord(item);
       }
+    },
+
+    async ledgerCoverage() {
+      const item = await io.getItem(toItem(LEDGER_COVERAGE_KEY));
+      const at = item?.at?.S;
+      const runId = item?.runId?.S;
+      return at === undefined || runId === undefined ? undefined : { at, runId };
     },
 
     async handshakeLedger(handshakeId) {

@@ -14,7 +14,15 @@ import type { HandshakeLedger, KnownHandshake, LedgerChange, LedgerWriteResult }
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { eq, queryInput, updateExpression } from "./expressions.js";
 import { expiry, runKey, toItem } from "./items.js";
-import { knownOf, LISTED, ledgerEntryItem, ledgerRecordItem, ledgerRecordKey } from "./ledger-items.js";
+import {
+  isCoverageItem,
+  knownOf,
+  LISTED,
+  ledgerCoverageItem,
+  ledgerEntryItem,
+  ledgerRecordItem,
+  ledgerRecordKey,
+} from "./ledger-items.js";
 import { type TableIo, writeError } from "./table-io.js";
 
 /** Changes per transaction: two items each (entry and record) and the run's head, within 100. */
@@ -135,14 +143,23 @@ export function createLedgerStore(
   return {
     async listedHandshakes() {
       const known = new Map<string, KnownHandshake>();
+      let covered = false;
       for await (const item of io.query(queryInput(AUDIT_INDEXES.listed, [eq("listedKey", LISTED)], []))) {
+        if (isCoverageItem(item)) {
+          covered = true;
+          continue;
+        }
         const id = item.ledgerId?.S;
         const state = id === undefined ? undefined : knownOf(item);
         if (id !== undefined && state !== undefined) known.set(id, state);
       }
-      return known;
+      return { known, covered };
     },
 
+    async enterCoverage(runId, at) {
+      // Recorded already (by an earlier run, or a concurrent one): the first stays.
+      await io.putNew(ledgerCoverageItem(runId, at));
+    },
     async knownHandshakes(ids) {
       const known = new Map<string, KnownHandshake>();
       if (ids.length === 0) return known;

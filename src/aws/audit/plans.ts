@@ -1,14 +1,21 @@
 /**
  * The plans of four eyes (src/ports/plans.ts) in the audit table, beside the runs:
  *
- * | item     | pk          | sk       | timeKey      | at        | pendingKey         |
- * |----------|-------------|----------|--------------|-----------|--------------------|
- * | plan     | PLAN#<id>   | PLAN     | PLAN#YYYY-MM | createdAt | PLAN until applied |
- * | decision | PLAN#<id>   | DECISION | –            | –         | –                  |
+ * | item     | pk            | sk       | timeKey      | at        | pendingKey         |
+ * |----------|---------------|----------|--------------|-----------|--------------------|
+ * | plan     | PLAN#<id>     | PLAN     | PLAN#YYYY-MM | createdAt | PLAN until applied |
+ * | decision | DECISION#<id> | DECISION | –            | –         | –                  |
+ * | attested | APPROVER#<userid>#<id> | DECISION | –   | –         | –                  |
  *
  * A plan and its decision are each written once (a conditional put), as canonical JSON whose
  * hash they carry; `plan list` reads a month of plans per Query (byTime) and the open ones from
  * the pending index, never a Scan. The PLANNED items of the plan's run are in that run's chain.
+ * Decisions have a partition key prefix of their own so that IAM can tell them apart
+ * (`dynamodb:LeadingKeys`): the janitor's roles are denied writing under it, approvers may write
+ * only under it (scripts/template-parts.ts), so nobody holding the janitor's role can approve.
+ * The decision and its attestation are one transaction; the attestation's key holds its author's
+ * unique id, under which IAM lets only that principal write (`${aws:userid}`): a decision written
+ * in someone else's name has no attestation, and is refused.
  */
 import { canonicalJson } from "../../domain/canonical-json.js";
 import { describeError } from "../../domain/errors.js";
@@ -19,7 +26,9 @@ import type { PlanDecision, PlanRecord, PlanStore, StoredPlan } from "../../port
 import { AUDIT_INDEXES } from "../audit-table.js";
 import { eq, monthsBetween, queryInput } from "./expressions.js";
 import { type Item, toItem } from "./items.js";
+import { approverKey, DECISION_KEY_PREFIX } from "./key-prefixes.js";
 import type { TableIo } from "./table-io.js";
+import { isTransactionConditionFailure } from "./table-io.js";
 
 /** pendingKey of a plan not yet applied nor rejected. */
 const OPEN_PLAN = "PLAN";
@@ -29,7 +38,7 @@ function planKey(planId: string): Item {
 }
 
 function decisionKey(planId: string): Item {
-  return toItem({ pk: `PLAN#${planId}`, sk: "DECISION" });
+  return toItem({ pk: `${DECISION_KEY_PREFIX}${planId}`, sk: "DECISION" });
 }
 
 function parse<T>(item: Item, attribute: string): { value?: T; problem?: string } {
@@ -40,6 +49,10 @@ function parse<T>(item: Item, attribute: string): { value?: T; problem?: string 
   } catch (error) {
     return { problem: `its ${attribute} does not read as JSON (${describeError(error)})` };
   }
+}
+
+function attestationKey(decision: PlanDecision): Item {
+  return toItem({ pk: approverKey(decision.byId ?? "", decision.planId), sk: "DECISION" });
 }
 
 function storedPlan(planItem: Item, decisionItem: Item | undefined): StoredPlan {
@@ -58,19 +71,24 @@ function storedPlan(planItem: Item, decisionItem: Item | undefined): StoredPlan 
 }
 
 export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
+  /** The plan with its decision, and whether the decision's author attested it. */
+  async function withDecision(planItem: Item, planId: string): Promise<StoredPlan> {
+    const stored = storedPlan(planItem, await io.getItem(decisionKey(planId)));
+    const { decision } = stored;
+    if (decision === undefined) return stored;
+    const attestation = await io.getItem(attestationKey(decision));
+    return { ...stored, attested: attestation?.decisionHash?.S === decision.decisionHash };
+  }
   async function read(planId: string): Promise<StoredPlan | undefined> {
-    const [planItem, decisionItem] = await Promise.all([
-      io.getItem(planKey(planId)),
-      io.getItem(decisionKey(planId)),
-    ]);
-    return planItem === undefined ? undefined : storedPlan(planItem, decisionItem);
+    const planItem = await io.getItem(planKey(planId));
+    return planItem === undefined ? undefined : withDecision(planItem, planId);
   }
   async function withDecisions(items: AsyncIterable<Item>): Promise<StoredPlan[]> {
     const found: StoredPlan[] = [];
     for await (const item of items) {
       const planId = item.planId?.S;
       if (planId === undefined) continue;
-      found.push(storedPlan(item, await io.getItem(decisionKey(planId))));
+      found.push(await withDecision(item, planId));
     }
     return found;
   }
@@ -87,15 +105,53 @@ export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
     },
     readPlan: read,
     async decidePlan(decision) {
-      const created = await putOnce(decision.planId, "DECISION", {
-        itemType: "plan-decision",
-        decision: canonicalJson(decision),
-      });
-      if (created && decision.verdict === "rejected") await close(decision.planId, {});
-      return created;
+      const fresh = "attribute_not_exists(pk)";
+      try {
+        await io.transact({
+          TransactItems: [
+            {
+              Put: {
+                TableName: io.tableName,
+                Item: {
+                  ...decisionKey(decision.planId),
+                  ...toItem({
+                    planId: decision.planId,
+                    itemType: "plan-decision",
+                    decision: canonicalJson(decision),
+                  }),
+                },
+                ConditionExpression: fresh,
+              },
+            },
+            {
+              Put: {
+                TableName: io.tableName,
+                Item: {
+                  ...attestationKey(decision),
+                  ...toItem({
+                    planId: decision.planId,
+                    itemType: "plan-decision-attestation",
+                    decisionHash: decision.decisionHash,
+                  }),
+                },
+                ConditionExpression: fresh,
+              },
+            },
+          ],
+        });
+        return true;
+      } catch (error) {
+        if (!isTransactionConditionFailure(error)) throw error;
+        // Decided already: by this very decision when a lost answer was retried, else by another.
+        const stored = await io.getItem(decisionKey(decision.planId));
+        return parse<PlanDecision>(stored ?? {}, "decision").value?.decisionHash === decision.decisionHash;
+      }
     },
     async markApplied(planId, runId) {
       await close(planId, { appliedBy: runId });
+    },
+    async closeExpired(planId) {
+      await close(planId, {});
     },
     listOpenPlans() {
       return withDecisions(io.query(queryInput(AUDIT_INDEXES.pending, [eq("pendingKey", OPEN_PLAN)], [])));
@@ -116,7 +172,7 @@ export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
     },
   };
 
-  /** A conditional put of one of the plan's items: false when it is on record already. */
+  /** A conditional put of the plan item: false when it is on record already. */
   async function putOnce(planId: string, sk: string, values: Record<string, string>): Promise<boolean> {
     const put = await io.putNew(toItem({ pk: `PLAN#${planId}`, sk, planId, ...values }));
     return put.created;

@@ -60,6 +60,12 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
     return io.query(queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "ACTION#")], []));
   }
 
+  /** The ledger entries of one run, from its partition, in chain order. */
+  async function* runLedgerEntries(runId: string) {
+    const entries = queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "LEDGER#")], []);
+    for await (const item of io.query(entries)) yield readLedgerEntry(item);
+  }
+
   return {
     async *queryActions(filter: ActionFilter = {}) {
       const criteria = {
@@ -106,6 +112,19 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       for await (const item of itemsByMonth("RUN", timeRange(filter, true), [])) yield readRun(item);
     },
 
+    async *runsBefore(until, floor) {
+      if (floor >= until) return;
+      // Newest first, month by month: a reader looking for the last run of a kind stops early.
+      for (const month of monthsBetween(floor, until).reverse()) {
+        const input = queryInput(
+          AUDIT_INDEXES.byTime,
+          [eq("timeKey", `RUN#${month}`), ...atRange({ since: floor, until })],
+          [],
+        );
+        for await (const item of io.query({ ...input, ScanIndexForward: false })) yield readRun(item);
+      }
+    },
+
     async getRun(runId) {
       const item = await io.getItem(runKey(runId));
       return item === undefined ? undefined : parseRun(item);
@@ -116,8 +135,7 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
       const actions: StoredAction[] = [];
       for await (const item of runActionItems(runId)) actions.push(storedAction(item));
       const ledger: ChainedLedgerEntry[] = [];
-      const entries = queryInput(undefined, [eq("pk", `RUN#${runId}`), beginsWith("sk", "LEDGER#")], []);
-      for await (const item of io.query(entries)) ledger.push(readLedgerEntry(item));
+      for await (const entry of runLedgerEntries(runId)) ledger.push(entry);
       if (runStored === undefined) return { actions, ledger };
       const run = runEvidence(runStored);
       return { head: run.head, actions, run, ledger };
@@ -134,6 +152,8 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
         yield storedAction(item);
       }
     },
+
+    runLedger: runLedgerEntries,
 
     async getRunActions(runId) {
       const actions: AuditAction[] = [];

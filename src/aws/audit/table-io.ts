@@ -47,6 +47,13 @@ export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
 
+/** A transaction cancelled because one of its conditions failed. */
+export function isTransactionConditionFailure(error: unknown): boolean {
+  if (!(error instanceof Error && error.name === "TransactionCanceledException")) return false;
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.some((reason) => reason.Code === "ConditionalCheckFailed");
+}
+
 /** The item a failed condition returned (ReturnValuesOnConditionCheckFailure), if any. */
 export function conditionItem(error: unknown): Item | undefined {
   const item = (error as { Item?: Item }).Item;
