@@ -134,6 +134,18 @@ const summary = await sweep(
 const ended = performance.now();
 app.clients.organizations.destroy();
 app.clients.dynamodb.destroy();
+// The ledger's writes after the last cancel (the run's own cancellations, entered before the seal)
+// are in the run's series; those before it overlap the listing and the cancels.
+const lastCancel = Math.max(...(spans.get("cancels") ?? []).map(([, end]) => end));
+const ledgerSpans = spans.get("ledger") ?? [];
+spans.set(
+  "ledger",
+  ledgerSpans.filter(([start]) => start < lastCancel),
+);
+spans.set(
+  "ledger after the last cancel",
+  ledgerSpans.filter(([start]) => start >= lastCancel),
+);
 const phasesMs = Object.fromEntries([...spans].map(([phase, list]) => [phase, covered(list)]));
 process.stdout.write(
   `\n${RESULT_PREFIX}${JSON.stringify({

@@ -446,6 +446,7 @@ function phaseRows(runs: readonly Measurement[]): BenchRow[] {
     "fence",
     "cancels",
     "intents and outcomes",
+    "ledger after the last cancel",
     "final counts",
     "seal",
     "checkpoint",
