@@ -3,8 +3,14 @@ import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
-import { artifactBuildOptions, type BuildResult, buildBundle, type SdkMode } from "../../scripts/build.js";
+import { build as esbuild, type Metafile } from "esbuild";
+import {
+  artifactBuildOptions,
+  BUNDLE_FILE,
+  type BuildResult,
+  buildBundle,
+  type SdkMode,
+} from "../../scripts/build.js";
 import { median, type Scenario } from "../lib.js";
 
 /**
@@ -14,8 +20,13 @@ import { median, type Scenario } from "../lib.js";
  * deployed one (the AWS SDK inside, split into chunks), the SDK left to the runtime (simulated by
  * a node_modules link next to the bundle, to this repository's node_modules: ES modules ignore
  * NODE_PATH), and the deployed code as one file. The first two are measured as deployed, without
- * source maps, and with NODE_OPTIONS=--enable-source-maps for comparison. The variants take turns,
- * one import each per round, so that a slow spell of a shared machine does not favour any.
+ * source maps, and with NODE_OPTIONS=--enable-source-maps for comparison. The floor is what no
+ * handler of ours can beat: bench/floor-handler.ts, which only constructs the Organizations and
+ * DynamoDB clients, built with the artifact's own esbuild options; `ofFloor` is the median of each
+ * round's ratio to it, so that a slow spell weighs on both sides of a ratio alike. `initCpuMs` is
+ * the CPU time the import took (all of the process's threads), which other work on a shared
+ * machine lengthens far less than the wall time. The variants take turns, one import each per
+ * round, so that a slow spell of a shared machine does not favour any.
  */
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const NODE = join(ROOT, "node_modules", ".bin", "node");
@@ -23,15 +34,22 @@ const RUNS = 15;
 /** Lambda's heap limits for a 128 MB function, as in bench/scenarios/scale.ts. */
 const LAMBDA_128MB = ["--max-semi-space-size=6", "--max-old-space-size=116"];
 const PROBE =
-  "const t=performance.now();import(process.argv[1]).then(m=>{const ms=performance.now()-t;const rss=process.resourceUsage().maxRSS/1024;if(typeof m.handler!=='function')throw new Error('no handler');process.stdout.write(JSON.stringify({ms,rss}))})";
+  "const c=process.cpuUsage();const t=performance.now();import(process.argv[1]).then(m=>{const ms=performance.now()-t;const u=process.cpuUsage(c);const cpu=(u.user+u.system)/1000;const rss=process.resourceUsage().maxRSS/1024;if(typeof m.handler!=='function')throw new Error('no handler');process.stdout.write(JSON.stringify({ms,cpu,rss}))})";
 
 interface Variant {
   name: string;
-  build: { sdk: SdkMode; split: boolean; floor?: true };
+  build: { sdk: SdkMode; split: boolean } | "floor";
   sourceMaps: boolean;
 }
 
+const FLOOR: Variant = {
+  name: "floor: the two clients alone",
+  build: "floor",
+  sourceMaps: false,
+};
+
 const VARIANTS: readonly Variant[] = [
+  FLOOR,
   // As deployed: serverless.yml sets no NODE_OPTIONS.
   { name: "SDK bundled", build: { sdk: "bundled", split: true }, sourceMaps: false },
   // What NODE_OPTIONS=--enable-source-maps would cost at a cold start.
@@ -44,31 +62,51 @@ const VARIANTS: readonly Variant[] = [
   },
   // The same code as one file, as the artifact was built before it was split into chunks.
   { name: "SDK bundled, one file", build: { sdk: "bundled", split: false }, sourceMaps: false },
-  // The floor: a handler that only constructs the Organizations and DynamoDB clients, bundled the same way.
-  {
-    name: "floor: the two clients alone",
-    build: { sdk: "bundled", split: false, floor: true },
-    sourceMaps: false,
-  },
 ];
 
-/** The floor's bundle: bench/floor-handler.ts through the artifact's own esbuild options. */
+/** One cold import of the artifact in a fresh node process: milliseconds of wall and CPU time, and peak RSS in MB. */
+function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; cpu: number; rss: number } {
+  const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, built.bundlePath], {
+    cwd: built.outDir,
+    encoding: "utf8",
+    // As the function's environment would set it; nothing inherited from the benchmark's.
+    env: { ...process.env, NODE_OPTIONS: sourceMaps ? "--enable-source-maps" : "" },
+  });
+  return JSON.parse(out) as { ms: number; cpu: number; rss: number };
+}
+
+/** The output files an import of `entryFile` loads: it and its static imports, not what it loads later. */
+function loadedFiles(metafile: Metafile, entryFile: string): string[] {
+  const loaded = new Set<string>();
+  const visit = (file: string) => {
+    if (loaded.has(file)) return;
+    loaded.add(file);
+    for (const next of metafile.outputs[file]?.imports ?? []) {
+      if (next.kind === "import-statement" && metafile.outputs[next.path]) visit(next.path);
+    }
+  };
+  const entry = Object.keys(metafile.outputs).find((file) => file.endsWith(`/${entryFile}`));
+  if (entry) visit(entry);
+  return [...loaded];
+}
+
+/** The floor handler, built as the artifact is built (split, the SDK inside) into `outDir`. */
 async function buildFloor(outDir: string): Promise<BuildResult> {
-  const result = await build(
+  const result = await esbuild(
     artifactBuildOptions({
       entry: join(ROOT, "bench/floor-handler.ts"),
-      entryName: "floor",
+      entryName: BUNDLE_FILE.replace(/\.js$/, ""),
       outdir: outDir,
-      split: false,
     }),
   );
   writeFileSync(join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
-  const files = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith(".js"));
-  const sizes = files.map(([, output]) => output.bytes);
+  // The floor is its index.js and what that imports: the janitor's entries are built beside it.
+  const loaded = loadedFiles(result.metafile, BUNDLE_FILE);
+  const sizes = loaded.map((file) => result.metafile.outputs[file]?.bytes ?? 0);
   return {
     outDir,
-    bundlePath: join(outDir, "floor.js"),
-    bundleBytes: sizes.reduce((sum, size) => sum + size, 0),
+    bundlePath: join(outDir, BUNDLE_FILE),
+    bundleBytes: sizes.reduce((a, b) => a + b, 0),
     largestFileBytes: Math.max(...sizes),
     sourceMapBytes: 0,
     configPath: "",
@@ -77,74 +115,68 @@ async function buildFloor(outDir: string): Promise<BuildResult> {
   };
 }
 
-/** One cold import of the artifact in a fresh node process: milliseconds, and peak RSS in MB. */
-function keyOf(build: Variant["build"]): string {
-  return build.floor ? "floor" : `${build.sdk}/${build.split}`;
-}
-
-function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; rss: number } {
-  const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, built.bundlePath], {
-    cwd: built.outDir,
-    encoding: "utf8",
-    // As the function's environment would set it; nothing inherited from the benchmark's.
-    env: { ...process.env, NODE_OPTIONS: sourceMaps ? "--enable-source-maps" : "" },
-  });
-  return JSON.parse(out) as { ms: number; rss: number };
-}
-
 export const scenario: Scenario = {
   name: "cold-init",
   async run() {
     const dirs: string[] = [];
     try {
       const builds = new Map<string, BuildResult>();
-      for (const { build } of VARIANTS) {
-        const key = keyOf(build);
+      const keyOf = ({ build }: Variant) => (build === "floor" ? build : `${build.sdk}/${build.split}`);
+      for (const variant of VARIANTS) {
+        const key = keyOf(variant);
         if (builds.has(key)) continue;
         const outDir = mkdtempSync(join(tmpdir(), "janitor-cold-init-"));
         dirs.push(outDir);
-        if (build.floor) {
+        const { build } = variant;
+        if (build === "floor") {
           builds.set(key, await buildFloor(outDir));
           continue;
         }
         builds.set(
           key,
-          await buildBundle({
-            configPath: join(ROOT, "config/janitor.yaml"),
-            outDir,
-            sdk: build.sdk,
-            split: build.split,
-          }),
+          await buildBundle({ configPath: join(ROOT, "config/janitor.yaml"), outDir, ...build }),
         );
         if (build.sdk === "external") symlinkSync(join(ROOT, "node_modules"), join(outDir, "node_modules"));
       }
       const built = (variant: Variant) => {
-        const found = builds.get(keyOf(variant.build));
+        const found = builds.get(keyOf(variant));
         if (!found) throw new Error(`no build for ${variant.name}`);
         return found;
       };
       // Round robin: a slow spell of this shared machine falls on every variant alike.
-      const samples = VARIANTS.map(() => ({ times: [] as number[], peaks: [] as number[] }));
+      const samples = VARIANTS.map(() => ({
+        times: [] as number[],
+        cpus: [] as number[],
+        peaks: [] as number[],
+      }));
       for (let round = 0; round < RUNS; round += 1) {
         VARIANTS.forEach((variant, i) => {
-          const { ms, rss } = importOnce(built(variant), variant.sourceMaps);
+          const { ms, cpu, rss } = importOnce(built(variant), variant.sourceMaps);
           samples[i]?.times.push(ms);
+          samples[i]?.cpus.push(cpu);
           samples[i]?.peaks.push(rss);
         });
       }
-      const floor = median(samples[VARIANTS.findIndex((variant) => variant.build.floor)]?.times ?? []);
+      const floorTimes = samples[VARIANTS.indexOf(FLOOR)]?.times ?? [];
       return VARIANTS.map((variant, i) => {
-        const { times, peaks } = samples[i] ?? { times: [], peaks: [] };
+        const { times, cpus, peaks } = samples[i] ?? { times: [], cpus: [], peaks: [] };
+        const ratios = times.map((ms, round) => ms / (floorTimes[round] ?? Number.NaN));
         return {
           scenario: `cold-init (medians of ${RUNS}, variants interleaved)`,
           variant: variant.name,
           metrics: {
             bundleKB: Math.round(built(variant).bundleBytes / 1024),
             largestFileKB: Math.round(built(variant).largestFileBytes / 1024),
+            loadedKB: Math.round(
+              loadedFiles(built(variant).metafile, BUNDLE_FILE).reduce(
+                (total, file) => total + (built(variant).metafile.outputs[file]?.bytes ?? 0),
+                0,
+              ) / 1024,
+            ),
             initMsMedian: median(times),
             initMsMin: Math.min(...times),
-            // Against the floor's median: the janitor's import over the two clients' alone.
-            ofFloor: Number((median(times) / floor).toFixed(2)),
+            initCpuMsMedian: Number(median(cpus).toFixed(1)),
+            ofFloor: Number(median(ratios).toFixed(2)),
             peakRssMB: median(peaks),
             runs: RUNS,
           },

@@ -7,8 +7,8 @@ import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
-import { findRuleKind, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
-import { re2PatternSchema } from "../rules/notes.js";
+import { findRuleKind, loadRuleKinds, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
+import { loadPatternEngine, re2PatternSchema } from "../rules/notes.js";
 import { describeValue, errorMap, formatProblem, problemsOf } from "./messages.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
@@ -321,10 +321,18 @@ function readYaml(text: string, source: string): unknown {
  * Throws ConfigError listing every problem found, one line each.
  */
 export function parseConfig(text: string, source: string): JanitorConfig {
+  return validateConfig(readConfigData(text, source), source);
+}
+
+function readConfigData(text: string, source: string): unknown {
   const data = source.toLowerCase().endsWith(".json") ? readJson(text, source) : readYaml(text, source);
   if (data === null || data === undefined) {
     throw new ConfigError([`${source}: is empty; a config needs at least version and rules`]);
   }
+  return data;
+}
+
+function validateConfig(data: unknown, source: string): JanitorConfig {
   const result = configSchema.safeParse(data, { error: errorMap });
   if (!result.success)
     throw new ConfigError(problemsOf(result.error.issues).map((p) => formatProblem(source, p)));
@@ -344,7 +352,23 @@ export async function loadConfig(path: string): Promise<JanitorConfig> {
   } catch (error) {
     throw new ConfigError([`${path}: cannot read file (${describeReadError(error)})`]);
   }
-  return parseConfig(text, path);
+  const data = readConfigData(text, path);
+  await loadEnginesFor(data);
+  return validateConfig(data, path);
+}
+
+/**
+ * Loads what a config not yet validated needs before parseConfig (which is synchronous) checks it:
+ * each named rule kind's engine, and RE2 for an approval note's pattern. parseConfig alone parses
+ * a config whose engines are loaded already.
+ */
+async function loadEnginesFor(data: unknown): Promise<void> {
+  const fields = typeof data === "object" && data !== null ? (data as Record<string, unknown>) : {};
+  const rules = Array.isArray(fields.rules) ? fields.rules : [];
+  await Promise.all([
+    loadRuleKinds(rules.map((rule: unknown) => (rule as { type?: unknown } | null)?.type)),
+    ...(fields.approvalNoteRequire === undefined ? [] : [loadPatternEngine()]),
+  ]);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,7 +7,10 @@ import { type Sleep, sleep } from "./backoff.js";
  * Organizations throttles per account and the janitor shares that budget with other tools, so the
  * rate cannot be configured once: it is found.
  *
- * - Slow start: until the first throttle the rate grows exponentially (`growth` e-folds a second).
+ * - Slow start: until the first throttle the rate grows exponentially (`growth` e-folds a second:
+ *   from 5 calls a second to 40 in half a second). What a fast start costs is the overshoot at the
+ *   first throttle, what the rate grows in one round trip (1.5 times at 100 ms), a few calls; a
+ *   slow one leaves the budget unused for as long as it climbs.
  * - Measure: a throttle means the service's token bucket is empty. Between two such moments the
  *   successes are what the service granted, with no burst inflating the count as in a plain
  *   sliding window (only a floor, if the bucket also sat full for a while). Once a span since the
@@ -81,7 +84,7 @@ export const DEFAULT_PACER: Required<Omit<PacerOptions, "now" | "sleep">> = {
   initialRate: 5,
   minRate: 0.5,
   maxRate: 500,
-  growth: 2,
+  growth: 4,
   settle: 0.97,
   probe: 0.03,
   recover: 0.5,

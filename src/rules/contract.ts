@@ -21,4 +21,9 @@ export interface RuleKind<O, K extends string = string> {
   options: z.ZodType<O>;
   evaluate(handshake: Handshake, options: O, ctx: RuleContext): RuleVerdict;
   describe(options: O): string;
+  /**
+   * Loads what `options` and `evaluate` need before a config naming the kind is parsed: a kind
+   * whose engine is large loads it here, only when a config uses it (loadConfig calls this).
+   */
+  load?(): Promise<void>;
 }

@@ -25,6 +25,12 @@ export function findRuleKind(type: string): RuleKind<unknown> | undefined {
   return KINDS.find((k) => k.kind === type);
 }
 
+/** Loads what the named kinds need before their options are parsed (RuleKind.load); unknown names are the schema's to report. */
+export async function loadRuleKinds(types: Iterable<unknown>): Promise<void> {
+  const named = new Set([...types].filter((type): type is string => typeof type === "string"));
+  await Promise.all([...named].map((type) => findRuleKind(type)?.load?.()));
+}
+
 function kindOf(rule: RuleConfig): RuleKind<unknown> {
   const kind = findRuleKind(rule.type);
   if (kind === undefined) throw new Error(`rule '${rule.id}' has unregistered type '${rule.type}'`);

@@ -1,4 +1,4 @@
-import { RE2JS } from "re2js";
+import type { RE2JS } from "re2js";
 import { z } from "zod";
 import type { RuleKind } from "./contract.js";
 import { actionTypesOption, describeScope, inActionScope } from "./scope.js";
@@ -9,13 +9,31 @@ import { actionTypesOption, describeScope, inActionScope } from "./scope.js";
  * `^(a+)+$` on 29 characters. RE2 also gives patterns one meaning: `\p{Lu}` is an upper-case
  * letter, where RegExp without the u flag read it as the literal text `p{Lu}`.
  */
+let engine: typeof RE2JS | undefined;
+
+/**
+ * RE2 is some 190 KB of code that a cold start would otherwise parse whether or not any pattern is
+ * configured; it is loaded when a config with a notes rule or an approval note's pattern is loaded
+ * (loadConfig calls this, for a notes rule through `load`).
+ */
+export async function loadPatternEngine(): Promise<void> {
+  engine ??= (await import("re2js")).RE2JS;
+}
+
+function loadedEngine(): typeof RE2JS {
+  // A programming error, not a bad pattern: no pattern is checked or matched before its engine loads.
+  if (engine === undefined) throw new Error("the RE2 pattern engine is not loaded (loadPatternEngine)");
+  return engine;
+}
+
 function compile(source: string): RE2JS {
-  return RE2JS.compile(source);
+  return loadedEngine().compile(source);
 }
 
 function patternProblem(source: string): string | undefined {
+  const re2 = loadedEngine();
   try {
-    compile(source);
+    re2.compile(source);
     return undefined;
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -80,4 +98,5 @@ export const notes: RuleKind<NotesOptions, "notes"> = {
   describe(options) {
     return `${describeScope(options.actionTypes)} whose notes do not contain a match for /${options.require}/ (RE2)`;
   },
+  load: loadPatternEngine,
 };

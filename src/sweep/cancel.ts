@@ -20,19 +20,27 @@ export async function cancelAll(run: RunState, toCancel: readonly Decision[]): P
   const queue = [...toCancel];
   const done: ActionSummary[] = [];
   const workers = Math.max(1, run.request.concurrency ?? 4);
+  // A worker goes on to its next handshake once an outcome is on record; the claim it held is
+  // released meanwhile (a release never throws), and the phase ends when every release has.
+  const releases: Promise<void>[] = [];
   // cancelOne() turns every failure into an outcome, so no worker stops early and none is left running.
   await Promise.all(
     Array.from({ length: workers }, async () => {
       for (let decision = queue.shift(); decision; decision = queue.shift()) {
-        done.push(await cancelOne(run, decision));
+        done.push(await cancelOne(run, decision, (release) => releases.push(release)));
       }
     }),
   );
+  await Promise.all(releases);
   return done;
 }
 
-/** A decision to cancel: intent, CancelHandshake, outcome. */
-async function cancelOne(run: RunState, decision: Decision): Promise<ActionSummary> {
+/** A decision to cancel: intent, CancelHandshake, outcome; the claim's release is handed to `releasing`. */
+async function cancelOne(
+  run: RunState,
+  decision: Decision,
+  releasing: (release: Promise<void>) => void,
+): Promise<ActionSummary> {
   const { deadline } = run.request;
   if (deadline !== undefined && run.deps.now().getTime() >= deadline) {
     return recordFinalAlone(run, {
@@ -73,7 +81,7 @@ async function cancelOne(run: RunState, decision: Decision): Promise<ActionSumma
   } finally {
     // A cancel whose outcome is unknown keeps its claim until it expires: the intent stays
     // pending, and no one else acts on the handshake before the next run looks it up.
-    if (!keepClaim) await admission.release();
+    if (!keepClaim) releasing(admission.release());
   }
 }
 

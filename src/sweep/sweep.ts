@@ -36,17 +36,25 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
   try {
     const begun = await startOrReplay(request, deps, log);
     if ("replayed" in begun) return begun.replayed;
+    // The trail is checked while the organization is listed: the listing reads the handshakes and
+    // enters them in the ledger, and touches no sealed run's chain; what is left over is linked
+    // (prepare) only once the check is done.
+    const checking = checkTrail(deps, log);
     // Renewing starts once the run item exists, so the first renewal notes the lease on it at once.
-    const findings = await checkTrail(deps, log);
-    const run: RunState = {
+    const keeper = lease.keep();
+    const runWith = (findings: readonly string[]): RunState => ({
       request,
       deps,
       log,
       dryRun: isDryRun(request),
       scope: request.scope ?? ORGANIZATION_SCOPE,
       findings,
-      lease: lease.keep(),
-    };
+      lease: keeper,
+    });
+    const planning = planSweep(runWith([]), begun.started);
+    // Its failure is taken up below, once the check is done; until then it is not unhandled.
+    planning.catch(() => {});
+    const run = runWith(await checking);
     // The run's decisions, in the order the phases made them.
     const actions: ActionSummary[] = [];
     let reconciled = 0;
@@ -54,8 +62,14 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
     let plan: RunSummary["plan"];
     let ending: Ending;
     try {
-      reconciled = await prepare(run);
-      planned = await planSweep(run, begun.started);
+      // Completing what interrupted runs left and listing the organization touch different things
+      // (earlier runs' items; the handshakes as they are now), so neither waits for the other;
+      // nothing of this run is recorded or canceled before both are done.
+      const [prepared, listed] = await Promise.allSettled([prepare(run), planning]);
+      if (prepared.status === "rejected") throw prepared.reason;
+      if (listed.status === "rejected") throw listed.reason;
+      reconciled = prepared.value;
+      planned = listed.value;
       actions.push(...(await recordFinalsTogether(run, planned.finals)));
       // The plan names only handshakes whose PLANNED item is on record, and is written after them.
       if (plans(run)) plan = await recordPlan(run, planned.decisions, actions);

@@ -72,8 +72,12 @@ function realPorts(tableName: string) {
 
 const noPause = async () => {};
 
-function notifier(clients: Clients) {
-  return createSnsNotifier({ client: clients.sns, topicArn: DEFAULT_TOPIC_ARN, retry: { sleep: noPause } });
+async function notifier(clients: Clients) {
+  return createSnsNotifier({
+    client: await clients.sns(),
+    topicArn: DEFAULT_TOPIC_ARN,
+    retry: { sleep: noPause },
+  });
 }
 
 const DENY_GMAIL = (extra = "") =>
@@ -148,7 +152,7 @@ describe("grace period", () => {
         { config: runConfig, runId: `grace-${runs.length + 1}`, trigger: "cli", actor: "test" },
         ports,
       );
-      await notifyRun(summary, { notifier: notifier(clients), audit });
+      await notifyRun(summary, { notifier: await notifier(clients), audit });
       runs.push(summary);
       return summary;
     };
@@ -306,7 +310,7 @@ describe("publish failures", () => {
       sns.setFaults(faults);
       let failures = 0;
       const result = await notifyRun(summary, {
-        notifier: notifier(clients),
+        notifier: await notifier(clients),
         audit,
         onFailure: () => {
           failures += 1;
@@ -371,7 +375,7 @@ describe("size limit", () => {
     expect(summary.counts).toEqual({ MARKED: 300 });
     const before = sns.published().length;
 
-    const result = await notifyRun(summary, { notifier: notifier(clients), audit });
+    const result = await notifyRun(summary, { notifier: await notifier(clients), audit });
 
     expect(result).toMatchObject({ published: true, summarised: true });
     const messages = sns.published().slice(before);

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { stringify } from "yaml";
 import {
   configHash,
@@ -13,7 +13,11 @@ import {
 } from "../../src/config/config.js";
 import { configWarnings, describeConfig } from "../../src/config/describe.js";
 import { ConfigError } from "../../src/domain/errors.js";
-import { describeRule, RULE_KIND_NAMES, type RuleConfig } from "../../src/rules/index.js";
+import { describeRule, loadRuleKinds, RULE_KIND_NAMES, type RuleConfig } from "../../src/rules/index.js";
+import { notes } from "../../src/rules/notes.js";
+
+// A notes rule's options are checked by its RE2 engine, which loadConfig loads; parseConfig does not.
+beforeAll(() => loadRuleKinds(RULE_KIND_NAMES));
 
 const SOURCE = "janitor.yaml";
 const now = new Date("2026-03-01T12:00:00Z");
@@ -335,6 +339,26 @@ describe("loadConfig", () => {
       "222222222222",
     ]);
     expect(configWarnings(config, now)).toEqual([]);
+  });
+
+  test("loads the engine of each rule kind the file names, and no other", async () => {
+    const load = vi.spyOn(notes, "load");
+    try {
+      const withNotes = join(dir, "notes.yaml");
+      const without = join(dir, "stale.yaml");
+      await writeFile(
+        withNotes,
+        stringify(doc({ rules: [{ id: "t", type: "notes", require: "CHG-[0-9]+" }] })),
+      );
+      await writeFile(without, stringify(doc({ rules: [staleRule] })));
+
+      await loadConfig(without);
+      expect(load).not.toHaveBeenCalled();
+      await loadConfig(withNotes);
+      expect(load).toHaveBeenCalledTimes(1);
+    } finally {
+      load.mockRestore();
+    }
   });
 
   test("names the file in every issue", async () => {

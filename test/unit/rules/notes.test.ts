@@ -1,5 +1,5 @@
 import { RE2JS } from "re2js";
-import { describe, expect, test, vi } from "vitest";
+import { beforeAll, describe, expect, test, vi } from "vitest";
 import type { Handshake } from "../../../src/domain/handshake.js";
 import { type NotesOptionsInput, notes } from "../../../src/rules/notes.js";
 
@@ -19,6 +19,9 @@ function handshake(overrides: Partial<Handshake> = {}): Handshake {
 const ticket = "CHG-[0-9]+";
 const noMatch = (pattern: string) => `notes do not match /${pattern}/`;
 const noNotes = (pattern: string) => `carries no notes; notes must match /${pattern}/`;
+
+// The rule's RE2 engine is loaded before any config naming it is parsed (loadConfig does so).
+beforeAll(() => notes.load?.());
 
 describe("notes rule", () => {
   test.each<{

@@ -1,13 +1,17 @@
-import { describe, expect, test } from "vitest";
+import { beforeAll, describe, expect, test } from "vitest";
 import type { Handshake, HandshakeTarget } from "../../../src/domain/handshake.js";
 import {
   describeRule,
   evaluateRule,
   findRuleKind,
+  loadRuleKinds,
   RULE_KIND_NAMES,
   RULE_KINDS,
   type RuleConfig,
 } from "../../../src/rules/index.js";
+
+// A notes rule's options are checked by its RE2 engine, which loadConfig loads; these tests load it.
+beforeAll(() => loadRuleKinds(RULE_KIND_NAMES));
 
 describe("rule registry", () => {
   test("lists the kinds in the documented order", () => {
