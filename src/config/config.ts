@@ -10,9 +10,11 @@ import { emailGlobSchema } from "../rules/email.js";
 import { findRuleKind, loadRuleKinds, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
 import { loadPatternEngine, re2PatternSchema } from "../rules/notes.js";
 import { describeValue, errorMap, formatProblem, problemsOf } from "./messages.js";
+import { untilSchema } from "./until.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 export { formatPath, formatProblem, type Problem } from "./messages.js";
+export { exemptionEnd, isExemptionActive } from "./until.js";
 export type { RuleConfig };
 
 const RULE_ID_PATTERN = /^[a-z0-9][a-z0-9-]*$/;
@@ -141,40 +143,6 @@ function checkRule(
 
 // ---------------------------------------------------------------------------------------------
 // Exemptions
-
-const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
-const DATE_TIME_PATTERN = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const UNTIL_PROBLEM = "must be a date (YYYY-MM-DD) or an ISO-8601 date-time with a time zone";
-
-function isCalendarDate(text: string): boolean {
-  const match = DATE_PATTERN.exec(text);
-  if (!match) return false;
-  const [, y, m, d] = match.map(Number) as [number, number, number, number];
-  const date = new Date(Date.UTC(y, m - 1, d));
-  return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
-}
-
-/** `until` as written: a calendar date `YYYY-MM-DD`, or a date-time normalized to UTC ISO-8601. */
-function normalizeUntil(value: string | Date): string | undefined {
-  if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) return undefined;
-    // A YAML 1.1 reader turns a bare date into midnight UTC; read that back as the date it was.
-    const iso = value.toISOString();
-    return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso;
-  }
-  if (DATE_PATTERN.test(value)) return isCalendarDate(value) ? value : undefined;
-  const match = DATE_TIME_PATTERN.exec(value);
-  if (!match || !isCalendarDate(match[1] ?? "")) return undefined;
-  const time = Date.parse(value);
-  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
-}
-
-const untilSchema = z.union([z.string(), z.date()], { error: UNTIL_PROBLEM }).transform((value, ctx) => {
-  const until = normalizeUntil(value);
-  if (until !== undefined) return until;
-  ctx.addIssue({ code: "custom", message: UNTIL_PROBLEM });
-  return z.NEVER;
-});
 
 const EXEMPTION_TARGETS = ["handshakeId", "email", "accountId"] as const;
 
@@ -373,20 +341,6 @@ async function loadEnginesFor(data: unknown): Promise<void> {
 
 // ---------------------------------------------------------------------------------------------
 // Exemption time
-
-/** The last instant an exemption protects: the end of the `until` day (UTC), or the `until` instant. */
-export function exemptionEnd(exemption: Exemption): Date | undefined {
-  if (exemption.until === undefined) return undefined;
-  const date = DATE_PATTERN.exec(exemption.until);
-  if (!date) return new Date(exemption.until);
-  const [, y, m, d] = date.map(Number) as [number, number, number, number];
-  return new Date(Date.UTC(y, m - 1, d + 1) - 1);
-}
-
-export function isExemptionActive(exemption: Exemption, now: Date): boolean {
-  const end = exemptionEnd(exemption);
-  return end === undefined || now.getTime() <= end.getTime();
-}
 
 // ---------------------------------------------------------------------------------------------
 // Hash, description, warnings
