@@ -133,9 +133,14 @@ export function createAuditQueries(io: TableIo, now: () => Date): AuditReader {
     async readChain(runId) {
       const runStored = await io.getItem(runKey(runId));
       const actions: StoredAction[] = [];
-      for await (const item of runActionItems(runId)) actions.push(storedAction(item));
       const ledger: ChainedLedgerEntry[] = [];
-      for await (const entry of runLedgerEntries(runId)) ledger.push(entry);
+      // One Query of the run's partition holds both chains, each in its order (ACTION# sorts
+      // before LEDGER#): a run of a few hundred items is one page, not one per chain.
+      for await (const item of io.query(queryInput(undefined, [eq("pk", `RUN#${runId}`)], []))) {
+        const sk = item.sk?.S ?? "";
+        if (sk.startsWith("ACTION#")) actions.push(storedAction(item));
+        else if (sk.startsWith("LEDGER#")) ledger.push(readLedgerEntry(item));
+      }
       if (runStored === undefined) return { actions, ledger };
       const run = runEvidence(runStored);
       return { head: run.head, actions, run, ledger };
