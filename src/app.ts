@@ -1,6 +1,6 @@
 import { createAuditStore } from "./aws/audit/index.js";
 import { createCheckpointStore } from "./aws/checkpoints.js";
-import { type ClientOptions, type Clients, createClients } from "./aws/clients.js";
+import { type ClientOptions, type Clients, createClients, requestHandlerOf } from "./aws/clients.js";
 import { createWhoAmI } from "./aws/identity.js";
 import { createOrganizationsAdapter } from "./aws/organizations.js";
 import { createSnsNotifier } from "./aws/sns.js";
@@ -57,6 +57,8 @@ export function wire(settings: Settings, options: WireOptions = {}) {
           region: settings.region,
           ...(settings.endpoints.s3 === undefined ? {} : { endpoint: settings.endpoints.s3 }),
           ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+          // A stalled S3 ends the checkpoint write as a timeout, named in the summary, never as a hang.
+          requestHandler: requestHandlerOf(settings.fencing),
           ...(settings.auditRetentionDays === undefined
             ? {}
             : { retentionDays: settings.auditRetentionDays }),
@@ -97,11 +99,7 @@ export function wire(settings: Settings, options: WireOptions = {}) {
       ...(settings.endpoints.sts === undefined ? {} : { endpoint: settings.endpoints.sts }),
       ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
       // A stalled STS ends as a timeout, as every other call of a run does, never as a hang.
-      requestHandler: {
-        connectionTimeout: settings.fencing.connectTimeoutMs,
-        requestTimeout: settings.fencing.requestTimeoutMs,
-        throwOnRequestTimeout: true,
-      },
+      requestHandler: requestHandlerOf(settings.fencing),
     }),
     fencing,
     sweepDeps,

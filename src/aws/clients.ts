@@ -36,21 +36,29 @@ export interface ClientOptions {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
+/**
+ * The timeouts every SDK client of a run takes (Organizations, DynamoDB, SNS, STS, S3): a hung
+ * connection ends as a retryable timeout, well inside the Lambda's own timeout. Without
+ * throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
+ * The fencing margin outlasts these two: it is what bounds a CancelHandshake attempt.
+ */
+export function requestHandlerOf(
+  timeouts: Pick<FencingSettings, "connectTimeoutMs" | "requestTimeoutMs"> = DEFAULT_FENCING,
+) {
+  return {
+    connectionTimeout: timeouts.connectTimeoutMs,
+    requestTimeout: timeouts.requestTimeoutMs,
+    throwOnRequestTimeout: true,
+  };
+}
+
 export function createClients(
   settings: ClientSettings = loadSettings(),
   options: ClientOptions = {},
 ): Clients {
   const { region, endpoints } = settings;
   const { credentials } = options;
-  // A hung connection must end as a retryable timeout, well inside the Lambda's own timeout. Without
-  // throwOnRequestTimeout the SDK only logs a warning when requestTimeout passes and keeps waiting.
-  // The fencing margin outlasts these two: it is what bounds a CancelHandshake attempt.
-  const timeouts = settings.fencing ?? DEFAULT_FENCING;
-  const requestHandler = {
-    connectionTimeout: timeouts.connectTimeoutMs,
-    requestTimeout: timeouts.requestTimeoutMs,
-    throwOnRequestTimeout: true,
-  };
+  const requestHandler = requestHandlerOf(settings.fencing);
   const common = {
     maxAttempts: 1,
     requestHandler,

@@ -10,6 +10,7 @@ import {
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEMO_CONFIG } from "../../devtools/demo.js";
+import { startFaultProxy } from "../../devtools/fault-proxy.js";
 import { type S3Emulator, startS3Emulator } from "../../devtools/s3-emulator.js";
 import { sampleOrganization } from "../../devtools/sample-org.js";
 import { chainedActions, createAuditStore } from "../../src/aws/audit/index.js";
@@ -150,6 +151,33 @@ describe("a live run's checkpoint", () => {
     expect(result.code, result.stdout).toBe(0);
     expect(result.stderr).toBe(`note: compared with 1 checkpoints in s3://${s3.bucket}\n`);
   });
+});
+
+describe("a live run's checkpoint against a stalled S3", () => {
+  it("ends as a timeout named in the summary, the run's own exit code kept, never as a hang", async () => {
+    const { kept } = await scene();
+    // Every S3 request held far longer than the run's request timeout.
+    const stalled = await startFaultProxy({
+      target: s3.endpoint,
+      rules: [{ fault: { kind: "delay", ms: 60_000 } }],
+    });
+    try {
+      const result = await runCli(["run", "--config", DEMO_CONFIG, "--json", "--run-id", "cp-stalled"], {
+        ...kept,
+        AWS_ENDPOINT_URL_S3: stalled.endpoint,
+        JANITOR_REQUEST_TIMEOUT_MS: "500",
+      });
+
+      expect(result.code, result.stderr).toBe(0);
+      const summary = JSON.parse(result.stdout) as RunSummary;
+      expect(summary.status).toBe("COMPLETED");
+      expect(summary.checkpoint).toBeUndefined();
+      expect(summary.checkpointError).toMatch(/timeout|timed out/i);
+      expect(stalled.stats().faults).not.toEqual({});
+    } finally {
+      await stalled.stop();
+    }
+  }, 30_000);
 });
 
 describe("audit verify with checkpoints", () => {
