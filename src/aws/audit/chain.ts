@@ -13,7 +13,13 @@ import { chainHash } from "../../evidence/integrity.js";
 import type { AuditAction, Linking } from "../../ports/records.js";
 import { type BackoffPolicy, RetriesExhaustedError, retry } from "../../resilience/backoff.js";
 import { actionKeyOf, type Item, isOpenMark, MARKED, runKey, toItem, UNLINKED } from "./items.js";
-import { isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";
+import {
+  cancellationCodes,
+  isConditionFailure,
+  type RetryHooks,
+  type TableIo,
+  writeError,
+} from "./table-io.js";
 
 /**
  * Conflicting head updates (another writer appended first) and busy-table cancellations are tried
@@ -48,14 +54,12 @@ function chainFailure(error: unknown, headIndex: number): ChainFailure {
   const name = error instanceof Error ? error.name : "";
   if (name === "TransactionConflictException") return "head-moved";
   if (name !== "TransactionCanceledException") return "other";
-  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  if (reasons.slice(0, headIndex).some((reason) => reason.Code === "ConditionalCheckFailed")) {
-    return "item-exists";
-  }
-  if (reasons[headIndex]?.Code === "ConditionalCheckFailed") return "head-moved";
+  const codes = cancellationCodes(error);
+  if (codes.slice(0, headIndex).includes("ConditionalCheckFailed")) return "item-exists";
+  if (codes[headIndex] === "ConditionalCheckFailed") return "head-moved";
   // A transaction reports throttling and conflicts per item inside its cancellation, not as the
   // error name the store's retry layer looks for.
-  if (reasons.some((reason) => TRANSIENT_CANCELLATIONS.has(reason.Code ?? ""))) return "transient";
+  if (codes.some((code) => TRANSIENT_CANCELLATIONS.has(code ?? ""))) return "transient";
   return "other";
 }
 

@@ -23,7 +23,7 @@ import {
   ledgerRecordItem,
   ledgerRecordKey,
 } from "./ledger-items.js";
-import { type TableIo, writeError } from "./table-io.js";
+import { cancellationCodes, type TableIo, writeError } from "./table-io.js";
 
 /** Changes per transaction: two items each (entry and record) and the run's head, within 100. */
 const CHANGES_PER_TRANSACTION = 40;
@@ -129,12 +129,11 @@ export function createLedgerStore(
       await io.transact({ TransactItems: items });
       return { hash, length };
     } catch (error) {
-      const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-      const recordRefused = reasons.some(
-        (reason, index) =>
-          index % 2 === 1 && index < items.length - 1 && reason.Code === "ConditionalCheckFailed",
+      const codes = cancellationCodes(error);
+      const recordRefused = codes.some(
+        (code, index) => index % 2 === 1 && index < items.length - 1 && code === "ConditionalCheckFailed",
       );
-      const headRefused = reasons[items.length - 1]?.Code === "ConditionalCheckFailed";
+      const headRefused = codes[items.length - 1] === "ConditionalCheckFailed";
       if (recordRefused && !headRefused) return undefined;
       throw writeError(`ledger of run ${runId}`, error);
     }

@@ -13,7 +13,14 @@ import { type BackoffPolicy, RetriesExhaustedError, retry } from "../../resilien
 import { updateExpression } from "./expressions.js";
 import { runFields } from "./item-reading.js";
 import { type Item, ORG_CHAIN_KEY, runKey, toItem } from "./items.js";
-import { conditionItem, isConditionFailure, type RetryHooks, type TableIo, writeError } from "./table-io.js";
+import {
+  cancellationCodes,
+  conditionItem,
+  isConditionFailure,
+  type RetryHooks,
+  type TableIo,
+  writeError,
+} from "./table-io.js";
 
 /**
  * Sealing is tried again when a link or another run's seal lands between the read and the
@@ -189,12 +196,9 @@ export function createSeals(io: TableIo, hooks: Pick<RetryHooks, "sleep" | "rand
 
 /** A transaction refused on a condition, or on a concurrent transaction: worth reading again. */
 function isTransactionConflict(error: unknown): boolean {
-  const name = error instanceof Error ? error.name : "";
-  if (name === "TransactionConflictException") return true;
-  if (name !== "TransactionCanceledException") return false;
-  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.some(
-    (reason) => reason.Code === "ConditionalCheckFailed" || reason.Code === "TransactionConflict",
+  if (error instanceof Error && error.name === "TransactionConflictException") return true;
+  return cancellationCodes(error).some(
+    (code) => code === "ConditionalCheckFailed" || code === "TransactionConflict",
   );
 }
 

@@ -47,11 +47,19 @@ export function isConditionFailure(error: unknown): boolean {
   return error instanceof Error && error.name === "ConditionalCheckFailedException";
 }
 
+/**
+ * Why a cancelled transaction was cancelled, one code per item in the transaction's order
+ * (`ConditionalCheckFailed`, `TransactionConflict`, `None`, …); empty for any other error.
+ */
+export function cancellationCodes(error: unknown): (string | undefined)[] {
+  if (!(error instanceof Error && error.name === "TransactionCanceledException")) return [];
+  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
+  return reasons.map((reason) => reason.Code);
+}
+
 /** A transaction cancelled because one of its conditions failed. */
 export function isTransactionConditionFailure(error: unknown): boolean {
-  if (!(error instanceof Error && error.name === "TransactionCanceledException")) return false;
-  const reasons = (error as { CancellationReasons?: { Code?: string }[] }).CancellationReasons ?? [];
-  return reasons.some((reason) => reason.Code === "ConditionalCheckFailed");
+  return cancellationCodes(error).includes("ConditionalCheckFailed");
 }
 
 /** The item a failed condition returned (ReturnValuesOnConditionCheckFailure), if any. */
