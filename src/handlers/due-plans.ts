@@ -4,7 +4,7 @@ import type { JanitorConfig } from "../config/config.js";
 import { describeError } from "../domain/errors.js";
 import type { SweepLogger } from "../domain/logger.js";
 import { findingsOf } from "../evidence/findings.js";
-import { planIntegrityProblems, planStatus } from "../policy/approval.js";
+import { isPlanExpired, planIntegrityProblems, planStatus } from "../policy/approval.js";
 import type { CallerIdentity } from "../ports/plans.js";
 import { applyPlan } from "../sweep/apply.js";
 import type { RunSummary, SweepDeps } from "../sweep/sweep.js";
@@ -27,7 +27,7 @@ export async function applyDuePlans(
   const applied: RunSummary[] = [];
   const now = deps.now();
   for (const stored of await app.plans.listOpenPlans()) {
-    if (Date.parse(stored.plan.expiresAt) <= now.getTime()) {
+    if (isPlanExpired(stored.plan, now)) {
       await closeExpired(app, stored.plan.planId, log);
       continue;
     }

@@ -105,11 +105,16 @@ export function planIdOf(runId: string): string {
 export const PLAN_ID_PATTERN = /^plan-[0-9a-f]{16}$/;
 export const PLAN_ID_PROBLEM = "must be a plan id: plan- followed by 16 hexadecimal digits";
 
+/** Whether the plan is past its expiry at `now`: then it can be neither approved nor applied. */
+export function isPlanExpired(plan: Pick<PlanRecord, "expiresAt">, now: Date): boolean {
+  return Date.parse(plan.expiresAt) <= now.getTime();
+}
+
 /** Where the plan is, at `now`. */
 export function planStatus(stored: StoredPlan, now: Date): PlanStatus {
   if (stored.appliedBy !== undefined) return "applied";
   if (stored.decision?.verdict === "rejected") return "rejected";
-  if (Date.parse(stored.plan.expiresAt) <= now.getTime()) return "expired";
+  if (isPlanExpired(stored.plan, now)) return "expired";
   return stored.decision?.verdict === "approved" ? "approved" : "pending";
 }
 

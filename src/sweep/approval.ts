@@ -12,6 +12,7 @@ import { type Handshake, rememberedHandshake } from "../domain/handshake.js";
 import {
   approvedEntries,
   fingerprintOf,
+  isPlanExpired,
   planEntryOf,
   planHashOf,
   planIdOf,
@@ -44,13 +45,13 @@ export function plans(run: RunState): boolean {
 export async function inOpenPlans(run: RunState): Promise<ReadonlySet<string>> {
   const store = run.deps.plans;
   if (store === undefined) return new Set();
-  const now = run.deps.now().getTime();
+  const now = run.deps.now();
   const open = await store.listOpenPlans();
   const held = (entry: PlanEntry, rejected: boolean) =>
-    !rejected || entry.cancelAfter === undefined || Date.parse(entry.cancelAfter) > now;
+    !rejected || entry.cancelAfter === undefined || Date.parse(entry.cancelAfter) > now.getTime();
   return new Set(
     open
-      .filter(({ plan }) => Date.parse(plan.expiresAt) > now)
+      .filter(({ plan }) => !isPlanExpired(plan, now))
       .flatMap(({ plan, decision }) =>
         plan.entries
           .filter((entry) => held(entry, decision?.verdict === "rejected"))

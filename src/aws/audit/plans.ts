@@ -72,23 +72,27 @@ function storedPlan(planItem: Item, decisionItem: Item | undefined): StoredPlan 
 
 export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
   /** The plan with its decision, and whether the decision's author attested it. */
-  async function withDecision(planItem: Item, planId: string): Promise<StoredPlan> {
-    const stored = storedPlan(planItem, await io.getItem(decisionKey(planId)));
+  /** The plan with its decision, and whether the decision's author attested it. */
+  async function attested(planItem: Item, decisionItem: Item | undefined): Promise<StoredPlan> {
+    const stored = storedPlan(planItem, decisionItem);
     const { decision } = stored;
     if (decision === undefined) return stored;
     const attestation = await io.getItem(attestationKey(decision));
     return { ...stored, attested: attestation?.decisionHash?.S === decision.decisionHash };
   }
   async function read(planId: string): Promise<StoredPlan | undefined> {
-    const planItem = await io.getItem(planKey(planId));
-    return planItem === undefined ? undefined : withDecision(planItem, planId);
+    const [planItem, decisionItem] = await Promise.all([
+      io.getItem(planKey(planId)),
+      io.getItem(decisionKey(planId)),
+    ]);
+    return planItem === undefined ? undefined : attested(planItem, decisionItem);
   }
   async function withDecisions(items: AsyncIterable<Item>): Promise<StoredPlan[]> {
     const found: StoredPlan[] = [];
     for await (const item of items) {
       const planId = item.planId?.S;
       if (planId === undefined) continue;
-      found.push(await withDecision(item, planId));
+      found.push(await attested(item, await io.getItem(decisionKey(planId))));
     }
     return found;
   }
@@ -105,38 +109,25 @@ export function createPlanStore(io: TableIo, now: () => Date): PlanStore {
     },
     readPlan: read,
     async decidePlan(decision) {
-      const fresh = "attribute_not_exists(pk)";
+      // Both written once: the decision, and its attestation under its author's own id.
+      const fresh = (key: Item, values: Record<string, string>) => ({
+        Put: {
+          TableName: io.tableName,
+          Item: { ...key, ...toItem({ planId: decision.planId, ...values }) },
+          ConditionExpression: "attribute_not_exists(pk)",
+        },
+      });
       try {
         await io.transact({
           TransactItems: [
-            {
-              Put: {
-                TableName: io.tableName,
-                Item: {
-                  ...decisionKey(decision.planId),
-                  ...toItem({
-                    planId: decision.planId,
-                    itemType: "plan-decision",
-                    decision: canonicalJson(decision),
-                  }),
-                },
-                ConditionExpression: fresh,
-              },
-            },
-            {
-              Put: {
-                TableName: io.tableName,
-                Item: {
-                  ...attestationKey(decision),
-                  ...toItem({
-                    planId: decision.planId,
-                    itemType: "plan-decision-attestation",
-                    decisionHash: decision.decisionHash,
-                  }),
-                },
-                ConditionExpression: fresh,
-              },
-            },
+            fresh(decisionKey(decision.planId), {
+              itemType: "plan-decision",
+              decision: canonicalJson(decision),
+            }),
+            fresh(attestationKey(decision), {
+              itemType: "plan-decision-attestation",
+              decisionHash: decision.decisionHash,
+            }),
           ],
         });
         return true;
