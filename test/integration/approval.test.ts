@@ -17,7 +17,7 @@ import { loadSettings } from "../../src/settings.js";
 import { scheduledEvent } from "../support/events.js";
 import { lambdaContext } from "../support/lambda-context.js";
 import { type PolicyStatement, policyRule } from "../support/leading-keys.js";
-import { localDynamoDbClient, runCli, runCliProcess, stackEnv, startStack } from "../support/stack.js";
+import { runCli, runCliProcess, stackEnv, startStack, withDynamoDb } from "../support/stack.js";
 
 /** Four eyes through the command line: a run plans, someone else approves, apply cancels what still matches. */
 
@@ -327,9 +327,8 @@ describe("four eyes", () => {
 
 /** Rewrites a plan's stored JSON in the table, as someone who can write the table could. */
 async function editPlan(table: string, planId: string, edit: (plan: string) => string): Promise<void> {
-  const client = localDynamoDbClient(stack.db.endpoint);
   const Key = { pk: { S: `PLAN#${planId}` }, sk: { S: "PLAN" } };
-  try {
+  await withDynamoDb(stack.db.endpoint, async (client) => {
     const item = await client.send(new GetItemCommand({ TableName: table, Key }));
     const forged = edit(item.Item?.plan?.S ?? "");
     await client.send(
@@ -341,9 +340,7 @@ async function editPlan(table: string, planId: string, edit: (plan: string) => s
         ExpressionAttributeValues: { ":p": { S: forged } },
       }),
     );
-  } finally {
-    client.destroy();
-  }
+  });
 }
 
 /** An approval by someone other than the maker, through the CLI as a separate process; it must succeed. */
@@ -406,19 +403,16 @@ async function markedPlan(name: string) {
 
 /** Who closed the mark run `runId` made of the handshake, as the table holds it. */
 async function markClosedBy(table: string, runId: string, handshakeId: string): Promise<string | undefined> {
-  const client = localDynamoDbClient(stack.db.endpoint);
-  try {
-    const item = await client.send(
+  const item = await withDynamoDb(stack.db.endpoint, (client) =>
+    client.send(
       new GetItemCommand({
         TableName: table,
         Key: { pk: { S: `RUN#${runId}` }, sk: { S: `ACTION#${handshakeId}` } },
       }),
-    );
-    expect(item.Item?.outcome?.S).toBe("MARKED");
-    return item.Item?.markClosedBy?.S;
-  } finally {
-    client.destroy();
-  }
+    ),
+  );
+  expect(item.Item?.outcome?.S).toBe("MARKED");
+  return item.Item?.markClosedBy?.S;
 }
 
 /** Waits until the instant has passed: a grace period runs in real time. */
@@ -582,19 +576,16 @@ describe("four eyes and a grace period: approve means cancel now", () => {
     const { table, config, planId, markRun } = await markedPlan("grace-forged.yaml");
     await approve(planId, "CHG-10", config, table);
     // Someone who can write the table moves the mark's due time into the past.
-    const client = localDynamoDbClient(stack.db.endpoint);
-    try {
-      await client.send(
+    await withDynamoDb(stack.db.endpoint, (client) =>
+      client.send(
         new UpdateItemCommand({
           TableName: table,
           Key: { pk: { S: `RUN#${markRun}` }, sk: { S: `ACTION#${ids[0]}` } },
           UpdateExpression: "SET cancelAfter = :c",
           ExpressionAttributeValues: { ":c": { S: new Date(Date.now() - 3_600_000).toISOString() } },
         }),
-      );
-    } finally {
-      client.destroy();
-    }
+      ),
+    );
 
     const result = await runCli(["apply", planId, "--config", config], stackEnv(stack.org, stack.db, table));
 
@@ -722,9 +713,8 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     // The approver may write decisions, but an attestation only under their own id.
     await expect(app.plans.decidePlan(forged)).rejects.toThrow("not authorized");
     // The decision item alone is theirs to write: apply finds it unattested and refuses the plan.
-    const client = localDynamoDbClient(approverDb.endpoint);
-    try {
-      await client.send(
+    await withDynamoDb(approverDb.endpoint, (client) =>
+      client.send(
         new PutItemCommand({
           TableName: table,
           Item: {
@@ -734,10 +724,8 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
             decision: { S: canonicalJson(forged) },
           },
         }),
-      );
-    } finally {
-      client.destroy();
-    }
+      ),
+    );
     const applied = await runCli(["apply", planId, "--config", config], janitor);
 
     expect(applied.code).toBe(2);
@@ -789,13 +777,10 @@ function scheduledSweep(env: Record<string, string>, config: string) {
 
 /** The plan item's pendingKey: "PLAN" while the plan is open, undefined once closed. */
 async function openPlanKey(table: string, planId: string): Promise<string | undefined> {
-  const client = localDynamoDbClient(stack.db.endpoint);
-  try {
-    const found = await client.send(
+  const found = await withDynamoDb(stack.db.endpoint, (client) =>
+    client.send(
       new GetItemCommand({ TableName: table, Key: { pk: { S: `PLAN#${planId}` }, sk: { S: "PLAN" } } }),
-    );
-    return found.Item?.pendingKey?.S;
-  } finally {
-    client.destroy();
-  }
+    ),
+  );
+  return found.Item?.pendingKey?.S;
 }

@@ -140,14 +140,14 @@ async function runSweep(env: Record<string, string>, runId: string, options: Swe
       options.aheadMs === undefined
         ? wired.audit
         : createAuditStore({ client: clients.dynamodb, tableName: wired.tableName, now });
-    const port = options.organizationsClient
-      ? createOrganizationsAdapter({ client: options.organizationsClient })
-      : options.cancelRate !== undefined
-        ? createOrganizationsAdapter({
-            client: clients.organizations,
-            pacer: createPacer({ initialRate: options.cancelRate }),
-          })
-        : wired.organizations;
+    const { organizationsClient, cancelRate } = options;
+    const port =
+      organizationsClient === undefined && cancelRate === undefined
+        ? wired.organizations
+        : createOrganizationsAdapter({
+            client: organizationsClient ?? clients.organizations,
+            ...(cancelRate === undefined ? {} : { pacer: createPacer({ initialRate: cancelRate }) }),
+          });
     return await sweep(
       {
         config,

@@ -17,6 +17,19 @@ import { invoke } from "../../src/cli/main.js";
 
 export { localDynamoDbClient } from "../../devtools/stack-env.js";
 
+/** `act` with a client of the DynamoDB server at `endpoint`, as a test reads or edits a table directly. */
+export async function withDynamoDb<T>(
+  endpoint: string,
+  act: (client: DynamoDBClient) => Promise<T>,
+): Promise<T> {
+  const client = localDynamoDbClient(endpoint);
+  try {
+    return await act(client);
+  } finally {
+    client.destroy();
+  }
+}
+
 /**
  * A DynamoDB Local client whose chain transactions (TransactWriteItems) fail with a 500 while
  * `failing(true)` is in force: the audit store's items are stored, their chain links are not.
