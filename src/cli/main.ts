@@ -240,15 +240,21 @@ export async function invoke(argv: string[], io: CliIo = processIo): Promise<num
   }
 }
 
-/** Expected errors are one line each on stderr; a stack trace only with --verbose. */
+/**
+ * Expected errors are one line each on stderr; a stack trace only with --verbose. Each line goes
+ * through `visible`: an issue may quote what the table or a service holds (a plan's decision, an
+ * error message), and no control character of it reaches the terminal.
+ */
 function reportError(error: unknown, verbose: boolean, io: CliIo): number {
   if (error instanceof ConfigError) {
-    for (const issue of error.issues) io.err(`${issue}\n`);
+    for (const issue of error.issues) io.err(`${visible(issue)}\n`);
     return ExitCode.Invalid;
   }
   const missing = missingTableLine(error, io);
   const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  io.err(missing ? `${missing}\n` : `error: ${message.split("\n")[0]}\n`);
-  if (verbose && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
+  io.err(missing ? `${visible(missing)}\n` : `error: ${visible(message.split("\n")[0] ?? "")}\n`);
+  if (verbose && error instanceof Error && error.stack) {
+    io.err(`${error.stack.split("\n").map(visible).join("\n")}\n`);
+  }
   return ExitCode.Error;
 }

@@ -702,7 +702,9 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     const app = wire(loadSettings(approverEnv));
     const stored = await app.plans.readPlan(planId);
     if (stored === undefined) throw new Error(`plan ${planId} is not on record`);
-    const carol = await identityOf("carol");
+    // Written in carol's name, with a terminal control sequence in the ARN it shows.
+    const carolId = await identityOf("carol");
+    const carol = { ...carolId, arn: `${carolId.arn}\u001b[2J` };
     const forged = decisionOf(stored.plan, carol, {
       verdict: "approved",
       note: "CHG-11 in carol's name",
@@ -729,7 +731,10 @@ describe("under the deployed policies, enforced in front of DynamoDB Local as IA
     const applied = await runCli(["apply", planId, "--config", config], janitor);
 
     expect(applied.code).toBe(2);
-    expect(applied.stderr).toContain(`names ${carol.arn} (${carol.userId}), and no write of that principal`);
+    expect(applied.stderr).toContain(
+      `names ${carol.arn.replace("\u001b", "\\x1b")} (${carol.userId}), and no write of that principal`,
+    );
+    expect(applied.stderr).not.toContain("\u001b");
     expect(stack.org.stats().CancelHandshake).toBeUndefined();
     const shown = JSON.parse((await runCli(["plan", "show", planId, "--json"], janitor)).stdout);
     expect(shown.status).toBe("unattested");
