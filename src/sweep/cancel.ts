@@ -9,14 +9,20 @@ import {
   recordConflict,
   stoppedReason,
 } from "./cancel-fence.js";
+import type { LedgerObserver } from "./ledger.js";
 import { baseItem, decided, recordFinalAlone, warnUnlinked } from "./record.js";
 import type { ActionSummary, RunState } from "./types.js";
 
 /**
  * The cancel phase: `concurrency` workers take the decisions to cancel one at a time, each
- * under the handshake's claim.
+ * under the handshake's claim. Each CANCELED outcome, once on record, is handed to the handshake
+ * ledger, which enters it behind the cancels that follow.
  */
-export async function cancelAll(run: RunState, toCancel: readonly Decision[]): Promise<ActionSummary[]> {
+export async function cancelAll(
+  run: RunState,
+  toCancel: readonly Decision[],
+  ledger?: LedgerObserver,
+): Promise<ActionSummary[]> {
   const queue = [...toCancel];
   const done: ActionSummary[] = [];
   const workers = Math.max(1, run.request.concurrency ?? 4);
@@ -27,7 +33,9 @@ export async function cancelAll(run: RunState, toCancel: readonly Decision[]): P
   await Promise.all(
     Array.from({ length: workers }, async () => {
       for (let decision = queue.shift(); decision; decision = queue.shift()) {
-        done.push(await cancelOne(run, decision, (release) => releases.push(release)));
+        const summary = await cancelOne(run, decision, (release) => releases.push(release));
+        done.push(summary);
+        if (summary.outcome === "CANCELED") ledger?.canceled(decision);
       }
     }),
   );

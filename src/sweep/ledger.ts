@@ -18,15 +18,29 @@ import type { HandshakeLedger, LedgerChange, ListedHandshakes } from "../ports/l
 import type { ActionSummary, LedgerSummary, RunState } from "./types.js";
 
 /**
- * Takes the listing's pages as they come and enters them in order, behind the run: the ledger
- * never holds up a decision or a cancel. The run awaits `finish` before it is sealed, so the
- * seal covers every entry.
+ * A handshake's ledger entries are written in this run's order: its listing pages, what left the
+ * listing, then the run's own cancellations. Each is queued as it comes and written behind the
+ * run, so the ledger never holds up a decision or a cancel; the run awaits `finish` before it is
+ * sealed, so the seal covers every entry.
  */
 export interface LedgerObserver {
   page(page: readonly Handshake[]): void;
-  /** `complete`: the listing was read to its end, so what it lacks has left it. */
-  finish(complete: boolean): Promise<LedgerSummary>;
+  /**
+   * The listing is over. `complete`: it was read to its end, so what it lacks has left it. Its
+   * entries are still being written; `finish` waits for them.
+   */
+  listed(complete: boolean): void;
+  /**
+   * The run canceled this decision's handshake (its outcome, CANCELED, is on record): the ledger
+   * moves it to CANCELED, stamped now, in a batch with the cancellations around it.
+   */
+  canceled(decision: Decision): void;
+  /** Every entry queued so far is written (or the ledger gave up); what the run entered. */
+  finish(): Promise<LedgerSummary>;
 }
+
+/** The run's own cancellations, entered in the ledger this many at a time while the cancels go on. */
+export const CANCELS_PER_BATCH = 40;
 
 export function observeLedger(run: RunState, now: Date): LedgerObserver | undefined {
   const ledger = run.deps.ledger;
@@ -40,15 +54,18 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
   let failed = false;
   /** The ledger's work, one step after the other. */
   let queue: Promise<void> = Promise.resolve();
+  /** Cancellations not yet queued, and the handshakes already entered as canceled by this run. */
+  let cancels: LedgerChange[] = [];
+  const entered = new Set<string>();
 
-  function guarded(step: () => Promise<void>): void {
-    queue = queue.then(() => (failed ? undefined : step().catch(fail)));
+  function guarded(step: () => Promise<void>, failure = "could not write the handshake ledger"): void {
+    queue = queue.then(() => (failed ? undefined : step().catch((error) => fail(error, failure))));
   }
 
-  function fail(error: unknown): void {
+  function fail(error: unknown, failure: string): void {
     failed = true;
     summary.error = describeError(error);
-    run.log.warn("could not write the handshake ledger; the next run enters what this one could not", {
+    run.log.warn(`${failure}; the next run enters what this one could not`, {
       error: maskEmails(summary.error),
     });
   }
@@ -65,9 +82,17 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
     }
   }
 
+  /** Queues the cancellations gathered so far, as one write. */
+  const flushCancels = (): void => {
+    if (cancels.length === 0) return;
+    const batch = cancels;
+    cancels = [];
+    guarded(() => write(ledger, batch), "could not enter the run's cancellations in the handshake ledger");
+  };
+
   return {
     page(page) {
-      void guarded(async () => {
+      guarded(async () => {
         if (organization && listed === undefined) listed = await ledger.listedHandshakes();
         const ids = page.map(ledgerId);
         for (const id of ids) seen.add(id);
@@ -90,15 +115,36 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
         }
       });
     },
-    async finish(complete) {
-      if (organization && complete) {
-        guarded(async () => {
-          listed ??= await ledger.listedHandshakes();
-          await write(ledger, goneChanges(listed.known, seen, context));
-          // The whole organization is entered now: the ledger covers it from this run on.
-          if (!listed.covered) await ledger.enterCoverage(runId, now.toISOString());
-        });
-      }
+    listed(complete) {
+      if (!organization || !complete) return;
+      guarded(async () => {
+        listed ??= await ledger.listedHandshakes();
+        await write(ledger, goneChanges(listed.known, seen, context));
+        // The whole organization is entered now: the ledger covers it from this run on.
+        if (!listed.covered) await ledger.enterCoverage(runId, now.toISOString());
+      });
+    },
+    canceled(decision) {
+      const { handshake } = decision;
+      const id = ledgerId(handshake);
+      if (handshake.state === "CANCELED" || entered.has(id)) return;
+      entered.add(id);
+      // Conditional on the state the run decided on: a later change by anyone else is kept.
+      cancels.push({
+        entry: {
+          runId,
+          handshakeId: id,
+          kind: "STATE",
+          at: run.deps.now().toISOString(),
+          state: "CANCELED",
+          previousState: handshake.state,
+        },
+        from: { state: handshake.state, gone: false },
+      });
+      if (cancels.length >= CANCELS_PER_BATCH) flushCancels();
+    },
+    async finish() {
+      flushCancels();
       await queue;
       if (summary.escaped.length > 0) {
         run.log.warn(
@@ -114,48 +160,18 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
 }
 
 /**
- * The run's own cancellations, entered once its ledger work is done and before it is sealed: a
+ * The run's own cancellations, entered once the cancels are done and before the run is sealed: a
  * handshake this run canceled moves to CANCELED in the ledger now, not at the next listing (which
- * may come after AWS has forgotten it). Each is conditional on the state the run decided on.
+ * may come after AWS has forgotten it). The cancel phase hands most of them to the ledger as their
+ * outcomes are recorded (`canceled`); this enters any it did not, then waits for every entry.
  */
 export async function enterCancels(
-  run: RunState,
-  entered: Promise<LedgerSummary> | undefined,
+  ledger: LedgerObserver | undefined,
   decisions: readonly Decision[],
   actions: readonly ActionSummary[],
 ): Promise<LedgerSummary | undefined> {
-  const summary = await entered;
-  const ledger = run.deps.ledger;
-  if (summary === undefined || ledger === undefined || summary.error !== undefined) return summary;
+  if (ledger === undefined) return undefined;
   const canceled = new Set(actions.filter((a) => a.outcome === "CANCELED").map((a) => a.handshakeId));
-  const at = run.deps.now().toISOString();
-  const changes: LedgerChange[] = decisions
-    .filter((d) => canceled.has(d.handshake.id) && d.handshake.state !== "CANCELED")
-    .map((d) => ({
-      entry: {
-        runId: run.request.runId,
-        handshakeId: ledgerId(d.handshake),
-        kind: "STATE",
-        at,
-        state: "CANCELED",
-        previousState: d.handshake.state,
-      },
-      from: { state: d.handshake.state, gone: false },
-    }));
-  if (changes.length === 0) return summary;
-  try {
-    const result = await ledger.recordChanges(run.request.runId, changes);
-    summary.written += result.written;
-    summary.changed += result.written;
-    summary.skipped += result.skipped;
-  } catch (error) {
-    summary.error = describeError(error);
-    run.log.warn(
-      "could not enter the run's cancellations in the handshake ledger; the next run enters them",
-      {
-        error: maskEmails(summary.error),
-      },
-    );
-  }
-  return summary;
+  for (const decision of decisions) if (canceled.has(decision.handshake.id)) ledger.canceled(decision);
+  return ledger.finish();
 }

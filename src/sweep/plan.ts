@@ -5,9 +5,9 @@ import { marksByHandshake } from "../policy/grace.js";
 import { createPlanner, type Decision } from "../policy/plan.js";
 import type { OpenMark, RunRecord } from "../ports/records.js";
 import { applying, inOpenPlans, planned, plans } from "./approval.js";
-import { observeLedger } from "./ledger.js";
+import { type LedgerObserver, observeLedger } from "./ledger.js";
 import { type Final, finalOf } from "./record.js";
-import type { LedgerSummary, RunState } from "./types.js";
+import type { RunState } from "./types.js";
 
 /** What the plan phase hands on: the decisions, split into what calls nothing and what cancels. */
 export interface PlannedSweep {
@@ -22,10 +22,11 @@ export interface PlannedSweep {
   /** Decisions that call CancelHandshake; none when blocked. */
   toCancel: readonly Decision[];
   /**
-   * What the run enters in the handshake ledger (./ledger.ts), settled once every entry is
-   * written; it never rejects. The run awaits it before it is sealed. Absent without a ledger.
+   * What the run enters in the handshake ledger (./ledger.ts): the listing's entries are queued,
+   * and the cancel phase hands it the run's cancellations. The run awaits its `finish` before it
+   * is sealed. Absent without a ledger.
    */
-  ledger?: Promise<LedgerSummary>;
+  ledger?: LedgerObserver;
 }
 
 /** The plan phase: the open marks, then the listing, planned page by page. */
@@ -115,12 +116,13 @@ async function listAndPlan(
     }
   } catch (error) {
     // What was entered stays entered, before the run is sealed; nothing is said to have left.
-    await ledger?.finish(false);
+    ledger?.listed(false);
+    await ledger?.finish();
     throw error;
   }
   // The listing was read to its end: what the ledger had as listed and it lacks has left it.
-  const entered = ledger?.finish(true);
-  return { ...planner.finish(), ...(entered === undefined ? {} : { ledger: entered }) };
+  ledger?.listed(true);
+  return { ...planner.finish(), ...(ledger === undefined ? {} : { ledger }) };
 }
 
 /** Drops undefined members, for exactOptionalPropertyTypes-style inputs. */

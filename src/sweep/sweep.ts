@@ -73,7 +73,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       actions.push(...(await recordFinalsTogether(run, planned.finals)));
       // The plan names only handshakes whose PLANNED item is on record, and is written after them.
       if (plans(run)) plan = await recordPlan(run, planned.decisions, actions);
-      actions.push(...(await cancelAll(run, planned.toCancel)));
+      actions.push(...(await cancelAll(run, planned.toCancel, planned.ledger)));
       if (!run.dryRun) await closeMarks(run, planned.decisions, actions);
       ending = { status: planned.blocked ? "BLOCKED" : statusOf(actions) };
     } catch (error) {
@@ -81,7 +81,7 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       log.error("run failed", { error: maskEmails(describeError(error)) });
     }
     // The ledger is entered behind the run; its head must be on the run item before the seal.
-    const ledger = await enterCancels(run, planned?.ledger, planned?.decisions ?? [], actions);
+    const ledger = await enterCancels(planned?.ledger, planned?.decisions ?? [], actions);
     const summary = await finishSweep(run, {
       ...begun,
       ...ending,
