@@ -2,7 +2,7 @@ import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { build, type BuildOptions as EsbuildOptions, type Metafile, type Plugin } from "esbuild";
+import { build, type BuildOptions as EsbuildOptions, type Metafile } from "esbuild";
 import { configHash, loadConfig, parseConfig } from "../src/config/config.js";
 import { ConfigError } from "../src/domain/errors.js";
 
@@ -30,8 +30,8 @@ export const CHUNK_DIR = "chunks";
  * modules, not whole packages.
  */
 const SPLIT_POINTS = [
-  "src/config/config.ts", // zod and yaml
-  "src/handlers/events.ts", // zod without yaml
+  "src/config/config.ts", // the config's schema, the rules and yaml
+  "src/handlers/events.ts", // the events' schemas
   "src/aws/organizations.ts", // the Organizations client's commands
   "src/aws/audit/index.ts", // the DynamoDB client's commands
   "src/aws/clients.ts", // the SDK's shared core, credentials and HTTP handler
@@ -72,27 +72,6 @@ export interface BuildResult {
   configHash: string;
   metafile: Metafile;
 }
-
-/**
- * zod's classic namespace re-exports every locale (`z.locales`), so no tree shaker can drop the
- * forty-odd translations, about a quarter of a megabyte of minified code that the handler parses
- * at every cold start. The janitor words its own messages (src/config/config.ts) and zod itself
- * falls back to English, which stays available under its own name.
- */
-const zodEnglishOnly: Plugin = {
-  name: "zod-english-only",
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes(`${path.sep}zod${path.sep}`)
-        ? { path: path.resolve(args.resolveDir, "../locales/index.js"), namespace: "zod-english-only" }
-        : undefined,
-    );
-    pluginBuild.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), "en.js"))};`,
-      resolveDir: path.dirname(args.path),
-    }));
-  },
-};
 
 /** What artifactBuildOptions bundles, and where. */
 export interface ArtifactBuildTarget {
@@ -152,7 +131,6 @@ export function artifactBuildOptions(target: ArtifactBuildTarget): EsbuildOption
     metafile: true,
     logLevel: "warning",
     external: target.sdk === "external" ? ["@aws-sdk/*"] : [],
-    plugins: [zodEnglishOnly],
     // Some bundled CommonJS dependencies call require() for Node built-ins, which an ES module
     // does not have.
     banner: {
