@@ -1,9 +1,9 @@
-import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { build, type BuildOptions as EsbuildOptions, type Metafile } from "esbuild";
-import { configHash, loadConfig, parseConfig } from "../src/config/config.js";
+import { configHash, loadConfig, loadConfigData, parseConfig } from "../src/config/config.js";
 import { ConfigError } from "../src/domain/errors.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -42,8 +42,12 @@ function splitName(module: string): string {
   const { dir, name } = path.parse(module);
   return name === "index" ? path.basename(dir) : name;
 }
-/** The config's name inside the artifact; JANITOR_CONFIG in serverless.yml points at it. */
-export const BUNDLED_CONFIG_FILE = "janitor.yaml";
+/**
+ * The config's name inside the artifact; JANITOR_CONFIG in serverless.yml points at it. Written as
+ * JSON whatever the source: JSON.parse is built into the engine, while a YAML reader is some 160 KB
+ * of code that every cold start would parse.
+ */
+export const BUNDLED_CONFIG_FILE = "janitor.json";
 
 /**
  * `bundled` ships the AWS SDK inside index.js; `external` leaves `@aws-sdk/*` imports for the
@@ -171,11 +175,13 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   await writeFile(path.join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
 
   const shippedConfig = path.join(outDir, BUNDLED_CONFIG_FILE);
-  await copyFile(configPath, shippedConfig);
-  // The copy is read back as the handler will read it: a JSON config must also parse as YAML.
+  await writeFile(shippedConfig, `${JSON.stringify(await loadConfigData(configPath), jsonValue, 2)}\n`);
+  // Read back as the handler will read it: the shipped config must be the one that was checked.
   const shipped = parseConfig(await readFile(shippedConfig, "utf8"), shippedConfig);
   if (configHash(shipped) !== configHash(config)) {
-    throw new ConfigError([`${configPath}: reads differently as YAML than as JSON; write it in YAML`]);
+    throw new ConfigError([
+      `${configPath}: reads differently once written as JSON; write its values as plain text`,
+    ]);
   }
 
   const outputs = Object.entries(result.metafile.outputs);
@@ -191,6 +197,17 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     configHash: configHash(config),
     metafile: result.metafile,
   };
+}
+
+/**
+ * A YAML 1.1 reader gives a bare date as a Date at midnight UTC, which the config reads back as
+ * that date (src/config/until.ts); JSON's own `toJSON` would write the instant instead.
+ */
+function jsonValue(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  if (!(raw instanceof Date) || Number.isNaN(raw.getTime())) return value;
+  const iso = raw.toISOString();
+  return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso;
 }
 
 function sum(values: number[]): number {

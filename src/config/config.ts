@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { LineCounter, parseDocument } from "yaml";
 import { canonicalJson } from "../domain/canonical-json.js";
 import {
   array,
@@ -28,7 +27,7 @@ import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
 import { findRuleKind, loadRuleKinds, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
 import { loadPatternEngine, re2PatternSchema } from "../rules/notes.js";
-import { describeValue, errorMap, formatProblem, problemsOf } from "./messages.js";
+import { describeValue, errorMap, formatProblem, oneLine, problemsOf } from "./messages.js";
 import { untilSchema } from "./until.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
@@ -253,10 +252,6 @@ const configSchema = strictObject({
 export type JanitorConfig = Infer<typeof configSchema>;
 export type Exemption = Infer<typeof exemptionSchema>;
 
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
-}
-
 function readJson(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
@@ -275,28 +270,26 @@ function readJson(text: string, source: string): unknown {
   }
 }
 
-function readYaml(text: string, source: string): unknown {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return `${source}: line ${line}, column ${col}: ${oneLine(error.message)}`;
-      }),
-    );
-  }
-  try {
-    return doc.toJS();
-  } catch (error) {
-    // toJS refuses alias bombs and similar; that is a problem of the file, not a crash.
-    throw new ConfigError([`${source}: ${oneLine(error instanceof Error ? error.message : String(error))}`]);
-  }
+type ConfigReader = (text: string, source: string) => unknown;
+let yamlReader: ConfigReader | undefined;
+
+/**
+ * yaml is some 160 KB of code that a cold start would otherwise parse: it is loaded only for a
+ * config written in YAML (loadConfig calls this). The Lambda artifact ships its config as JSON
+ * (scripts/build.ts), so the deployed handler never loads it.
+ */
+export async function loadYamlReader(): Promise<void> {
+  yamlReader ??= (await import("./yaml.js")).readYaml;
+}
+
+function isJsonSource(source: string): boolean {
+  return source.toLowerCase().endsWith(".json");
 }
 
 /**
  * Parses and validates a config. `source` names the file in every message and decides the syntax:
- * a `.json` source is read with JSON.parse (whose errors speak JSON), anything else as YAML.
+ * a `.json` source is read with JSON.parse (whose errors speak JSON), anything else as YAML, whose
+ * reader must be loaded first (loadYamlReader; loadConfig does both).
  * Throws ConfigError listing every problem found, one line each.
  */
 export function parseConfig(text: string, source: string): JanitorConfig {
@@ -304,11 +297,17 @@ export function parseConfig(text: string, source: string): JanitorConfig {
 }
 
 function readConfigData(text: string, source: string): unknown {
-  const data = source.toLowerCase().endsWith(".json") ? readJson(text, source) : readYaml(text, source);
+  const data = isJsonSource(source) ? readJson(text, source) : loadedYamlReader()(text, source);
   if (data === null || data === undefined) {
     throw new ConfigError([`${source}: is empty; a config needs at least version and rules`]);
   }
   return data;
+}
+
+function loadedYamlReader(): ConfigReader {
+  // A programming error, not a bad config: no YAML text is read before its reader loads.
+  if (yamlReader === undefined) throw new Error("the YAML reader is not loaded (loadYamlReader)");
+  return yamlReader;
 }
 
 function validateConfig(data: unknown, source: string): JanitorConfig {
@@ -325,15 +324,21 @@ function describeReadError(error: unknown): string {
 }
 
 export async function loadConfig(path: string): Promise<JanitorConfig> {
+  const data = await loadConfigData(path);
+  await loadEnginesFor(data);
+  return validateConfig(data, path);
+}
+
+/** A config file's data as read, not yet validated: what the build ships as JSON. */
+export async function loadConfigData(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
     throw new ConfigError([`${path}: cannot read file (${describeReadError(error)})`]);
   }
-  const data = readConfigData(text, path);
-  await loadEnginesFor(data);
-  return validateConfig(data, path);
+  if (!isJsonSource(path)) await loadYamlReader();
+  return readConfigData(text, path);
 }
 
 /**

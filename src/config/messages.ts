@@ -66,6 +66,11 @@ export function problemsOf(issues: readonly Issue[]): Problem[] {
   );
 }
 
+/** A parser's message on one line: YAML's and JSON's quote excerpts over several. */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
+}
+
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = "";
   for (const segment of path) {
