@@ -31,7 +31,8 @@ export default defineConfig({
     sequence: { sequencer: LongestFirst },
     // Output of passing tests is noise; a failing test's output is printed with its failure.
     silent: "passed-only",
-    setupFiles: ["./test/support/quiet-output.ts"],
+    // config-readers: parseConfig reads YAML once its reader is loaded (loadYamlReader).
+    setupFiles: ["./test/support/quiet-output.ts", "./test/support/config-readers.ts"],
     // The Lambda handlers' loggers take their level when their module loads, once per worker
     // (files share modules): errors only. A test that reads a handler's info lines sets its own.
     // Settings carry no credentials: the SDK's own chain finds these, the dummy keys the local

@@ -2,7 +2,7 @@ import { InviteAccountToOrganizationCommand } from "@aws-sdk/client-organization
 import { wire } from "../src/app.js";
 import { exitCodeFor } from "../src/cli/exit-codes.js";
 import { renderSummary } from "../src/cli/render.js";
-import { parseConfig } from "../src/config/config.js";
+import { loadYamlReader, parseConfig } from "../src/config/config.js";
 import { notifyRun } from "../src/notify/notify.js";
 import { sleep } from "../src/resilience/backoff.js";
 import type { Settings } from "../src/settings.js";
@@ -44,6 +44,7 @@ export async function graceAndNotifyDemo(out: (text: string) => void, settings: 
     );
     const { clients, notifier } = app;
     const ports = { ...app.sweepDeps, audit: app.audit, now: () => new Date() };
+    await loadYamlReader();
     const config = parseConfig(GRACE_CONFIG, "grace.yaml");
     out(`== grace period and notifications (SNS on ${sns.endpoint}) ==`);
     out(`rule personal-email with graceHours: ${DEMO_GRACE_HOURS} (${DEMO_GRACE_HOURS * 3600} s)`);

@@ -9,9 +9,9 @@ export const CLI_DIR = path.join(ROOT, "dist/cli");
 export const CLI_FILE = path.join(CLI_DIR, "handshake-janitor.js");
 
 /**
- * The installable CLI: src/cli/bin.ts and everything it imports (the AWS SDK, zod, yaml) in one
+ * The installable CLI: src/cli/bin.ts and everything it imports (the AWS SDK, yaml) in one
  * ES module for Node 20 or later, so the package needs no dependency at install time. It is built
- * as the Lambda artifact is (the same names kept, the same zod locales dropped), as one file.
+ * as the Lambda artifact is (the same names kept), as one file.
  *
  * The demo is left out: it runs the repository's local emulator and DynamoDB Local through Java.
  * main.ts imports it only when asked for, and says what it needs when the import finds nothing.

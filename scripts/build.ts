@@ -1,9 +1,9 @@
-import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { build, type BuildOptions as EsbuildOptions, type Metafile, type Plugin } from "esbuild";
-import { configHash, loadConfig, parseConfig } from "../src/config/config.js";
+import { build, type BuildOptions as EsbuildOptions, type Metafile } from "esbuild";
+import { configHash, loadConfig, loadConfigData, parseConfig } from "../src/config/config.js";
 import { ConfigError } from "../src/domain/errors.js";
 
 export const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -23,27 +23,31 @@ export const CHUNK_DIR = "chunks";
 /**
  * Modules that start a file of their own. V8 parses each ES module file on its own and frees the
  * parser's memory before the next, so the peak at a cold start follows the largest file rather
- * than the whole bundle: the same code as one file peaks some 10 MB higher and starts slower
- * (`npm run bench -- cold-init`, "one file" rows), and that matters in a 128 MB function. Each is
- * also an entry point of its own (a small facade file nothing loads); esbuild puts the code every
- * entry shares into chunks/, and tree shaking is unchanged because these are the janitor's own
- * modules, not whole packages.
+ * than the whole bundle: the same code as one file peaks higher and starts slower
+ * (`npm run bench -- cold-init`, "one file" rows). Each is also an entry point of its own (a small
+ * facade file nothing loads); esbuild puts the code every entry shares into chunks/, and tree
+ * shaking is unchanged because these are the janitor's own modules, not whole packages.
+ *
+ * One split, at the SDK clients: the SDK's shared core, credentials and HTTP handler in files of
+ * their own, which the credential providers loaded later share. More split points made more and
+ * smaller files, and every file an import loads costs its own resolution, fetch and module setup:
+ * splitting also at the config, the events, the two AWS adapters and the metrics loaded 29 files
+ * instead of 14 and took some 0.2 of the floor's time more.
  */
 const SPLIT_POINTS = [
-  "src/config/config.ts", // zod and yaml
-  "src/handlers/events.ts", // zod without yaml
-  "src/aws/organizations.ts", // the Organizations client's commands
-  "src/aws/audit/index.ts", // the DynamoDB client's commands
   "src/aws/clients.ts", // the SDK's shared core, credentials and HTTP handler
-  "src/handlers/metrics.ts", // Powertools
 ];
 /** A split point's file name, or its folder's for an index.ts: `entry-audit`, not `entry-index`. */
 function splitName(module: string): string {
   const { dir, name } = path.parse(module);
   return name === "index" ? path.basename(dir) : name;
 }
-/** The config's name inside the artifact; JANITOR_CONFIG in serverless.yml points at it. */
-export const BUNDLED_CONFIG_FILE = "janitor.yaml";
+/**
+ * The config's name inside the artifact; JANITOR_CONFIG in serverless.yml points at it. Written as
+ * JSON whatever the source: JSON.parse is built into the engine, while a YAML reader is some 160 KB
+ * of code that every cold start would parse.
+ */
+export const BUNDLED_CONFIG_FILE = "janitor.json";
 
 /**
  * `bundled` ships the AWS SDK inside index.js; `external` leaves `@aws-sdk/*` imports for the
@@ -72,27 +76,6 @@ export interface BuildResult {
   configHash: string;
   metafile: Metafile;
 }
-
-/**
- * zod's classic namespace re-exports every locale (`z.locales`), so no tree shaker can drop the
- * forty-odd translations, about a quarter of a megabyte of minified code that the handler parses
- * at every cold start. The janitor words its own messages (src/config/config.ts) and zod itself
- * falls back to English, which stays available under its own name.
- */
-const zodEnglishOnly: Plugin = {
-  name: "zod-english-only",
-  setup(pluginBuild) {
-    pluginBuild.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      args.importer.includes(`${path.sep}zod${path.sep}`)
-        ? { path: path.resolve(args.resolveDir, "../locales/index.js"), namespace: "zod-english-only" }
-        : undefined,
-    );
-    pluginBuild.onLoad({ filter: /.*/, namespace: "zod-english-only" }, (args) => ({
-      contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), "en.js"))};`,
-      resolveDir: path.dirname(args.path),
-    }));
-  },
-};
 
 /** What artifactBuildOptions bundles, and where. */
 export interface ArtifactBuildTarget {
@@ -152,7 +135,6 @@ export function artifactBuildOptions(target: ArtifactBuildTarget): EsbuildOption
     metafile: true,
     logLevel: "warning",
     external: target.sdk === "external" ? ["@aws-sdk/*"] : [],
-    plugins: [zodEnglishOnly],
     // Some bundled CommonJS dependencies call require() for Node built-ins, which an ES module
     // does not have.
     banner: {
@@ -193,11 +175,13 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
   await writeFile(path.join(outDir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
 
   const shippedConfig = path.join(outDir, BUNDLED_CONFIG_FILE);
-  await copyFile(configPath, shippedConfig);
-  // The copy is read back as the handler will read it: a JSON config must also parse as YAML.
+  await writeFile(shippedConfig, `${JSON.stringify(await loadConfigData(configPath), jsonValue, 2)}\n`);
+  // Read back as the handler will read it: the shipped config must be the one that was checked.
   const shipped = parseConfig(await readFile(shippedConfig, "utf8"), shippedConfig);
   if (configHash(shipped) !== configHash(config)) {
-    throw new ConfigError([`${configPath}: reads differently as YAML than as JSON; write it in YAML`]);
+    throw new ConfigError([
+      `${configPath}: reads differently once written as JSON; write its values as plain text`,
+    ]);
   }
 
   const outputs = Object.entries(result.metafile.outputs);
@@ -213,6 +197,17 @@ export async function buildBundle(options: BuildOptions): Promise<BuildResult> {
     configHash: configHash(config),
     metafile: result.metafile,
   };
+}
+
+/**
+ * A YAML 1.1 reader gives a bare date as a Date at midnight UTC, which the config reads back as
+ * that date (src/config/until.ts); JSON's own `toJSON` would write the instant instead.
+ */
+function jsonValue(this: Record<string, unknown>, key: string, value: unknown): unknown {
+  const raw = this[key];
+  if (!(raw instanceof Date) || Number.isNaN(raw.getTime())) return value;
+  const iso = raw.toISOString();
+  return iso.endsWith("T00:00:00.000Z") ? iso.slice(0, 10) : iso;
 }
 
 function sum(values: number[]): number {

@@ -21,7 +21,7 @@ import { wire } from "../../src/app.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
-import { parseConfig } from "../../src/config/config.js";
+import { loadYamlReader, parseConfig } from "../../src/config/config.js";
 import { loadSettings } from "../../src/settings.js";
 import { sweep } from "../../src/sweep/sweep.js";
 import { type BenchRow, median, type Scenario } from "../lib.js";
@@ -184,6 +184,7 @@ rules:
     type: email
     deny: ["*@gmail.com"]
 `;
+await loadYamlReader();
 const SWEEP_CONFIG = parseConfig(SWEEP_CONFIG_YAML, "bench-pacing.yaml");
 
 async function janitorSweep(tableName: string, run: number): Promise<number> {

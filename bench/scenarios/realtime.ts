@@ -9,7 +9,7 @@ import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import type { FifoDeliveryResult, QueuedMessage } from "../../devtools/fifo-delivery.js";
 import { startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable, localDynamoDbClient, localStackEnv } from "../../devtools/stack-env.js";
-import { BUNDLE_FILE, buildBundle, REALTIME_FILE } from "../../scripts/build.js";
+import { BUNDLE_FILE, BUNDLED_CONFIG_FILE, buildBundle, REALTIME_FILE } from "../../scripts/build.js";
 import { createAuditStore } from "../../src/aws/audit/index.js";
 import { median, type Scenario } from "../lib.js";
 
@@ -156,7 +156,7 @@ export const scenario: Scenario = {
       const env = {
         ...process.env,
         ...localStackEnv({ organizations: org.endpoint, dynamodb: db.endpoint }, table),
-        JANITOR_CONFIG: join(built.outDir, "janitor.yaml"),
+        JANITOR_CONFIG: join(built.outDir, BUNDLED_CONFIG_FILE),
         POWERTOOLS_LOG_LEVEL: "ERROR",
         POWERTOOLS_METRICS_DISABLED: "true",
         NODE_OPTIONS: "",

@@ -1,15 +1,33 @@
 import { createHash } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { LineCounter, parseDocument } from "yaml";
-import { z } from "zod";
 import { canonicalJson } from "../domain/canonical-json.js";
+import {
+  array,
+  atMost,
+  boolean,
+  greaterThan,
+  type Infer,
+  type Issue,
+  int,
+  literal,
+  matches,
+  maxLength,
+  minLength,
+  number,
+  oneOf,
+  type Reporter,
+  strictObject,
+  string,
+  trimmed,
+  unknown,
+} from "../domain/check.js";
 import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import { accountIdSchema } from "../rules/account.js";
 import { emailGlobSchema } from "../rules/email.js";
 import { findRuleKind, loadRuleKinds, RULE_KIND_NAMES, type RuleConfig } from "../rules/index.js";
 import { loadPatternEngine, re2PatternSchema } from "../rules/notes.js";
-import { describeValue, errorMap, formatProblem, problemsOf } from "./messages.js";
+import { describeValue, errorMap, formatProblem, oneLine, problemsOf } from "./messages.js";
 import { untilSchema } from "./until.js";
 
 export { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
@@ -30,9 +48,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 // Rules: checked in two steps so that an unknown `type` is reported with the known ones instead of
 // as a failed union, and each kind's own strict schema names the exact option that is wrong.
 
-const ruleIdSchema = z.string().regex(RULE_ID_PATTERN, {
-  error: "must be kebab-case: lower-case letters, digits and '-', not starting with '-'",
-});
+const ruleIdSchema = string().check(
+  matches(RULE_ID_PATTERN, "must be kebab-case: lower-case letters, digits and '-', not starting with '-'"),
+);
 
 type Report = (path: PropertyKey[], message: string) => void;
 
@@ -43,11 +61,10 @@ export const MAX_GRACE_HOURS = 24 * 30;
  * `graceHours`, common to every rule kind: hours between marking a handshake and cancelling it.
  * Absent or 0: act at once. Kept out of each kind's options so every kind takes it the same way.
  */
-const graceHoursSchema = z
-  .number()
-  .refine(Number.isFinite, { error: "must be a finite number of hours" })
-  .refine((hours) => hours >= 0, { error: "must be at least 0" })
-  .refine((hours) => hours <= MAX_GRACE_HOURS, { error: `must be at most ${MAX_GRACE_HOURS} (30 days)` });
+const graceHoursSchema = number()
+  .refine(Number.isFinite, "must be a finite number of hours")
+  .refine((hours) => hours >= 0, "must be at least 0")
+  .refine((hours) => hours <= MAX_GRACE_HOURS, `must be at most ${MAX_GRACE_HOURS} (30 days)`);
 
 /**
  * Four eyes (docs/approval.md): `required`, and a run that would cancel records a plan for
@@ -56,7 +73,7 @@ const graceHoursSchema = z
  */
 export const APPROVAL_MODES = ["required", "none"] as const;
 export type ApprovalMode = (typeof APPROVAL_MODES)[number];
-const approvalSchema = z.enum(APPROVAL_MODES);
+const approvalSchema = oneOf(APPROVAL_MODES);
 
 /** Plans expire after this many hours unless the config says otherwise. */
 export const DEFAULT_PLAN_EXPIRY_HOURS = 24;
@@ -69,19 +86,15 @@ export const MAX_PLAN_EXPIRY_HOURS = 24 * 30;
  */
 export type ConfiguredRule = RuleConfig & { graceHours?: number; approval?: ApprovalMode };
 
-function checkRules(inputs: unknown[], ctx: z.core.$RefinementCtx<unknown[]>): ConfiguredRule[] {
+function checkRules(inputs: unknown[], reporter: Reporter): ConfiguredRule[] {
   const rules: ConfiguredRule[] = [];
   const firstIndexOf = new Map<string, number>();
-  let failed = false;
-  const report: Report = (path, message) => {
-    failed = true;
-    ctx.addIssue({ code: "custom", path, message });
-  };
+  const report: Report = (path, message) => reporter.issue({ code: "custom", path: [...path], message });
   for (const [index, input] of inputs.entries()) {
     const rule = checkRule(input, index, firstIndexOf, report);
     if (rule !== undefined) rules.push(rule);
   }
-  return failed ? z.NEVER : rules;
+  return rules;
 }
 
 function checkRule(
@@ -90,7 +103,7 @@ function checkRule(
   firstIndexOf: Map<string, number>,
   report: Report,
 ): ConfiguredRule | undefined {
-  const relay = (prefix: PropertyKey[], issues: readonly z.core.$ZodIssue[]) => {
+  const relay = (prefix: PropertyKey[], issues: readonly Issue[]) => {
     for (const problem of problemsOf(issues)) report([...prefix, ...problem.path], problem.message);
   };
   if (!isRecord(input)) {
@@ -98,12 +111,12 @@ function checkRule(
     return undefined;
   }
   const { id, type, graceHours, approval, ...options } = input;
-  const graceResult = graceHoursSchema.optional().safeParse(graceHours, { error: errorMap });
+  const graceResult = graceHoursSchema.optional().safeParse(graceHours, { messages: errorMap });
   if (!graceResult.success) relay([index, "graceHours"], graceResult.error.issues.slice(0, 1));
-  const approvalResult = approvalSchema.optional().safeParse(approval, { error: errorMap });
+  const approvalResult = approvalSchema.optional().safeParse(approval, { messages: errorMap });
   if (!approvalResult.success) relay([index, "approval"], approvalResult.error.issues.slice(0, 1));
 
-  const idResult = ruleIdSchema.safeParse(id, { error: errorMap });
+  const idResult = ruleIdSchema.safeParse(id, { messages: errorMap });
   if (!idResult.success) relay([index, "id"], idResult.error.issues);
   if (typeof id === "string") {
     const first = firstIndexOf.get(id);
@@ -125,7 +138,7 @@ function checkRule(
     report([index, "type"], `unknown rule type '${type}' (known: ${known})`);
     return undefined;
   }
-  const optionsResult = kind.options.safeParse(options, { error: errorMap });
+  const optionsResult = kind.options.safeParse(options, { messages: errorMap });
   if (!optionsResult.success) {
     relay([index], optionsResult.error.issues);
     return undefined;
@@ -146,67 +159,64 @@ function checkRule(
 
 const EXEMPTION_TARGETS = ["handshakeId", "email", "accountId"] as const;
 
-const exemptionSchema = z
-  .strictObject({
-    handshakeId: z.string().regex(HANDSHAKE_ID_PATTERN, { error: HANDSHAKE_ID_PROBLEM }).optional(),
-    /** An email glob, matched against EMAIL targets. */
-    email: emailGlobSchema.optional(),
-    accountId: accountIdSchema.optional(),
-    /** Why the exemption exists; it is written to the audit trail with every EXEMPTED outcome. */
-    reason: z.string().trim().min(1),
-    /** Last day (UTC, inclusive) or instant the exemption protects; absent means no expiry. */
-    until: untilSchema.optional(),
-  })
-  .superRefine(
-    (exemption, ctx) => {
-      const named = EXEMPTION_TARGETS.filter((key) => exemption[key] !== undefined);
-      if (named.length === 0)
-        ctx.addIssue({ code: "custom", message: "needs one of handshakeId, email or accountId" });
-      if (named.length > 1) {
-        ctx.addIssue({
-          code: "custom",
-          message: `names ${named.join(" and ")}; an exemption names exactly one (write one exemption per target)`,
-        });
-      }
-    },
-    // Report a missing target alongside the exemption's other problems, not after they are fixed.
-    { when: (payload) => isRecord(payload.value) },
-  );
+const exemptionSchema = strictObject({
+  handshakeId: string().check(matches(HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM)).optional(),
+  /** An email glob, matched against EMAIL targets. */
+  email: emailGlobSchema.optional(),
+  accountId: accountIdSchema.optional(),
+  /** Why the exemption exists; it is written to the audit trail with every EXEMPTED outcome. */
+  reason: trimmed().check(minLength(1)),
+  /** Last day (UTC, inclusive) or instant the exemption protects; absent means no expiry. */
+  until: untilSchema.optional(),
+}).check(
+  (exemption, report) => {
+    const named = EXEMPTION_TARGETS.filter((key) => exemption[key] !== undefined);
+    if (named.length === 0)
+      report.issue({ code: "custom", message: "needs one of handshakeId, email or accountId" });
+    if (named.length > 1) {
+      report.issue({
+        code: "custom",
+        message: `names ${named.join(" and ")}; an exemption names exactly one (write one exemption per target)`,
+      });
+    }
+  },
+  // Report a missing target alongside the exemption's other problems, not after they are fixed.
+  { when: (value) => isRecord(value) },
+);
 
 // ---------------------------------------------------------------------------------------------
 // The config
 
-const configSchema = z
-  .strictObject({
-    version: z.literal(1),
-    /** Default true: a config must say `dryRun: false` before anything is canceled. */
-    dryRun: z.boolean().default(true),
-    /** More cancel decisions than this in one run: cancel nothing, record BLOCKED. */
-    maxCancellationsPerRun: z.int().gt(0).default(DEFAULT_MAX_CANCELLATIONS),
-    /** Why the cap is above 10,000, where it would otherwise be refused; printed by `config check`. */
-    maxCancellationsReason: z.string().trim().min(1).max(1024).optional(),
-    /** Evaluated in this order; the first matching rule is the one the audit names. */
-    rules: z.array(z.unknown()).min(1, { error: "must list at least one rule" }).transform(checkRules),
-    exemptions: z.array(exemptionSchema).default([]),
-    /** The run's SNS digest (NOTIFY_TOPIC_ARN): showTargets prints target emails unmasked. */
-    notify: z.strictObject({ showTargets: z.boolean().default(false) }).optional(),
-    /**
-     * Four eyes: `required` turns each cancellation into a plan someone else approves. No default
-     * is written in, so a config that does not use it keeps its hash.
-     */
-    approval: approvalSchema.optional(),
-    /** Hours a plan can be approved and applied; default DEFAULT_PLAN_EXPIRY_HOURS. */
-    approvalExpiryHours: z.number().gt(0).max(MAX_PLAN_EXPIRY_HOURS).optional(),
-    /** An RE2 pattern an approval's or rejection's note must contain (a change ticket, say). */
-    approvalNoteRequire: re2PatternSchema.optional(),
-  })
-  .superRefine(
-    (config, ctx) => {
+const configSchema = strictObject({
+  version: literal(1),
+  /** Default true: a config must say `dryRun: false` before anything is canceled. */
+  dryRun: boolean().default(true),
+  /** More cancel decisions than this in one run: cancel nothing, record BLOCKED. */
+  maxCancellationsPerRun: int().check(greaterThan(0)).default(DEFAULT_MAX_CANCELLATIONS),
+  /** Why the cap is above 10,000, where it would otherwise be refused; printed by `config check`. */
+  maxCancellationsReason: trimmed().check(minLength(1)).check(maxLength(1024)).optional(),
+  /** Evaluated in this order; the first matching rule is the one the audit names. */
+  rules: array(unknown(), { min: [1, "must list at least one rule"] }).transform(checkRules),
+  exemptions: array(exemptionSchema).default(() => []),
+  /** The run's SNS digest (NOTIFY_TOPIC_ARN): showTargets prints target emails unmasked. */
+  notify: strictObject({ showTargets: boolean().default(false) }).optional(),
+  /**
+   * Four eyes: `required` turns each cancellation into a plan someone else approves. No default
+   * is written in, so a config that does not use it keeps its hash.
+   */
+  approval: approvalSchema.optional(),
+  /** Hours a plan can be approved and applied; default DEFAULT_PLAN_EXPIRY_HOURS. */
+  approvalExpiryHours: number().check(greaterThan(0)).check(atMost(MAX_PLAN_EXPIRY_HOURS)).optional(),
+  /** An RE2 pattern an approval's or rejection's note must contain (a change ticket, say). */
+  approvalNoteRequire: re2PatternSchema.optional(),
+})
+  .check(
+    (config, report) => {
       const anyRequired =
         config.approval === "required" || config.rules.some((rule) => rule.approval === "required");
       for (const key of ["approvalExpiryHours", "approvalNoteRequire"] as const) {
         if (config[key] !== undefined && !anyRequired) {
-          ctx.addIssue({
+          report.issue({
             code: "custom",
             path: [key],
             message:
@@ -215,15 +225,15 @@ const configSchema = z
         }
       }
     },
-    { when: (payload) => payload.issues.length === 0 },
+    { when: (_value, issues) => issues.length === 0 },
   )
-  .superRefine(
-    (config, ctx) => {
+  .check(
+    (config, report) => {
       if (
         config.maxCancellationsPerRun > MAX_CANCELLATIONS_WITHOUT_REASON &&
         !config.maxCancellationsReason
       ) {
-        ctx.addIssue({
+        report.issue({
           code: "custom",
           path: ["maxCancellationsPerRun"],
           message: `is above ${MAX_CANCELLATIONS_WITHOUT_REASON}, where the cap protects nothing; lower it, or say why in maxCancellationsReason`,
@@ -232,19 +242,15 @@ const configSchema = z
     },
     // Checked alongside the config's other problems, not only once they are fixed.
     {
-      when: (payload) =>
-        isRecord(payload.value) &&
-        typeof payload.value.maxCancellationsPerRun === "number" &&
-        payload.issues.every((issue) => issue.path?.[0] !== "maxCancellationsReason"),
+      when: (value, issues) =>
+        isRecord(value) &&
+        typeof value.maxCancellationsPerRun === "number" &&
+        issues.every((issue) => issue.path[0] !== "maxCancellationsReason"),
     },
   );
 
-export type JanitorConfig = z.output<typeof configSchema>;
-export type Exemption = z.output<typeof exemptionSchema>;
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
-}
+export type JanitorConfig = Infer<typeof configSchema>;
+export type Exemption = Infer<typeof exemptionSchema>;
 
 function readJson(text: string, source: string): unknown {
   try {
@@ -264,28 +270,26 @@ function readJson(text: string, source: string): unknown {
   }
 }
 
-function readYaml(text: string, source: string): unknown {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return `${source}: line ${line}, column ${col}: ${oneLine(error.message)}`;
-      }),
-    );
-  }
-  try {
-    return doc.toJS();
-  } catch (error) {
-    // toJS refuses alias bombs and similar; that is a problem of the file, not a crash.
-    throw new ConfigError([`${source}: ${oneLine(error instanceof Error ? error.message : String(error))}`]);
-  }
+type ConfigReader = (text: string, source: string) => unknown;
+let yamlReader: ConfigReader | undefined;
+
+/**
+ * yaml is some 160 KB of code that a cold start would otherwise parse: it is loaded only for a
+ * config written in YAML (loadConfig calls this). The Lambda artifact ships its config as JSON
+ * (scripts/build.ts), so the deployed handler never loads it.
+ */
+export async function loadYamlReader(): Promise<void> {
+  yamlReader ??= (await import("./yaml.js")).readYaml;
+}
+
+function isJsonSource(source: string): boolean {
+  return source.toLowerCase().endsWith(".json");
 }
 
 /**
  * Parses and validates a config. `source` names the file in every message and decides the syntax:
- * a `.json` source is read with JSON.parse (whose errors speak JSON), anything else as YAML.
+ * a `.json` source is read with JSON.parse (whose errors speak JSON), anything else as YAML, whose
+ * reader must be loaded first (loadYamlReader; loadConfig does both).
  * Throws ConfigError listing every problem found, one line each.
  */
 export function parseConfig(text: string, source: string): JanitorConfig {
@@ -293,15 +297,21 @@ export function parseConfig(text: string, source: string): JanitorConfig {
 }
 
 function readConfigData(text: string, source: string): unknown {
-  const data = source.toLowerCase().endsWith(".json") ? readJson(text, source) : readYaml(text, source);
+  const data = isJsonSource(source) ? readJson(text, source) : loadedYamlReader()(text, source);
   if (data === null || data === undefined) {
     throw new ConfigError([`${source}: is empty; a config needs at least version and rules`]);
   }
   return data;
 }
 
+function loadedYamlReader(): ConfigReader {
+  // A programming error, not a bad config: no YAML text is read before its reader loads.
+  if (yamlReader === undefined) throw new Error("the YAML reader is not loaded (loadYamlReader)");
+  return yamlReader;
+}
+
 function validateConfig(data: unknown, source: string): JanitorConfig {
-  const result = configSchema.safeParse(data, { error: errorMap });
+  const result = configSchema.safeParse(data, { messages: errorMap });
   if (!result.success)
     throw new ConfigError(problemsOf(result.error.issues).map((p) => formatProblem(source, p)));
   return result.data;
@@ -314,15 +324,21 @@ function describeReadError(error: unknown): string {
 }
 
 export async function loadConfig(path: string): Promise<JanitorConfig> {
+  const data = await loadConfigData(path);
+  await loadEnginesFor(data);
+  return validateConfig(data, path);
+}
+
+/** A config file's data as read, not yet validated: what the build ships as JSON. */
+export async function loadConfigData(path: string): Promise<unknown> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (error) {
     throw new ConfigError([`${path}: cannot read file (${describeReadError(error)})`]);
   }
-  const data = readConfigData(text, path);
-  await loadEnginesFor(data);
-  return validateConfig(data, path);
+  if (!isJsonSource(path)) await loadYamlReader();
+  return readConfigData(text, path);
 }
 
 /**

@@ -1,9 +1,9 @@
-import type { z } from "zod";
+import type { Issue, MessageMap } from "../domain/check.js";
 
 /**
  * The config's problems in words: every issue becomes one line `<source>: <path>: <problem>`;
- * zod's default wording is replaced here so that the problem reads as plain English about the
- * user's file.
+ * the checkers' default wording is replaced here so that the problem reads as plain English about
+ * the user's file.
  */
 
 export interface Problem {
@@ -32,11 +32,11 @@ export function describeValue(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-export const errorMap: z.core.$ZodErrorMap = (issue) => {
+export const errorMap: MessageMap = (issue) => {
   switch (issue.code) {
     case "invalid_type":
       if (issue.input === undefined) return "is required";
-      return `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}`;
+      return `must be ${EXPECTED[issue.expected ?? ""] ?? issue.expected}, got ${describeValue(issue.input)}`;
     case "too_small":
       if (issue.origin === "array")
         return issue.minimum === 1 ? "must not be empty" : `must have at least ${issue.minimum} items`;
@@ -49,9 +49,7 @@ export const errorMap: z.core.$ZodErrorMap = (issue) => {
       return issue.inclusive ? `must be at most ${issue.maximum}` : `must be less than ${issue.maximum}`;
     case "invalid_value":
       if (issue.input === undefined) return "is required";
-      return `must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
-    case "not_multiple_of":
-      return `must be a multiple of ${issue.divisor}`;
+      return `must be ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(" or ")}`;
     case "unrecognized_keys":
       return "unknown key";
     default:
@@ -59,13 +57,18 @@ export const errorMap: z.core.$ZodErrorMap = (issue) => {
   }
 };
 
-export function problemsOf(issues: readonly z.core.$ZodIssue[]): Problem[] {
+export function problemsOf(issues: readonly Issue[]): Problem[] {
   return issues.flatMap((issue) =>
     // One line per unknown key, so each names the key it is about.
     issue.code === "unrecognized_keys"
-      ? issue.keys.map((key) => ({ path: [...issue.path, key], message: "unknown key" }))
+      ? (issue.keys ?? []).map((key) => ({ path: [...issue.path, key], message: "unknown key" }))
       : [{ path: issue.path, message: issue.message }],
   );
+}
+
+/** A parser's message on one line: YAML's and JSON's quote excerpts over several. */
+export function oneLine(text: string): string {
+  return text.replace(/\s+/g, " ").trim();
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -1,5 +1,5 @@
 /** An exemption's `until`: how it is written in a config, and the last instant it protects. */
-import { z } from "zod";
+import { custom } from "../domain/check.js";
 
 const DATE_PATTERN = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATE_TIME_PATTERN = /^(\d{4}-\d{2}-\d{2})T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
@@ -28,14 +28,12 @@ function normalizeUntil(value: string | Date): string | undefined {
   return Number.isNaN(time) ? undefined : new Date(time).toISOString();
 }
 
-export const untilSchema = z
-  .union([z.string(), z.date()], { error: UNTIL_PROBLEM })
-  .transform((value, ctx) => {
-    const until = normalizeUntil(value);
-    if (until !== undefined) return until;
-    ctx.addIssue({ code: "custom", message: UNTIL_PROBLEM });
-    return z.NEVER;
-  });
+/** A string or a Date (a YAML reader's), normalized; anything else is refused with one message. */
+export const untilSchema = custom<string, string | Date>((input, report) => {
+  const until = typeof input === "string" || input instanceof Date ? normalizeUntil(input) : undefined;
+  if (until === undefined) report.issue({ code: "custom", input, message: UNTIL_PROBLEM });
+  return until ?? "";
+});
 
 /** The last instant an exemption protects: the end of the `until` day (UTC), or the `until` instant. */
 export function exemptionEnd(exemption: { until?: string | undefined }): Date | undefined {

@@ -157,18 +157,21 @@ export function vouchesFor(pattern: string, address: string | EmailKey): boolean
 }
 
 /** Addresses as unlike each other as real ones get; a glob that matches them all matches anyone. */
-const PROBES = [
+const PROBE_ADDRESSES = [
   "a@b.co",
   "0@0.io",
   "first.last+tag@mail.sub.example.org",
   "x_y-z@xn--bcher-kva.example",
   "zz@zz.zz",
-].map(emailKey);
+];
+// Keyed on first use: only the CLI's `config check` asks, never a Lambda run.
+let probes: EmailKey[] | undefined;
 
 /** `*@*`, `*@*.*` and the like: a glob that lets every address through (or catches every one). */
 export function matchesEveryAddress(pattern: string): boolean {
   if (pattern.replace(/[*@]/g, "").length === 0) return true;
-  return PROBES.every((probe) => matchesGlob(pattern, probe));
+  probes ??= PROBE_ADDRESSES.map(emailKey);
+  return probes.every((probe) => matchesGlob(pattern, probe));
 }
 
 /** Why a string cannot serve as an email glob, or undefined when it can. */

@@ -1,4 +1,16 @@
-import { z } from "zod";
+import {
+  array,
+  type Infer,
+  type Issue,
+  lazy,
+  literal,
+  looseObject,
+  matches,
+  maxLength,
+  minLength,
+  type Schema,
+  string,
+} from "../domain/check.js";
 import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM, type Handshake } from "../domain/handshake.js";
 import { eventDepthProblem } from "./event-depth.js";
@@ -29,56 +41,57 @@ export const REALTIME_EVENT_NAMES = ["InviteAccountToOrganization"] as const;
 /** EventBridge ids are UUIDs; anything else that is key-safe is accepted, nothing more. */
 const EVENT_ID = /^[A-Za-z0-9-]{1,128}$/;
 
-const text = (max: number) => z.string().min(1).max(max);
+const text = (max: number) => string().check(minLength(1)).check(maxLength(max));
+const upTo = (max: number) => string().check(maxLength(max));
 
-const party = z.looseObject({ type: z.string().max(64).optional(), id: z.string().max(256).optional() });
+const party = looseObject({ type: upTo(64).optional(), id: upTo(256).optional() });
 interface TrailResource {
   type?: string | undefined;
   value?: string | undefined;
   resources?: TrailResource[] | undefined;
 }
-const resource: z.ZodType<TrailResource> = z.lazy(() =>
-  z.looseObject({
-    type: z.string().max(64).optional(),
-    value: z.string().max(4096).optional(),
-    resources: z.array(resource).max(50).optional(),
+const resource: Schema<TrailResource> = lazy(() =>
+  looseObject({
+    type: upTo(64).optional(),
+    value: upTo(4096).optional(),
+    resources: array(resource, { max: [50] }).optional(),
   }),
 );
 
-const trailHandshake = z.looseObject({
-  id: z.string().regex(HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM),
-  arn: z.string().max(2048).optional(),
-  state: z.string().max(64).optional(),
-  action: z.string().max(64).optional(),
-  parties: z.array(party).max(10).optional(),
-  resources: z.array(resource).max(50).optional(),
-  requestedTimestamp: z.string().max(64).optional(),
-  expirationTimestamp: z.string().max(64).optional(),
+const trailHandshake = looseObject({
+  id: string().check(matches(HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM)),
+  arn: upTo(2048).optional(),
+  state: upTo(64).optional(),
+  action: upTo(64).optional(),
+  parties: array(party, { max: [10] }).optional(),
+  resources: array(resource, { max: [50] }).optional(),
+  requestedTimestamp: upTo(64).optional(),
+  expirationTimestamp: upTo(64).optional(),
 });
 
-const userIdentity = z.looseObject({
+const userIdentity = looseObject({
   type: text(64).optional(),
   principalId: text(256).optional(),
   arn: text(2048).optional(),
-  accountId: z.string().max(32).optional(),
+  accountId: upTo(32).optional(),
   invokedBy: text(256).optional(),
 });
 
-const envelope = z.looseObject({
-  id: z.string().regex(EVENT_ID, "must be the EventBridge event id (letters, digits, '-')"),
-  source: z.literal(REALTIME_SOURCE),
-  "detail-type": z.literal(REALTIME_DETAIL_TYPE),
-  detail: z.looseObject({
-    eventSource: z.literal(REALTIME_EVENT_SOURCE),
+const envelope = looseObject({
+  id: string().check(matches(EVENT_ID, "must be the EventBridge event id (letters, digits, '-')")),
+  source: literal(REALTIME_SOURCE),
+  "detail-type": literal(REALTIME_DETAIL_TYPE),
+  detail: looseObject({
+    eventSource: literal(REALTIME_EVENT_SOURCE),
     eventName: text(128),
   }),
 });
 
-const inviteDetail = z.looseObject({
+const inviteDetail = looseObject({
   userIdentity,
-  eventTime: z.string().max(64).optional(),
-  errorCode: z.string().max(256).optional(),
-  responseElements: z.looseObject({ handshake: trailHandshake }).nullable().optional(),
+  eventTime: upTo(64).optional(),
+  errorCode: upTo(256).optional(),
+  responseElements: looseObject({ handshake: trailHandshake }).nullable().optional(),
 });
 
 export type RealtimeEvent =
@@ -149,7 +162,7 @@ function otherKind(event: unknown): string | undefined {
   return `event.source: must be "${REALTIME_SOURCE}" with detail-type "${REALTIME_DETAIL_TYPE}" (got source ${shown(source)}, detail-type ${shown(detailType)})`;
 }
 
-function actorOf(identity: z.infer<typeof userIdentity>): string | undefined {
+function actorOf(identity: Infer<typeof userIdentity>): string | undefined {
   if (identity.arn !== undefined) return identity.arn;
   if (identity.type !== undefined && identity.principalId !== undefined) {
     return `${identity.type}:${identity.principalId}`;
@@ -157,7 +170,7 @@ function actorOf(identity: z.infer<typeof userIdentity>): string | undefined {
   return identity.invokedBy ?? identity.principalId ?? undefined;
 }
 
-function hintOf(handshake: z.infer<typeof trailHandshake>): Handshake {
+function hintOf(handshake: Infer<typeof trailHandshake>): Handshake {
   const target = handshake.parties?.find((p) => p.type?.toUpperCase() !== "ORGANIZATION");
   const notes = handshake.resources?.find((r) => r.type?.toUpperCase() === "NOTES")?.value;
   const requestedAt = parseCloudTrailDate(handshake.requestedTimestamp);
@@ -192,12 +205,12 @@ export function parseCloudTrailDate(value: string | undefined): Date | undefined
   return date.getUTCDate() === Number(day) ? date : undefined;
 }
 
-function issueLines(error: z.ZodError, prefix: readonly (string | number)[] = []): string[] {
+function issueLines(error: { issues: Issue[] }, prefix: readonly (string | number)[] = []): string[] {
   return error.issues.map((issue) => {
     const path = ["event", ...[...prefix, ...issue.path].map((p) => String(p))].join(".");
     if (issue.code === "invalid_type") return `${path}: must be ${issue.expected}`;
     if (issue.code === "invalid_value") {
-      return `${path}: must be ${issue.values.map((v) => JSON.stringify(v)).join(" or ")}`;
+      return `${path}: must be ${(issue.values ?? []).map((v) => JSON.stringify(v)).join(" or ")}`;
     }
     return `${path}: ${issue.message}`;
   });

@@ -1,4 +1,14 @@
-import { z } from "zod";
+import {
+  array,
+  boolean,
+  type Issue,
+  literal,
+  matches,
+  maxLength,
+  minLength,
+  strictObject,
+  string,
+} from "../domain/check.js";
 import { ConfigError } from "../domain/errors.js";
 import { HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM } from "../domain/handshake.js";
 import type { Trigger } from "../domain/outcomes.js";
@@ -30,6 +40,13 @@ const SCHEDULED_KEYS = [
 ] as const;
 const MANUAL_KEYS = ["dryRun", "rules", "handshakeIds", "reason", "actor"] as const;
 
+/**
+ * An RFC 3339 date-time with seconds and a zone (`Z` or an offset), on a calendar date that exists:
+ * what EventBridge writes in `time`.
+ */
+const ISO_DATE_TIME =
+  /^(?:(?:\d\d[2468][048]|\d\d[13579][26]|\d\d0[48]|[02468][048]00|[13579][26]00)-02-29|\d{4}-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12]\d|3[01])|(?:0[469]|11)-(?:0[1-9]|[12]\d|30)|02-(?:0[1-9]|1\d|2[0-8])))T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d+)?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$/;
+
 const SCHEDULED_SHAPE = `it has exactly ${SCHEDULED_KEYS.join(", ")}; a manual invoke has none of them`;
 
 /**
@@ -38,49 +55,46 @@ const SCHEDULED_SHAPE = `it has exactly ${SCHEDULED_KEYS.join(", ")}; a manual i
  * a run (the console's test template edited to say `"dryRun": true` ran a live sweep). The id becomes
  * the run id and the audit table's key, so it is held to what a run id may be (EventBridge sends a UUID).
  */
-const scheduledEvent = z.strictObject({
-  version: z.literal("0", { error: 'must be "0"' }),
-  id: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, { error: "must be 1-128 letters, digits or . _ : -" }),
-  "detail-type": z.literal("Scheduled Event", { error: 'must be "Scheduled Event"' }),
-  source: z.literal("aws.events", { error: 'must be "aws.events"' }),
-  account: z.string().regex(/^\d{12}$/, { error: "must be an account id of 12 digits" }),
-  time: z.iso.datetime({ offset: true, error: "must be an ISO-8601 date-time" }),
-  region: z
-    .string()
-    .regex(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, { error: "must be an AWS region such as us-east-1" }),
+const scheduledEvent = strictObject({
+  version: literal("0", 'must be "0"'),
+  id: string().check(matches(/^[A-Za-z0-9._:-]{1,128}$/, "must be 1-128 letters, digits or . _ : -")),
+  "detail-type": literal("Scheduled Event", 'must be "Scheduled Event"'),
+  source: literal("aws.events", 'must be "aws.events"'),
+  account: string().check(matches(/^\d{12}$/, "must be an account id of 12 digits")),
+  time: string("must be an ISO-8601 date-time").check(
+    matches(ISO_DATE_TIME, "must be an ISO-8601 date-time"),
+  ),
+  region: string().check(matches(/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/, "must be an AWS region such as us-east-1")),
   /** The schedule's rule: the run's actor. */
-  resources: z
-    .array(
-      z.string().regex(/^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:rule\/[A-Za-z0-9._/-]{1,256}$/, {
-        error: "must be the ARN of an EventBridge rule",
-      }),
-    )
-    .length(1, { error: "must name exactly the one rule that fired" }),
-  detail: z.strictObject({}),
+  resources: array(
+    string().check(
+      matches(
+        /^arn:aws[a-z-]*:events:[a-z0-9-]+:\d{12}:rule\/[A-Za-z0-9._/-]{1,256}$/,
+        "must be the ARN of an EventBridge rule",
+      ),
+    ),
+    { length: [1, "must name exactly the one rule that fired"] },
+  ),
+  detail: strictObject({}),
 });
 
 /** The manual-invoke event of the contract: every field optional, nothing else allowed. */
-const manualEvent = z.strictObject({
-  dryRun: z.boolean().optional(),
-  rules: z
-    .array(
-      z.string().min(1, { error: "must not be empty" }).max(128, { error: "must be at most 128 characters" }),
-    )
-    .min(1, { error: "must not be empty (leave it out to apply every rule)" })
+const manualEvent = strictObject({
+  dryRun: boolean().optional(),
+  rules: array(
+    string().check(minLength(1, "must not be empty")).check(maxLength(128, "must be at most 128 characters")),
+    { min: [1, "must not be empty (leave it out to apply every rule)"] },
+  ).optional(),
+  handshakeIds: array(string().check(matches(HANDSHAKE_ID_PATTERN, HANDSHAKE_ID_PROBLEM)), {
+    min: [1, "must not be empty (leave it out to select every handshake)"],
+  }).optional(),
+  reason: string()
+    .check(minLength(1, "must not be empty"))
+    .check(maxLength(1024, "must be at most 1024 characters"))
     .optional(),
-  handshakeIds: z
-    .array(z.string().regex(HANDSHAKE_ID_PATTERN, { error: HANDSHAKE_ID_PROBLEM }))
-    .min(1, { error: "must not be empty (leave it out to select every handshake)" })
-    .optional(),
-  reason: z
-    .string()
-    .min(1, { error: "must not be empty" })
-    .max(1024, { error: "must be at most 1024 characters" })
-    .optional(),
-  actor: z
-    .string()
-    .min(1, { error: "must not be empty" })
-    .max(256, { error: "must be at most 256 characters" })
+  actor: string()
+    .check(minLength(1, "must not be empty"))
+    .check(maxLength(256, "must be at most 256 characters"))
     .optional(),
 });
 
@@ -163,11 +177,11 @@ function pathOf(path: readonly PropertyKey[]): string {
   return ["event", ...path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`))].join("");
 }
 
-function issueLines(error: z.ZodError, event: EventRecord, shape: "scheduled" | "manual"): string[] {
+function issueLines(error: { issues: Issue[] }, event: EventRecord, shape: "scheduled" | "manual"): string[] {
   return error.issues.flatMap((issue) => {
     const path = pathOf(issue.path);
     if (issue.code === "unrecognized_keys") {
-      return issue.keys.map((key) => {
+      return (issue.keys ?? []).map((key) => {
         if (issue.path.length > 0)
           return `${path}: unknown key ${keyName(key)} (a scheduled event's detail is empty)`;
         return shape === "scheduled"

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { type Infer, type InferInput, matches, string } from "../domain/check.js";
 import { allowDenyOptions } from "./allow-deny.js";
 import type { RuleKind } from "./contract.js";
 import { describeScope, inActionScope } from "./scope.js";
@@ -7,19 +7,16 @@ import { describeScope, inActionScope } from "./scope.js";
  * A 12-digit account id. Only a string is accepted: YAML reads unquoted digits as a number, which
  * silently drops a leading zero (012345678901 becomes 12345678901), so a number is refused.
  */
-export const accountIdSchema = z
-  .string({
-    error: (issue) =>
-      typeof issue.input === "number"
-        ? "must be a quoted string of 12 digits (unquoted, YAML reads it as a number)"
-        : undefined,
-  })
-  .regex(/^\d{12}$/, { error: "must be an account id of 12 digits" });
+export const accountIdSchema = string((issue) =>
+  typeof issue.input === "number"
+    ? "must be a quoted string of 12 digits (unquoted, YAML reads it as a number)"
+    : undefined,
+).check(matches(/^\d{12}$/, "must be an account id of 12 digits"));
 
 const accountOptions = allowDenyOptions(accountIdSchema);
-export type AccountOptions = z.output<typeof accountOptions>;
+export type AccountOptions = Infer<typeof accountOptions>;
 /** The options as a config writes them (actionTypes may be left out). */
-export type AccountOptionsInput = z.input<typeof accountOptions>;
+export type AccountOptionsInput = InferInput<typeof accountOptions>;
 
 export const account: RuleKind<AccountOptions, "account"> = {
   kind: "account",

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type { Schema } from "../domain/check.js";
 import type { Handshake } from "../domain/handshake.js";
 
 /** cdk-nag's tri-state: a rule either does not concern a handshake, clears it, or matches it. */
@@ -18,7 +18,7 @@ export interface RuleContext {
 export interface RuleKind<O, K extends string = string> {
   kind: K;
   summary: string;
-  options: z.ZodType<O>;
+  options: Schema<O, unknown>;
   evaluate(handshake: Handshake, options: O, ctx: RuleContext): RuleVerdict;
   describe(options: O): string;
   /**

@@ -1,19 +1,19 @@
-import { z } from "zod";
+import { type Infer, type InferInput, string } from "../domain/check.js";
 import { emailKey, globProblem, matchesGlob, vouchesFor } from "../domain/glob.js";
 import { allowDenyOptions } from "./allow-deny.js";
 import type { RuleKind } from "./contract.js";
 import { describeScope, inActionScope } from "./scope.js";
 
 /** An email glob as accepted everywhere in the config (rules and exemptions). */
-export const emailGlobSchema = z.string().superRefine((pattern, ctx) => {
+export const emailGlobSchema = string().check((pattern, report) => {
   const problem = globProblem(pattern);
-  if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+  if (problem !== undefined) report.issue({ code: "custom", message: problem });
 });
 
 const emailOptions = allowDenyOptions(emailGlobSchema);
-export type EmailOptions = z.output<typeof emailOptions>;
+export type EmailOptions = Infer<typeof emailOptions>;
 /** The options as a config writes them (actionTypes may be left out). */
-export type EmailOptionsInput = z.input<typeof emailOptions>;
+export type EmailOptionsInput = InferInput<typeof emailOptions>;
 
 export const email: RuleKind<EmailOptions, "email"> = {
   kind: "email",

@@ -1,5 +1,5 @@
 import type { RE2JS } from "re2js";
-import { z } from "zod";
+import { type Infer, type InferInput, maxLength, minLength, strictObject, string } from "../domain/check.js";
 import type { RuleKind } from "./contract.js";
 import { actionTypesOption, describeScope, inActionScope } from "./scope.js";
 
@@ -55,14 +55,13 @@ function patternOf(options: NotesOptions): RE2JS {
 }
 
 /** An RE2 pattern as a config writes it; also the ticket pattern an approval's note must match. */
-export const re2PatternSchema = z
-  .string()
-  .min(1)
+export const re2PatternSchema = string()
+  .check(minLength(1))
   // NOTES hold at most 1024 characters; a longer pattern is a mistake, and a cost at every load.
-  .max(1024)
-  .superRefine((source, ctx) => {
+  .check(maxLength(1024))
+  .check((source, report) => {
     const problem = patternProblem(source);
-    if (problem !== undefined) ctx.addIssue({ code: "custom", message: problem });
+    if (problem !== undefined) report.issue({ code: "custom", message: problem });
   });
 
 /** Whether an RE2 pattern (already validated by re2PatternSchema) occurs anywhere in the text. */
@@ -70,7 +69,7 @@ export function containsPattern(source: string, text: string): boolean {
   return compile(source).test(text);
 }
 
-const notesOptions = z.strictObject({
+const notesOptions = strictObject({
   /**
    * An RE2 pattern searched for anywhere in the notes (unanchored, case-sensitive, no flags):
    * "CHG-[0-9]+" accepts "Per CHG-1234, welcome". Anchor with ^…$ to demand the whole text.
@@ -79,9 +78,9 @@ const notesOptions = z.strictObject({
   /** Scope, default [INVITE]: only invitations carry NOTES. */
   actionTypes: actionTypesOption,
 });
-export type NotesOptions = z.output<typeof notesOptions>;
+export type NotesOptions = Infer<typeof notesOptions>;
 /** The options as a config writes them (actionTypes may be left out). */
-export type NotesOptionsInput = z.input<typeof notesOptions>;
+export type NotesOptionsInput = InferInput<typeof notesOptions>;
 
 export const notes: RuleKind<NotesOptions, "notes"> = {
   kind: "notes",

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import { array, matches, string } from "../domain/check.js";
 import type { Handshake } from "../domain/handshake.js";
 
 /** The scope of a rule that names none: judging any other action type has to be asked for. */
@@ -11,12 +11,10 @@ export const DEFAULT_ACTION_TYPES: readonly string[] = ["INVITE"];
  * only when named. Not an enum: the service adds action types (TRANSFER_RESPONSIBILITY came late),
  * so an unfamiliar upper-case value is accepted and only warned about by `config check`.
  */
-export const actionTypesOption = z
-  .array(
-    z.string().regex(/^[A-Z][A-Z0-9_]*$/, { error: "must be an action type in upper case, such as INVITE" }),
-  )
-  .min(1, { error: "must not be empty (leave it out for the default, INVITE)" })
-  .default(() => [...DEFAULT_ACTION_TYPES]);
+export const actionTypesOption = array(
+  string().check(matches(/^[A-Z][A-Z0-9_]*$/, "must be an action type in upper case, such as INVITE")),
+  { min: [1, "must not be empty (leave it out for the default, INVITE)"] },
+).default(() => [...DEFAULT_ACTION_TYPES]);
 
 /** Options built by hand rather than by the schema still fail closed to the default scope. */
 export function inActionScope(actionTypes: readonly string[] | undefined, handshake: Handshake): boolean {

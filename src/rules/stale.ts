@@ -1,14 +1,14 @@
-import { z } from "zod";
+import { greaterThan, type Infer, type InferInput, number, strictObject } from "../domain/check.js";
 import type { RuleKind } from "./contract.js";
 import { actionTypesOption, describeScope, inActionScope } from "./scope.js";
 
-const staleOptions = z.strictObject({
-  olderThanDays: z.number().gt(0),
+const staleOptions = strictObject({
+  olderThanDays: number().check(greaterThan(0)),
   actionTypes: actionTypesOption,
 });
-export type StaleOptions = z.output<typeof staleOptions>;
+export type StaleOptions = Infer<typeof staleOptions>;
 /** The options as a config writes them (actionTypes may be left out). */
-export type StaleOptionsInput = z.input<typeof staleOptions>;
+export type StaleOptionsInput = InferInput<typeof staleOptions>;
 
 const DAY_MS = 86_400_000;
 

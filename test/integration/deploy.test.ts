@@ -2,7 +2,9 @@ import { execFile } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { BUNDLED_CONFIG_FILE, buildBundle } from "../../scripts/build.js";
 import { type PackageResult, packageService } from "../../scripts/package.js";
 import { auditTableResource } from "../../scripts/template-parts.js";
 import {
@@ -17,6 +19,7 @@ import {
   auditTableDefinition,
 } from "../../src/aws/audit-table.js";
 import { AUDIT_STORE_ACTIONS, CHECKPOINT_ACTIONS, ORGANIZATIONS_ACTIONS } from "../../src/aws/iam-actions.js";
+import { canonicalConfigJson, loadConfig } from "../../src/config/config.js";
 import { METRICS_NAMESPACE, RUN_NOT_COMPLETED_METRIC } from "../../src/handlers/metric-names.js";
 import { joined } from "../support/leading-keys.js";
 import { packagedTemplate } from "../support/packaged.js";
@@ -46,6 +49,17 @@ beforeAll(async () => {
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
 });
+
+/** The packaged zip unpacked into a directory of its own below `work`, as Lambda unpacks it. */
+async function unzipArtifact(name: string): Promise<string> {
+  const task = join(work, name);
+  await new Promise<void>((resolve, reject) =>
+    execFile("unzip", ["-q", packaged.artifactPath, "-d", task], (error) =>
+      error ? reject(error) : resolve(),
+    ),
+  );
+  return task;
+}
 
 function resource(id: string) {
   const found = template.Resources[id];
@@ -344,17 +358,29 @@ describe("the function", () => {
     expect(zip.includes(Buffer.from("node_modules/"))).toBe(false);
   });
 
+  test("ships the stage's YAML config as JSON that reads as the same config", async () => {
+    const task = await unzipArtifact("config-task");
+    const fn = resource("SweepLambdaFunction").Properties;
+    const env = (fn.Environment as { Variables: Record<string, string> }).Variables;
+    const shipped = join(task, String(env.JANITOR_CONFIG));
+    // The prod stage's `config` param is the repository's default config.
+    const source = fileURLToPath(new URL("../../config/janitor.yaml", import.meta.url));
+
+    const text = await readFile(shipped, "utf8");
+
+    expect(shipped.endsWith(".json")).toBe(true);
+    expect(() => JSON.parse(text)).not.toThrow();
+    expect(canonicalConfigJson(await loadConfig(shipped))).toBe(
+      canonicalConfigJson(await loadConfig(source)),
+    );
+  });
+
   test("unpacks into a handler that loads with nothing but the zip's own files and keeps its error names", async () => {
     // As Lambda does: unzip into an empty directory and import the handler from there. A chunk
     // left out of the package, or an import of a module that is not bundled, fails here. Lambda
     // reports a failed invocation by the error's name: a malformed event must still be a
     // ConfigError in the bundle (a minifier that renamed classes would break that).
-    const task = join(work, "task");
-    await new Promise<void>((resolve, reject) =>
-      execFile("unzip", ["-q", packaged.artifactPath, "-d", task], (error) =>
-        error ? reject(error) : resolve(),
-      ),
-    );
+    const task = await unzipArtifact("task");
     const fn = resource("SweepLambdaFunction").Properties;
     const [file, exported] = [
       String(fn.Handler).replace(/\.[^.]+$/, ".js"),
@@ -451,6 +477,22 @@ describe("cfn-lint", () => {
 });
 
 describe("packaging", () => {
+  test("writes a YAML 1.1 config's bare dates as the dates they are", async () => {
+    const yaml11 = join(work, "yaml11.yaml");
+    await writeFile(
+      yaml11,
+      "%YAML 1.1\n---\nversion: 1\nrules:\n  - id: old\n    type: stale\n    olderThanDays: 30\n" +
+        "exemptions:\n  - email: '*@example.com'\n    reason: partner\n    until: 2026-03-01\n",
+    );
+    const outDir = join(work, "yaml11-build");
+
+    await buildBundle({ configPath: yaml11, outDir });
+
+    const shipped = JSON.parse(await readFile(join(outDir, BUNDLED_CONFIG_FILE), "utf8"));
+    expect(shipped.exemptions[0].until).toBe("2026-03-01");
+    expect((await loadConfig(join(outDir, BUNDLED_CONFIG_FILE))).exemptions[0]?.until).toBe("2026-03-01");
+  }, 120_000);
+
   test("fails with the config's own error lines when the rules config is invalid", async () => {
     const bad = join(work, "bad.yaml");
     await writeFile(bad, "version: 1\nrules:\n  - id: old\n    type: stale\n    olderThanDays: 0\n");
