@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import {
   configHash,
   exemptionEnd,
@@ -532,5 +532,24 @@ describe("describeConfig and configWarnings", () => {
     const text = describeConfig(config, now);
 
     for (const warning of configWarnings(config, now)) expect(text).toContain(warning);
+  });
+});
+
+describe("the YAML reader, loaded only for a config written in YAML", () => {
+  test("parseConfig on YAML says the reader is not loaded, and loadConfig loads it", async () => {
+    vi.resetModules();
+    const fresh = await import("../../src/config/config.js");
+    const yaml = "version: 1\nrules:\n  - id: stale\n    type: stale\n    olderThanDays: 7\n";
+    expect(() => fresh.parseConfig(yaml, "fresh.yaml")).toThrow(/YAML reader is not loaded/);
+    // JSON needs no reader.
+    expect(fresh.parseConfig(JSON.stringify(parse(yaml)), "fresh.json").rules[0]?.id).toBe("stale");
+    const dir = await mkdtemp(join(tmpdir(), "janitor-yaml-"));
+    try {
+      await writeFile(join(dir, "janitor.yaml"), yaml);
+      expect((await fresh.loadConfig(join(dir, "janitor.yaml"))).rules[0]?.id).toBe("stale");
+      expect(fresh.parseConfig(yaml, "fresh.yaml").rules[0]?.id).toBe("stale");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
