@@ -15,7 +15,8 @@ import { type Sleep, sleep } from "./backoff.js";
  *   successes are what the service granted, with no burst inflating the count as in a plain
  *   sliding window (only a floor, if the bucket also sat full for a while). Once a span since the
  *   last cut, or since the start of the current episode of throttles, is long enough
- *   (`minSpanMs`, `minSuccesses`), the rate settles at `settle` times the measured rate.
+ *   (`minSpanMs`, `minSuccesses`; for a budget of a few calls a second, `slowSpanMs` and
+ *   `slowSuccesses`), the rate settles at `settle` times the measured rate.
  *   Time in which no caller asked for a slot that was due (the pacer idle: between the bursts of
  *   a real-time queue's batches, say) is left out of the span: the service granted nothing then
  *   because nothing was asked, and counting it would settle the rate far below the limit.
@@ -52,6 +53,12 @@ export interface PacerOptions {
   minSpanMs?: number;
   /** … and this many successes, so that one call more or less moves it by a few percent only. */
   minSuccesses?: number;
+  /**
+   * A slow budget (a few calls a second) never gives `minSuccesses` in a short span: it is measured
+   * over at least `slowSpanMs` with at least `slowSuccesses`, coarser but soon enough to matter.
+   */
+  slowSpanMs?: number;
+  slowSuccesses?: number;
   now?: () => number;
   sleep?: Sleep;
 }
@@ -91,11 +98,14 @@ export const DEFAULT_PACER: Required<Omit<PacerOptions, "now" | "sleep">> = {
   decrease: 0.9,
   minSpanMs: 1_000,
   minSuccesses: 20,
+  slowSpanMs: 1_500,
+  slowSuccesses: 3,
 };
 
 export function createPacer(options: PacerOptions = {}): Pacer {
   const settings = { ...DEFAULT_PACER, ...definedOnly(options) };
   const { minRate, maxRate, growth, settle, probe, recover, decrease, minSpanMs, minSuccesses } = settings;
+  const { slowSpanMs, slowSuccesses } = settings;
   const now = options.now ?? (() => performance.now());
   const wait = options.sleep ?? sleep;
 
@@ -183,10 +193,15 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       if (cut !== undefined && sentAt !== undefined && sentAt <= cut.at) return;
       slowStart = false;
       const busy = (mark: Mark) => at - mark.at - (idle - mark.idle);
+      const long = (mark: Mark) => {
+        const through = successes - mark.successes;
+        return (
+          (busy(mark) >= minSpanMs && through >= minSuccesses) ||
+          (busy(mark) >= slowSpanMs && through >= slowSuccesses)
+        );
+      };
       const since = (mark: Mark | undefined) =>
-        mark !== undefined && busy(mark) >= minSpanMs && successes - mark.successes >= minSuccesses
-          ? ((successes - mark.successes) * 1000) / busy(mark)
-          : undefined;
+        mark !== undefined && long(mark) ? ((successes - mark.successes) * 1000) / busy(mark) : undefined;
       const measured = Math.max(since(cut) ?? 0, since(anchor) ?? 0);
       if (measured > 0) {
         granted = measured;

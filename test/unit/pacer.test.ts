@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { backoffDelay, RetriesExhaustedError, retry } from "../../src/resilience/backoff.js";
-import { createPacer, DEFAULT_PACER } from "../../src/resilience/pacer.js";
+import { createPacer, DEFAULT_PACER, type PacerOptions } from "../../src/resilience/pacer.js";
 import { simulatedService, virtualTime } from "../support/virtual-time.js";
 
 /** A virtual clock: sleeping advances time, so pacing is checked without waiting. */
@@ -152,13 +152,40 @@ describe("pacer", () => {
     expect(pacer.stats().granted).toBeLessThan(20 * 1.07);
     expect(service.throttles() / service.successes()).toBeLessThan(0.05);
   });
+
+  test("draws fewer throttled answers from a budget of two calls a second, bucket of one, by measuring it before twenty calls got through", async () => {
+    // The same fifty calls, each seed once with the slow budget's measurement and once without it.
+    const throttles = { measured: 0, waiting: 0 };
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const run = (pacer: Omit<PacerOptions, "now" | "sleep">) =>
+        drive({ calls: 50, rate: () => 2, burst: 1, latencyMs: 20, seed, pacer });
+      const measured = await run({});
+      const waiting = await run({ slowSpanMs: Number.POSITIVE_INFINITY });
+      throttles.measured += measured.service.throttles();
+      throttles.waiting += waiting.service.throttles();
+      expect(measured.pacer.stats().granted).toBeLessThan(2 * 1.05);
+    }
+    expect(throttles.measured).toBeLessThan(throttles.waiting * 0.75);
+  });
 });
 
 /** `calls` successful calls by four workers through one pacer; throttled calls go again. */
-async function drive(options: { calls: number; rate: (at: number) => number; latencyMs: number }) {
+async function drive(options: {
+  calls: number;
+  rate: (at: number) => number;
+  latencyMs: number;
+  burst?: number;
+  seed?: number;
+  pacer?: Omit<PacerOptions, "now" | "sleep">;
+}) {
   const time = virtualTime();
-  const pacer = createPacer({ now: time.now, sleep: time.sleep });
-  const service = simulatedService(time, { rate: options.rate, burst: 5, latencyMs: options.latencyMs });
+  const pacer = createPacer({ ...options.pacer, now: time.now, sleep: time.sleep });
+  const service = simulatedService(time, {
+    rate: options.rate,
+    burst: options.burst ?? 5,
+    latencyMs: options.latencyMs,
+    ...(options.seed === undefined ? {} : { seed: options.seed }),
+  });
   let left = options.calls;
   await time.run(() =>
     Promise.all(
