@@ -15,7 +15,7 @@ import { maskEmails } from "../domain/mask.js";
 import { goneChanges, type LedgerContext, ledgerId, pageChanges } from "../policy/ledger.js";
 import type { Decision } from "../policy/plan.js";
 import type { HandshakeLedger, LedgerChange, ListedHandshakes } from "../ports/ledger.js";
-import type { ActionSummary, LedgerSummary, RunState } from "./types.js";
+import type { LedgerSummary, RunState } from "./types.js";
 
 /**
  * A handshake's ledger entries are written in this run's order: its listing pages, what left the
@@ -54,9 +54,8 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
   let failed = false;
   /** The ledger's work, one step after the other. */
   let queue: Promise<void> = Promise.resolve();
-  /** Cancellations not yet queued, and the handshakes already entered as canceled by this run. */
+  /** Cancellations not yet queued. */
   let cancels: LedgerChange[] = [];
-  const entered = new Set<string>();
 
   function guarded(step: () => Promise<void>, failure = "could not write the handshake ledger"): void {
     queue = queue.then(() => (failed ? undefined : step().catch((error) => fail(error, failure))));
@@ -126,14 +125,12 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
     },
     canceled(decision) {
       const { handshake } = decision;
-      const id = ledgerId(handshake);
-      if (handshake.state === "CANCELED" || entered.has(id)) return;
-      entered.add(id);
+      if (handshake.state === "CANCELED") return;
       // Conditional on the state the run decided on: a later change by anyone else is kept.
       cancels.push({
         entry: {
           runId,
-          handshakeId: id,
+          handshakeId: ledgerId(handshake),
           kind: "STATE",
           at: run.deps.now().toISOString(),
           state: "CANCELED",
@@ -157,21 +154,4 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
       return summary;
     },
   };
-}
-
-/**
- * The run's own cancellations, entered once the cancels are done and before the run is sealed: a
- * handshake this run canceled moves to CANCELED in the ledger now, not at the next listing (which
- * may come after AWS has forgotten it). The cancel phase hands most of them to the ledger as their
- * outcomes are recorded (`canceled`); this enters any it did not, then waits for every entry.
- */
-export async function enterCancels(
-  ledger: LedgerObserver | undefined,
-  decisions: readonly Decision[],
-  actions: readonly ActionSummary[],
-): Promise<LedgerSummary | undefined> {
-  if (ledger === undefined) return undefined;
-  const canceled = new Set(actions.filter((a) => a.outcome === "CANCELED").map((a) => a.handshakeId));
-  for (const decision of decisions) if (canceled.has(decision.handshake.id)) ledger.canceled(decision);
-  return ledger.finish();
 }

@@ -9,7 +9,6 @@ import type { RunJournal } from "../ports/run-journal.js";
 import { plans, recordPlan } from "./approval.js";
 import { cancelAll } from "./cancel.js";
 import { keepLease, type LeaseKeeper } from "./lease.js";
-import { enterCancels } from "./ledger.js";
 import { type PlannedSweep, planSweep } from "./plan.js";
 import { prepare } from "./prepare.js";
 import { closeMarks, recordFinalsTogether } from "./record.js";
@@ -80,8 +79,9 @@ export async function sweep(request: SweepRequest, deps: SweepDeps): Promise<Run
       ending = { status: "FAILED", error: describeError(error) };
       log.error("run failed", { error: maskEmails(describeError(error)) });
     }
-    // The ledger is entered behind the run; its head must be on the run item before the seal.
-    const ledger = await enterCancels(planned?.ledger, planned?.decisions ?? [], actions);
+    // The ledger is entered behind the run, the cancel phase handing it each CANCELED outcome as it
+    // is recorded; its head must be on the run item before the seal.
+    const ledger = await planned?.ledger?.finish();
     const summary = await finishSweep(run, {
       ...begun,
       ...ending,
