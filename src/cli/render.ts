@@ -44,6 +44,11 @@ export function renderSummary(summary: RunSummary, options: { wide?: boolean } =
       `checkpoint not written: ${visible(summary.checkpointError)} (the run's records stand in the table)`,
     );
   }
+  if (summary.ledger?.error !== undefined) {
+    lines.push(
+      `handshake ledger not written in full: ${visible(summary.ledger.error)} (the run's actions stand; the next run's listing enters what it finds)`,
+    );
+  }
   if (summary.actions.length > 0) {
     const rows = [...summary.actions].sort((a, b) => a.handshakeId.localeCompare(b.handshakeId));
     lines.push("", formatTable(rows, ACTION_COLUMNS, options.wide ? Number.POSITIVE_INFINITY : undefined));

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { renderSummary } from "../../src/cli/render.js";
 import { parseConfig } from "../../src/config/config.js";
 import type { Handshake } from "../../src/domain/handshake.js";
 import type {
@@ -102,6 +103,7 @@ describe("the run's own cancellations in the handshake ledger", () => {
     expect(lastSeen).toBeLessThan(firstCancel);
     expect(summary.ledger?.changed).toBe(selected.length);
     expect(summary.ledger?.error).toBeUndefined();
+    expect(renderSummary(summary)).not.toContain("handshake ledger");
   });
 
   test("a refused cancellation write is reported in the summary and changes nothing the run did", async () => {
@@ -116,5 +118,7 @@ describe("the run's own cancellations in the handshake ledger", () => {
     expect(summary.status).toBe("COMPLETED");
     expect(summary.ledger?.error).toContain("ledger write refused");
     expect(ledger.canceledEntries()).toEqual([]);
+    // The table output says so too, not only --json.
+    expect(renderSummary(summary)).toMatch(/^handshake ledger not written in full: .*ledger write refused/m);
   });
 });
