@@ -122,8 +122,8 @@ export interface LedgerChange {
 export interface LedgerWriteResult {
   /** Entries written, in the run's ledger chain. */
   written: number;
-  /** Changes another run had recorded first (nothing written for them). */
-  skipped: number;
+  /** Changes another run had recorded first (nothing written for them), by their entries' handshakes. */
+  skipped: readonly string[];
 }
 
 /** What a run over the organization reads of the ledger before it compares the listing. */

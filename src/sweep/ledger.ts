@@ -69,16 +69,23 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
     });
   }
 
-  async function write(ledgerPort: HandshakeLedger, changes: readonly LedgerChange[]): Promise<void> {
-    if (changes.length === 0) return;
+  /** Writes `changes`; the ones this run entered (not those another run had entered first). */
+  async function write(
+    ledgerPort: HandshakeLedger,
+    changes: readonly LedgerChange[],
+  ): Promise<LedgerChange[]> {
+    if (changes.length === 0) return [];
     const result = await ledgerPort.recordChanges(runId, changes);
+    const skipped = new Set(result.skipped);
+    const entered = changes.filter(({ entry }) => !skipped.has(entry.handshakeId));
     summary.written += result.written;
-    summary.skipped += result.skipped;
-    for (const { entry } of changes) {
+    summary.skipped += result.skipped.length;
+    for (const { entry } of entered) {
       if (entry.kind === "SEEN") summary.seen += 1;
       else if (entry.kind === "STATE") summary.changed += 1;
       else summary.gone += 1;
     }
+    return entered;
   }
 
   /** Queues the cancellations gathered so far, as one write. */
@@ -86,7 +93,10 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
     if (cancels.length === 0) return;
     const batch = cancels;
     cancels = [];
-    guarded(() => write(ledger, batch), "could not enter the run's cancellations in the handshake ledger");
+    guarded(
+      async () => void (await write(ledger, batch)),
+      "could not enter the run's cancellations in the handshake ledger",
+    );
   };
 
   return {
@@ -98,9 +108,9 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
         const missing = ids.filter((id) => listed?.known.get(id) === undefined);
         const found = await ledger.knownHandshakes(missing);
         const known = { get: (id: string) => found.get(id) ?? listed?.known.get(id) };
-        const changes = pageChanges(page, known, context);
-        await write(ledger, changes);
-        for (const { entry, from } of changes) {
+        // An escaped handshake another run entered first is that run's to report.
+        const entered = await write(ledger, pageChanges(page, known, context));
+        for (const { entry, from } of entered) {
           if (entry.escaped !== true) continue;
           const handshake = page.find((h) => ledgerId(h) === entry.handshakeId);
           const ruleId = entry.ruleId ?? from?.ruleId;

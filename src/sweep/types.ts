@@ -196,10 +196,11 @@ export interface EscapedHandshake {
 export interface LedgerSummary {
   /** Entries written in the run's ledger chain. */
   written: number;
+  /** Of those, by kind: first seen, a change of state, gone from the listing. */
   seen: number;
   changed: number;
   gone: number;
-  /** Changes another run had entered first. */
+  /** Changes another run had entered first: not written, and not counted above. */
   skipped: number;
   escaped: EscapedHandshake[];
   /** Why the ledger could not be written in full (the run itself went on). */

@@ -3,12 +3,19 @@ import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { type AttributeValue, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { type FaultProxy, type ProxyEvent, startFaultProxy } from "../../devtools/fault-proxy.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
-import { ensureLocalAuditTable, LOCAL_CREDENTIALS, localStackEnv } from "../../devtools/stack-env.js";
+import {
+  ensureLocalAuditTable,
+  LOCAL_CREDENTIALS,
+  localDynamoDbClient,
+  localStackEnv,
+} from "../../devtools/stack-env.js";
 import type { AuditAction } from "../../src/ports/records.js";
 import type { ActionSummary, RunSummary } from "../../src/sweep/sweep.js";
 import { cliNodeArgs, runCli, sharedDynamoDbLocal } from "../support/stack.js";
@@ -196,6 +203,7 @@ interface StopPoint {
 interface Ending {
   /** What run A reported for each handshake, from its JSON summary. */
   actionsA: ActionSummary[];
+  summaryA: RunSummary;
   items: AuditAction[];
   canceled: string[];
   verify: { code: number; stdout: string };
@@ -231,9 +239,10 @@ async function play(s: Scene, stop: (a: () => ChildProcess) => StopPoint): Promi
 
   const items = await auditItems(s.envB, ["run-a", "run-b"]);
   const verify = await runCli(["audit", "verify", "--since", started.toISOString()], s.envB);
-  const actionsA = (JSON.parse(endA.stdout) as RunSummary).actions;
+  const summaryA = JSON.parse(endA.stdout) as RunSummary;
   return {
-    actionsA,
+    actionsA: summaryA.actions,
+    summaryA,
     items,
     canceled: newlyCanceled(before, s.org.handshakes()),
     verify,
@@ -424,6 +433,73 @@ describe.concurrent("a run stopped past its lease while another run, on a config
         end,
         new RegExp(`fence: its claim was confirmed too late to act on|${LEASE_LOST.source}`),
       );
+    },
+    HOLD.timeout,
+  );
+});
+
+/** The ledger's entries (kind, state, run) of each handshake, over every run's chain. */
+async function ledgerEntries(s: Scene): Promise<Map<string, string[]>> {
+  const client = localDynamoDbClient(db.endpoint);
+  const entries = new Map<string, string[]>();
+  try {
+    let start: Record<string, AttributeValue> | undefined;
+    for (let page = 0; page < 100; page += 1) {
+      const answer = await client.send(
+        new ScanCommand({
+          TableName: s.envB.AUDIT_TABLE_NAME,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of (answer.Items ?? []).map((raw) => unmarshall(raw))) {
+        if (item.itemType !== "ledger") continue;
+        const id = String(item.ledgerId);
+        entries.set(id, [...(entries.get(id) ?? []), `${item.kind} ${item.state ?? ""} by ${item.runId}`]);
+      }
+      start = answer.LastEvaluatedKey;
+      if (start === undefined) break;
+    }
+  } finally {
+    client.destroy();
+  }
+  return entries;
+}
+
+describe("a run stopped as it enters its cancellations in the handshake ledger, past its lease, while another run lists them", () => {
+  test(
+    "each cancellation is entered once, by the run that entered it first; the stopped run's summary says what it skipped; verify says intact",
+    async ({ onTestFinished }) => {
+      const s = await scene("ledger", onTestFinished);
+      // Run A cancels all four, then its one batch of CANCELED entries is held in the proxy, the
+      // run stopped, until run B has listed the four as canceled and entered them itself.
+      const end = await play(s, (a) =>
+        stopAt(
+          s.dbProxy,
+          (e) =>
+            e.phase === "request" &&
+            e.target === `${DB}.TransactWriteItems` &&
+            e.body.includes('"CANCELED"') &&
+            e.body.includes("ledgerHead"),
+          a,
+          true,
+        ),
+      );
+
+      expect(end.canceled).toEqual([...s.ids].sort());
+      expectEveryCancelRecorded(s, end);
+      expect(end.actionsA.map((action) => action.outcome)).toEqual(s.ids.map(() => "CANCELED"));
+      const entries = await ledgerEntries(s);
+      for (const id of s.ids) {
+        const states = (entries.get(id) ?? []).filter((entry) => entry.startsWith("STATE CANCELED"));
+        expect(states, `${id}: ${entries.get(id)?.join("; ")}`).toHaveLength(1);
+      }
+      // What A could not enter was entered by B first: A skipped it, or (its held write timed out
+      // on waking) says its ledger was not written in full. Either way nothing is entered twice.
+      const ledgerA = end.summaryA.ledger;
+      expect(ledgerA?.changed ?? 0).toBe(0);
+      if (ledgerA?.error === undefined) expect(ledgerA?.skipped).toBe(s.ids.length);
+      expect(end.verify.code, end.verify.stdout).toBe(0);
+      expect(end.verify.stdout).toMatch(/^intact: /m);
     },
     HOLD.timeout,
   );

@@ -30,7 +30,7 @@ class RecordingLedger implements HandshakeLedger {
     const cancels = changes.filter((c) => c.entry.state === "CANCELED");
     if (this.failCancels && cancels.length > 0) throw new Error("ledger write refused");
     this.writes.push({ changes: [...changes], cancelsSent: this.organizations.cancels().length });
-    return { written: changes.length, skipped: 0 };
+    return { written: changes.length, skipped: [] };
   }
   async enterCoverage() {}
   canceledEntries() {

@@ -173,7 +173,7 @@ export function createLedgerStore(
     async recordChanges(runId, changes): Promise<LedgerWriteResult> {
       let head = await headOf(runId);
       let written = 0;
-      let skipped = 0;
+      const skipped: string[] = [];
       for (let start = 0; start < changes.length; start += CHANGES_PER_TRANSACTION) {
         const batch = changes.slice(start, start + CHANGES_PER_TRANSACTION);
         const moved = await writeBatch(runId, head, batch);
@@ -186,7 +186,7 @@ export function createLedgerStore(
         // Another run recorded one of these first: one by one, and what it recorded is skipped.
         for (const change of batch) {
           const one = await writeBatch(runId, head, [change]);
-          if (one === undefined) skipped += 1;
+          if (one === undefined) skipped.push(change.entry.handshakeId);
           else {
             head = one;
             written += 1;
