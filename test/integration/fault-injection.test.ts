@@ -127,6 +127,8 @@ interface SweepOptions {
   claims?: boolean;
   /** The cancels' pacer starts at this rate (calls a second) instead of its default. */
   cancelRate?: number;
+  /** Enter what the run sees and cancels in the handshake ledger, as the CLI's runs do. */
+  ledger?: boolean;
 }
 
 /** One sweep in-process with the composition root's clients, as the CLI runs it. */
@@ -161,6 +163,7 @@ async function runSweep(env: Record<string, string>, runId: string, options: Swe
         organizations: options.around?.(port) ?? port,
         ...sweepPorts(audit),
         ...(options.claims ? { claims: audit } : {}),
+        ...(options.ledger ? { ledger: audit } : {}),
         now,
       },
     );
@@ -461,6 +464,42 @@ describe("the audit table misbehaves", () => {
     expectStatus(summary, "COMPLETED");
     dbProxy.setRules([]);
     const verified = await runCli(["audit", "verify", "--run", "seal-lost"], s.env);
+    expect(verified.code, verified.stdout).toBe(0);
+    expect(verified.stdout).toMatch(/^intact: /m);
+  });
+});
+
+describe("the handshake ledger's writes fail", () => {
+  test("a ledger transaction whose answer was lost: the retry is answered as the first, nothing is entered twice and the summary names no failure", async () => {
+    const s = await scene(109);
+    // Every ledger transaction moves the run item's ledger head; the first one's answer is lost.
+    dbProxy.setRules([
+      { targets: [TRANSACT], bodyIncludes: "ledgerHead", fault: { kind: "lose-answer" }, times: 1 },
+    ]);
+    const lostBefore = dbProxy.stats().faults[TRANSACT]?.["lose-answer"] ?? 0;
+
+    const summary = await runSweep(s.env, "ledger-lost", { ledger: true });
+
+    expect((dbProxy.stats().faults[TRANSACT]?.["lose-answer"] ?? 0) - lostBefore).toBe(1);
+    expectStatus(summary, "COMPLETED");
+    expect(summary.ledger?.error).toBeUndefined();
+    dbProxy.setRules([]);
+    const client = localDynamoDbClient(db.endpoint);
+    try {
+      const store = createAuditStore({ client, tableName: s.env.AUDIT_TABLE_NAME ?? "" });
+      const entries = [];
+      for await (const { entry } of store.runLedger("ledger-lost")) entries.push(entry);
+      expect(entries.length).toBe(summary.ledger?.written);
+      // Every handshake listed is entered once as seen, and each cancellation once.
+      const seen = entries.filter((e) => e.kind === "SEEN").map((e) => e.handshakeId);
+      expect(seen.length).toBe(summary.listed);
+      expect(new Set(seen).size).toBe(seen.length);
+      const canceled = entries.filter((e) => e.kind === "STATE" && e.state === "CANCELED");
+      expect(canceled.length).toBe(summary.counts.CANCELED ?? 0);
+    } finally {
+      client.destroy();
+    }
+    const verified = await runCli(["audit", "verify", "--run", "ledger-lost"], s.env);
     expect(verified.code, verified.stdout).toBe(0);
     expect(verified.stdout).toMatch(/^intact: /m);
   });

@@ -6,6 +6,7 @@
  * transaction: the entries, their records (each conditional on the state the run read) and the
  * head (conditional on the run being unsealed and the head being where it was).
  */
+import { createHash } from "node:crypto";
 import type { TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { AuditWriteError } from "../../domain/errors.js";
 import { CHAIN_GENESIS } from "../../evidence/integrity.js";
@@ -126,7 +127,15 @@ export function createLedgerStore(
       },
     });
     try {
-      await io.transact({ TransactItems: items });
+      await io.transact({
+        TransactItems: items,
+        // A retry of a transaction whose answer was lost is answered as the first one was, not
+        // refused by the head it moved itself; the new head names the content and its place.
+        ClientRequestToken: createHash("sha256")
+          .update(`${runId}\nledger\n${hash}`)
+          .digest("hex")
+          .slice(0, 36),
+      });
       return { hash, length };
     } catch (error) {
       const codes = cancellationCodes(error);
