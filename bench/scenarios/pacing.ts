@@ -16,12 +16,12 @@ import {
   startOrganizationsEmulator,
 } from "../../devtools/org-emulator/index.js";
 import { type S3Emulator, startS3Emulator } from "../../devtools/s3-emulator.js";
-import { artifactBuildOptions } from "../../scripts/build.js";
+import { artifactBuildOptions, BUNDLED_CONFIG_FILE } from "../../scripts/build.js";
 import { wire } from "../../src/app.js";
 import { ensureAuditTable } from "../../src/aws/audit-table-init.js";
 import { createClients } from "../../src/aws/clients.js";
 import { createOrganizationsAdapter } from "../../src/aws/organizations.js";
-import { loadYamlReader, parseConfig } from "../../src/config/config.js";
+import { loadConfigData, loadYamlReader, parseConfig } from "../../src/config/config.js";
 import { loadSettings } from "../../src/settings.js";
 import { sweep } from "../../src/sweep/sweep.js";
 import { type BenchRow, median, type Scenario } from "../lib.js";
@@ -232,8 +232,14 @@ async function buildWholeRun(dir: string, env: Record<string, string>): Promise<
     }),
   );
   writeFileSync(join(dir, "package.json"), `${JSON.stringify({ type: "module" })}\n`);
+  // As the artifact ships it (scripts/build.ts): JSON, so the run's start-up reads no YAML.
   writeFileSync(join(dir, "janitor.yaml"), SWEEP_CONFIG_YAML);
-  return { script: join(dir, "pacing-child.js"), env: { ...env, JANITOR_CONFIG: join(dir, "janitor.yaml") } };
+  const data = await loadConfigData(join(dir, "janitor.yaml"));
+  writeFileSync(join(dir, BUNDLED_CONFIG_FILE), `${JSON.stringify(data)}\n`);
+  return {
+    script: join(dir, "pacing-child.js"),
+    env: { ...env, JANITOR_CONFIG: join(dir, BUNDLED_CONFIG_FILE) },
+  };
 }
 
 /** One whole run in a fresh node process: its wall time from spawn to exit, and its phases. */
