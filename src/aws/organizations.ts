@@ -78,7 +78,7 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
         }
         try {
           const result = await call();
-          gate.onSuccess();
+          gate.onSuccess(sentAt);
           return result;
         } catch (error) {
           lastError = error;
@@ -87,7 +87,7 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
             options.onThrottle?.(operation);
           } else if (httpStatus(error) !== undefined) {
             // Any other answer (already canceled, a conflict, a 500) still took a call of the budget.
-            gate.onSuccess();
+            gate.onSuccess(sentAt);
           }
           throw error;
         }

@@ -24,9 +24,25 @@ import { type Sleep, sleep } from "./backoff.js";
  *   (throttles of calls sent before the last cut are answers from the same empty bucket). The cut
  *   is `decrease`, or deeper when few calls got through since the last one: the share that got
  *   through says how far above the limit the rate still is.
+ * - Ceiling: a throttle also bounds the rate from above. Whatever the bucket's capacity, a call
+ *   refused at t after the last call that got through at s proves the rate below 1 / (t - s): had
+ *   the bucket refilled a whole token in between, the call would have gone through (a full
+ *   bucket only wastes refill, and a refused call takes nothing). The measurement is a floor when
+ *   the pacer asked for less than the limit during part of its span, as it does while it climbs
+ *   back, and a bucket of one token keeps nothing of that: at 2 calls a second it measured 1.3 and
+ *   took fifteen seconds to probe back to 2. So no throttle cuts the rate below `underCeiling`
+ *   times the lowest such bound (though a throttle still cuts by `decrease` at least, and never
+ *   raises it), and the quick climb after a cut goes up to that much (before the first
+ *   measurement, no higher). The bound comes from send times, not arrival times: over gaps of
+ *   half a second a few ms of latency jitter move it by 1 %, and the tens of ms of a check
+ *   between acquire() and the call (the sweep's fence) by a few %, inside the margin; at 40 calls
+ *   a second the bound is about the rate asked and the measurement decides. A budget may grow,
+ *   so the bound loosens as fast as the probe may climb.
  * - Probe: once settled the rate creeps up by `probe` a second, so a budget that grows is found
- *   again at the cost of an occasional throttle, and each throttle measures again. After a cut
- *   below the settled rate, a quiet `minSpanMs` lets it climb back by `recover` a second.
+ *   again at the cost of an occasional throttle, and each throttle measures again; but by no more
+ *   than `probeCall` a call, since at a few calls a second 3 % a second from `settle` to the limit
+ *   is a throttle every two or three calls. After a cut below the settled rate, a quiet
+ *   `minSpanMs` lets it climb back by `recover` a second.
  *
  * Halving on a throttle (AIMD, and the CUBIC of the SDK's adaptive retry mode) leaves a sawtooth
  * that averages well below the limit; measuring what was granted lands next to it.
@@ -59,6 +75,10 @@ export interface PacerOptions {
    */
   slowSpanMs?: number;
   slowSuccesses?: number;
+  /** A throttle cuts the rate no lower than this fraction of the ceiling its gaps proved (0: no ceiling). */
+  underCeiling?: number;
+  /** Largest relative increase of the probe per call through (and of the ceiling's loosening). */
+  probeCall?: number;
   now?: () => number;
   sleep?: Sleep;
 }
@@ -73,14 +93,17 @@ export interface PacerStats {
 
 export interface Pacer {
   /**
-   * Resolves when the caller may send its next call, with the moment of its slot (to hand back to
-   * onThrottle); or at once with undefined, taking no slot, when that moment is `maxWaitMs` or more
+   * Resolves when the caller may send its next call, with that moment (to hand back to onSuccess
+   * or onThrottle); or at once with undefined, taking no slot, when that moment is `maxWaitMs` or more
    * away (a deadline the call would miss).
    */
   acquire(maxWaitMs?: number): Promise<number | undefined>;
-  /** A call the service answered without throttling it, whatever the answer. */
-  onSuccess(): void;
-  /** `sentAt`: the slot acquire() gave the throttled call. */
+  /**
+   * A call the service answered without throttling it, whatever the answer. `sentAt`: what
+   * acquire() gave it; without it no throttle can bound the rate from above.
+   */
+  onSuccess(sentAt?: number): void;
+  /** `sentAt`: what acquire() gave the throttled call. */
   onThrottle(sentAt?: number): void;
   /** Milliseconds between two calls at the current rate. */
   interval(): number;
@@ -100,12 +123,14 @@ export const DEFAULT_PACER: Required<Omit<PacerOptions, "now" | "sleep">> = {
   minSuccesses: 20,
   slowSpanMs: 1_500,
   slowSuccesses: 3,
+  underCeiling: 0.85,
+  probeCall: 0.002,
 };
 
 export function createPacer(options: PacerOptions = {}): Pacer {
   const settings = { ...DEFAULT_PACER, ...definedOnly(options) };
   const { minRate, maxRate, growth, settle, probe, recover, decrease, minSpanMs, minSuccesses } = settings;
-  const { slowSpanMs, slowSuccesses } = settings;
+  const { slowSpanMs, slowSuccesses, underCeiling, probeCall } = settings;
   const now = options.now ?? (() => performance.now());
   const wait = options.sleep ?? sleep;
 
@@ -127,11 +152,18 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   // The cut that opened the current episode of throttles, measured as a whole when no span
   // between two of its cuts is long enough.
   let anchor: Mark | undefined;
+  // When the last calls that got through were sent, and the lowest rate a throttle proved too
+  // high (loosened since by the probe's pace per call).
+  const gotThrough: number[] = [];
+  let ceiling: { rate: number; successes: number } | undefined;
 
   function grow(at: number): void {
     const seconds = Math.max(0, (at - (lastGrowth ?? at)) / 1000);
     lastGrowth = at;
-    const target = granted === undefined ? Number.POSITIVE_INFINITY : granted * settle;
+    // Up to the ceiling's floor, whatever was measured; before any measurement, no higher.
+    let target = granted === undefined ? Number.POSITIVE_INFINITY : granted * settle;
+    if (ceiling !== undefined && underCeiling > 0)
+      target = Math.max(granted === undefined ? 0 : target, ceiling.rate * underCeiling);
     if (slowStart) {
       rate *= Math.exp(growth * seconds);
     } else if (rate < target && at - (cut?.at ?? at) >= minSpanMs) {
@@ -139,7 +171,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       // may have been a fluke of timing): climb back quickly.
       rate = Math.min(target, rate * Math.exp(recover * seconds));
     } else {
-      rate *= Math.exp(probe * seconds);
+      rate *= Math.exp(Math.min(probe * seconds, probeCall));
     }
     rate = clamp(rate, minRate, maxRate);
   }
@@ -157,9 +189,10 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         }
         waiting.shift();
         // Timers fire a little late; keeping the cadence makes up for it, but by no more than a
-        // quarter slot per call, so two calls never go out back to back.
+        // quarter slot per call, so two calls never go out back to back. The caller is handed
+        // the moment it goes, not the slot: the gaps between calls that onThrottle reads are real.
         last = at - Math.min(at - slot, 250 / rate);
-        head(last);
+        head(at);
       }
     } finally {
       pumping = false;
@@ -182,16 +215,38 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         if (!pumping) void pump();
       });
     },
-    onSuccess() {
+    onSuccess(sentAt) {
       successes += 1;
+      if (sentAt !== undefined) {
+        gotThrough.push(sentAt);
+        if (gotThrough.length > 16) gotThrough.shift();
+      }
       grow(now());
     },
     onThrottle(sentAt) {
       const at = now();
       throttles += 1;
+      if (sentAt !== undefined) {
+        // The bound needs the last call through before this one; one still unanswered is missed,
+        // which makes the gap longer and the bound lower than proven: a smaller floor, never a
+        // higher one.
+        let before = Number.NEGATIVE_INFINITY;
+        for (const slot of gotThrough) if (slot < sentAt && slot > before) before = slot;
+        if (Number.isFinite(before)) {
+          const bound = 1000 / (sentAt - before);
+          const old =
+            ceiling === undefined
+              ? Number.POSITIVE_INFINITY
+              : successes === ceiling.successes
+                ? ceiling.rate
+                : ceiling.rate * Math.exp(probeCall * (successes - ceiling.successes));
+          ceiling = { rate: Math.min(old, bound), successes };
+        }
+      }
       // A call sent before the last cut was answered by the bucket that cut was about.
       if (cut !== undefined && sentAt !== undefined && sentAt <= cut.at) return;
       slowStart = false;
+      const asked = rate;
       const busy = (mark: Mark) => at - mark.at - (idle - mark.idle);
       const long = (mark: Mark) => {
         const through = successes - mark.successes;
@@ -214,6 +269,9 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         rate *=
           through === undefined ? decrease : Math.max(0.5, Math.min(decrease, (through + 1) / (through + 2)));
       }
+      // Not below the ceiling's floor; but a throttle always cuts the rate, by `decrease` at least.
+      if (ceiling !== undefined && underCeiling > 0)
+        rate = Math.max(rate, Math.min(asked * decrease, ceiling.rate * underCeiling));
       rate = clamp(rate, minRate, maxRate);
       cut = { at, successes, idle };
       lastGrowth = at;

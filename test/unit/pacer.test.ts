@@ -154,11 +154,20 @@ describe("pacer", () => {
   });
 
   test("draws fewer throttled answers from a budget of two calls a second, bucket of one, by measuring it before twenty calls got through", async () => {
-    // The same fifty calls, each seed once with the slow budget's measurement and once without it.
+    // The same fifty calls, each seed once with the slow budget's measurement and once without it,
+    // both without the ceiling (tested below), which bounds the rate from the other side and does
+    // much of the same work: here the measurement alone keeps the throttles down.
     const throttles = { measured: 0, waiting: 0 };
     for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
       const run = (pacer: Omit<PacerOptions, "now" | "sleep">) =>
-        drive({ calls: 50, rate: () => 2, burst: 1, latencyMs: 20, seed, pacer });
+        drive({
+          calls: 50,
+          rate: () => 2,
+          burst: 1,
+          latencyMs: 20,
+          seed,
+          pacer: { underCeiling: 0, ...pacer },
+        });
       const measured = await run({});
       const waiting = await run({ slowSpanMs: Number.POSITIVE_INFINITY });
       throttles.measured += measured.service.throttles();
@@ -166,6 +175,45 @@ describe("pacer", () => {
       expect(measured.pacer.stats().granted).toBeLessThan(2 * 1.05);
     }
     expect(throttles.measured).toBeLessThan(throttles.waiting * 0.75);
+  });
+
+  test("keeps to a budget of two calls a second, bucket of one, by the ceiling its throttles prove and a probe paced per call", async () => {
+    // Fifty calls at 2/s (25 s at best), each seed with the ceiling and the probe's cap per call,
+    // without the ceiling, and without the cap. Alone, each of them trades time for throttles.
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
+    const idealMs = (50 / 2) * 1000;
+    const totals = {
+      both: { ms: 0, throttles: 0 },
+      noCeiling: { ms: 0, throttles: 0 },
+      noCap: { ms: 0, throttles: 0 },
+    };
+    for (const seed of seeds) {
+      const run = async (
+        pacer: Omit<PacerOptions, "now" | "sleep">,
+        into: { ms: number; throttles: number },
+      ) => {
+        const { wallMs, service } = await drive({
+          calls: 50,
+          rate: () => 2,
+          burst: 1,
+          latencyMs: 20,
+          seed,
+          pacer,
+        });
+        expect(service.successes()).toBe(50);
+        into.ms += wallMs;
+        into.throttles += service.throttles();
+      };
+      await run({}, totals.both);
+      await run({ underCeiling: 0 }, totals.noCeiling);
+      await run({ probeCall: Number.POSITIVE_INFINITY }, totals.noCap);
+    }
+    // The aim: within 1.1 of the ideal on average, at most one throttled answer per ten calls;
+    // without the ceiling it takes longer, without the cap it draws more throttled answers.
+    expect(totals.both.ms).toBeLessThanOrEqual(seeds.length * idealMs * 1.1);
+    expect(totals.both.throttles).toBeLessThanOrEqual(seeds.length * 50 * 0.1);
+    expect(totals.both.ms).toBeLessThan(totals.noCeiling.ms * 0.9);
+    expect(totals.both.throttles).toBeLessThan(totals.noCap.throttles * 0.75);
   });
 });
 
@@ -195,7 +243,7 @@ async function drive(options: {
           for (let attempt = 0; attempt < 20; attempt += 1) {
             const sentAt = await pacer.acquire();
             if (await service.call()) {
-              pacer.onSuccess();
+              pacer.onSuccess(sentAt);
               break;
             }
             pacer.onThrottle(sentAt);
