@@ -33,6 +33,12 @@ export const CHUNK_DIR = "chunks";
  * smaller files, and every file an import loads costs its own resolution, fetch and module setup:
  * splitting also at the config, the events, the two AWS adapters and the metrics loaded 29 files
  * instead of 14 and took some 0.2 of the floor's time more.
+ *
+ * An import() is an entry too: a module that both the handlers and a lazily loaded module import
+ * goes to a chunk of its own, one more file at every cold start. So what is loaded lazily imports
+ * nothing of the janitor's own (src/config/yaml.ts), and takes an SDK client through a module that
+ * names what it uses (src/aws/s3-api.ts), never the package's whole namespace
+ * (test/unit/bundle-loading.test.ts).
  */
 const SPLIT_POINTS = [
   "src/aws/clients.ts", // the SDK's shared core, credentials and HTTP handler

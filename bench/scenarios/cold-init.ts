@@ -9,6 +9,7 @@ import {
   BUNDLE_FILE,
   type BuildResult,
   buildBundle,
+  REALTIME_FILE,
   type SdkMode,
 } from "../../scripts/build.js";
 import { median, type Scenario } from "../lib.js";
@@ -17,13 +18,15 @@ import { median, type Scenario } from "../lib.js";
  * Cold initialisation of the deployed handler: a fresh `node` process imports the artifact's
  * index.js (and through it the chunks it loads), as the Lambda runtime does at a cold start, and
  * reports how long the import took and the process's peak RSS right after it. Three artifacts: the
- * deployed one (the AWS SDK inside, split into chunks), the SDK left to the runtime (simulated by
+ * deployed one (the AWS SDK inside, split into chunks; its real-time handler, realtime.js, measured
+ * beside the sweep's index.js), the SDK left to the runtime (simulated by
  * a node_modules link next to the bundle, to this repository's node_modules: ES modules ignore
  * NODE_PATH), and the deployed code as one file. The first two are measured as deployed, without
  * source maps, and with NODE_OPTIONS=--enable-source-maps for comparison. The floor is what no
  * handler of ours can beat: bench/floor-handler.ts, which only constructs the Organizations and
  * DynamoDB clients, built with the artifact's own esbuild options; `ofFloor` is the median of each
- * round's ratio to it, so that a slow spell weighs on both sides of a ratio alike. `initCpuMs` is
+ * round's ratio to it, so that a slow spell weighs on both sides of a ratio alike, and `cpuOfFloor`
+ * the same of the CPU time. `initCpuMs` is
  * the CPU time the import took (all of the process's threads), which other work on a shared
  * machine lengthens far less than the wall time. The variants take turns, one import each per
  * round, so that a slow spell of a shared machine does not favour any.
@@ -40,6 +43,8 @@ interface Variant {
   name: string;
   build: { sdk: SdkMode; split: boolean } | "floor";
   sourceMaps: boolean;
+  /** The handler file imported, beside index.js; absent, index.js (the sweep). */
+  file?: string;
 }
 
 const FLOOR: Variant = {
@@ -52,6 +57,13 @@ const VARIANTS: readonly Variant[] = [
   FLOOR,
   // As deployed: serverless.yml sets no NODE_OPTIONS.
   { name: "SDK bundled", build: { sdk: "bundled", split: true }, sourceMaps: false },
+  // The real-time handler of the same artifact (serverless.yml, `realtime`).
+  {
+    name: "SDK bundled, real-time handler",
+    build: { sdk: "bundled", split: true },
+    sourceMaps: false,
+    file: REALTIME_FILE,
+  },
   // What NODE_OPTIONS=--enable-source-maps would cost at a cold start.
   { name: "SDK bundled, --enable-source-maps", build: { sdk: "bundled", split: true }, sourceMaps: true },
   { name: "SDK from the runtime", build: { sdk: "external", split: true }, sourceMaps: false },
@@ -65,8 +77,12 @@ const VARIANTS: readonly Variant[] = [
 ];
 
 /** One cold import of the artifact in a fresh node process: milliseconds of wall and CPU time, and peak RSS in MB. */
-function importOnce(built: BuildResult, sourceMaps: boolean): { ms: number; cpu: number; rss: number } {
-  const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, built.bundlePath], {
+function importOnce(
+  built: BuildResult,
+  sourceMaps: boolean,
+  file = BUNDLE_FILE,
+): { ms: number; cpu: number; rss: number } {
+  const out = execFileSync(NODE, [...LAMBDA_128MB, "-e", PROBE, join(built.outDir, file)], {
     cwd: built.outDir,
     encoding: "utf8",
     // As the function's environment would set it; nothing inherited from the benchmark's.
@@ -151,16 +167,18 @@ export const scenario: Scenario = {
       }));
       for (let round = 0; round < RUNS; round += 1) {
         VARIANTS.forEach((variant, i) => {
-          const { ms, cpu, rss } = importOnce(built(variant), variant.sourceMaps);
+          const { ms, cpu, rss } = importOnce(built(variant), variant.sourceMaps, variant.file);
           samples[i]?.times.push(ms);
           samples[i]?.cpus.push(cpu);
           samples[i]?.peaks.push(rss);
         });
       }
       const floorTimes = samples[VARIANTS.indexOf(FLOOR)]?.times ?? [];
+      const floorCpus = samples[VARIANTS.indexOf(FLOOR)]?.cpus ?? [];
       return VARIANTS.map((variant, i) => {
         const { times, cpus, peaks } = samples[i] ?? { times: [], cpus: [], peaks: [] };
         const ratios = times.map((ms, round) => ms / (floorTimes[round] ?? Number.NaN));
+        const cpuRatios = cpus.map((ms, round) => ms / (floorCpus[round] ?? Number.NaN));
         return {
           scenario: `cold-init (medians of ${RUNS}, variants interleaved)`,
           variant: variant.name,
@@ -168,7 +186,7 @@ export const scenario: Scenario = {
             bundleKB: Math.round(built(variant).bundleBytes / 1024),
             largestFileKB: Math.round(built(variant).largestFileBytes / 1024),
             loadedKB: Math.round(
-              loadedFiles(built(variant).metafile, BUNDLE_FILE).reduce(
+              loadedFiles(built(variant).metafile, variant.file ?? BUNDLE_FILE).reduce(
                 (total, file) => total + (built(variant).metafile.outputs[file]?.bytes ?? 0),
                 0,
               ) / 1024,
@@ -177,6 +195,7 @@ export const scenario: Scenario = {
             initMsMin: Math.min(...times),
             initCpuMsMedian: Number(median(cpus).toFixed(1)),
             ofFloor: Number(median(ratios).toFixed(2)),
+            cpuOfFloor: Number(median(cpuRatios).toFixed(2)),
             peakRssMB: median(peaks),
             runs: RUNS,
           },

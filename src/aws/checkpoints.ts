@@ -32,9 +32,9 @@ const DAY_MS = 86_400_000;
 
 export function createCheckpointStore(options: CheckpointStoreOptions): CheckpointPort {
   const now = options.now ?? (() => new Date());
-  let loaded: Promise<{ client: S3Client; s3: typeof import("@aws-sdk/client-s3") }> | undefined;
+  let loaded: Promise<{ client: S3Client; s3: typeof import("./s3-api.js") }> | undefined;
   const s3 = () => {
-    loaded ??= import("@aws-sdk/client-s3").then((module) => ({
+    loaded ??= import("./s3-api.js").then((module) => ({
       s3: module,
       client: new module.S3Client({
         region: options.region,

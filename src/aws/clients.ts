@@ -72,7 +72,7 @@ export function createClients(
     dynamodb: new DynamoDBClient({ region, ...common, ...at(endpoints.dynamodb) }),
     // SNS answers only in the topic's own region, which its ARN names.
     sns: () => {
-      sns ??= import("@aws-sdk/client-sns").then(
+      sns ??= import("./sns-api.js").then(
         ({ SNSClient }) =>
           new SNSClient({
             region: topicRegion(settings.notifyTopicArn ?? "") ?? region,

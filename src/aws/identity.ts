@@ -17,7 +17,7 @@ export function createWhoAmI(options: IdentityOptions): WhoAmI {
   let answer: Promise<CallerIdentity> | undefined;
   return () => {
     answer ??= (async () => {
-      const sts = await import("@aws-sdk/client-sts");
+      const sts = await import("./sts-api.js");
       const client = new sts.STSClient({
         region: options.region,
         // The one call of a command; the SDK's own retries are all it gets.

@@ -55,7 +55,7 @@ export function createSnsNotifier(options: SnsNotifierOptions): NotifierPort {
       try {
         const [sns, { PublishCommand }] = await Promise.all([
           typeof client === "function" ? client() : client,
-          import("@aws-sdk/client-sns"),
+          import("./sns-api.js"),
         ]);
         const answer = await retry(
           () =>

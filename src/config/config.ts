@@ -279,7 +279,19 @@ let yamlReader: ConfigReader | undefined;
  * (scripts/build.ts), so the deployed handler never loads it.
  */
 export async function loadYamlReader(): Promise<void> {
-  yamlReader ??= (await import("./yaml.js")).readYaml;
+  if (yamlReader !== undefined) return;
+  const { readYaml } = await import("./yaml.js");
+  yamlReader = (text, source) => {
+    const read = readYaml(text);
+    if ("data" in read) return read.data;
+    throw new ConfigError(
+      read.problems.map(({ message, line, col }) =>
+        line === undefined
+          ? `${source}: ${oneLine(message)}`
+          : `${source}: line ${line}, column ${col}: ${oneLine(message)}`,
+      ),
+    );
+  };
 }
 
 function isJsonSource(source: string): boolean {

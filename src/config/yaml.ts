@@ -1,23 +1,26 @@
-/** The reader of configs written in YAML, loaded only for them (loadYamlReader in ./config.ts). */
+/**
+ * The reader of configs written in YAML, loaded only for them (loadYamlReader in ./config.ts).
+ * It imports nothing of the janitor's own: a module that a lazily loaded one shares with the
+ * handlers goes to a chunk of its own, one more file every cold start loads
+ * (scripts/build.ts, SPLIT_POINTS). Its problems come back as text; config.ts words them.
+ */
 import { LineCounter, parseDocument } from "yaml";
-import { ConfigError } from "../domain/errors.js";
-import { oneLine } from "./messages.js";
 
-export function readYaml(text: string, source: string): unknown {
+/** The document's value, or what is wrong with the text: each problem with its position when known. */
+export type YamlRead = { data: unknown } | { problems: { message: string; line?: number; col?: number }[] };
+
+export function readYaml(text: string): YamlRead {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      doc.errors.map((error) => {
-        const { line, col } = lineCounter.linePos(error.pos[0]);
-        return `${source}: line ${line}, column ${col}: ${oneLine(error.message)}`;
-      }),
-    );
+    return {
+      problems: doc.errors.map((error) => ({ message: error.message, ...lineCounter.linePos(error.pos[0]) })),
+    };
   }
   try {
-    return doc.toJS();
+    return { data: doc.toJS() };
   } catch (error) {
     // toJS refuses alias bombs and similar; that is a problem of the file, not a crash.
-    throw new ConfigError([`${source}: ${oneLine(error instanceof Error ? error.message : String(error))}`]);
+    return { problems: [{ message: error instanceof Error ? error.message : String(error) }] };
   }
 }
