@@ -234,6 +234,8 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         for (const slot of gotThrough) if (slot < sentAt && slot > before) before = slot;
         if (Number.isFinite(before)) {
           const bound = 1000 / (sentAt - before);
+          // Loosened per call through since; none through, none loosened (and no Infinity × 0
+          // when probeCall is unbounded).
           const old =
             ceiling === undefined
               ? Number.POSITIVE_INFINITY

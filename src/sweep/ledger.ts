@@ -57,8 +57,10 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
   /** Cancellations not yet queued. */
   let cancels: LedgerChange[] = [];
 
-  function guarded(step: () => Promise<void>, failure = "could not write the handshake ledger"): void {
-    queue = queue.then(() => (failed ? undefined : step().catch((error) => fail(error, failure))));
+  function guarded(step: () => Promise<unknown>, failure = "could not write the handshake ledger"): void {
+    queue = queue.then(async () => {
+      if (!failed) await step().catch((error) => fail(error, failure));
+    });
   }
 
   function fail(error: unknown, failure: string): void {
@@ -93,10 +95,7 @@ export function observeLedger(run: RunState, now: Date): LedgerObserver | undefi
     if (cancels.length === 0) return;
     const batch = cancels;
     cancels = [];
-    guarded(
-      async () => void (await write(ledger, batch)),
-      "could not enter the run's cancellations in the handshake ledger",
-    );
+    guarded(() => write(ledger, batch), "could not enter the run's cancellations in the handshake ledger");
   };
 
   return {

@@ -5,7 +5,6 @@
  * queued per run inside this process, the head each run had after the last append is kept, and
  * a head another writer moved is read afresh and tried again under the one retry policy.
  */
-import { createHash } from "node:crypto";
 import type { TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { describeError } from "../../domain/errors.js";
 import { itemKeyPart } from "../../evidence/conflicts.js";
@@ -17,6 +16,7 @@ import {
   cancellationCodes,
   isConditionFailure,
   type RetryHooks,
+  requestToken,
   type TableIo,
   writeError,
 } from "./table-io.js";
@@ -209,9 +209,7 @@ export function createChainWriter(io: TableIo, hooks: RetryHooks = {}) {
         });
         await io.transact({
           TransactItems: [...puts, advanceHead(runId, length, seq, prevHash), ...extra],
-          // A retry of a transaction whose answer was lost is answered as the first one was,
-          // not applied again; the new head names the content, so another content gets another token.
-          ClientRequestToken: createHash("sha256").update(`${runId}\n${prevHash}`).digest("hex").slice(0, 36),
+          ClientRequestToken: requestToken(runId, prevHash),
         });
         knownHeads.set(runId, { length: String(seq), hash: prevHash });
         return true;

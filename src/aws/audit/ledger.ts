@@ -6,7 +6,6 @@
  * transaction: the entries, their records (each conditional on the state the run read) and the
  * head (conditional on the run being unsealed and the head being where it was).
  */
-import { createHash } from "node:crypto";
 import type { TransactWriteItem } from "@aws-sdk/client-dynamodb";
 import { AuditWriteError } from "../../domain/errors.js";
 import { CHAIN_GENESIS } from "../../evidence/integrity.js";
@@ -24,7 +23,7 @@ import {
   ledgerRecordItem,
   ledgerRecordKey,
 } from "./ledger-items.js";
-import { cancellationCodes, type TableIo, writeError } from "./table-io.js";
+import { cancellationCodes, requestToken, type TableIo, writeError } from "./table-io.js";
 
 /** Changes per transaction: two items each (entry and record) and the run's head, within 100. */
 const CHANGES_PER_TRANSACTION = 40;
@@ -129,12 +128,8 @@ export function createLedgerStore(
     try {
       await io.transact({
         TransactItems: items,
-        // A retry of a transaction whose answer was lost is answered as the first one was, not
-        // refused by the head it moved itself; the new head names the content and its place.
-        ClientRequestToken: createHash("sha256")
-          .update(`${runId}\nledger\n${hash}`)
-          .digest("hex")
-          .slice(0, 36),
+        // Its retry, after an answer lost, is not refused by the head it moved itself.
+        ClientRequestToken: requestToken(runId, "ledger", hash),
       });
       return { hash, length };
     } catch (error) {

@@ -5,6 +5,7 @@
  * here once. The only module that sends DynamoDB commands.
  */
 
+import { createHash } from "node:crypto";
 import {
   BatchGetItemCommand,
   type DynamoDBClient,
@@ -233,4 +234,13 @@ export function createTableIo(client: DynamoDBClient, tableName: string, hooks: 
   }
 
   return { tableName, put, update, transact, putNew, getItem, query, batchGet };
+}
+
+/**
+ * A transaction's ClientRequestToken, named after what the transaction makes (a chain's new head):
+ * a retry of one whose answer was lost is answered as the first one was, not applied again, and
+ * another content gets another token. DynamoDB takes at most 36 characters.
+ */
+export function requestToken(...parts: string[]): string {
+  return createHash("sha256").update(parts.join("\n")).digest("hex").slice(0, 36);
 }
