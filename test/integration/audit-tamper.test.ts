@@ -9,7 +9,6 @@ import {
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  ScanCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
@@ -23,7 +22,13 @@ import { sweep } from "../../src/sweep/sweep.js";
 import { sweepPorts } from "../../src/sweep/types.js";
 import { type SeededTrail, seedTrail } from "../support/audit-trail.js";
 import { auditAction, FakeOrganizations, handshake } from "../support/fakes.js";
-import { chainFailingClient, localDynamoDbClient, runCli, sharedDynamoDbLocal } from "../support/stack.js";
+import {
+  chainFailingClient,
+  localDynamoDbClient,
+  runCli,
+  scanTable,
+  sharedDynamoDbLocal,
+} from "../support/stack.js";
 
 /**
  * Tampering as someone holding the janitor's own role would: PutItem and UpdateItem on the table
@@ -52,16 +57,7 @@ beforeAll(async () => {
   tableName = `tamper-${randomUUID().slice(0, 8)}`;
   await ensureAuditTable(client, tableName);
   trail = await seedTrail(store(), { prefix: "t", runs: 3, start: START, actionsPerRun: 4 });
-  seeded = [];
-  let from: Item | undefined;
-  for (let page = 0; page < 100; page += 1) {
-    const answer = await client.send(
-      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: from }),
-    );
-    seeded.push(...(answer.Items ?? []));
-    from = answer.LastEvaluatedKey;
-    if (from === undefined) break;
-  }
+  seeded = await scanTable(client, tableName);
 }, 60_000);
 
 afterAll(async () => {

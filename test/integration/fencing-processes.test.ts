@@ -3,22 +3,16 @@ import { once } from "node:events";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AttributeValue, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import { type FaultProxy, type ProxyEvent, startFaultProxy } from "../../devtools/fault-proxy.js";
 import { type OrganizationsEmulator, startOrganizationsEmulator } from "../../devtools/org-emulator/index.js";
-import {
-  ensureLocalAuditTable,
-  LOCAL_CREDENTIALS,
-  localDynamoDbClient,
-  localStackEnv,
-} from "../../devtools/stack-env.js";
+import { ensureLocalAuditTable, LOCAL_CREDENTIALS, localStackEnv } from "../../devtools/stack-env.js";
 import type { AuditAction } from "../../src/ports/records.js";
 import type { ActionSummary, RunSummary } from "../../src/sweep/sweep.js";
-import { cliNodeArgs, runCli, sharedDynamoDbLocal } from "../support/stack.js";
+import { cliNodeArgs, runCli, scanTable, sharedDynamoDbLocal, withDynamoDb } from "../support/stack.js";
 import { auditItems, newlyCanceled } from "../support/sweep-checks.js";
 
 // Two real `run` processes on one audit table, the first stopped (SIGSTOP) at an exact point of
@@ -440,27 +434,12 @@ describe.concurrent("a run stopped past its lease while another run, on a config
 
 /** The ledger's entries (kind, state, run) of each handshake, over every run's chain. */
 async function ledgerEntries(s: Scene): Promise<Map<string, string[]>> {
-  const client = localDynamoDbClient(db.endpoint);
+  const items = await withDynamoDb(db.endpoint, (client) => scanTable(client, s.envB.AUDIT_TABLE_NAME ?? ""));
   const entries = new Map<string, string[]>();
-  try {
-    let start: Record<string, AttributeValue> | undefined;
-    for (let page = 0; page < 100; page += 1) {
-      const answer = await client.send(
-        new ScanCommand({
-          TableName: s.envB.AUDIT_TABLE_NAME,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
-      for (const item of (answer.Items ?? []).map((raw) => unmarshall(raw))) {
-        if (item.itemType !== "ledger") continue;
-        const id = String(item.ledgerId);
-        entries.set(id, [...(entries.get(id) ?? []), `${item.kind} ${item.state ?? ""} by ${item.runId}`]);
-      }
-      start = answer.LastEvaluatedKey;
-      if (start === undefined) break;
-    }
-  } finally {
-    client.destroy();
+  for (const item of items.map((raw) => unmarshall(raw))) {
+    if (item.itemType !== "ledger") continue;
+    const id = String(item.ledgerId);
+    entries.set(id, [...(entries.get(id) ?? []), `${item.kind} ${item.state ?? ""} by ${item.runId}`]);
   }
   return entries;
 }

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { DynamoDbLocal } from "../../devtools/dynamodb-local.js";
@@ -13,7 +13,14 @@ import {
 } from "../../devtools/org-emulator/index.js";
 import { ensureLocalAuditTable } from "../../devtools/stack-env.js";
 import { emailInvite } from "../support/invites.js";
-import { localDynamoDbClient, runCli, sharedDynamoDbLocal, stackEnv } from "../support/stack.js";
+import {
+  localDynamoDbClient,
+  runCli,
+  scanTable,
+  sharedDynamoDbLocal,
+  stackEnv,
+  withDynamoDb,
+} from "../support/stack.js";
 
 const DAY = 86_400_000;
 const dir = mkdtempSync(join(tmpdir(), "janitor-ledger-"));
@@ -70,19 +77,8 @@ afterAll(async () => {
 });
 
 async function ledgerItems(table: string): Promise<Record<string, unknown>[]> {
-  const client = localDynamoDbClient(db.endpoint);
-  const items: Record<string, unknown>[] = [];
-  let start: Record<string, never> | undefined;
-  for (let page = 0; page < 100; page += 1) {
-    const answer = await client.send(
-      new ScanCommand({ TableName: table, ...(start ? { ExclusiveStartKey: start } : {}) }),
-    );
-    items.push(...(answer.Items ?? []).map((item) => unmarshall(item)));
-    start = answer.LastEvaluatedKey as Record<string, never> | undefined;
-    if (start === undefined) break;
-  }
-  client.destroy();
-  return items.filter((item) => String(item.itemType).startsWith("ledger"));
+  const items = await withDynamoDb(db.endpoint, (client) => scanTable(client, table));
+  return items.map((item) => unmarshall(item)).filter((item) => String(item.itemType).startsWith("ledger"));
 }
 
 function jsonLines(text: string): Record<string, unknown>[] {

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { once } from "node:events";
 import { type IncomingMessage, request } from "node:http";
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type AttributeValue, type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { inject } from "vitest";
 import { type DynamoDbLocal, startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import {
@@ -28,6 +28,24 @@ export async function withDynamoDb<T>(
   } finally {
     client.destroy();
   }
+}
+
+/** Every item of a table, as stored, read page by page (a test's table: at most 100 pages). */
+export async function scanTable(
+  client: DynamoDBClient,
+  tableName: string,
+): Promise<Record<string, AttributeValue>[]> {
+  const items: Record<string, AttributeValue>[] = [];
+  let from: Record<string, AttributeValue> | undefined;
+  for (let page = 0; page < 100; page += 1) {
+    const answer = await client.send(
+      new ScanCommand({ TableName: tableName, ConsistentRead: true, ExclusiveStartKey: from }),
+    );
+    items.push(...(answer.Items ?? []));
+    from = answer.LastEvaluatedKey;
+    if (from === undefined) break;
+  }
+  return items;
 }
 
 /**
