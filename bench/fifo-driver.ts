@@ -4,7 +4,8 @@
  * local stand-in for Lambda's SQS event source mapping over a FIFO queue of one message group (one
  * batch of up to ten at a time, the next after the previous returned). It is not SQS.
  *
- * `node --import tsx bench/fifo-driver.ts BUNDLE MESSAGES.json burst|single`: `burst` delivers
+ * The scenario bundles it with esbuild and runs it by plain node, as the other variants' processes
+ * start: `node fifo-driver.mjs BUNDLE MESSAGES.json burst|single`: `burst` delivers
  * every message as one queue holds them; `single` delivers each alone, as events that arrive
  * while the consumer is idle. Prints one `DELIVERED {json}` line.
  */

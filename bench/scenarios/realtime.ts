@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { InviteAccountToOrganizationCommand, OrganizationsClient } from "@aws-sdk/client-organizations";
+import { build } from "esbuild";
 import type { CloudTrailApiCallEvent } from "../../devtools/cloudtrail.js";
 import { startDynamoDbLocal } from "../../devtools/dynamodb-local.js";
 import type { FifoDeliveryResult, QueuedMessage } from "../../devtools/fifo-delivery.js";
@@ -30,7 +31,7 @@ import { median, type Scenario } from "../lib.js";
  * - queued: the same, delivered as the FIFO queue of one message group delivers them (one batch of
  *   up to ten at a time, the next after the previous returned) by devtools/fifo-delivery.ts, the
  *   local stand-in for Lambda's SQS event source mapping (not SQS: there is none here), in one
- *   process (bench/fifo-driver.ts); and one event at a time through the same loop, warm;
+ *   process (bench/fifo-driver.ts, bundled and run by plain node); and one event at a time through the same loop, warm;
  * - the sweep's pacer, the anchor: the same fifty cancels in one manual sweep of the built sweep
  *   handler (index.js), its cap raised to fifty for the purpose, under the same limit;
  * - beside them, the scheduled sweep: an invitation waits for the next run, half the schedule on
@@ -107,8 +108,28 @@ function drive(
   );
 }
 
-/** Runs bench/fifo-driver.ts over the built handler: the queued messages, delivered as the FIFO queue would. */
+/**
+ * bench/fifo-driver.ts bundled into `dir` as one plain ES module: the consumer's process starts as
+ * the other variants' do (plain node, as Lambda's runtime does), not through a TypeScript loader
+ * whose start-up (some 0.4 s here) would count in the burst's time.
+ */
+async function buildFifoDriver(dir: string): Promise<string> {
+  const outfile = join(dir, "fifo-driver.mjs");
+  await build({
+    entryPoints: [FIFO_DRIVER],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node24",
+    logLevel: "warning",
+  });
+  return outfile;
+}
+
+/** Runs the bundled fifo driver over the built handler: the queued messages, delivered as the FIFO queue would. */
 function driveFifo(
+  driver: string,
   bundle: string,
   messagesFile: string,
   mode: "burst" | "single",
@@ -117,7 +138,7 @@ function driveFifo(
   return new Promise((resolve, reject) =>
     execFile(
       NODE,
-      ["--import", "tsx", FIFO_DRIVER, bundle, messagesFile, mode],
+      [driver, bundle, messagesFile, mode],
       { env, cwd: ROOT, maxBuffer: 16 * 1024 * 1024, timeout: 180_000 },
       (error, stdout, stderr) => {
         if (error) return reject(new Error(`${error.message}\n${stderr}`));
@@ -151,6 +172,7 @@ export const scenario: Scenario = {
       const bundle = join(built.outDir, REALTIME_FILE);
       const script = join(built.outDir, "bench-driver.mjs");
       writeFileSync(script, DRIVER);
+      const fifoDriver = await buildFifoDriver(built.outDir);
       const table = "janitor-bench-realtime";
       await ensureLocalAuditTable(db.endpoint, table);
       const env = {
@@ -278,7 +300,13 @@ export const scenario: Scenario = {
       const queuedWarm: QueuedMessage[] = [];
       for (let i = 0; i < REALTIME_SETUP.warm; i += 1)
         queuedWarm.push(message(await invite(), i, Date.now()));
-      const single = await driveFifo(bundle, messagesFile("queued-warm", queuedWarm), "single", env);
+      const single = await driveFifo(
+        fifoDriver,
+        bundle,
+        messagesFile("queued-warm", queuedWarm),
+        "single",
+        env,
+      );
       // The first delivery of the process pays the clients' creation, as in the warm row.
       const queuedWarmSpans = await fromEntry(queuedWarm.slice(1), single);
 
@@ -289,7 +317,13 @@ export const scenario: Scenario = {
       org.resetStats();
       const queuedStart = Date.now();
       const queued = queuedEvents.map((event, i) => message(event, i, queuedStart));
-      const delivered = await driveFifo(bundle, messagesFile("queued-burst", queued), "burst", env);
+      const delivered = await driveFifo(
+        fifoDriver,
+        bundle,
+        messagesFile("queued-burst", queued),
+        "burst",
+        env,
+      );
       const queuedSpans = await Promise.all(queued.map(async (m) => (await canceledAt(m)) - queuedStart));
       const queuedFigures = burstFigures(queuedSpans);
       org.setFaults({});

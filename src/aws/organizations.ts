@@ -59,23 +59,30 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
     gate: Pacer,
     call: () => Promise<T>,
     deadline?: number,
-    beforeAttempt?: () => Promise<boolean>,
+    beforeAttempt?: (turn: () => Promise<unknown>) => Promise<boolean>,
   ): Promise<T> {
     let lastError: unknown;
     return retry(
       async (attempt) => {
-        const sentAt = await gate.acquire(deadline === undefined ? undefined : deadline - now());
-        if (sentAt === undefined) {
+        const slot = await gate.acquire(deadline === undefined ? undefined : deadline - now());
+        if (slot === undefined) {
           const cause = lastError ?? new Error(`${operation}: no call slot before the deadline`);
           throw new RetriesExhaustedError(cause, attempt, "deadline");
         }
         // The fence, after any wait for a slot and right before the call: a retry is a new call.
-        if (beforeAttempt !== undefined && !(await beforeAttempt())) {
+        // It waits for the call's turn once confirmed, so that its time limit counts that wait.
+        let went: number | undefined;
+        const turn = async () => {
+          went = await gate.turn();
+        };
+        if (beforeAttempt !== undefined && !(await beforeAttempt(turn))) {
           throw new FenceRefusedError({
             reason: `${operation}: attempt ${attempt + 1} not made, the fence refused it`,
             lost: false,
           });
         }
+        // When the call goes, on the pacer's clock: after the fence and its turn, not at the slot.
+        const sentAt = beforeAttempt === undefined ? slot : (went ?? gate.now());
         try {
           const result = await call();
           gate.onSuccess(sentAt);

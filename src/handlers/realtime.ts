@@ -37,6 +37,13 @@ const CLAIM_WAIT_MS = 2_000;
  * (SAFETY_MARGIN_MS before the timeout) rather than after the sweep's eight attempts, because
  * giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
  */
+/**
+ * A batch's events are judged this many at a time, as a sweep cancels four at a time: enough to
+ * keep the CancelHandshake pacer busy while the others write their records, and the first cancel
+ * of a batch is not queued behind the writes of all ten runs at once.
+ */
+const BATCH_WORKERS = 4;
+
 const REALTIME_BACKOFF: BackoffPolicy = { ...DEFAULT_BACKOFF, maxAttempts: 100 };
 
 export type RealtimeResult = RunSummary | InProgress | { ignored: string };
@@ -125,8 +132,10 @@ async function judgeBatch(batch: { Records: unknown[] }, context: Context, kept:
   if (invites.size > 0) {
     const app = kept.application();
     const rules = await kept.config(app.settings.janitorConfig ?? "janitor.yaml");
-    await Promise.all(
-      [...invites.values()].map(async ({ event, messageIds }) => {
+    const queue = [...invites.values()];
+    const judgeNext = async (): Promise<void> => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+        const { event, messageIds } = next;
         const log = logger.createChild({
           persistentKeys: { runId: event.runId, trigger: "event", handshakeId: event.handshakeId },
         });
@@ -138,8 +147,9 @@ async function judgeBatch(batch: { Records: unknown[] }, context: Context, kept:
           logInvocationError(log, error);
         }
         if (!decided) for (const id of messageIds) failed.add(id);
-      }),
-    );
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(BATCH_WORKERS, queue.length) }, judgeNext));
   }
   logger.info("batch judged", { records: records.length, failed: failed.size });
   return { batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };

@@ -38,6 +38,19 @@ import { type Sleep, sleep } from "./backoff.js";
  *   between acquire() and the call (the sweep's fence) by a few %, inside the margin; at 40 calls
  *   a second the bound is about the rate asked and the measurement decides. A budget may grow,
  *   so the bound loosens as fast as the probe may climb.
+ * - Cap: the same bound caps the rate (at `underCeiling` of it) when it is known to hold as an
+ *   upper one: every call went through turn(), and none but refused ones went in the gap. A call
+ *   still unanswered there may have taken the token, and the gap would prove nothing; so at 40
+ *   calls a second, four in flight, it rarely applies, and at a few a second it takes the rate
+ *   under the limit at the first throttle that shows it, not after three cuts.
+ * - Turn: a caller that checks something between its slot and its call (the sweep's fence) waits
+ *   after the check for its turn, one interval after the call before it, so that a check quicker
+ *   than the last does not send its call early: with a bucket of one token at two calls a second,
+ *   fifty calls with a check of 5 to 150 ms before each drew 0.26 throttled answers a call and
+ *   took 1.37 times the ideal (virtual time, ten callers, eight seeds); waiting for the turn,
+ *   0.10 and 1.12. Not
+ *   below `turnFromMs`: there a check is as long as the interval, only the bucket's burst can
+ *   absorb it, and a wait would only slow each caller's round.
  * - Probe: once settled the rate creeps up by `probe` a second, so a budget that grows is found
  *   again at the cost of an occasional throttle, and each throttle measures again; but by no more
  *   than `probeCall` a call, since at a few calls a second 3 % a second from `settle` to the limit
@@ -79,6 +92,12 @@ export interface PacerOptions {
   underCeiling?: number;
   /** Largest relative increase of the probe per call through (and of the ceiling's loosening). */
   probeCall?: number;
+  /**
+   * turn() spaces calls only while the interval is at least this long (ms). Faster, a check's
+   * tens of ms are as long as the interval: only the bucket's burst can absorb them, and a wait
+   * would only lengthen each caller's round of writes and calls, so fewer calls get made.
+   */
+  turnFromMs?: number;
   now?: () => number;
   sleep?: Sleep;
 }
@@ -105,6 +124,21 @@ export interface Pacer {
   onSuccess(sentAt?: number): void;
   /** `sentAt`: what acquire() gave the throttled call. */
   onThrottle(sentAt?: number): void;
+  /**
+   * For a caller that checks something between its slot and its call (the sweep's fence, a
+   * DynamoDB round trip of a few ms, or of a few hundred under load): waits, after the check,
+   * until one interval after the last call that waited here, and resolves with the moment the
+   * call may go. The slots are evenly spaced, but a check that took less than the one before
+   * would send its call early, and with a bucket of one token a call early by a few ms is
+   * throttled. Spaced here, the calls reach the service as evenly as the slots were handed out.
+   */
+  turn(): Promise<number>;
+  /**
+   * The pacer's clock. A caller that checked something after its slot hands onSuccess and
+   * onThrottle this reading, taken as the call goes (turn() gives it), not the slot: the gaps
+   * the ceiling reads must be the gaps the service saw.
+   */
+  now(): number;
   /** Milliseconds between two calls at the current rate. */
   interval(): number;
   stats(): PacerStats;
@@ -125,12 +159,13 @@ export const DEFAULT_PACER: Required<Omit<PacerOptions, "now" | "sleep">> = {
   slowSuccesses: 3,
   underCeiling: 0.85,
   probeCall: 0.002,
+  turnFromMs: 100,
 };
 
 export function createPacer(options: PacerOptions = {}): Pacer {
   const settings = { ...DEFAULT_PACER, ...definedOnly(options) };
   const { minRate, maxRate, growth, settle, probe, recover, decrease, minSpanMs, minSuccesses } = settings;
-  const { slowSpanMs, slowSuccesses, underCeiling, probeCall } = settings;
+  const { slowSpanMs, slowSuccesses, underCeiling, probeCall, turnFromMs: turnFrom } = settings;
   const now = options.now ?? (() => performance.now());
   const wait = options.sleep ?? sleep;
 
@@ -156,6 +191,27 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   // high (loosened since by the probe's pace per call).
   const gotThrough: number[] = [];
   let ceiling: { rate: number; successes: number } | undefined;
+  // When the last call that waited for its turn goes (or went); the recent ones, and the recent
+  // throttled calls, to know whether any other call could have taken a token within a gap.
+  let lastTurn = Number.NEGATIVE_INFINITY;
+  const turns: number[] = [];
+  const refused: number[] = [];
+  // The lowest bound proven by a gap that no other call shared (loosened like the ceiling), and
+  // whether every call answered so far went through turn(), without which no gap is known alone.
+  let cap: { rate: number; successes: number } | undefined;
+  let allTurned = true;
+
+  /** `bound` folded into `known`, loosened first per call through since (none through, none loosened). */
+  function lowered(known: { rate: number; successes: number } | undefined, bound: number) {
+    // The successes check also keeps Infinity × 0 out when probeCall is unbounded.
+    const old =
+      known === undefined
+        ? Number.POSITIVE_INFINITY
+        : successes === known.successes
+          ? known.rate
+          : known.rate * Math.exp(probeCall * (successes - known.successes));
+    return { rate: Math.min(old, bound), successes };
+  }
 
   function grow(at: number): void {
     const seconds = Math.max(0, (at - (lastGrowth ?? at)) / 1000);
@@ -217,6 +273,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
     },
     onSuccess(sentAt) {
       successes += 1;
+      if (sentAt === undefined || !turns.includes(sentAt)) allTurned = false;
       if (sentAt !== undefined) {
         gotThrough.push(sentAt);
         if (gotThrough.length > 16) gotThrough.shift();
@@ -226,6 +283,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
     onThrottle(sentAt) {
       const at = now();
       throttles += 1;
+      if (sentAt === undefined || !turns.includes(sentAt)) allTurned = false;
       if (sentAt !== undefined) {
         // The bound needs the last call through before this one; one still unanswered is missed,
         // which makes the gap longer and the bound lower than proven: a smaller floor, never a
@@ -234,16 +292,16 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         for (const slot of gotThrough) if (slot < sentAt && slot > before) before = slot;
         if (Number.isFinite(before)) {
           const bound = 1000 / (sentAt - before);
-          // Loosened per call through since; none through, none loosened (and no Infinity × 0
-          // when probeCall is unbounded).
-          const old =
-            ceiling === undefined
-              ? Number.POSITIVE_INFINITY
-              : successes === ceiling.successes
-                ? ceiling.rate
-                : ceiling.rate * Math.exp(probeCall * (successes - ceiling.successes));
-          ceiling = { rate: Math.min(old, bound), successes };
+          ceiling = lowered(ceiling, bound);
+          // Every call between the two went through turn() and was refused too: no call still
+          // unanswered can have taken a token in the gap, so the bound holds as an upper one.
+          const alone =
+            allTurned &&
+            turns.every((moment) => moment <= before || moment >= sentAt || refused.includes(moment));
+          if (alone) cap = lowered(cap, bound);
         }
+        refused.push(sentAt);
+        if (refused.length > 16) refused.shift();
       }
       // A call sent before the last cut was answered by the bucket that cut was about.
       if (cut !== undefined && sentAt !== undefined && sentAt <= cut.at) return;
@@ -274,12 +332,25 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       // Not below the ceiling's floor; but a throttle always cuts the rate, by `decrease` at least.
       if (ceiling !== undefined && underCeiling > 0)
         rate = Math.max(rate, Math.min(asked * decrease, ceiling.rate * underCeiling));
+      // Nor above a bound no other call shared: that rate is proven too high.
+      if (cap !== undefined && underCeiling > 0) rate = Math.min(rate, cap.rate * underCeiling);
       rate = clamp(rate, minRate, maxRate);
       cut = { at, successes, idle };
       lastGrowth = at;
       // The bucket is empty now: give it a slot's worth of time before the next call.
       last = Math.max(last, at);
     },
+    async turn() {
+      const at = now();
+      const go = 1000 / rate < turnFrom ? at : Math.max(at, lastTurn + 1000 / rate);
+      lastTurn = go;
+      if (go > at) await wait(go - at);
+      const went = now();
+      turns.push(went);
+      if (turns.length > 16) turns.shift();
+      return went;
+    },
+    now,
     interval() {
       return 1000 / rate;
     },

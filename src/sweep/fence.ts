@@ -51,8 +51,12 @@ export class FencedOutcomeUnknownError extends JanitorError {
 
 /** A holder's fence over one handshake: checked before each attempt, remembering why it refused. */
 export interface Fence {
-  /** Confirms before an attempt; false means the attempt must not be sent. Never throws. */
-  beforeAttempt(): Promise<boolean>;
+  /**
+   * Confirms before an attempt; false means the attempt must not be sent. Never throws. `turn`
+   * (the adapter's spacing of its calls) is awaited once confirmed, before the confirmation's age
+   * is checked, so that an attempt never starts later than the margin allows, wait included.
+   */
+  beforeAttempt(turn?: () => Promise<unknown>): Promise<boolean>;
   /** Why the last check refused; undefined while every check confirmed. */
   refusal(): FenceRefusal | undefined;
   /** The end of the latest confirmation (epoch ms): an answer after it may come from outside the claim. */
@@ -80,7 +84,7 @@ export function createFence(options: FenceOptions): Fence {
     return false;
   };
   return {
-    async beforeAttempt() {
+    async beforeAttempt(turn) {
       const stop = options.stopped?.();
       if (stop !== undefined) return refuse({ reason: stop, lost: true });
       const at = now();
@@ -103,8 +107,10 @@ export function createFence(options: FenceOptions): Fence {
           lost: true,
         });
       }
+      if (turn !== undefined) await turn();
       // The confirmation lasts M from `at`; an attempt started later than M minus one attempt's
-      // bound could end after it. A confirmation this slow (a stall, a retried write) is not used.
+      // bound could end after it. A confirmation this slow (a stall, a retried write, a long
+      // wait for the call's turn) is not used.
       const latest = at + timing.marginMs - timing.attemptMs;
       const answered = now();
       if (answered > latest) {

@@ -96,12 +96,17 @@ describe("a batch from the real-time queue", () => {
       expect(stateOf(id)).toBe(kind === "forbidden" ? "CANCELED" : "OPEN");
       expect(await outcomesOf(id)).toEqual(kind === "forbidden" ? ["CANCELED"] : []);
     }
+    const spans: [number, number][] = [];
     for (const { event } of invited) {
-      expect(await store().getRun(`event-${event.id}`)).toMatchObject({
-        trigger: "event",
-        status: "COMPLETED",
-      });
+      const run = await store().getRun(`event-${event.id}`);
+      expect(run).toMatchObject({ trigger: "event", status: "COMPLETED" });
+      spans.push([Date.parse(run?.startedAt ?? ""), Date.parse(run?.endedAt ?? "")]);
     }
+    // Judged four at a time: never more runs open at once, and more than one.
+    const open = (at: number) => spans.filter(([start, end]) => start <= at && at < end).length;
+    const most = Math.max(...spans.map(([start]) => open(start)));
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(4);
     for (const { id } of control) expect(stateOf(id)).toBe("CANCELED");
     expect(batchThrottles).toBeLessThan(separateThrottles);
   }, 90_000);

@@ -68,6 +68,27 @@ describe("the fence before each CancelHandshake attempt", () => {
     });
   });
 
+  test("waits for the call's turn once confirmed, and counts that wait in the confirmation's age", async () => {
+    const clock = { t: 0 };
+    const { fenceStore, asked } = store([{ confirmed: true }, { confirmed: true }], clock, 40);
+    const fence = fenceOn(fenceStore, clock);
+    const turns: number[] = [];
+    const turn = (ms: number) => async () => {
+      turns.push(asked.length);
+      clock.t += ms;
+    };
+
+    expect(await fence.beforeAttempt(turn(10))).toBe(true);
+    // A turn that comes later than the margin leaves refuses the attempt, as a slow answer does.
+    expect(await fence.beforeAttempt(turn(TIMING.marginMs - TIMING.attemptMs))).toBe(false);
+    expect(fence.refusal()).toEqual({
+      reason: expect.stringMatching(/confirmed too late to act on/),
+      lost: false,
+    });
+    // Each turn was awaited after its confirmation was asked for.
+    expect(turns).toEqual([1, 2]);
+  });
+
   test("uses one that came back just in time", async () => {
     const clock = { t: 0 };
     const { fenceStore } = store([{ confirmed: true }], clock, TIMING.marginMs - TIMING.attemptMs);

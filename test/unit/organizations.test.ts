@@ -205,6 +205,35 @@ describe("cancelHandshake", () => {
     expect(calls).toHaveLength(0);
   });
 
+  test("sends a fenced call at its turn, a whole interval after the call before it, whatever each check took", async () => {
+    const clock = virtualClock();
+    const sentAt: number[] = [];
+    const client = {
+      async send() {
+        sentAt.push(clock.now());
+        return { Handshake: {} };
+      },
+    } as unknown as OrganizationsClient;
+    const pacer = createPacer({ initialRate: 2, now: clock.now, sleep: clock.sleep });
+    const organizations = createOrganizationsAdapter({ client, pacer, sleep: clock.sleep, now: clock.now });
+    // The first check takes 100 ms, the second none: sent at once, the second call would go 400 ms
+    // after the first, early for a budget of two a second.
+    const checks = [100, 0];
+    const fence = async (turn: () => Promise<unknown>) => {
+      await clock.sleep(checks.shift() ?? 0);
+      await turn();
+      return true;
+    };
+
+    await organizations.cancelHandshake("h-aaaaaaaa01", { beforeAttempt: fence });
+    // The interval the second call is spaced by (the rate moves only when a call is answered).
+    const interval = pacer.interval();
+    await organizations.cancelHandshake("h-aaaaaaaa02", { beforeAttempt: fence });
+
+    expect(sentAt).toHaveLength(2);
+    expect((sentAt[1] ?? 0) - (sentAt[0] ?? 0)).toBeGreaterThanOrEqual(interval);
+  });
+
   test("defers a throttled call when the pacer has no slot for it before the deadline", async () => {
     const clock = virtualClock();
     const { client, calls } = scriptedClient({

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { seededRandom } from "../../devtools/org-emulator/index.js";
 import { backoffDelay, RetriesExhaustedError, retry } from "../../src/resilience/backoff.js";
 import { createPacer, DEFAULT_PACER, type PacerOptions } from "../../src/resilience/pacer.js";
 import { simulatedService, virtualTime } from "../support/virtual-time.js";
@@ -192,17 +193,9 @@ describe("pacer", () => {
         pacer: Omit<PacerOptions, "now" | "sleep">,
         into: { ms: number; throttles: number },
       ) => {
-        const { wallMs, service } = await drive({
-          calls: 50,
-          rate: () => 2,
-          burst: 1,
-          latencyMs: 20,
-          seed,
-          pacer,
-        });
-        expect(service.successes()).toBe(50);
-        into.ms += wallMs;
-        into.throttles += service.throttles();
+        const { ms, throttles } = await fiftyAtTwo({ seed, pacer });
+        into.ms += ms;
+        into.throttles += throttles;
       };
       await run({}, totals.both);
       await run({ underCeiling: 0 }, totals.noCeiling);
@@ -215,15 +208,113 @@ describe("pacer", () => {
     expect(totals.both.ms).toBeLessThan(totals.noCeiling.ms * 0.9);
     expect(totals.both.throttles).toBeLessThan(totals.noCap.throttles * 0.75);
   });
+
+  test("keeps a budget of two calls a second, bucket of one, when a check of 5 to 150 ms comes between each slot and its call", async () => {
+    // A batch of ten real-time runs: ten callers, each confirming its claim (a DynamoDB round trip,
+    // slower when the ten write at once) between its slot and its call. Each seed three ways: the
+    // call waits for its turn after the check and the pacer is told when it went; it goes at once
+    // and the pacer is told when it went; it goes at once and the pacer is told the slot.
+    const seeds = [1, 2, 3, 4, 5, 6, 7, 8];
+    const idealMs = (50 / 2) * 1000;
+    const ways = {
+      turn: { turn: true },
+      atOnce: { turn: false },
+      slotAsSent: { turn: false, slotAsSent: true },
+    };
+    const totals = Object.fromEntries(Object.keys(ways).map((way) => [way, { ms: 0, throttles: 0 }]));
+    for (const seed of seeds) {
+      for (const [way, how] of Object.entries(ways)) {
+        const { ms, throttles } = await fiftyAtTwo({
+          seed,
+          workers: 10,
+          check: { minMs: 5, maxMs: 150, ...how },
+        });
+        const total = totals[way] ?? { ms: 0, throttles: 0 };
+        total.ms += ms;
+        total.throttles += throttles;
+      }
+    }
+    // Waiting for the turn is what keeps the throttled answers down and the time near the ideal;
+    // going at once, the pacer learns a rate the early calls spoil, told the slot or not.
+    const turn = totals.turn ?? { ms: 0, throttles: 0 };
+    expect(turn.ms).toBeLessThanOrEqual(seeds.length * idealMs * 1.15);
+    expect(turn.throttles).toBeLessThanOrEqual(seeds.length * 50 * 0.1);
+    expect(turn.ms).toBeLessThan((totals.atOnce?.ms ?? 0) * 0.9);
+    expect(turn.ms).toBeLessThan((totals.slotAsSent?.ms ?? 0) * 0.9);
+    expect(turn.throttles).toBeLessThan(totals.atOnce?.throttles ?? 0);
+  });
+
+  test("spaces the calls that wait for their turn by its interval while that is 100 ms or more, and never faster ones", async () => {
+    const clock = virtualClock();
+    const slow = createPacer({ initialRate: 2, now: clock.now, sleep: clock.sleep });
+    const first = await slow.turn();
+    const second = await slow.turn();
+    expect(second - first).toBeCloseTo(slow.interval(), 6);
+    const fast = createPacer({ initialRate: 40, now: clock.now, sleep: clock.sleep });
+    const one = await fast.turn();
+    expect((await fast.turn()) - one).toBe(0);
+  });
+
+  test("cuts the rate under the bound a throttle proves when no other call went in the gap", async () => {
+    const { clock, pacer, call } = turningCallers();
+    const through = await call();
+    pacer.onSuccess(through);
+    await clock.sleep(400);
+    const refused = await call();
+    pacer.onThrottle(refused);
+    // The bucket refilled less than a token in the 400 ms: the limit is under 2.5 calls a second.
+    expect(pacer.stats().rate).toBeLessThanOrEqual(DEFAULT_PACER.underCeiling * (1000 / (refused - through)));
+  });
+
+  test("takes no bound as proven when another call, still unanswered, went in the gap", async () => {
+    const { clock, pacer, call } = turningCallers();
+    const through = await call();
+    pacer.onSuccess(through);
+    await clock.sleep(200);
+    const unanswered = await call();
+    await clock.sleep(200);
+    const refused = await call();
+    pacer.onThrottle(refused);
+    // The unanswered call may have taken the token: only the slow start's cut applies.
+    expect(pacer.stats().rate).toBeCloseTo(5 * DEFAULT_PACER.decrease, 6);
+    pacer.onSuccess(unanswered);
+  });
 });
 
-/** `calls` successful calls by four workers through one pacer; throttled calls go again. */
+/** Fifty calls against a budget of two a second, bucket of one, 20 ms round trips: all through, and how. */
+async function fiftyAtTwo(
+  options: Pick<Parameters<typeof drive>[0], "seed" | "workers" | "check" | "pacer">,
+) {
+  const { wallMs, service } = await drive({ calls: 50, rate: () => 2, burst: 1, latencyMs: 20, ...options });
+  expect(service.successes()).toBe(50);
+  return { ms: wallMs, throttles: service.throttles() };
+}
+
+/** A pacer at 5 calls a second on a virtual clock, and a call that takes a slot and waits for its turn. */
+function turningCallers() {
+  const clock = virtualClock();
+  const pacer = createPacer({ initialRate: 5, now: clock.now, sleep: clock.sleep });
+  const call = async () => {
+    await pacer.acquire();
+    return pacer.turn();
+  };
+  return { clock, pacer, call };
+}
+
+/**
+ * `calls` successful calls by `workers` (default four) through one pacer; throttled calls go
+ * again. `check`: a check between the slot and the call (the sweep's fence), of a random length
+ * between its bounds, after which the call waits for its turn (`turn`) or goes at once; the pacer
+ * is told when it went, or, with `slotAsSent`, the slot.
+ */
 async function drive(options: {
   calls: number;
   rate: (at: number) => number;
   latencyMs: number;
   burst?: number;
   seed?: number;
+  workers?: number;
+  check?: { minMs: number; maxMs: number; turn: boolean; slotAsSent?: boolean };
   pacer?: Omit<PacerOptions, "now" | "sleep">;
 }) {
   const time = virtualTime();
@@ -234,14 +325,21 @@ async function drive(options: {
     latencyMs: options.latencyMs,
     ...(options.seed === undefined ? {} : { seed: options.seed }),
   });
+  const checkRandom = seededRandom((options.seed ?? 1) + 1000);
+  const { check } = options;
   let left = options.calls;
   await time.run(() =>
     Promise.all(
-      Array.from({ length: 4 }, async () => {
+      Array.from({ length: options.workers ?? 4 }, async () => {
         while (left > 0) {
           left -= 1;
           for (let attempt = 0; attempt < 20; attempt += 1) {
-            const sentAt = await pacer.acquire();
+            let sentAt = await pacer.acquire();
+            if (check !== undefined) {
+              await time.sleep(check.minMs + checkRandom() * (check.maxMs - check.minMs));
+              const went = check.turn ? await pacer.turn() : time.now();
+              if (!check.slotAsSent) sentAt = went;
+            }
             if (await service.call()) {
               pacer.onSuccess(sentAt);
               break;
