@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { build, type BuildOptions as EsbuildOptions, type Metafile } from "esbuild";
+import { build, type BuildOptions as EsbuildOptions, type Metafile, type Plugin } from "esbuild";
 import { configHash, loadConfig, loadConfigData, parseConfig } from "../src/config/config.js";
 import { ConfigError } from "../src/domain/errors.js";
 
@@ -98,6 +98,54 @@ export interface ArtifactBuildTarget {
 }
 
 /**
+ * One module of the SDK, as published, whose import reads Node's global `ReadableStream` to
+ * extend it: the web streams' class for S3's checksums of a streamed body. Node defines that
+ * global lazily, and its first read loads the web streams (some 4 ms, 5 % of the floor's cold
+ * start). Only the S3 client uses the class, but the module sits in a chunk every cold start
+ * loads (esbuild places a module by the entries that reach it, and the SDK's shared index reaches
+ * it from the handlers too), so the class is made on first use instead (`LAZY_CHECKSUM_STREAM`).
+ */
+const CHECKSUM_STREAM_MODULE =
+  /[\\/]@smithy[\\/]core[\\/]dist-es[\\/]submodules[\\/]serde[\\/]util-stream[\\/]checksum[\\/]ChecksumStream\.browser\.js$/;
+export const CHECKSUM_STREAM_AS_PUBLISHED = `const ReadableStreamRef = typeof ReadableStream === "function" ? ReadableStream : function () { };
+export class ChecksumStream extends ReadableStreamRef {
+}
+`;
+/**
+ * The same class, made when first used: `ChecksumStream` stands for it, reading, constructing
+ * and `instanceof` going through to it, so its prototype is still the web streams' own.
+ */
+export const LAZY_CHECKSUM_STREAM = `let made;
+function real() {
+  made ??= class ChecksumStream extends (typeof ReadableStream === "function" ? ReadableStream : function () {}) {};
+  return made;
+}
+export const ChecksumStream = new Proxy(function ChecksumStream() {}, {
+  get: (_, key) => Reflect.get(real(), key),
+  has: (_, key) => Reflect.has(real(), key),
+  construct: (_, args, newTarget) => Reflect.construct(real(), args, newTarget === ChecksumStream ? real() : newTarget),
+  getPrototypeOf: () => Reflect.getPrototypeOf(real()),
+});
+`;
+
+/**
+ * The esbuild plugin that loads LAZY_CHECKSUM_STREAM for that module, only while the module is
+ * exactly as published: an SDK that changes it is bundled unchanged, and
+ * test/unit/bundle-loading.test.ts (no web streams at a cold start) says so.
+ */
+const lazyChecksumStream: Plugin = {
+  name: "lazy-checksum-stream",
+  setup(builder) {
+    builder.onLoad({ filter: CHECKSUM_STREAM_MODULE }, async (args) => {
+      const published = await readFile(args.path, "utf8");
+      return published === CHECKSUM_STREAM_AS_PUBLISHED
+        ? { contents: LAZY_CHECKSUM_STREAM, loader: "js" }
+        : undefined;
+    });
+  },
+};
+
+/**
  * The esbuild options of the Lambda artifact, for any entry: buildBundle builds the handler with
  * them, and the scale benchmark (bench/scenarios/scale.ts) builds its own entry with them, so that
  * what it measures is split, minified and shimmed as the deployed code is.
@@ -133,6 +181,7 @@ export function artifactBuildOptions(target: ArtifactBuildTarget): EsbuildOption
     // where esbuild must rename a class to avoid a clash, this keeps ConfigError "ConfigError".
     keepNames: true,
     treeShaking: true,
+    plugins: [lazyChecksumStream],
     // Mappings only, beside each file: unused unless NODE_OPTIONS turns on --enable-source-maps
     // (then stack traces point into src/), and there for mapping a logged trace by hand.
     sourcemap: "linked",

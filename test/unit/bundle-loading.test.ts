@@ -1,12 +1,18 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
 import { build, type Metafile } from "esbuild";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import {
   artifactBuildOptions,
   BUNDLE_FILE,
+  CHECKSUM_STREAM_AS_PUBLISHED,
   HANDLER_ENTRY,
+  LAZY_CHECKSUM_STREAM,
   REALTIME_ENTRY,
   REALTIME_FILE,
 } from "../../scripts/build.js";
@@ -29,9 +35,9 @@ beforeAll(async () => {
       outdir,
       also: [{ entry: REALTIME_ENTRY, entryName: path.parse(REALTIME_FILE).name }],
     }),
-    write: false,
   });
   metafile = result.metafile;
+  await writeFile(path.join(outdir, "package.json"), JSON.stringify({ type: "module" }));
 });
 
 afterAll(async () => {
@@ -89,6 +95,44 @@ describe.each(HANDLERS)("a cold start of %s", (handler) => {
     ]) {
       expect(inputs).not.toContain(lazyModule);
     }
+  });
+});
+
+describe.each(HANDLERS)("an import of %s in a fresh node", (handler) => {
+  test("reads no web stream (Node's lazy ReadableStream global), which only S3's checksums of a streamed body use", async () => {
+    const url = pathToFileURL(path.join(outdir, handler)).href;
+    const script = `import(${JSON.stringify(url)}).then(() => process.stdout.write(JSON.stringify(process.moduleLoadList.filter((m) => m.includes("webstreams")))))`;
+    const { stdout } = await promisify(execFile)(process.execPath, ["-e", script], { timeout: 30_000 });
+    expect(JSON.parse(stdout)).toEqual([]);
+  });
+});
+
+describe("the SDK's web ChecksumStream, made on first use", () => {
+  test("replaces the module only while it is as published, which the installed SDK's is", async () => {
+    const require = createRequire(import.meta.url);
+    const core = path.dirname(require.resolve("@smithy/core/package.json"));
+    const installed = path.join(
+      core,
+      "dist-es/submodules/serde/util-stream/checksum/ChecksumStream.browser.js",
+    );
+    expect(await readFile(installed, "utf8")).toBe(CHECKSUM_STREAM_AS_PUBLISHED);
+  });
+
+  test("is still a class of the web streams: constructed, its prototype's, and instanceof both", async () => {
+    const file = path.join(outdir, "lazy-checksum-stream.mjs");
+    await writeFile(file, LAZY_CHECKSUM_STREAM);
+    const { ChecksumStream } = (await import(pathToFileURL(file).href)) as {
+      ChecksumStream: new () => ReadableStream;
+    };
+    const stream = new ChecksumStream();
+    expect(stream).toBeInstanceOf(ReadableStream);
+    expect(stream).toBeInstanceOf(ChecksumStream);
+    expect(Object.getPrototypeOf(ChecksumStream.prototype)).toBe(ReadableStream.prototype);
+    // As createChecksumStream gives a transform's readable side the class.
+    const readable = new TransformStream().readable;
+    Object.setPrototypeOf(readable, ChecksumStream.prototype);
+    expect(readable).toBeInstanceOf(ChecksumStream);
+    expect(new ReadableStream()).not.toBeInstanceOf(ChecksumStream);
   });
 });
 
