@@ -38,11 +38,12 @@ import { type Sleep, sleep } from "./backoff.js";
  *   between acquire() and the call (the sweep's fence) by a few %, inside the margin; at 40 calls
  *   a second the bound is about the rate asked and the measurement decides. A budget may grow,
  *   so the bound loosens as fast as the probe may climb.
- * - Cap: the same bound caps the rate (at `underCeiling` of it) when it is known to hold as an
- *   upper one: every call went through turn(), and none but refused ones went in the gap. A call
- *   still unanswered there may have taken the token, and the gap would prove nothing; so at 40
- *   calls a second, four in flight, it rarely applies, and at a few a second it takes the rate
- *   under the limit at the first throttle that shows it, not after three cuts.
+ * - Cap: at a few calls a second (an interval of `turnFromMs` or more), the same bound caps the
+ *   rate (at `underCeiling` of it) when it is known to hold as an upper one: every call went
+ *   through turn(), and none but refused ones went in the gap (a call still unanswered there may
+ *   have taken the token, and the gap would prove nothing). It takes the rate under the limit at
+ *   the first throttle that shows it, not after three cuts. Faster, the bound is about the rate
+ *   asked, and a cap at `underCeiling` of it would undercut the measurement.
  * - Turn: a caller that checks something between its slot and its call (the sweep's fence) waits
  *   after the check for its turn, one interval after the call before it, so that a check quicker
  *   than the last does not send its call early: with a bucket of one token at two calls a second,
@@ -332,8 +333,10 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       // Not below the ceiling's floor; but a throttle always cuts the rate, by `decrease` at least.
       if (ceiling !== undefined && underCeiling > 0)
         rate = Math.max(rate, Math.min(asked * decrease, ceiling.rate * underCeiling));
-      // Nor above a bound no other call shared: that rate is proven too high.
-      if (cap !== undefined && underCeiling > 0) rate = Math.min(rate, cap.rate * underCeiling);
+      // Nor above a bound no other call shared, at a few calls a second: that rate is proven too
+      // high. Faster, the bound is about the rate asked, and the measurement decides.
+      if (cap !== undefined && underCeiling > 0 && 1000 / asked >= turnFrom)
+        rate = Math.min(rate, cap.rate * underCeiling);
       rate = clamp(rate, minRate, maxRate);
       cut = { at, successes, idle };
       lastGrowth = at;
