@@ -59,7 +59,7 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
     gate: Pacer,
     call: () => Promise<T>,
     deadline?: number,
-    beforeAttempt?: (turn: () => Promise<unknown>) => Promise<boolean>,
+    beforeAttempt?: (turn: () => Promise<boolean>) => Promise<boolean>,
   ): Promise<T> {
     let lastError: unknown;
     return retry(
@@ -73,7 +73,8 @@ export function createOrganizationsAdapter(options: OrganizationsAdapterOptions)
         // It waits for the call's turn once confirmed, so that its time limit counts that wait.
         let went: number | undefined;
         const turn = async () => {
-          went = await gate.turn();
+          went = await gate.turn(deadline === undefined ? undefined : deadline - now());
+          return went !== undefined;
         };
         if (beforeAttempt !== undefined && !(await beforeAttempt(turn))) {
           throw new FenceRefusedError({

@@ -25,9 +25,10 @@ export interface OrganizationsPort {
        * Asked before each attempt, retries included (src/sweep/fence.ts): false, and that attempt
        * is not sent; the cancel ends DEFERRED, or unknown when an earlier attempt's answer was lost.
        * `turn`, awaited once the check has passed and before its time limit is read: the adapter's
-       * wait for the moment the call may go, so that the calls reach the service evenly spaced.
+       * wait for the moment the call may go, so that the calls reach the service evenly spaced;
+       * false when that moment would come after the deadline, and the attempt must not be sent.
        */
-      beforeAttempt?: (turn: () => Promise<unknown>) => Promise<boolean>;
+      beforeAttempt?: (turn: () => Promise<boolean>) => Promise<boolean>;
     },
   ): Promise<CancelResult>;
 }

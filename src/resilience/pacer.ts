@@ -129,11 +129,12 @@ export interface Pacer {
    * For a caller that checks something between its slot and its call (the sweep's fence, a
    * DynamoDB round trip of a few ms, or of a few hundred under load): waits, after the check,
    * until one interval after the last call that waited here, and resolves with the moment the
-   * call may go. The slots are evenly spaced, but a check that took less than the one before
+   * call may go; or at once with undefined, taking no turn, when that moment is `maxWaitMs` or
+   * more away (a deadline the call would miss). The slots are evenly spaced, but a check that took less than the one before
    * would send its call early, and with a bucket of one token a call early by a few ms is
    * throttled. Spaced here, the calls reach the service as evenly as the slots were handed out.
    */
-  turn(): Promise<number>;
+  turn(maxWaitMs?: number): Promise<number | undefined>;
   /**
    * The pacer's clock. A caller that checked something after its slot hands onSuccess and
    * onThrottle this reading, taken as the call goes (turn() gives it), not the slot: the gaps
@@ -343,9 +344,10 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       // The bucket is empty now: give it a slot's worth of time before the next call.
       last = Math.max(last, at);
     },
-    async turn() {
+    async turn(maxWaitMs) {
       const at = now();
       const go = 1000 / rate < turnFrom ? at : Math.max(at, lastTurn + 1000 / rate);
+      if (maxWaitMs !== undefined && go > at && go - at >= maxWaitMs) return undefined;
       lastTurn = go;
       if (go > at) await wait(go - at);
       const went = now();

@@ -56,7 +56,7 @@ export interface Fence {
    * (the adapter's spacing of its calls) is awaited once confirmed, before the confirmation's age
    * is checked, so that an attempt never starts later than the margin allows, wait included.
    */
-  beforeAttempt(turn?: () => Promise<unknown>): Promise<boolean>;
+  beforeAttempt(turn?: () => Promise<boolean>): Promise<boolean>;
   /** Why the last check refused; undefined while every check confirmed. */
   refusal(): FenceRefusal | undefined;
   /** The end of the latest confirmation (epoch ms): an answer after it may come from outside the claim. */
@@ -107,7 +107,9 @@ export function createFence(options: FenceOptions): Fence {
           lost: true,
         });
       }
-      if (turn !== undefined) await turn();
+      if (turn !== undefined && !(await turn())) {
+        return refuse({ reason: "its call's turn would have come after the run's deadline", lost: false });
+      }
       // The confirmation lasts M from `at`; an attempt started later than M minus one attempt's
       // bound could end after it. A confirmation this slow (a stall, a retried write, a long
       // wait for the call's turn) is not used.

@@ -76,6 +76,7 @@ describe("the fence before each CancelHandshake attempt", () => {
     const turn = (ms: number) => async () => {
       turns.push(asked.length);
       clock.t += ms;
+      return true;
     };
 
     expect(await fence.beforeAttempt(turn(10))).toBe(true);
@@ -87,6 +88,18 @@ describe("the fence before each CancelHandshake attempt", () => {
     });
     // Each turn was awaited after its confirmation was asked for.
     expect(turns).toEqual([1, 2]);
+  });
+
+  test("refuses, as not lost, an attempt whose turn would come after the run's deadline", async () => {
+    const clock = { t: 0 };
+    const { fenceStore } = store([{ confirmed: true }], clock, 40);
+    const fence = fenceOn(fenceStore, clock);
+
+    expect(await fence.beforeAttempt(async () => false)).toBe(false);
+    expect(fence.refusal()).toEqual({
+      reason: expect.stringMatching(/after the run's deadline/),
+      lost: false,
+    });
   });
 
   test("uses one that came back just in time", async () => {

@@ -219,10 +219,9 @@ describe("cancelHandshake", () => {
     // The first check takes 100 ms, the second none: sent at once, the second call would go 400 ms
     // after the first, early for a budget of two a second.
     const checks = [100, 0];
-    const fence = async (turn: () => Promise<unknown>) => {
+    const fence = async (turn: () => Promise<boolean>) => {
       await clock.sleep(checks.shift() ?? 0);
-      await turn();
-      return true;
+      return turn();
     };
 
     await organizations.cancelHandshake("h-aaaaaaaa01", { beforeAttempt: fence });
@@ -232,6 +231,23 @@ describe("cancelHandshake", () => {
 
     expect(sentAt).toHaveLength(2);
     expect((sentAt[1] ?? 0) - (sentAt[0] ?? 0)).toBeGreaterThanOrEqual(interval);
+  });
+
+  test("sends no fenced call whose turn would come after the deadline, and defers it", async () => {
+    const clock = virtualClock();
+    const { client, calls } = scriptedClient({ CancelHandshake: [{ Handshake: {} }] });
+    const pacer = createPacer({ initialRate: 2, now: clock.now, sleep: clock.sleep });
+    const organizations = createOrganizationsAdapter({ client, pacer, sleep: clock.sleep, now: clock.now });
+    // Another call took the turn just now: this one's comes an interval later, past its deadline.
+    await pacer.turn();
+
+    const result = await organizations.cancelHandshake("h-aaaaaaaa03", {
+      deadline: clock.now() + pacer.interval() / 2,
+      beforeAttempt: async (turn) => turn(),
+    });
+
+    expect(result.outcome).toBe("DEFERRED");
+    expect(calls).toHaveLength(0);
   });
 
   test("defers a throttled call when the pacer has no slot for it before the deadline", async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { seededRandom } from "../../devtools/org-emulator/index.js";
 import { backoffDelay, RetriesExhaustedError, retry } from "../../src/resilience/backoff.js";
-import { createPacer, DEFAULT_PACER, type PacerOptions } from "../../src/resilience/pacer.js";
+import { createPacer, DEFAULT_PACER, type Pacer, type PacerOptions } from "../../src/resilience/pacer.js";
 import { simulatedService, virtualTime } from "../support/virtual-time.js";
 
 /** A virtual clock: sleeping advances time, so pacing is checked without waiting. */
@@ -247,12 +247,12 @@ describe("pacer", () => {
   test("spaces the calls that wait for their turn by its interval while that is 100 ms or more, and never faster ones", async () => {
     const clock = virtualClock();
     const slow = createPacer({ initialRate: 2, now: clock.now, sleep: clock.sleep });
-    const first = await slow.turn();
-    const second = await slow.turn();
+    const first = await turnOf(slow);
+    const second = await turnOf(slow);
     expect(second - first).toBeCloseTo(slow.interval(), 6);
     const fast = createPacer({ initialRate: 40, now: clock.now, sleep: clock.sleep });
-    const one = await fast.turn();
-    expect((await fast.turn()) - one).toBe(0);
+    const one = await turnOf(fast);
+    expect((await turnOf(fast)) - one).toBe(0);
   });
 
   test("cuts the rate under the bound a throttle proves when no other call went in the gap", async () => {
@@ -264,6 +264,30 @@ describe("pacer", () => {
     pacer.onThrottle(refused);
     // The bucket refilled less than a token in the 400 ms: the limit is under 2.5 calls a second.
     expect(pacer.stats().rate).toBeLessThanOrEqual(DEFAULT_PACER.underCeiling * (1000 / (refused - through)));
+  });
+
+  test("gives no turn, and takes none, that would come a deadline's wait or more away", async () => {
+    const clock = virtualClock();
+    const pacer = createPacer({ initialRate: 2, now: clock.now, sleep: clock.sleep });
+    const first = await turnOf(pacer);
+    expect(await pacer.turn(pacer.interval())).toBeUndefined();
+    expect(clock.now()).toBe(first);
+    // The refused turn took nothing: the next one is still one interval after the first.
+    expect(await turnOf(pacer)).toBe(first + pacer.interval());
+  });
+
+  test("leaves the rate to its measurement at 10 calls a second or more, where the bound is about the rate asked", async () => {
+    const clock = virtualClock();
+    const pacer = createPacer({ initialRate: 40, now: clock.now, sleep: clock.sleep });
+    await pacer.acquire();
+    const through = await turnOf(pacer);
+    pacer.onSuccess(through);
+    await clock.sleep(30);
+    await pacer.acquire();
+    const refused = await turnOf(pacer);
+    pacer.onThrottle(refused);
+    // Capped, it would be under 0.85 × 33; the slow start's cut leaves it at 0.9 × 40.
+    expect(pacer.stats().rate).toBeCloseTo(40 * DEFAULT_PACER.decrease, 6);
   });
 
   test("takes no bound as proven when another call, still unanswered, went in the gap", async () => {
@@ -290,13 +314,20 @@ async function fiftyAtTwo(
   return { ms: wallMs, throttles: service.throttles() };
 }
 
+/** The moment a turn() without a deadline gives, which is never none. */
+async function turnOf(pacer: Pacer): Promise<number> {
+  const at = await pacer.turn();
+  if (at === undefined) throw new Error("turn() without a deadline gave no moment");
+  return at;
+}
+
 /** A pacer at 5 calls a second on a virtual clock, and a call that takes a slot and waits for its turn. */
 function turningCallers() {
   const clock = virtualClock();
   const pacer = createPacer({ initialRate: 5, now: clock.now, sleep: clock.sleep });
   const call = async () => {
     await pacer.acquire();
-    return pacer.turn();
+    return turnOf(pacer);
   };
   return { clock, pacer, call };
 }
@@ -337,7 +368,7 @@ async function drive(options: {
             let sentAt = await pacer.acquire();
             if (check !== undefined) {
               await time.sleep(check.minMs + checkRandom() * (check.maxMs - check.minMs));
-              const went = check.turn ? await pacer.turn() : time.now();
+              const went = check.turn ? await turnOf(pacer) : time.now();
               if (!check.slotAsSent) sentAt = went;
             }
             if (await service.call()) {
