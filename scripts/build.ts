@@ -121,6 +121,9 @@ function real() {
   return made;
 }
 export const ChecksumStream = new Proxy(function ChecksumStream() {}, {
+  apply: () => {
+    throw new TypeError("Class constructor ChecksumStream cannot be invoked without 'new'");
+  },
   get: (_, key) => Reflect.get(real(), key),
   has: (_, key) => Reflect.has(real(), key),
   construct: (_, args, newTarget) => Reflect.construct(real(), args, newTarget === ChecksumStream ? real() : newTarget),

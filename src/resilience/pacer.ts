@@ -38,12 +38,14 @@ import { type Sleep, sleep } from "./backoff.js";
  *   between acquire() and the call (the sweep's fence) by a few %, inside the margin; at 40 calls
  *   a second the bound is about the rate asked and the measurement decides. A budget may grow,
  *   so the bound loosens as fast as the probe may climb.
- * - Cap: at a few calls a second (an interval of `turnFromMs` or more), the same bound caps the
- *   rate (at `underCeiling` of it) when it is known to hold as an upper one: every call went
- *   through turn(), and none but refused ones went in the gap (a call still unanswered there may
- *   have taken the token, and the gap would prove nothing). It takes the rate under the limit at
- *   the first throttle that shows it, not after three cuts. Faster, the bound is about the rate
- *   asked, and a cap at `underCeiling` of it would undercut the measurement.
+ * - Cap: at a few calls a second (an interval of `turnFromMs` or more), a throttle's own bound
+ *   caps the rate (at `underCeiling` of it) when none of the pacer's calls but refused ones went
+ *   in its gap (all of them through turn(); a call still unanswered there may have taken the
+ *   token), the gap is two intervals or less, and the cut no deeper than a half: the budget is
+ *   the account's, and another client may have taken the token, which a long gap (a pause
+ *   between batches) makes likelier. It takes the rate under the limit at the first throttle
+ *   that shows it, not after three cuts. Faster, the bound is about the rate asked, and a cap at
+ *   `underCeiling` of it would undercut the measurement.
  * - Turn: a caller that checks something between its slot and its call (the sweep's fence) waits
  *   after the check for its turn, one interval after the call before it, so that a check quicker
  *   than the last does not send its call early: with a bucket of one token at two calls a second,
@@ -198,9 +200,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   let lastTurn = Number.NEGATIVE_INFINITY;
   const turns: number[] = [];
   const refused: number[] = [];
-  // The lowest bound proven by a gap that no other call shared (loosened like the ceiling), and
-  // whether every call answered so far went through turn(), without which no gap is known alone.
-  let cap: { rate: number; successes: number } | undefined;
+  // Whether every call answered so far went through turn(), without which no gap is known alone.
   let allTurned = true;
 
   /** `bound` folded into `known`, loosened first per call through since (none through, none loosened). */
@@ -286,6 +286,8 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       const at = now();
       throttles += 1;
       if (sentAt === undefined || !turns.includes(sentAt)) allTurned = false;
+      // This throttle's gap, when none of our calls but refused ones went in it (see the cap).
+      let aloneGap: number | undefined;
       if (sentAt !== undefined) {
         // The bound needs the last call through before this one; one still unanswered is missed,
         // which makes the gap longer and the bound lower than proven: a smaller floor, never a
@@ -295,12 +297,12 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         if (Number.isFinite(before)) {
           const bound = 1000 / (sentAt - before);
           ceiling = lowered(ceiling, bound);
-          // Every call between the two went through turn() and was refused too: no call still
-          // unanswered can have taken a token in the gap, so the bound holds as an upper one.
+          // Every call between the two went through turn() and was refused too: none of ours still
+          // unanswered can have taken a token in the gap.
           const alone =
             allTurned &&
             turns.every((moment) => moment <= before || moment >= sentAt || refused.includes(moment));
-          if (alone) cap = lowered(cap, bound);
+          if (alone) aloneGap = sentAt - before;
         }
         refused.push(sentAt);
         if (refused.length > 16) refused.shift();
@@ -334,10 +336,13 @@ export function createPacer(options: PacerOptions = {}): Pacer {
       // Not below the ceiling's floor; but a throttle always cuts the rate, by `decrease` at least.
       if (ceiling !== undefined && underCeiling > 0)
         rate = Math.max(rate, Math.min(asked * decrease, ceiling.rate * underCeiling));
-      // Nor above a bound no other call shared, at a few calls a second: that rate is proven too
-      // high. Faster, the bound is about the rate asked, and the measurement decides.
-      if (cap !== undefined && underCeiling > 0 && 1000 / asked >= turnFrom)
-        rate = Math.min(rate, cap.rate * underCeiling);
+      // Nor above the bound of a gap none of our calls shared, at a few calls a second. Only a
+      // gap of two intervals or less at the rate asked counts, and the cut goes no deeper than a
+      // half: the budget is the account's, and another client's call, or a gap that spans a
+      // pause, may have emptied the bucket instead. Faster, the bound is about the rate asked,
+      // and the measurement decides.
+      if (aloneGap !== undefined && underCeiling > 0 && 1000 / asked >= turnFrom && aloneGap <= 2000 / asked)
+        rate = Math.min(rate, Math.max(asked * 0.5, (1000 / aloneGap) * underCeiling));
       rate = clamp(rate, minRate, maxRate);
       cut = { at, successes, idle };
       lastGrowth = at;
@@ -347,7 +352,7 @@ export function createPacer(options: PacerOptions = {}): Pacer {
     async turn(maxWaitMs) {
       const at = now();
       const go = 1000 / rate < turnFrom ? at : Math.max(at, lastTurn + 1000 / rate);
-      if (maxWaitMs !== undefined && go > at && go - at >= maxWaitMs) return undefined;
+      if (maxWaitMs !== undefined && go - at >= maxWaitMs) return undefined;
       lastTurn = go;
       if (go > at) await wait(go - at);
       const went = now();

@@ -259,10 +259,10 @@ describe("pacer", () => {
     const { clock, pacer, call } = turningCallers();
     const through = await call();
     pacer.onSuccess(through);
-    await clock.sleep(400);
+    await clock.sleep(300);
     const refused = await call();
     pacer.onThrottle(refused);
-    // The bucket refilled less than a token in the 400 ms: the limit is under 2.5 calls a second.
+    // The bucket refilled less than a token in the 300 ms: the limit is under 3.3 calls a second.
     expect(pacer.stats().rate).toBeLessThanOrEqual(DEFAULT_PACER.underCeiling * (1000 / (refused - through)));
   });
 
@@ -274,6 +274,26 @@ describe("pacer", () => {
     expect(clock.now()).toBe(first);
     // The refused turn took nothing: the next one is still one interval after the first.
     expect(await turnOf(pacer)).toBe(first + pacer.interval());
+  });
+
+  test("gives no turn, even one that needs no wait, once the deadline has passed", async () => {
+    const clock = virtualClock();
+    const pacer = createPacer({ initialRate: 40, now: clock.now, sleep: clock.sleep });
+    expect(await pacer.turn(-1)).toBeUndefined();
+    expect(await pacer.turn(0)).toBeUndefined();
+    expect(await pacer.turn(1)).toBe(clock.now());
+  });
+
+  test("takes no bound as proven from a gap longer than two intervals: a pause, or another client, may have emptied the bucket", async () => {
+    const { clock, pacer, call } = turningCallers();
+    const through = await call();
+    pacer.onSuccess(through);
+    // Sixty seconds idle, as between batches of a warm function; then a throttle.
+    await clock.sleep(60_000);
+    const refused = await call();
+    pacer.onThrottle(refused);
+    // The slow start's cut alone: not the 0.017 calls a second the gap would bound.
+    expect(pacer.stats().rate).toBeCloseTo(5 * DEFAULT_PACER.decrease, 6);
   });
 
   test("leaves the rate to its measurement at 10 calls a second or more, where the bound is about the rate asked", async () => {
