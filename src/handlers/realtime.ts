@@ -32,18 +32,18 @@ const CLAIM_MARGIN_MS = 10_000;
 const CLAIM_WAIT_MS = 2_000;
 
 /**
- * Each event has one cancellation to make (an invocation judges one event, or a batch of up to
- * ten from the queue): a throttled CancelHandshake is retried until the deadline
- * (SAFETY_MARGIN_MS before the timeout) rather than after the sweep's eight attempts, because
- * giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
- */
-/**
  * A batch's events are judged this many at a time, as a sweep cancels four at a time: enough to
  * keep the CancelHandshake pacer busy while the others write their records, and the first cancel
  * of a batch is not queued behind the writes of all ten runs at once.
  */
 const BATCH_WORKERS = 4;
 
+/**
+ * Each event has one cancellation to make (an invocation judges one event, or a batch of up to
+ * ten from the queue): a throttled CancelHandshake is retried until the deadline
+ * (SAFETY_MARGIN_MS before the timeout) rather than after the sweep's eight attempts, because
+ * giving up means DEFERRED, and a DEFERRED handshake waits for the next sweep.
+ */
 const REALTIME_BACKOFF: BackoffPolicy = { ...DEFAULT_BACKOFF, maxAttempts: 100 };
 
 export type RealtimeResult = RunSummary | InProgress | { ignored: string };

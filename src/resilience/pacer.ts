@@ -51,9 +51,8 @@ import { type Sleep, sleep } from "./backoff.js";
  *   than the last does not send its call early: with a bucket of one token at two calls a second,
  *   fifty calls with a check of 5 to 150 ms before each drew 0.26 throttled answers a call and
  *   took 1.37 times the ideal (virtual time, ten callers, eight seeds); waiting for the turn,
- *   0.10 and 1.12. Not
- *   below `turnFromMs`: there a check is as long as the interval, only the bucket's burst can
- *   absorb it, and a wait would only slow each caller's round.
+ *   0.10 and 1.12. Not below `turnFromMs`: there a check is as long as the interval, only the
+ *   bucket's burst can absorb it, and a wait would only slow each caller's round.
  * - Probe: once settled the rate creeps up by `probe` a second, so a budget that grows is found
  *   again at the cost of an occasional throttle, and each throttle measures again; but by no more
  *   than `probeCall` a call, since at a few calls a second 3 % a second from `settle` to the limit
@@ -121,20 +120,22 @@ export interface Pacer {
    */
   acquire(maxWaitMs?: number): Promise<number | undefined>;
   /**
-   * A call the service answered without throttling it, whatever the answer. `sentAt`: what
-   * acquire() gave it; without it no throttle can bound the rate from above.
+   * A call the service answered without throttling it, whatever the answer. `sentAt`: when it
+   * went, as acquire() gave it (or turn(), to a caller that waited for one); without it no
+   * throttle can bound the rate from above.
    */
   onSuccess(sentAt?: number): void;
-  /** `sentAt`: what acquire() gave the throttled call. */
+  /** `sentAt`: when the throttled call went, as acquire() or turn() gave it. */
   onThrottle(sentAt?: number): void;
   /**
    * For a caller that checks something between its slot and its call (the sweep's fence, a
    * DynamoDB round trip of a few ms, or of a few hundred under load): waits, after the check,
    * until one interval after the last call that waited here, and resolves with the moment the
    * call may go; or at once with undefined, taking no turn, when that moment is `maxWaitMs` or
-   * more away (a deadline the call would miss). The slots are evenly spaced, but a check that took less than the one before
-   * would send its call early, and with a bucket of one token a call early by a few ms is
-   * throttled. Spaced here, the calls reach the service as evenly as the slots were handed out.
+   * more away (a deadline the call would miss). The slots are evenly spaced, but a check that
+   * took less than the one before would send its call early, and with a bucket of one token a
+   * call early by a few ms is throttled. Spaced here, the calls reach the service as evenly as
+   * the slots were handed out.
    */
   turn(maxWaitMs?: number): Promise<number | undefined>;
   /**
@@ -202,18 +203,6 @@ export function createPacer(options: PacerOptions = {}): Pacer {
   const refused: number[] = [];
   // Whether every call answered so far went through turn(), without which no gap is known alone.
   let allTurned = true;
-
-  /** `bound` folded into `known`, loosened first per call through since (none through, none loosened). */
-  function lowered(known: { rate: number; successes: number } | undefined, bound: number) {
-    // The successes check also keeps Infinity × 0 out when probeCall is unbounded.
-    const old =
-      known === undefined
-        ? Number.POSITIVE_INFINITY
-        : successes === known.successes
-          ? known.rate
-          : known.rate * Math.exp(probeCall * (successes - known.successes));
-    return { rate: Math.min(old, bound), successes };
-  }
 
   function grow(at: number): void {
     const seconds = Math.max(0, (at - (lastGrowth ?? at)) / 1000);
@@ -296,7 +285,15 @@ export function createPacer(options: PacerOptions = {}): Pacer {
         for (const slot of gotThrough) if (slot < sentAt && slot > before) before = slot;
         if (Number.isFinite(before)) {
           const bound = 1000 / (sentAt - before);
-          ceiling = lowered(ceiling, bound);
+          // Loosened per call through since; none through, none loosened (and no Infinity × 0
+          // when probeCall is unbounded).
+          const old =
+            ceiling === undefined
+              ? Number.POSITIVE_INFINITY
+              : successes === ceiling.successes
+                ? ceiling.rate
+                : ceiling.rate * Math.exp(probeCall * (successes - ceiling.successes));
+          ceiling = { rate: Math.min(old, bound), successes };
           // Every call between the two went through turn() and was refused too: none of ours still
           // unanswered can have taken a token in the gap.
           const alone =
